@@ -1,0 +1,228 @@
+//! Building and running the server: one shared [`Services`] value (settings, store,
+//! compiled flow, prompts, clock) behind an `Arc`, and the router over it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::flow::engine::{CallerInput, Runtime};
+use crate::flow::{ActionKind, Condition, Flow};
+use crate::hours::Hours;
+use crate::prompts::{Catalog, Channel, Lang};
+use crate::session::Session;
+use crate::signature::Keys;
+use crate::store::Store;
+use crate::{speech, webhook};
+
+/// Everything a webhook needs, built once at start.
+pub struct Services {
+    pub settings: Settings,
+    pub store: Store,
+    pub flow: Flow,
+    pub catalog: Catalog,
+    pub clock: Arc<dyn Clock>,
+    pub hours: Hours,
+    /// `None` only when signatures are switched off on purpose.
+    pub keys: Option<Keys>,
+}
+
+pub type AppState = Arc<Services>;
+
+impl Services {
+    /// Loads prompts and flows (refusing to start on any error) around an open store.
+    pub fn new(
+        settings: Settings,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Services> {
+        let (catalog, flow) = load_flows(&settings)?;
+        let keys = match (&settings.auth_token, settings.insecure_no_signature) {
+            (Some(token), _) => Some(Keys {
+                auth_token: token.clone(),
+                shared_key: settings.shared_key.clone(),
+            }),
+            (None, true) => None,
+            (None, false) => anyhow::bail!(
+                "CASELINE_TWILIO_AUTH_TOKEN is not set: without it no webhook can be checked. \
+                 Set it, or pass --insecure-no-signature for a local experiment."
+            ),
+        };
+        Ok(Services {
+            settings,
+            store,
+            flow,
+            catalog,
+            clock,
+            hours: Hours::default(),
+            keys,
+        })
+    }
+
+    /// Unix seconds now.
+    pub fn now(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+}
+
+/// Loads and checks the prompt catalog and the flows, as at start.
+pub fn load_flows(settings: &Settings) -> anyhow::Result<(Catalog, Flow)> {
+    let catalog = Catalog::load(&settings.prompts_dir)?;
+    let flow = Flow::load(&settings.flows_dir, &catalog)?;
+    Ok((catalog, flow))
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(webhook::router(state.clone()))
+        .with_state(state)
+}
+
+/// A bound, ready server.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects the database (migrating it), loads flows and binds the listen address
+    /// (port 0 picks a free one).
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let store = Store::connect(&settings.database_url).await?;
+        Self::build_with(settings, store, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with(
+        settings: Settings,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
+        let listen = settings.listen;
+        let state = Arc::new(Services::new(settings, store, clock)?);
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("Failed to listen on {listen}"))?;
+        Ok(Application { listener, state })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests. The
+    /// session sweeper runs beside the server.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let sweeper = tokio::spawn(sweep_sessions(self.state.clone()));
+        let app = router(self.state.clone());
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sweeper.abort();
+        served.context("the server stopped with an error")
+    }
+}
+
+/// Deletes long-finished and abandoned sessions every ten minutes.
+async fn sweep_sessions(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match state.store.expire_sessions(state.now()).await {
+            Ok(n) if n > 0 => tracing::info!(expired = n, "expired old call sessions"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "session sweep failed"),
+        }
+    }
+}
+
+impl Runtime for Services {
+    fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
+    fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.settings.public_url)
+    }
+
+    fn voice(&self, lang: Lang) -> Option<&str> {
+        match lang {
+            Lang::En => self.settings.voice_en.as_deref(),
+            Lang::Es => self.settings.voice_es.as_deref(),
+        }
+    }
+
+    fn value(
+        &self,
+        _session: &Session,
+        name: &str,
+        _lang: Lang,
+        channel: Channel,
+    ) -> Option<String> {
+        match name {
+            "csu_phone" => Some(speech::phone(&self.settings.csu_phone, channel)),
+            "tty_phone" => Some(speech::phone(&self.settings.tty_phone, channel)),
+            "epc_phone" => Some(speech::phone(&self.settings.epc_phone, channel)),
+            _ => None,
+        }
+    }
+
+    async fn condition(&self, condition: Condition, session: &Session) -> anyhow::Result<bool> {
+        Ok(match condition {
+            Condition::OfficeOpen => self.hours.is_open(self.clock.now()),
+            Condition::Verified => session.verified,
+            Condition::Tty => session.channel == Channel::Tty,
+            Condition::LanguageChosen => session.lang.is_some(),
+            Condition::Announcement => self.store.announcement(self.now()).await?.is_some(),
+        })
+    }
+
+    async fn action(
+        &self,
+        action: ActionKind,
+        arg: Option<&str>,
+        _input: Option<&CallerInput>,
+        session: &mut Session,
+    ) -> anyhow::Result<Option<String>> {
+        match action {
+            ActionKind::SetLanguage => {
+                session.lang = arg.and_then(Lang::parse).or(session.lang);
+                Ok(None)
+            }
+            ActionKind::ClearLanguage => {
+                session.lang = None;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn announcement(&self, lang: Lang) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .store
+            .announcement(self.now())
+            .await?
+            .map(|a| match lang {
+                Lang::En => a.text_en,
+                Lang::Es => a.text_es,
+            }))
+    }
+}

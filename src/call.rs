@@ -1,0 +1,302 @@
+//! What each webhook does, as plain functions over [`Services`]: find or start the
+//! call's session, let the flow engine answer, save the session. No HTTP here; errors
+//! come back as [`CallError`], which the HTTP layer turns into a spoken apology.
+
+use tracing::Span;
+
+use crate::app::Services;
+use crate::flow::engine::{self, CallerInput};
+use crate::prompts::{Channel, Fill, Lang};
+use crate::session::{CallSid, Session};
+use crate::speech;
+use crate::twiml::{Element, Response};
+
+/// The POST parameters of a webhook, in order (names may repeat).
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A webhook that could not be answered as the flow says. Carries what the apology
+/// needs (the caller's language, how many recoveries were tried), never caller input.
+#[derive(Debug)]
+pub struct CallError {
+    pub lang: Option<Lang>,
+    pub channel: Channel,
+    /// Recovery attempts already made; the apology stops redirecting after one.
+    pub attempt: u32,
+    pub source: anyhow::Error,
+}
+
+impl CallError {
+    pub fn new(source: anyhow::Error) -> CallError {
+        CallError {
+            lang: None,
+            channel: Channel::Voice,
+            attempt: 0,
+            source,
+        }
+    }
+
+    fn during(session: &Session) -> impl FnOnce(anyhow::Error) -> CallError + '_ {
+        move |source| CallError {
+            lang: session.lang,
+            channel: session.channel,
+            attempt: 0,
+            source,
+        }
+    }
+}
+
+impl From<anyhow::Error> for CallError {
+    fn from(e: anyhow::Error) -> Self {
+        CallError::new(e)
+    }
+}
+
+fn call_sid(p: &Params) -> Result<CallSid, CallError> {
+    p.get("CallSid")
+        .and_then(CallSid::parse)
+        .ok_or_else(|| CallError::new(anyhow::anyhow!("missing or malformed CallSid")))
+}
+
+fn channel_for(s: &Services, p: &Params) -> Channel {
+    let to = p.get("To").or_else(|| p.get("Called")).unwrap_or("");
+    if s.settings.tty_numbers.iter().any(|n| n == to) {
+        Channel::Tty
+    } else {
+        Channel::Voice
+    }
+}
+
+/// Keys as the provider sends them; anything that is not 0-9, `*` or `#` (or far too
+/// long) becomes one character that matches nothing, so it counts as a wrong key.
+pub fn caller_input(p: &Params) -> CallerInput {
+    let raw = p.get("Digits").unwrap_or("").trim();
+    let digits = if raw.len() <= 64
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+    {
+        raw.to_string()
+    } else {
+        "?".to_string()
+    };
+    let speech = p
+        .get("SpeechResult")
+        .map(|s| s.chars().take(256).collect::<String>())
+        .filter(|s| !s.trim().is_empty());
+    CallerInput { digits, speech }
+}
+
+/// Loads the call's session, or starts one when it is unknown or has expired (a call
+/// that outlived its session continues from the step it asked for).
+async fn session_for(s: &Services, p: &Params) -> Result<Session, CallError> {
+    let sid = call_sid(p)?;
+    let now = s.now();
+    Span::current().record("call_sid", sid.as_str());
+    match s.store.load_session(&sid, now).await? {
+        Some(session) => Ok(session),
+        None => Ok(Session::new(sid, channel_for(s, p), now)),
+    }
+}
+
+async fn finish(
+    s: &Services,
+    session: &Session,
+    response: Response,
+) -> Result<Response, CallError> {
+    if let Some(step) = &session.step {
+        Span::current().record("step", step.as_str());
+    }
+    s.store
+        .save_session(session, s.now())
+        .await
+        .map_err(CallError::during(session))?;
+    Ok(response)
+}
+
+/// `POST /voice/incoming`: a new call.
+pub async fn incoming(s: &Services, p: &Params) -> Result<Response, CallError> {
+    let sid = call_sid(p)?;
+    Span::current().record("call_sid", sid.as_str());
+    let mut session = Session::new(sid, channel_for(s, p), s.now());
+    let entry = match session.channel {
+        Channel::Tty => "tty",
+        Channel::Voice => "voice",
+    };
+    let response = engine::start(s, &mut session, entry)
+        .await
+        .map_err(CallError::during(&session))?;
+    finish(s, &session, response).await
+}
+
+/// `POST /voice/step/{name}`: a redirect to a step.
+pub async fn step(s: &Services, p: &Params, name: &str) -> Result<Response, CallError> {
+    let mut session = session_for(s, p).await?;
+    let response = engine::step(s, &mut session, name)
+        .await
+        .map_err(CallError::during(&session))?;
+    finish(s, &session, response).await
+}
+
+/// `POST /voice/input/{name}`: the caller's answer to a menu or input step.
+pub async fn input(s: &Services, p: &Params, name: &str) -> Result<Response, CallError> {
+    let mut session = session_for(s, p).await?;
+    let response = engine::input(s, &mut session, name, caller_input(p))
+        .await
+        .map_err(CallError::during(&session))?;
+    finish(s, &session, response).await
+}
+
+/// `POST /voice/recover?attempt=N`: after an apology, try the call's recovery entry
+/// (the main menu) once; a second failure ends the call politely.
+pub async fn recover(s: &Services, p: &Params, attempt: u32) -> Result<Response, CallError> {
+    let mut session = session_for(s, p).await.map_err(|mut e| {
+        e.attempt = attempt;
+        e
+    })?;
+    let entry = if s.flow.entry("recover").is_some() {
+        "recover"
+    } else {
+        "voice"
+    };
+    let response = engine::start(s, &mut session, entry)
+        .await
+        .map_err(|source| CallError {
+            lang: session.lang,
+            channel: session.channel,
+            attempt,
+            source,
+        })?;
+    finish(s, &session, response).await.map_err(|mut e| {
+        e.attempt = attempt;
+        e
+    })
+}
+
+/// `POST /voice/status`: the provider reports the call's end.
+pub async fn status(s: &Services, p: &Params) -> Result<Response, CallError> {
+    let sid = call_sid(p)?;
+    Span::current().record("call_sid", sid.as_str());
+    let status = p.get("CallStatus").unwrap_or("");
+    let over = ["completed", "busy", "failed", "no-answer", "canceled"];
+    if let Some(status) = over.iter().find(|s| **s == status) {
+        s.store.end_session(&sid, status, s.now()).await?;
+    }
+    Ok(Response::new())
+}
+
+struct Phones<'a>(&'a Services);
+
+impl Fill for Phones<'_> {
+    fn fill(&self, name: &str, _lang: Lang, channel: Channel) -> Option<String> {
+        match name {
+            "csu_phone" => Some(speech::phone(&self.0.settings.csu_phone, channel)),
+            "tty_phone" => Some(speech::phone(&self.0.settings.tty_phone, channel)),
+            "epc_phone" => Some(speech::phone(&self.0.settings.epc_phone, channel)),
+            _ => None,
+        }
+    }
+}
+
+fn say(s: &Services, id: &str, lang: Lang, channel: Channel) -> Option<Element> {
+    let text = s.catalog.render(id, lang, channel, &Phones(s));
+    if text.is_empty() {
+        return None;
+    }
+    let mut el = Element::new("Say");
+    if channel == Channel::Voice {
+        let voice = match lang {
+            Lang::En => s.settings.voice_en.as_deref(),
+            Lang::Es => s.settings.voice_es.as_deref(),
+        };
+        if let Some(v) = voice {
+            el = el.attr("voice", v);
+        }
+    }
+    Some(el.attr("language", lang.twiml_language()).text(text))
+}
+
+/// The answer to a failed webhook: an apology in the caller's language (both when
+/// unknown) and a way forward: one more try at the main menu, or after that the
+/// office's number and a goodbye. Never redirects twice, so it cannot loop.
+pub fn apology(s: &Services, err: &CallError) -> Response {
+    let langs: Vec<Lang> = err.lang.map_or(Lang::ALL.to_vec(), |l| vec![l]);
+    let mut r = Response::new();
+    if err.attempt == 0 {
+        for &lang in &langs {
+            r.verbs.extend(say(s, "error.apology", lang, err.channel));
+        }
+        let url = format!("{}/voice/recover?attempt=1", s.settings.public_url);
+        r.push(Element::new("Redirect").attr("method", "POST").text(url));
+    } else {
+        goodbye(s, &langs, err.channel, &mut r);
+    }
+    r
+}
+
+/// `POST /voice/fallback`: the provider could not reach us or got no answer. Touches
+/// nothing that could be down (no database): apologise, give the number, hang up.
+pub fn fallback(s: &Services, p: &Params) -> Response {
+    let mut r = Response::new();
+    goodbye(s, &Lang::ALL, channel_for(s, p), &mut r);
+    r
+}
+
+fn goodbye(s: &Services, langs: &[Lang], channel: Channel, r: &mut Response) {
+    for &lang in langs {
+        r.verbs.extend(say(s, "error.goodbye", lang, channel));
+    }
+    if channel == Channel::Tty {
+        r.push(Element::new("Say").text("SK"));
+    }
+    r.push(Element::new("Hangup"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn hostile_digits_become_a_wrong_key() {
+        for (raw, want) in [
+            ("1", "1"),
+            ("*", "*"),
+            (" 12# ", "12#"),
+            ("<x>", "?"),
+            ("1 2", "?"),
+            ("١", "?"),
+            ("", ""),
+        ] {
+            assert_eq!(
+                caller_input(&params(&[("Digits", raw)])).digits,
+                want,
+                "{raw:?}"
+            );
+        }
+        let long = "1".repeat(65);
+        assert_eq!(caller_input(&params(&[("Digits", &long)])).digits, "?");
+        let speech = "x".repeat(10_000);
+        let got = caller_input(&params(&[("SpeechResult", &speech)]))
+            .speech
+            .unwrap();
+        assert_eq!(got.len(), 256);
+    }
+}

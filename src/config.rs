@@ -1,0 +1,241 @@
+//! Settings from `CASELINE_*` environment variables and an optional `caseline.toml`
+//! (same names, lower case, without the prefix: `public_url = "..."`); the environment
+//! wins.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+
+#[derive(Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    /// Base URL the provider calls, without a trailing slash. Action URLs and signature
+    /// checks are built from it, never from the Host header.
+    pub public_url: String,
+    pub database_url: String,
+    pub auth_token: Option<String>,
+    pub shared_key: Option<String>,
+    /// Called numbers (E.164) whose calls get the TTY flow.
+    pub tty_numbers: Vec<String>,
+    pub flows_dir: PathBuf,
+    pub prompts_dir: PathBuf,
+    pub voice_en: Option<String>,
+    pub voice_es: Option<String>,
+    /// The agency's main line, as callers should dial it.
+    pub csu_phone: String,
+    pub tty_phone: String,
+    /// EPPICard services, for Electronic Payment Card holders.
+    pub epc_phone: String,
+    /// Skip signature checks (demo and local experiments only).
+    pub insecure_no_signature: bool,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets stay out of logs.
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("database", &redact_url(&self.database_url))
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "<set>"))
+            .field("shared_key", &self.shared_key.as_ref().map(|_| "<set>"))
+            .field("tty_numbers", &self.tty_numbers)
+            .field("flows_dir", &self.flows_dir)
+            .field("prompts_dir", &self.prompts_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The URL without its password.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let listen: SocketAddr = ([127, 0, 0, 1], 8080).into();
+        Settings {
+            listen,
+            public_url: format!("http://{listen}"),
+            database_url: "sqlite://caseline.db".into(),
+            auth_token: None,
+            shared_key: None,
+            tty_numbers: Vec::new(),
+            flows_dir: "call-flows".into(),
+            prompts_dir: "prompts".into(),
+            voice_en: Some("Polly.Joanna".into()),
+            voice_es: Some("Polly.Lupe".into()),
+            csu_phone: "866-901-3212".into(),
+            tty_phone: "866-399-4096".into(),
+            epc_phone: "1-877-777-1617".into(),
+            insecure_no_signature: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `caseline.toml` (or the file in `CASELINE_CONFIG`) if present, then the
+    /// environment.
+    pub fn load() -> anyhow::Result<Settings> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let file = env
+            .get("CASELINE_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("caseline.toml"));
+        let toml = if file.exists() {
+            Some(std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?)
+        } else if env.contains_key("CASELINE_CONFIG") {
+            bail!(
+                "{}: CASELINE_CONFIG names a file that does not exist",
+                file.display()
+            );
+        } else {
+            None
+        };
+        Self::from_sources(&env, toml.as_deref(), &file)
+    }
+
+    /// Builds settings from an environment map and optional TOML text.
+    pub fn from_sources(
+        env: &HashMap<String, String>,
+        toml_text: Option<&str>,
+        file: &Path,
+    ) -> anyhow::Result<Settings> {
+        let table: toml::Table = match toml_text {
+            Some(t) => {
+                toml::from_str(t).map_err(|e| anyhow!("{}: not valid TOML: {e}", file.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        let get = |key: &str| -> Option<String> {
+            let env_key = format!("CASELINE_{}", key.to_ascii_uppercase());
+            env.get(&env_key)
+                .cloned()
+                .or_else(|| match table.get(key) {
+                    Some(toml::Value::String(s)) => Some(s.clone()),
+                    Some(other) => Some(other.to_string()),
+                    None => None,
+                })
+                .filter(|v| !v.trim().is_empty())
+        };
+        let mut s = Settings::default();
+        if let Some(v) = get("listen") {
+            s.listen = v
+                .parse()
+                .map_err(|_| anyhow!("CASELINE_LISTEN must be host:port, not '{v}'"))?;
+        }
+        s.public_url = match get("public_url") {
+            Some(v) => {
+                if !(v.starts_with("http://") || v.starts_with("https://")) {
+                    bail!("CASELINE_PUBLIC_URL must start with http:// or https://");
+                }
+                v.trim_end_matches('/').to_string()
+            }
+            None => format!("http://{}", s.listen),
+        };
+        if let Some(v) = get("database_url") {
+            s.database_url = v;
+        }
+        s.auth_token = get("twilio_auth_token");
+        s.shared_key = get("twilio_shared_key");
+        if let Some(v) = get("tty_numbers") {
+            s.tty_numbers = v
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(String::from)
+                .collect();
+            for n in &s.tty_numbers {
+                let ok = n.starts_with('+')
+                    && (8..=16).contains(&n.len())
+                    && n[1..].bytes().all(|b| b.is_ascii_digit());
+                if !ok {
+                    bail!("CASELINE_TTY_NUMBERS: '{n}' is not an E.164 number like +18663994096");
+                }
+            }
+        }
+        if let Some(v) = get("flows_dir") {
+            s.flows_dir = v.into();
+        }
+        if let Some(v) = get("prompts_dir") {
+            s.prompts_dir = v.into();
+        }
+        if let Some(v) = get("voice_en") {
+            s.voice_en = (v != "none").then_some(v);
+        }
+        if let Some(v) = get("voice_es") {
+            s.voice_es = (v != "none").then_some(v);
+        }
+        if let Some(v) = get("csu_phone") {
+            s.csu_phone = v;
+        }
+        if let Some(v) = get("tty_phone") {
+            s.tty_phone = v;
+        }
+        if let Some(v) = get("epc_phone") {
+            s.epc_phone = v;
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let s = Settings::from_sources(&env(&[]), None, Path::new("x")).unwrap();
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.database_url, "sqlite://caseline.db");
+        let toml = "public_url = \"https://file.example/\"\nlisten = \"0.0.0.0:9000\"\n";
+        let s = Settings::from_sources(&env(&[]), Some(toml), Path::new("x")).unwrap();
+        assert_eq!(s.public_url, "https://file.example");
+        assert_eq!(s.listen.port(), 9000);
+        let e = env(&[("CASELINE_PUBLIC_URL", "https://env.example")]);
+        let s = Settings::from_sources(&e, Some(toml), Path::new("x")).unwrap();
+        assert_eq!(s.public_url, "https://env.example");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_variable_named() {
+        for (k, v, want) in [
+            ("CASELINE_LISTEN", "nope", "CASELINE_LISTEN"),
+            ("CASELINE_PUBLIC_URL", "ftp://x", "CASELINE_PUBLIC_URL"),
+            ("CASELINE_TTY_NUMBERS", "+1866, 555", "CASELINE_TTY_NUMBERS"),
+        ] {
+            let err = Settings::from_sources(&env(&[(k, v)]), None, Path::new("x"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(want), "{k}={v}: {err}");
+        }
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@db/x"),
+            "postgres://u:***@db/x"
+        );
+        assert_eq!(redact_url("sqlite://caseline.db"), "sqlite://caseline.db");
+    }
+}

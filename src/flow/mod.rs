@@ -1,0 +1,243 @@
+//! Call flows: TwiML-style XML in `call-flows/`, parsed, validated and compiled once at
+//! start into [`Flow`]; a webhook only walks the compiled form ([`engine`]).
+//!
+//! The language is documented for analysts in `call-flows/README.md`.
+
+mod compile;
+pub mod engine;
+pub mod xml;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+
+use crate::prompts::{Catalog, Lang};
+use crate::twiml::Element;
+
+pub use compile::compile;
+
+/// Index of a step in [`Flow::steps`].
+pub type StepIx = usize;
+
+/// A validated, compiled set of call flows.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub steps: Vec<Step>,
+    by_name: HashMap<String, StepIx>,
+    entries: HashMap<String, StepIx>,
+}
+
+impl Flow {
+    /// Reads every `*.xml` in `dir` and compiles them against the prompt catalog. The
+    /// error lists every problem, one per line, each starting with `file:line:column`.
+    pub fn load(dir: &Path, catalog: &Catalog) -> anyhow::Result<Flow> {
+        let mut files = Vec::new();
+        let listing = std::fs::read_dir(dir)
+            .with_context(|| format!("{}: cannot read the call-flow folder", dir.display()))?;
+        for entry in listing {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "xml") {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("{}: cannot read", path.display()))?;
+                files.push((path.display().to_string(), text));
+            }
+        }
+        if files.is_empty() {
+            return Err(anyhow!("{}: no call-flow files (*.xml)", dir.display()));
+        }
+        files.sort();
+        let borrowed: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        compile(&borrowed, catalog).map_err(|errors| anyhow!(errors.join("\n")))
+    }
+
+    pub fn step(&self, ix: StepIx) -> &Step {
+        &self.steps[ix]
+    }
+
+    pub fn find(&self, name: &str) -> Option<StepIx> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The first step for an entry point (`voice`, `tty`, ...).
+    pub fn entry(&self, name: &str) -> Option<StepIx> {
+        self.entries.get(name).copied()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub kind: StepKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    /// `<Step>`: verbs run in order until one hands control on.
+    Sequence(Vec<Verb>),
+    /// `<Menu>`: a one-key choice.
+    Menu(Menu),
+    /// `<Input>`: collects digits (or speech) and hands them to a server action.
+    Input(Input),
+}
+
+#[derive(Debug, Clone)]
+pub enum Verb {
+    Say(Say),
+    /// TwiML `<Play>`, `<Pause>`: passed through (attributes checked at load).
+    Raw(Element),
+    /// The emergency announcement, silent when none is in force.
+    Announcement,
+    /// Continue with another step in the same answer.
+    Goto(StepIx),
+    /// A new webhook round trip to a step (TwiML `<Redirect>`).
+    Redirect(StepIx),
+    If {
+        condition: Condition,
+        negate: bool,
+        target: StepIx,
+    },
+    Action {
+        action: ActionKind,
+        arg: Option<String>,
+        outcomes: Vec<(String, StepIx)>,
+    },
+    /// `<Dial>`, `<Enqueue>`, `<Record>`: the element, and the step that runs when it ends.
+    Transfer {
+        element: Element,
+        after: Option<StepIx>,
+        wait: Option<StepIx>,
+    },
+    Hangup,
+}
+
+#[derive(Debug, Clone)]
+pub struct Say {
+    pub prompt: String,
+    pub lang: Option<Lang>,
+    pub loop_: Option<String>,
+}
+
+/// What a miss (silence or a wrong key) does: say something and ask again, or move on.
+#[derive(Debug, Clone)]
+pub enum Miss {
+    Reprompt(Option<String>),
+    Goto(StepIx),
+}
+
+#[derive(Debug, Clone)]
+pub struct Prompting {
+    /// Played on entry and on `*`, before the choices (inside the gather, so keys barge in).
+    pub intro: Vec<Verb>,
+    pub prompt: String,
+    /// The longer version said from the second miss on.
+    pub help: Option<String>,
+    pub timeout: u32,
+    pub noinput: Vec<Miss>,
+    pub nomatch: Vec<Miss>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Menu {
+    pub prompting: Prompting,
+    pub keys: Vec<(char, StepIx)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub prompting: Prompting,
+    pub action: ActionKind,
+    pub outcomes: Vec<(String, StepIx)>,
+    pub num_digits: Option<u32>,
+    pub finish_on_key: String,
+    pub speech: bool,
+}
+
+/// Conditions a flow can test; the Rust side decides them per call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// The Customer Service Unit is answering now.
+    OfficeOpen,
+    /// The caller has proved who they are in this call.
+    Verified,
+    /// The call came in on a TTY number.
+    Tty,
+    /// The caller has chosen a language.
+    LanguageChosen,
+    /// An emergency announcement is in force.
+    Announcement,
+}
+
+impl Condition {
+    pub const NAMES: &[(&str, Condition)] = &[
+        ("office-open", Condition::OfficeOpen),
+        ("verified", Condition::Verified),
+        ("tty", Condition::Tty),
+        ("language-chosen", Condition::LanguageChosen),
+        ("announcement", Condition::Announcement),
+    ];
+
+    pub fn parse(name: &str) -> Option<Condition> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| *c)
+    }
+}
+
+/// Server actions: named pieces of Rust a flow can call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    /// `value="en|es"`: the language for the rest of the call.
+    SetLanguage,
+    /// Forget the language, so prompts are said in both again (to change language).
+    ClearLanguage,
+}
+
+/// What an action needs from the flow and what it may answer.
+pub struct ActionSpec {
+    pub name: &'static str,
+    pub kind: ActionKind,
+    /// Allowed `value` attributes; empty means the action takes none.
+    pub values: &'static [&'static str],
+    /// Outcomes the flow must map to steps; empty means the action just continues.
+    pub outcomes: &'static [&'static str],
+    /// Whether it is fed by an `<Input>` (digits or speech).
+    pub takes_input: bool,
+}
+
+pub const ACTIONS: &[ActionSpec] = &[
+    ActionSpec {
+        name: "set-language",
+        kind: ActionKind::SetLanguage,
+        values: &["en", "es"],
+        outcomes: &[],
+        takes_input: false,
+    },
+    ActionSpec {
+        name: "clear-language",
+        kind: ActionKind::ClearLanguage,
+        values: &[],
+        outcomes: &[],
+        takes_input: false,
+    },
+];
+
+impl ActionKind {
+    pub fn spec(self) -> &'static ActionSpec {
+        ACTIONS
+            .iter()
+            .find(|s| s.kind == self)
+            .unwrap_or(&ACTIONS[0])
+    }
+
+    pub fn parse(name: &str) -> Option<ActionKind> {
+        ACTIONS.iter().find(|s| s.name == name).map(|s| s.kind)
+    }
+}
+
+/// Placeholders prompts may use, filled by [`crate::speech`].
+pub const VARIABLES: &[&str] = &["csu_phone", "tty_phone", "epc_phone", "announcement"];

@@ -1,0 +1,21 @@
+//! Caseline: the IVR behind a child support agency's toll-free line.
+//!
+//! A webhook arrives ([`webhook`]), its logic runs ([`call`]), the flow engine decides
+//! the next step ([`flow`]), prompts turn values into words ([`prompts`], [`speech`]),
+//! TwiML goes out ([`twiml`]). Sessions and data live in the [`store`].
+
+pub mod app;
+pub mod call;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod flow;
+pub mod hours;
+pub mod prompts;
+pub mod session;
+pub mod signature;
+pub mod speech;
+pub mod store;
+pub mod telemetry;
+pub mod twiml;
+pub mod webhook;

@@ -1,0 +1,77 @@
+//! A call in progress: where it is in the flow, its language, its misses. Kept in the
+//! database per CallSid so a restarted server, or a second one, continues the call.
+
+use serde::{Deserialize, Serialize};
+
+use crate::prompts::{Channel, Lang};
+
+/// The provider's identifier for a call. Twilio's are `CA` + 32 hex digits; other
+/// TwiML providers use UUIDs, so any short run of letters, digits, `-` and `_` is taken.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CallSid(String);
+
+impl CallSid {
+    pub fn parse(s: &str) -> Option<CallSid> {
+        let ok = (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| CallSid(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CallSid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Everything the IVR remembers about one call. Never holds an SSN, a PAR ID, or what
+/// the caller keyed: only where they are and what they chose.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub call_sid: CallSid,
+    pub channel: Channel,
+    pub lang: Option<Lang>,
+    /// The step the caller is in (for staff views and logs).
+    pub step: Option<String>,
+    /// The menu or input step whose answer we wait for.
+    pub awaiting: Option<String>,
+    /// Misses (silence or wrong keys) at the awaited step.
+    pub misses: u32,
+    pub verified: bool,
+    /// Unix seconds when the call reached us.
+    pub started_at: i64,
+}
+
+impl Session {
+    pub fn new(call_sid: CallSid, channel: Channel, now: i64) -> Session {
+        Session {
+            call_sid,
+            channel,
+            lang: None,
+            step: None,
+            awaiting: None,
+            misses: 0,
+            verified: false,
+            started_at: now,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_sids_accept_provider_formats_and_refuse_junk() {
+        assert!(CallSid::parse("CA0123456789abcdef0123456789abcdef").is_some());
+        assert!(CallSid::parse("6f0c6e8a-1b1e-4c55-9d7c-2f1f3b8a9e10").is_some());
+        for bad in ["", "CA<script>", "CA 1", &"A".repeat(65), "CA\u{e9}"] {
+            assert!(CallSid::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Persistence: SQLite (embedded default, created and migrated on first run) or
+//! PostgreSQL (production). One enum, one method per question the IVR asks; each runs
+//! one indexed statement. Where the dialects agree the SQL text is shared (`$1`
+//! placeholders work in both); each backend has its own `migrations/<backend>/`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::session::{CallSid, Session};
+
+/// A session not touched for this long is treated as over (the provider caps calls at
+/// four hours).
+pub const SESSION_TTL_SECS: i64 = 4 * 3600;
+/// Rows older than this are deleted by the sweeper.
+pub const SESSION_KEEP_SECS: i64 = 24 * 3600;
+
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same statement on whichever backend this is.
+macro_rules! on_both {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            Store::Sqlite($pool) => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// The announcement in the slot, with its window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement {
+    pub text_en: String,
+    pub text_es: String,
+    pub starts_at: Option<i64>,
+    pub ends_at: Option<i64>,
+}
+
+impl Store {
+    /// Connects (creating a SQLite file if missing) and applies pending migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        Self::connect_in_schema(url, None).await
+    }
+
+    /// As [`Store::connect`], with PostgreSQL confined to one schema (tests use a fresh
+    /// schema each).
+    pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> anyhow::Result<Store> {
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut opts = PgConnectOptions::from_str(url)
+                .context("CASELINE_DATABASE_URL is not a valid PostgreSQL URL")?
+                .application_name("caseline");
+            if let Some(schema) = schema {
+                opts = opts.options([("search_path", schema)]);
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(3))
+                .connect_with(opts)
+                .await
+                .context("Failed to connect to PostgreSQL")?;
+            Store::Postgres(pool)
+        } else {
+            let opts = SqliteConnectOptions::from_str(url)
+                .context("CASELINE_DATABASE_URL is not a valid SQLite URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(3))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(3))
+                .connect_with(opts)
+                .await
+                .context("Failed to open the SQLite database")?;
+            Store::Sqlite(pool)
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Store::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+            Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+        }
+        .context("Failed to apply database migrations")
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        on_both!(self, |pool| pool.close().await)
+    }
+
+    /// The live session for a call, if any (ended or stale sessions are not returned).
+    #[tracing::instrument(skip(self), fields(call_sid = %call_sid))]
+    pub async fn load_session(
+        &self,
+        call_sid: &CallSid,
+        now: i64,
+    ) -> anyhow::Result<Option<Session>> {
+        let sql = "SELECT state FROM call_sessions \
+                   WHERE call_sid = $1 AND ended_at IS NULL AND updated_at >= $2";
+        let state: Option<String> = on_both!(self, |pool| {
+            sqlx::query(sql)
+                .bind(call_sid.as_str())
+                .bind(now - SESSION_TTL_SECS)
+                .fetch_optional(pool)
+                .await
+                .context("Failed to load the call session")?
+                .map(|row| row.try_get::<String, _>("state"))
+                .transpose()?
+        });
+        match state {
+            Some(json) => Ok(Some(
+                serde_json::from_str(&json).context("Stored session is not readable")?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(call_sid = %session.call_sid))]
+    pub async fn save_session(&self, session: &Session, now: i64) -> anyhow::Result<()> {
+        let state = serde_json::to_string(session)?;
+        let sql = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at) \
+                   VALUES ($1, $2, $3, $3) \
+                   ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
+                   updated_at = excluded.updated_at, ended_at = NULL, end_status = NULL";
+        on_both!(self, |pool| {
+            sqlx::query(sql)
+                .bind(session.call_sid.as_str())
+                .bind(&state)
+                .bind(now)
+                .execute(pool)
+                .await
+                .context("Failed to save the call session")?;
+        });
+        Ok(())
+    }
+
+    /// Marks a call over (from the provider's status callback).
+    #[tracing::instrument(skip(self), fields(call_sid = %call_sid))]
+    pub async fn end_session(
+        &self,
+        call_sid: &CallSid,
+        status: &str,
+        now: i64,
+    ) -> anyhow::Result<bool> {
+        let sql = "UPDATE call_sessions SET ended_at = $2, end_status = $3, updated_at = $2 \
+                   WHERE call_sid = $1 AND ended_at IS NULL";
+        let rows = on_both!(self, |pool| {
+            sqlx::query(sql)
+                .bind(call_sid.as_str())
+                .bind(now)
+                .bind(status)
+                .execute(pool)
+                .await
+                .context("Failed to end the call session")?
+                .rows_affected()
+        });
+        Ok(rows > 0)
+    }
+
+    /// How a session ended, if it did (for tests and staff views).
+    pub async fn session_end(&self, call_sid: &CallSid) -> anyhow::Result<Option<String>> {
+        let sql = "SELECT end_status FROM call_sessions WHERE call_sid = $1";
+        let status: Option<Option<String>> = on_both!(self, |pool| {
+            sqlx::query(sql)
+                .bind(call_sid.as_str())
+                .fetch_optional(pool)
+                .await?
+                .map(|row| row.try_get::<Option<String>, _>("end_status"))
+                .transpose()?
+        });
+        Ok(status.flatten())
+    }
+
+    /// Deletes sessions not touched for [`SESSION_KEEP_SECS`]; answers how many.
+    pub async fn expire_sessions(&self, now: i64) -> anyhow::Result<u64> {
+        let sql = "DELETE FROM call_sessions WHERE updated_at < $1";
+        Ok(on_both!(self, |pool| {
+            sqlx::query(sql)
+                .bind(now - SESSION_KEEP_SECS)
+                .execute(pool)
+                .await
+                .context("Failed to expire sessions")?
+                .rows_affected()
+        }))
+    }
+
+    /// The announcement in force at `now`, if any.
+    pub async fn announcement(&self, now: i64) -> anyhow::Result<Option<Announcement>> {
+        let sql = "SELECT text_en, text_es, starts_at, ends_at FROM announcement WHERE id = 1 \
+                   AND (starts_at IS NULL OR starts_at <= $1) AND (ends_at IS NULL OR ends_at > $1)";
+        on_both!(self, |pool| {
+            let row = sqlx::query(sql)
+                .bind(now)
+                .fetch_optional(pool)
+                .await
+                .context("Failed to read the announcement")?;
+            row.map(|r| {
+                Ok(Announcement {
+                    text_en: r.try_get("text_en")?,
+                    text_es: r.try_get("text_es")?,
+                    starts_at: r.try_get("starts_at")?,
+                    ends_at: r.try_get("ends_at")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// Puts an announcement in the slot (replacing any).
+    pub async fn set_announcement(&self, a: &Announcement, now: i64) -> anyhow::Result<()> {
+        let sql = "INSERT INTO announcement (id, text_en, text_es, starts_at, ends_at, updated_at) \
+                   VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET \
+                   text_en = excluded.text_en, text_es = excluded.text_es, \
+                   starts_at = excluded.starts_at, ends_at = excluded.ends_at, \
+                   updated_at = excluded.updated_at";
+        on_both!(self, |pool| {
+            sqlx::query(sql)
+                .bind(&a.text_en)
+                .bind(&a.text_es)
+                .bind(a.starts_at)
+                .bind(a.ends_at)
+                .bind(now)
+                .execute(pool)
+                .await
+                .context("Failed to set the announcement")?;
+        });
+        Ok(())
+    }
+
+    pub async fn clear_announcement(&self) -> anyhow::Result<()> {
+        on_both!(self, |pool| {
+            sqlx::query("DELETE FROM announcement")
+                .execute(pool)
+                .await
+                .context("Failed to clear the announcement")?;
+        });
+        Ok(())
+    }
+}

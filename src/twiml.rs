@@ -1,0 +1,403 @@
+//! TwiML out: a small element tree, the provider's schema for the verbs we use, and a
+//! quick-xml writer that escapes every dynamic text.
+//!
+//! The schema table serves twice: flow validation refuses a TwiML attribute the provider
+//! does not know, and tests check every answer against it.
+
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+
+/// One TwiML element: a verb or a noun.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    pub name: &'static str,
+    pub attrs: Vec<(&'static str, String)>,
+    pub text: Option<String>,
+    pub children: Vec<Element>,
+}
+
+impl Element {
+    pub fn new(name: &'static str) -> Self {
+        Element {
+            name,
+            attrs: Vec::new(),
+            text: None,
+            children: Vec::new(),
+        }
+    }
+
+    pub fn attr(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.attrs.push((name, value.into()));
+        self
+    }
+
+    pub fn text(mut self, text: impl Into<String>) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+
+    pub fn child(mut self, child: Element) -> Self {
+        self.children.push(child);
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A whole `<Response>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Response {
+    pub verbs: Vec<Element>,
+}
+
+impl Response {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, verb: Element) {
+        self.verbs.push(verb);
+    }
+
+    /// True when the response hands control elsewhere (a caller who hears it is not
+    /// left in silence until the provider hangs up).
+    pub fn ends_turn(&self) -> bool {
+        self.verbs.last().is_some_and(|v| {
+            matches!(
+                v.name,
+                "Gather" | "Redirect" | "Hangup" | "Dial" | "Enqueue" | "Record" | "Leave"
+            )
+        })
+    }
+
+    /// Serialises to an XML document.
+    pub fn to_xml(&self) -> String {
+        let mut writer = Writer::new(Vec::with_capacity(512));
+        // Writing into a Vec cannot fail; errors are impossible, so they are ignored.
+        let _ = writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+        let _ = writer.write_event(Event::Start(BytesStart::new("Response")));
+        for verb in &self.verbs {
+            write_element(&mut writer, verb);
+        }
+        let _ = writer.write_event(Event::End(BytesEnd::new("Response")));
+        String::from_utf8(writer.into_inner()).unwrap_or_default()
+    }
+}
+
+fn write_element(writer: &mut Writer<Vec<u8>>, el: &Element) {
+    let mut start = BytesStart::new(el.name);
+    for (name, value) in &el.attrs {
+        let clean = xml_safe(value);
+        start.push_attribute((*name, clean.as_str()));
+    }
+    if el.text.is_none() && el.children.is_empty() {
+        let _ = writer.write_event(Event::Empty(start));
+        return;
+    }
+    let _ = writer.write_event(Event::Start(start));
+    if let Some(text) = &el.text {
+        let clean = xml_safe(text);
+        let _ = writer.write_event(Event::Text(BytesText::new(&clean)));
+    }
+    for child in &el.children {
+        write_element(writer, child);
+    }
+    let _ = writer.write_event(Event::End(BytesEnd::new(el.name)));
+}
+
+/// Drops characters that XML 1.0 cannot carry even escaped (control characters,
+/// unpaired surrogates cannot occur in a Rust `str`), so hostile input never breaks the
+/// document.
+pub fn xml_safe(s: &str) -> String {
+    s.chars()
+        .filter(|&c| {
+            matches!(c, '\u{9}' | '\u{A}' | '\u{D}')
+                || ('\u{20}'..='\u{D7FF}').contains(&c)
+                || ('\u{E000}'..='\u{FFFD}').contains(&c)
+                || c >= '\u{10000}'
+        })
+        .collect()
+}
+
+/// What the provider accepts for one element: its attributes, the children it may hold
+/// and whether it carries text.
+pub struct Spec {
+    pub name: &'static str,
+    pub attrs: &'static [&'static str],
+    pub children: &'static [&'static str],
+    pub text: bool,
+}
+
+const CALLBACK: [&str; 3] = [
+    "statusCallback",
+    "statusCallbackEvent",
+    "statusCallbackMethod",
+];
+
+/// The provider's voice TwiML for the verbs and nouns Caseline writes.
+pub const SCHEMA: &[Spec] = &[
+    Spec {
+        name: "Response",
+        attrs: &[],
+        children: &[
+            "Say", "Play", "Pause", "Gather", "Redirect", "Dial", "Enqueue", "Hangup", "Record",
+            "Leave", "Reject",
+        ],
+        text: false,
+    },
+    Spec {
+        name: "Say",
+        attrs: &["voice", "language", "loop"],
+        children: &[],
+        text: true,
+    },
+    Spec {
+        name: "Play",
+        attrs: &["loop", "digits"],
+        children: &[],
+        text: true,
+    },
+    Spec {
+        name: "Pause",
+        attrs: &["length"],
+        children: &[],
+        text: false,
+    },
+    Spec {
+        name: "Gather",
+        attrs: &[
+            "action",
+            "method",
+            "timeout",
+            "finishOnKey",
+            "numDigits",
+            "input",
+            "speechTimeout",
+            "language",
+            "hints",
+            "profanityFilter",
+            "actionOnEmptyResult",
+            "speechModel",
+            "enhanced",
+            "partialResultCallback",
+            "partialResultCallbackMethod",
+        ],
+        children: &["Say", "Play", "Pause"],
+        text: false,
+    },
+    Spec {
+        name: "Redirect",
+        attrs: &["method"],
+        children: &[],
+        text: true,
+    },
+    Spec {
+        name: "Dial",
+        attrs: &[
+            "action",
+            "method",
+            "timeout",
+            "hangupOnStar",
+            "timeLimit",
+            "callerId",
+            "record",
+            "trim",
+            "answerOnBridge",
+            "ringTone",
+            "recordingStatusCallback",
+            "recordingStatusCallbackMethod",
+            "recordingStatusCallbackEvent",
+            "sequential",
+        ],
+        children: &["Number", "Sip", "Client", "Queue"],
+        text: true,
+    },
+    Spec {
+        name: "Number",
+        attrs: &[
+            "sendDigits",
+            "url",
+            "method",
+            CALLBACK[0],
+            CALLBACK[1],
+            CALLBACK[2],
+        ],
+        children: &[],
+        text: true,
+    },
+    Spec {
+        name: "Sip",
+        attrs: &[
+            "username",
+            "password",
+            "url",
+            "method",
+            CALLBACK[0],
+            CALLBACK[1],
+            CALLBACK[2],
+        ],
+        children: &[],
+        text: true,
+    },
+    Spec {
+        name: "Client",
+        attrs: &["url", "method", CALLBACK[0], CALLBACK[1], CALLBACK[2]],
+        children: &["Identity", "Parameter"],
+        text: true,
+    },
+    Spec {
+        name: "Identity",
+        attrs: &[],
+        children: &[],
+        text: true,
+    },
+    Spec {
+        name: "Parameter",
+        attrs: &["name", "value"],
+        children: &[],
+        text: false,
+    },
+    Spec {
+        name: "Queue",
+        attrs: &["url", "method", "reservationSid", "postWorkActivitySid"],
+        children: &[],
+        text: true,
+    },
+    Spec {
+        name: "Enqueue",
+        attrs: &[
+            "action",
+            "method",
+            "waitUrl",
+            "waitUrlMethod",
+            "workflowSid",
+        ],
+        children: &["Task"],
+        text: true,
+    },
+    Spec {
+        name: "Task",
+        attrs: &["priority", "timeout"],
+        children: &[],
+        text: true,
+    },
+    Spec {
+        name: "Hangup",
+        attrs: &[],
+        children: &[],
+        text: false,
+    },
+    Spec {
+        name: "Leave",
+        attrs: &[],
+        children: &[],
+        text: false,
+    },
+    Spec {
+        name: "Reject",
+        attrs: &["reason"],
+        children: &[],
+        text: false,
+    },
+    Spec {
+        name: "Record",
+        attrs: &[
+            "action",
+            "method",
+            "timeout",
+            "finishOnKey",
+            "maxLength",
+            "playBeep",
+            "trim",
+            "recordingStatusCallback",
+            "recordingStatusCallbackMethod",
+            "recordingStatusCallbackEvent",
+            "transcribe",
+            "transcribeCallback",
+        ],
+        children: &[],
+        text: false,
+    },
+];
+
+pub fn spec(name: &str) -> Option<&'static Spec> {
+    SCHEMA.iter().find(|s| s.name == name)
+}
+
+/// Checks an element tree against the schema; the first problem found, if any.
+pub fn check(response: &Response) -> Result<(), String> {
+    let root = Element {
+        name: "Response",
+        attrs: vec![],
+        text: None,
+        children: response.verbs.clone(),
+    };
+    check_element(&root)
+}
+
+fn check_element(el: &Element) -> Result<(), String> {
+    let spec = spec(el.name).ok_or_else(|| format!("unknown element <{}>", el.name))?;
+    for (name, _) in &el.attrs {
+        if !spec.attrs.contains(name) {
+            return Err(format!("<{}> has no attribute {name}", el.name));
+        }
+    }
+    if el.text.is_some() && !spec.text {
+        return Err(format!("<{}> takes no text", el.name));
+    }
+    for child in &el.children {
+        if !spec.children.contains(&child.name) {
+            return Err(format!("<{}> cannot hold <{}>", el.name, child.name));
+        }
+        check_element(child)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_escaped_well_formed_xml() {
+        let mut r = Response::new();
+        r.push(
+            Element::new("Gather")
+                .attr("action", "https://x.test/voice/input/a?x=1&y=2")
+                .attr("numDigits", "1")
+                .child(Element::new("Say").text("Tom & Jerry <3 \"quotes\" \u{0}bell")),
+        );
+        r.push(Element::new("Hangup"));
+        let xml = r.to_xml();
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>"));
+        assert!(xml.contains("action=\"https://x.test/voice/input/a?x=1&amp;y=2\""));
+        assert!(xml.contains("Tom &amp; Jerry &lt;3"));
+        assert!(!xml.contains('\u{0}'));
+        assert!(xml.ends_with("<Hangup/></Response>"));
+        assert!(check(&r).is_ok());
+    }
+
+    #[test]
+    fn schema_refuses_wrong_nesting_and_attributes() {
+        let mut r = Response::new();
+        r.push(Element::new("Gather").child(Element::new("Dial")));
+        assert!(check(&r).unwrap_err().contains("cannot hold <Dial>"));
+        let mut r = Response::new();
+        r.push(Element::new("Say").attr("colour", "red"));
+        assert!(check(&r).unwrap_err().contains("no attribute colour"));
+    }
+
+    #[test]
+    fn ends_turn_knows_the_final_verbs() {
+        let mut r = Response::new();
+        r.push(Element::new("Say").text("hi"));
+        assert!(!r.ends_turn());
+        r.push(Element::new("Hangup"));
+        assert!(r.ends_turn());
+    }
+}

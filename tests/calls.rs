@@ -1,0 +1,340 @@
+//! Whole calls through the router, signed like the provider signs them, on SQLite and
+//! on PostgreSQL.
+
+mod common;
+
+use common::{Backend, PUBLIC_URL, TTY_LINE, TestApp, closed_time};
+
+on_both_stores!(
+    caller_chooses_english_or_spanish,
+    every_public_menu_tells_its_facts,
+    star_repeats_and_pound_gives_more_time,
+    silence_escalates_then_reaches_a_person_when_open,
+    wrong_keys_escalate_then_say_goodbye_when_closed,
+    representative_path_depends_on_office_hours,
+    tty_line_uses_text_turns,
+    a_restarted_server_continues_the_call,
+    status_callback_ends_the_session,
+    announcement_plays_only_when_set,
+    payments_and_case_status_say_coming_soon,
+);
+
+async fn caller_chooses_english_or_spanish(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call();
+    let welcome = call.dial().await;
+    assert!(welcome.says("Thank you for calling California Child Support Services."));
+    assert!(welcome.says("Gracias por llamar"));
+    assert!(welcome.says("For English, press 1."));
+    assert!(welcome.says("Para español, oprima 2."));
+    assert!(welcome.languages().contains(&"es-US".to_string()));
+    let menu = call.press("1").await;
+    assert!(
+        menu.says("For payment information, press 1."),
+        "{}",
+        menu.xml
+    );
+    assert!(menu.languages().iter().all(|l| l == "en-US"));
+
+    let mut call = app.call();
+    call.dial().await;
+    let menu = call.press("2").await;
+    assert!(
+        menu.says("Para información sobre pagos, oprima 1."),
+        "{}",
+        menu.xml
+    );
+    assert!(menu.languages().iter().all(|l| l == "es-US"));
+    // 9 on the main menu goes back to the language choice.
+    let lang = call.press("9").await;
+    assert!(lang.says("For English, press 1."));
+}
+
+async fn every_public_menu_tells_its_facts(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    let info = call.press("3").await;
+    assert!(info.says("General information."));
+    let topics: &[(&str, &[&str])] = &[
+        (
+            "1",
+            &[
+                "every day from 8 a.m. to 4 p.m.",
+                "8 6 6, 9 0 1, 3 2 1 2",
+                "8 6 6, 3 9 9, 4 0 9 6",
+            ],
+        ),
+        (
+            "2",
+            &[
+                "no income requirement",
+                "CalWORKs",
+                "35 dollars",
+                "online",
+                "in person",
+                "mailing",
+            ],
+        ),
+        ("3", &["paycheck", "kiosks", "1, 8 7 7, 7 7 7, 1 6 1 7"]),
+        (
+            "4",
+            &[
+                "parentage",
+                "custody or visitation",
+                "Family Law Facilitator",
+            ],
+        ),
+        (
+            "5",
+            &[
+                "Customer Connect",
+                "child support dot C A dot gov",
+                "let us know",
+                "EPPICard",
+            ],
+        ),
+    ];
+    for (key, facts) in topics {
+        let topic = call.press(key).await;
+        for fact in *facts {
+            assert!(
+                topic.says(fact),
+                "topic {key} should say {fact:?}: {}",
+                topic.said()
+            );
+        }
+        assert!(topic.says("To hear that again, press star."));
+        // Facts are inside the gather, so a key pressed during them is kept (barge-in).
+        let gather = topic.gather();
+        assert!(
+            gather
+                .children
+                .iter()
+                .any(|c| c.text.as_deref().is_some_and(|t| t.contains(facts[0])))
+        );
+        let back = call.press("8").await;
+        assert!(back.says("General information."), "8 returns to topics");
+    }
+    let main = call.press("9").await;
+    assert!(main.says("For payment information, press 1."));
+}
+
+async fn star_repeats_and_pound_gives_more_time(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call();
+    call.dial().await;
+    let first = call.press("1").await;
+    let again = call.press("*").await;
+    assert_eq!(first.said(), again.said());
+    let more = call.press("#").await;
+    assert!(more.says("take your time"), "{}", more.said());
+    assert_eq!(more.gather().get("timeout"), Some("30"));
+    // More time is not a miss: the next silence is still the first.
+    let silent = call.silence().await;
+    assert!(silent.says("There's no hurry."), "{}", silent.said());
+}
+
+async fn silence_escalates_then_reaches_a_person_when_open(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    let first = call.silence().await;
+    assert!(first.says("There's no hurry."), "{}", first.said());
+    assert!(
+        first.says("press the pound key"),
+        "first silence says how to get more time"
+    );
+    assert!(first.says("For payment information, press 1."));
+    let second = call.silence().await;
+    assert!(second.says("in more detail"));
+    assert!(
+        second.says("This is the main menu."),
+        "the second miss says more"
+    );
+    let third = call.silence().await;
+    assert!(third.says("connect you"), "{}", third.said());
+    assert_eq!(third.last_verb(), "Enqueue");
+}
+
+async fn wrong_keys_escalate_then_say_goodbye_when_closed(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.clock.set(closed_time());
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    let first = call.press("7").await;
+    assert!(first.says("isn't one of the choices"));
+    let second = call.press("5").await;
+    assert!(second.says("This is the main menu."));
+    let third = call.press("4").await;
+    assert!(
+        third.says("We're sorry we couldn't help this time."),
+        "{}",
+        third.said()
+    );
+    assert_eq!(third.last_verb(), "Hangup");
+}
+
+async fn representative_path_depends_on_office_hours(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    let open = call.press("0").await;
+    assert!(open.says("Please hold"));
+    let enqueue = open.find("Enqueue").expect("enqueue");
+    assert_eq!(enqueue.text.as_deref(), Some("customer-service"));
+    assert!(
+        enqueue
+            .get("action")
+            .is_some_and(|a| a.starts_with(PUBLIC_URL))
+    );
+
+    app.clock.set(closed_time());
+    let mut call = app.call();
+    call.dial().await;
+    call.press("2").await;
+    let closed = call.press("0").await;
+    assert!(closed.says("cerrada"), "{}", closed.said());
+    assert!(
+        closed.find("Enqueue").is_none(),
+        "never rings an empty queue"
+    );
+    assert!(
+        closed.says("Para información sobre pagos"),
+        "back to the menu"
+    );
+    // 0 from the language menu works too.
+    let mut call = app.call();
+    call.dial().await;
+    let closed = call.press("0").await;
+    assert!(closed.says("closed right now"));
+}
+
+async fn tty_line_uses_text_turns(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call_to(TTY_LINE);
+    let hello = call.dial().await;
+    assert!(hello.says("TTY"), "{}", hello.said());
+    let gather = hello.gather();
+    assert_eq!(gather.get("input"), Some("dtmf"));
+    let timeout: u32 = gather.get("timeout").unwrap().parse().unwrap();
+    assert!(timeout >= 20, "TTY timeouts are long: {timeout}");
+    assert!(hello.said().ends_with("GA"), "{}", hello.said());
+    assert!(hello.elements().iter().all(|e| e.get("voice").is_none()));
+    let menu = call.press("1").await;
+    assert!(menu.says("MAIN MENU."), "{}", menu.said());
+    assert!(menu.said().ends_with("GA"));
+    // Misses until goodbye when closed: the last text ends with SK before hanging up.
+    app.clock.set(closed_time());
+    call.silence().await;
+    call.silence().await;
+    let bye = call.silence().await;
+    assert_eq!(bye.last_verb(), "Hangup");
+    assert!(bye.said().ends_with("SK"), "{}", bye.said());
+}
+
+async fn a_restarted_server_continues_the_call(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("2").await; // Spanish, on the first server.
+    let first = call.silence().await; // One miss counted there.
+    assert!(first.says("No hay prisa."));
+    let twin = app.restart().await;
+    let mut same = twin.call();
+    same.sid = call.sid.clone();
+    same.last = call.last.clone();
+    let second = same.silence().await;
+    assert!(
+        second.says("con más detalle"),
+        "the miss count survived: {}",
+        second.said()
+    );
+    let info = same.press("3").await;
+    assert!(
+        info.says("Información general."),
+        "the language survived: {}",
+        info.said()
+    );
+}
+
+async fn status_callback_ends_the_session(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    let done = call.hang_up().await;
+    assert_eq!(done.status, 200);
+    let sid = caseline::session::CallSid::parse(&call.sid).unwrap();
+    let end = app.state.store.session_end(&sid).await.unwrap();
+    assert_eq!(end.as_deref(), Some("completed"));
+    assert!(
+        app.state
+            .store
+            .load_session(&sid, app.state.now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Stale sessions are swept a day later.
+    app.clock.advance(25 * 3600);
+    assert_eq!(
+        app.state
+            .store
+            .expire_sessions(app.state.now())
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+async fn announcement_plays_only_when_set(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call();
+    let quiet = call.dial().await;
+    assert!(!quiet.says("Important notice"));
+    let now = app.state.now();
+    app.state
+        .store
+        .set_announcement(
+            &caseline::store::Announcement {
+                text_en: "Our offices are closed today because of a storm.".into(),
+                text_es: "Nuestras oficinas están cerradas hoy por una tormenta.".into(),
+                starts_at: Some(now - 60),
+                ends_at: Some(now + 3600),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let mut call = app.call();
+    let loud = call.dial().await;
+    assert!(loud.says("Important notice. Our offices are closed today because of a storm."));
+    assert!(loud.says("Aviso importante. Nuestras oficinas están cerradas hoy por una tormenta."));
+    app.clock.advance(7200);
+    let mut call = app.call();
+    assert!(
+        !call.dial().await.says("Important notice"),
+        "past its end time"
+    );
+    app.state.store.clear_announcement().await.unwrap();
+}
+
+async fn payments_and_case_status_say_coming_soon(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    let pay = call.press("1").await;
+    assert!(pay.says("coming soon"));
+    assert!(
+        pay.says("For payment information, press 1."),
+        "back at the main menu"
+    );
+    let status = call.press("2").await;
+    assert!(status.says("coming soon"));
+}

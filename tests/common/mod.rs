@@ -1,0 +1,484 @@
+//! Test harness: a real router on a fresh database, a fixed clock, and a phone that
+//! sends signed webhooks the way the provider does and reads the TwiML back.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{TimeZone, Utc};
+use http_body_util::BodyExt;
+use quick_xml::events::Event;
+use quick_xml::reader::Reader;
+use tower::ServiceExt;
+
+use caseline::app::{AppState, Services, router};
+use caseline::clock::FixedClock;
+use caseline::config::Settings;
+use caseline::signature::{Algorithm, sign, signing_payload};
+use caseline::store::Store;
+use caseline::twiml::{self, Element, Response};
+
+pub const TOKEN: &str = "test-auth-token";
+pub const SHARED_KEY: &str = "test-shared-key";
+pub const PUBLIC_URL: &str = "https://ivr.example.test";
+pub const TOLL_FREE: &str = "+18669013212";
+pub const TTY_LINE: &str = "+18663994096";
+
+/// Which store a test runs on.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL when `CASELINE_TEST_POSTGRES_URL` is set (`.ci/run` sets it).
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var("CASELINE_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
+            _ => {
+                eprintln!("CASELINE_TEST_POSTGRES_URL is not set: skipping the PostgreSQL run");
+                None
+            }
+        }
+    }
+}
+
+/// Runs each named scenario `async fn name(backend: Backend)` on SQLite, and on
+/// PostgreSQL when configured.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(b) = $crate::common::Backend::postgres() {
+                        super::$name(b).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// Where a test's database lives, kept alive for the test.
+#[derive(Clone)]
+enum Db {
+    Sqlite(Arc<tempfile::TempDir>, String),
+    Postgres(String, String),
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub clock: FixedClock,
+    db: Db,
+    settings: Settings,
+}
+
+/// A weekday at 10 a.m. Pacific (the Customer Service Unit is open).
+pub fn open_time() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 18, 0, 0).unwrap()
+}
+
+/// 7 p.m. Pacific (closed).
+pub fn closed_time() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap()
+}
+
+pub fn settings() -> Settings {
+    let root = env!("CARGO_MANIFEST_DIR");
+    Settings {
+        public_url: PUBLIC_URL.into(),
+        auth_token: Some(TOKEN.into()),
+        shared_key: Some(SHARED_KEY.into()),
+        tty_numbers: vec![TTY_LINE.into()],
+        flows_dir: format!("{root}/call-flows").into(),
+        prompts_dir: format!("{root}/prompts").into(),
+        ..Settings::default()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, settings()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, settings: Settings) -> TestApp {
+        let db = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/caseline.db", dir.path().display());
+                Db::Sqlite(Arc::new(dir), url)
+            }
+            Backend::Postgres(url) => {
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(&url)
+                    .await
+                    .expect("connect to PostgreSQL");
+                // The schema name is ours (a UUID), never input.
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&admin)
+                    .await
+                    .expect("create schema");
+                admin.close().await;
+                Db::Postgres(url, schema)
+            }
+        };
+        Self::on(db, settings, FixedClock::at(open_time())).await
+    }
+
+    async fn on(db: Db, settings: Settings, clock: FixedClock) -> TestApp {
+        let store = match &db {
+            Db::Sqlite(_, url) => Store::connect(url).await,
+            Db::Postgres(url, schema) => Store::connect_in_schema(url, Some(schema)).await,
+        }
+        .expect("store");
+        let state = Arc::new(
+            Services::new(settings.clone(), store, Arc::new(clock.clone())).expect("services"),
+        );
+        TestApp {
+            router: router(state.clone()),
+            state,
+            clock,
+            db,
+            settings,
+        }
+    }
+
+    /// A second server on the same database (a restart, or a load-balanced twin).
+    pub async fn restart(&self) -> TestApp {
+        Self::on(self.db.clone(), self.settings.clone(), self.clock.clone()).await
+    }
+
+    pub fn call(&self) -> Phone<'_> {
+        self.call_to(TOLL_FREE)
+    }
+
+    pub fn call_to(&self, to: &str) -> Phone<'_> {
+        Phone {
+            app: self,
+            sid: format!("CA{}", uuid::Uuid::new_v4().simple()),
+            to: to.to_string(),
+            last: None,
+        }
+    }
+
+    /// POSTs a form to `url` (absolute, under the public URL), signed with the token.
+    pub async fn post_signed(&self, url: &str, params: &[(&str, &str)]) -> Answer {
+        let owned: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let sig = sign(Algorithm::HmacSha1, TOKEN, &signing_payload(url, &owned));
+        self.post(url, params, &[("X-Twilio-Signature", &sig)])
+            .await
+    }
+
+    /// POSTs a form with the given headers and no signature of its own.
+    pub async fn post(
+        &self,
+        url: &str,
+        params: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params.iter())
+            .finish();
+        self.post_raw(url, body.into_bytes(), headers).await
+    }
+
+    pub async fn post_raw(&self, url: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> Answer {
+        let path = url.strip_prefix(PUBLIC_URL).unwrap_or(url);
+        let mut req =
+            Request::post(path).header("content-type", "application/x-www-form-urlencoded");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::from(body)).expect("request"))
+            .await
+            .expect("router answers");
+        let status = res.status();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        Answer {
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        let res = self
+            .router
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("router answers");
+        let status = res.status();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        Answer {
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+}
+
+/// One HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: String,
+}
+
+impl Answer {
+    /// Parses the body as TwiML and checks it against the provider's schema; panics with
+    /// the body when it is not valid.
+    pub fn twiml(&self) -> Twiml {
+        assert_eq!(self.status, StatusCode::OK, "not 200: {}", self.body);
+        let response = parse_twiml(&self.body)
+            .unwrap_or_else(|e| panic!("not well-formed TwiML ({e}): {}", self.body));
+        if let Err(e) = twiml::check(&response) {
+            panic!("TwiML the provider would refuse ({e}): {}", self.body);
+        }
+        Twiml {
+            response,
+            xml: self.body.clone(),
+        }
+    }
+}
+
+/// A parsed answer with helpers that read like what the caller hears.
+#[derive(Debug, Clone)]
+pub struct Twiml {
+    pub response: Response,
+    pub xml: String,
+}
+
+fn all<'a>(els: &'a [Element], out: &mut Vec<&'a Element>) {
+    for e in els {
+        out.push(e);
+        all(&e.children, out);
+    }
+}
+
+impl Twiml {
+    pub fn elements(&self) -> Vec<&Element> {
+        let mut out = Vec::new();
+        all(&self.response.verbs, &mut out);
+        out
+    }
+
+    /// Everything said, in order, joined by spaces.
+    pub fn said(&self) -> String {
+        self.elements()
+            .iter()
+            .filter(|e| e.name == "Say")
+            .filter_map(|e| e.text.clone())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn says(&self, text: &str) -> bool {
+        self.said().contains(text)
+    }
+
+    pub fn find(&self, name: &str) -> Option<&Element> {
+        self.elements().into_iter().find(|e| e.name == name)
+    }
+
+    pub fn gather(&self) -> &Element {
+        self.find("Gather")
+            .unwrap_or_else(|| panic!("no <Gather> in {}", self.xml))
+    }
+
+    pub fn last_verb(&self) -> &str {
+        self.response.verbs.last().map_or("", |v| v.name)
+    }
+
+    pub fn languages(&self) -> Vec<String> {
+        self.elements()
+            .iter()
+            .filter(|e| e.name == "Say")
+            .filter_map(|e| e.get("language").map(String::from))
+            .collect()
+    }
+}
+
+pub fn parse_twiml(xml: &str) -> Result<Response, String> {
+    let mut reader = Reader::from_str(xml);
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Vec<Element>> = None;
+    let intern = |name: &str| -> Result<&'static str, String> {
+        twiml::SCHEMA
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.name)
+            .ok_or_else(|| format!("unknown element <{name}>"))
+    };
+    let open = |e: &quick_xml::events::BytesStart<'_>| -> Result<Element, String> {
+        let mut el = Element::new(intern(e.name().as_ref())?);
+        for a in e.attributes() {
+            let a = a.map_err(|e| e.to_string())?;
+            let key = a.key.as_ref().to_string();
+            let spec = twiml::spec(el.name).ok_or("no spec")?;
+            let name = spec
+                .attrs
+                .iter()
+                .find(|n| **n == key)
+                .ok_or_else(|| format!("<{}> has no attribute {key}", el.name))?;
+            let value = quick_xml::escape::unescape(&a.value).map_err(|e| e.to_string())?;
+            el.attrs.push((name, value.into_owned()));
+        }
+        Ok(el)
+    };
+    loop {
+        match reader.read_event().map_err(|e| e.to_string())? {
+            Event::Start(e) => stack.push(open(&e)?),
+            Event::Empty(e) => {
+                let el = open(&e)?;
+                match stack.last_mut() {
+                    Some(p) => p.children.push(el),
+                    None if el.name == "Response" => root = Some(Vec::new()),
+                    None => return Err("root is not <Response>".into()),
+                }
+            }
+            Event::End(_) => {
+                let el = stack.pop().ok_or("unbalanced")?;
+                match stack.last_mut() {
+                    Some(p) => p.children.push(el),
+                    None if el.name == "Response" => root = Some(el.children),
+                    None => return Err("root is not <Response>".into()),
+                }
+            }
+            Event::Text(t) => {
+                let text = quick_xml::escape::unescape(&t.xml10_content())
+                    .map_err(|e| e.to_string())?
+                    .into_owned();
+                if let Some(el) = stack.last_mut() {
+                    let prev = el.text.take().unwrap_or_default();
+                    el.text = Some(prev + &text);
+                }
+            }
+            Event::GeneralRef(r) => {
+                let text = quick_xml::escape::unescape(&format!("&{};", r.into_inner()))
+                    .map_err(|e| e.to_string())?
+                    .into_owned();
+                if let Some(el) = stack.last_mut() {
+                    let prev = el.text.take().unwrap_or_default();
+                    el.text = Some(prev + &text);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    let verbs = root.ok_or("no <Response>")?;
+    Ok(Response { verbs })
+}
+
+/// A caller on the line.
+pub struct Phone<'a> {
+    pub app: &'a TestApp,
+    pub sid: String,
+    pub to: String,
+    pub last: Option<Twiml>,
+}
+
+impl Phone<'_> {
+    fn base(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("CallSid", self.sid.as_str()),
+            ("AccountSid", "AC00000000000000000000000000000000"),
+            ("From", "+15595550123"),
+            ("To", self.to.as_str()),
+            ("Direction", "inbound"),
+        ]
+    }
+
+    async fn send(&mut self, url: &str, extra: &[(&str, &str)]) -> Twiml {
+        let mut params = self.base();
+        params.extend_from_slice(extra);
+        let twiml = self.app.post_signed(url, &params).await.twiml();
+        self.last = Some(twiml.clone());
+        twiml
+    }
+
+    pub async fn dial(&mut self) -> Twiml {
+        let url = format!("{PUBLIC_URL}/voice/incoming");
+        self.send(&url, &[("CallStatus", "ringing")]).await
+    }
+
+    fn last(&self) -> &Twiml {
+        self.last.as_ref().expect("dial first")
+    }
+
+    /// Keys pressed at the current gather.
+    pub async fn press(&mut self, digits: &str) -> Twiml {
+        let url = self
+            .last()
+            .gather()
+            .get("action")
+            .expect("gather has an action")
+            .to_string();
+        self.send(&url, &[("Digits", digits)]).await
+    }
+
+    /// Speech (and no keys) at the current gather.
+    pub async fn say(&mut self, speech: &str) -> Twiml {
+        let url = self
+            .last()
+            .gather()
+            .get("action")
+            .expect("action")
+            .to_string();
+        self.send(&url, &[("SpeechResult", speech), ("Confidence", "0.9")])
+            .await
+    }
+
+    /// The gather times out: the provider posts to the action with no Digits.
+    pub async fn silence(&mut self) -> Twiml {
+        let url = self
+            .last()
+            .gather()
+            .get("action")
+            .expect("action")
+            .to_string();
+        self.send(&url, &[]).await
+    }
+
+    /// Follows a trailing `<Redirect>`.
+    pub async fn follow(&mut self) -> Twiml {
+        let url = self
+            .last()
+            .find("Redirect")
+            .and_then(|r| r.text.clone())
+            .expect("a redirect");
+        self.send(&url, &[]).await
+    }
+
+    /// Any URL, with this call's parameters.
+    pub async fn post(&mut self, url: &str, extra: &[(&str, &str)]) -> Twiml {
+        self.send(url, extra).await
+    }
+
+    pub async fn hang_up(&mut self) -> Answer {
+        let url = format!("{PUBLIC_URL}/voice/status");
+        let mut params = self.base();
+        params.push(("CallStatus", "completed"));
+        params.push(("CallDuration", "42"));
+        self.app.post_signed(&url, &params).await
+    }
+}
