@@ -1,0 +1,306 @@
+//! Only the provider gets in, and whatever it sends, the caller hears valid TwiML.
+
+mod common;
+
+use caseline::signature::{Algorithm, sign, signing_payload};
+use common::{Backend, PUBLIC_URL, SHARED_KEY, TOKEN, TestApp};
+
+on_both_stores!(
+    unsigned_and_forged_requests_are_refused,
+    shared_key_signatures_are_accepted,
+    hostile_input_always_gets_well_formed_twiml,
+    a_database_outage_gets_an_apology_not_an_error,
+    fallback_url_apologises_and_ends_cleanly,
+);
+
+fn owned(params: &[(&str, &str)]) -> Vec<(String, String)> {
+    params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+async fn unsigned_and_forged_requests_are_refused(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let url = format!("{PUBLIC_URL}/voice/incoming");
+    let params = [
+        ("CallSid", "CA0123456789abcdef0123456789abcdef"),
+        ("To", "+18669013212"),
+    ];
+    let good = sign(
+        Algorithm::HmacSha1,
+        TOKEN,
+        &signing_payload(&url, &owned(&params)),
+    );
+    let cases: Vec<(&str, Vec<(&str, String)>, &[(&str, &str)])> = vec![
+        ("no signature", vec![], &params),
+        (
+            "signed with another token",
+            vec![(
+                "X-Twilio-Signature",
+                sign(
+                    Algorithm::HmacSha1,
+                    "not-the-token",
+                    &signing_payload(&url, &owned(&params)),
+                ),
+            )],
+            &params,
+        ),
+        (
+            "a parameter changed after signing",
+            vec![("X-Twilio-Signature", good.clone())],
+            &[
+                ("CallSid", "CA0123456789abcdef0123456789abcdef"),
+                ("To", "+15555555555"),
+            ],
+        ),
+        (
+            "signed for another URL",
+            vec![(
+                "X-Twilio-Signature",
+                sign(
+                    Algorithm::HmacSha1,
+                    TOKEN,
+                    &signing_payload("https://evil.test/voice/incoming", &owned(&params)),
+                ),
+            )],
+            &params,
+        ),
+        (
+            "an unknown algorithm",
+            vec![
+                ("X-Twilio-Signature", good.clone()),
+                (
+                    "X-Twilio-Webhooks-Signature-Settings",
+                    "algorithm=MD5".into(),
+                ),
+            ],
+            &params,
+        ),
+    ];
+    for (why, headers, params) in cases {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let answer = app.post(&url, params, &h).await;
+        assert_eq!(answer.status, 403, "{why}: {}", answer.body);
+    }
+    // Every webhook is guarded, not only the first.
+    for path in [
+        "/voice/input/main-menu",
+        "/voice/step/main-menu",
+        "/voice/status",
+        "/voice/recover",
+        "/voice/fallback",
+    ] {
+        let answer = app.post(&format!("{PUBLIC_URL}{path}"), &params, &[]).await;
+        assert_eq!(answer.status, 403, "{path}");
+    }
+    // And the right signature gets in.
+    let answer = app
+        .post(&url, &params, &[("X-Twilio-Signature", &good)])
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(app.get("/healthz").await.status, 200);
+}
+
+async fn shared_key_signatures_are_accepted(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let url = format!("{PUBLIC_URL}/voice/incoming");
+    let params = [
+        ("CallSid", "CA0123456789abcdef0123456789abcdee"),
+        ("To", "+18669013212"),
+    ];
+    let sig = sign(
+        Algorithm::HmacSha256,
+        SHARED_KEY,
+        &signing_payload(&url, &owned(&params)),
+    );
+    let settings = "key=KY0123,algorithm=HMAC_SHA256";
+    let answer = app
+        .post(
+            &url,
+            &params,
+            &[
+                ("X-Twilio-Signature", &sig),
+                ("X-Twilio-Webhooks-Signature-Settings", settings),
+            ],
+        )
+        .await;
+    assert!(answer.twiml().says("Thank you for calling"));
+    // The SHA-256 signature made with the auth token instead is refused.
+    let wrong = sign(
+        Algorithm::HmacSha256,
+        TOKEN,
+        &signing_payload(&url, &owned(&params)),
+    );
+    let answer = app
+        .post(
+            &url,
+            &params,
+            &[
+                ("X-Twilio-Signature", &wrong),
+                ("X-Twilio-Webhooks-Signature-Settings", settings),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 403);
+}
+
+async fn hostile_input_always_gets_well_formed_twiml(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let huge = "9".repeat(50_000);
+    let rows: &[(&str, &str, &str)] = &[
+        ("huge digits", "Digits", &huge),
+        ("empty digits", "Digits", ""),
+        ("non-ASCII digits", "Digits", "١٢٣ 🙂"),
+        (
+            "XML in digits",
+            "Digits",
+            "</Say><Hangup/>&amp;<![CDATA[x]]>",
+        ),
+        ("quotes in digits", "Digits", "\"'><"),
+        ("control characters", "Digits", "\u{0}\u{1b}\u{7}"),
+        (
+            "XML in speech",
+            "SpeechResult",
+            "<Response><Dial>+15555550100</Dial></Response>",
+        ),
+        ("huge speech", "SpeechResult", &huge),
+        (
+            "non-ASCII speech",
+            "SpeechResult",
+            "¿Dónde está mi pago? 你好",
+        ),
+    ];
+    for (why, name, value) in rows {
+        let mut call = app.call();
+        call.dial().await;
+        call.press("1").await;
+        let url = format!("{PUBLIC_URL}/voice/input/main-menu");
+        let twiml = call.post(&url, &[(name, value)]).await; // .twiml() inside asserts 200 + schema
+        assert!(
+            !twiml.xml.contains("<Dial>+1555"),
+            "{why}: input echoed as TwiML"
+        );
+        assert!(!twiml.xml.contains("\u{0}"), "{why}");
+        assert!(
+            twiml.find("Gather").is_some() || twiml.last_verb() == "Enqueue",
+            "{why}: {}",
+            twiml.xml
+        );
+    }
+    // Broken or missing call identity, unknown steps, garbage bodies: still TwiML.
+    let weird: &[(&str, &[(&str, &str)])] = &[
+        ("/voice/incoming", &[]),
+        (
+            "/voice/incoming",
+            &[("CallSid", "<script>alert(1)</script>")],
+        ),
+        (
+            "/voice/input/no-such-step",
+            &[("CallSid", "CA1"), ("Digits", "1")],
+        ),
+        ("/voice/step/../../etc/passwd", &[("CallSid", "CA2")]),
+        (
+            "/voice/input/main-menu",
+            &[("CallSid", "CAfresh"), ("Digits", "3")],
+        ),
+        ("/voice/recover?attempt=zzz", &[("CallSid", "CA3")]),
+        (
+            "/voice/status",
+            &[("CallSid", "CA4"), ("CallStatus", "<completed>")],
+        ),
+    ];
+    for (path, params) in weird {
+        let answer = app
+            .post_signed(&format!("{PUBLIC_URL}{path}"), params)
+            .await;
+        assert!(answer.status.as_u16() < 500, "{path}: {}", answer.status);
+        if answer.status == 200 {
+            answer.twiml();
+        }
+    }
+    // A signed request whose body is not even UTF-8 form data.
+    let url = format!("{PUBLIC_URL}/voice/incoming");
+    let body = vec![0xff, 0xfe, b'=', 0x00, b'&'];
+    let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let sig = sign(Algorithm::HmacSha1, TOKEN, &signing_payload(&url, &params));
+    let answer = app
+        .post_raw(&url, body, &[("X-Twilio-Signature", &sig)])
+        .await;
+    answer.twiml();
+    // A body far beyond any webhook is refused before any work, without a 5xx.
+    let answer = app.post_raw(&url, vec![b'a'; 200_000], &[]).await;
+    assert_eq!(answer.status, 413);
+}
+
+async fn a_database_outage_gets_an_apology_not_an_error(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("2").await;
+    // A failure with the session readable (here, a step the flow does not have) gets
+    // the apology in the caller's language only, and the retry lands on the menu.
+    let url = format!("{PUBLIC_URL}/voice/input/no-such-step");
+    let sorry = call.post(&url, &[("Digits", "1")]).await;
+    assert!(
+        sorry.says("Lo sentimos, tuvimos un problema"),
+        "{}",
+        sorry.xml
+    );
+    assert!(!sorry.says("We're sorry"), "{}", sorry.said());
+    let menu = call.follow().await;
+    assert!(menu.says("Para información sobre pagos"), "{}", menu.said());
+    app.state.store.close().await; // The database goes away mid-call.
+    let sorry = call.press("3").await;
+    // The session (and so the language) cannot be read: the apology comes in both.
+    assert!(
+        sorry.says("Lo sentimos, tuvimos un problema"),
+        "{}",
+        sorry.xml
+    );
+    assert!(
+        sorry.says("We're sorry, something went wrong"),
+        "{}",
+        sorry.xml
+    );
+    let redirect = sorry.find("Redirect").expect("a way forward");
+    assert!(
+        redirect
+            .text
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("{PUBLIC_URL}/voice/recover"))
+    );
+    assert!(
+        !sorry.xml.to_lowercase().contains("pool"),
+        "no internals in TwiML"
+    );
+    // Still down: the second try ends the call politely instead of looping.
+    let bye = call.follow().await;
+    assert_eq!(bye.last_verb(), "Hangup", "{}", bye.xml);
+    assert!(bye.find("Redirect").is_none());
+    assert!(
+        bye.says("8 6 6, 9 0 1, 3 2 1 2"),
+        "gives the office's number: {}",
+        bye.said()
+    );
+}
+
+async fn fallback_url_apologises_and_ends_cleanly(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.state.store.close().await; // Works with no database at all.
+    let mut call = app.call();
+    let url = format!("{PUBLIC_URL}/voice/fallback");
+    let twiml = call
+        .post(
+            &url,
+            &[
+                ("ErrorCode", "11200"),
+                ("ErrorUrl", "https://ivr.example.test/voice/incoming"),
+            ],
+        )
+        .await;
+    assert!(twiml.says("We're sorry"));
+    assert!(twiml.says("Lo sentimos"));
+    assert_eq!(twiml.last_verb(), "Hangup");
+}
