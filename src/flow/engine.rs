@@ -523,6 +523,3 @@ async fn announcement<R: Runtime>(rt: &R, session: &Session) -> anyhow::Result<V
     }
     Ok(out)
 }
-
-#[cfg(test)]
-mod tests;

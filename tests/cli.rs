@@ -1,0 +1,84 @@
+//! The `caseline` command as an analyst uses it.
+
+use std::process::Command;
+
+fn caseline() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_caseline"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    // Settings come only from what the test gives.
+    cmd.env_remove("CASELINE_FLOWS_DIR")
+        .env_remove("CASELINE_PROMPTS_DIR");
+    cmd
+}
+
+#[test]
+fn flows_check_passes_on_the_shipped_flows() {
+    let out = caseline().args(["flows", "check"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("all valid"), "{stdout}");
+}
+
+#[test]
+fn flows_check_names_file_line_and_the_dangling_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    for entry in std::fs::read_dir(format!("{root}/call-flows")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "xml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let text = text.replace(
+                r#"<Key digit="3" step="info-menu"/>"#,
+                r#"<Key digit="3" step="info-menuu"/>"#,
+            );
+            std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
+        }
+    }
+    let out = caseline()
+        .args(["flows", "check"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let main = dir.path().join("main.xml").display().to_string();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("unknown step 'info-menuu'"))
+        .unwrap_or_else(|| panic!("no dangling-step error in:\n{stderr}"));
+    assert!(line.starts_with(&format!("{main}:")), "{line}");
+    let mut parts = line[main.len() + 1..].split(':');
+    let lineno: usize = parts.next().unwrap().parse().unwrap();
+    let col: usize = parts.next().unwrap().parse().unwrap();
+    assert!(lineno > 1 && col > 1, "{line}");
+    // The step it meant is now unreachable, and that is said too.
+    assert!(
+        stderr.contains("step 'info-menu' is unreachable"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = caseline()
+        .arg("serve")
+        .env_remove("CASELINE_TWILIO_AUTH_TOKEN")
+        .env(
+            "CASELINE_DATABASE_URL",
+            format!("sqlite://{}/x.db", dir.path().display()),
+        )
+        .env("CASELINE_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("CASELINE_TWILIO_AUTH_TOKEN is not set"),
+        "{stderr}"
+    );
+}
