@@ -114,6 +114,11 @@ impl Application {
         Ok(Application { listener, state })
     }
 
+    /// Wraps a listener already bound (the demo needs its port before the settings).
+    pub fn from_parts(listener: TcpListener, state: AppState) -> Application {
+        Application { listener, state }
+    }
+
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
     }

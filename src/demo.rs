@@ -1,8 +1,227 @@
-//! `caseline demo`: placeholder, filled in below.
+//! `caseline demo`: serves the IVR on loopback with demo settings and places a call
+//! from the terminal. It plays the provider's part: prints what the IVR says, reads
+//! the keys you type, and follows the TwiML with the same signed webhooks the provider
+//! would send.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpListener;
+
+use crate::app::{Application, Services};
+use crate::clock::SystemClock;
+use crate::config::Settings;
+use crate::signature::{Algorithm, sign, signing_payload};
+use crate::store::Store;
+use crate::twiml::{self, Element, Response};
+
 pub struct Options {
     pub tty: bool,
     pub database: String,
 }
-pub async fn run(_o: Options) -> anyhow::Result<()> {
-    Ok(())
+
+const TOLL_FREE: &str = "+18669013212";
+const TTY_LINE: &str = "+18663994096";
+const DEMO_CALLER: &str = "+15595550100";
+/// Webhooks one demo call may make before the demo stops following (a safety net).
+const MAX_TURNS: usize = 500;
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("Failed to listen on loopback")?;
+    let addr = listener.local_addr()?;
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let mut settings = Settings::load()?;
+    settings.listen = addr;
+    settings.public_url = format!("http://{addr}");
+    settings.database_url = options.database.clone();
+    settings.auth_token = Some(token.clone());
+    settings.shared_key = None;
+    settings.tty_numbers = vec![TTY_LINE.to_string()];
+    let store = Store::connect(&settings.database_url).await?;
+    let state = Arc::new(Services::new(
+        settings.clone(),
+        store,
+        Arc::new(SystemClock),
+    )?);
+    let app = Application::from_parts(listener, state);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stop_rx.await;
+    }));
+
+    println!(
+        "Caseline demo: the IVR is answering at {}",
+        settings.public_url
+    );
+    println!("Database: {}", options.database);
+    println!(
+        "Calling the {} line. Type keys and press Enter (1, 2, *, #...).",
+        if options.tty { "TTY" } else { "toll-free" }
+    );
+    println!("An empty line lets the prompt time out; q hangs up.\n");
+
+    let phone = Phone {
+        http: reqwest::Client::new(),
+        base: settings.public_url.clone(),
+        token,
+        call_sid: format!("CA{}", uuid::Uuid::new_v4().simple()),
+        to: if options.tty { TTY_LINE } else { TOLL_FREE }.to_string(),
+    };
+    let result = phone.call().await;
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    result
+}
+
+struct Phone {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    call_sid: String,
+    to: String,
+}
+
+impl Phone {
+    async fn post(&self, url: &str, extra: &[(&str, &str)]) -> anyhow::Result<Response> {
+        let mut params: Vec<(String, String)> = vec![
+            ("CallSid".into(), self.call_sid.clone()),
+            (
+                "AccountSid".into(),
+                "AC00000000000000000000000000000000".into(),
+            ),
+            ("From".into(), DEMO_CALLER.into()),
+            ("To".into(), self.to.clone()),
+            ("Direction".into(), "inbound".into()),
+        ];
+        params.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let signature = sign(
+            Algorithm::HmacSha1,
+            &self.token,
+            &signing_payload(url, &params),
+        );
+        let res = self
+            .http
+            .post(url)
+            .header("X-Twilio-Signature", signature)
+            .form(&params)
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        let status = res.status();
+        let body = res.text().await?;
+        if !status.is_success() {
+            bail!("the IVR answered {status}: {body}");
+        }
+        twiml::parse(&body)
+            .map_err(|e| anyhow::anyhow!("the IVR sent TwiML the provider would refuse ({e})"))
+    }
+
+    async fn call(&self) -> anyhow::Result<()> {
+        let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+        let mut response = self
+            .post(
+                &format!("{}/voice/incoming", self.base),
+                &[("CallStatus", "ringing")],
+            )
+            .await?;
+        for _ in 0..MAX_TURNS {
+            let mut next: Option<(String, Vec<(&str, String)>)> = None;
+            for verb in &response.verbs {
+                match verb.name {
+                    "Say" => speak(verb),
+                    "Play" => println!("  [plays {}]", verb.text.as_deref().unwrap_or("")),
+                    "Pause" => println!("  [pause]"),
+                    "Gather" => {
+                        for child in &verb.children {
+                            if child.name == "Say" {
+                                speak(child);
+                            }
+                        }
+                        let timeout = verb.get("timeout").unwrap_or("5");
+                        print!("keys (timeout {timeout}s)> ");
+                        use std::io::Write;
+                        let _ = std::io::stdout().flush();
+                        let line = stdin.next_line().await?;
+                        let action = verb.get("action").unwrap_or_default().to_string();
+                        match line.as_deref().map(str::trim) {
+                            None | Some("q") | Some("Q") => {
+                                self.hang_up().await?;
+                                println!("\n[you hung up]");
+                                return Ok(());
+                            }
+                            Some("") => next = Some((action, vec![])),
+                            Some(keys) => next = Some((action, vec![("Digits", keys.to_string())])),
+                        }
+                        break;
+                    }
+                    "Redirect" => {
+                        next = Some((verb.text.clone().unwrap_or_default(), vec![]));
+                        break;
+                    }
+                    "Enqueue" | "Dial" => {
+                        transfer(verb);
+                        match verb.get("action") {
+                            Some(action) => {
+                                println!("  [demo: nobody answers; the queue sends the call back]");
+                                next = Some((
+                                    action.to_string(),
+                                    vec![("QueueResult", "hangup".to_string())],
+                                ));
+                                break;
+                            }
+                            None => {
+                                self.hang_up().await?;
+                                return Ok(());
+                            }
+                        }
+                    }
+                    "Hangup" => {
+                        self.hang_up().await?;
+                        println!("[the IVR hung up]");
+                        return Ok(());
+                    }
+                    other => println!("  [{other}]"),
+                }
+            }
+            let Some((url, params)) = next else {
+                println!("[the TwiML ended: the provider hangs up]");
+                self.hang_up().await?;
+                return Ok(());
+            };
+            let borrowed: Vec<(&str, &str)> =
+                params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            response = self.post(&url, &borrowed).await?;
+        }
+        bail!("the call went on for {MAX_TURNS} turns; stopping")
+    }
+
+    async fn hang_up(&self) -> anyhow::Result<()> {
+        self.post(
+            &format!("{}/voice/status", self.base),
+            &[("CallStatus", "completed")],
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+fn speak(say: &Element) {
+    let lang = say.get("language").unwrap_or("");
+    println!("IVR [{lang}]: {}", say.text.as_deref().unwrap_or(""));
+}
+
+fn transfer(verb: &Element) {
+    let target = verb.text.as_deref().unwrap_or("").trim();
+    let target = if target.is_empty() {
+        verb.children
+            .first()
+            .and_then(|c| c.text.clone())
+            .unwrap_or_default()
+    } else {
+        target.to_string()
+    };
+    println!("  [{}: transferring to {target}]", verb.name);
 }

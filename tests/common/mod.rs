@@ -9,8 +9,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{TimeZone, Utc};
 use http_body_util::BodyExt;
-use quick_xml::events::Event;
-use quick_xml::reader::Reader;
 use tower::ServiceExt;
 
 use caseline::app::{AppState, Services, router};
@@ -248,7 +246,7 @@ impl Answer {
     /// the body when it is not valid.
     pub fn twiml(&self) -> Twiml {
         assert_eq!(self.status, StatusCode::OK, "not 200: {}", self.body);
-        let response = parse_twiml(&self.body)
+        let response = twiml::parse(&self.body)
             .unwrap_or_else(|e| panic!("not well-formed TwiML ({e}): {}", self.body));
         if let Err(e) = twiml::check(&response) {
             panic!("TwiML the provider would refuse ({e}): {}", self.body);
@@ -315,78 +313,6 @@ impl Twiml {
             .filter_map(|e| e.get("language").map(String::from))
             .collect()
     }
-}
-
-pub fn parse_twiml(xml: &str) -> Result<Response, String> {
-    let mut reader = Reader::from_str(xml);
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Vec<Element>> = None;
-    let intern = |name: &str| -> Result<&'static str, String> {
-        twiml::SCHEMA
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| s.name)
-            .ok_or_else(|| format!("unknown element <{name}>"))
-    };
-    let open = |e: &quick_xml::events::BytesStart<'_>| -> Result<Element, String> {
-        let mut el = Element::new(intern(e.name().as_ref())?);
-        for a in e.attributes() {
-            let a = a.map_err(|e| e.to_string())?;
-            let key = a.key.as_ref().to_string();
-            let spec = twiml::spec(el.name).ok_or("no spec")?;
-            let name = spec
-                .attrs
-                .iter()
-                .find(|n| **n == key)
-                .ok_or_else(|| format!("<{}> has no attribute {key}", el.name))?;
-            let value = quick_xml::escape::unescape(&a.value).map_err(|e| e.to_string())?;
-            el.attrs.push((name, value.into_owned()));
-        }
-        Ok(el)
-    };
-    loop {
-        match reader.read_event().map_err(|e| e.to_string())? {
-            Event::Start(e) => stack.push(open(&e)?),
-            Event::Empty(e) => {
-                let el = open(&e)?;
-                match stack.last_mut() {
-                    Some(p) => p.children.push(el),
-                    None if el.name == "Response" => root = Some(Vec::new()),
-                    None => return Err("root is not <Response>".into()),
-                }
-            }
-            Event::End(_) => {
-                let el = stack.pop().ok_or("unbalanced")?;
-                match stack.last_mut() {
-                    Some(p) => p.children.push(el),
-                    None if el.name == "Response" => root = Some(el.children),
-                    None => return Err("root is not <Response>".into()),
-                }
-            }
-            Event::Text(t) => {
-                let text = quick_xml::escape::unescape(&t.xml10_content())
-                    .map_err(|e| e.to_string())?
-                    .into_owned();
-                if let Some(el) = stack.last_mut() {
-                    let prev = el.text.take().unwrap_or_default();
-                    el.text = Some(prev + &text);
-                }
-            }
-            Event::GeneralRef(r) => {
-                let text = quick_xml::escape::unescape(&format!("&{};", r.into_inner()))
-                    .map_err(|e| e.to_string())?
-                    .into_owned();
-                if let Some(el) = stack.last_mut() {
-                    let prev = el.text.take().unwrap_or_default();
-                    el.text = Some(prev + &text);
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    let verbs = root.ok_or("no <Response>")?;
-    Ok(Response { verbs })
 }
 
 /// A caller on the line.
