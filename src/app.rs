@@ -183,12 +183,7 @@ impl Runtime for Services {
         _lang: Lang,
         channel: Channel,
     ) -> Option<String> {
-        match name {
-            "csu_phone" => Some(speech::phone(&self.settings.csu_phone, channel)),
-            "tty_phone" => Some(speech::phone(&self.settings.tty_phone, channel)),
-            "epc_phone" => Some(speech::phone(&self.settings.epc_phone, channel)),
-            _ => None,
-        }
+        speech::setting_value(&self.settings, name, channel)
     }
 
     async fn condition(&self, condition: Condition, session: &Session) -> anyhow::Result<bool> {

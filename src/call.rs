@@ -198,31 +198,12 @@ struct Phones<'a>(&'a Services);
 
 impl Fill for Phones<'_> {
     fn fill(&self, name: &str, _lang: Lang, channel: Channel) -> Option<String> {
-        match name {
-            "csu_phone" => Some(speech::phone(&self.0.settings.csu_phone, channel)),
-            "tty_phone" => Some(speech::phone(&self.0.settings.tty_phone, channel)),
-            "epc_phone" => Some(speech::phone(&self.0.settings.epc_phone, channel)),
-            _ => None,
-        }
+        speech::setting_value(&self.0.settings, name, channel)
     }
 }
 
 fn say(s: &Services, id: &str, lang: Lang, channel: Channel) -> Option<Element> {
-    let text = s.catalog.render(id, lang, channel, &Phones(s));
-    if text.is_empty() {
-        return None;
-    }
-    let mut el = Element::new("Say");
-    if channel == Channel::Voice {
-        let voice = match lang {
-            Lang::En => s.settings.voice_en.as_deref(),
-            Lang::Es => s.settings.voice_es.as_deref(),
-        };
-        if let Some(v) = voice {
-            el = el.attr("voice", v);
-        }
-    }
-    Some(el.attr("language", lang.twiml_language()).text(text))
+    engine::say_element(s, id, lang, channel, &Phones(s))
 }
 
 /// The answer to a failed webhook: an apology in the caller's language (both when

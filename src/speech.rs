@@ -1,7 +1,19 @@
 //! Values as a listener (or a TTY reader) takes them in: phone numbers digit by digit
 //! for the voice, with the usual dashes on a TTY.
 
+use crate::config::Settings;
 use crate::prompts::Channel;
+
+/// The placeholders filled from settings (the agency's phone numbers).
+pub fn setting_value(settings: &Settings, name: &str, channel: Channel) -> Option<String> {
+    let number = match name {
+        "csu_phone" => &settings.csu_phone,
+        "tty_phone" => &settings.tty_phone,
+        "epc_phone" => &settings.epc_phone,
+        _ => return None,
+    };
+    Some(phone(number, channel))
+}
 
 /// A phone number: "8 6 6, 9 0 1, 3 2 1 2" for the voice, "866-901-3212" on a TTY. A
 /// leading 1 (toll-free style, 1-877-...) is kept.

@@ -12,6 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use tokio::sync::{mpsc, oneshot};
 
 use crate::session::{CallSid, Session};
 
@@ -23,15 +24,104 @@ pub const SESSION_KEEP_SECS: i64 = 24 * 3600;
 
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    Sqlite(Sqlite),
     Postgres(PgPool),
 }
 
-/// Runs the same statement on whichever backend this is.
+/// SQLite allows one writer at a time. Writers share one connection, so they queue in
+/// the pool (an async wait) instead of contending for the file lock (SQLite's busy
+/// handler sleeps, which showed as multi-millisecond p99s); readers use their own pool,
+/// which WAL lets run beside the writer.
+#[derive(Clone, Debug)]
+pub struct Sqlite {
+    pub read: SqlitePool,
+    pub write: SqlitePool,
+    saves: mpsc::Sender<PendingSave>,
+}
+
+/// A session save waiting for the group commit, and who to tell when it is durable.
+struct PendingSave {
+    call_sid: String,
+    state: String,
+    now: i64,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// How many session saves one SQLite transaction takes at most.
+const GROUP_COMMIT_MAX: usize = 256;
+
+const UPSERT_SESSION: &str = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at) \
+    VALUES ($1, $2, $3, $3) \
+    ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
+    updated_at = excluded.updated_at, ended_at = NULL, end_status = NULL";
+
+/// Group commit for session saves: takes every save queued so far, writes them in one
+/// transaction, then answers each. A webhook still answers only once its session is on
+/// disk, but a busy line pays one commit per batch instead of one per call.
+async fn group_commit(pool: SqlitePool, mut rx: mpsc::Receiver<PendingSave>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < GROUP_COMMIT_MAX {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        // One statement for the whole batch. A call normally appears once (the provider
+        // waits for our answer before its next webhook); after a retry, its latest save
+        // wins.
+        let mut latest: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (i, p) in batch.iter().enumerate() {
+            latest.insert(p.call_sid.as_str(), i);
+        }
+        let rows: Vec<&PendingSave> = batch
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| latest.get(p.call_sid.as_str()) == Some(i))
+            .map(|(_, p)| p)
+            .collect();
+        let mut sql = String::from(
+            "INSERT INTO call_sessions (call_sid, state, created_at, updated_at) VALUES ",
+        );
+        for i in 0..rows.len() {
+            let b = i * 3;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 3));
+        }
+        sql.push_str(
+            " ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
+             updated_at = excluded.updated_at, ended_at = NULL, end_status = NULL",
+        );
+        // Only numbered placeholders are formatted in; every value is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for p in &rows {
+            query = query.bind(&p.call_sid).bind(&p.state).bind(p.now);
+        }
+        let result = query
+            .execute(&pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        for p in batch {
+            let _ = p.done.send(result.clone());
+        }
+    }
+}
+
+/// Runs the same statement on whichever backend this is; `read` or `write` picks the
+/// SQLite pool.
 macro_rules! on_both {
-    ($store:expr, |$pool:ident| $body:expr) => {
+    ($store:expr, read |$pool:ident| $body:expr) => {
         match $store {
-            Store::Sqlite($pool) => $body,
+            Store::Sqlite(Sqlite { read: $pool, .. }) => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+    ($store:expr, write |$pool:ident| $body:expr) => {
+        match $store {
+            Store::Sqlite(Sqlite { write: $pool, .. }) => $body,
             Store::Postgres($pool) => $body,
         }
     };
@@ -77,13 +167,21 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(3))
                 .foreign_keys(true);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
                 .acquire_timeout(Duration::from_secs(3))
-                .connect_with(opts)
+                .connect_with(opts.clone())
                 .await
                 .context("Failed to open the SQLite database")?;
-            Store::Sqlite(pool)
+            let read = SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(3))
+                .connect_with(opts.read_only(true).create_if_missing(false))
+                .await
+                .context("Failed to open the SQLite database")?;
+            let (saves, rx) = mpsc::channel(4096);
+            tokio::spawn(group_commit(write.clone(), rx));
+            Store::Sqlite(Sqlite { read, write, saves })
         };
         store.migrate().await?;
         Ok(store)
@@ -91,7 +189,7 @@ impl Store {
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Store::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+            Store::Sqlite(db) => sqlx::migrate!("./migrations/sqlite").run(&db.write).await,
             Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
         }
         .context("Failed to apply database migrations")
@@ -105,7 +203,13 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        on_both!(self, |pool| pool.close().await)
+        match self {
+            Store::Sqlite(db) => {
+                db.write.close().await;
+                db.read.close().await;
+            }
+            Store::Postgres(pool) => pool.close().await,
+        }
     }
 
     /// The live session for a call, if any (ended or stale sessions are not returned).
@@ -117,16 +221,19 @@ impl Store {
     ) -> anyhow::Result<Option<Session>> {
         let sql = "SELECT state FROM call_sessions \
                    WHERE call_sid = $1 AND ended_at IS NULL AND updated_at >= $2";
-        let state: Option<String> = on_both!(self, |pool| {
-            sqlx::query(sql)
-                .bind(call_sid.as_str())
-                .bind(now - SESSION_TTL_SECS)
-                .fetch_optional(pool)
-                .await
-                .context("Failed to load the call session")?
-                .map(|row| row.try_get::<String, _>("state"))
-                .transpose()?
-        });
+        let state: Option<String> = on_both!(
+            self,
+            read | pool | {
+                sqlx::query(sql)
+                    .bind(call_sid.as_str())
+                    .bind(now - SESSION_TTL_SECS)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to load the call session")?
+                    .map(|row| row.try_get::<String, _>("state"))
+                    .transpose()?
+            }
+        );
         match state {
             Some(json) => Ok(Some(
                 serde_json::from_str(&json).context("Stored session is not readable")?,
@@ -138,20 +245,34 @@ impl Store {
     #[tracing::instrument(skip_all, fields(call_sid = %session.call_sid))]
     pub async fn save_session(&self, session: &Session, now: i64) -> anyhow::Result<()> {
         let state = serde_json::to_string(session)?;
-        let sql = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at) \
-                   VALUES ($1, $2, $3, $3) \
-                   ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
-                   updated_at = excluded.updated_at, ended_at = NULL, end_status = NULL";
-        on_both!(self, |pool| {
-            sqlx::query(sql)
-                .bind(session.call_sid.as_str())
-                .bind(&state)
-                .bind(now)
-                .execute(pool)
-                .await
-                .context("Failed to save the call session")?;
-        });
-        Ok(())
+        match self {
+            Store::Sqlite(db) => {
+                let (done, wait) = oneshot::channel();
+                let pending = PendingSave {
+                    call_sid: session.call_sid.as_str().to_string(),
+                    state,
+                    now,
+                    done,
+                };
+                db.saves
+                    .send(pending)
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the session writer has stopped"))?;
+                wait.await
+                    .map_err(|_| anyhow::anyhow!("the session writer has stopped"))?
+                    .map_err(|e| anyhow::anyhow!("Failed to save the call session: {e}"))
+            }
+            Store::Postgres(pool) => {
+                sqlx::query(UPSERT_SESSION)
+                    .bind(session.call_sid.as_str())
+                    .bind(&state)
+                    .bind(now)
+                    .execute(pool)
+                    .await
+                    .context("Failed to save the call session")?;
+                Ok(())
+            }
+        }
     }
 
     /// Marks a call over (from the provider's status callback).
@@ -164,66 +285,78 @@ impl Store {
     ) -> anyhow::Result<bool> {
         let sql = "UPDATE call_sessions SET ended_at = $2, end_status = $3, updated_at = $2 \
                    WHERE call_sid = $1 AND ended_at IS NULL";
-        let rows = on_both!(self, |pool| {
-            sqlx::query(sql)
-                .bind(call_sid.as_str())
-                .bind(now)
-                .bind(status)
-                .execute(pool)
-                .await
-                .context("Failed to end the call session")?
-                .rows_affected()
-        });
+        let rows = on_both!(
+            self,
+            write | pool | {
+                sqlx::query(sql)
+                    .bind(call_sid.as_str())
+                    .bind(now)
+                    .bind(status)
+                    .execute(pool)
+                    .await
+                    .context("Failed to end the call session")?
+                    .rows_affected()
+            }
+        );
         Ok(rows > 0)
     }
 
     /// How a session ended, if it did (for tests and staff views).
     pub async fn session_end(&self, call_sid: &CallSid) -> anyhow::Result<Option<String>> {
         let sql = "SELECT end_status FROM call_sessions WHERE call_sid = $1";
-        let status: Option<Option<String>> = on_both!(self, |pool| {
-            sqlx::query(sql)
-                .bind(call_sid.as_str())
-                .fetch_optional(pool)
-                .await?
-                .map(|row| row.try_get::<Option<String>, _>("end_status"))
-                .transpose()?
-        });
+        let status: Option<Option<String>> = on_both!(
+            self,
+            read | pool | {
+                sqlx::query(sql)
+                    .bind(call_sid.as_str())
+                    .fetch_optional(pool)
+                    .await?
+                    .map(|row| row.try_get::<Option<String>, _>("end_status"))
+                    .transpose()?
+            }
+        );
         Ok(status.flatten())
     }
 
     /// Deletes sessions not touched for [`SESSION_KEEP_SECS`]; answers how many.
     pub async fn expire_sessions(&self, now: i64) -> anyhow::Result<u64> {
         let sql = "DELETE FROM call_sessions WHERE updated_at < $1";
-        Ok(on_both!(self, |pool| {
-            sqlx::query(sql)
-                .bind(now - SESSION_KEEP_SECS)
-                .execute(pool)
-                .await
-                .context("Failed to expire sessions")?
-                .rows_affected()
-        }))
+        Ok(on_both!(
+            self,
+            write | pool | {
+                sqlx::query(sql)
+                    .bind(now - SESSION_KEEP_SECS)
+                    .execute(pool)
+                    .await
+                    .context("Failed to expire sessions")?
+                    .rows_affected()
+            }
+        ))
     }
 
     /// The announcement in force at `now`, if any.
     pub async fn announcement(&self, now: i64) -> anyhow::Result<Option<Announcement>> {
         let sql = "SELECT text_en, text_es, starts_at, ends_at FROM announcement WHERE id = 1 \
                    AND (starts_at IS NULL OR starts_at <= $1) AND (ends_at IS NULL OR ends_at > $1)";
-        on_both!(self, |pool| {
-            let row = sqlx::query(sql)
-                .bind(now)
-                .fetch_optional(pool)
-                .await
-                .context("Failed to read the announcement")?;
-            row.map(|r| {
-                Ok(Announcement {
-                    text_en: r.try_get("text_en")?,
-                    text_es: r.try_get("text_es")?,
-                    starts_at: r.try_get("starts_at")?,
-                    ends_at: r.try_get("ends_at")?,
+        on_both!(
+            self,
+            read | pool | {
+                let row = sqlx::query(sql)
+                    .bind(now)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to read the announcement")?;
+                row.map(|r| {
+                    Ok(Announcement {
+                        text_en: r.try_get("text_en")?,
+                        text_es: r.try_get("text_es")?,
+                        starts_at: r.try_get("starts_at")?,
+                        ends_at: r.try_get("ends_at")?,
+                    })
                 })
-            })
-            .transpose()
-        })
+                .transpose()
+            }
+        )
     }
 
     /// Puts an announcement in the slot (replacing any).
@@ -233,27 +366,33 @@ impl Store {
                    text_en = excluded.text_en, text_es = excluded.text_es, \
                    starts_at = excluded.starts_at, ends_at = excluded.ends_at, \
                    updated_at = excluded.updated_at";
-        on_both!(self, |pool| {
-            sqlx::query(sql)
-                .bind(&a.text_en)
-                .bind(&a.text_es)
-                .bind(a.starts_at)
-                .bind(a.ends_at)
-                .bind(now)
-                .execute(pool)
-                .await
-                .context("Failed to set the announcement")?;
-        });
+        on_both!(
+            self,
+            write | pool | {
+                sqlx::query(sql)
+                    .bind(&a.text_en)
+                    .bind(&a.text_es)
+                    .bind(a.starts_at)
+                    .bind(a.ends_at)
+                    .bind(now)
+                    .execute(pool)
+                    .await
+                    .context("Failed to set the announcement")?;
+            }
+        );
         Ok(())
     }
 
     pub async fn clear_announcement(&self) -> anyhow::Result<()> {
-        on_both!(self, |pool| {
-            sqlx::query("DELETE FROM announcement")
-                .execute(pool)
-                .await
-                .context("Failed to clear the announcement")?;
-        });
+        on_both!(
+            self,
+            write | pool | {
+                sqlx::query("DELETE FROM announcement")
+                    .execute(pool)
+                    .await
+                    .context("Failed to clear the announcement")?;
+            }
+        );
         Ok(())
     }
 }

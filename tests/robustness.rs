@@ -13,6 +13,9 @@ on_both_stores!(
     fallback_url_apologises_and_ends_cleanly,
 );
 
+/// Why, the headers sent, the parameters sent.
+type Forgery<'a> = (&'a str, Vec<(&'a str, String)>, &'a [(&'a str, &'a str)]);
+
 fn owned(params: &[(&str, &str)]) -> Vec<(String, String)> {
     params
         .iter()
@@ -32,7 +35,7 @@ async fn unsigned_and_forged_requests_are_refused(b: Backend) {
         TOKEN,
         &signing_payload(&url, &owned(&params)),
     );
-    let cases: Vec<(&str, Vec<(&str, String)>, &[(&str, &str)])> = vec![
+    let cases: Vec<Forgery> = vec![
         ("no signature", vec![], &params),
         (
             "signed with another token",

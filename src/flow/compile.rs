@@ -104,10 +104,10 @@ pub fn compile(files: &[(&str, &str)], catalog: &Catalog) -> Result<Flow, Vec<St
                     c.check_attrs(node, &["name", "step"]);
                     let name = c.required(node, "name").map(|a| a.value.clone());
                     let step = c.target(node, "step");
-                    if let (Some(name), Some(step)) = (name, step) {
-                        if entries.insert(name.clone(), step).is_some() {
-                            c.err(&node.pos, &format!("entry '{name}' is defined twice"));
-                        }
+                    if let (Some(name), Some(step)) = (name, step)
+                        && entries.insert(name.clone(), step).is_some()
+                    {
+                        c.err(&node.pos, &format!("entry '{name}' is defined twice"));
                     }
                 }
                 other => c.err(&node.pos, &format!("unknown element <{other}> in <Flow>")),
@@ -228,10 +228,10 @@ fn find_cycle(n: usize, edges: &[(StepIx, StepIx)]) -> Option<Vec<StepIx>> {
                 cycle.push(t);
                 return Some(cycle);
             }
-            if state[t] == 0 {
-                if let Some(c) = visit(t, out, state, path) {
-                    return Some(c);
-                }
+            if state[t] == 0
+                && let Some(c) = visit(t, out, state, path)
+            {
+                return Some(c);
             }
         }
         path.pop();
@@ -239,10 +239,10 @@ fn find_cycle(n: usize, edges: &[(StepIx, StepIx)]) -> Option<Vec<StepIx>> {
         None
     }
     for s in 0..n {
-        if state[s] == 0 {
-            if let Some(c) = visit(s, &out, &mut state, &mut path) {
-                return Some(c);
-            }
+        if state[s] == 0
+            && let Some(c) = visit(s, &out, &mut state, &mut path)
+        {
+            return Some(c);
         }
     }
     None
@@ -578,7 +578,7 @@ impl Compiler<'_> {
                 continue;
             }
             self.check_attrs(child, &["outcome", "step"]);
-            let Some(outcome) = self.required(child, "outcome").map(|a| a.clone()) else {
+            let Some(outcome) = self.required(child, "outcome").cloned() else {
                 continue;
             };
             if !spec.outcomes.contains(&outcome.value.as_str()) {
@@ -601,19 +601,15 @@ impl Compiler<'_> {
                 continue;
             }
             if let Some(t) = self.target(child, "step") {
-                if !input {
-                    if let Some(from) = self.current {
-                        self.immediate.push((from, t));
-                    }
+                if !input && let Some(from) = self.current {
+                    self.immediate.push((from, t));
                 }
                 outcomes.push((outcome.value.clone(), t));
             }
         }
         if let Some(t) = self.optional_target(node, "else") {
-            if !input {
-                if let Some(from) = self.current {
-                    self.immediate.push((from, t));
-                }
+            if !input && let Some(from) = self.current {
+                self.immediate.push((from, t));
             }
             for o in spec.outcomes {
                 if !outcomes.iter().any(|(m, _)| m == o) {

@@ -64,10 +64,10 @@ struct Values<'a, R: Runtime> {
 
 impl<R: Runtime> Fill for Values<'_, R> {
     fn fill(&self, name: &str, lang: Lang, channel: Channel) -> Option<String> {
-        if let Some((n, v)) = self.extra {
-            if n == name {
-                return Some(v.to_string());
-            }
+        if let Some((n, v)) = self.extra
+            && n == name
+        {
+            return Some(v.to_string());
         }
         self.rt.value(self.session, name, lang, channel)
     }
@@ -487,23 +487,33 @@ fn say_in<R: Runtime>(
     extra: Option<(&str, &str)>,
 ) -> Option<Element> {
     let values = Values { rt, session, extra };
-    let text = rt
-        .catalog()
-        .render(&s.prompt, lang, session.channel, &values);
+    let mut el = say_element(rt, &s.prompt, lang, session.channel, &values)?;
+    if let Some(l) = &s.loop_ {
+        el = el.attr("loop", l.clone());
+    }
+    Some(el)
+}
+
+/// `<Say>` for prompt `id`: the configured voice (not on a TTY) and language; `None`
+/// when the prompt renders empty.
+pub fn say_element<R: Runtime>(
+    rt: &R,
+    id: &str,
+    lang: Lang,
+    channel: Channel,
+    values: &dyn Fill,
+) -> Option<Element> {
+    let text = rt.catalog().render(id, lang, channel, values);
     if text.trim().is_empty() {
         return None;
     }
     let mut el = Element::new("Say");
-    if session.channel == Channel::Voice {
-        if let Some(voice) = rt.voice(lang) {
-            el = el.attr("voice", voice);
-        }
+    if channel == Channel::Voice
+        && let Some(voice) = rt.voice(lang)
+    {
+        el = el.attr("voice", voice);
     }
-    el = el.attr("language", lang.twiml_language());
-    if let Some(l) = &s.loop_ {
-        el = el.attr("loop", l.clone());
-    }
-    Some(el.text(text))
+    Some(el.attr("language", lang.twiml_language()).text(text))
 }
 
 /// The announcement in force, in the caller's language, or in both before they chose.
