@@ -1,8 +1,416 @@
-//! Values as a listener (or a TTY reader) takes them in: phone numbers digit by digit
-//! for the voice, with the usual dashes on a TTY.
+//! Values as a listener (or a TTY reader) takes them in: amounts in words, dates and
+//! times the way people say them in English and in Spanish, case endings and phone
+//! numbers digit by digit; on a TTY, the usual written forms.
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::Settings;
-use crate::prompts::Channel;
+use crate::prompts::{Channel, Lang};
+
+/// A typed value for a prompt placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Money(Decimal),
+    Date(NaiveDate),
+    /// Local time at the agency (already in its time zone).
+    DateTime(NaiveDateTime),
+    /// Read one digit at a time (case endings).
+    Digits(String),
+    Text(String),
+}
+
+impl Value {
+    pub fn speak(&self, lang: Lang, channel: Channel) -> String {
+        match self {
+            Value::Money(m) => money(*m, lang, channel),
+            Value::Date(d) => date(*d, lang),
+            Value::DateTime(t) => date_time(*t, lang),
+            Value::Digits(d) => digits(d, channel),
+            Value::Text(t) => t.clone(),
+        }
+    }
+}
+
+/// "2 1 9 0" to the ear, "2190" on a TTY.
+pub fn digits(d: &str, channel: Channel) -> String {
+    match channel {
+        Channel::Tty => d.to_string(),
+        Channel::Voice => d
+            .chars()
+            .filter(|c| c.is_ascii_digit())
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// An amount: in words for the voice ("one thousand two hundred thirty-four dollars and
+/// fifty-six cents", "mil doscientos treinta y cuatro dólares con cincuenta y seis
+/// centavos"), "$1,234.56" on a TTY. Negative amounts (credits) say so.
+pub fn money(amount: Decimal, lang: Lang, channel: Channel) -> String {
+    let negative = amount.is_sign_negative() && !amount.is_zero();
+    let cents_total = (amount.abs() * Decimal::from(100))
+        .round()
+        .to_u64()
+        .unwrap_or(0);
+    let (dollars, cents) = (cents_total / 100, cents_total % 100);
+    if channel == Channel::Tty {
+        let sign = if negative { "-" } else { "" };
+        return format!("{sign}${}.{cents:02}", group_thousands(dollars));
+    }
+    let body = match lang {
+        Lang::En => {
+            let d = format!(
+                "{} {}",
+                en_words(dollars),
+                if dollars == 1 { "dollar" } else { "dollars" }
+            );
+            match (dollars, cents) {
+                (_, 0) => d,
+                (0, c) => format!("{} {}", en_words(c), if c == 1 { "cent" } else { "cents" }),
+                (_, c) => format!(
+                    "{d} and {} {}",
+                    en_words(c),
+                    if c == 1 { "cent" } else { "cents" }
+                ),
+            }
+        }
+        Lang::Es => {
+            let d = es_amount(dollars, "dólar", "dólares");
+            match (dollars, cents) {
+                (_, 0) => d,
+                (0, c) => es_amount(c, "centavo", "centavos"),
+                (_, c) => format!("{d} con {}", es_amount(c, "centavo", "centavos")),
+            }
+        }
+    };
+    match (negative, lang) {
+        (true, Lang::En) => format!("minus {body}"),
+        (true, Lang::Es) => format!("menos {body}"),
+        (false, _) => body,
+    }
+}
+
+fn group_thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+const EN_ONES: [&str; 20] = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+];
+const EN_TENS: [&str; 10] = [
+    "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+];
+
+/// English words for a whole number.
+pub fn en_words(n: u64) -> String {
+    fn below_thousand(n: u64) -> String {
+        let (h, rest) = (n / 100, n % 100);
+        let mut parts = Vec::new();
+        if h > 0 {
+            parts.push(format!("{} hundred", EN_ONES[h as usize]));
+        }
+        if rest > 0 || h == 0 {
+            parts.push(if rest < 20 {
+                EN_ONES[rest as usize].to_string()
+            } else if rest % 10 == 0 {
+                EN_TENS[(rest / 10) as usize].to_string()
+            } else {
+                format!(
+                    "{}-{}",
+                    EN_TENS[(rest / 10) as usize],
+                    EN_ONES[(rest % 10) as usize]
+                )
+            });
+        }
+        parts.join(" ")
+    }
+    if n < 1000 {
+        return below_thousand(n);
+    }
+    let scales = [
+        (1_000_000_000, "billion"),
+        (1_000_000, "million"),
+        (1000, "thousand"),
+    ];
+    let mut rest = n;
+    let mut parts = Vec::new();
+    for (size, name) in scales {
+        if rest >= size {
+            parts.push(format!("{} {name}", below_thousand(rest / size)));
+            rest %= size;
+        }
+    }
+    if rest > 0 {
+        parts.push(below_thousand(rest));
+    }
+    parts.join(" ")
+}
+
+const ES_UNITS: [&str; 30] = [
+    "cero",
+    "uno",
+    "dos",
+    "tres",
+    "cuatro",
+    "cinco",
+    "seis",
+    "siete",
+    "ocho",
+    "nueve",
+    "diez",
+    "once",
+    "doce",
+    "trece",
+    "catorce",
+    "quince",
+    "dieciséis",
+    "diecisiete",
+    "dieciocho",
+    "diecinueve",
+    "veinte",
+    "veintiuno",
+    "veintidós",
+    "veintitrés",
+    "veinticuatro",
+    "veinticinco",
+    "veintiséis",
+    "veintisiete",
+    "veintiocho",
+    "veintinueve",
+];
+const ES_TENS: [&str; 10] = [
+    "",
+    "",
+    "",
+    "treinta",
+    "cuarenta",
+    "cincuenta",
+    "sesenta",
+    "setenta",
+    "ochenta",
+    "noventa",
+];
+const ES_HUNDREDS: [&str; 10] = [
+    "",
+    "ciento",
+    "doscientos",
+    "trescientos",
+    "cuatrocientos",
+    "quinientos",
+    "seiscientos",
+    "setecientos",
+    "ochocientos",
+    "novecientos",
+];
+
+/// Spanish words for a whole number, masculine ("veintiuno"; use [`es_amount`] before a
+/// noun, which shortens it to "veintiún dólares").
+pub fn es_words(n: u64) -> String {
+    fn below_thousand(n: u64) -> String {
+        let (h, rest) = (n / 100, n % 100);
+        if n == 100 {
+            return "cien".into();
+        }
+        let mut parts = Vec::new();
+        if h > 0 {
+            parts.push(ES_HUNDREDS[h as usize].to_string());
+        }
+        if rest > 0 || h == 0 {
+            parts.push(if rest < 30 {
+                ES_UNITS[rest as usize].to_string()
+            } else if rest % 10 == 0 {
+                ES_TENS[(rest / 10) as usize].to_string()
+            } else {
+                format!(
+                    "{} y {}",
+                    ES_TENS[(rest / 10) as usize],
+                    ES_UNITS[(rest % 10) as usize]
+                )
+            });
+        }
+        parts.join(" ")
+    }
+    if n < 1000 {
+        return below_thousand(n);
+    }
+    let mut parts = Vec::new();
+    let millions = n / 1_000_000;
+    let thousands = (n / 1000) % 1000;
+    let rest = n % 1000;
+    if millions > 0 {
+        parts.push(if millions == 1 {
+            "un millón".to_string()
+        } else {
+            format!("{} millones", apocopate(&es_words(millions)))
+        });
+    }
+    if thousands > 0 {
+        parts.push(if thousands == 1 {
+            "mil".to_string()
+        } else {
+            format!("{} mil", apocopate(&below_thousand(thousands)))
+        });
+    }
+    if rest > 0 {
+        parts.push(below_thousand(rest));
+    }
+    parts.join(" ")
+}
+
+/// "uno" becomes "un" before a masculine noun (and before "mil", "millones").
+fn apocopate(words: &str) -> String {
+    if let Some(stem) = words.strip_suffix("veintiuno") {
+        format!("{stem}veintiún")
+    } else if let Some(stem) = words.strip_suffix("uno") {
+        format!("{stem}un")
+    } else {
+        words.to_string()
+    }
+}
+
+/// A count of a masculine noun: "un dólar", "veintiún dólares", "un millón de dólares".
+fn es_amount(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        return format!("un {one}");
+    }
+    let words = apocopate(&es_words(n));
+    let exact_millions = n >= 1_000_000 && n % 1_000_000 == 0;
+    if exact_millions {
+        format!("{words} de {many}")
+    } else {
+        format!("{words} {many}")
+    }
+}
+
+const EN_MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const ES_MONTHS: [&str; 12] = [
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+];
+
+/// "January 14, 2027"; "14 de enero de 2027" ("primero de" for the first, as it is said).
+pub fn date(d: NaiveDate, lang: Lang) -> String {
+    let m = d.month0() as usize;
+    match lang {
+        Lang::En => format!("{} {}, {}", EN_MONTHS[m], d.day(), d.year()),
+        Lang::Es => {
+            let day = if d.day() == 1 {
+                "primero".to_string()
+            } else {
+                d.day().to_string()
+            };
+            format!("{day} de {} de {}", ES_MONTHS[m], d.year())
+        }
+    }
+}
+
+/// "9:30 a.m.", "8 a.m.", "noon", "midnight"; "las 9:30 de la mañana", "la 1 de la
+/// tarde", "el mediodía", "la medianoche" (to follow "a").
+pub fn time(t: NaiveDateTime, lang: Lang) -> String {
+    let (h, m) = (t.hour(), t.minute());
+    let clock = |h12: u32| {
+        if m == 0 {
+            h12.to_string()
+        } else {
+            format!("{h12}:{m:02}")
+        }
+    };
+    let h12 = match h % 12 {
+        0 => 12,
+        x => x,
+    };
+    match lang {
+        Lang::En => match (h, m) {
+            (0, 0) => "midnight".into(),
+            (12, 0) => "noon".into(),
+            _ => format!("{} {}", clock(h12), if h < 12 { "a.m." } else { "p.m." }),
+        },
+        Lang::Es => match (h, m) {
+            (0, 0) => "la medianoche".into(),
+            (12, 0) => "el mediodía".into(),
+            _ => {
+                let article = if h12 == 1 { "la" } else { "las" };
+                let part = match h {
+                    0..=5 => "de la madrugada",
+                    6..=11 => "de la mañana",
+                    12 => "del mediodía",
+                    13..=19 => "de la tarde",
+                    _ => "de la noche",
+                };
+                format!("{article} {} {part}", clock(h12))
+            }
+        },
+    }
+}
+
+/// "January 14, 2027, at 9:30 a.m."; "14 de enero de 2027 a las 9:30 de la mañana".
+pub fn date_time(t: NaiveDateTime, lang: Lang) -> String {
+    let d = date(t.date(), lang);
+    match lang {
+        Lang::En => format!("{d}, at {}", time(t, lang)),
+        Lang::Es => {
+            let at = time(t, lang);
+            // "a el" contracts to "al".
+            match at.strip_prefix("el ") {
+                Some(rest) => format!("{d} al {rest}"),
+                None => format!("{d} a {at}"),
+            }
+        }
+    }
+}
 
 /// The placeholders filled from settings (the agency's phone numbers).
 pub fn setting_value(settings: &Settings, name: &str, channel: Channel) -> Option<String> {
@@ -57,6 +465,96 @@ pub fn phone(number: &str, channel: Channel) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::str::FromStr;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn money_in_words_and_figures() {
+        use Channel::*;
+        use Lang::*;
+        let cases = [
+            (
+                "1234.56",
+                En,
+                "one thousand two hundred thirty-four dollars and fifty-six cents",
+            ),
+            (
+                "1234.56",
+                Es,
+                "mil doscientos treinta y cuatro dólares con cincuenta y seis centavos",
+            ),
+            ("450.00", En, "four hundred fifty dollars"),
+            ("450", Es, "cuatrocientos cincuenta dólares"),
+            ("1.00", En, "one dollar"),
+            ("1", Es, "un dólar"),
+            ("0", En, "zero dollars"),
+            ("0.00", Es, "cero dólares"),
+            ("0.01", En, "one cent"),
+            ("0.99", Es, "noventa y nueve centavos"),
+            ("21.01", Es, "veintiún dólares con un centavo"),
+            ("100", Es, "cien dólares"),
+            ("101", Es, "ciento un dólares"),
+            ("21000", Es, "veintiún mil dólares"),
+            ("1000000", Es, "un millón de dólares"),
+            (
+                "2500000.50",
+                Es,
+                "dos millones quinientos mil dólares con cincuenta centavos",
+            ),
+            ("1000001", En, "one million one dollars"),
+            ("115", En, "one hundred fifteen dollars"),
+            ("-25.5", En, "minus twenty-five dollars and fifty cents"),
+        ];
+        for (amount, lang, want) in cases {
+            assert_eq!(money(dec(amount), lang, Voice), want, "{amount} {lang}");
+        }
+        assert_eq!(money(dec("1234.5"), En, Tty), "$1,234.50");
+        assert_eq!(money(dec("0"), Es, Tty), "$0.00");
+        assert_eq!(money(dec("1234567.891"), En, Tty), "$1,234,567.89");
+    }
+
+    #[test]
+    fn dates_and_times_as_people_say_them() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let t = |h, m| d(2027, 1, 14).and_hms_opt(h, m, 0).unwrap();
+        assert_eq!(date(d(2027, 1, 14), Lang::En), "January 14, 2027");
+        assert_eq!(date(d(2027, 1, 14), Lang::Es), "14 de enero de 2027");
+        assert_eq!(
+            date(d(2026, 12, 1), Lang::Es),
+            "primero de diciembre de 2026"
+        );
+        assert_eq!(date(d(2026, 12, 1), Lang::En), "December 1, 2026");
+        assert_eq!(
+            date_time(t(9, 30), Lang::Es),
+            "14 de enero de 2027 a las 9:30 de la mañana"
+        );
+        assert_eq!(
+            date_time(t(9, 30), Lang::En),
+            "January 14, 2027, at 9:30 a.m."
+        );
+        assert_eq!(time(t(8, 0), Lang::En), "8 a.m.");
+        assert_eq!(time(t(0, 0), Lang::En), "midnight");
+        assert_eq!(time(t(0, 0), Lang::Es), "la medianoche");
+        assert_eq!(time(t(12, 0), Lang::En), "noon");
+        assert_eq!(
+            date_time(t(12, 0), Lang::Es),
+            "14 de enero de 2027 al mediodía"
+        );
+        assert_eq!(time(t(13, 5), Lang::Es), "la 1:05 de la tarde");
+        assert_eq!(time(t(0, 30), Lang::En), "12:30 a.m.");
+        assert_eq!(time(t(0, 30), Lang::Es), "las 12:30 de la madrugada");
+        assert_eq!(time(t(21, 0), Lang::Es), "las 9 de la noche");
+        assert_eq!(time(t(16, 45), Lang::En), "4:45 p.m.");
+    }
+
+    #[test]
+    fn case_endings_digit_by_digit() {
+        assert_eq!(digits("2190", Channel::Voice), "2 1 9 0");
+        assert_eq!(digits("2190", Channel::Tty), "2190");
+    }
 
     #[test]
     fn phone_numbers_for_ear_and_eye() {
