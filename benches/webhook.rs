@@ -172,6 +172,7 @@ fn main() {
         auth_token: Some(TOKEN.into()),
         flows_dir: format!("{root}/call-flows").into(),
         prompts_dir: format!("{root}/prompts").into(),
+        blind_index_key: Some("bench-blind-index-key-0123456789abcdef".into()),
         ..Settings::default()
     };
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();

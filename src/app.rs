@@ -32,6 +32,9 @@ pub struct Services {
     pub hours: Hours,
     /// `None` only when signatures are switched off on purpose.
     pub keys: Option<Keys>,
+    pub blind: crate::verify::BlindIndex,
+    pub hasher: crate::verify::Hasher,
+    pub lockout: crate::verify::Lockout,
 }
 
 pub type AppState = Arc<Services>;
@@ -55,7 +58,20 @@ impl Services {
                  Set it, or pass --insecure-no-signature for a local experiment."
             ),
         };
+        let blind =
+            crate::verify::BlindIndex::new(settings.blind_index_key.as_deref().unwrap_or(""))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "CASELINE_BLIND_INDEX_KEY is not set (or shorter than 32 characters): \
+                     callers cannot be verified without it"
+                    )
+                })?;
+        let hasher = crate::verify::Hasher::new(settings.hash_cost)?;
+        let lockout = settings.lockout;
         Ok(Services {
+            blind,
+            hasher,
+            lockout,
             settings,
             store,
             flow,
@@ -176,14 +192,11 @@ impl Runtime for Services {
         }
     }
 
-    fn value(
-        &self,
-        _session: &Session,
-        name: &str,
-        _lang: Lang,
-        channel: Channel,
-    ) -> Option<String> {
-        speech::setting_value(&self.settings, name, channel)
+    fn value(&self, session: &Session, name: &str, lang: Lang, channel: Channel) -> Option<String> {
+        match session.values.get(name) {
+            Some(v) => Some(v.render(&self.catalog, lang, channel)),
+            None => speech::setting_value(&self.settings, name, channel),
+        }
     }
 
     async fn condition(&self, condition: Condition, session: &Session) -> anyhow::Result<bool> {
@@ -200,19 +213,10 @@ impl Runtime for Services {
         &self,
         action: ActionKind,
         arg: Option<&str>,
-        _input: Option<&CallerInput>,
+        input: Option<&CallerInput>,
         session: &mut Session,
     ) -> anyhow::Result<Option<String>> {
-        match action {
-            ActionKind::SetLanguage => {
-                session.lang = arg.and_then(Lang::parse).or(session.lang);
-                Ok(None)
-            }
-            ActionKind::ClearLanguage => {
-                session.lang = None;
-                Ok(None)
-            }
-        }
+        crate::actions::run(self, action, arg, input, session).await
     }
 
     async fn announcement(&self, lang: Lang) -> anyhow::Result<Option<String>> {

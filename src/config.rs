@@ -28,6 +28,10 @@ pub struct Settings {
     pub tty_phone: String,
     /// EPPICard services, for Electronic Payment Card holders.
     pub epc_phone: String,
+    /// Key for the SSN and PAR ID blind indexes (at least 32 characters).
+    pub blind_index_key: Option<String>,
+    pub hash_cost: crate::verify::HashCost,
+    pub lockout: crate::verify::Lockout,
     /// Skip signature checks (demo and local experiments only).
     pub insecure_no_signature: bool,
 }
@@ -41,6 +45,10 @@ impl std::fmt::Debug for Settings {
             .field("database", &redact_url(&self.database_url))
             .field("auth_token", &self.auth_token.as_ref().map(|_| "<set>"))
             .field("shared_key", &self.shared_key.as_ref().map(|_| "<set>"))
+            .field(
+                "blind_index_key",
+                &self.blind_index_key.as_ref().map(|_| "<set>"),
+            )
             .field("tty_numbers", &self.tty_numbers)
             .field("flows_dir", &self.flows_dir)
             .field("prompts_dir", &self.prompts_dir)
@@ -79,6 +87,9 @@ impl Default for Settings {
             csu_phone: "866-901-3212".into(),
             tty_phone: "866-399-4096".into(),
             epc_phone: "1-877-777-1617".into(),
+            blind_index_key: None,
+            hash_cost: crate::verify::HashCost::default(),
+            lockout: crate::verify::Lockout::default(),
             insecure_no_signature: false,
         }
     }
@@ -186,6 +197,24 @@ impl Settings {
         if let Some(v) = get("epc_phone") {
             s.epc_phone = v;
         }
+        s.blind_index_key = get("blind_index_key");
+        let number = |key: &str, default: u32| -> anyhow::Result<u32> {
+            match get(key) {
+                None => Ok(default),
+                Some(v) => v.trim().parse().map_err(|_| {
+                    anyhow!(
+                        "CASELINE_{} must be a whole number, not '{v}'",
+                        key.to_ascii_uppercase()
+                    )
+                }),
+            }
+        };
+        s.hash_cost.memory_kib = number("argon2_memory_kib", s.hash_cost.memory_kib)?;
+        s.hash_cost.iterations = number("argon2_iterations", s.hash_cost.iterations)?;
+        s.lockout.max_failures = number("lockout_failures", s.lockout.max_failures)?;
+        s.lockout.lock_secs = i64::from(number("lockout_hours", 24)?) * 3600;
+        s.lockout.window_secs = s.lockout.lock_secs;
+        s.lockout.tries_per_call = number("verify_tries", s.lockout.tries_per_call)?;
         Ok(s)
     }
 }

@@ -26,6 +26,11 @@ const TTY_LINE: &str = "+18663994096";
 const DEMO_CALLER: &str = "+15595550100";
 /// Webhooks one demo call may make before the demo stops following (a safety net).
 const MAX_TURNS: usize = 500;
+/// The demo's case data: made-up people with SSNs in the 900 range, which is never
+/// issued, so no real number is ever shown.
+pub const DEMO_EXTRACT: &str = include_str!("../demo/extract.json");
+/// A fixed key, so the demo database can be reused between runs. Never for production.
+const DEMO_BLIND_INDEX_KEY: &str = "demo-only-blind-index-key-do-not-use-in-production";
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -40,7 +45,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     settings.auth_token = Some(token.clone());
     settings.shared_key = None;
     settings.tty_numbers = vec![TTY_LINE.to_string()];
+    settings.blind_index_key = Some(DEMO_BLIND_INDEX_KEY.to_string());
     let store = Store::connect(&settings.database_url).await?;
+    load_demo_data(&store, &settings).await?;
     let state = Arc::new(Services::new(
         settings.clone(),
         store,
@@ -62,6 +69,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         if options.tty { "TTY" } else { "toll-free" }
     );
     println!("An empty line lets the prompt time out; q hangs up.\n");
+    print_demo_callers()?;
 
     let phone = Phone {
         http: reqwest::Client::new(),
@@ -74,6 +82,71 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let _ = stop_tx.send(());
     let _ = server.await;
     result
+}
+
+async fn load_demo_data(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    let extract = crate::cases::import::parse(DEMO_EXTRACT)
+        .map_err(|e| anyhow::anyhow!("the demo data is invalid: {}", e.join("; ")))?;
+    let blind = crate::verify::BlindIndex::new(DEMO_BLIND_INDEX_KEY)?;
+    let hasher = crate::verify::Hasher::new(settings.hash_cost)?;
+    crate::cases::import::run(store, &blind, &hasher, extract, &|_| {}).await?;
+    Ok(())
+}
+
+/// Who a newcomer can be: the demo people, with their (made-up) numbers.
+fn print_demo_callers() -> anyhow::Result<()> {
+    let data: serde_json::Value = serde_json::from_str(DEMO_EXTRACT)?;
+    let empty = Vec::new();
+    let cases = data["cases"].as_array().unwrap_or(&empty);
+    println!("Demo callers (made-up numbers): press 1 or 2 at the main menu, then enter them.");
+    for p in data["participants"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .take(5)
+    {
+        let par = p["par_id"].as_str().unwrap_or("");
+        let roles: Vec<String> = cases
+            .iter()
+            .filter_map(|c| {
+                let member = c["members"]
+                    .as_array()?
+                    .iter()
+                    .find(|m| m["par_id"] == par)?;
+                let ending = c["case_number"]
+                    .as_str()?
+                    .chars()
+                    .rev()
+                    .take(4)
+                    .collect::<String>();
+                let ending: String = ending.chars().rev().collect();
+                let role = match member["role"].as_str()? {
+                    "custodial" => "receives",
+                    _ => "pays",
+                };
+                let closed = if c["status"] == "closed" {
+                    ", closed"
+                } else {
+                    ""
+                };
+                Some(format!("{role} on ...{ending}{closed}"))
+            })
+            .collect();
+        println!(
+            "  {:<14} SSN {}  PAR ID {}#  ({}; speaks {})",
+            format!(
+                "{} {}",
+                p["first_name"].as_str().unwrap_or(""),
+                p["last_name"].as_str().unwrap_or("")
+            ),
+            p["ssn"].as_str().unwrap_or("").replace('-', ""),
+            par,
+            roles.join(", "),
+            p["language"].as_str().unwrap_or("en"),
+        );
+    }
+    println!();
+    Ok(())
 }
 
 struct Phone {

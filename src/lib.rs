@@ -4,18 +4,22 @@
 //! the next step ([`flow`]), prompts turn values into words ([`prompts`], [`speech`]),
 //! TwiML goes out ([`twiml`]). Sessions and data live in the [`store`].
 
+pub mod actions;
 pub mod app;
 pub mod call;
+pub mod cases;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod flow;
 pub mod hours;
 pub mod prompts;
+pub mod readback;
 pub mod session;
 pub mod signature;
 pub mod speech;
 pub mod store;
 pub mod telemetry;
 pub mod twiml;
+pub mod verify;
 pub mod webhook;

@@ -32,6 +32,11 @@ enum Command {
     },
     /// Create the database if needed and apply migrations.
     Migrate,
+    /// Load the agency's nightly extract (JSON): all of it, or nothing if any part is wrong.
+    Import {
+        /// The extract file.
+        file: PathBuf,
+    },
     /// Call flows.
     Flows {
         #[command(subcommand)]
@@ -95,6 +100,44 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = Settings::load()?;
             let store = Store::connect(&settings.database_url).await?;
             println!("database ready ({}), migrations applied", store.backend());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { file } => {
+            telemetry::init("warn");
+            let settings = Settings::load()?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
+            let extract = match caseline::cases::import::parse(&text) {
+                Ok(x) => x,
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{}: {e}", file.display());
+                    }
+                    eprintln!("{} error(s); nothing was imported", errors.len());
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let blind = caseline::verify::BlindIndex::new(
+                settings.blind_index_key.as_deref().unwrap_or(""),
+            )
+            .map_err(|_| {
+                anyhow::anyhow!("CASELINE_BLIND_INDEX_KEY must be set (at least 32 characters)")
+            })?;
+            let hasher = caseline::verify::Hasher::new(settings.hash_cost)?;
+            let store = Store::connect(&settings.database_url).await?;
+            let started = std::time::Instant::now();
+            let stats = caseline::cases::import::run(&store, &blind, &hasher, extract, &|m| {
+                eprintln!("  {m}")
+            })
+            .await?;
+            println!(
+                "imported in {:.1} s: {} participants written, {} unchanged; {} cases written, {} unchanged",
+                started.elapsed().as_secs_f64(),
+                stats.participants_written,
+                stats.participants_unchanged,
+                stats.cases_written,
+                stats.cases_unchanged
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Flows {

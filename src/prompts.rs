@@ -252,9 +252,9 @@ impl Catalog {
             .unwrap_or_default()
     }
 
-    /// The text of prompt `id`, placeholders filled. A placeholder with no value is
-    /// dropped rather than spoken as "{name}"; an unknown id renders as nothing. Both are
-    /// caught at start by validation, so neither happens on a valid flow.
+    /// The text of prompt `id`, placeholders filled. A prompt with a placeholder that has
+    /// no value is not said at all (a readback says only what the case has: no "last
+    /// payment" sentence without a payment); an unknown id renders as nothing.
     pub fn render(&self, id: &str, lang: Lang, channel: Channel, values: &dyn Fill) -> String {
         let Some(entry) = self.langs.get(&lang).and_then(|m| m.get(id)) else {
             return String::new();
@@ -266,12 +266,15 @@ impl Catalog {
         let mut out = String::new();
         for segment in &template.segments {
             match segment {
-                Segment::Lit(s) => out.push_str(s),
-                Segment::Var(name) => {
-                    if let Some(v) = values.fill(name, lang, channel) {
-                        out.push_str(&v);
-                    }
+                // "at 2:15 p.m." + "." reads as one full stop.
+                Segment::Lit(s) if s.starts_with('.') && out.ends_with('.') => {
+                    out.push_str(&s[1..])
                 }
+                Segment::Lit(s) => out.push_str(s),
+                Segment::Var(name) => match values.fill(name, lang, channel) {
+                    Some(v) if !v.is_empty() => out.push_str(&v),
+                    _ => return String::new(),
+                },
             }
         }
         out
@@ -349,6 +352,30 @@ mod tests {
         );
         assert!(c.has("menu.main"));
         assert!(!c.has("menu.other"));
+    }
+
+    #[test]
+    fn a_missing_value_silences_the_prompt_and_full_stops_do_not_double() {
+        struct Time;
+        impl Fill for Time {
+            fn fill(&self, name: &str, _: Lang, _: Channel) -> Option<String> {
+                (name == "t").then(|| "2:15 p.m.".to_string())
+            }
+        }
+        let c = Catalog::from_sources(&[
+            (Lang::En, "en.toml", "a = \"At {t}.\"\nb = \"Owed {n}.\"\n"),
+            (
+                Lang::Es,
+                "es.toml",
+                "a = \"A las {t}.\"\nb = \"Debe {n}.\"\n",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.render("a", Lang::En, Channel::Voice, &Time),
+            "At 2:15 p.m."
+        );
+        assert_eq!(c.render("b", Lang::En, Channel::Voice, &Time), "");
     }
 
     #[test]

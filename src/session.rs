@@ -45,6 +45,29 @@ pub struct Session {
     pub verified: bool,
     /// Unix seconds when the call reached us.
     pub started_at: i64,
+    /// What the caller asked for before verifying (`payments`, `case-status`).
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// The SSN's blind index between the SSN and PAR ID questions (never the digits).
+    #[serde(default)]
+    pub pending_ssn: Option<String>,
+    /// Failed verifications in this call.
+    #[serde(default)]
+    pub verify_failures: u32,
+    /// The verified participant (a row id, not an identifier the caller knows).
+    #[serde(default)]
+    pub participant: Option<i64>,
+    /// The caller's cases, and the one being read back.
+    #[serde(default)]
+    pub cases: Vec<crate::cases::CaseRef>,
+    #[serde(default)]
+    pub case: Option<crate::cases::CaseRef>,
+    /// Topics the caller has heard (for a representative's context).
+    #[serde(default)]
+    pub heard: Vec<String>,
+    /// Values for the readback prompts, typed.
+    #[serde(default)]
+    pub values: std::collections::BTreeMap<String, crate::speech::Value>,
 }
 
 impl Session {
@@ -58,6 +81,14 @@ impl Session {
             misses: 0,
             verified: false,
             started_at: now,
+            topic: None,
+            pending_ssn: None,
+            verify_failures: 0,
+            participant: None,
+            cases: Vec::new(),
+            case: None,
+            heard: Vec::new(),
+            values: Default::default(),
         }
     }
 }

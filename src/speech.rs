@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::prompts::{Channel, Lang};
 
 /// A typed value for a prompt placeholder.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     Money(Decimal),
     Date(NaiveDate),
@@ -19,9 +19,19 @@ pub enum Value {
     /// Read one digit at a time (case endings).
     Digits(String),
     Text(String),
+    /// Another prompt's words (a stage, a payment source), said in the caller's language.
+    Prompt(String),
+    /// Items, each said with `prompt` filled from the item's own values, one after the
+    /// other (the last five payments, the cases to choose from).
+    List {
+        prompt: String,
+        items: Vec<std::collections::BTreeMap<String, Value>>,
+    },
 }
 
 impl Value {
+    /// The words for a plain value; `Prompt` and `List` need the catalog and are said by
+    /// [`Value::render`].
     pub fn speak(&self, lang: Lang, channel: Channel) -> String {
         match self {
             Value::Money(m) => money(*m, lang, channel),
@@ -29,8 +39,67 @@ impl Value {
             Value::DateTime(t) => date_time(*t, lang),
             Value::Digits(d) => digits(d, channel),
             Value::Text(t) => t.clone(),
+            Value::Prompt(_) | Value::List { .. } => String::new(),
         }
     }
+
+    /// The words for any value, using the prompt catalog where needed.
+    pub fn render(
+        &self,
+        catalog: &crate::prompts::Catalog,
+        lang: Lang,
+        channel: Channel,
+    ) -> String {
+        match self {
+            Value::Prompt(id) => catalog.render(id, lang, channel, &()),
+            Value::List { prompt, items } => items
+                .iter()
+                .map(|item| catalog.render(prompt, lang, channel, &Items(item, catalog)))
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+            other => other.speak(lang, channel),
+        }
+    }
+}
+
+struct Items<'a>(
+    &'a std::collections::BTreeMap<String, Value>,
+    &'a crate::prompts::Catalog,
+);
+
+impl crate::prompts::Fill for Items<'_> {
+    fn fill(&self, name: &str, lang: Lang, channel: Channel) -> Option<String> {
+        self.0.get(name).map(|v| v.render(self.1, lang, channel))
+    }
+}
+
+/// Digits from speech recognition: "one two three", "1 2 3", "123-45", "uno dos
+/// tres", "oh" for zero. `None` when anything else was said.
+pub fn spoken_digits(speech: &str) -> Option<String> {
+    let mut out = String::new();
+    let cleaned = speech.to_lowercase().replace(['-', ',', '.', '#'], " ");
+    for word in cleaned.split_whitespace() {
+        if word.chars().all(|c| c.is_ascii_digit()) {
+            out.push_str(word);
+            continue;
+        }
+        let d = match word {
+            "zero" | "oh" | "o" | "cero" => '0',
+            "one" | "uno" | "una" | "un" => '1',
+            "two" | "to" | "too" | "dos" => '2',
+            "three" | "tres" => '3',
+            "four" | "for" | "cuatro" => '4',
+            "five" | "cinco" => '5',
+            "six" | "seis" => '6',
+            "seven" | "siete" => '7',
+            "eight" | "ocho" => '8',
+            "nine" | "nueve" => '9',
+            _ => return None,
+        };
+        out.push(d);
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// "2 1 9 0" to the ear, "2190" on a TTY.
@@ -97,7 +166,7 @@ fn group_thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -304,7 +373,7 @@ fn es_amount(n: u64, one: &str, many: &str) -> String {
         return format!("un {one}");
     }
     let words = apocopate(&es_words(n));
-    let exact_millions = n >= 1_000_000 && n % 1_000_000 == 0;
+    let exact_millions = n >= 1_000_000 && n.is_multiple_of(1_000_000);
     if exact_millions {
         format!("{words} de {many}")
     } else {
@@ -548,6 +617,20 @@ mod tests {
         assert_eq!(time(t(0, 30), Lang::Es), "las 12:30 de la madrugada");
         assert_eq!(time(t(21, 0), Lang::Es), "las 9 de la noche");
         assert_eq!(time(t(16, 45), Lang::En), "4:45 p.m.");
+    }
+
+    #[test]
+    fn spoken_digits_become_keys() {
+        assert_eq!(spoken_digits("one two three").as_deref(), Some("123"));
+        assert_eq!(spoken_digits("1 2 3").as_deref(), Some("123"));
+        assert_eq!(spoken_digits("123-45-6789").as_deref(), Some("123456789"));
+        assert_eq!(
+            spoken_digits("Uno, dos, tres, cero.").as_deref(),
+            Some("1230")
+        );
+        assert_eq!(spoken_digits("oh four").as_deref(), Some("04"));
+        assert_eq!(spoken_digits("my number is one"), None);
+        assert_eq!(spoken_digits(""), None);
     }
 
     #[test]

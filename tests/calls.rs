@@ -16,7 +16,6 @@ on_both_stores!(
     a_restarted_server_continues_the_call,
     status_callback_ends_the_session,
     announcement_plays_only_when_set,
-    payments_and_case_status_say_coming_soon,
 );
 
 async fn caller_chooses_english_or_spanish(b: Backend) {
@@ -322,19 +321,4 @@ async fn announcement_plays_only_when_set(b: Backend) {
         "past its end time"
     );
     app.state.store.clear_announcement().await.unwrap();
-}
-
-async fn payments_and_case_status_say_coming_soon(b: Backend) {
-    let app = TestApp::spawn(b).await;
-    let mut call = app.call();
-    call.dial().await;
-    call.press("1").await;
-    let pay = call.press("1").await;
-    assert!(pay.says("coming soon"));
-    assert!(
-        pay.says("For payment information, press 1."),
-        "back at the main menu"
-    );
-    let status = call.press("2").await;
-    assert!(status.says("coming soon"));
 }

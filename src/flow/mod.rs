@@ -195,6 +195,24 @@ pub enum ActionKind {
     SetLanguage,
     /// Forget the language, so prompts are said in both again (to change language).
     ClearLanguage,
+    /// `value="payments|case-status"`: what the caller asked for, kept across verification.
+    SetTopic,
+    /// Input: the SSN. `ok` (asked for the PAR ID next) or `locked`.
+    VerifySsn,
+    /// Input: the PAR ID. `ok`, `failed` (try again), `too-many` (tries used up), `locked`.
+    VerifyPar,
+    /// The verified caller's cases: `one` (chosen), `several` (ask), `none`.
+    SelectCase,
+    /// Input: the key for one of several cases.
+    ChooseCase,
+    /// Where the caller was going before verifying: `payments` or `case-status`.
+    RouteTopic,
+    /// Payment readback for the chosen case: `paying`, `receiving`, or `none`.
+    ReadPayments,
+    /// The last five payments: `paying`, `receiving`, or `none`.
+    ReadHistory,
+    /// Case status readback: `open` or `closed`.
+    ReadCaseStatus,
 }
 
 /// What an action needs from the flow and what it may answer.
@@ -209,21 +227,30 @@ pub struct ActionSpec {
     pub takes_input: bool,
 }
 
+macro_rules! action {
+    ($name:literal, $kind:ident, values: $values:expr, outcomes: $outcomes:expr, input: $input:expr) => {
+        ActionSpec {
+            name: $name,
+            kind: ActionKind::$kind,
+            values: $values,
+            outcomes: $outcomes,
+            takes_input: $input,
+        }
+    };
+}
+
 pub const ACTIONS: &[ActionSpec] = &[
-    ActionSpec {
-        name: "set-language",
-        kind: ActionKind::SetLanguage,
-        values: &["en", "es"],
-        outcomes: &[],
-        takes_input: false,
-    },
-    ActionSpec {
-        name: "clear-language",
-        kind: ActionKind::ClearLanguage,
-        values: &[],
-        outcomes: &[],
-        takes_input: false,
-    },
+    action!("set-language", SetLanguage, values: &["en", "es"], outcomes: &[], input: false),
+    action!("clear-language", ClearLanguage, values: &[], outcomes: &[], input: false),
+    action!("set-topic", SetTopic, values: &["payments", "case-status"], outcomes: &[], input: false),
+    action!("verify-ssn", VerifySsn, values: &[], outcomes: &["ok", "locked"], input: true),
+    action!("verify-par", VerifyPar, values: &[], outcomes: &["ok", "failed", "too-many", "locked"], input: true),
+    action!("select-case", SelectCase, values: &[], outcomes: &["one", "several", "none"], input: false),
+    action!("choose-case", ChooseCase, values: &[], outcomes: &["ok"], input: true),
+    action!("route-topic", RouteTopic, values: &[], outcomes: &["payments", "case-status"], input: false),
+    action!("read-payments", ReadPayments, values: &[], outcomes: &["paying", "receiving", "none"], input: false),
+    action!("read-history", ReadHistory, values: &[], outcomes: &["paying", "receiving", "none"], input: false),
+    action!("read-case-status", ReadCaseStatus, values: &[], outcomes: &["open", "closed"], input: false),
 ];
 
 impl ActionKind {
@@ -240,4 +267,36 @@ impl ActionKind {
 }
 
 /// Placeholders prompts may use, filled by [`crate::speech`].
-pub const VARIABLES: &[&str] = &["csu_phone", "tty_phone", "epc_phone", "announcement"];
+pub const VARIABLES: &[&str] = &[
+    "csu_phone",
+    "tty_phone",
+    "epc_phone",
+    "announcement",
+    // Case status.
+    "case_ending",
+    "county",
+    "stage",
+    "caseworker",
+    "next_hearing",
+    "next_appointment",
+    // Payments, for a paying parent.
+    "monthly_support",
+    "last_payment_amount",
+    "last_payment_date",
+    "last_payment_source",
+    "arrears",
+    "next_due",
+    // Payments, for a receiving parent.
+    "last_sent_amount",
+    "last_sent_date",
+    "last_sent_method",
+    // Lists and their items.
+    "history",
+    "case_choices",
+    "amount",
+    "date",
+    "source",
+    "method",
+    "ending",
+    "key",
+];

@@ -23,6 +23,7 @@ pub const SHARED_KEY: &str = "test-shared-key";
 pub const PUBLIC_URL: &str = "https://ivr.example.test";
 pub const TOLL_FREE: &str = "+18669013212";
 pub const TTY_LINE: &str = "+18663994096";
+pub const BLIND_KEY: &str = "test-blind-index-key-0123456789abcdef";
 
 /// Which store a test runs on.
 #[derive(Clone, Debug)]
@@ -104,6 +105,12 @@ pub fn settings() -> Settings {
         tty_numbers: vec![TTY_LINE.into()],
         flows_dir: format!("{root}/call-flows").into(),
         prompts_dir: format!("{root}/prompts").into(),
+        blind_index_key: Some(BLIND_KEY.into()),
+        // Cheap hashes keep the suite fast; the benchmark measures the real cost.
+        hash_cost: caseline::verify::HashCost {
+            memory_kib: 256,
+            iterations: 1,
+        },
         ..Settings::default()
     }
 }

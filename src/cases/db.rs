@@ -1,0 +1,681 @@
+//! Case queries, one indexed statement each, for both stores. SQLite keeps money as
+//! integer cents and dates as ISO text; PostgreSQL as NUMERIC, DATE and TIMESTAMPTZ.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, anyhow};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use sqlx::Row;
+
+use super::model::{Case, CaseRef, CaseStatus, Disbursement, Method, Payment, Role, Source, Stage};
+use crate::store::{Sqlite, Store};
+
+/// A participant row to write.
+#[derive(Debug, Clone)]
+pub struct ParticipantRow {
+    pub par_index: String,
+    pub ssn_index: String,
+    /// Only for new participants; an existing one keeps its hash (same PAR ID).
+    pub par_hash: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub language: String,
+    pub fingerprint: String,
+}
+
+/// A case to write, with its members, payments and disbursements (replacing the old).
+#[derive(Debug, Clone)]
+pub struct CaseRow {
+    pub case_number: String,
+    pub county: String,
+    pub status: CaseStatus,
+    pub stage: Stage,
+    pub caseworker: Option<String>,
+    pub monthly_support: Option<Decimal>,
+    pub medical_support: Option<bool>,
+    pub next_due: Option<NaiveDate>,
+    pub arrears: Option<Decimal>,
+    pub next_hearing: Option<DateTime<FixedOffset>>,
+    pub next_appointment: Option<DateTime<FixedOffset>>,
+    pub fingerprint: String,
+    /// (participant's par_index, role)
+    pub members: Vec<(String, Role)>,
+    pub payments: Vec<(NaiveDate, Decimal, Source)>,
+    /// (paid on, amount, recipient's par_index, method)
+    pub disbursements: Vec<(NaiveDate, Decimal, String, Method)>,
+}
+
+fn cents(d: Decimal) -> i64 {
+    (d * Decimal::from(100)).round().to_i64().unwrap_or(0)
+}
+
+fn from_cents(c: i64) -> Decimal {
+    Decimal::new(c, 2)
+}
+
+fn day(s: &str) -> anyhow::Result<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| "a stored date is not YYYY-MM-DD")
+}
+
+fn instant(s: Option<String>) -> anyhow::Result<Option<DateTime<FixedOffset>>> {
+    s.map(|s| DateTime::parse_from_rfc3339(&s).context("a stored time is not RFC 3339"))
+        .transpose()
+}
+
+fn word<T>(s: &str, parse: fn(&str) -> Option<T>) -> anyhow::Result<T> {
+    parse(s).ok_or_else(|| anyhow!("unexpected stored value '{s}'"))
+}
+
+impl Store {
+    /// Every participant's blind index, row id and fingerprint (the import compares).
+    pub async fn participant_fingerprints(&self) -> anyhow::Result<HashMap<String, (i64, String)>> {
+        let sql = "SELECT par_index, id, fingerprint FROM participants";
+        let rows = match self {
+            Store::Sqlite(db) => sqlx::query(sql)
+                .fetch_all(&db.read)
+                .await?
+                .into_iter()
+                .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))
+                .collect::<Result<_, sqlx::Error>>()?,
+            Store::Postgres(pool) => sqlx::query(sql)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))
+                .collect::<Result<_, sqlx::Error>>()?,
+        };
+        Ok(rows)
+    }
+
+    pub async fn case_fingerprints(&self) -> anyhow::Result<HashMap<String, String>> {
+        let sql = "SELECT case_number, fingerprint FROM cases";
+        let rows = match self {
+            Store::Sqlite(db) => sqlx::query(sql)
+                .fetch_all(&db.read)
+                .await?
+                .into_iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, sqlx::Error>>()?,
+            Store::Postgres(pool) => sqlx::query(sql)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, sqlx::Error>>()?,
+        };
+        Ok(rows)
+    }
+
+    /// Writes an import in one transaction: all of it, or (on any error) none of it.
+    /// `progress` is called with the number of rows written so far.
+    pub async fn apply_import(
+        &self,
+        participants: &[ParticipantRow],
+        cases: &[CaseRow],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> anyhow::Result<()> {
+        match self {
+            Store::Sqlite(db) => apply_sqlite(db, participants, cases, progress).await,
+            Store::Postgres(pool) => apply_pg(pool, participants, cases, progress).await,
+        }
+        .context("Failed to write the import (nothing was changed)")
+    }
+
+    /// The participant with this SSN blind index: row id and PAR ID hash.
+    pub async fn participant_by_ssn(
+        &self,
+        ssn_index: &str,
+    ) -> anyhow::Result<Option<(i64, String)>> {
+        let sql = "SELECT id, par_hash FROM participants WHERE ssn_index = $1";
+        let row = match self {
+            Store::Sqlite(db) => sqlx::query(sql)
+                .bind(ssn_index)
+                .fetch_optional(&db.read)
+                .await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?,
+            Store::Postgres(pool) => sqlx::query(sql)
+                .bind(ssn_index)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?,
+        };
+        Ok(row)
+    }
+
+    /// The cases a participant is on, by case number.
+    pub async fn cases_of(&self, participant_id: i64) -> anyhow::Result<Vec<CaseRef>> {
+        let sql = "SELECT c.id, c.case_number, m.role FROM case_members m \
+                   JOIN cases c ON c.id = m.case_id WHERE m.participant_id = $1 \
+                   ORDER BY c.case_number";
+        let rows: Vec<(i64, String, String)> = match self {
+            Store::Sqlite(db) => sqlx::query(sql)
+                .bind(participant_id)
+                .fetch_all(&db.read)
+                .await?
+                .into_iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect::<Result<_, sqlx::Error>>()?,
+            Store::Postgres(pool) => sqlx::query(sql)
+                .bind(participant_id)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect::<Result<_, sqlx::Error>>()?,
+        };
+        rows.into_iter()
+            .map(|(case_id, case_number, role)| {
+                Ok(CaseRef {
+                    case_id,
+                    case_number,
+                    role: word(&role, Role::parse)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn case(&self, case_id: i64) -> anyhow::Result<Option<Case>> {
+        match self {
+            Store::Sqlite(db) => {
+                let sql = "SELECT id, case_number, county, status, stage, caseworker, \
+                           monthly_support_cents, medical_support, next_due, arrears_cents, \
+                           next_hearing, next_appointment FROM cases WHERE id = $1";
+                let Some(r) = sqlx::query(sql)
+                    .bind(case_id)
+                    .fetch_optional(&db.read)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                Ok(Some(Case {
+                    id: r.try_get(0)?,
+                    case_number: r.try_get(1)?,
+                    county: r.try_get(2)?,
+                    status: word(&r.try_get::<String, _>(3)?, CaseStatus::parse)?,
+                    stage: word(&r.try_get::<String, _>(4)?, Stage::parse)?,
+                    caseworker: r.try_get(5)?,
+                    monthly_support: r.try_get::<Option<i64>, _>(6)?.map(from_cents),
+                    medical_support: r.try_get::<Option<i64>, _>(7)?.map(|b| b != 0),
+                    next_due: r
+                        .try_get::<Option<String>, _>(8)?
+                        .map(|s| day(&s))
+                        .transpose()?,
+                    arrears: r.try_get::<Option<i64>, _>(9)?.map(from_cents),
+                    next_hearing: instant(r.try_get(10)?)?,
+                    next_appointment: instant(r.try_get(11)?)?,
+                }))
+            }
+            Store::Postgres(pool) => {
+                let sql = "SELECT id, case_number, county, status, stage, caseworker, \
+                           monthly_support, medical_support, next_due, arrears, \
+                           next_hearing, next_appointment FROM cases WHERE id = $1";
+                let Some(r) = sqlx::query(sql).bind(case_id).fetch_optional(pool).await? else {
+                    return Ok(None);
+                };
+                let utc = |v: Option<DateTime<Utc>>| v.map(|t| t.fixed_offset());
+                Ok(Some(Case {
+                    id: r.try_get(0)?,
+                    case_number: r.try_get(1)?,
+                    county: r.try_get(2)?,
+                    status: word(&r.try_get::<String, _>(3)?, CaseStatus::parse)?,
+                    stage: word(&r.try_get::<String, _>(4)?, Stage::parse)?,
+                    caseworker: r.try_get(5)?,
+                    monthly_support: r.try_get(6)?,
+                    medical_support: r.try_get(7)?,
+                    next_due: r.try_get(8)?,
+                    arrears: r.try_get(9)?,
+                    next_hearing: utc(r.try_get(10)?),
+                    next_appointment: utc(r.try_get(11)?),
+                }))
+            }
+        }
+    }
+
+    /// The latest payments received on a case, newest first.
+    pub async fn payments(&self, case_id: i64, limit: i64) -> anyhow::Result<Vec<Payment>> {
+        match self {
+            Store::Sqlite(db) => {
+                let sql = "SELECT received_on, amount_cents, source FROM payments WHERE case_id = $1 \
+                           ORDER BY received_on DESC, id DESC LIMIT $2";
+                let rows = sqlx::query(sql)
+                    .bind(case_id)
+                    .bind(limit)
+                    .fetch_all(&db.read)
+                    .await?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok(Payment {
+                            received_on: day(&r.try_get::<String, _>(0)?)?,
+                            amount: from_cents(r.try_get(1)?),
+                            source: word(&r.try_get::<String, _>(2)?, Source::parse)?,
+                        })
+                    })
+                    .collect()
+            }
+            Store::Postgres(pool) => {
+                let sql = "SELECT received_on, amount, source FROM payments WHERE case_id = $1 \
+                           ORDER BY received_on DESC, id DESC LIMIT $2";
+                let rows = sqlx::query(sql)
+                    .bind(case_id)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok(Payment {
+                            received_on: r.try_get(0)?,
+                            amount: r.try_get(1)?,
+                            source: word(&r.try_get::<String, _>(2)?, Source::parse)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The latest payments sent to a participant on a case, newest first.
+    pub async fn disbursements(
+        &self,
+        participant_id: i64,
+        case_id: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Disbursement>> {
+        match self {
+            Store::Sqlite(db) => {
+                let sql = "SELECT paid_on, amount_cents, method FROM disbursements \
+                           WHERE participant_id = $1 AND case_id = $2 \
+                           ORDER BY paid_on DESC, id DESC LIMIT $3";
+                let rows = sqlx::query(sql)
+                    .bind(participant_id)
+                    .bind(case_id)
+                    .bind(limit)
+                    .fetch_all(&db.read)
+                    .await?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok(Disbursement {
+                            paid_on: day(&r.try_get::<String, _>(0)?)?,
+                            amount: from_cents(r.try_get(1)?),
+                            method: word(&r.try_get::<String, _>(2)?, Method::parse)?,
+                        })
+                    })
+                    .collect()
+            }
+            Store::Postgres(pool) => {
+                let sql = "SELECT paid_on, amount, method FROM disbursements \
+                           WHERE participant_id = $1 AND case_id = $2 \
+                           ORDER BY paid_on DESC, id DESC LIMIT $3";
+                let rows = sqlx::query(sql)
+                    .bind(participant_id)
+                    .bind(case_id)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok(Disbursement {
+                            paid_on: r.try_get(0)?,
+                            amount: r.try_get(1)?,
+                            method: word(&r.try_get::<String, _>(2)?, Method::parse)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Whether this SSN index is locked at `now`.
+    pub async fn locked_until(&self, ssn_index: &str, now: i64) -> anyhow::Result<Option<i64>> {
+        let sql =
+            "SELECT locked_until FROM verify_failures WHERE ssn_index = $1 AND locked_until > $2";
+        let v: Option<Option<i64>> = match self {
+            Store::Sqlite(db) => sqlx::query(sql)
+                .bind(ssn_index)
+                .bind(now)
+                .fetch_optional(&db.read)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?,
+            Store::Postgres(pool) => sqlx::query(sql)
+                .bind(ssn_index)
+                .bind(now)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?,
+        };
+        Ok(v.flatten())
+    }
+
+    /// Counts a failed verification for this SSN index; answers whether it is now
+    /// locked. A count older than the window starts again.
+    pub async fn record_failure(
+        &self,
+        ssn_index: &str,
+        now: i64,
+        max_failures: u32,
+        window_secs: i64,
+        lock_secs: i64,
+    ) -> anyhow::Result<bool> {
+        let sql = "INSERT INTO verify_failures (ssn_index, failures, window_start, locked_until) \
+                   VALUES ($1, 1, $2, CASE WHEN 1 >= $3 THEN $2 + $5 ELSE NULL END) \
+                   ON CONFLICT (ssn_index) DO UPDATE SET \
+                   failures = CASE WHEN verify_failures.window_start <= $2 - $4 THEN 1 \
+                                   ELSE verify_failures.failures + 1 END, \
+                   window_start = CASE WHEN verify_failures.window_start <= $2 - $4 THEN $2 \
+                                       ELSE verify_failures.window_start END, \
+                   locked_until = CASE WHEN (CASE WHEN verify_failures.window_start <= $2 - $4 THEN 1 \
+                                   ELSE verify_failures.failures + 1 END) >= $3 THEN $2 + $5 \
+                                   ELSE verify_failures.locked_until END \
+                   RETURNING locked_until";
+        let max = i64::from(max_failures);
+        let locked: Option<i64> = match self {
+            Store::Sqlite(db) => sqlx::query(sql)
+                .bind(ssn_index)
+                .bind(now)
+                .bind(max)
+                .bind(window_secs)
+                .bind(lock_secs)
+                .fetch_one(&db.write)
+                .await?
+                .try_get(0)?,
+            Store::Postgres(pool) => sqlx::query(sql)
+                .bind(ssn_index)
+                .bind(now)
+                .bind(max)
+                .bind(window_secs)
+                .bind(lock_secs)
+                .fetch_one(pool)
+                .await?
+                .try_get(0)?,
+        };
+        Ok(locked.is_some_and(|t| t > now))
+    }
+
+    /// A successful verification clears the SSN's failures.
+    pub async fn clear_failures(&self, ssn_index: &str) -> anyhow::Result<()> {
+        let sql = "DELETE FROM verify_failures WHERE ssn_index = $1";
+        match self {
+            Store::Sqlite(db) => {
+                sqlx::query(sql).bind(ssn_index).execute(&db.write).await?;
+            }
+            Store::Postgres(pool) => {
+                sqlx::query(sql).bind(ssn_index).execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One line in the audit table. Never given digits: only what happened, to whom.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn audit(
+        &self,
+        now: i64,
+        call_sid: Option<&str>,
+        actor: Option<&str>,
+        event: &str,
+        outcome: &str,
+        participant_id: Option<i64>,
+        case_id: Option<i64>,
+    ) -> anyhow::Result<()> {
+        let sql = "INSERT INTO audit (at, call_sid, actor, event, outcome, participant_id, case_id) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        macro_rules! run {
+            ($pool:expr) => {
+                sqlx::query(sql)
+                    .bind(now)
+                    .bind(call_sid)
+                    .bind(actor)
+                    .bind(event)
+                    .bind(outcome)
+                    .bind(participant_id)
+                    .bind(case_id)
+                    .execute($pool)
+                    .await
+                    .context("Failed to write the audit log")?
+            };
+        }
+        match self {
+            Store::Sqlite(db) => {
+                run!(&db.write);
+            }
+            Store::Postgres(pool) => {
+                run!(pool);
+            }
+        }
+        Ok(())
+    }
+
+    /// Audit lines for a call: (event, outcome, participant, case), oldest first.
+    pub async fn audit_for_call(
+        &self,
+        call_sid: &str,
+    ) -> anyhow::Result<Vec<(String, String, Option<i64>, Option<i64>)>> {
+        let sql = "SELECT event, outcome, participant_id, case_id FROM audit WHERE call_sid = $1 ORDER BY id";
+        let rows = match self {
+            Store::Sqlite(db) => sqlx::query(sql)
+                .bind(call_sid)
+                .fetch_all(&db.read)
+                .await?
+                .into_iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                .collect::<Result<_, sqlx::Error>>()?,
+            Store::Postgres(pool) => sqlx::query(sql)
+                .bind(call_sid)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                .collect::<Result<_, sqlx::Error>>()?,
+        };
+        Ok(rows)
+    }
+}
+
+async fn apply_sqlite(
+    db: &Sqlite,
+    participants: &[ParticipantRow],
+    cases: &[CaseRow],
+    progress: &(dyn Fn(usize) + Sync),
+) -> anyhow::Result<()> {
+    let mut tx = db.write.begin().await?;
+    let mut ids: HashMap<&str, i64> = HashMap::new();
+    let mut done = 0usize;
+    for p in participants {
+        let id: i64 = sqlx::query(
+            "INSERT INTO participants (par_index, ssn_index, par_hash, first_name, last_name, language, fingerprint) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (par_index) DO UPDATE SET \
+             ssn_index = excluded.ssn_index, first_name = excluded.first_name, \
+             last_name = excluded.last_name, language = excluded.language, fingerprint = excluded.fingerprint \
+             RETURNING id",
+        )
+        .bind(&p.par_index).bind(&p.ssn_index).bind(&p.par_hash).bind(&p.first_name)
+        .bind(&p.last_name).bind(&p.language).bind(&p.fingerprint)
+        .fetch_one(&mut *tx).await?.try_get(0)?;
+        ids.insert(p.par_index.as_str(), id);
+        done += 1;
+        if done.is_multiple_of(10_000) {
+            progress(done);
+        }
+    }
+    for c in cases {
+        let case_id: i64 = sqlx::query(
+            "INSERT INTO cases (case_number, county, status, stage, caseworker, monthly_support_cents, \
+             medical_support, next_due, arrears_cents, next_hearing, next_appointment, fingerprint) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (case_number) DO UPDATE SET \
+             county = excluded.county, status = excluded.status, stage = excluded.stage, \
+             caseworker = excluded.caseworker, monthly_support_cents = excluded.monthly_support_cents, \
+             medical_support = excluded.medical_support, next_due = excluded.next_due, \
+             arrears_cents = excluded.arrears_cents, next_hearing = excluded.next_hearing, \
+             next_appointment = excluded.next_appointment, fingerprint = excluded.fingerprint RETURNING id",
+        )
+        .bind(&c.case_number).bind(&c.county).bind(c.status.as_str()).bind(c.stage.as_str())
+        .bind(&c.caseworker).bind(c.monthly_support.map(cents)).bind(c.medical_support.map(i64::from))
+        .bind(c.next_due.map(|d| d.to_string())).bind(c.arrears.map(cents))
+        .bind(c.next_hearing.map(|t| t.to_rfc3339())).bind(c.next_appointment.map(|t| t.to_rfc3339()))
+        .bind(&c.fingerprint)
+        .fetch_one(&mut *tx).await?.try_get(0)?;
+        for table in ["case_members", "payments", "disbursements"] {
+            let sql = match table {
+                "case_members" => "DELETE FROM case_members WHERE case_id = $1",
+                "payments" => "DELETE FROM payments WHERE case_id = $1",
+                _ => "DELETE FROM disbursements WHERE case_id = $1",
+            };
+            sqlx::query(sql).bind(case_id).execute(&mut *tx).await?;
+        }
+        for (par_index, role) in &c.members {
+            let pid = participant_id(&mut tx, &mut ids, par_index).await?;
+            sqlx::query(
+                "INSERT INTO case_members (participant_id, case_id, role) VALUES ($1, $2, $3)",
+            )
+            .bind(pid)
+            .bind(case_id)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (on, amount, source) in &c.payments {
+            sqlx::query("INSERT INTO payments (case_id, received_on, amount_cents, source) VALUES ($1, $2, $3, $4)")
+                .bind(case_id).bind(on.to_string()).bind(cents(*amount)).bind(source.as_str())
+                .execute(&mut *tx).await?;
+        }
+        for (on, amount, par_index, method) in &c.disbursements {
+            let pid = participant_id(&mut tx, &mut ids, par_index).await?;
+            sqlx::query("INSERT INTO disbursements (case_id, participant_id, paid_on, amount_cents, method) VALUES ($1, $2, $3, $4, $5)")
+                .bind(case_id).bind(pid).bind(on.to_string()).bind(cents(*amount)).bind(method.as_str())
+                .execute(&mut *tx).await?;
+        }
+        done += 1;
+        if done.is_multiple_of(10_000) {
+            progress(done);
+        }
+    }
+    tx.commit().await?;
+    progress(done);
+    Ok(())
+}
+
+async fn participant_id<'a>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    ids: &mut HashMap<&'a str, i64>,
+    par_index: &'a str,
+) -> anyhow::Result<i64> {
+    if let Some(id) = ids.get(par_index) {
+        return Ok(*id);
+    }
+    let id: i64 = sqlx::query("SELECT id FROM participants WHERE par_index = $1")
+        .bind(par_index)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+    ids.insert(par_index, id);
+    Ok(id)
+}
+
+async fn apply_pg(
+    pool: &sqlx::PgPool,
+    participants: &[ParticipantRow],
+    cases: &[CaseRow],
+    progress: &(dyn Fn(usize) + Sync),
+) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    let mut ids: HashMap<&str, i64> = HashMap::new();
+    let mut done = 0usize;
+    for p in participants {
+        let id: i64 = sqlx::query(
+            "INSERT INTO participants (par_index, ssn_index, par_hash, first_name, last_name, language, fingerprint) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (par_index) DO UPDATE SET \
+             ssn_index = excluded.ssn_index, first_name = excluded.first_name, \
+             last_name = excluded.last_name, language = excluded.language, fingerprint = excluded.fingerprint \
+             RETURNING id",
+        )
+        .bind(&p.par_index).bind(&p.ssn_index).bind(&p.par_hash).bind(&p.first_name)
+        .bind(&p.last_name).bind(&p.language).bind(&p.fingerprint)
+        .fetch_one(&mut *tx).await?.try_get(0)?;
+        ids.insert(p.par_index.as_str(), id);
+        done += 1;
+        if done.is_multiple_of(10_000) {
+            progress(done);
+        }
+    }
+    for c in cases {
+        let case_id: i64 = sqlx::query(
+            "INSERT INTO cases (case_number, county, status, stage, caseworker, monthly_support, \
+             medical_support, next_due, arrears, next_hearing, next_appointment, fingerprint) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (case_number) DO UPDATE SET \
+             county = excluded.county, status = excluded.status, stage = excluded.stage, \
+             caseworker = excluded.caseworker, monthly_support = excluded.monthly_support, \
+             medical_support = excluded.medical_support, next_due = excluded.next_due, \
+             arrears = excluded.arrears, next_hearing = excluded.next_hearing, \
+             next_appointment = excluded.next_appointment, fingerprint = excluded.fingerprint RETURNING id",
+        )
+        .bind(&c.case_number).bind(&c.county).bind(c.status.as_str()).bind(c.stage.as_str())
+        .bind(&c.caseworker).bind(c.monthly_support).bind(c.medical_support)
+        .bind(c.next_due).bind(c.arrears)
+        .bind(c.next_hearing.map(|t| t.with_timezone(&Utc))).bind(c.next_appointment.map(|t| t.with_timezone(&Utc)))
+        .bind(&c.fingerprint)
+        .fetch_one(&mut *tx).await?.try_get(0)?;
+        sqlx::query("DELETE FROM case_members WHERE case_id = $1")
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM payments WHERE case_id = $1")
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM disbursements WHERE case_id = $1")
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await?;
+        for (par_index, role) in &c.members {
+            let pid = pg_participant_id(&mut tx, &mut ids, par_index).await?;
+            sqlx::query(
+                "INSERT INTO case_members (participant_id, case_id, role) VALUES ($1, $2, $3)",
+            )
+            .bind(pid)
+            .bind(case_id)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (on, amount, source) in &c.payments {
+            sqlx::query("INSERT INTO payments (case_id, received_on, amount, source) VALUES ($1, $2, $3, $4)")
+                .bind(case_id).bind(on).bind(amount).bind(source.as_str())
+                .execute(&mut *tx).await?;
+        }
+        for (on, amount, par_index, method) in &c.disbursements {
+            let pid = pg_participant_id(&mut tx, &mut ids, par_index).await?;
+            sqlx::query("INSERT INTO disbursements (case_id, participant_id, paid_on, amount, method) VALUES ($1, $2, $3, $4, $5)")
+                .bind(case_id).bind(pid).bind(on).bind(amount).bind(method.as_str())
+                .execute(&mut *tx).await?;
+        }
+        done += 1;
+        if done.is_multiple_of(10_000) {
+            progress(done);
+        }
+    }
+    tx.commit().await?;
+    progress(done);
+    Ok(())
+}
+
+async fn pg_participant_id<'a>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ids: &mut HashMap<&'a str, i64>,
+    par_index: &'a str,
+) -> anyhow::Result<i64> {
+    if let Some(id) = ids.get(par_index) {
+        return Ok(*id);
+    }
+    let id: i64 = sqlx::query("SELECT id FROM participants WHERE par_index = $1")
+        .bind(par_index)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+    ids.insert(par_index, id);
+    Ok(id)
+}

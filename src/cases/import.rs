@@ -1,0 +1,631 @@
+//! The agency's nightly extract: parsed and validated whole before anything is written.
+//! Every error is listed with its JSON path; none echoes an SSN or a PAR ID.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+use super::model::{CaseStatus, Method, Role, Source, Stage};
+use crate::prompts::Lang;
+use crate::verify::{ParId, Ssn};
+
+#[derive(Debug)]
+pub struct Extract {
+    pub participants: Vec<ParticipantIn>,
+    pub cases: Vec<CaseIn>,
+}
+
+#[derive(Debug)]
+pub struct ParticipantIn {
+    pub par: ParId,
+    pub ssn: Ssn,
+    pub first_name: String,
+    pub last_name: String,
+    pub language: Lang,
+}
+
+#[derive(Debug)]
+pub struct CaseIn {
+    pub case_number: String,
+    pub county: String,
+    pub status: CaseStatus,
+    pub stage: Stage,
+    pub caseworker: Option<String>,
+    pub members: Vec<(ParId, Role)>,
+    pub monthly_support: Option<Decimal>,
+    pub medical_support: Option<bool>,
+    pub next_due: Option<NaiveDate>,
+    pub arrears: Option<Decimal>,
+    pub next_hearing: Option<DateTime<FixedOffset>>,
+    pub next_appointment: Option<DateTime<FixedOffset>>,
+    pub payments: Vec<(NaiveDate, Decimal, Source)>,
+    pub disbursements: Vec<(NaiveDate, Decimal, ParId, Method)>,
+}
+
+/// Collects errors with their paths.
+struct Check {
+    errors: Vec<String>,
+}
+
+impl Check {
+    fn err(&mut self, path: &str, msg: &str) {
+        self.errors.push(format!("{path}: {msg}"));
+    }
+
+    fn object<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v Map<String, Value>> {
+        match v.as_object() {
+            Some(o) => Some(o),
+            None => {
+                self.err(path, "must be an object");
+                None
+            }
+        }
+    }
+
+    fn unknown_keys(&mut self, o: &Map<String, Value>, path: &str, known: &[&str]) {
+        for k in o.keys() {
+            if !known.contains(&k.as_str()) {
+                self.err(&format!("{path}.{k}"), "unknown field");
+            }
+        }
+    }
+
+    /// A string field; `None` when absent or null (an error if required).
+    fn string(
+        &mut self,
+        o: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        required: bool,
+    ) -> Option<String> {
+        match o.get(key) {
+            None | Some(Value::Null) => {
+                if required {
+                    self.err(&format!("{path}.{key}"), "is required");
+                }
+                None
+            }
+            Some(Value::String(s)) if s.trim().is_empty() && required => {
+                self.err(&format!("{path}.{key}"), "must not be empty");
+                None
+            }
+            Some(Value::String(s)) => Some(s.trim().to_string()),
+            Some(_) => {
+                self.err(&format!("{path}.{key}"), "must be a string");
+                None
+            }
+        }
+    }
+
+    fn word<T>(
+        &mut self,
+        o: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        parse: fn(&str) -> Option<T>,
+        words: String,
+    ) -> Option<T> {
+        let s = self.string(o, key, path, true)?;
+        let v = parse(&s);
+        if v.is_none() {
+            self.err(
+                &format!("{path}.{key}"),
+                &format!("'{s}' is not one of: {words}"),
+            );
+        }
+        v
+    }
+
+    fn money(
+        &mut self,
+        o: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        required: bool,
+    ) -> Option<Decimal> {
+        let s = self.string(o, key, path, required)?;
+        match Decimal::from_str(&s) {
+            Ok(d) if d.scale() <= 2 => Some(d),
+            _ => {
+                self.err(
+                    &format!("{path}.{key}"),
+                    "must be an amount like \"450.00\" (a string, at most 2 decimals)",
+                );
+                None
+            }
+        }
+    }
+
+    fn date(
+        &mut self,
+        o: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        required: bool,
+    ) -> Option<NaiveDate> {
+        let s = self.string(o, key, path, required)?;
+        match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.err(&format!("{path}.{key}"), "must be a date YYYY-MM-DD");
+                None
+            }
+        }
+    }
+
+    fn datetime(
+        &mut self,
+        o: &Map<String, Value>,
+        key: &str,
+        path: &str,
+    ) -> Option<DateTime<FixedOffset>> {
+        let s = self.string(o, key, path, false)?;
+        match DateTime::parse_from_rfc3339(&s) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.err(
+                    &format!("{path}.{key}"),
+                    "must be a date and time with its offset, like 2027-01-14T09:30:00-08:00",
+                );
+                None
+            }
+        }
+    }
+
+    fn array<'v>(&mut self, o: &'v Map<String, Value>, key: &str, path: &str) -> &'v [Value] {
+        match o.get(key) {
+            None | Some(Value::Null) => &[],
+            Some(Value::Array(a)) => a,
+            Some(_) => {
+                self.err(&format!("{path}.{key}"), "must be a list");
+                &[]
+            }
+        }
+    }
+
+    fn par(&mut self, o: &Map<String, Value>, key: &str, path: &str) -> Option<ParId> {
+        let s = self.string(o, key, path, true)?;
+        let p = ParId::parse(&s);
+        if p.is_none() {
+            // The value itself is never repeated: it may be a real identifier.
+            self.err(
+                &format!("{path}.{key}"),
+                "must be a participant ID of 4 to 16 digits",
+            );
+        }
+        p
+    }
+}
+
+/// Parses and checks a whole extract. Errors come back all together, each with its
+/// JSON path (`cases[2].payments[0].amount: ...`).
+pub fn parse(text: &str) -> Result<Extract, Vec<String>> {
+    let root: Value = serde_json::from_str(text).map_err(|e| {
+        vec![format!(
+            "line {} column {}: not valid JSON ({})",
+            e.line(),
+            e.column(),
+            match e.classify() {
+                serde_json::error::Category::Eof => "it ends too early",
+                serde_json::error::Category::Syntax => "a syntax error",
+                serde_json::error::Category::Data => "unexpected data",
+                serde_json::error::Category::Io => "could not be read",
+            }
+        )]
+    })?;
+    let mut c = Check { errors: Vec::new() };
+    let Some(top) = c.object(&root, "$") else {
+        return Err(c.errors);
+    };
+    c.unknown_keys(top, "$", &["participants", "cases"]);
+
+    let mut participants = Vec::new();
+    let mut seen_par: HashMap<ParId, String> = HashMap::new();
+    let mut seen_ssn: HashMap<Ssn, String> = HashMap::new();
+    for (i, v) in c.array(top, "participants", "$").iter().enumerate() {
+        let path = format!("participants[{i}]");
+        let Some(o) = c.object(v, &path) else {
+            continue;
+        };
+        c.unknown_keys(
+            o,
+            &path,
+            &["par_id", "ssn", "first_name", "last_name", "language"],
+        );
+        let par = c.par(o, "par_id", &path);
+        let ssn = match c.string(o, "ssn", &path, true) {
+            Some(s) => {
+                let parsed = Ssn::parse(&s);
+                if parsed.is_none() {
+                    c.err(
+                        &format!("{path}.ssn"),
+                        "must be 9 digits, with or without dashes",
+                    );
+                }
+                parsed
+            }
+            None => None,
+        };
+        let first = c.string(o, "first_name", &path, true);
+        let last = c.string(o, "last_name", &path, true);
+        let language = match c.string(o, "language", &path, false) {
+            None => Some(Lang::En),
+            Some(l) => {
+                let lang = Lang::parse(&l);
+                if lang.is_none() {
+                    c.err(
+                        &format!("{path}.language"),
+                        &format!("'{l}' is not one of: en, es"),
+                    );
+                }
+                lang
+            }
+        };
+        if let Some(p) = &par
+            && let Some(prev) = seen_par.insert(p.clone(), path.clone())
+        {
+            c.err(
+                &format!("{path}.par_id"),
+                &format!("the same participant ID as {prev}"),
+            );
+        }
+        if let Some(s) = &ssn
+            && let Some(prev) = seen_ssn.insert(s.clone(), path.clone())
+        {
+            c.err(&format!("{path}.ssn"), &format!("the same SSN as {prev}"));
+        }
+        if let (Some(par), Some(ssn), Some(first_name), Some(last_name), Some(language)) =
+            (par, ssn, first, last, language)
+        {
+            participants.push(ParticipantIn {
+                par,
+                ssn,
+                first_name,
+                last_name,
+                language,
+            });
+        }
+    }
+
+    let mut cases = Vec::new();
+    let mut seen_case: HashSet<String> = HashSet::new();
+    for (i, v) in c.array(top, "cases", "$").iter().enumerate() {
+        let path = format!("cases[{i}]");
+        let Some(o) = c.object(v, &path) else {
+            continue;
+        };
+        c.unknown_keys(
+            o,
+            &path,
+            &[
+                "case_number",
+                "county",
+                "status",
+                "stage",
+                "caseworker",
+                "members",
+                "order",
+                "arrears_balance",
+                "next_hearing",
+                "next_appointment",
+                "payments",
+                "disbursements",
+            ],
+        );
+        let case_number = c.string(o, "case_number", &path, true);
+        if let Some(n) = &case_number {
+            if n.len() < 4 || n.len() > 32 || !n.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                c.err(
+                    &format!("{path}.case_number"),
+                    "must be 4 to 32 letters or digits",
+                );
+            } else if !seen_case.insert(n.clone()) {
+                c.err(&format!("{path}.case_number"), "appears twice in this file");
+            }
+        }
+        let county = c.string(o, "county", &path, true);
+        let status = c.word(o, "status", &path, CaseStatus::parse, CaseStatus::words());
+        let stage = c.word(o, "stage", &path, Stage::parse, Stage::words());
+        let caseworker = c.string(o, "caseworker", &path, false);
+        let mut members = Vec::new();
+        for (j, m) in c.array(o, "members", &path).iter().enumerate() {
+            let mpath = format!("{path}.members[{j}]");
+            let Some(mo) = c.object(m, &mpath) else {
+                continue;
+            };
+            c.unknown_keys(mo, &mpath, &["par_id", "role"]);
+            let par = c.par(mo, "par_id", &mpath);
+            let role = c.word(mo, "role", &mpath, Role::parse, Role::words());
+            if let Some(p) = &par
+                && !seen_par.contains_key(p)
+            {
+                c.err(
+                    &format!("{mpath}.par_id"),
+                    "is not a participant in this file",
+                );
+            }
+            if let (Some(p), Some(r)) = (par, role) {
+                members.push((p, r));
+            }
+        }
+        if members.is_empty()
+            && o.get("members")
+                .is_some_and(|m| m.as_array().is_some_and(|a| a.is_empty()))
+        {
+            c.err(
+                &format!("{path}.members"),
+                "a case needs at least one member",
+            );
+        }
+        let (mut monthly_support, mut medical_support, mut next_due) = (None, None, None);
+        match o.get("order") {
+            None | Some(Value::Null) => {}
+            Some(order) => {
+                let opath = format!("{path}.order");
+                if let Some(oo) = c.object(order, &opath) {
+                    c.unknown_keys(
+                        oo,
+                        &opath,
+                        &["monthly_support", "medical_support", "next_due"],
+                    );
+                    monthly_support = c.money(oo, "monthly_support", &opath, true);
+                    medical_support = match oo.get("medical_support") {
+                        None | Some(Value::Null) => None,
+                        Some(Value::Bool(b)) => Some(*b),
+                        Some(_) => {
+                            c.err(&format!("{opath}.medical_support"), "must be true or false");
+                            None
+                        }
+                    };
+                    next_due = c.date(oo, "next_due", &opath, false);
+                }
+            }
+        }
+        let arrears = c.money(o, "arrears_balance", &path, false);
+        let next_hearing = c.datetime(o, "next_hearing", &path);
+        let next_appointment = c.datetime(o, "next_appointment", &path);
+        let mut payments = Vec::new();
+        for (j, p) in c.array(o, "payments", &path).iter().enumerate() {
+            let ppath = format!("{path}.payments[{j}]");
+            let Some(po) = c.object(p, &ppath) else {
+                continue;
+            };
+            c.unknown_keys(po, &ppath, &["received_on", "amount", "source"]);
+            let on = c.date(po, "received_on", &ppath, true);
+            let amount = c.money(po, "amount", &ppath, true);
+            let source = c.word(po, "source", &ppath, Source::parse, Source::words());
+            if let (Some(a), Some(b), Some(s)) = (on, amount, source) {
+                payments.push((a, b, s));
+            }
+        }
+        let mut disbursements = Vec::new();
+        for (j, d) in c.array(o, "disbursements", &path).iter().enumerate() {
+            let dpath = format!("{path}.disbursements[{j}]");
+            let Some(dobj) = c.object(d, &dpath) else {
+                continue;
+            };
+            c.unknown_keys(dobj, &dpath, &["paid_on", "amount", "to_par_id", "method"]);
+            let on = c.date(dobj, "paid_on", &dpath, true);
+            let amount = c.money(dobj, "amount", &dpath, true);
+            let to = c.par(dobj, "to_par_id", &dpath);
+            let method = c.word(dobj, "method", &dpath, Method::parse, Method::words());
+            if let Some(t) = &to
+                && !members.iter().any(|(p, _)| p == t)
+            {
+                c.err(
+                    &format!("{dpath}.to_par_id"),
+                    "is not a member of this case",
+                );
+            }
+            if let (Some(a), Some(b), Some(t), Some(m)) = (on, amount, to, method) {
+                disbursements.push((a, b, t, m));
+            }
+        }
+        if let (Some(case_number), Some(county), Some(status), Some(stage)) =
+            (case_number, county, status, stage)
+        {
+            cases.push(CaseIn {
+                case_number,
+                county,
+                status,
+                stage,
+                caseworker,
+                members,
+                monthly_support,
+                medical_support,
+                next_due,
+                arrears,
+                next_hearing,
+                next_appointment,
+                payments,
+                disbursements,
+            });
+        }
+    }
+    if c.errors.is_empty() {
+        Ok(Extract {
+            participants,
+            cases,
+        })
+    } else {
+        Err(c.errors)
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub participants_written: usize,
+    pub participants_unchanged: usize,
+    pub cases_written: usize,
+    pub cases_unchanged: usize,
+}
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Applies a validated extract: an upsert keyed by PAR ID (its blind index) and case
+/// number, in one transaction. Unchanged participants and cases (same fingerprint) are
+/// not written, so re-importing the same extract changes nothing; only new participants
+/// pay for an argon2 hash, computed on every core.
+pub async fn run(
+    store: &crate::store::Store,
+    blind: &crate::verify::BlindIndex,
+    hasher: &crate::verify::Hasher,
+    extract: Extract,
+    progress: &(dyn Fn(&str) + Sync),
+) -> anyhow::Result<Stats> {
+    use super::db::{CaseRow, ParticipantRow};
+    let mut stats = Stats::default();
+    let existing = store.participant_fingerprints().await?;
+    let existing_cases = store.case_fingerprints().await?;
+
+    let mut par_index: HashMap<ParId, String> = HashMap::new();
+    let mut rows = Vec::new();
+    let mut to_hash: Vec<(usize, ParId)> = Vec::new();
+    for p in &extract.participants {
+        let pi = blind.par(&p.par);
+        let si = blind.ssn(&p.ssn);
+        let fingerprint = sha256_hex(&format!(
+            "{si}\u{1f}{}\u{1f}{}\u{1f}{}",
+            p.first_name, p.last_name, p.language
+        ));
+        par_index.insert(p.par.clone(), pi.clone());
+        match existing.get(&pi) {
+            Some((_, fp)) if *fp == fingerprint => stats.participants_unchanged += 1,
+            found => {
+                if found.is_none() {
+                    to_hash.push((rows.len(), p.par.clone()));
+                }
+                rows.push(ParticipantRow {
+                    par_index: pi,
+                    ssn_index: si,
+                    par_hash: String::new(),
+                    first_name: p.first_name.clone(),
+                    last_name: p.last_name.clone(),
+                    language: p.language.code().to_string(),
+                    fingerprint,
+                });
+            }
+        }
+    }
+
+    // argon2 for new participants, spread over the cores.
+    if !to_hash.is_empty() {
+        let total = to_hash.len();
+        progress(&format!("hashing {total} new participant IDs"));
+        let hasher = hasher.clone();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let chunk = total.div_ceil(threads);
+        let hashes: Vec<anyhow::Result<Vec<(usize, String)>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = to_hash
+                .chunks(chunk)
+                .map(|part| {
+                    let hasher = &hasher;
+                    let done = &done;
+                    scope.spawn(move || {
+                        let mut out = Vec::with_capacity(part.len());
+                        for (i, par) in part {
+                            out.push((*i, hasher.hash(par)?));
+                            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                            if n.is_multiple_of(10_000) {
+                                progress(&format!("hashed {n} of {total}"));
+                            }
+                        }
+                        Ok(out)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a hashing thread failed")))
+                })
+                .collect()
+        });
+        for part in hashes {
+            for (i, hash) in part? {
+                rows[i].par_hash = hash;
+            }
+        }
+    }
+    stats.participants_written = rows.len();
+
+    let mut cases = Vec::new();
+    for c in extract.cases {
+        let members: Vec<(String, Role)> = c
+            .members
+            .iter()
+            .map(|(p, r)| (par_index.get(p).cloned().unwrap_or_default(), *r))
+            .collect();
+        let disbursements: Vec<(NaiveDate, Decimal, String, Method)> = c
+            .disbursements
+            .iter()
+            .map(|(d, a, p, m)| (*d, *a, par_index.get(p).cloned().unwrap_or_default(), *m))
+            .collect();
+        let canonical = format!(
+            "{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            c.case_number,
+            c.county,
+            c.status.as_str(),
+            c.stage.as_str(),
+            c.caseworker,
+            c.monthly_support,
+            c.medical_support,
+            c.next_due,
+            c.arrears,
+            c.next_hearing.map(|t| t.to_rfc3339()),
+            c.next_appointment.map(|t| t.to_rfc3339()),
+            members,
+            c.payments,
+            disbursements,
+        );
+        let fingerprint = sha256_hex(&canonical);
+        if existing_cases.get(&c.case_number) == Some(&fingerprint) {
+            stats.cases_unchanged += 1;
+            continue;
+        }
+        cases.push(CaseRow {
+            case_number: c.case_number,
+            county: c.county,
+            status: c.status,
+            stage: c.stage,
+            caseworker: c.caseworker,
+            monthly_support: c.monthly_support,
+            medical_support: c.medical_support,
+            next_due: c.next_due,
+            arrears: c.arrears,
+            next_hearing: c.next_hearing,
+            next_appointment: c.next_appointment,
+            fingerprint,
+            members,
+            payments: c.payments,
+            disbursements,
+        });
+    }
+    stats.cases_written = cases.len();
+    if !rows.is_empty() || !cases.is_empty() {
+        let total = rows.len() + cases.len();
+        progress(&format!(
+            "writing {} participants and {} cases",
+            rows.len(),
+            cases.len()
+        ));
+        store
+            .apply_import(&rows, &cases, &|n| {
+                progress(&format!("written {n} of {total}"))
+            })
+            .await?;
+    }
+    Ok(stats)
+}

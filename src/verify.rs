@@ -1,0 +1,383 @@
+//! Proving who the caller is: SSN, then PAR ID.
+//!
+//! - The SSN is never stored or logged: it becomes a keyed blind index (HMAC-SHA256
+//!   under `CASELINE_BLIND_INDEX_KEY`) at once, and only that index is kept, even in
+//!   the call's session between the two questions.
+//! - The PAR ID is checked against its argon2id hash on the blocking pool, behind a
+//!   semaphore the size of the core count, so verifications never stall the webhooks.
+//! - An unknown SSN is checked against a dummy hash made at start with the same
+//!   parameters: it sounds the same and takes the same time as a wrong PAR ID.
+//! - Failures count per SSN index across calls and servers (in the database); enough of
+//!   them lock that SSN, whether or not it exists.
+
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use tokio::sync::Semaphore;
+
+/// Nine SSN digits. No `Debug` or `Display`: the digits cannot reach a log by accident.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Ssn([u8; 9]);
+
+impl Ssn {
+    /// Nine digits, with or without dashes or spaces.
+    pub fn parse(s: &str) -> Option<Ssn> {
+        let mut out = [0u8; 9];
+        let mut n = 0;
+        for c in s.chars() {
+            match c {
+                '0'..='9' if n < 9 => {
+                    out[n] = c as u8;
+                    n += 1;
+                }
+                '-' | ' ' => {}
+                _ => return None,
+            }
+        }
+        (n == 9).then_some(Ssn(out))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Ssn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ssn(<redacted>)")
+    }
+}
+
+/// A participant ID: digits only. No `Debug` or `Display` of the digits.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ParId(String);
+
+impl ParId {
+    /// 4 to 16 digits (the agency's are 10).
+    pub fn parse(s: &str) -> Option<ParId> {
+        let s = s.trim().trim_end_matches('#');
+        let ok = (4..=16).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+        ok.then(|| ParId(s.to_string()))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for ParId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ParId(<redacted>)")
+    }
+}
+
+/// The keyed blind index: equal inputs give equal indexes, and without the key the
+/// index says nothing about the number.
+#[derive(Clone)]
+pub struct BlindIndex {
+    key: Arc<Vec<u8>>,
+}
+
+impl std::fmt::Debug for BlindIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlindIndex { .. }")
+    }
+}
+
+impl BlindIndex {
+    /// The key must be at least 32 bytes (e.g. 64 hex characters).
+    pub fn new(key: &str) -> anyhow::Result<BlindIndex> {
+        if key.len() < 32 {
+            return Err(anyhow!(
+                "CASELINE_BLIND_INDEX_KEY must be at least 32 characters (use 64 random hex digits)"
+            ));
+        }
+        Ok(BlindIndex {
+            key: Arc::new(key.as_bytes().to_vec()),
+        })
+    }
+
+    fn mac(&self, domain: &[u8], value: &[u8]) -> String {
+        // Domain-separated so an SSN and a PAR ID with the same digits index differently.
+        match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key) {
+            Ok(mut mac) => {
+                mac.update(domain);
+                mac.update(value);
+                mac.finalize()
+                    .into_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            }
+            Err(_) => String::new(),
+        }
+    }
+
+    pub fn ssn(&self, ssn: &Ssn) -> String {
+        self.mac(b"ssn:", ssn.bytes())
+    }
+
+    pub fn par(&self, par: &ParId) -> String {
+        self.mac(b"par:", par.bytes())
+    }
+}
+
+/// argon2id settings for PAR ID hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+}
+
+impl Default for HashCost {
+    /// OWASP's minimum for argon2id (19 MiB, 2 passes, 1 lane).
+    fn default() -> Self {
+        HashCost {
+            memory_kib: 19_456,
+            iterations: 2,
+        }
+    }
+}
+
+/// Hashes and checks PAR IDs with argon2id, off the async runtime.
+#[derive(Clone)]
+pub struct Hasher {
+    argon: Argon2<'static>,
+    dummy: Arc<String>,
+    permits: Arc<Semaphore>,
+}
+
+impl Hasher {
+    pub fn new(cost: HashCost) -> anyhow::Result<Hasher> {
+        let params = Params::new(cost.memory_kib, cost.iterations, 1, None)
+            .map_err(|e| anyhow!("bad argon2 parameters: {e}"))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let dummy = argon
+            .hash_password(b"not-a-participant")
+            .map_err(|e| anyhow!("argon2: {e}"))?
+            .to_string();
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Hasher {
+            argon,
+            dummy: Arc::new(dummy),
+            permits: Arc::new(Semaphore::new(cores)),
+        })
+    }
+
+    /// A PHC string for a PAR ID (blocking: call from a blocking thread or at import).
+    pub fn hash(&self, par: &ParId) -> anyhow::Result<String> {
+        self.argon
+            .hash_password(par.bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow!("argon2: {e}"))
+    }
+
+    /// Checks `par` against `hash`, or against the dummy when there is none, so both
+    /// cases cost the same. Runs on the blocking pool, at most one per core at a time.
+    pub async fn verify(&self, par: Option<ParId>, hash: Option<String>) -> anyhow::Result<bool> {
+        let _permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .context("verification pool closed")?;
+        let argon = self.argon.clone();
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| self.dummy.as_str().to_string());
+        let input = par.map_or_else(|| b"-".to_vec(), |p| p.bytes().to_vec());
+        let ok = tokio::task::spawn_blocking(move || {
+            argon.verify_password(&input, hash.as_str()).is_ok()
+        })
+        .await
+        .context("verification task failed")?;
+        Ok(ok && known)
+    }
+}
+
+/// How many failures lock an SSN, over what window, for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Lockout {
+    pub max_failures: u32,
+    pub window_secs: i64,
+    pub lock_secs: i64,
+    /// Tries per call before the caller is offered a person.
+    pub tries_per_call: u32,
+}
+
+impl Default for Lockout {
+    fn default() -> Self {
+        Lockout {
+            max_failures: 5,
+            window_secs: 24 * 3600,
+            lock_secs: 24 * 3600,
+            tries_per_call: 3,
+        }
+    }
+}
+
+/// The SSN question. Answers `nomatch` for something that is not nine digits (the flow
+/// asks again), `locked` for a locked SSN (existing or not: it says nothing about which),
+/// and otherwise `ok`, keeping only the SSN's blind index for the next question.
+pub async fn check_ssn(
+    s: &crate::app::Services,
+    session: &mut crate::session::Session,
+    entered: &str,
+) -> anyhow::Result<&'static str> {
+    let Some(ssn) = Ssn::parse(entered) else {
+        return Ok("nomatch");
+    };
+    let index = s.blind.ssn(&ssn);
+    let now = s.now();
+    if s.store.locked_until(&index, now).await?.is_some() {
+        s.store
+            .audit(
+                now,
+                Some(session.call_sid.as_str()),
+                None,
+                "verify",
+                "locked",
+                None,
+                None,
+            )
+            .await?;
+        session.pending_ssn = None;
+        return Ok("locked");
+    }
+    session.pending_ssn = Some(index);
+    Ok("ok")
+}
+
+/// The PAR ID question. Whether the SSN is unknown or the PAR ID wrong, the same work is
+/// done (one lookup, one argon2 check, one failure count, one audit line) and the same
+/// outcome comes back.
+pub async fn check_par(
+    s: &crate::app::Services,
+    session: &mut crate::session::Session,
+    entered: &str,
+) -> anyhow::Result<&'static str> {
+    let now = s.now();
+    let call = Some(session.call_sid.as_str().to_string());
+    let Some(index) = session.pending_ssn.clone() else {
+        // No SSN on file for this call (a stale request): ask again from the start.
+        return Ok("failed");
+    };
+    if s.store.locked_until(&index, now).await?.is_some() {
+        s.store
+            .audit(now, call.as_deref(), None, "verify", "locked", None, None)
+            .await?;
+        session.pending_ssn = None;
+        return Ok("locked");
+    }
+    let par = ParId::parse(entered);
+    let found = s.store.participant_by_ssn(&index).await?;
+    let participant = found.as_ref().map(|(id, _)| *id);
+    let matched = s.hasher.verify(par, found.map(|(_, hash)| hash)).await?;
+    if matched {
+        s.store.clear_failures(&index).await?;
+        let id = participant.ok_or_else(|| anyhow!("verified without a participant"))?;
+        session.verified = true;
+        session.participant = Some(id);
+        session.pending_ssn = None;
+        session.verify_failures = 0;
+        session.cases = s.store.cases_of(id).await?;
+        session.case = None;
+        s.store
+            .audit(now, call.as_deref(), None, "verify", "ok", Some(id), None)
+            .await?;
+        return Ok("ok");
+    }
+    let l = s.lockout;
+    let locked = s
+        .store
+        .record_failure(&index, now, l.max_failures, l.window_secs, l.lock_secs)
+        .await?;
+    session.verify_failures += 1;
+    // Either way the caller starts again from the SSN, so an unknown SSN and a wrong PAR
+    // ID cannot be told apart.
+    session.pending_ssn = None;
+    let outcome = if locked {
+        "locked"
+    } else if session.verify_failures >= l.tries_per_call {
+        "too-many"
+    } else {
+        "failed"
+    };
+    s.store
+        .audit(
+            now,
+            call.as_deref(),
+            None,
+            "verify",
+            outcome,
+            participant,
+            None,
+        )
+        .await?;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssns_parse_with_or_without_dashes_and_never_print() {
+        let a = Ssn::parse("123-45-6789").unwrap();
+        let b = Ssn::parse("123456789").unwrap();
+        assert!(a == b);
+        assert_eq!(format!("{a:?}"), "Ssn(<redacted>)");
+        for bad in [
+            "12345678",
+            "1234567890",
+            "123-45-678x",
+            "",
+            "１２３４５６７８９",
+        ] {
+            assert!(Ssn::parse(bad).is_none(), "{bad}");
+        }
+        assert_eq!(
+            format!("{:?}", ParId::parse("4820193756#").unwrap()),
+            "ParId(<redacted>)"
+        );
+        assert!(ParId::parse("48a0").is_none());
+    }
+
+    #[test]
+    fn blind_indexes_are_keyed_and_domain_separated() {
+        let k1 = BlindIndex::new(&"k".repeat(32)).unwrap();
+        let k2 = BlindIndex::new(&"j".repeat(32)).unwrap();
+        let ssn = Ssn::parse("123456789").unwrap();
+        let par = ParId::parse("123456789").unwrap();
+        assert_eq!(k1.ssn(&ssn), k1.ssn(&Ssn::parse("123-45-6789").unwrap()));
+        assert_ne!(k1.ssn(&ssn), k2.ssn(&ssn));
+        assert_ne!(k1.ssn(&ssn), k1.par(&par));
+        assert_eq!(k1.ssn(&ssn).len(), 64);
+        assert!(!k1.ssn(&ssn).contains("123456789"));
+        assert!(BlindIndex::new("short").is_err());
+    }
+
+    #[tokio::test]
+    async fn argon2_checks_right_wrong_and_unknown() {
+        let h = Hasher::new(HashCost {
+            memory_kib: 64,
+            iterations: 1,
+        })
+        .unwrap();
+        let par = ParId::parse("4820193756").unwrap();
+        let hash = h.hash(&par).unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        assert!(!hash.contains("4820193756"));
+        assert!(
+            h.verify(Some(par.clone()), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        let wrong = ParId::parse("4820193757").unwrap();
+        assert!(!h.verify(Some(wrong), Some(hash)).await.unwrap());
+        // Unknown participant: checked against the dummy, still false.
+        assert!(!h.verify(Some(par), None).await.unwrap());
+    }
+}
