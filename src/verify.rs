@@ -148,6 +148,7 @@ pub struct Hasher {
     argon: Argon2<'static>,
     dummy: Arc<String>,
     permits: Arc<Semaphore>,
+    checks: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Hasher {
@@ -164,7 +165,13 @@ impl Hasher {
             argon,
             dummy: Arc::new(dummy),
             permits: Arc::new(Semaphore::new(cores)),
+            checks: Arc::default(),
         })
+    }
+
+    /// How many argon2 checks have run (each costs the same, known participant or not).
+    pub fn checks(&self) -> u64 {
+        self.checks.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A PHC string for a PAR ID (blocking: call from a blocking thread or at import).
@@ -184,6 +191,8 @@ impl Hasher {
             .acquire_owned()
             .await
             .context("verification pool closed")?;
+        self.checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let argon = self.argon.clone();
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy.as_str().to_string());

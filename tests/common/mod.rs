@@ -162,9 +162,60 @@ impl TestApp {
         }
     }
 
+    /// The folder holding the SQLite files, for tests that read them.
+    pub fn db_path(&self) -> Option<std::path::PathBuf> {
+        match &self.db {
+            Db::Sqlite(dir, _) => Some(dir.path().to_path_buf()),
+            Db::Postgres(..) => None,
+        }
+    }
+
+    /// Every row of every table in this test's PostgreSQL schema, as text.
+    pub async fn dump_postgres(&self) -> String {
+        let Db::Postgres(url, schema) = &self.db else {
+            return String::new();
+        };
+        let pool = sqlx::PgPool::connect(url).await.expect("connect");
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
+        )
+        .bind(schema)
+        .fetch_all(&pool)
+        .await
+        .expect("tables");
+        let mut out = String::new();
+        for t in tables {
+            // Names come from the catalogue of our own schema, not from input.
+            let sql = format!("SELECT t::text FROM {schema}.{t} t");
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&pool)
+                .await
+                .expect("rows");
+            out.push_str(&rows.join("\n"));
+        }
+        pool.close().await;
+        out
+    }
+
     /// A second server on the same database (a restart, or a load-balanced twin).
     pub async fn restart(&self) -> TestApp {
         Self::on(self.db.clone(), self.settings.clone(), self.clock.clone()).await
+    }
+
+    /// Loads the demo extract (the people in `demo/extract.json`).
+    pub async fn with_demo_data(self) -> TestApp {
+        let extract =
+            caseline::cases::import::parse(caseline::demo::DEMO_EXTRACT).expect("demo data");
+        caseline::cases::import::run(
+            &self.state.store,
+            &self.state.blind,
+            &self.state.hasher,
+            extract,
+            &|_| {},
+        )
+        .await
+        .expect("import");
+        self
     }
 
     pub fn call(&self) -> Phone<'_> {
@@ -405,6 +456,19 @@ impl Phone<'_> {
     /// Any URL, with this call's parameters.
     pub async fn post(&mut self, url: &str, extra: &[(&str, &str)]) -> Twiml {
         self.send(url, extra).await
+    }
+
+    /// From the main menu: 1 (payments), then the SSN, then the PAR ID.
+    pub async fn verify_for_payments(&mut self, ssn: &str, par: &str) -> Twiml {
+        let ask = self.press("1").await;
+        assert!(
+            ask.says("Social Security") || ask.says("Seguro Social"),
+            "{}",
+            ask.said()
+        );
+        let ask = self.press(ssn).await;
+        assert!(ask.says("PAR ID"), "{}", ask.said());
+        self.press(par).await
     }
 
     pub async fn hang_up(&mut self) -> Answer {
