@@ -39,77 +39,6 @@ pub struct Sqlite {
     saves: mpsc::Sender<PendingSave>,
 }
 
-/// A session save waiting for the group commit, and who to tell when it is durable.
-struct PendingSave {
-    call_sid: String,
-    state: String,
-    now: i64,
-    done: oneshot::Sender<Result<(), String>>,
-}
-
-/// How many session saves one SQLite transaction takes at most.
-const GROUP_COMMIT_MAX: usize = 256;
-
-const UPSERT_SESSION: &str = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at) \
-    VALUES ($1, $2, $3, $3) \
-    ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
-    updated_at = excluded.updated_at, ended_at = NULL, end_status = NULL";
-
-/// Group commit for session saves: takes every save queued so far, writes them in one
-/// transaction, then answers each. A webhook still answers only once its session is on
-/// disk, but a busy line pays one commit per batch instead of one per call.
-async fn group_commit(pool: SqlitePool, mut rx: mpsc::Receiver<PendingSave>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < GROUP_COMMIT_MAX {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
-        }
-        // One statement for the whole batch. A call normally appears once (the provider
-        // waits for our answer before its next webhook); after a retry, its latest save
-        // wins.
-        let mut latest: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for (i, p) in batch.iter().enumerate() {
-            latest.insert(p.call_sid.as_str(), i);
-        }
-        let rows: Vec<&PendingSave> = batch
-            .iter()
-            .enumerate()
-            .filter(|(i, p)| latest.get(p.call_sid.as_str()) == Some(i))
-            .map(|(_, p)| p)
-            .collect();
-        let mut sql = String::from(
-            "INSERT INTO call_sessions (call_sid, state, created_at, updated_at) VALUES ",
-        );
-        for i in 0..rows.len() {
-            let b = i * 3;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 3));
-        }
-        sql.push_str(
-            " ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
-             updated_at = excluded.updated_at, ended_at = NULL, end_status = NULL",
-        );
-        // Only numbered placeholders are formatted in; every value is bound.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for p in &rows {
-            query = query.bind(&p.call_sid).bind(&p.state).bind(p.now);
-        }
-        let result = query
-            .execute(&pool)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string());
-        for p in batch {
-            let _ = p.done.send(result.clone());
-        }
-    }
-}
-
 /// Runs the same statement on whichever backend this is; `read` or `write` picks the
 /// SQLite pool.
 macro_rules! on_both {
@@ -134,6 +63,171 @@ pub struct Announcement {
     pub text_es: String,
     pub starts_at: Option<i64>,
     pub ends_at: Option<i64>,
+}
+
+/// A write waiting for the group commit, and who to tell when it is durable.
+struct PendingSave {
+    write: Write,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// What the group commit writes: call sessions and audit lines, the two writes on a
+/// webhook's path.
+enum Write {
+    Session {
+        call_sid: String,
+        state: String,
+        now: i64,
+    },
+    Audit(AuditLine),
+}
+
+/// One line of the audit table.
+#[derive(Debug, Clone)]
+pub struct AuditLine {
+    pub at: i64,
+    pub call_sid: Option<String>,
+    pub actor: Option<String>,
+    pub event: String,
+    pub outcome: String,
+    pub participant_id: Option<i64>,
+    pub case_id: Option<i64>,
+}
+
+/// How many writes one SQLite transaction takes at most.
+const GROUP_COMMIT_MAX: usize = 256;
+
+const UPSERT_SESSION: &str = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at) \
+    VALUES ($1, $2, $3, $3) \
+    ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
+    updated_at = excluded.updated_at, ended_at = NULL, end_status = NULL";
+
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit (at, call_sid, actor, event, outcome, participant_id, case_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Group commit: takes every write queued so far and applies them in one transaction
+/// (one multi-row statement per table), then answers each. A webhook still answers only
+/// once its writes are on disk, but a busy line pays one commit per batch instead of one
+/// per call.
+async fn group_commit(pool: SqlitePool, mut rx: mpsc::Receiver<PendingSave>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < GROUP_COMMIT_MAX {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let result = commit_batch(&pool, &batch).await.map_err(|e| e.to_string());
+        for p in batch {
+            let _ = p.done.send(result.clone());
+        }
+    }
+}
+
+async fn commit_batch(pool: &SqlitePool, batch: &[PendingSave]) -> Result<(), sqlx::Error> {
+    // A call normally appears once per batch (the provider waits for our answer before
+    // its next webhook); after a retry, its latest save wins.
+    let mut latest: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, p) in batch.iter().enumerate() {
+        if let Write::Session { call_sid, .. } = &p.write {
+            latest.insert(call_sid.as_str(), i);
+        }
+    }
+    let sessions: Vec<(&str, &str, i64)> = batch
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| match &p.write {
+            Write::Session {
+                call_sid,
+                state,
+                now,
+            } if latest.get(call_sid.as_str()) == Some(&i) => {
+                Some((call_sid.as_str(), state.as_str(), *now))
+            }
+            _ => None,
+        })
+        .collect();
+    let audits: Vec<&AuditLine> = batch
+        .iter()
+        .filter_map(|p| match &p.write {
+            Write::Audit(a) => Some(a),
+            Write::Session { .. } => None,
+        })
+        .collect();
+    let mut tx = pool.begin().await?;
+    if !sessions.is_empty() {
+        let mut sql = String::from(
+            "INSERT INTO call_sessions (call_sid, state, created_at, updated_at) VALUES ",
+        );
+        for i in 0..sessions.len() {
+            let b = i * 3;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 3));
+        }
+        sql.push_str(
+            " ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
+             updated_at = excluded.updated_at, ended_at = NULL, end_status = NULL",
+        );
+        // Only numbered placeholders are formatted in; every value is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (sid, state, now) in &sessions {
+            query = query.bind(*sid).bind(*state).bind(*now);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    if !audits.is_empty() {
+        let mut sql = String::from(
+            "INSERT INTO audit (at, call_sid, actor, event, outcome, participant_id, case_id) VALUES ",
+        );
+        for i in 0..audits.len() {
+            let b = i * 7;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            sql.push_str(
+                &(1..=7)
+                    .map(|k| format!("${}", b + k))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            sql.push(')');
+        }
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for a in &audits {
+            query = query
+                .bind(a.at)
+                .bind(a.call_sid.as_deref())
+                .bind(a.actor.as_deref())
+                .bind(a.event.as_str())
+                .bind(a.outcome.as_str())
+                .bind(a.participant_id)
+                .bind(a.case_id);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+impl Sqlite {
+    /// Queues a write for the group commit and waits until it is durable.
+    async fn write(&self, write: Write) -> anyhow::Result<()> {
+        let (done, wait) = oneshot::channel();
+        self.saves
+            .send(PendingSave { write, done })
+            .await
+            .map_err(|_| anyhow::anyhow!("the database writer has stopped"))?;
+        wait.await
+            .map_err(|_| anyhow::anyhow!("the database writer has stopped"))?
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    pub(crate) async fn write_audit(&self, line: AuditLine) -> anyhow::Result<()> {
+        self.write(Write::Audit(line)).await
+    }
 }
 
 impl Store {
@@ -246,22 +340,14 @@ impl Store {
     pub async fn save_session(&self, session: &Session, now: i64) -> anyhow::Result<()> {
         let state = serde_json::to_string(session)?;
         match self {
-            Store::Sqlite(db) => {
-                let (done, wait) = oneshot::channel();
-                let pending = PendingSave {
+            Store::Sqlite(db) => db
+                .write(Write::Session {
                     call_sid: session.call_sid.as_str().to_string(),
                     state,
                     now,
-                    done,
-                };
-                db.saves
-                    .send(pending)
-                    .await
-                    .map_err(|_| anyhow::anyhow!("the session writer has stopped"))?;
-                wait.await
-                    .map_err(|_| anyhow::anyhow!("the session writer has stopped"))?
-                    .map_err(|e| anyhow::anyhow!("Failed to save the call session: {e}"))
-            }
+                })
+                .await
+                .context("Failed to save the call session"),
             Store::Postgres(pool) => {
                 sqlx::query(UPSERT_SESSION)
                     .bind(session.call_sid.as_str())

@@ -82,3 +82,73 @@ fn serve_refuses_to_start_without_a_token() {
         "{stderr}"
     );
 }
+
+#[test]
+fn import_lists_every_error_and_writes_nothing_then_imports_a_good_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/import.db", dir.path().display());
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"participants": [{"par_id": "4820193756", "ssn": "900-12-345", "first_name": "A", "last_name": "B"}],
+            "cases": [{"case_number": "190000123456", "county": "Fresno", "status": "open", "stage": "nope", "members": []}]}"#,
+    )
+    .unwrap();
+    let run = |file: &std::path::Path| {
+        caseline()
+            .arg("import")
+            .arg(file)
+            .env("CASELINE_DATABASE_URL", &db)
+            .env(
+                "CASELINE_BLIND_INDEX_KEY",
+                "cli-test-blind-index-key-0123456789",
+            )
+            .env("CASELINE_ARGON2_MEMORY_KIB", "256")
+            .env("CASELINE_ARGON2_ITERATIONS", "1")
+            .output()
+            .unwrap()
+    };
+    let out = run(&bad);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("participants[0].ssn: must be 9 digits"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("cases[0].stage: 'nope' is not one of"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("cases[0].members: a case needs at least one member"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("3 error(s); nothing was imported"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("900-12-345"), "{stderr}");
+    assert!(
+        !dir.path().join("import.db").exists(),
+        "nothing was written, not even a database"
+    );
+
+    let good = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/extract.json");
+    let out = run(&good);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("6 participants written, 0 unchanged; 4 cases written, 0 unchanged"),
+        "{stdout}"
+    );
+    let again = run(&good);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        stdout.contains("0 participants written, 6 unchanged; 0 cases written, 4 unchanged"),
+        "{stdout}"
+    );
+}

@@ -422,32 +422,35 @@ impl Store {
         participant_id: Option<i64>,
         case_id: Option<i64>,
     ) -> anyhow::Result<()> {
-        let sql = "INSERT INTO audit (at, call_sid, actor, event, outcome, participant_id, case_id) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        macro_rules! run {
-            ($pool:expr) => {
-                sqlx::query(sql)
-                    .bind(now)
-                    .bind(call_sid)
-                    .bind(actor)
-                    .bind(event)
-                    .bind(outcome)
-                    .bind(participant_id)
-                    .bind(case_id)
-                    .execute($pool)
-                    .await
-                    .context("Failed to write the audit log")?
-            };
-        }
+        let line = crate::store::AuditLine {
+            at: now,
+            call_sid: call_sid.map(String::from),
+            actor: actor.map(String::from),
+            event: event.to_string(),
+            outcome: outcome.to_string(),
+            participant_id,
+            case_id,
+        };
         match self {
-            Store::Sqlite(db) => {
-                run!(&db.write);
-            }
+            Store::Sqlite(db) => db
+                .write_audit(line)
+                .await
+                .context("Failed to write the audit log"),
             Store::Postgres(pool) => {
-                run!(pool);
+                sqlx::query(crate::store::INSERT_AUDIT)
+                    .bind(line.at)
+                    .bind(line.call_sid)
+                    .bind(line.actor)
+                    .bind(line.event)
+                    .bind(line.outcome)
+                    .bind(line.participant_id)
+                    .bind(line.case_id)
+                    .execute(pool)
+                    .await
+                    .context("Failed to write the audit log")?;
+                Ok(())
             }
         }
-        Ok(())
     }
 
     /// Audit lines for a call: (event, outcome, participant, case), oldest first.

@@ -1,0 +1,116 @@
+//! Shared by the benchmarks: a caseline server on its own runtime, and latency figures.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use caseline::app::{Application, Services};
+use caseline::clock::SystemClock;
+use caseline::config::Settings;
+use caseline::signature::{Algorithm, sign, signing_payload};
+use caseline::store::Store;
+use tokio::net::TcpListener;
+
+pub const TOKEN: &str = "bench-token";
+pub const BLIND_KEY: &str = "bench-blind-index-key-0123456789abcdef";
+
+pub fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+pub fn settings(db: &str) -> Settings {
+    let root = env!("CARGO_MANIFEST_DIR");
+    Settings {
+        database_url: db.to_string(),
+        auth_token: Some(TOKEN.into()),
+        flows_dir: format!("{root}/call-flows").into(),
+        prompts_dir: format!("{root}/prompts").into(),
+        blind_index_key: Some(BLIND_KEY.into()),
+        ..Settings::default()
+    }
+}
+
+/// Starts caseline on a loopback port, on a two-worker runtime of its own; answers its
+/// base URL once it is listening.
+pub fn spawn_caseline(mut settings: Settings) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("nonblocking");
+    settings.listen = addr;
+    settings.public_url = format!("http://{addr}");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let store = Store::connect(&settings.database_url).await.expect("store");
+            let state =
+                Arc::new(Services::new(settings, store, Arc::new(SystemClock)).expect("services"));
+            let listener = TcpListener::from_std(listener).expect("listener");
+            ready_tx.send(()).expect("ready");
+            Application::from_parts(listener, state)
+                .run_until_stopped(std::future::pending())
+                .await
+                .expect("serve");
+        });
+    });
+    ready_rx.recv().expect("caseline started");
+    format!("http://{addr}")
+}
+
+/// A signed webhook request ready to send: URL, form parameters, signature.
+pub type Signed = (String, Vec<(String, String)>, String);
+
+pub fn signed(url: String, params: Vec<(String, String)>) -> Signed {
+    let sig = sign(Algorithm::HmacSha1, TOKEN, &signing_payload(&url, &params));
+    (url, params, sig)
+}
+
+pub async fn send(client: &reqwest::Client, (url, params, sig): &Signed) -> String {
+    let res = client
+        .post(url)
+        .header("X-Twilio-Signature", sig)
+        .form(params)
+        .send()
+        .await
+        .expect("request");
+    assert!(res.status().is_success(), "status {}", res.status());
+    res.text().await.expect("body")
+}
+
+pub struct Figures {
+    pub requests: usize,
+    pub secs: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+impl Figures {
+    pub fn from(mut latencies: Vec<Duration>, secs: f64) -> Figures {
+        latencies.sort();
+        let pick =
+            |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        Figures {
+            requests: latencies.len(),
+            secs,
+            p50: pick(0.50),
+            p99: pick(0.99),
+        }
+    }
+
+    pub fn line(&self, name: &str) -> String {
+        format!(
+            "{name:34} {:>8.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} requests)",
+            self.requests as f64 / self.secs,
+            self.p50.as_secs_f64() * 1000.0,
+            self.p99.as_secs_f64() * 1000.0,
+            self.requests
+        )
+    }
+}
