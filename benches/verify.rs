@@ -168,12 +168,10 @@ fn main() {
         .expect("rt");
     let figures = client_rt.block_on(async {
         let client = reqwest::Client::new();
-        let deadline_for = |s: u64| Instant::now() + Duration::from_secs(s);
         let run = |secs: u64| {
             let client = client.clone();
             let base = base.clone();
             async move {
-                let deadline = deadline_for(secs);
                 let mut tasks = Vec::new();
                 for k in 0..concurrency {
                     let client = client.clone();
@@ -203,6 +201,8 @@ fn main() {
                         assert!(body.contains("four hundred fifty dollars"), "{body}");
                         // Then between the two readbacks: 1 at payments (case status),
                         // 1 at case status (payments). Each reads the case and audits.
+                        // The clock starts once the call is verified.
+                        let deadline = Instant::now() + Duration::from_secs(secs);
                         let to_status = step("/voice/input/payments-paying", Some("1"));
                         let to_payments = step("/voice/input/case-open", Some("1"));
                         let mut latencies = Vec::new();
