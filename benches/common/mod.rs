@@ -93,7 +93,10 @@ pub struct Figures {
 
 impl Figures {
     pub fn from(mut latencies: Vec<Duration>, secs: f64) -> Figures {
-        assert!(!latencies.is_empty(), "no request completed in the measured time");
+        assert!(
+            !latencies.is_empty(),
+            "no request completed in the measured time"
+        );
         latencies.sort();
         let pick =
             |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];

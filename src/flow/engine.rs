@@ -79,13 +79,13 @@ pub async fn start<R: Runtime>(
     session: &mut Session,
     entry: &str,
 ) -> anyhow::Result<Response> {
-    let ix = rt
-        .flow()
-        .entry(entry)
-        .ok_or_else(|| anyhow!("no entry point '{entry}'"))?;
-    let mut out = Response::new();
-    run(rt, session, ix, &mut out).await?;
-    Ok(out)
+    let ix = rt.flow().entry(entry);
+    answer_from(
+        rt,
+        session,
+        ix.ok_or_else(|| anyhow!("no entry point '{entry}'"))?,
+    )
+    .await
 }
 
 /// Runs a step by name (a `<Redirect>` or a transfer coming back).
@@ -94,10 +94,20 @@ pub async fn step<R: Runtime>(
     session: &mut Session,
     name: &str,
 ) -> anyhow::Result<Response> {
-    let ix = rt
-        .flow()
-        .find(name)
-        .ok_or_else(|| anyhow!("the provider asked for an unknown step"))?;
+    let ix = rt.flow().find(name);
+    answer_from(
+        rt,
+        session,
+        ix.ok_or_else(|| anyhow!("the provider asked for an unknown step"))?,
+    )
+    .await
+}
+
+async fn answer_from<R: Runtime>(
+    rt: &R,
+    session: &mut Session,
+    ix: StepIx,
+) -> anyhow::Result<Response> {
     let mut out = Response::new();
     run(rt, session, ix, &mut out).await?;
     Ok(out)
