@@ -87,6 +87,29 @@ fn local(s: &Services, t: DateTime<FixedOffset>) -> NaiveDateTime {
     t.with_timezone(&s.hours.tz).naive_local()
 }
 
+/// One audit line for a readback: which call, what was read, for whom.
+async fn audit(
+    s: &Services,
+    session: &Session,
+    event: &str,
+    outcome: &str,
+    participant: i64,
+    case_id: Option<i64>,
+) -> anyhow::Result<()> {
+    let call = Some(session.call_sid.as_str());
+    s.store
+        .audit(
+            s.now(),
+            call,
+            None,
+            event,
+            outcome,
+            Some(participant),
+            case_id,
+        )
+        .await
+}
+
 fn heard(session: &mut Session, topic: &str) {
     if !session.heard.iter().any(|h| h == topic) {
         session.heard.push(topic.to_string());
@@ -150,18 +173,15 @@ pub async fn payments(s: &Services, session: &mut Session) -> anyhow::Result<&'s
         }
     };
     heard(session, "payments");
-    let now = s.now();
-    s.store
-        .audit(
-            now,
-            Some(session.call_sid.as_str()),
-            None,
-            "read-payments",
-            outcome,
-            Some(participant),
-            Some(case.id),
-        )
-        .await?;
+    audit(
+        s,
+        session,
+        "read-payments",
+        outcome,
+        participant,
+        Some(case.id),
+    )
+    .await?;
     Ok(outcome)
 }
 
@@ -227,18 +247,15 @@ pub async fn history(s: &Services, session: &mut Session) -> anyhow::Result<&'st
     session.values.insert("history".into(), list);
     let outcome = if empty { "none" } else { outcome };
     heard(session, "payment-history");
-    let now = s.now();
-    s.store
-        .audit(
-            now,
-            Some(session.call_sid.as_str()),
-            None,
-            "read-history",
-            outcome,
-            Some(participant),
-            Some(case_ref.case_id),
-        )
-        .await?;
+    audit(
+        s,
+        session,
+        "read-history",
+        outcome,
+        participant,
+        Some(case_ref.case_id),
+    )
+    .await?;
     Ok(outcome)
 }
 
@@ -278,17 +295,14 @@ pub async fn case_status(s: &Services, session: &mut Session) -> anyhow::Result<
         CaseStatus::Closed => "closed",
     };
     heard(session, "case-status");
-    let now = s.now();
-    s.store
-        .audit(
-            now,
-            Some(session.call_sid.as_str()),
-            None,
-            "read-case-status",
-            outcome,
-            Some(participant),
-            Some(case.id),
-        )
-        .await?;
+    audit(
+        s,
+        session,
+        "read-case-status",
+        outcome,
+        participant,
+        Some(case.id),
+    )
+    .await?;
     Ok(outcome)
 }

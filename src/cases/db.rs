@@ -47,6 +47,20 @@ pub struct CaseRow {
     pub disbursements: Vec<(NaiveDate, Decimal, String, Method)>,
 }
 
+/// The same on both stores: a participant keeps its PAR ID hash when it already exists.
+const UPSERT_PARTICIPANT: &str = "INSERT INTO participants (par_index, ssn_index, par_hash, first_name, last_name, language, fingerprint) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (par_index) DO UPDATE SET \
+             ssn_index = excluded.ssn_index, first_name = excluded.first_name, \
+             last_name = excluded.last_name, language = excluded.language, fingerprint = excluded.fingerprint \
+             RETURNING id";
+
+/// A case's children, replaced whole by each import of the case.
+const CLEAR_CASE: [&str; 3] = [
+    "DELETE FROM case_members WHERE case_id = $1",
+    "DELETE FROM payments WHERE case_id = $1",
+    "DELETE FROM disbursements WHERE case_id = $1",
+];
+
 fn cents(d: Decimal) -> i64 {
     (d * Decimal::from(100)).round().to_i64().unwrap_or(0)
 }
@@ -489,16 +503,17 @@ async fn apply_sqlite(
     let mut ids: HashMap<&str, i64> = HashMap::new();
     let mut done = 0usize;
     for p in participants {
-        let id: i64 = sqlx::query(
-            "INSERT INTO participants (par_index, ssn_index, par_hash, first_name, last_name, language, fingerprint) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (par_index) DO UPDATE SET \
-             ssn_index = excluded.ssn_index, first_name = excluded.first_name, \
-             last_name = excluded.last_name, language = excluded.language, fingerprint = excluded.fingerprint \
-             RETURNING id",
-        )
-        .bind(&p.par_index).bind(&p.ssn_index).bind(&p.par_hash).bind(&p.first_name)
-        .bind(&p.last_name).bind(&p.language).bind(&p.fingerprint)
-        .fetch_one(&mut *tx).await?.try_get(0)?;
+        let id: i64 = sqlx::query(UPSERT_PARTICIPANT)
+            .bind(&p.par_index)
+            .bind(&p.ssn_index)
+            .bind(&p.par_hash)
+            .bind(&p.first_name)
+            .bind(&p.last_name)
+            .bind(&p.language)
+            .bind(&p.fingerprint)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
         ids.insert(p.par_index.as_str(), id);
         done += 1;
         if done.is_multiple_of(10_000) {
@@ -522,12 +537,7 @@ async fn apply_sqlite(
         .bind(c.next_hearing.map(|t| t.to_rfc3339())).bind(c.next_appointment.map(|t| t.to_rfc3339()))
         .bind(&c.fingerprint)
         .fetch_one(&mut *tx).await?.try_get(0)?;
-        for table in ["case_members", "payments", "disbursements"] {
-            let sql = match table {
-                "case_members" => "DELETE FROM case_members WHERE case_id = $1",
-                "payments" => "DELETE FROM payments WHERE case_id = $1",
-                _ => "DELETE FROM disbursements WHERE case_id = $1",
-            };
+        for sql in CLEAR_CASE {
             sqlx::query(sql).bind(case_id).execute(&mut *tx).await?;
         }
         for (par_index, role) in &c.members {
@@ -589,16 +599,17 @@ async fn apply_pg(
     let mut ids: HashMap<&str, i64> = HashMap::new();
     let mut done = 0usize;
     for p in participants {
-        let id: i64 = sqlx::query(
-            "INSERT INTO participants (par_index, ssn_index, par_hash, first_name, last_name, language, fingerprint) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (par_index) DO UPDATE SET \
-             ssn_index = excluded.ssn_index, first_name = excluded.first_name, \
-             last_name = excluded.last_name, language = excluded.language, fingerprint = excluded.fingerprint \
-             RETURNING id",
-        )
-        .bind(&p.par_index).bind(&p.ssn_index).bind(&p.par_hash).bind(&p.first_name)
-        .bind(&p.last_name).bind(&p.language).bind(&p.fingerprint)
-        .fetch_one(&mut *tx).await?.try_get(0)?;
+        let id: i64 = sqlx::query(UPSERT_PARTICIPANT)
+            .bind(&p.par_index)
+            .bind(&p.ssn_index)
+            .bind(&p.par_hash)
+            .bind(&p.first_name)
+            .bind(&p.last_name)
+            .bind(&p.language)
+            .bind(&p.fingerprint)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
         ids.insert(p.par_index.as_str(), id);
         done += 1;
         if done.is_multiple_of(10_000) {
@@ -622,18 +633,9 @@ async fn apply_pg(
         .bind(c.next_hearing.map(|t| t.with_timezone(&Utc))).bind(c.next_appointment.map(|t| t.with_timezone(&Utc)))
         .bind(&c.fingerprint)
         .fetch_one(&mut *tx).await?.try_get(0)?;
-        sqlx::query("DELETE FROM case_members WHERE case_id = $1")
-            .bind(case_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM payments WHERE case_id = $1")
-            .bind(case_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM disbursements WHERE case_id = $1")
-            .bind(case_id)
-            .execute(&mut *tx)
-            .await?;
+        for sql in CLEAR_CASE {
+            sqlx::query(sql).bind(case_id).execute(&mut *tx).await?;
+        }
         for (par_index, role) in &c.members {
             let pid = pg_participant_id(&mut tx, &mut ids, par_index).await?;
             sqlx::query(
