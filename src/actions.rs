@@ -6,7 +6,7 @@ use crate::flow::ActionKind;
 use crate::flow::engine::CallerInput;
 use crate::prompts::Lang;
 use crate::session::Session;
-use crate::{readback, speech, verify};
+use crate::{callbacks, readback, speech, verify};
 
 pub async fn run(
     s: &Services,
@@ -40,6 +40,12 @@ pub async fn run(
         ActionKind::ReadPayments => readback::payments(s, session).await?,
         ActionKind::ReadHistory => readback::history(s, session).await?,
         ActionKind::ReadCaseStatus => readback::case_status(s, session).await?,
+        ActionKind::CallbackUseCaller => callbacks::use_caller(session),
+        ActionKind::CallbackEnter => match input {
+            Some(i) => callbacks::enter(session, i),
+            None => "nomatch",
+        },
+        ActionKind::RequestCallback => callbacks::request(s, session).await?,
     };
     Ok(Some(outcome.to_string()))
 }

@@ -15,7 +15,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::flow::engine::{CallerInput, Runtime};
 use crate::flow::{ActionKind, Condition, Flow};
-use crate::hours::Hours;
 use crate::prompts::{Catalog, Channel, Lang};
 use crate::session::Session;
 use crate::signature::Keys;
@@ -29,12 +28,13 @@ pub struct Services {
     pub flow: Flow,
     pub catalog: Catalog,
     pub clock: Arc<dyn Clock>,
-    pub hours: Hours,
     /// `None` only when signatures are switched off on purpose.
     pub keys: Option<Keys>,
     pub blind: crate::verify::BlindIndex,
     pub hasher: crate::verify::Hasher,
     pub lockout: crate::verify::Lockout,
+    /// The CRM event on transfers, when `CASELINE_SCREEN_POP_URL` is set.
+    pub screen_pop: Option<crate::screenpop::ScreenPop>,
 }
 
 pub type AppState = Arc<Services>;
@@ -68,7 +68,16 @@ impl Services {
                 })?;
         let hasher = crate::verify::Hasher::new(settings.hash_cost)?;
         let lockout = settings.lockout;
+        let screen_pop = match (&settings.screen_pop_url, &settings.screen_pop_secret) {
+            (Some(url), Some(secret)) => Some(crate::screenpop::ScreenPop::new(
+                url.clone(),
+                secret.clone(),
+                settings.screen_pop_retry,
+            )?),
+            _ => None,
+        };
         Ok(Services {
+            screen_pop,
             blind,
             hasher,
             lockout,
@@ -77,7 +86,6 @@ impl Services {
             flow,
             catalog,
             clock,
-            hours: Hours::default(),
             keys,
         })
     }
@@ -193,19 +201,34 @@ impl Runtime for Services {
     }
 
     fn value(&self, session: &Session, name: &str, lang: Lang, channel: Channel) -> Option<String> {
-        match session.values.get(name) {
-            Some(v) => Some(v.render(&self.catalog, lang, channel)),
-            None => speech::setting_value(&self.settings, name, channel),
+        let now = self.clock.now();
+        let hours = &self.settings.hours;
+        match (session.values.get(name), name) {
+            (Some(v), _) => Some(v.render(&self.catalog, lang, channel)),
+            (None, "next_open") => {
+                let local = now.with_timezone(&hours.tz).naive_local();
+                hours
+                    .next_open(now)
+                    .map(|open| speech::next_open(local, open, lang))
+            }
+            (None, "holiday") => hours.holiday(now).map(String::from),
+            (None, _) => speech::setting_value(&self.settings, name, channel),
         }
     }
 
     async fn condition(&self, condition: Condition, session: &Session) -> anyhow::Result<bool> {
         Ok(match condition {
-            Condition::OfficeOpen => self.hours.is_open(self.clock.now()),
+            Condition::OfficeOpen => self.settings.hours.is_open(self.clock.now()),
             Condition::Verified => session.verified,
             Condition::Tty => session.channel == Channel::Tty,
             Condition::LanguageChosen => session.lang.is_some(),
             Condition::Announcement => self.store.announcement(self.now()).await?.is_some(),
+            Condition::Holiday => self.settings.hours.holiday(self.clock.now()).is_some(),
+            Condition::CallbackRequested => session.callback_requested,
+            Condition::RepresentativeReached => matches!(
+                session.transfer_result.as_deref(),
+                Some("bridged" | "bridging-in-process" | "completed" | "answered")
+            ),
         })
     }
 
@@ -217,6 +240,26 @@ impl Runtime for Services {
         session: &mut Session,
     ) -> anyhow::Result<Option<String>> {
         crate::actions::run(self, action, arg, input, session).await
+    }
+
+    async fn representative(
+        &self,
+        session: &mut Session,
+        after: String,
+    ) -> anyhow::Result<crate::twiml::Element> {
+        let ctx = crate::transfer::Context::of(session);
+        let wait = self.url("/voice/queue/wait");
+        let el = crate::transfer::to_representative(&self.settings, &ctx, after, wait)?;
+        session.transfer_result = None;
+        session.callback_requested = false;
+        if let Some(pop) = &self.screen_pop {
+            let destination = match &self.settings.csu_number {
+                Some(n) => n.clone(),
+                None => format!("queue:{}", self.settings.csu_queue),
+            };
+            pop.send(&ctx, destination);
+        }
+        Ok(el)
     }
 
     async fn announcement(&self, lang: Lang) -> anyhow::Result<Option<String>> {

@@ -98,7 +98,7 @@ pub fn caller_input(p: &Params) -> CallerInput {
 
 /// Loads the call's session, or starts one when it is unknown or has expired (a call
 /// that outlived its session continues from the step it asked for).
-async fn session_for(s: &Services, p: &Params) -> Result<Session, CallError> {
+pub(crate) async fn session_for(s: &Services, p: &Params) -> Result<Session, CallError> {
     let sid = call_sid(p)?;
     let now = s.now();
     Span::current().record("call_sid", sid.as_str());
@@ -128,6 +128,7 @@ pub async fn incoming(s: &Services, p: &Params) -> Result<Response, CallError> {
     let sid = call_sid(p)?;
     Span::current().record("call_sid", sid.as_str());
     let mut session = Session::new(sid, channel_for(s, p), s.now());
+    session.caller = p.get("From").and_then(e164);
     let entry = match session.channel {
         Channel::Tty => "tty",
         Channel::Voice => "voice",
@@ -138,9 +139,28 @@ pub async fn incoming(s: &Services, p: &Params) -> Result<Response, CallError> {
     finish(s, &session, response).await
 }
 
-/// `POST /voice/step/{name}`: a redirect to a step.
+/// A number as the provider sends it (`+` and digits), or nothing: a withheld or odd
+/// caller ID is not kept.
+fn e164(raw: &str) -> Option<String> {
+    let ok = raw.starts_with('+')
+        && (8..=16).contains(&raw.len())
+        && raw[1..].bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| raw.to_string())
+}
+
+/// How a `<Dial>` or `<Enqueue>` ended, when this request is its action.
+fn transfer_result(p: &Params) -> Option<String> {
+    let raw = p.get("QueueResult").or_else(|| p.get("DialCallStatus"))?;
+    let ok = raw.len() <= 32 && raw.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+    ok.then(|| raw.to_string())
+}
+
+/// `POST /voice/step/{name}`: a redirect to a step, or the end of a transfer.
 pub async fn step(s: &Services, p: &Params, name: &str) -> Result<Response, CallError> {
     let mut session = session_for(s, p).await?;
+    if let Some(result) = transfer_result(p) {
+        session.transfer_result = Some(result);
+    }
     let response = engine::step(s, &mut session, name)
         .await
         .map_err(CallError::during(&session))?;

@@ -34,6 +34,24 @@ pub struct Settings {
     pub lockout: crate::verify::Lockout,
     /// Skip signature checks (demo and local experiments only).
     pub insecure_no_signature: bool,
+    /// When the Customer Service Unit answers (`CASELINE_TIMEZONE`, `CASELINE_HOURS`,
+    /// `CASELINE_HOLIDAYS_FILE`).
+    pub hours: crate::hours::Hours,
+    /// Where a caller who asks for a person goes: the number or SIP URI in
+    /// `CASELINE_CSU_NUMBER` if set, else the queue `CASELINE_CSU_QUEUE`.
+    pub csu_queue: String,
+    pub csu_number: Option<String>,
+    /// A TaskRouter workflow: with it, `<Enqueue>` carries the caller's context as a
+    /// `<Task>`.
+    pub csu_workflow_sid: Option<String>,
+    /// Hold audio between queue announcements (silence when unset).
+    pub hold_music_url: Option<String>,
+    /// From this queue position on, the wait is "long": the callback is offered first.
+    pub queue_long_position: u32,
+    pub screen_pop_url: Option<String>,
+    pub screen_pop_secret: Option<String>,
+    /// Tries, timeout and backoff for the screen pop (tests shorten them).
+    pub screen_pop_retry: crate::screenpop::RetryPolicy,
 }
 
 impl std::fmt::Debug for Settings {
@@ -52,6 +70,14 @@ impl std::fmt::Debug for Settings {
             .field("tty_numbers", &self.tty_numbers)
             .field("flows_dir", &self.flows_dir)
             .field("prompts_dir", &self.prompts_dir)
+            .field("hours", &self.hours)
+            .field("csu_queue", &self.csu_queue)
+            .field("csu_number", &self.csu_number)
+            .field("screen_pop_url", &self.screen_pop_url)
+            .field(
+                "screen_pop_secret",
+                &self.screen_pop_secret.as_ref().map(|_| "<set>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -91,6 +117,15 @@ impl Default for Settings {
             hash_cost: crate::verify::HashCost::default(),
             lockout: crate::verify::Lockout::default(),
             insecure_no_signature: false,
+            hours: crate::hours::Hours::default(),
+            csu_queue: "customer-service".into(),
+            csu_number: None,
+            csu_workflow_sid: None,
+            hold_music_url: None,
+            queue_long_position: 5,
+            screen_pop_url: None,
+            screen_pop_secret: None,
+            screen_pop_retry: Default::default(),
         }
     }
 }
@@ -215,8 +250,50 @@ impl Settings {
         s.lockout.lock_secs = i64::from(number("lockout_hours", 24)?) * 3600;
         s.lockout.window_secs = s.lockout.lock_secs;
         s.lockout.tries_per_call = number("verify_tries", s.lockout.tries_per_call)?;
+        s.hours = hours(&get)?;
+        if let Some(v) = get("csu_queue") {
+            if v.len() > 64 {
+                bail!("CASELINE_CSU_QUEUE: a queue name has at most 64 characters");
+            }
+            s.csu_queue = v;
+        }
+        s.csu_number = get("csu_number");
+        s.csu_workflow_sid = get("csu_workflow_sid");
+        s.hold_music_url = get("hold_music_url");
+        s.queue_long_position = number("queue_long_position", s.queue_long_position)?;
+        s.screen_pop_url = get("screen_pop_url");
+        s.screen_pop_secret = get("screen_pop_secret");
+        if s.screen_pop_url.is_some() && s.screen_pop_secret.is_none() {
+            bail!(
+                "CASELINE_SCREEN_POP_URL is set without CASELINE_SCREEN_POP_SECRET to sign the events"
+            );
+        }
         Ok(s)
     }
+}
+
+/// The shipped holidays, used when `CASELINE_HOLIDAYS_FILE` is not set and the file is
+/// there (running from the project folder).
+pub const DEFAULT_HOLIDAYS_FILE: &str = "holidays/california.txt";
+
+fn hours(get: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<crate::hours::Hours> {
+    let tz: chrono_tz::Tz = match get("timezone") {
+        Some(v) => v.parse().map_err(|_| {
+            anyhow!("CASELINE_TIMEZONE: '{v}' is not a time zone name like America/Los_Angeles")
+        })?,
+        None => chrono_tz::America::Los_Angeles,
+    };
+    let spec = get("hours").unwrap_or_else(|| crate::hours::DEFAULT_HOURS.to_string());
+    let holidays = match get("holidays_file") {
+        Some(f) if f == "none" => Default::default(),
+        Some(f) => crate::hours::load_holidays(Path::new(&f))
+            .map_err(|e| anyhow!("CASELINE_HOLIDAYS_FILE: {e:#}"))?,
+        None if Path::new(DEFAULT_HOLIDAYS_FILE).exists() => {
+            crate::hours::load_holidays(Path::new(DEFAULT_HOLIDAYS_FILE))?
+        }
+        None => Default::default(),
+    };
+    crate::hours::Hours::new(tz, &spec, holidays).map_err(|e| anyhow!("CASELINE_HOURS: {e:#}"))
 }
 
 #[cfg(test)]
@@ -250,6 +327,18 @@ mod tests {
             ("CASELINE_LISTEN", "nope", "CASELINE_LISTEN"),
             ("CASELINE_PUBLIC_URL", "ftp://x", "CASELINE_PUBLIC_URL"),
             ("CASELINE_TTY_NUMBERS", "+1866, 555", "CASELINE_TTY_NUMBERS"),
+            ("CASELINE_HOURS", "mon-fri 9-5", "CASELINE_HOURS"),
+            ("CASELINE_TIMEZONE", "Pacific", "CASELINE_TIMEZONE"),
+            (
+                "CASELINE_HOLIDAYS_FILE",
+                "/nonexistent",
+                "CASELINE_HOLIDAYS_FILE",
+            ),
+            (
+                "CASELINE_SCREEN_POP_URL",
+                "http://crm",
+                "CASELINE_SCREEN_POP_SECRET",
+            ),
         ] {
             let err = Settings::from_sources(&env(&[(k, v)]), None, Path::new("x"))
                 .err()

@@ -5,8 +5,10 @@
 //! TwiML goes out ([`twiml`]). Sessions and data live in the [`store`].
 
 pub mod actions;
+pub mod announcement;
 pub mod app;
 pub mod call;
+pub mod callbacks;
 pub mod cases;
 pub mod clock;
 pub mod config;
@@ -14,12 +16,15 @@ pub mod demo;
 pub mod flow;
 pub mod hours;
 pub mod prompts;
+pub mod queue;
 pub mod readback;
+pub mod screenpop;
 pub mod session;
 pub mod signature;
 pub mod speech;
 pub mod store;
 pub mod telemetry;
+pub mod transfer;
 pub mod twiml;
 pub mod verify;
 pub mod webhook;

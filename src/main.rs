@@ -42,6 +42,16 @@ enum Command {
         #[command(subcommand)]
         command: FlowsCommand,
     },
+    /// The emergency announcement played after the welcome.
+    Announce {
+        #[command(subcommand)]
+        command: AnnounceCommand,
+    },
+    /// Callback requests left by callers.
+    Callbacks {
+        #[command(subcommand)]
+        command: CallbacksCommand,
+    },
     /// Serve on demo settings and place a call from this terminal.
     Demo {
         /// Call the TTY line instead of the voice line.
@@ -50,6 +60,39 @@ enum Command {
         /// Database for the demo (a fresh file by default).
         #[arg(long, default_value = "sqlite://caseline-demo.db")]
         database: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnnounceCommand {
+    /// Put an announcement in place (replacing any), for every server at once.
+    Set {
+        /// The English text.
+        #[arg(long)]
+        en: String,
+        /// The Spanish text.
+        #[arg(long)]
+        es: String,
+        /// When it starts (RFC 3339, like 2026-12-24T12:00:00-08:00); now if left out.
+        #[arg(long)]
+        from: Option<String>,
+        /// When it stops; it plays until cleared if left out.
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Remove the announcement.
+    Clear,
+    /// Print the announcement and whether callers hear it now.
+    Show,
+}
+
+#[derive(Subcommand)]
+enum CallbacksCommand {
+    /// The requests not done yet (numbers masked but for the last four digits).
+    List {
+        /// Include the ones already done.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -164,6 +207,64 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+        Command::Announce { command } => {
+            telemetry::init("warn");
+            let settings = Settings::load()?;
+            let store = Store::connect(&settings.database_url).await?;
+            let now = chrono::Utc::now();
+            match command {
+                AnnounceCommand::Set {
+                    en,
+                    es,
+                    from,
+                    until,
+                } => {
+                    let a = caseline::announcement::build(
+                        &en,
+                        &es,
+                        from.as_deref(),
+                        until.as_deref(),
+                        now,
+                    )
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                    store.set_announcement(&a, now.timestamp()).await?;
+                    println!(
+                        "announcement set\n{}",
+                        caseline::announcement::describe(&a, settings.hours.tz, now)
+                    );
+                }
+                AnnounceCommand::Clear => {
+                    store.clear_announcement().await?;
+                    println!("announcement cleared");
+                }
+                AnnounceCommand::Show => match store.announcement_slot().await? {
+                    Some(a) => println!(
+                        "{}",
+                        caseline::announcement::describe(&a, settings.hours.tz, now)
+                    ),
+                    None => println!("no announcement"),
+                },
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Callbacks {
+            command: CallbacksCommand::List { all },
+        } => {
+            telemetry::init("warn");
+            let settings = Settings::load()?;
+            let store = Store::connect(&settings.database_url).await?;
+            let list = store.callbacks(all).await?;
+            if list.is_empty() {
+                println!("no callback requests");
+            }
+            for c in &list {
+                println!(
+                    "{}",
+                    caseline::callbacks::listing_line(c, settings.hours.tz)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Demo { tty, database } => {
             telemetry::init("warn");

@@ -84,7 +84,7 @@ fn current(session: &Session) -> anyhow::Result<(i64, CaseRef)> {
 }
 
 fn local(s: &Services, t: DateTime<FixedOffset>) -> NaiveDateTime {
-    t.with_timezone(&s.hours.tz).naive_local()
+    t.with_timezone(&s.settings.hours.tz).naive_local()
 }
 
 /// One audit line for a readback: which call, what was read, for whom.

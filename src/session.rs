@@ -68,6 +68,19 @@ pub struct Session {
     /// Values for the readback prompts, typed.
     #[serde(default)]
     pub values: std::collections::BTreeMap<String, crate::speech::Value>,
+    /// The number the call came from (the provider's `From`), to offer as the callback
+    /// number. Not shown to staff except inside a callback request.
+    #[serde(default)]
+    pub caller: Option<String>,
+    /// The number (E.164) the caller chose for a callback.
+    #[serde(default)]
+    pub callback_number: Option<String>,
+    /// The caller pressed 1 in the queue to leave it for a callback.
+    #[serde(default)]
+    pub callback_requested: bool,
+    /// How the last transfer ended (`QueueResult` or `DialCallStatus`).
+    #[serde(default)]
+    pub transfer_result: Option<String>,
 }
 
 impl Session {
@@ -89,6 +102,10 @@ impl Session {
             case: None,
             heard: Vec::new(),
             values: Default::default(),
+            caller: None,
+            callback_number: None,
+            callback_requested: false,
+            transfer_result: None,
         }
     }
 }

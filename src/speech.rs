@@ -18,6 +18,8 @@ pub enum Value {
     DateTime(NaiveDateTime),
     /// Read one digit at a time (case endings).
     Digits(String),
+    /// A phone number, said in groups (or written with dashes on a TTY).
+    Phone(String),
     Text(String),
     /// Another prompt's words (a stage, a payment source), said in the caller's language.
     Prompt(String),
@@ -38,6 +40,7 @@ impl Value {
             Value::Date(d) => date(*d, lang),
             Value::DateTime(t) => date_time(*t, lang),
             Value::Digits(d) => digits(d, channel),
+            Value::Phone(n) => phone(n, channel),
             Value::Text(t) => t.clone(),
             Value::Prompt(_) | Value::List { .. } => String::new(),
         }
@@ -481,6 +484,63 @@ pub fn date_time(t: NaiveDateTime, lang: Lang) -> String {
     }
 }
 
+const EN_DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+const ES_DAYS: [&str; 7] = [
+    "lunes",
+    "martes",
+    "miércoles",
+    "jueves",
+    "viernes",
+    "sábado",
+    "domingo",
+];
+
+/// When the office opens next, relative to `now` (both local): "today at 8 a.m.",
+/// "tomorrow at 8 a.m.", "Monday, January 2, at 8 a.m."; "hoy a las 8 de la mañana",
+/// "mañana a las 8 de la mañana", "el lunes 2 de enero a las 8 de la mañana".
+pub fn next_open(now: NaiveDateTime, open: NaiveDateTime, lang: Lang) -> String {
+    let days_ahead = (open.date() - now.date()).num_days();
+    let at = time(open, lang);
+    let weekday = open.weekday().num_days_from_monday() as usize;
+    let m = open.month0() as usize;
+    match lang {
+        Lang::En => {
+            let day = match days_ahead {
+                0 => "today".to_string(),
+                1 => "tomorrow".to_string(),
+                _ => format!("{}, {} {},", EN_DAYS[weekday], EN_MONTHS[m], open.day()),
+            };
+            format!("{day} at {at}")
+        }
+        Lang::Es => {
+            let day = match days_ahead {
+                0 => "hoy".to_string(),
+                1 => "mañana".to_string(),
+                _ => {
+                    let d = if open.day() == 1 {
+                        "primero".to_string()
+                    } else {
+                        open.day().to_string()
+                    };
+                    format!("el {} {d} de {}", ES_DAYS[weekday], ES_MONTHS[m])
+                }
+            };
+            match at.strip_prefix("el ") {
+                Some(rest) => format!("{day} al {rest}"),
+                None => format!("{day} a {at}"),
+            }
+        }
+    }
+}
+
 /// The placeholders filled from settings (the agency's phone numbers).
 pub fn setting_value(settings: &Settings, name: &str, channel: Channel) -> Option<String> {
     let number = match name {
@@ -583,6 +643,35 @@ mod tests {
         assert_eq!(money(dec("1234.5"), En, Tty), "$1,234.50");
         assert_eq!(money(dec("0"), Es, Tty), "$0.00");
         assert_eq!(money(dec("1234567.891"), En, Tty), "$1,234,567.89");
+    }
+
+    #[test]
+    fn the_next_opening_as_people_say_it() {
+        let at = |d: u32, h: u32| {
+            NaiveDate::from_ymd_opt(2026, 12, d)
+                .unwrap()
+                .and_hms_opt(h, 0, 0)
+                .unwrap()
+        };
+        let now = at(1, 6);
+        assert_eq!(next_open(now, at(1, 8), Lang::En), "today at 8 a.m.");
+        assert_eq!(next_open(now, at(2, 8), Lang::En), "tomorrow at 8 a.m.");
+        assert_eq!(
+            next_open(now, at(7, 8), Lang::En),
+            "Monday, December 7, at 8 a.m."
+        );
+        assert_eq!(
+            next_open(now, at(1, 8), Lang::Es),
+            "hoy a las 8 de la mañana"
+        );
+        assert_eq!(
+            next_open(now, at(2, 8), Lang::Es),
+            "mañana a las 8 de la mañana"
+        );
+        assert_eq!(
+            next_open(now, at(7, 8), Lang::Es),
+            "el lunes 7 de diciembre a las 8 de la mañana"
+        );
     }
 
     #[test]

@@ -56,6 +56,8 @@ macro_rules! on_both {
     };
 }
 
+pub(crate) use on_both;
+
 /// The announcement in the slot, with its window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Announcement {
@@ -422,13 +424,30 @@ impl Store {
 
     /// The announcement in force at `now`, if any.
     pub async fn announcement(&self, now: i64) -> anyhow::Result<Option<Announcement>> {
-        let sql = "SELECT text_en, text_es, starts_at, ends_at FROM announcement WHERE id = 1 \
-                   AND (starts_at IS NULL OR starts_at <= $1) AND (ends_at IS NULL OR ends_at > $1)";
+        self.read_announcement(Some(now)).await
+    }
+
+    /// The announcement in the slot, in force or not (for staff to see).
+    pub async fn announcement_slot(&self) -> anyhow::Result<Option<Announcement>> {
+        self.read_announcement(None).await
+    }
+
+    async fn read_announcement(&self, now: Option<i64>) -> anyhow::Result<Option<Announcement>> {
+        let sql = match now {
+            Some(_) => {
+                "SELECT text_en, text_es, starts_at, ends_at FROM announcement WHERE id = 1 \
+                 AND (starts_at IS NULL OR starts_at <= $1) AND (ends_at IS NULL OR ends_at > $1)"
+            }
+            None => "SELECT text_en, text_es, starts_at, ends_at FROM announcement WHERE id = 1",
+        };
         on_both!(
             self,
             read | pool | {
-                let row = sqlx::query(sql)
-                    .bind(now)
+                let mut q = sqlx::query(sql);
+                if let Some(now) = now {
+                    q = q.bind(now);
+                }
+                let row = q
                     .fetch_optional(pool)
                     .await
                     .context("Failed to read the announcement")?;

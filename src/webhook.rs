@@ -31,6 +31,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/voice/recover", post(recover))
         .route("/voice/status", post(status))
         .route("/voice/fallback", post(fallback))
+        .route("/voice/queue/wait", post(queue_wait))
+        .route("/voice/queue/choice", post(queue_choice))
         .layer(middleware::from_fn_with_state(state, signed_webhook))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_answer,
@@ -141,6 +143,29 @@ async fn fallback(State(s): State<AppState>, p: axum::Extension<Params>) -> Http
         tracing::warn!(error_code = code, "the provider used the fallback URL");
     }
     Twiml(call::fallback(&s, &p)).into_response()
+}
+
+async fn queue_wait(State(s): State<AppState>, p: axum::Extension<Params>) -> HttpResponse {
+    Twiml(crate::queue::wait(&s, &p).await).into_response()
+}
+
+/// A key pressed in the queue. On any error the caller keeps their place (a moment of
+/// silence, then the wait music again) rather than hearing the main apology.
+async fn queue_choice(State(s): State<AppState>, p: axum::Extension<Params>) -> HttpResponse {
+    match tokio::time::timeout(WEBHOOK_DEADLINE, crate::queue::choice(&s, &p)).await {
+        Ok(Ok(r)) => Twiml(r).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %format!("{:#}", e.source), "queue choice failed; caller keeps their place");
+            let mut r = Response::new();
+            r.push(crate::twiml::Element::new("Pause").attr("length", "1"));
+            Twiml(r).into_response()
+        }
+        Err(_) => {
+            let mut r = Response::new();
+            r.push(crate::twiml::Element::new("Pause").attr("length", "1"));
+            Twiml(r).into_response()
+        }
+    }
 }
 
 /// Reads the form body, checks the provider's signature against the URL rebuilt from

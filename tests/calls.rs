@@ -168,7 +168,7 @@ async fn wrong_keys_escalate_then_say_goodbye_when_closed(b: Backend) {
     assert!(first.says("isn't one of the choices"));
     let second = call.press("5").await;
     assert!(second.says("This is the main menu."));
-    let third = call.press("4").await;
+    let third = call.press("6").await;
     assert!(
         third.says("We're sorry we couldn't help this time."),
         "{}",
@@ -203,7 +203,13 @@ async fn representative_path_depends_on_office_hours(b: Backend) {
         "never rings an empty queue"
     );
     assert!(
-        closed.says("Para información sobre pagos"),
+        closed.says("Para usar nuestros menús automáticos, oprima 2"),
+        "offers the self-service menus: {}",
+        closed.said()
+    );
+    let menu = call.press("2").await;
+    assert!(
+        menu.says("Para información sobre pagos"),
         "back to the menu"
     );
     // 0 from the language menu works too.

@@ -371,6 +371,7 @@ impl Compiler<'_> {
         let ends = verbs.last().is_some_and(|last| match last {
             Verb::Goto(_) | Verb::Redirect(_) | Verb::Hangup => true,
             Verb::Transfer { after, .. } => after.is_some(),
+            Verb::Representative { .. } => true,
             Verb::Action { outcomes, .. } => !outcomes.is_empty(),
             _ => false,
         });
@@ -494,6 +495,12 @@ impl Compiler<'_> {
                     after,
                     wait,
                 })
+            }
+            "Representative" => {
+                self.check_attrs(node, &["step"]);
+                self.no_children(node);
+                let after = self.target(node, "step")?;
+                Some(Verb::Representative { after })
             }
             "Hangup" => {
                 self.check_attrs(node, &[]);

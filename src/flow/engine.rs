@@ -52,6 +52,10 @@ pub trait Runtime {
         input: Option<&CallerInput>,
         session: &mut Session,
     ) -> anyhow::Result<Option<String>>;
+    /// The TwiML that hands the caller to a representative (queue or dial, with their
+    /// context); `after` is the URL requested when that ends.
+    async fn representative(&self, session: &mut Session, after: String)
+    -> anyhow::Result<Element>;
     /// The emergency announcement in force, in the caller's language.
     async fn announcement(&self, lang: Lang) -> anyhow::Result<Option<String>>;
 }
@@ -341,6 +345,12 @@ async fn run<R: Runtime>(
                             if after.is_some() {
                                 return Ok(());
                             }
+                        }
+                        Verb::Representative { after } => {
+                            let url = rt.url(&format!("/voice/step/{}", flow.step(*after).name));
+                            let el = rt.representative(session, url).await?;
+                            out.push(el);
+                            return Ok(());
                         }
                         Verb::Hangup => {
                             if session.channel == Channel::Tty {

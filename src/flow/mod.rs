@@ -105,6 +105,12 @@ pub enum Verb {
         arg: Option<String>,
         outcomes: Vec<(String, StepIx)>,
     },
+    /// `<Representative>`: the Customer Service Unit (queue or number, as configured),
+    /// with the caller's context; `after` runs when the caller leaves the queue or the
+    /// call with the representative ends.
+    Representative {
+        after: StepIx,
+    },
     /// `<Dial>`, `<Enqueue>`, `<Record>`: the element, and the step that runs when it ends.
     Transfer {
         element: Element,
@@ -169,6 +175,13 @@ pub enum Condition {
     LanguageChosen,
     /// An emergency announcement is in force.
     Announcement,
+    /// Today is a holiday in the holidays file.
+    Holiday,
+    /// The caller asked, while waiting in the queue, to be called back instead.
+    CallbackRequested,
+    /// The last transfer reached a person (the queue bridged, or the dialled party
+    /// answered).
+    RepresentativeReached,
 }
 
 impl Condition {
@@ -178,6 +191,9 @@ impl Condition {
         ("tty", Condition::Tty),
         ("language-chosen", Condition::LanguageChosen),
         ("announcement", Condition::Announcement),
+        ("holiday", Condition::Holiday),
+        ("callback-requested", Condition::CallbackRequested),
+        ("representative-reached", Condition::RepresentativeReached),
     ];
 
     pub fn parse(name: &str) -> Option<Condition> {
@@ -213,6 +229,13 @@ pub enum ActionKind {
     ReadHistory,
     /// Case status readback: `open` or `closed`.
     ReadCaseStatus,
+    /// The calling number as the callback number: `ok`, or `none` when it cannot be
+    /// called back (withheld, not a North American number).
+    CallbackUseCaller,
+    /// Input: ten digits to call back.
+    CallbackEnter,
+    /// Stores the callback request: `ok`, or `already-open` for a number with one.
+    RequestCallback,
 }
 
 /// What an action needs from the flow and what it may answer.
@@ -251,6 +274,9 @@ pub const ACTIONS: &[ActionSpec] = &[
     action!("read-payments", ReadPayments, values: &[], outcomes: &["paying", "receiving", "none"], input: false),
     action!("read-history", ReadHistory, values: &[], outcomes: &["paying", "receiving", "none"], input: false),
     action!("read-case-status", ReadCaseStatus, values: &[], outcomes: &["open", "closed"], input: false),
+    action!("callback-use-caller", CallbackUseCaller, values: &[], outcomes: &["ok", "none"], input: false),
+    action!("callback-enter", CallbackEnter, values: &[], outcomes: &["ok"], input: true),
+    action!("request-callback", RequestCallback, values: &[], outcomes: &["ok", "already-open"], input: false),
 ];
 
 impl ActionKind {
@@ -272,6 +298,16 @@ pub const VARIABLES: &[&str] = &[
     "tty_phone",
     "epc_phone",
     "announcement",
+    // Office hours.
+    "next_open",
+    "holiday",
+    // Callbacks.
+    "callback_number",
+    "callback_ending",
+    // The queue's wait announcements.
+    "queue_position",
+    "queue_wait",
+    "minutes",
     // Case status.
     "case_ending",
     "county",

@@ -1,0 +1,167 @@
+//! What a caller hears while waiting in the Customer Service queue: the provider
+//! requests the `<Enqueue>` wait URL with `QueuePosition` and `AvgQueueTime`, plays
+//! what we answer, and asks again when it ends. Each round (about a minute) says the
+//! place in line and the expected wait, offers a callback instead (1 leaves the queue),
+//! then holds with music or silence. Keys work throughout: the round is one `<Gather>`.
+
+use crate::app::Services;
+use crate::call::{CallError, Params};
+use crate::flow::engine;
+use crate::prompts::{Channel, Fill, Lang};
+use crate::session::Session;
+use crate::twiml::{Element, Response};
+
+/// Silence (or music) after the announcements, so a round lasts about a minute.
+const HOLD_SECS: u32 = 45;
+
+struct QueueValues<'a> {
+    s: &'a Services,
+    position: u32,
+    wait_minutes: u32,
+}
+
+impl Fill for QueueValues<'_> {
+    fn fill(&self, name: &str, lang: Lang, channel: Channel) -> Option<String> {
+        match name {
+            "queue_position" => Some(self.position.to_string()).filter(|_| self.position > 0),
+            "queue_wait" if self.wait_minutes > 0 => {
+                let id = if self.wait_minutes == 1 {
+                    "queue.minutes.one"
+                } else {
+                    "queue.minutes"
+                };
+                let n = self.wait_minutes.to_string();
+                Some(self.s.catalog.render(id, lang, channel, &Minutes(&n)))
+            }
+            _ => None,
+        }
+    }
+}
+
+struct Minutes<'a>(&'a str);
+
+impl Fill for Minutes<'_> {
+    fn fill(&self, name: &str, _lang: Lang, _channel: Channel) -> Option<String> {
+        (name == "minutes").then(|| self.0.to_string())
+    }
+}
+
+/// Whole minutes from the provider's average wait in seconds, rounded up.
+fn minutes(avg_secs: u32) -> u32 {
+    avg_secs.div_ceil(60)
+}
+
+fn number(p: &Params, name: &str) -> u32 {
+    p.get(name)
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(0)
+        .min(100_000)
+}
+
+/// `POST /voice/queue/wait`: one round of announcements and hold.
+pub async fn wait(s: &Services, p: &Params) -> Response {
+    // Without the session (database trouble) the caller still hears the queue, in both
+    // languages: the wait must never fail.
+    let session = match crate::call::session_for(s, p).await {
+        Ok(session) => Some(session),
+        Err(e) => {
+            tracing::warn!(error = %format!("{:#}", e.source), "queue wait without the session");
+            None
+        }
+    };
+    let langs = match session.as_ref().and_then(|s| s.lang) {
+        Some(l) => vec![l],
+        None => Lang::ALL.to_vec(),
+    };
+    let channel = session.as_ref().map_or(Channel::Voice, |s| s.channel);
+    let values = QueueValues {
+        s,
+        position: number(p, "QueuePosition"),
+        wait_minutes: minutes(number(p, "AvgQueueTime")),
+    };
+    let mut ids = vec!["queue.position", "queue.wait"];
+    if values.position >= s.settings.queue_long_position.max(1) {
+        ids.push("queue.long");
+    }
+    ids.push("queue.offer");
+    let mut gather = Element::new("Gather")
+        .attr("input", "dtmf")
+        .attr("numDigits", "1")
+        .attr("timeout", "2")
+        .attr(
+            "action",
+            s.settings.public_url.clone() + "/voice/queue/choice",
+        )
+        .attr("method", "POST");
+    for lang in langs {
+        for id in &ids {
+            gather
+                .children
+                .extend(engine::say_element(s, id, lang, channel, &values));
+        }
+    }
+    match (&s.settings.hold_music_url, channel) {
+        (Some(url), Channel::Voice) => gather.children.push(Element::new("Play").text(url.clone())),
+        _ => gather
+            .children
+            .push(Element::new("Pause").attr("length", HOLD_SECS.to_string())),
+    }
+    let mut r = Response::new();
+    r.push(gather);
+    r
+}
+
+/// `POST /voice/queue/choice`: a key pressed while waiting. 1 leaves the queue for a
+/// callback (the `<Enqueue>` action then runs the flow's callback steps); anything else
+/// keeps the caller's place.
+pub async fn choice(s: &Services, p: &Params) -> Result<Response, CallError> {
+    let mut session = crate::call::session_for(s, p).await?;
+    let lang = session.lang.unwrap_or(Lang::En);
+    let mut r = Response::new();
+    if crate::call::caller_input(p).digits == "1" {
+        session.callback_requested = true;
+        save(s, &session).await?;
+        r.verbs.extend(engine::say_element(
+            s,
+            "queue.leaving",
+            lang,
+            session.channel,
+            &(),
+        ));
+        r.push(Element::new("Leave"));
+    } else {
+        r.verbs.extend(engine::say_element(
+            s,
+            "queue.staying",
+            lang,
+            session.channel,
+            &(),
+        ));
+    }
+    Ok(r)
+}
+
+async fn save(s: &Services, session: &Session) -> Result<(), CallError> {
+    s.store
+        .save_session(session, s.now())
+        .await
+        .map_err(|source| CallError {
+            lang: session.lang,
+            channel: session.channel,
+            attempt: 0,
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn average_wait_rounds_up_to_whole_minutes() {
+        assert_eq!(minutes(0), 0);
+        assert_eq!(minutes(1), 1);
+        assert_eq!(minutes(60), 1);
+        assert_eq!(minutes(61), 2);
+    }
+}
