@@ -236,20 +236,19 @@ impl Phone {
                     }
                     "Enqueue" | "Dial" => {
                         transfer(verb);
-                        match verb.get("action") {
-                            Some(action) => {
-                                println!("  [demo: nobody answers; the queue sends the call back]");
-                                next = Some((
-                                    action.to_string(),
-                                    vec![("QueueResult", "hangup".to_string())],
-                                ));
-                                break;
-                            }
-                            None => {
-                                self.hang_up().await?;
-                                return Ok(());
-                            }
+                        let Some(action) = verb.get("action") else {
+                            self.hang_up().await?;
+                            return Ok(());
+                        };
+                        let result = match verb.get("waitUrl") {
+                            Some(wait) => self.wait_in_queue(wait, &mut stdin).await?,
+                            None => ("DialCallStatus", "no-answer"),
+                        };
+                        if result.1 != "leave" {
+                            println!("  [demo: no representative answers; the call comes back]");
                         }
+                        next = Some((action.to_string(), vec![(result.0, result.1.to_string())]));
+                        break;
                     }
                     "Hangup" => {
                         self.hang_up().await?;
@@ -269,6 +268,37 @@ impl Phone {
             response = self.post(&url, &borrowed).await?;
         }
         bail!("the call went on for {MAX_TURNS} turns; stopping")
+    }
+
+    /// One round of the queue's wait music, as the provider plays it: the place in
+    /// line, the callback offer, and the caller's key. Answers the `QueueResult`.
+    async fn wait_in_queue(
+        &self,
+        wait_url: &str,
+        stdin: &mut tokio::io::Lines<BufReader<tokio::io::Stdin>>,
+    ) -> anyhow::Result<(&'static str, &'static str)> {
+        let wait = self
+            .post(wait_url, &[("QueuePosition", "2"), ("AvgQueueTime", "90")])
+            .await?;
+        let Some(gather) = wait.verbs.iter().find(|v| v.name == "Gather") else {
+            return Ok(("QueueResult", "queue-full"));
+        };
+        for child in gather.children.iter().filter(|c| c.name == "Say") {
+            speak(child);
+        }
+        print!("keys (in the queue; Enter to keep waiting)> ");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let keys = stdin.next_line().await?.unwrap_or_default();
+        let action = gather.get("action").unwrap_or_default();
+        let answer = self.post(action, &[("Digits", keys.trim())]).await?;
+        for verb in answer.verbs.iter().filter(|v| v.name == "Say") {
+            speak(verb);
+        }
+        if answer.verbs.iter().any(|v| v.name == "Leave") {
+            return Ok(("QueueResult", "leave"));
+        }
+        Ok(("QueueResult", "queue-full"))
     }
 
     async fn hang_up(&self) -> anyhow::Result<()> {

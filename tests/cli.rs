@@ -152,3 +152,50 @@ fn import_lists_every_error_and_writes_nothing_then_imports_a_good_file() {
         "{stdout}"
     );
 }
+
+#[test]
+fn announce_set_show_clear_and_callbacks_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/caseline.db", dir.path().display());
+    let run = |args: &[&str]| {
+        let out = caseline()
+            .env("CASELINE_DATABASE_URL", &db)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, out, err) = run(&[
+        "announce",
+        "set",
+        "--en",
+        "Our offices are closed today.",
+        "--es",
+        "Nuestras oficinas están cerradas hoy.",
+        "--until",
+        "2099-01-01T00:00:00Z",
+    ]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, _) = run(&["announce", "show"]);
+    assert!(ok);
+    assert!(
+        out.contains("English: Our offices are closed today."),
+        "{out}"
+    );
+    assert!(out.contains("Spanish: Nuestras oficinas"), "{out}");
+    assert!(out.contains("playing now: yes"), "{out}");
+    let (ok, _, err) = run(&[
+        "announce", "set", "--en", "x", "--es", "y", "--from", "soon",
+    ]);
+    assert!(!ok && err.contains("RFC 3339"), "{err}");
+    let (ok, out, _) = run(&["announce", "clear"]);
+    assert!(ok && out.contains("cleared"));
+    let (_, out, _) = run(&["announce", "show"]);
+    assert!(out.contains("no announcement"), "{out}");
+    let (ok, out, _) = run(&["callbacks", "list"]);
+    assert!(ok && out.contains("no callback requests"), "{out}");
+}
