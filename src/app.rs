@@ -211,7 +211,7 @@ impl Runtime for Services {
                     .next_open(now)
                     .map(|open| speech::next_open(local, open, lang))
             }
-            (None, "holiday") => hours.holiday(now).map(String::from),
+            (None, "holiday") => hours.holiday(now, lang).map(String::from),
             (None, _) => speech::setting_value(&self.settings, name, channel),
         }
     }
@@ -223,7 +223,11 @@ impl Runtime for Services {
             Condition::Tty => session.channel == Channel::Tty,
             Condition::LanguageChosen => session.lang.is_some(),
             Condition::Announcement => self.store.announcement(self.now()).await?.is_some(),
-            Condition::Holiday => self.settings.hours.holiday(self.clock.now()).is_some(),
+            Condition::Holiday => self
+                .settings
+                .hours
+                .holiday(self.clock.now(), Lang::En)
+                .is_some(),
             Condition::CallbackRequested => session.callback_requested,
             Condition::RepresentativeReached => matches!(
                 session.transfer_result.as_deref(),

@@ -59,10 +59,16 @@ impl Hours {
             .any(|(open, close)| local >= open && local < close)
     }
 
-    /// The holiday's name when `now` falls on one.
-    pub fn holiday(&self, now: DateTime<Utc>) -> Option<&str> {
+    /// The holiday's name when `now` falls on one, in `lang` when the file gives it
+    /// (`name | nombre`), else as written.
+    pub fn holiday(&self, now: DateTime<Utc>, lang: crate::prompts::Lang) -> Option<&str> {
         let day = now.with_timezone(&self.tz).date_naive();
-        self.holidays.get(&day).map(String::as_str)
+        let name = self.holidays.get(&day)?;
+        let (en, es) = name.split_once('|').unwrap_or((name, name));
+        Some(match lang {
+            crate::prompts::Lang::En => en.trim(),
+            crate::prompts::Lang::Es => es.trim(),
+        })
     }
 
     /// The next moment the office opens after `now` (local wall-clock time), or `None`
@@ -159,8 +165,9 @@ fn parse_days(days: &str) -> anyhow::Result<[bool; 7]> {
     Ok(set)
 }
 
-/// Parses a holidays file: one `YYYY-MM-DD name` a line; blank lines and `#` comments
-/// are skipped. Errors name the line.
+/// Parses a holidays file: one `YYYY-MM-DD name` a line, the name optionally followed
+/// by `| nombre` in Spanish; blank lines and `#` comments are skipped. Errors name the
+/// line.
 pub fn parse_holidays(text: &str) -> anyhow::Result<BTreeMap<NaiveDate, String>> {
     let mut out = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
@@ -268,7 +275,15 @@ mod tests {
         // Thanksgiving 10:00 PST.
         let now = utc(2026, 11, 26, 18, 0);
         assert!(!h.is_open(now));
-        assert_eq!(h.holiday(now), Some("Thanksgiving Day"));
+        assert_eq!(
+            h.holiday(now, crate::prompts::Lang::En),
+            Some("Thanksgiving Day")
+        );
+        assert_eq!(
+            h.holiday(now, crate::prompts::Lang::Es),
+            Some("Thanksgiving Day"),
+            "no Spanish name given: as written"
+        );
         assert_eq!(h.next_open(now), Some(local(2026, 11, 28, 8)));
         // Before opening on an ordinary day: today at 8.
         assert_eq!(
@@ -295,9 +310,15 @@ mod tests {
         let days = load_holidays(&path).unwrap();
         assert!(days.len() >= 24);
         let christmas = NaiveDate::from_ymd_opt(2027, 12, 25).unwrap();
+        let h = Hours::new(chrono_tz::America::Los_Angeles, DEFAULT_HOURS, days).unwrap();
+        let noon = christmas.and_hms_opt(20, 0, 0).unwrap().and_utc();
         assert_eq!(
-            days.get(&christmas).map(String::as_str),
+            h.holiday(noon, crate::prompts::Lang::En),
             Some("Christmas Day")
+        );
+        assert_eq!(
+            h.holiday(noon, crate::prompts::Lang::Es),
+            Some("la Navidad")
         );
     }
 }

@@ -119,6 +119,16 @@ async fn representative_follows_hours_holidays_and_the_clock_changes(b: Backend)
         "{}",
         heard.said()
     );
+    app.clock.set(utc(2026, 11, 26, 18, 0));
+    let mut call = app.call();
+    call.dial().await;
+    call.press("2").await;
+    let heard = call.press("0").await;
+    assert!(
+        heard.says("Hoy nuestra oficina está cerrada por el Día de Acción de Gracias."),
+        "{}",
+        heard.said()
+    );
 }
 
 /// Marco verifies and hears his payments, then presses 0.
