@@ -29,12 +29,23 @@ pub async fn run(
             session.topic = arg.map(String::from);
             return Ok(None);
         }
-        ActionKind::VerifySsn => verify::check_ssn(s, session, &keyed()).await?,
-        ActionKind::VerifyPar => verify::check_par(s, session, &keyed()).await?,
+        ActionKind::VerifySsn => {
+            let o = verify::check_ssn(s, session, &keyed()).await?;
+            if o == "locked" {
+                session.verify_outcome = Some(o.to_string());
+            }
+            o
+        }
+        ActionKind::VerifyPar => {
+            let o = verify::check_par(s, session, &keyed()).await?;
+            session.verify_outcome = Some(o.to_string());
+            o
+        }
         ActionKind::SelectCase => readback::select_case(session),
         ActionKind::ChooseCase => readback::choose_case(session, &keyed()),
         ActionKind::RouteTopic => match session.topic.as_deref() {
             Some("case-status") => "case-status",
+            Some("return") => "return",
             _ => "payments",
         },
         ActionKind::ReadPayments => readback::payments(s, session).await?,

@@ -33,6 +33,8 @@ pub struct Services {
     pub blind: crate::verify::BlindIndex,
     pub hasher: crate::verify::Hasher,
     pub lockout: crate::verify::Lockout,
+    /// The provider's REST API (staff transfers).
+    pub provider: crate::provider::Provider,
     /// The CRM event on transfers, when `CASELINE_SCREEN_POP_URL` is set.
     pub screen_pop: Option<crate::screenpop::ScreenPop>,
 }
@@ -76,7 +78,14 @@ impl Services {
             )?),
             _ => None,
         };
+        let provider = crate::provider::Provider::new(
+            &settings.twilio_api_base,
+            settings.twilio_account_sid.clone(),
+            settings.auth_token.clone(),
+            crate::staff::PROVIDER_TIMEOUT,
+        )?;
         Ok(Services {
+            provider,
             screen_pop,
             blind,
             hasher,
@@ -108,6 +117,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(webhook::router(state.clone()))
+        .merge(crate::staff::api::router())
         .with_state(state)
 }
 
@@ -159,6 +169,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_sessions(self.state.clone()));
         let app = router(self.state.clone());
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
@@ -229,6 +240,7 @@ impl Runtime for Services {
                 .holiday(self.clock.now(), Lang::En)
                 .is_some(),
             Condition::CallbackRequested => session.callback_requested,
+            Condition::StaffTransfer => session.staff_transfer.is_some(),
             Condition::RepresentativeReached => matches!(
                 session.transfer_result.as_deref(),
                 Some("bridged" | "bridging-in-process" | "completed" | "answered")
@@ -252,15 +264,26 @@ impl Runtime for Services {
         after: String,
     ) -> anyhow::Result<crate::twiml::Element> {
         let ctx = crate::transfer::Context::of(session);
-        let wait = self.url("/voice/queue/wait");
-        let el = crate::transfer::to_representative(&self.settings, &ctx, after, wait)?;
+        // A caller a staff member sent here goes back to that staff member (once).
+        let (el, destination) = match session.staff_transfer.take() {
+            Some(t) => {
+                let dest = crate::transfer::Destination::parse(&t.return_to)
+                    .map_err(anyhow::Error::msg)?;
+                (dest.dial(&ctx, after), t.return_to)
+            }
+            None => {
+                let wait = self.url("/voice/queue/wait");
+                let el = crate::transfer::to_representative(&self.settings, &ctx, after, wait)?;
+                let destination = match &self.settings.csu_number {
+                    Some(n) => n.clone(),
+                    None => format!("queue:{}", self.settings.csu_queue),
+                };
+                (el, destination)
+            }
+        };
         session.transfer_result = None;
         session.callback_requested = false;
         if let Some(pop) = &self.screen_pop {
-            let destination = match &self.settings.csu_number {
-                Some(n) => n.clone(),
-                None => format!("queue:{}", self.settings.csu_queue),
-            };
             pop.send(&ctx, destination);
         }
         Ok(el)

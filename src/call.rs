@@ -167,6 +167,19 @@ pub async fn step(s: &Services, p: &Params, name: &str) -> Result<Response, Call
     finish(s, &session, response).await
 }
 
+/// `POST /voice/staff/{entry}`: a staff member moved the live call into the IVR (the
+/// flow entry `staff-{entry}`).
+pub async fn staff_entry(s: &Services, p: &Params, entry: &str) -> Result<Response, CallError> {
+    if !crate::staff::calls::ENTRIES.contains(&entry) {
+        return Err(CallError::new(anyhow::anyhow!("unknown staff entry")));
+    }
+    let mut session = session_for(s, p).await?;
+    let response = engine::start(s, &mut session, &format!("staff-{entry}"))
+        .await
+        .map_err(CallError::during(&session))?;
+    finish(s, &session, response).await
+}
+
 /// `POST /voice/input/{name}`: the caller's answer to a menu or input step.
 pub async fn input(s: &Services, p: &Params, name: &str) -> Result<Response, CallError> {
     let mut session = session_for(s, p).await?;

@@ -50,6 +50,12 @@ pub struct Settings {
     pub queue_long_position: u32,
     pub screen_pop_url: Option<String>,
     pub screen_pop_secret: Option<String>,
+    /// The provider account, for moving live calls (staff transfers).
+    pub twilio_account_sid: Option<String>,
+    /// The provider's REST API (tests point it at a mock).
+    pub twilio_api_base: String,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_proxy: bool,
     /// Tries, timeout and backoff for the screen pop (tests shorten them).
     pub screen_pop_retry: crate::screenpop::RetryPolicy,
 }
@@ -126,6 +132,9 @@ impl Default for Settings {
             screen_pop_url: None,
             screen_pop_secret: None,
             screen_pop_retry: Default::default(),
+            twilio_account_sid: None,
+            twilio_api_base: "https://api.twilio.com".into(),
+            trust_proxy: false,
         }
     }
 }
@@ -263,6 +272,11 @@ impl Settings {
         s.queue_long_position = number("queue_long_position", s.queue_long_position)?;
         s.screen_pop_url = get("screen_pop_url");
         s.screen_pop_secret = get("screen_pop_secret");
+        s.twilio_account_sid = get("twilio_account_sid");
+        if let Some(v) = get("twilio_api_base") {
+            s.twilio_api_base = v;
+        }
+        s.trust_proxy = get("trust_proxy").is_some_and(|v| v == "true" || v == "1");
         if s.screen_pop_url.is_some() && s.screen_pop_secret.is_none() {
             bail!(
                 "CASELINE_SCREEN_POP_URL is set without CASELINE_SCREEN_POP_SECRET to sign the events"

@@ -52,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         command: CallbacksCommand,
     },
+    /// Staff accounts for the console and the staff API.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
     /// Serve on demo settings and place a call from this terminal.
     Demo {
         /// Call the TTY line instead of the voice line.
@@ -84,6 +89,21 @@ enum AnnounceCommand {
     Clear,
     /// Print the announcement and whether callers hear it now.
     Show,
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create an account; the password is asked for on a terminal, or read as one line
+    /// from standard input.
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["agent", "supervisor", "admin"])]
+        role: String,
+    },
+    /// Disable an account and end its sessions.
+    Disable { name: String },
+    /// List the accounts.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -266,11 +286,67 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Staff { command } => {
+            telemetry::init("warn");
+            let mut settings = Settings::load()?;
+            // The staff commands need no webhook token or blind index.
+            settings.insecure_no_signature = true;
+            if settings.blind_index_key.is_none() {
+                settings.blind_index_key = Some("-".repeat(32));
+            }
+            let store = Store::connect(&settings.database_url).await?;
+            let clock = std::sync::Arc::new(caseline::clock::SystemClock);
+            let services = caseline::app::Services::new(settings, store, clock)?;
+            match command {
+                StaffCommand::Add { name, role } => {
+                    let role = caseline::staff::Role::parse(&role)
+                        .ok_or_else(|| anyhow::anyhow!("unknown role"))?;
+                    let password = read_password(&name)?;
+                    caseline::staff::add(&services, &name, role, &password).await?;
+                    println!("added {name} ({})", role.as_str());
+                }
+                StaffCommand::Disable { name } => {
+                    if services.store.disable_staff(&name, services.now()).await? {
+                        println!("disabled {name}; their sessions are ended");
+                    } else {
+                        anyhow::bail!("no enabled account named '{name}'");
+                    }
+                }
+                StaffCommand::List => {
+                    for a in services.store.list_staff().await? {
+                        println!(
+                            "{:<24} {:<10} {}",
+                            a.name,
+                            a.role.as_str(),
+                            if a.disabled { "disabled" } else { "enabled" }
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo { tty, database } => {
             telemetry::init("warn");
             demo::run(demo::Options { tty, database }).await?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A new password: asked twice without echo on a terminal, or one line from stdin.
+fn read_password(name: &str) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("password for {name}: "))?;
+        let second = rpassword::prompt_password("again: ")?;
+        if first != second {
+            anyhow::bail!("the two passwords differ");
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
     }
 }
 

@@ -81,6 +81,24 @@ pub struct Session {
     /// How the last transfer ended (`QueueResult` or `DialCallStatus`).
     #[serde(default)]
     pub transfer_result: Option<String>,
+    /// A staff member sent this caller into the IVR and waits to get them back.
+    #[serde(default)]
+    pub staff_transfer: Option<StaffTransfer>,
+    /// The last verification outcome (`ok`, `failed`, `too-many`, `locked`).
+    #[serde(default)]
+    pub verify_outcome: Option<String>,
+}
+
+/// Where a staff transfer came from and where the caller goes back to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffTransfer {
+    /// `verify`, `payments`, `case-status`, `main-menu` or `spanish`.
+    pub entry: String,
+    /// A number, SIP URI or `client:` identity ([`crate::transfer::Destination`]).
+    pub return_to: String,
+    /// The staff member's name.
+    pub by: String,
+    pub at: i64,
 }
 
 impl Session {
@@ -106,6 +124,8 @@ impl Session {
             callback_number: None,
             callback_requested: false,
             transfer_result: None,
+            staff_transfer: None,
+            verify_outcome: None,
         }
     }
 }

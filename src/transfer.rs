@@ -26,6 +26,14 @@ pub struct Context {
     pub topics_heard: Vec<String>,
     /// The flow step the caller came from.
     pub step: Option<String>,
+    /// The last verification outcome: `verified`, `failed`, `too-many`, `locked`, or
+    /// `not-attempted`.
+    pub verification: String,
+    /// For a caller a staff member sent into the IVR: the entry and who sent them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff_entry: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_by: Option<String>,
 }
 
 impl Context {
@@ -44,6 +52,9 @@ impl Context {
             role: case.map(|c| c.role.as_str().to_string()),
             topics_heard: session.heard.clone(),
             step: session.step.clone(),
+            verification: verification(session).to_string(),
+            staff_entry: session.staff_transfer.as_ref().map(|t| t.entry.clone()),
+            sent_by: session.staff_transfer.as_ref().map(|t| t.by.clone()),
         }
     }
 
@@ -57,6 +68,7 @@ impl Context {
                 "X-Caseline-Verified",
                 if self.verified { "yes" } else { "no" }.to_string(),
             ),
+            ("X-Caseline-Verification", self.verification.clone()),
         ];
         if let Some(c) = &self.case_number {
             h.push(("X-Caseline-Case", c.clone()));
@@ -68,6 +80,19 @@ impl Context {
             h.push(("X-Caseline-Heard", self.topics_heard.join(",")));
         }
         h
+    }
+}
+
+/// The verification outcome in words staff read.
+pub fn verification(session: &Session) -> &'static str {
+    if session.verified {
+        return "verified";
+    }
+    match session.verify_outcome.as_deref() {
+        Some("locked") => "locked",
+        Some("too-many") => "too-many",
+        Some(_) => "failed",
+        None => "not-attempted",
     }
 }
 
@@ -208,6 +233,9 @@ mod tests {
             role: Some("noncustodial".into()),
             topics_heard: vec!["payments".into(), "case-status".into()],
             step: Some("main-menu".into()),
+            verification: "verified".into(),
+            staff_entry: None,
+            sent_by: None,
         }
     }
 

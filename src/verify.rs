@@ -176,8 +176,13 @@ impl Hasher {
 
     /// A PHC string for a PAR ID (blocking: call from a blocking thread or at import).
     pub fn hash(&self, par: &ParId) -> anyhow::Result<String> {
+        self.hash_bytes(par.bytes())
+    }
+
+    /// A PHC string for any secret (a staff password). Blocking.
+    pub fn hash_bytes(&self, secret: &[u8]) -> anyhow::Result<String> {
         self.argon
-            .hash_password(par.bytes())
+            .hash_password(secret)
             .map(|h| h.to_string())
             .map_err(|e| anyhow!("argon2: {e}"))
     }
@@ -185,6 +190,16 @@ impl Hasher {
     /// Checks `par` against `hash`, or against the dummy when there is none, so both
     /// cases cost the same. Runs on the blocking pool, at most one per core at a time.
     pub async fn verify(&self, par: Option<ParId>, hash: Option<String>) -> anyhow::Result<bool> {
+        self.verify_bytes(par.map(|p| p.bytes().to_vec()), hash)
+            .await
+    }
+
+    /// [`Hasher::verify`] for any secret (a staff password); the same cost either way.
+    pub async fn verify_bytes(
+        &self,
+        secret: Option<Vec<u8>>,
+        hash: Option<String>,
+    ) -> anyhow::Result<bool> {
         let _permit = self
             .permits
             .clone()
@@ -196,7 +211,7 @@ impl Hasher {
         let argon = self.argon.clone();
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy.as_str().to_string());
-        let input = par.map_or_else(|| b"-".to_vec(), |p| p.bytes().to_vec());
+        let input = secret.unwrap_or_else(|| b"-".to_vec());
         let ok = tokio::task::spawn_blocking(move || {
             argon.verify_password(&input, hash.as_str()).is_ok()
         })

@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/voice/status", post(status))
         .route("/voice/fallback", post(fallback))
         .route("/voice/queue/wait", post(queue_wait))
+        .route("/voice/staff/{entry}", post(staff_entry))
         .route("/voice/queue/choice", post(queue_choice))
         .layer(middleware::from_fn_with_state(state, signed_webhook))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -143,6 +144,18 @@ async fn fallback(State(s): State<AppState>, p: axum::Extension<Params>) -> Http
         tracing::warn!(error_code = code, "the provider used the fallback URL");
     }
     Twiml(call::fallback(&s, &p)).into_response()
+}
+
+async fn staff_entry(
+    State(s): State<AppState>,
+    Path(entry): Path<String>,
+    p: axum::Extension<Params>,
+) -> HttpResponse {
+    answer(
+        s.clone(),
+        async move { call::staff_entry(&s, &p, &entry).await },
+    )
+    .await
 }
 
 async fn queue_wait(State(s): State<AppState>, p: axum::Extension<Params>) -> HttpResponse {

@@ -179,6 +179,8 @@ pub enum Condition {
     Holiday,
     /// The caller asked, while waiting in the queue, to be called back instead.
     CallbackRequested,
+    /// A staff member sent the caller into the IVR and waits to get them back.
+    StaffTransfer,
     /// The last transfer reached a person (the queue bridged, or the dialled party
     /// answered).
     RepresentativeReached,
@@ -194,6 +196,7 @@ impl Condition {
         ("holiday", Condition::Holiday),
         ("callback-requested", Condition::CallbackRequested),
         ("representative-reached", Condition::RepresentativeReached),
+        ("staff-transfer", Condition::StaffTransfer),
     ];
 
     pub fn parse(name: &str) -> Option<Condition> {
@@ -265,12 +268,12 @@ macro_rules! action {
 pub const ACTIONS: &[ActionSpec] = &[
     action!("set-language", SetLanguage, values: &["en", "es"], outcomes: &[], input: false),
     action!("clear-language", ClearLanguage, values: &[], outcomes: &[], input: false),
-    action!("set-topic", SetTopic, values: &["payments", "case-status"], outcomes: &[], input: false),
+    action!("set-topic", SetTopic, values: &["payments", "case-status", "return"], outcomes: &[], input: false),
     action!("verify-ssn", VerifySsn, values: &[], outcomes: &["ok", "locked"], input: true),
     action!("verify-par", VerifyPar, values: &[], outcomes: &["ok", "failed", "too-many", "locked"], input: true),
     action!("select-case", SelectCase, values: &[], outcomes: &["one", "several", "none"], input: false),
     action!("choose-case", ChooseCase, values: &[], outcomes: &["ok"], input: true),
-    action!("route-topic", RouteTopic, values: &[], outcomes: &["payments", "case-status"], input: false),
+    action!("route-topic", RouteTopic, values: &[], outcomes: &["payments", "case-status", "return"], input: false),
     action!("read-payments", ReadPayments, values: &[], outcomes: &["paying", "receiving", "none"], input: false),
     action!("read-history", ReadHistory, values: &[], outcomes: &["paying", "receiving", "none"], input: false),
     action!("read-case-status", ReadCaseStatus, values: &[], outcomes: &["open", "closed"], input: false),

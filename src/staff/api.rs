@@ -1,0 +1,387 @@
+//! The staff API over HTTP: JSON in and out, `Authorization: Bearer <token>` on every
+//! route but the login and the console page. Handlers are thin; what they do is in
+//! [`super`] and [`calls`].
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Role, Staff, StaffError};
+use crate::app::AppState;
+
+use super::calls;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/staff", get(super::console::page))
+        .route("/staff/console.js", get(super::console::script))
+        .route("/staff/login", post(login))
+        .route("/staff/logout", post(logout))
+        .route("/staff/me", get(me))
+        .route("/staff/calls", get(list_calls))
+        .route("/staff/calls/{sid}", get(one_call))
+        .route("/staff/calls/{sid}/transfer", post(transfer))
+        .route("/staff/callbacks", get(list_callbacks).post(work_callback))
+        .route(
+            "/staff/announcement",
+            get(show_announcement)
+                .put(set_announcement)
+                .delete(clear_announcement),
+        )
+        .route("/staff/audit", get(audit))
+        .route("/staff/accounts", get(accounts).post(add_account))
+        .route("/staff/accounts/{name}/disable", post(disable_account))
+        .layer(axum::middleware::map_response(no_store))
+}
+
+/// Staff answers hold case data: never cached by a browser or proxy.
+async fn no_store(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+impl IntoResponse for StaffError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            StaffError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            StaffError::BadLogin => (StatusCode::UNAUTHORIZED, "bad-login"),
+            StaffError::Locked(_) => (StatusCode::LOCKED, "account-locked"),
+            StaffError::TooManyFromAddress => (StatusCode::TOO_MANY_REQUESTS, "too-many-attempts"),
+            StaffError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            StaffError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),
+            StaffError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
+            StaffError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            StaffError::Provider { status, code, .. } => (
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY),
+                *code,
+            ),
+            StaffError::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "staff request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        let mut r = (
+            status,
+            Json(json!({"error": code, "message": self.to_string()})),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        r
+    }
+}
+
+/// The signed-in staff member, from `Authorization: Bearer <token>`.
+pub struct Authed {
+    pub staff: Staff,
+    token: String,
+}
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = StaffError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, StaffError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(StaffError::Unauthenticated)?
+            .to_string();
+        let staff = super::authenticate(s, &token).await?;
+        Ok(Authed { staff, token })
+    }
+}
+
+/// A JSON body, or a clear 400 saying what is wrong with it.
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, StaffError> {
+    b.map(|Json(t)| t)
+        .map_err(|e| StaffError::BadRequest(format!("bad JSON body: {}", e.body_text())))
+}
+
+/// The client's address, for the per-address login limit: the socket's, or with
+/// `CASELINE_TRUST_PROXY` the first `X-Forwarded-For` entry.
+fn address(
+    s: &AppState,
+    parts: &axum::http::HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+) -> String {
+    if s.settings.trust_proxy
+        && let Some(first) = parts
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+    {
+        return first.trim().chars().take(64).collect();
+    }
+    peer.map_or_else(|| "unknown".to_string(), |p| p.ip().to_string())
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    name: String,
+    password: String,
+}
+
+async fn login(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    b: Result<Json<LoginBody>, JsonRejection>,
+) -> Result<impl IntoResponse, StaffError> {
+    let b = body(b)?;
+    let addr = address(&s, &headers, peer.map(|c| c.0.0));
+    Ok(Json(super::login(&s, &b.name, &b.password, &addr).await?))
+}
+
+async fn logout(State(s): State<AppState>, a: Authed) -> Result<StatusCode, StaffError> {
+    super::logout(&s, &a.staff, &a.token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(a: Authed) -> impl IntoResponse {
+    Json(json!({"name": a.staff.name, "role": a.staff.role}))
+}
+
+async fn list_calls(State(s): State<AppState>, a: Authed) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Agent)?;
+    Ok(Json(json!({"calls": calls::live(&s).await?})))
+}
+
+async fn one_call(
+    State(s): State<AppState>,
+    a: Authed,
+    Path(sid): Path<String>,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Agent)?;
+    Ok(Json(calls::detail(&s, &sid).await?))
+}
+
+#[derive(Deserialize)]
+struct TransferBody {
+    entry: String,
+    return_to: String,
+}
+
+async fn transfer(
+    State(s): State<AppState>,
+    a: Authed,
+    Path(sid): Path<String>,
+    b: Result<Json<TransferBody>, JsonRejection>,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Agent)?;
+    let b = body(b)?;
+    let moved = calls::transfer(&s, &a.staff, &sid, &b.entry, &b.return_to).await?;
+    Ok((StatusCode::ACCEPTED, Json(moved)))
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    all: Option<bool>,
+}
+
+async fn list_callbacks(
+    State(s): State<AppState>,
+    a: Authed,
+    Query(q): Query<CallbackQuery>,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    let list = s.store.callbacks(q.all.unwrap_or(false)).await?;
+    Ok(Json(json!({"callbacks": list})))
+}
+
+#[derive(Deserialize)]
+struct CallbackWork {
+    id: i64,
+    /// `claim` or `complete`.
+    action: String,
+    outcome: Option<String>,
+}
+
+async fn work_callback(
+    State(s): State<AppState>,
+    a: Authed,
+    b: Result<Json<CallbackWork>, JsonRejection>,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    let b = body(b)?;
+    let now = s.now();
+    let done = match b.action.as_str() {
+        "claim" => s.store.claim_callback(b.id, &a.staff.name, now).await?,
+        "complete" => {
+            let outcome = b.outcome.as_deref().map(str::trim).unwrap_or("");
+            if outcome.is_empty() || outcome.len() > 200 {
+                return Err(StaffError::BadRequest(
+                    "say what happened: an outcome of 1 to 200 characters".into(),
+                ));
+            }
+            s.store
+                .complete_callback(b.id, &a.staff.name, outcome, now)
+                .await?
+        }
+        _ => {
+            return Err(StaffError::BadRequest(
+                "action must be 'claim' or 'complete'".into(),
+            ));
+        }
+    };
+    if !done {
+        return Err(StaffError::Conflict(format!(
+            "callback {} is not there or not in a state to {}",
+            b.id, b.action
+        )));
+    }
+    s.store
+        .audit(
+            now,
+            None,
+            Some(&a.staff.name),
+            &format!("callback.{}", b.action),
+            &b.id.to_string(),
+            None,
+            None,
+        )
+        .await?;
+    Ok(Json(json!({"id": b.id, "action": b.action, "ok": true})))
+}
+
+async fn show_announcement(
+    State(s): State<AppState>,
+    a: Authed,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    let slot = s.store.announcement_slot().await?;
+    Ok(Json(json!({"announcement": slot.map(|a| json!({
+        "en": a.text_en, "es": a.text_es, "from": a.starts_at, "until": a.ends_at,
+    }))})))
+}
+
+#[derive(Deserialize)]
+struct AnnouncementBody {
+    en: String,
+    es: String,
+    from: Option<String>,
+    until: Option<String>,
+}
+
+async fn set_announcement(
+    State(s): State<AppState>,
+    a: Authed,
+    b: Result<Json<AnnouncementBody>, JsonRejection>,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    let b = body(b)?;
+    let now = s.clock.now();
+    let ann = crate::announcement::build(&b.en, &b.es, b.from.as_deref(), b.until.as_deref(), now)
+        .map_err(StaffError::BadRequest)?;
+    s.store.set_announcement(&ann, now.timestamp()).await?;
+    s.store
+        .audit(
+            now.timestamp(),
+            None,
+            Some(&a.staff.name),
+            "announcement.set",
+            "ok",
+            None,
+            None,
+        )
+        .await?;
+    Ok(Json(json!({"ok": true})))
+}
+
+async fn clear_announcement(
+    State(s): State<AppState>,
+    a: Authed,
+) -> Result<StatusCode, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    s.store.clear_announcement().await?;
+    s.store
+        .audit(
+            s.now(),
+            None,
+            Some(&a.staff.name),
+            "announcement.clear",
+            "ok",
+            None,
+            None,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn audit(State(s): State<AppState>, a: Authed) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    Ok(Json(json!({"audit": s.store.recent_audit(200).await?})))
+}
+
+async fn accounts(State(s): State<AppState>, a: Authed) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Admin)?;
+    Ok(Json(json!({"accounts": s.store.list_staff().await?})))
+}
+
+#[derive(Deserialize)]
+struct NewAccount {
+    name: String,
+    role: String,
+    password: String,
+}
+
+async fn add_account(
+    State(s): State<AppState>,
+    a: Authed,
+    b: Result<Json<NewAccount>, JsonRejection>,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Admin)?;
+    let b = body(b)?;
+    let role = Role::parse(&b.role)
+        .ok_or_else(|| StaffError::BadRequest("role must be agent, supervisor or admin".into()))?;
+    super::check_name(&b.name).map_err(StaffError::BadRequest)?;
+    super::check_password(&b.password).map_err(StaffError::BadRequest)?;
+    if s.store.staff_credentials(&b.name).await?.is_some() {
+        return Err(StaffError::Conflict(format!("'{}' already exists", b.name)));
+    }
+    let id = super::add(&s, &b.name, role, &b.password).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "name": b.name, "role": role})),
+    ))
+}
+
+async fn disable_account(
+    State(s): State<AppState>,
+    a: Authed,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Admin)?;
+    if !s.store.disable_staff(&name, s.now()).await? {
+        return Err(StaffError::NotFound(format!(
+            "no enabled account named '{name}'"
+        )));
+    }
+    s.store
+        .audit(
+            s.now(),
+            None,
+            Some(&a.staff.name),
+            "staff.disable",
+            &name,
+            None,
+            None,
+        )
+        .await?;
+    Ok(Json(json!({"name": name, "disabled": true})))
+}

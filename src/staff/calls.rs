@@ -1,0 +1,178 @@
+//! Live calls as staff see them, and moving a caller into the IVR. Only what a
+//! representative needs: where the caller is, language, verified or not, case number and
+//! role. Never an SSN, a PAR ID or the calling number.
+
+use serde::Serialize;
+
+use super::{Staff, StaffError};
+use crate::app::Services;
+use crate::provider::ProviderError;
+use crate::session::{CallSid, Session, StaffTransfer};
+use crate::transfer::Destination;
+
+/// The IVR entries a staff member can send a caller to.
+pub const ENTRIES: &[&str] = &["verify", "payments", "case-status", "main-menu", "spanish"];
+
+#[derive(Debug, Serialize)]
+pub struct CallView {
+    pub call_sid: String,
+    /// The flow step the caller is in.
+    pub step: Option<String>,
+    pub language: Option<String>,
+    pub channel: &'static str,
+    pub verified: bool,
+    pub case_number: Option<String>,
+    pub role: Option<String>,
+    pub seconds_in_call: i64,
+    /// Set while a staff member waits to get this caller back.
+    pub sent_by: Option<String>,
+    pub staff_entry: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CallDetail {
+    #[serde(flatten)]
+    pub call: CallView,
+    /// `verified`, `failed`, `too-many`, `locked` or `not-attempted`.
+    pub verification: &'static str,
+    pub failed_attempts: u32,
+    pub topics_heard: Vec<String>,
+}
+
+fn view(s: &Session, now: i64) -> CallView {
+    let case = s.case.as_ref().filter(|_| s.verified);
+    CallView {
+        call_sid: s.call_sid.to_string(),
+        step: s.step.clone(),
+        language: s.lang.map(|l| l.code().to_string()),
+        channel: match s.channel {
+            crate::prompts::Channel::Voice => "voice",
+            crate::prompts::Channel::Tty => "tty",
+        },
+        verified: s.verified,
+        case_number: case.map(|c| c.case_number.clone()),
+        role: case.map(|c| c.role.as_str().to_string()),
+        seconds_in_call: (now - s.started_at).max(0),
+        sent_by: s.staff_transfer.as_ref().map(|t| t.by.clone()),
+        staff_entry: s.staff_transfer.as_ref().map(|t| t.entry.clone()),
+    }
+}
+
+pub async fn live(s: &Services) -> Result<Vec<CallView>, StaffError> {
+    let now = s.now();
+    Ok(s.store
+        .live_sessions(now)
+        .await?
+        .iter()
+        .map(|c| view(c, now))
+        .collect())
+}
+
+async fn live_session(s: &Services, sid: &str) -> Result<Session, StaffError> {
+    let not_found = || StaffError::NotFound("no live call with that id".into());
+    let sid = CallSid::parse(sid).ok_or_else(not_found)?;
+    if s.store.session_end(&sid).await?.is_some() {
+        return Err(StaffError::NotFound("that call has ended".into()));
+    }
+    s.store
+        .load_session(&sid, s.now())
+        .await?
+        .ok_or_else(not_found)
+}
+
+pub async fn detail(s: &Services, sid: &str) -> Result<CallDetail, StaffError> {
+    let session = live_session(s, sid).await?;
+    Ok(CallDetail {
+        call: view(&session, s.now()),
+        verification: crate::transfer::verification(&session),
+        failed_attempts: session.verify_failures,
+        topics_heard: session.heard.clone(),
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct Moved {
+    pub call_sid: String,
+    pub entry: String,
+    pub return_to: String,
+}
+
+/// Sends a live caller into the IVR at `entry`, to come back to `return_to`: records
+/// the hand-off in the call's session, then asks the provider to move the call. If the
+/// provider refuses, the session is put back as it was.
+pub async fn transfer(
+    s: &Services,
+    staff: &Staff,
+    sid: &str,
+    entry: &str,
+    return_to: &str,
+) -> Result<Moved, StaffError> {
+    if !ENTRIES.contains(&entry) {
+        return Err(StaffError::BadRequest(format!(
+            "entry must be one of: {}",
+            ENTRIES.join(", ")
+        )));
+    }
+    let dest = Destination::parse(return_to).map_err(StaffError::BadRequest)?;
+    let return_to = match dest {
+        Destination::Number(n) => n,
+        Destination::Sip(uri) => uri,
+        Destination::Client(id) => format!("client:{id}"),
+    };
+    let mut session = live_session(s, sid).await?;
+    let before = session.staff_transfer.clone();
+    session.staff_transfer = Some(StaffTransfer {
+        entry: entry.to_string(),
+        return_to: return_to.clone(),
+        by: staff.name.clone(),
+        at: s.now(),
+    });
+    s.store.save_session(&session, s.now()).await?;
+    let url = format!("{}/voice/staff/{entry}", s.settings.public_url);
+    let moved = s
+        .provider
+        .redirect_call(session.call_sid.as_str(), &url)
+        .await;
+    let outcome = match &moved {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("{e:?}"),
+    };
+    s.store
+        .audit(
+            s.now(),
+            Some(session.call_sid.as_str()),
+            Some(&staff.name),
+            &format!("staff.transfer.{entry}"),
+            &outcome,
+            None,
+            None,
+        )
+        .await?;
+    if let Err(e) = moved {
+        session.staff_transfer = before;
+        s.store.save_session(&session, s.now()).await?;
+        return Err(provider_error(e));
+    }
+    Ok(Moved {
+        call_sid: session.call_sid.to_string(),
+        entry: entry.to_string(),
+        return_to,
+    })
+}
+
+fn provider_error(e: ProviderError) -> StaffError {
+    let (status, code) = match e {
+        ProviderError::NotConfigured => (503, "provider-not-configured"),
+        ProviderError::Unauthorized => (502, "provider-auth"),
+        ProviderError::CallNotFound => (404, "call-not-found"),
+        ProviderError::RateLimited => (429, "provider-rate-limited"),
+        ProviderError::Unavailable(_) | ProviderError::Refused(_) => (502, "provider-error"),
+        ProviderError::Timeout => (504, "provider-timeout"),
+        ProviderError::Unreachable => (502, "provider-unreachable"),
+    };
+    StaffError::Provider {
+        status,
+        code,
+        message: e.to_string(),
+    }
+}

@@ -1,0 +1,218 @@
+// The staff console: signs in, then polls the staff API. The token lives in
+// sessionStorage and goes out as a Bearer header; nothing is rendered as HTML from data.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let token = sessionStorage.getItem("caseline-token");
+let role = sessionStorage.getItem("caseline-role");
+let timer = null;
+
+async function api(method, path, body) {
+  const headers = { "Accept": "application/json" };
+  if (token) headers["Authorization"] = "Bearer " + token;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = res.status === 204 ? {} : await res.json().catch(() => ({}));
+  if (res.status === 401 && path !== "/staff/login") signedOut();
+  if (!res.ok) throw new Error(data.message || ("error " + res.status));
+  return data;
+}
+
+function cell(row, text) {
+  const td = document.createElement("td");
+  td.textContent = text == null ? "" : String(text);
+  row.appendChild(td);
+  return td;
+}
+
+function minutes(secs) {
+  const m = Math.floor(secs / 60), s = secs % 60;
+  return m + ":" + String(s).padStart(2, "0");
+}
+
+function transferForm(call) {
+  const form = document.createElement("form");
+  form.className = "inline";
+  const id = call.call_sid;
+  const entryLabel = document.createElement("label");
+  entryLabel.htmlFor = "entry-" + id;
+  entryLabel.className = "visually-hidden";
+  entryLabel.textContent = "Entry for call " + id;
+  const entry = document.createElement("select");
+  entry.id = "entry-" + id;
+  entry.name = "entry";
+  for (const [value, text] of [["verify", "Verify identity"], ["payments", "Hear payments"], ["case-status", "Hear case status"], ["main-menu", "Main menu"], ["spanish", "Spanish menus"]]) {
+    const o = document.createElement("option");
+    o.value = value; o.textContent = text;
+    entry.appendChild(o);
+  }
+  const backLabel = document.createElement("label");
+  backLabel.htmlFor = "back-" + id;
+  backLabel.className = "visually-hidden";
+  backLabel.textContent = "Return the caller to";
+  const back = document.createElement("input");
+  back.id = "back-" + id;
+  back.name = "return_to";
+  back.placeholder = "return to: number, sip: or client:";
+  back.value = localStorage.getItem("caseline-return-to") || "";
+  back.required = true;
+  back.size = 24;
+  const button = document.createElement("button");
+  button.type = "submit";
+  button.textContent = "Transfer";
+  button.setAttribute("aria-label", "Transfer call " + id);
+  form.append(entryLabel, entry, backLabel, back, button);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    localStorage.setItem("caseline-return-to", back.value);
+    try {
+      await api("POST", "/staff/calls/" + encodeURIComponent(id) + "/transfer", { entry: entry.value, return_to: back.value });
+      $("calls-status").textContent = "Call " + id + " sent to " + entry.options[entry.selectedIndex].text + "; it will come back to " + back.value + ".";
+      $("calls-status").className = "status";
+      refresh();
+    } catch (e) {
+      $("calls-status").textContent = "Transfer failed: " + e.message;
+      $("calls-status").className = "status error";
+    }
+  });
+  return form;
+}
+
+async function refreshCalls() {
+  const { calls } = await api("GET", "/staff/calls");
+  const body = $("calls");
+  // Keep a form the user is typing in.
+  if (body.contains(document.activeElement) && document.activeElement.tagName !== "BUTTON") return;
+  body.replaceChildren();
+  if (calls.length === 0) {
+    const row = body.insertRow();
+    const td = cell(row, "No calls right now.");
+    td.colSpan = 7;
+  }
+  for (const c of calls) {
+    const row = body.insertRow();
+    row.dataset.callSid = c.call_sid;
+    cell(row, c.call_sid);
+    cell(row, c.sent_by ? (c.step + " (sent by " + c.sent_by + ")") : c.step);
+    cell(row, c.language || "not chosen");
+    cell(row, c.verified ? "yes" : "no");
+    cell(row, c.case_number ? (c.case_number + " (" + c.role + ")") : "");
+    cell(row, minutes(c.seconds_in_call));
+    cell(row, "").appendChild(transferForm(c));
+  }
+}
+
+async function refreshCallbacks() {
+  if (role === "agent") return;
+  const { callbacks } = await api("GET", "/staff/callbacks");
+  const body = $("callbacks");
+  body.replaceChildren();
+  for (const c of callbacks) {
+    const row = body.insertRow();
+    cell(row, c.id);
+    cell(row, "***-***-" + c.number.slice(-4));
+    cell(row, c.lang);
+    cell(row, c.case_number ? (c.case_number + " (" + c.role + ")") : "not verified");
+    cell(row, c.status + (c.claimed_by ? " by " + c.claimed_by : ""));
+    const td = cell(row, "");
+    const b = document.createElement("button");
+    b.type = "button";
+    if (c.status === "open") {
+      b.textContent = "Claim";
+      b.addEventListener("click", () => work({ id: c.id, action: "claim" }));
+    } else {
+      b.textContent = "Complete";
+      b.addEventListener("click", () => {
+        const outcome = prompt("What happened on the callback?");
+        if (outcome) work({ id: c.id, action: "complete", outcome });
+      });
+    }
+    b.setAttribute("aria-label", b.textContent + " callback " + c.id);
+    td.appendChild(b);
+  }
+}
+
+async function work(body) {
+  try {
+    await api("POST", "/staff/callbacks", body);
+    $("callbacks-status").textContent = "Callback " + body.id + ": " + body.action + " done.";
+  } catch (e) {
+    $("callbacks-status").textContent = e.message;
+  }
+  refreshCallbacks();
+}
+
+async function refresh() {
+  try {
+    await refreshCalls();
+    await refreshCallbacks();
+  } catch (e) {
+    $("calls-status").textContent = e.message;
+  }
+}
+
+function signedIn(name) {
+  $("login-section").hidden = true;
+  $("app").hidden = false;
+  $("who").hidden = false;
+  $("who-name").textContent = name + " (" + role + ")";
+  const supervisor = role === "supervisor" || role === "admin";
+  $("callbacks-section").hidden = !supervisor;
+  $("announcement-section").hidden = !supervisor;
+  refresh();
+  clearInterval(timer);
+  timer = setInterval(refresh, 3000);
+}
+
+function signedOut() {
+  token = null;
+  sessionStorage.removeItem("caseline-token");
+  clearInterval(timer);
+  $("app").hidden = true;
+  $("who").hidden = true;
+  $("login-section").hidden = false;
+}
+
+$("login-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("login-status").textContent = "";
+  try {
+    const r = await api("POST", "/staff/login", { name: $("login-name").value, password: $("login-password").value });
+    token = r.token; role = r.role;
+    sessionStorage.setItem("caseline-token", token);
+    sessionStorage.setItem("caseline-role", role);
+    $("login-password").value = "";
+    signedIn(r.name);
+  } catch (e) {
+    $("login-status").textContent = e.message;
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  try { await api("POST", "/staff/logout"); } catch (e) { /* signed out anyway */ }
+  signedOut();
+});
+
+$("announcement-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const until = $("ann-until").value.trim();
+  try {
+    await api("PUT", "/staff/announcement", { en: $("ann-en").value, es: $("ann-es").value, until: until || undefined });
+    $("ann-status").textContent = "Callers hear the announcement from the next call on.";
+  } catch (e) {
+    $("ann-status").textContent = e.message;
+  }
+});
+
+$("ann-clear").addEventListener("click", async () => {
+  try {
+    await api("DELETE", "/staff/announcement");
+    $("ann-status").textContent = "Announcement cleared.";
+  } catch (e) {
+    $("ann-status").textContent = e.message;
+  }
+});
+
+if (token) {
+  api("GET", "/staff/me").then((me) => { role = me.role; signedIn(me.name); }).catch(signedOut);
+}

@@ -1,0 +1,320 @@
+//! Staff accounts, login sessions and the audit listing, on both stores.
+
+use anyhow::{Context, anyhow};
+use sqlx::Row;
+
+use super::{Account, LOCK_AFTER, Role, Staff};
+use crate::session::Session;
+use crate::store::{Sqlite, Store, on_both};
+
+/// What a login needs to check.
+pub struct Credentials {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub locked_until: Option<i64>,
+}
+
+/// One audit line as staff see it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub call_sid: Option<String>,
+    pub actor: Option<String>,
+    pub event: String,
+    pub outcome: String,
+}
+
+fn role_of(s: &str) -> anyhow::Result<Role> {
+    Role::parse(s).ok_or_else(|| anyhow!("unknown role '{s}' in the staff table"))
+}
+
+impl Store {
+    pub async fn add_staff(
+        &self,
+        name: &str,
+        role: Role,
+        hash: &str,
+        now: i64,
+    ) -> anyhow::Result<i64> {
+        let sql = "INSERT INTO staff (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (name) DO NOTHING RETURNING id";
+        let id: Option<i64> = on_both!(
+            self,
+            write | pool | {
+                sqlx::query_scalar(sql)
+                    .bind(name)
+                    .bind(role.as_str())
+                    .bind(hash)
+                    .bind(now)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to add the staff account")?
+            }
+        );
+        id.ok_or_else(|| anyhow!("there is already a staff account named '{name}'"))
+    }
+
+    pub async fn staff_credentials(&self, name: &str) -> anyhow::Result<Option<Credentials>> {
+        let sql = "SELECT id, name, role, password_hash, disabled_at, locked_until FROM staff \
+                   WHERE name = $1";
+        on_both!(
+            self,
+            read | pool | {
+                let row = sqlx::query(sql)
+                    .bind(name)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to read the staff account")?;
+                row.map(|r| -> anyhow::Result<Credentials> {
+                    Ok(Credentials {
+                        id: r.try_get("id")?,
+                        name: r.try_get("name")?,
+                        role: role_of(r.try_get("role")?)?,
+                        password_hash: r.try_get("password_hash")?,
+                        disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+                        locked_until: r.try_get("locked_until")?,
+                    })
+                })
+                .transpose()
+            }
+        )
+    }
+
+    /// Records a wrong password from `address`, and against the account if known
+    /// (`(id, lock until)`); answers whether this failure locked the account.
+    pub async fn record_login_failure(
+        &self,
+        address: &str,
+        account: Option<(i64, i64)>,
+        now: i64,
+    ) -> anyhow::Result<bool> {
+        let insert = "INSERT INTO staff_login_failures (address, at) VALUES ($1, $2)";
+        let bump = format!(
+            "UPDATE staff SET \
+             locked_until = CASE WHEN failed_logins + 1 >= {LOCK_AFTER} THEN $1 ELSE locked_until END, \
+             failed_logins = CASE WHEN failed_logins + 1 >= {LOCK_AFTER} THEN 0 ELSE failed_logins + 1 END \
+             WHERE id = $2 RETURNING locked_until"
+        );
+        on_both!(
+            self,
+            write | pool | {
+                sqlx::query(insert)
+                    .bind(address)
+                    .bind(now)
+                    .execute(pool)
+                    .await
+                    .context("Failed to record a login failure")?;
+                match account {
+                    Some((id, lock_until)) => {
+                        let locked: Option<Option<i64>> =
+                            sqlx::query_scalar(sqlx::AssertSqlSafe(bump))
+                                .bind(lock_until)
+                                .bind(id)
+                                .fetch_optional(pool)
+                                .await
+                                .context("Failed to count a login failure")?;
+                        Ok(locked.flatten() == Some(lock_until))
+                    }
+                    None => Ok(false),
+                }
+            }
+        )
+    }
+
+    pub async fn login_failures_since(&self, address: &str, since: i64) -> anyhow::Result<u32> {
+        let sql = "SELECT COUNT(*) FROM staff_login_failures WHERE address = $1 AND at > $2";
+        let n: i64 = on_both!(
+            self,
+            read | pool | {
+                sqlx::query_scalar(sql)
+                    .bind(address)
+                    .bind(since)
+                    .fetch_one(pool)
+                    .await
+                    .context("Failed to count login failures")?
+            }
+        );
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Stores a new login session and clears the account's failure count.
+    pub async fn start_staff_session(
+        &self,
+        token_hash: &str,
+        staff_id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> anyhow::Result<()> {
+        let insert = "INSERT INTO staff_sessions (token_hash, staff_id, created_at, expires_at) \
+                      VALUES ($1, $2, $3, $4)";
+        let reset = "UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE id = $1";
+        on_both!(
+            self,
+            write | pool | {
+                sqlx::query(insert)
+                    .bind(token_hash)
+                    .bind(staff_id)
+                    .bind(now)
+                    .bind(expires_at)
+                    .execute(pool)
+                    .await
+                    .context("Failed to start the staff session")?;
+                sqlx::query(reset)
+                    .bind(staff_id)
+                    .execute(pool)
+                    .await
+                    .context("Failed to reset login failures")?;
+            }
+        );
+        Ok(())
+    }
+
+    /// The staff member behind a current (unexpired, unrevoked) token of an enabled
+    /// account.
+    pub async fn staff_for_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> anyhow::Result<Option<Staff>> {
+        let sql = "SELECT s.id, s.name, s.role FROM staff_sessions t JOIN staff s ON s.id = t.staff_id \
+                   WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 \
+                   AND s.disabled_at IS NULL";
+        on_both!(
+            self,
+            read | pool | {
+                let row = sqlx::query(sql)
+                    .bind(token_hash)
+                    .bind(now)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to check the staff session")?;
+                row.map(|r| -> anyhow::Result<Staff> {
+                    Ok(Staff {
+                        id: r.try_get("id")?,
+                        name: r.try_get("name")?,
+                        role: role_of(r.try_get("role")?)?,
+                    })
+                })
+                .transpose()
+            }
+        )
+    }
+
+    pub async fn revoke_staff_session(&self, token_hash: &str, now: i64) -> anyhow::Result<()> {
+        let sql = "UPDATE staff_sessions SET revoked_at = $1 WHERE token_hash = $2";
+        on_both!(
+            self,
+            write | pool | {
+                sqlx::query(sql)
+                    .bind(now)
+                    .bind(token_hash)
+                    .execute(pool)
+                    .await
+                    .context("Failed to end the staff session")?;
+            }
+        );
+        Ok(())
+    }
+
+    pub async fn list_staff(&self) -> anyhow::Result<Vec<Account>> {
+        let sql =
+            "SELECT id, name, role, disabled_at, locked_until, created_at FROM staff ORDER BY name";
+        on_both!(
+            self,
+            read | pool | {
+                sqlx::query(sql)
+                    .fetch_all(pool)
+                    .await
+                    .context("Failed to list staff")?
+                    .iter()
+                    .map(|r| -> anyhow::Result<Account> {
+                        Ok(Account {
+                            id: r.try_get("id")?,
+                            name: r.try_get("name")?,
+                            role: role_of(r.try_get("role")?)?,
+                            disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+                            locked_until: r.try_get("locked_until")?,
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect()
+            }
+        )
+    }
+
+    /// Disables an account and ends its sessions; `false` if there is no such account.
+    pub async fn disable_staff(&self, name: &str, now: i64) -> anyhow::Result<bool> {
+        let disable = "UPDATE staff SET disabled_at = $1 WHERE name = $2 AND disabled_at IS NULL";
+        let revoke = "UPDATE staff_sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND \
+                      staff_id = (SELECT id FROM staff WHERE name = $2)";
+        on_both!(
+            self,
+            write | pool | {
+                let n = sqlx::query(disable)
+                    .bind(now)
+                    .bind(name)
+                    .execute(pool)
+                    .await
+                    .context("Failed to disable the account")?
+                    .rows_affected();
+                sqlx::query(revoke)
+                    .bind(now)
+                    .bind(name)
+                    .execute(pool)
+                    .await
+                    .context("Failed to end the account's sessions")?;
+                Ok(n == 1)
+            }
+        )
+    }
+
+    /// The newest audit lines, newest first.
+    pub async fn recent_audit(&self, limit: i64) -> anyhow::Result<Vec<AuditEntry>> {
+        let sql = "SELECT at, call_sid, actor, event, outcome FROM audit ORDER BY id DESC LIMIT $1";
+        on_both!(
+            self,
+            read | pool | {
+                sqlx::query(sql)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await
+                    .context("Failed to read the audit log")?
+                    .iter()
+                    .map(|r| -> anyhow::Result<AuditEntry> {
+                        Ok(AuditEntry {
+                            at: r.try_get("at")?,
+                            call_sid: r.try_get("call_sid")?,
+                            actor: r.try_get("actor")?,
+                            event: r.try_get("event")?,
+                            outcome: r.try_get("outcome")?,
+                        })
+                    })
+                    .collect()
+            }
+        )
+    }
+
+    /// Calls not ended and heard from within `SESSION_TTL`, newest first.
+    pub async fn live_sessions(&self, now: i64) -> anyhow::Result<Vec<Session>> {
+        let sql = "SELECT state FROM call_sessions WHERE ended_at IS NULL AND updated_at > $1 \
+                   ORDER BY created_at DESC LIMIT 500";
+        let since = now - crate::store::SESSION_TTL_SECS;
+        let states: Vec<String> = on_both!(
+            self,
+            read | pool | {
+                sqlx::query_scalar(sql)
+                    .bind(since)
+                    .fetch_all(pool)
+                    .await
+                    .context("Failed to list live calls")?
+            }
+        );
+        Ok(states
+            .iter()
+            .filter_map(|s| serde_json::from_str(s).ok())
+            .collect())
+    }
+}

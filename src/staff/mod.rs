@@ -1,0 +1,313 @@
+//! Customer service staff: accounts (argon2id passwords), login sessions (opaque tokens,
+//! only their SHA-256 stored, 8 hours), lockout after wrong passwords, and roles. The
+//! HTTP side is [`api`]; the console page is [`console`].
+
+pub mod api;
+pub mod calls;
+pub mod console;
+mod db;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::app::Services;
+
+/// How long a login lasts.
+pub const SESSION_SECS: i64 = 8 * 3600;
+/// Wrong passwords in a row that lock an account, and for how long.
+pub const LOCK_AFTER: u32 = 5;
+pub const LOCK_SECS: i64 = 15 * 60;
+/// Wrong passwords from one address within [`ADDRESS_WINDOW_SECS`] before that address
+/// is turned away for a while (someone trying many accounts).
+pub const ADDRESS_LIMIT: u32 = 20;
+pub const ADDRESS_WINDOW_SECS: i64 = 15 * 60;
+
+/// What a staff member may do. Each role can do everything the one before can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Sees live calls and moves them.
+    Agent,
+    /// Also callbacks, the announcement and the audit log.
+    Supervisor,
+    /// Also accounts.
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "agent" => Some(Role::Agent),
+            "supervisor" => Some(Role::Supervisor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A staff account as listed (never the hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub locked_until: Option<i64>,
+    pub created_at: i64,
+}
+
+/// The signed-in staff member behind a request.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+}
+
+/// Everything that can go wrong at the staff boundary, each with its HTTP status and a
+/// message fit to show (never a secret or an internal detail).
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("wrong name or password")]
+    BadLogin,
+    #[error("this account is locked after too many wrong passwords; try again in {0} minutes")]
+    Locked(i64),
+    #[error("too many wrong passwords from this address; try again later")]
+    TooManyFromAddress,
+    #[error("your role ({0}) cannot do this")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    Provider {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
+    #[error("something went wrong on our side; it has been logged")]
+    Internal(#[from] anyhow::Error),
+}
+
+fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A new opaque token: 244 random bits from the operating system (two v4 UUIDs).
+fn new_token() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Checks a password rule once, for `staff add` and any later password change.
+pub fn check_password(password: &str) -> Result<(), String> {
+    if password.chars().count() < 12 {
+        return Err("a password needs at least 12 characters".into());
+    }
+    if password.len() > 256 {
+        return Err("a password has at most 256 bytes".into());
+    }
+    Ok(())
+}
+
+/// A staff name: letters, digits, `.`, `-`, `_`; 2 to 64 characters.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = (2..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err("a name has 2 to 64 letters, digits, '.', '-' or '_'".into())
+    }
+}
+
+/// Creates an account (the hash is made on a blocking thread).
+pub async fn add(s: &Services, name: &str, role: Role, password: &str) -> anyhow::Result<i64> {
+    check_name(name).map_err(anyhow::Error::msg)?;
+    check_password(password).map_err(anyhow::Error::msg)?;
+    let hasher = s.hasher.clone();
+    let pw = password.as_bytes().to_vec();
+    let hash = tokio::task::spawn_blocking(move || hasher.hash_bytes(&pw)).await??;
+    let id = s.store.add_staff(name, role, &hash, s.now()).await?;
+    s.store
+        .audit(
+            s.now(),
+            None,
+            Some(name),
+            "staff.add",
+            role.as_str(),
+            None,
+            None,
+        )
+        .await?;
+    Ok(id)
+}
+
+/// The answer to a good login.
+#[derive(Debug, Serialize)]
+pub struct Login {
+    pub token: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// Checks a name and password. Unknown names cost the same argon2 check as known ones.
+/// Failures count per account (five in a row lock it) and per address.
+pub async fn login(
+    s: &Services,
+    name: &str,
+    password: &str,
+    address: &str,
+) -> Result<Login, StaffError> {
+    let now = s.now();
+    if s.store
+        .login_failures_since(address, now - ADDRESS_WINDOW_SECS)
+        .await?
+        >= ADDRESS_LIMIT
+    {
+        return Err(StaffError::TooManyFromAddress);
+    }
+    let account = s.store.staff_credentials(name).await?;
+    let hash = account.as_ref().map(|a| a.password_hash.clone());
+    let secret = (password.len() <= 256).then(|| password.as_bytes().to_vec());
+    let ok = s.hasher.verify_bytes(secret, hash).await?;
+    let Some(account) = account else {
+        s.store.record_login_failure(address, None, now).await?;
+        return Err(StaffError::BadLogin);
+    };
+    if let Some(until) = account.locked_until.filter(|u| *u > now) {
+        return Err(StaffError::Locked((until - now + 59) / 60));
+    }
+    if !ok || account.disabled {
+        let locked = s
+            .store
+            .record_login_failure(address, Some((account.id, now + LOCK_SECS)), now)
+            .await?;
+        s.store
+            .audit(
+                now,
+                None,
+                Some(&account.name),
+                "staff.login",
+                "failed",
+                None,
+                None,
+            )
+            .await?;
+        if locked {
+            return Err(StaffError::Locked(LOCK_SECS / 60));
+        }
+        return Err(StaffError::BadLogin);
+    }
+    let token = new_token();
+    let expires = now + SESSION_SECS;
+    s.store
+        .start_staff_session(&token_hash(&token), account.id, now, expires)
+        .await?;
+    s.store
+        .audit(
+            now,
+            None,
+            Some(&account.name),
+            "staff.login",
+            "ok",
+            None,
+            None,
+        )
+        .await?;
+    Ok(Login {
+        token,
+        expires_at: chrono::DateTime::from_timestamp(expires, 0)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        name: account.name,
+        role: account.role,
+    })
+}
+
+/// The staff member a token belongs to, if it is current.
+pub async fn authenticate(s: &Services, token: &str) -> Result<Staff, StaffError> {
+    if token.is_empty() || token.len() > 128 {
+        return Err(StaffError::Unauthenticated);
+    }
+    s.store
+        .staff_for_token(&token_hash(token), s.now())
+        .await?
+        .ok_or(StaffError::Unauthenticated)
+}
+
+pub async fn logout(s: &Services, staff: &Staff, token: &str) -> Result<(), StaffError> {
+    s.store
+        .revoke_staff_session(&token_hash(token), s.now())
+        .await?;
+    s.store
+        .audit(
+            s.now(),
+            None,
+            Some(&staff.name),
+            "staff.logout",
+            "ok",
+            None,
+            None,
+        )
+        .await?;
+    Ok(())
+}
+
+impl Staff {
+    /// Refuses unless the staff member's role is `at_least`.
+    pub fn require(&self, at_least: Role) -> Result<(), StaffError> {
+        if self.role >= at_least {
+            Ok(())
+        } else {
+            Err(StaffError::Forbidden(self.role.as_str()))
+        }
+    }
+}
+
+/// How long the provider's REST API gets before a transfer is reported as timed out.
+pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered_and_names_and_passwords_checked() {
+        assert!(Role::Admin > Role::Supervisor && Role::Supervisor > Role::Agent);
+        assert_eq!(Role::parse("supervisor"), Some(Role::Supervisor));
+        assert_eq!(Role::parse("root"), None);
+        assert!(check_name("dana.w").is_ok());
+        assert!(check_name("a").is_err() && check_name("dana w").is_err());
+        assert!(check_password("short").is_err());
+        assert!(check_password("a long enough passphrase").is_ok());
+        let t = new_token();
+        assert_eq!(t.len(), 64);
+        assert_ne!(token_hash(&t), t);
+    }
+}
