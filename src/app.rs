@@ -82,7 +82,7 @@ impl Services {
             &settings.twilio_api_base,
             settings.twilio_account_sid.clone(),
             settings.auth_token.clone(),
-            crate::staff::PROVIDER_TIMEOUT,
+            settings.provider_timeout,
         )?;
         Ok(Services {
             provider,

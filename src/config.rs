@@ -54,6 +54,8 @@ pub struct Settings {
     pub twilio_account_sid: Option<String>,
     /// The provider's REST API (tests point it at a mock).
     pub twilio_api_base: String,
+    /// How long the provider's REST API gets to move a call.
+    pub provider_timeout: std::time::Duration,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_proxy: bool,
     /// Tries, timeout and backoff for the screen pop (tests shorten them).
@@ -135,6 +137,7 @@ impl Default for Settings {
             twilio_account_sid: None,
             twilio_api_base: "https://api.twilio.com".into(),
             trust_proxy: false,
+            provider_timeout: std::time::Duration::from_secs(5),
         }
     }
 }

@@ -7,8 +7,6 @@ pub mod calls;
 pub mod console;
 mod db;
 
-use std::time::Duration;
-
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -289,9 +287,6 @@ impl Staff {
         }
     }
 }
-
-/// How long the provider's REST API gets before a transfer is reported as timed out.
-pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {

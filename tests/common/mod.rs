@@ -111,6 +111,8 @@ pub fn settings() -> Settings {
             memory_kib: 256,
             iterations: 1,
         },
+        // The staff tests send X-Forwarded-For for the per-address login limit.
+        trust_proxy: true,
         ..Settings::default()
     }
 }
@@ -274,6 +276,58 @@ impl TestApp {
             status,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
+    }
+
+    /// A staff API request: JSON in (if any), JSON out, with a Bearer token if given.
+    pub async fn staff(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("x-forwarded-for", "203.0.113.7");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let body = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        let res = self
+            .router
+            .clone()
+            .oneshot(req.body(body).expect("request"))
+            .await
+            .expect("router answers");
+        let status = res.status();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+
+    /// Creates a staff account and signs it in; answers the token.
+    pub async fn staff_login(&self, name: &str, role: caseline::staff::Role) -> String {
+        let password = format!("{name}-correct-horse-battery");
+        caseline::staff::add(&self.state, name, role, &password)
+            .await
+            .expect("staff account");
+        let (status, body) = self
+            .staff(
+                "POST",
+                "/staff/login",
+                None,
+                Some(serde_json::json!({"name": name, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().expect("token").to_string()
     }
 
     pub async fn get(&self, path: &str) -> Answer {
