@@ -107,6 +107,10 @@ async function refreshCallbacks() {
   const { callbacks } = await api("GET", "/staff/callbacks");
   const body = $("callbacks");
   body.replaceChildren();
+  if (callbacks.length === 0) {
+    const td = cell(body.insertRow(), "No callback requests waiting.");
+    td.colSpan = 6;
+  }
   for (const c of callbacks) {
     const row = body.insertRow();
     cell(row, c.id);

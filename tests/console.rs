@@ -1,0 +1,220 @@
+//! The staff console in a real browser: headless Chromium driven through ChromeDriver
+//! (Debian's `chromium` and `chromium-driver`, which `.ci/run` installs) signs in at `/staff`, sees a live test call, and sends it into the
+//! IVR to verify; the provider's REST API is a wiremock server. A screenshot of the
+//! console is saved to `target/staff-console.png`.
+//!
+//! Without Chromium the test says so and passes, unless `CASELINE_REQUIRE_BROWSER` is set
+//! (as `.ci/run` does), where a missing browser fails it.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use caseline::app::Application;
+use caseline::call::Params;
+use caseline::clock::FixedClock;
+use caseline::staff::Role;
+use caseline::store::Store;
+use fantoccini::{Client, ClientBuilder, Locator};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const CALL: &str = "CAbrowser0000000000000000000000001";
+const PASSWORD: &str = "console-test-passphrase";
+
+fn params(extra: &[(&str, &str)]) -> Params {
+    let mut p = vec![
+        ("CallSid", CALL),
+        ("From", "+15595550123"),
+        ("To", common::TOLL_FREE),
+    ];
+    p.extend_from_slice(extra);
+    Params(
+        p.into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_signs_in_sees_a_live_call_and_transfers_it() {
+    if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists() {
+        assert!(
+            std::env::var_os("CASELINE_REQUIRE_BROWSER").is_none(),
+            "{CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)"
+        );
+        eprintln!("{CHROMIUM} or {CHROMEDRIVER} is missing: skipping the browser test");
+        return;
+    }
+    let provider = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&provider)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::settings();
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    settings.twilio_account_sid = Some(ACCOUNT.into());
+    settings.twilio_api_base = provider.uri();
+    settings.trust_proxy = false;
+    let store = Store::connect(&format!("sqlite://{}/caseline.db", dir.path().display()))
+        .await
+        .unwrap();
+    let clock = FixedClock::at(common::open_time());
+    let app = Application::build_with(settings, store, Arc::new(clock))
+        .await
+        .unwrap();
+    let addr = app.local_addr().unwrap();
+    let state = app.state();
+
+    // A caller who chose English and is waiting for a representative.
+    caseline::call::incoming(&state, &params(&[]))
+        .await
+        .unwrap();
+    caseline::call::input(&state, &params(&[("Digits", "1")]), "language")
+        .await
+        .unwrap();
+    caseline::staff::add(&state, "dana", Role::Supervisor, PASSWORD)
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+
+    let url = format!("http://{addr}/staff");
+    let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/staff-console.png");
+    let driver = ChromeDriver::start().await;
+    let browser = driver.session().await;
+    let status = drive_console(&browser, &url, &shot).await;
+    let _ = browser.close().await;
+    let status = status.unwrap_or_else(|e| panic!("browser: {e:#}"));
+    assert!(status.contains("sent to Verify identity"), "{status}");
+
+    // The console's click reached the provider's REST API, and the call is marked.
+    let got = provider.received_requests().await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].url.path().ends_with(&format!("/Calls/{CALL}.json")));
+    let session = state
+        .store
+        .load_session(
+            &caseline::session::CallSid::parse(CALL).unwrap(),
+            state.now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let sent = session.staff_transfer.expect("marked as sent by staff");
+    assert_eq!(sent.by, "dana");
+    assert_eq!(sent.entry, "verify");
+    assert_eq!(sent.return_to, "sip:dana@pbx.agency.example");
+
+    let _ = stop.send(());
+    let _ = server.await;
+}
+
+/// ChromeDriver on a free port, stopped when dropped.
+struct ChromeDriver {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl ChromeDriver {
+    async fn start() -> ChromeDriver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let child = std::process::Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        ChromeDriver { child, port }
+    }
+
+    async fn session(&self) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,900"],
+            }),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a browser session")
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Signs in, waits for the call's row, sends it to "verify", screenshots the page, and
+/// answers the status line the console shows.
+async fn drive_console(b: &Client, url: &str, shot: &std::path::Path) -> anyhow::Result<String> {
+    b.goto(url).await?;
+    b.wait_for_find(Locator::Id("login-name"))
+        .await?
+        .send_keys("dana")
+        .await?;
+    b.find(Locator::Id("login-password"))
+        .await?
+        .send_keys(PASSWORD)
+        .await?;
+    b.find(Locator::Id("login-button")).await?.click().await?;
+
+    let row = format!("tr[data-call-sid=\"{CALL}\"]");
+    b.wait_for_find(Locator::Css(&row)).await?;
+    b.find(Locator::Id(&format!("entry-{CALL}")))
+        .await?
+        .select_by_value("verify")
+        .await?;
+    let back = b.find(Locator::Id(&format!("back-{CALL}"))).await?;
+    back.clear().await?;
+    back.send_keys("sip:dana@pbx.agency.example").await?;
+    b.find(Locator::Css(&format!(
+        "button[aria-label=\"Transfer call {CALL}\"]"
+    )))
+    .await?
+    .click()
+    .await?;
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        let text = b.find(Locator::Id("calls-status")).await?.text().await?;
+        if text.contains("sent to") || text.contains("failed") || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Let the list refresh and show the hand-off before the picture.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let png = b.screenshot().await?;
+    if let Some(parent) = shot.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(shot, png)?;
+    Ok(status)
+}
