@@ -175,7 +175,9 @@ impl Drop for ChromeDriver {
 /// answers the status line the console shows.
 async fn drive_console(b: &Client, url: &str, shot: &std::path::Path) -> anyhow::Result<String> {
     b.goto(url).await?;
-    b.wait_for_find(Locator::Id("login-name"))
+    b.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Id("login-name"))
         .await?
         .send_keys("dana")
         .await?;
@@ -186,7 +188,10 @@ async fn drive_console(b: &Client, url: &str, shot: &std::path::Path) -> anyhow:
     b.find(Locator::Id("login-button")).await?.click().await?;
 
     let row = format!("tr[data-call-sid=\"{CALL}\"]");
-    b.wait_for_find(Locator::Css(&row)).await?;
+    b.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(&row))
+        .await?;
     b.find(Locator::Id(&format!("entry-{CALL}")))
         .await?
         .select_by_value("verify")
