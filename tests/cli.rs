@@ -199,3 +199,48 @@ fn announce_set_show_clear_and_callbacks_list() {
     let (ok, out, _) = run(&["callbacks", "list"]);
     assert!(ok && out.contains("no callback requests"), "{out}");
 }
+
+#[test]
+fn staff_add_reads_the_password_from_stdin_then_list_and_disable() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/caseline.db", dir.path().display());
+    let add = |name: &str, password: &str| {
+        let mut child = caseline()
+            .env("CASELINE_DATABASE_URL", &db)
+            .args(["staff", "add", name, "--role", "supervisor"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = add("dana", "a long enough passphrase");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let short = add("lee", "short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+    let again = add("dana", "another long passphrase");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already"));
+    let run = |args: &[&str]| {
+        let out = caseline()
+            .env("CASELINE_DATABASE_URL", &db)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert!(run(&["staff", "list"]).contains("dana"));
+    assert!(run(&["staff", "disable", "dana"]).contains("disabled dana"));
+    let list = run(&["staff", "list"]);
+    assert!(
+        list.contains("supervisor") && list.contains("disabled"),
+        "{list}"
+    );
+}
