@@ -273,12 +273,7 @@ impl Runtime for Services {
             }
             None => {
                 let wait = self.url("/voice/queue/wait");
-                let el = crate::transfer::to_representative(&self.settings, &ctx, after, wait)?;
-                let destination = match &self.settings.csu_number {
-                    Some(n) => n.clone(),
-                    None => format!("queue:{}", self.settings.csu_queue),
-                };
-                (el, destination)
+                crate::transfer::to_representative(&self.settings, &ctx, after, wait)?
             }
         };
         session.transfer_result = None;

@@ -45,7 +45,7 @@ impl CallError {
         }
     }
 
-    fn during(session: &Session) -> impl FnOnce(anyhow::Error) -> CallError + '_ {
+    pub(crate) fn during(session: &Session) -> impl FnOnce(anyhow::Error) -> CallError + '_ {
         move |source| CallError {
             lang: session.lang,
             channel: session.channel,

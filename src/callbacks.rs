@@ -285,7 +285,7 @@ mod tests {
             "0305550123",
             "5301550123",
             "anonymous",
-            "266696687",
+            "900555012",
         ] {
             assert_eq!(nanp_digits(bad), None, "{bad}");
         }

@@ -145,12 +145,7 @@ async fn save(s: &Services, session: &Session) -> Result<(), CallError> {
     s.store
         .save_session(session, s.now())
         .await
-        .map_err(|source| CallError {
-            lang: session.lang,
-            channel: session.channel,
-            attempt: 0,
-            source,
-        })
+        .map_err(CallError::during(session))
 }
 
 #[cfg(test)]

@@ -181,23 +181,24 @@ impl Destination {
 /// `CASELINE_CSU_NUMBER` is set, else `<Enqueue>` into `CASELINE_CSU_QUEUE` (with a
 /// `<Task>` holding the context when a TaskRouter workflow is configured). `after` is
 /// requested when the caller leaves the queue or the dial ends; `wait` plays in the queue.
+/// Also answers where the caller went, for the screen pop (`queue:NAME` or the number).
 pub fn to_representative(
     settings: &Settings,
     ctx: &Context,
     after: String,
     wait: String,
-) -> anyhow::Result<Element> {
+) -> anyhow::Result<(Element, String)> {
     if let Some(number) = &settings.csu_number {
         let dest =
             Destination::parse(number).map_err(|e| anyhow::anyhow!("CASELINE_CSU_NUMBER: {e}"))?;
-        return Ok(dest.dial(ctx, after));
+        return Ok((dest.dial(ctx, after), number.clone()));
     }
     let el = Element::new("Enqueue")
         .attr("action", after)
         .attr("method", "POST")
         .attr("waitUrl", wait)
         .attr("waitUrlMethod", "POST");
-    Ok(match &settings.csu_workflow_sid {
+    let el = match &settings.csu_workflow_sid {
         Some(workflow) => {
             el.attr("workflowSid", workflow.clone())
                 .child(
@@ -208,7 +209,8 @@ pub fn to_representative(
                 )
         }
         None => el.text(settings.csu_queue.clone()),
-    })
+    };
+    Ok((el, format!("queue:{}", settings.csu_queue)))
 }
 
 #[derive(Serialize)]
