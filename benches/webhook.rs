@@ -3,7 +3,8 @@
 //! that returns fixed TwiML, both on loopback, driven by the same client.
 //!
 //! `cargo bench --bench webhook` (release profile). Settings: BENCH_SECS (default 5),
-//! BENCH_CONCURRENCY (default 16).
+//! BENCH_CONCURRENCY (default 16), BENCH_TARGET (`both`, the default; `caseline` or `bare`
+//! runs one side only, for profiling).
 
 mod common;
 
@@ -132,16 +133,30 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let target = std::env::var("BENCH_TARGET").unwrap_or_else(|_| "both".into());
+    let (run_ours, run_bare) = (target != "bare", target != "caseline");
     client_rt.block_on(async {
-        // Warm up both.
-        drive(&format!("http://{addr}"), "/voice/input/main-menu", true, 1, concurrency).await;
-        drive(&format!("http://{bare_addr}"), "/voice/input/main-menu", false, 1, concurrency).await;
-        let ours = drive(&format!("http://{addr}"), "/voice/input/main-menu", true, secs, concurrency).await;
-        let bare = drive(&format!("http://{bare_addr}"), "/voice/input/main-menu", false, secs, concurrency).await;
         println!("webhook benchmark: {concurrency} concurrent calls, {secs} s each, loopback, 2 cores shared by client and servers");
-        println!("{}", ours.line("caseline menu step (SQLite)"));
-        println!("{}", bare.line("bare axum fixed TwiML"));
-        let ratio = (ours.requests as f64 / ours.secs) / (bare.requests as f64 / bare.secs);
-        println!("caseline throughput / bare throughput = {ratio:.2}");
+        let ours_base = format!("http://{addr}");
+        let bare_base = format!("http://{bare_addr}");
+        let mut ours = None;
+        let mut bare = None;
+        if run_ours {
+            // Warm up first.
+            drive(&ours_base, "/voice/input/main-menu", true, 1, concurrency).await;
+            let f = drive(&ours_base, "/voice/input/main-menu", true, secs, concurrency).await;
+            println!("{}", f.line("caseline menu step (SQLite)"));
+            ours = Some(f);
+        }
+        if run_bare {
+            drive(&bare_base, "/voice/input/main-menu", false, 1, concurrency).await;
+            let f = drive(&bare_base, "/voice/input/main-menu", false, secs, concurrency).await;
+            println!("{}", f.line("bare axum fixed TwiML"));
+            bare = Some(f);
+        }
+        if let (Some(ours), Some(bare)) = (ours, bare) {
+            let ratio = (ours.requests as f64 / ours.secs) / (bare.requests as f64 / bare.secs);
+            println!("caseline throughput / bare throughput = {ratio:.2}");
+        }
     });
 }
