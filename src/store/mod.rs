@@ -4,6 +4,7 @@
 //! placeholders work in both); each backend has its own `migrations/<backend>/`.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,9 +13,11 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use tokio::sync::{mpsc, oneshot};
 
 use crate::session::{CallSid, Session};
+
+mod hot;
+use hot::{Hot, Write};
 
 /// A session not touched for this long is treated as over (the provider caps calls at
 /// four hours).
@@ -28,15 +31,17 @@ pub enum Store {
     Postgres(PgPool),
 }
 
-/// SQLite allows one writer at a time. Writers share one connection, so they queue in
-/// the pool (an async wait) instead of contending for the file lock (SQLite's busy
-/// handler sleeps, which showed as multi-millisecond p99s); readers use their own pool,
-/// which WAL lets run beside the writer.
+/// SQLite allows one writer at a time. The occasional writes (imports, staff, status
+/// callbacks) share one pooled connection, so they queue in the pool (an async wait)
+/// instead of contending for the file lock (SQLite's busy handler sleeps, which showed
+/// as multi-millisecond p99s); readers use their own pool, which WAL lets run beside the
+/// writer. Session reads and writes and audit lines, on every webhook's path, take the
+/// [`hot`] path.
 #[derive(Clone, Debug)]
 pub struct Sqlite {
     pub read: SqlitePool,
     pub write: SqlitePool,
-    saves: mpsc::Sender<PendingSave>,
+    hot: Arc<Hot>,
 }
 
 /// Runs the same statement on whichever backend this is; `read` or `write` picks the
@@ -67,23 +72,6 @@ pub struct Announcement {
     pub ends_at: Option<i64>,
 }
 
-/// A write waiting for the group commit, and who to tell when it is durable.
-struct PendingSave {
-    write: Write,
-    done: oneshot::Sender<Result<(), String>>,
-}
-
-/// What the group commit writes: call sessions and audit lines, the two writes on a
-/// webhook's path.
-enum Write {
-    Session {
-        call_sid: String,
-        state: String,
-        now: i64,
-    },
-    Audit(AuditLine),
-}
-
 /// One line of the audit table.
 #[derive(Debug, Clone)]
 pub struct AuditLine {
@@ -96,9 +84,6 @@ pub struct AuditLine {
     pub case_id: Option<i64>,
 }
 
-/// How many writes one SQLite transaction takes at most.
-const GROUP_COMMIT_MAX: usize = 256;
-
 const UPSERT_SESSION: &str = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at) \
     VALUES ($1, $2, $3, $3) \
     ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
@@ -107,128 +92,10 @@ const UPSERT_SESSION: &str = "INSERT INTO call_sessions (call_sid, state, create
 pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit (at, call_sid, actor, event, outcome, participant_id, case_id) \
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
-/// Group commit: takes every write queued so far and applies them in one transaction
-/// (one multi-row statement per table), then answers each. A webhook still answers only
-/// once its writes are on disk, but a busy line pays one commit per batch instead of one
-/// per call.
-async fn group_commit(pool: SqlitePool, mut rx: mpsc::Receiver<PendingSave>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < GROUP_COMMIT_MAX {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
-        }
-        let result = commit_batch(&pool, &batch).await.map_err(|e| e.to_string());
-        for p in batch {
-            let _ = p.done.send(result.clone());
-        }
-    }
-}
-
-async fn commit_batch(pool: &SqlitePool, batch: &[PendingSave]) -> Result<(), sqlx::Error> {
-    // A call normally appears once per batch (the provider waits for our answer before
-    // its next webhook); after a retry, its latest save wins.
-    let mut latest: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for (i, p) in batch.iter().enumerate() {
-        if let Write::Session { call_sid, .. } = &p.write {
-            latest.insert(call_sid.as_str(), i);
-        }
-    }
-    let sessions: Vec<(&str, &str, i64)> = batch
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| match &p.write {
-            Write::Session {
-                call_sid,
-                state,
-                now,
-            } if latest.get(call_sid.as_str()) == Some(&i) => {
-                Some((call_sid.as_str(), state.as_str(), *now))
-            }
-            _ => None,
-        })
-        .collect();
-    let audits: Vec<&AuditLine> = batch
-        .iter()
-        .filter_map(|p| match &p.write {
-            Write::Audit(a) => Some(a),
-            Write::Session { .. } => None,
-        })
-        .collect();
-    let mut tx = pool.begin().await?;
-    if !sessions.is_empty() {
-        let mut sql = String::from(
-            "INSERT INTO call_sessions (call_sid, state, created_at, updated_at) VALUES ",
-        );
-        for i in 0..sessions.len() {
-            let b = i * 3;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 3));
-        }
-        sql.push_str(
-            " ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
-             updated_at = excluded.updated_at, ended_at = NULL, end_status = NULL",
-        );
-        // Only numbered placeholders are formatted in; every value is bound.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (sid, state, now) in &sessions {
-            query = query.bind(*sid).bind(*state).bind(*now);
-        }
-        query.execute(&mut *tx).await?;
-    }
-    if !audits.is_empty() {
-        let mut sql = String::from(
-            "INSERT INTO audit (at, call_sid, actor, event, outcome, participant_id, case_id) VALUES ",
-        );
-        for i in 0..audits.len() {
-            let b = i * 7;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            sql.push_str(
-                &(1..=7)
-                    .map(|k| format!("${}", b + k))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
-            sql.push(')');
-        }
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for a in &audits {
-            query = query
-                .bind(a.at)
-                .bind(a.call_sid.as_deref())
-                .bind(a.actor.as_deref())
-                .bind(a.event.as_str())
-                .bind(a.outcome.as_str())
-                .bind(a.participant_id)
-                .bind(a.case_id);
-        }
-        query.execute(&mut *tx).await?;
-    }
-    tx.commit().await
-}
-
 impl Sqlite {
-    /// Queues a write for the group commit and waits until it is durable.
-    async fn write(&self, write: Write) -> anyhow::Result<()> {
-        let (done, wait) = oneshot::channel();
-        self.saves
-            .send(PendingSave { write, done })
-            .await
-            .map_err(|_| anyhow::anyhow!("the database writer has stopped"))?;
-        wait.await
-            .map_err(|_| anyhow::anyhow!("the database writer has stopped"))?
-            .map_err(|e| anyhow::anyhow!("{e}"))
-    }
-
+    /// Writes an audit line through the group commit; answers once it is durable.
     pub(crate) async fn write_audit(&self, line: AuditLine) -> anyhow::Result<()> {
-        self.write(Write::Audit(line)).await
+        self.hot.write(Write::Audit(line)).await
     }
 }
 
@@ -272,12 +139,11 @@ impl Store {
             let read = SqlitePoolOptions::new()
                 .max_connections(4)
                 .acquire_timeout(Duration::from_secs(3))
-                .connect_with(opts.read_only(true).create_if_missing(false))
+                .connect_with(opts.clone().read_only(true).create_if_missing(false))
                 .await
                 .context("Failed to open the SQLite database")?;
-            let (saves, rx) = mpsc::channel(4096);
-            tokio::spawn(group_commit(write.clone(), rx));
-            Store::Sqlite(Sqlite { read, write, saves })
+            let hot = Hot::open(opts.get_filename())?;
+            Store::Sqlite(Sqlite { read, write, hot })
         };
         store.migrate().await?;
         Ok(store)
@@ -301,6 +167,7 @@ impl Store {
     pub async fn close(&self) {
         match self {
             Store::Sqlite(db) => {
+                db.hot.close();
                 db.write.close().await;
                 db.read.close().await;
             }
@@ -315,21 +182,21 @@ impl Store {
         call_sid: &CallSid,
         now: i64,
     ) -> anyhow::Result<Option<Session>> {
-        let sql = "SELECT state FROM call_sessions \
-                   WHERE call_sid = $1 AND ended_at IS NULL AND updated_at >= $2";
-        let state: Option<String> = on_both!(
-            self,
-            read | pool | {
-                sqlx::query(sql)
-                    .bind(call_sid.as_str())
-                    .bind(now - SESSION_TTL_SECS)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to load the call session")?
-                    .map(|row| row.try_get::<String, _>("state"))
-                    .transpose()?
-            }
-        );
+        let since = now - SESSION_TTL_SECS;
+        let state: Option<String> = match self {
+            Store::Sqlite(db) => db.hot.load_session(call_sid.as_str(), since)?,
+            Store::Postgres(pool) => sqlx::query(
+                "SELECT state FROM call_sessions \
+                 WHERE call_sid = $1 AND ended_at IS NULL AND updated_at >= $2",
+            )
+            .bind(call_sid.as_str())
+            .bind(since)
+            .fetch_optional(pool)
+            .await
+            .context("Failed to load the call session")?
+            .map(|row| row.try_get::<String, _>("state"))
+            .transpose()?,
+        };
         match state {
             Some(json) => Ok(Some(
                 serde_json::from_str(&json).context("Stored session is not readable")?,
@@ -343,6 +210,7 @@ impl Store {
         let state = serde_json::to_string(session)?;
         match self {
             Store::Sqlite(db) => db
+                .hot
                 .write(Write::Session {
                     call_sid: session.call_sid.as_str().to_string(),
                     state,
