@@ -8,6 +8,10 @@
 
 mod common;
 
+/// The server's allocator (as in `main.rs`), so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use axum::Router;

@@ -94,7 +94,7 @@ fn write_element(writer: &mut Writer<Vec<u8>>, el: &Element) {
     let mut start = BytesStart::new(el.name);
     for (name, value) in &el.attrs {
         let clean = xml_safe(value);
-        start.push_attribute((*name, clean.as_str()));
+        start.push_attribute((*name, clean.as_ref()));
     }
     if el.text.is_none() && el.children.is_empty() {
         let _ = writer.write_event(Event::Empty(start));
@@ -114,15 +114,19 @@ fn write_element(writer: &mut Writer<Vec<u8>>, el: &Element) {
 /// Drops characters that XML 1.0 cannot carry even escaped (control characters,
 /// unpaired surrogates cannot occur in a Rust `str`), so hostile input never breaks the
 /// document.
-pub fn xml_safe(s: &str) -> String {
-    s.chars()
-        .filter(|&c| {
-            matches!(c, '\u{9}' | '\u{A}' | '\u{D}')
-                || ('\u{20}'..='\u{D7FF}').contains(&c)
-                || ('\u{E000}'..='\u{FFFD}').contains(&c)
-                || c >= '\u{10000}'
-        })
-        .collect()
+/// Borrows when there is nothing to drop, which is almost always.
+pub fn xml_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let allowed = |c: char| {
+        matches!(c, '\u{9}' | '\u{A}' | '\u{D}')
+            || ('\u{20}'..='\u{D7FF}').contains(&c)
+            || ('\u{E000}'..='\u{FFFD}').contains(&c)
+            || c >= '\u{10000}'
+    };
+    if s.chars().all(allowed) {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(s.chars().filter(|&c| allowed(c)).collect())
+    }
 }
 
 /// What the provider accepts for one element: its attributes, the children it may hold
