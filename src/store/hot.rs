@@ -271,6 +271,7 @@ mod tests {
         for sql in [
             include_str!("../../migrations/sqlite/0001_call_sessions.sql"),
             include_str!("../../migrations/sqlite/0002_cases.sql"),
+            include_str!("../../migrations/sqlite/0005_call_sessions_without_rowid.sql"),
         ] {
             conn.execute_batch(sql).unwrap();
         }
