@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench webhook` (release profile). Settings: BENCH_SECS (default 5),
 //! BENCH_CONCURRENCY (default 16), BENCH_TARGET (`both`, the default; `caseline` or `bare`
-//! runs one side only, for profiling).
+//! runs one side only, for profiling), BENCH_DATABASE_URL (default: a fresh SQLite file).
 
 mod common;
 
@@ -114,7 +114,15 @@ fn main() {
     let secs = env_num("BENCH_SECS", 5);
     let concurrency = env_num("BENCH_CONCURRENCY", 16) as usize;
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite://{}/bench.db", dir.path().display());
+    // BENCH_DATABASE_URL=postgres://... measures the production store instead (in a
+    // fresh schema `caseline_bench`).
+    let db = std::env::var("BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}/bench.db", dir.path().display()));
+    let store_name = if db.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
 
     // Caseline.
     let caseline_base = common::spawn_caseline(common::settings(&db));
@@ -149,7 +157,7 @@ fn main() {
             // Warm up first.
             drive(&ours_base, "/voice/input/main-menu", true, 1, concurrency).await;
             let f = drive(&ours_base, "/voice/input/main-menu", true, secs, concurrency).await;
-            println!("{}", f.line("caseline menu step (SQLite)"));
+            println!("{}", f.line(&format!("caseline menu step ({store_name})")));
             ours = Some(f);
         }
         if run_bare {

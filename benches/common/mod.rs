@@ -49,7 +49,25 @@ pub fn spawn_caseline(mut settings: Settings) -> String {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let store = Store::connect(&settings.database_url).await.expect("store");
+            let store = if settings.database_url.starts_with("postgres") {
+                let admin = sqlx::PgPool::connect(&settings.database_url)
+                    .await
+                    .expect("PostgreSQL");
+                for sql in [
+                    "DROP SCHEMA IF EXISTS caseline_bench CASCADE",
+                    "CREATE SCHEMA caseline_bench",
+                ] {
+                    sqlx::query(sql)
+                        .execute(&admin)
+                        .await
+                        .expect("bench schema");
+                }
+                admin.close().await;
+                Store::connect_in_schema(&settings.database_url, Some("caseline_bench")).await
+            } else {
+                Store::connect(&settings.database_url).await
+            }
+            .expect("store");
             let state =
                 Arc::new(Services::new(settings, store, Arc::new(SystemClock)).expect("services"));
             let listener = TcpListener::from_std(listener).expect("listener");

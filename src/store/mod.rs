@@ -84,8 +84,16 @@ pub struct AuditLine {
     pub case_id: Option<i64>,
 }
 
+/// PostgreSQL's session save commits without waiting for its WAL flush
+/// (`synchronous_commit` off, for this one statement's transaction: the `set_config`
+/// is local to it). A webhook then costs one round trip and no fsync; the trade is that
+/// a *database* crash may forget the last fraction of a second of call positions (the
+/// provider's next request then starts that call's session afresh at the step it
+/// names). A restart of Caseline loses nothing, and every other write (audit lines,
+/// imports, staff actions) still waits for the flush.
 const UPSERT_SESSION: &str = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at) \
-    VALUES ($1, $2, $3, $3) \
+    SELECT $1::text, $2::text, $3::bigint, $3::bigint \
+    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed \
     ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
     updated_at = excluded.updated_at, ended_at = NULL, end_status = NULL";
 
