@@ -97,6 +97,10 @@ const UPSERT_SESSION: &str = "INSERT INTO call_sessions (call_sid, state, create
     ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
     updated_at = excluded.updated_at, ended_at = NULL, end_status = NULL";
 
+/// Shared by both backends (SQLite binds `$n` by position too).
+const SELECT_SESSION: &str = "SELECT state FROM call_sessions \
+    WHERE call_sid = $1 AND ended_at IS NULL AND updated_at >= $2";
+
 pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit (at, call_sid, actor, event, outcome, participant_id, case_id) \
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
@@ -193,17 +197,14 @@ impl Store {
         let since = now - SESSION_TTL_SECS;
         let state: Option<String> = match self {
             Store::Sqlite(db) => db.hot.load_session(call_sid.as_str(), since)?,
-            Store::Postgres(pool) => sqlx::query(
-                "SELECT state FROM call_sessions \
-                 WHERE call_sid = $1 AND ended_at IS NULL AND updated_at >= $2",
-            )
-            .bind(call_sid.as_str())
-            .bind(since)
-            .fetch_optional(pool)
-            .await
-            .context("Failed to load the call session")?
-            .map(|row| row.try_get::<String, _>("state"))
-            .transpose()?,
+            Store::Postgres(pool) => sqlx::query(SELECT_SESSION)
+                .bind(call_sid.as_str())
+                .bind(since)
+                .fetch_optional(pool)
+                .await
+                .context("Failed to load the call session")?
+                .map(|row| row.try_get::<String, _>("state"))
+                .transpose()?,
         };
         match state {
             Some(json) => Ok(Some(
