@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -29,23 +29,28 @@ const GROUP_COMMIT_MAX: usize = 256;
 const QUEUE_MAX: usize = 4096;
 /// Read connections; a read holds one for microseconds, so a few serve many workers.
 const READERS: usize = 4;
-/// When the checkpoints run and when the log is made to start over.
+/// The writer's and checkpointer's timings; tests shorten or stretch them.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Checkpoints {
+pub(super) struct Tuning {
     /// How often the checkpointer copies the write-ahead log into the database file.
-    pub every: Duration,
+    pub checkpoint_every: Duration,
     /// A log longer than this many frames (pages) after a checkpoint is made to start
     /// over (see [`group_commit`]).
     pub restart_after_frames: i64,
+    /// How long the writer waits for a batch as large as its last (see [`group_commit`]).
+    pub gather: Duration,
 }
 
-impl Default for Checkpoints {
+impl Default for Tuning {
     fn default() -> Self {
-        Checkpoints {
-            every: Duration::from_millis(500),
+        Tuning {
+            checkpoint_every: Duration::from_millis(500),
             // 16 MB of 4 KB pages: a quiet line never gets there (its log starts over on
             // its own); under sustained load the log starts over at most twice a second.
             restart_after_frames: 4096,
+            // A menu step's round trip on the benchmark machine is 400 µs; the stragglers
+            // of a batch come within a quarter of it. Longer waits left the CPU idle.
+            gather: Duration::from_micros(100),
         }
     }
 }
@@ -83,6 +88,9 @@ pub(super) struct Hot {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     writes: mpsc::SyncSender<Pending>,
+    /// Transactions the writer has committed (or tried to); tests read how writes group.
+    #[cfg(test)]
+    commits: Arc<AtomicUsize>,
     /// Set by [`Hot::close`]: reads and writes fail as a closed pool's would.
     closed: AtomicBool,
 }
@@ -99,10 +107,10 @@ impl Hot {
     /// Opens the read connections and starts the writer thread. The database must
     /// exist and be migrated (the sqlx pool did both).
     pub(super) fn open(path: &Path) -> anyhow::Result<Arc<Hot>> {
-        Hot::open_with(path, Checkpoints::default())
+        Hot::open_with(path, Tuning::default())
     }
 
-    pub(super) fn open_with(path: &Path, checkpoints: Checkpoints) -> anyhow::Result<Arc<Hot>> {
+    pub(super) fn open_with(path: &Path, tuning: Tuning) -> anyhow::Result<Arc<Hot>> {
         let readers = (0..READERS)
             .map(|_| open_reader(path).map(Mutex::new))
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -116,20 +124,24 @@ impl Hot {
         let (writes, queue) = mpsc::sync_channel(QUEUE_MAX);
         let restart_due = Arc::new(AtomicBool::new(false));
         let due = restart_due.clone();
+        let commits = Arc::new(AtomicUsize::new(0));
+        let counted = commits.clone();
         std::thread::Builder::new()
             .name("caseline-writer".into())
-            .spawn(move || group_commit(writer, queue, &due))
+            .spawn(move || group_commit(writer, queue, tuning.gather, &due, &counted))
             .context("Failed to start the database writer")?;
         let hot = Arc::new(Hot {
             readers,
             next_reader: AtomicUsize::new(0),
             writes,
+            #[cfg(test)]
+            commits,
             closed: AtomicBool::new(false),
         });
         let weak = Arc::downgrade(&hot);
         std::thread::Builder::new()
             .name("caseline-checkpoint".into())
-            .spawn(move || run_checkpoints(checkpointer, weak, checkpoints, &restart_due))
+            .spawn(move || run_checkpoints(checkpointer, weak, tuning, &restart_due))
             .context("Failed to start the database checkpointer")?;
         Ok(hot)
     }
@@ -165,6 +177,11 @@ impl Hot {
         wait.await
             .map_err(|_| anyhow::anyhow!("the database writer has stopped"))?
             .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    #[cfg(test)]
+    fn commits(&self) -> usize {
+        self.commits.load(Ordering::Relaxed)
     }
 
     pub(super) fn close(&self) {
@@ -219,21 +236,21 @@ fn open_writer(path: &Path) -> anyhow::Result<Connection> {
 }
 
 /// The checkpointer thread: a passive checkpoint (it never blocks the writer or
-/// readers) every [`Checkpoints::every`], until the store is dropped or closed. When the
+/// readers) every [`Tuning::checkpoint_every`], until the store is dropped or closed. When the
 /// log it leaves behind is long, it asks the writer to let the log start over.
 fn run_checkpoints(
     conn: Connection,
     hot: std::sync::Weak<Hot>,
-    checkpoints: Checkpoints,
+    tuning: Tuning,
     restart_due: &AtomicBool,
 ) {
     loop {
-        std::thread::sleep(checkpoints.every);
+        std::thread::sleep(tuning.checkpoint_every);
         match hot.upgrade() {
             Some(h) if !h.closed.load(Ordering::SeqCst) => {}
             _ => return,
         }
-        if checkpoint(&conn).is_some_and(|frames| frames > checkpoints.restart_after_frames) {
+        if checkpoint(&conn).is_some_and(|frames| frames > tuning.restart_after_frames) {
             restart_due.store(true, Ordering::Release);
         }
     }
@@ -260,15 +277,36 @@ fn checkpoint(conn: &Connection) -> Option<i64> {
 /// the checkpointer finds the log long, the writer checkpoints once itself between two
 /// batches, after answering the last one: only the frames since the checkpointer's run
 /// are left to copy, and its next commit starts the log over.
-fn group_commit(mut conn: Connection, queue: mpsc::Receiver<Pending>, restart_due: &AtomicBool) {
+///
+/// A busy line's webhooks arrive close together but not at once, and committing the
+/// first alone left the benchmark at two writes a commit. So the writer expects as many
+/// writes as its last batch held and waits up to [`Tuning::gather`] for them; with one
+/// call at a time the last batch held one, and nothing waits.
+fn group_commit(
+    mut conn: Connection,
+    queue: mpsc::Receiver<Pending>,
+    gather: Duration,
+    restart_due: &AtomicBool,
+    commits: &AtomicUsize,
+) {
+    let mut expected = 1;
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
+        let until = Instant::now() + gather;
+        while batch.len() < expected {
+            match queue.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
         while batch.len() < GROUP_COMMIT_MAX {
             match queue.try_recv() {
                 Ok(p) => batch.push(p),
                 Err(_) => break,
             }
         }
+        expected = batch.len();
+        commits.fetch_add(1, Ordering::Relaxed);
         let result = commit(&mut conn, &batch).map_err(|e| e.to_string());
         if let Err(e) = &result {
             tracing::error!(error = %e, writes = batch.len(), "a group commit failed");
@@ -389,17 +427,74 @@ mod tests {
         assert_eq!((n, a), (50, 50));
     }
 
+    /// After a batch of two the writer expects two again: a write that arrives alone
+    /// waits for one queued shortly after, and they share a commit.
+    #[test]
+    fn on_a_busy_line_a_write_waits_for_the_next() {
+        let (_dir, path) = migrated();
+        let (queue, received) = mpsc::sync_channel(QUEUE_MAX);
+        let send = |sid: &str| {
+            let (done, wait) = oneshot::channel();
+            let write = session(sid, "{}");
+            queue.send(Pending { write, done }).unwrap();
+            wait
+        };
+        // Two writes already queued when the writer starts: one batch, a busy line.
+        let first = [send("CA1"), send("CA2")];
+        let commits = Arc::new(AtomicUsize::new(0));
+        let counted = commits.clone();
+        let conn = open_writer(&path).unwrap();
+        let gather = Duration::from_millis(500);
+        std::thread::spawn(move || {
+            group_commit(conn, received, gather, &AtomicBool::new(false), &counted)
+        });
+        for w in first {
+            w.blocking_recv().unwrap().unwrap();
+        }
+        assert_eq!(commits.load(Ordering::Relaxed), 1);
+        let lone = send("CA3");
+        std::thread::sleep(Duration::from_millis(20));
+        let late = send("CA4");
+        lone.blocking_recv().unwrap().unwrap();
+        late.blocking_recv().unwrap().unwrap();
+        assert_eq!(commits.load(Ordering::Relaxed), 2);
+    }
+
+    /// One call at a time never waits for company: with a gather far longer than the
+    /// test's limit, three writes in a row still land, each in its own commit.
+    #[tokio::test]
+    async fn a_quiet_line_commits_each_write_at_once() {
+        let (_dir, path) = migrated();
+        let tuning = Tuning {
+            gather: Duration::from_secs(60),
+            ..Tuning::default()
+        };
+        let hot = Hot::open_with(&path, tuning).unwrap();
+        let writes = async {
+            for i in 0..3 {
+                hot.write(session("CA1", &format!("{{\"a\":{i}}}")))
+                    .await
+                    .unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), writes)
+            .await
+            .expect("a lone write waited for company");
+        assert_eq!(hot.commits(), 3);
+    }
+
     /// Writes back to back (no pause long enough for the checkpointer to catch up): the
     /// log must still start over rather than grow with every commit.
     #[tokio::test]
     async fn the_log_starts_over_under_sustained_writes() {
         let (_dir, path) = migrated();
         let wal = path.with_extension("db-wal");
-        let checkpoints = Checkpoints {
-            every: Duration::from_millis(5),
+        let tuning = Tuning {
+            checkpoint_every: Duration::from_millis(5),
             restart_after_frames: 64,
+            ..Tuning::default()
         };
-        let hot = Hot::open_with(&path, checkpoints).unwrap();
+        let hot = Hot::open_with(&path, tuning).unwrap();
         let state = format!("{{\"pad\":\"{}\"}}", "x".repeat(500));
         for i in 0..5000 {
             hot.write(session(&format!("CA{}", i % 16), &state))
