@@ -48,8 +48,8 @@ impl Default for Tuning {
             // 16 MB of 4 KB pages: a quiet line never gets there (its log starts over on
             // its own); under sustained load the log starts over at most twice a second.
             restart_after_frames: 4096,
-            // A menu step's round trip on the benchmark machine is 400 µs; the stragglers
-            // of a batch come within a quarter of it. Longer waits left the CPU idle.
+            // Best of those measured in the benchmark (50, 100 and 200 µs); a menu step's
+            // round trip there is about 400 µs, and longer waits left the CPU idle.
             gather: Duration::from_micros(100),
         }
     }
