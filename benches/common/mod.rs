@@ -107,6 +107,47 @@ pub struct Figures {
     pub secs: f64,
     pub p50: Duration,
     pub p99: Duration,
+    /// CPU the server spent per request, when measured ([`ServerCpu`]).
+    pub server_cpu: Option<Duration>,
+}
+
+/// CPU time of every thread in this process but the calling one, from the kernel's
+/// per-thread run time (`/proc/self/task/*/schedstat`, nanoseconds). The client runs
+/// on the calling thread and only one server is busy at a time, so the difference
+/// between two readings is what that server spent. Steadier than throughput on a
+/// shared machine: it does not move when a neighbour takes the other core.
+pub struct ServerCpu(Duration);
+
+impl ServerCpu {
+    pub fn start() -> ServerCpu {
+        ServerCpu(others_cpu())
+    }
+
+    pub fn per_request(&self, requests: usize) -> Duration {
+        others_cpu().saturating_sub(self.0) / requests.max(1) as u32
+    }
+}
+
+fn others_cpu() -> Duration {
+    let me = std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let mut nanos = 0u64;
+    for task in tasks.flatten() {
+        if Some(task.file_name().to_string_lossy().into_owned()) == me {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        nanos += stat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Duration::from_nanos(nanos)
 }
 
 impl Figures {
@@ -123,12 +164,16 @@ impl Figures {
             secs,
             p50: pick(0.50),
             p99: pick(0.99),
+            server_cpu: None,
         }
     }
 
     pub fn line(&self, name: &str) -> String {
+        let cpu = self.server_cpu.map_or(String::new(), |c| {
+            format!("   server CPU {:>5.1} µs/request", c.as_secs_f64() * 1e6)
+        });
         format!(
-            "{name:34} {:>8.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} requests)",
+            "{name:34} {:>8.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms{cpu}   ({} requests)",
             self.requests as f64 / self.secs,
             self.p50.as_secs_f64() * 1000.0,
             self.p99.as_secs_f64() * 1000.0,
