@@ -4,8 +4,8 @@
 //! The schema table serves twice: flow validation refuses a TwiML attribute the provider
 //! does not know, and tests check every answer against it.
 
-use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::escape::{escape, partial_escape};
+use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
 /// One TwiML element: a verb or a noun.
@@ -77,38 +77,46 @@ impl Response {
     }
 
     /// Serialises to an XML document.
+    ///
+    /// Written straight into one string with quick-xml's escaping, rather than through
+    /// its event writer: the tree is well-formed by construction (names are our own
+    /// constants, checked against [`SCHEMA`]), so only text and attribute values need
+    /// care, and the event writer's per-element buffers cost a menu step about 2 µs.
     pub fn to_xml(&self) -> String {
-        let mut writer = Writer::new(Vec::with_capacity(512));
-        // Writing into a Vec cannot fail; errors are impossible, so they are ignored.
-        let _ = writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
-        let _ = writer.write_event(Event::Start(BytesStart::new("Response")));
+        let mut out = String::with_capacity(1024);
+        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>");
         for verb in &self.verbs {
-            write_element(&mut writer, verb);
+            write_element(&mut out, verb);
         }
-        let _ = writer.write_event(Event::End(BytesEnd::new("Response")));
-        String::from_utf8(writer.into_inner()).unwrap_or_default()
+        out.push_str("</Response>");
+        out
     }
 }
 
-fn write_element(writer: &mut Writer<Vec<u8>>, el: &Element) {
-    let mut start = BytesStart::new(el.name);
+fn write_element(out: &mut String, el: &Element) {
+    out.push('<');
+    out.push_str(el.name);
     for (name, value) in &el.attrs {
-        let clean = xml_safe(value);
-        start.push_attribute((*name, clean.as_ref()));
+        out.push(' ');
+        out.push_str(name);
+        out.push_str("=\"");
+        out.push_str(&escape(xml_safe(value)));
+        out.push('"');
     }
     if el.text.is_none() && el.children.is_empty() {
-        let _ = writer.write_event(Event::Empty(start));
+        out.push_str("/>");
         return;
     }
-    let _ = writer.write_event(Event::Start(start));
+    out.push('>');
     if let Some(text) = &el.text {
-        let clean = xml_safe(text);
-        let _ = writer.write_event(Event::Text(BytesText::new(&clean)));
+        out.push_str(&partial_escape(xml_safe(text)));
     }
     for child in &el.children {
-        write_element(writer, child);
+        write_element(out, child);
     }
-    let _ = writer.write_event(Event::End(BytesEnd::new(el.name)));
+    out.push_str("</");
+    out.push_str(el.name);
+    out.push('>');
 }
 
 /// Drops characters that XML 1.0 cannot carry even escaped (control characters,
@@ -122,7 +130,9 @@ pub fn xml_safe(s: &str) -> std::borrow::Cow<'_, str> {
             || ('\u{E000}'..='\u{FFFD}').contains(&c)
             || c >= '\u{10000}'
     };
-    if s.chars().all(allowed) {
+    // Printable ASCII (most prompts and every URL) needs no decoding to check.
+    let ascii_ok = |b: u8| (0x20..0x80).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r');
+    if s.bytes().all(ascii_ok) || s.chars().all(allowed) {
         std::borrow::Cow::Borrowed(s)
     } else {
         std::borrow::Cow::Owned(s.chars().filter(|&c| allowed(c)).collect())
@@ -449,7 +459,9 @@ mod tests {
             Element::new("Gather")
                 .attr("action", "https://x.test/voice/input/a?x=1&y=2")
                 .attr("numDigits", "1")
-                .child(Element::new("Say").text("Tom & Jerry <3 \"quotes\" \u{0}bell")),
+                .attr("hints", "say \"yes\" or 'no' <now>")
+                .child(Element::new("Say").text("Tom & Jerry <3 \"quotes\" \u{0}bell"))
+                .child(Element::new("Say").text("Información\u{1}, señor \u{FFFE}")),
         );
         r.push(Element::new("Hangup"));
         let xml = r.to_xml();
@@ -468,6 +480,15 @@ mod tests {
         assert_eq!(
             back.verbs[0].get("action"),
             Some("https://x.test/voice/input/a?x=1&y=2")
+        );
+        assert!(xml.contains("hints=\"say &quot;yes&quot; or &apos;no&apos; &lt;now&gt;\""));
+        assert_eq!(
+            back.verbs[0].get("hints"),
+            Some("say \"yes\" or 'no' <now>")
+        );
+        assert_eq!(
+            back.verbs[0].children[1].text.as_deref(),
+            Some("Información, señor ")
         );
     }
 
