@@ -42,7 +42,20 @@ pub struct Services {
 pub type AppState = Arc<Services>;
 
 impl Services {
+    /// As [`Services::new`], for a process that answers calls: claims the store's call
+    /// sessions first ([`Store::claim_sessions`]), so a second server on the same SQLite
+    /// file refuses to start instead of missing this one's saves.
+    pub fn serving(
+        settings: Settings,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Services> {
+        store.claim_sessions()?;
+        Services::new(settings, store, clock)
+    }
+
     /// Loads prompts and flows (refusing to start on any error) around an open store.
+    /// Commands that only manage data use this; a server uses [`Services::serving`].
     pub fn new(
         settings: Settings,
         store: Store,
@@ -141,7 +154,7 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Application> {
         let listen = settings.listen;
-        let state = Arc::new(Services::new(settings, store, clock)?);
+        let state = Arc::new(Services::serving(settings, store, clock)?);
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("Failed to listen on {listen}"))?;

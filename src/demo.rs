@@ -48,7 +48,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     settings.blind_index_key = Some(DEMO_BLIND_INDEX_KEY.to_string());
     let store = Store::connect(&settings.database_url).await?;
     load_demo_data(&store, &settings).await?;
-    let state = Arc::new(Services::new(
+    let state = Arc::new(Services::serving(
         settings.clone(),
         store,
         Arc::new(SystemClock),

@@ -14,6 +14,7 @@ on_both_stores!(
     representative_path_depends_on_office_hours,
     tty_line_uses_text_turns,
     a_restarted_server_continues_the_call,
+    a_second_server_shares_calls_only_on_postgres,
     status_callback_ends_the_session,
     announcement_plays_only_when_set,
 );
@@ -249,10 +250,11 @@ async fn a_restarted_server_continues_the_call(b: Backend) {
     call.press("2").await; // Spanish, on the first server.
     let first = call.silence().await; // One miss counted there.
     assert!(first.says("No hay prisa."));
+    let (sid, last) = (call.sid.clone(), call.last.clone());
     let twin = app.restart().await;
     let mut same = twin.call();
-    same.sid = call.sid.clone();
-    same.last = call.last.clone();
+    same.sid = sid;
+    same.last = last;
     let second = same.silence().await;
     assert!(
         second.says("con más detalle"),
@@ -265,6 +267,44 @@ async fn a_restarted_server_continues_the_call(b: Backend) {
         "the language survived: {}",
         info.said()
     );
+}
+
+/// Several servers behind a load balancer need PostgreSQL: there the call moves between
+/// them at every step. A SQLite file belongs to one server, which keeps its sessions in
+/// memory, so a second one on the same file refuses to start rather than miss its saves.
+async fn a_second_server_shares_calls_only_on_postgres(b: Backend) {
+    let sqlite = matches!(b, Backend::Sqlite);
+    let app = TestApp::spawn(b).await;
+    let second = app.second_server().await;
+    if sqlite {
+        let err = format!(
+            "{:#}",
+            second.err().expect("a second SQLite server was allowed")
+        );
+        assert!(err.contains("another Caseline server"), "{err}");
+        assert!(err.contains("PostgreSQL"), "{err}");
+        return;
+    }
+    let twin = second.expect("a second PostgreSQL server");
+    let mut on_a = app.call();
+    on_a.dial().await;
+    on_a.press("2").await; // Spanish, on the first server.
+    let mut on_b = twin.call();
+    on_b.sid = on_a.sid.clone();
+    on_b.last = on_a.last.clone();
+    assert!(
+        on_b.silence().await.says("No hay prisa."),
+        "the language crossed"
+    );
+    on_a.last = on_b.last.clone();
+    let again = on_a.silence().await;
+    assert!(
+        again.says("con más detalle"),
+        "both misses counted: {}",
+        again.said()
+    );
+    on_b.last = on_a.last.clone();
+    assert!(on_b.press("3").await.says("Información general."));
 }
 
 async fn status_callback_ends_the_session(b: Backend) {

@@ -288,10 +288,11 @@ async fn a_restarted_server_keeps_the_caller_verified(b: Backend) {
     let app = TestApp::spawn(b).await.with_demo_data().await;
     let mut call = english(&app).await;
     call.verify_for_payments(MARCO.0, MARCO.1).await;
+    let (sid, last) = (call.sid.clone(), call.last.clone());
     let twin = app.restart().await;
     let mut same = twin.call();
-    same.sid = call.sid.clone();
-    same.last = call.last.clone();
+    same.sid = sid;
+    same.last = last;
     let status = same.press("1").await;
     assert!(
         status.says("handled in Fresno County"),

@@ -68,8 +68,9 @@ pub fn spawn_caseline(mut settings: Settings) -> String {
                 Store::connect(&settings.database_url).await
             }
             .expect("store");
-            let state =
-                Arc::new(Services::new(settings, store, Arc::new(SystemClock)).expect("services"));
+            let state = Arc::new(
+                Services::serving(settings, store, Arc::new(SystemClock)).expect("services"),
+            );
             let listener = TcpListener::from_std(listener).expect("listener");
             ready_tx.send(()).expect("ready");
             Application::from_parts(listener, state)

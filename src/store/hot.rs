@@ -10,8 +10,12 @@
 //! the writer), and writes go to one writer thread that commits everything queued in one
 //! transaction, then tells each webhook its write is durable. Both drivers link the same
 //! bundled SQLite library, so its file locking sees every connection in the process.
+//!
+//! The server that owns the database (see [`Hot::claim`]) also keeps each committed
+//! session in memory ([`SessionCache`]) and reads it from there.
 
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -20,7 +24,9 @@ use anyhow::Context;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::{AuditLine, INSERT_AUDIT, SELECT_SESSION};
+use super::cache::SessionCache;
+use super::{AuditLine, END_SESSION, INSERT_AUDIT, SELECT_SESSION};
+use crate::session::Session;
 
 /// How many writes one transaction takes at most.
 const GROUP_COMMIT_MAX: usize = 256;
@@ -74,13 +80,35 @@ pub(super) enum Write {
         call_sid: String,
         state: String,
         now: i64,
+        /// The session itself, for the cache once committed (`None` when the cache is
+        /// off).
+        cached: Option<Box<Session>>,
+    },
+    /// The call is over (the provider's status callback).
+    End {
+        call_sid: String,
+        status: String,
+        now: i64,
     },
     Audit(AuditLine),
 }
 
+impl Write {
+    /// The call whose session row this write changes.
+    fn session_row(&self) -> Option<&str> {
+        match self {
+            Write::Session { call_sid, .. } | Write::End { call_sid, .. } => Some(call_sid),
+            Write::Audit(_) => None,
+        }
+    }
+}
+
+/// A write's outcome: the rows it changed, or why the batch failed.
+type Outcome = Result<usize, String>;
+
 struct Pending {
     write: Write,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Outcome>,
 }
 
 /// Session reads in place and group-committed writes on one SQLite file.
@@ -93,6 +121,12 @@ pub(super) struct Hot {
     commits: Arc<AtomicUsize>,
     /// Set by [`Hot::close`]: reads and writes fail as a closed pool's would.
     closed: AtomicBool,
+    /// Committed sessions, when this process owns the database.
+    cache: Arc<SessionCache>,
+    /// The database file, to name its server lock.
+    path: PathBuf,
+    /// The server lock, held from [`Hot::claim`] until the store is dropped.
+    server_lock: Mutex<Option<File>>,
 }
 
 impl std::fmt::Debug for Hot {
@@ -126,9 +160,11 @@ impl Hot {
         let due = restart_due.clone();
         let commits = Arc::new(AtomicUsize::new(0));
         let counted = commits.clone();
+        let cache = Arc::new(SessionCache::default());
+        let filled = cache.clone();
         std::thread::Builder::new()
             .name("caseline-writer".into())
-            .spawn(move || group_commit(writer, queue, tuning.gather, &due, &counted))
+            .spawn(move || group_commit(writer, queue, tuning.gather, &due, &counted, &filled))
             .context("Failed to start the database writer")?;
         let hot = Arc::new(Hot {
             readers,
@@ -137,6 +173,9 @@ impl Hot {
             #[cfg(test)]
             commits,
             closed: AtomicBool::new(false),
+            cache,
+            path: path.to_path_buf(),
+            server_lock: Mutex::new(None),
         });
         let weak = Arc::downgrade(&hot);
         std::thread::Builder::new()
@@ -144,6 +183,64 @@ impl Hot {
             .spawn(move || run_checkpoints(checkpointer, weak, tuning, &restart_due))
             .context("Failed to start the database checkpointer")?;
         Ok(hot)
+    }
+
+    /// Makes this process the database's one server: takes the server lock (a file
+    /// beside the database) and from then on keeps committed sessions in memory. Fails
+    /// while another process holds the lock, since its saves would go unseen here.
+    pub(super) fn claim(&self) -> anyhow::Result<()> {
+        let mut held = self
+            .server_lock
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the server lock was poisoned"))?;
+        if held.is_some() {
+            return Ok(());
+        }
+        let mut name = self.path.clone().into_os_string();
+        name.push(".lock");
+        let lock_path = PathBuf::from(name);
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("Failed to open {}", lock_path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "another Caseline server is answering calls on {} (it holds {}). A SQLite \
+                 database serves one server at a time; run several on PostgreSQL.",
+                self.path.display(),
+                lock_path.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("Failed to lock {}", lock_path.display()));
+            }
+        }
+        *held = Some(file);
+        self.cache.enable();
+        Ok(())
+    }
+
+    /// Whether saves should hand their session to the cache.
+    pub(super) fn caching(&self) -> bool {
+        self.cache.is_enabled()
+    }
+
+    /// A call's session from memory, if this server committed it last (within the
+    /// window).
+    pub(super) fn cached_session(
+        &self,
+        call_sid: &str,
+        since: i64,
+    ) -> anyhow::Result<Option<Session>> {
+        self.check_open()?;
+        Ok(self.cache.get(call_sid, since))
+    }
+
+    /// Forgets sessions saved before `since` (the sweeper deletes their rows).
+    pub(super) fn sweep_cache(&self, since: i64) {
+        self.cache.sweep(since);
     }
 
     /// A call's live session JSON, if any.
@@ -162,8 +259,8 @@ impl Hot {
             .context("Failed to load the call session")
     }
 
-    /// Queues a write and waits until it is committed.
-    pub(super) async fn write(&self, write: Write) -> anyhow::Result<()> {
+    /// Queues a write and waits until it is committed; answers the rows it changed.
+    pub(super) async fn write(&self, write: Write) -> anyhow::Result<usize> {
         self.check_open()?;
         let (done, wait) = oneshot::channel();
         self.writes
@@ -288,6 +385,7 @@ fn group_commit(
     gather: Duration,
     restart_due: &AtomicBool,
     commits: &AtomicUsize,
+    cache: &SessionCache,
 ) {
     let mut expected = 1;
     while let Ok(first) = queue.recv() {
@@ -311,8 +409,22 @@ fn group_commit(
         if let Err(e) = &result {
             tracing::error!(error = %e, writes = batch.len(), "a group commit failed");
         }
-        for p in batch {
-            let _ = p.done.send(result.clone());
+        // The cache learns of each write before its webhook answers, in commit order,
+        // so it never holds an older session than the database.
+        for (i, p) in batch.into_iter().enumerate() {
+            let outcome = match &result {
+                Ok(changed) => {
+                    remember(cache, p.write);
+                    Ok(changed[i])
+                }
+                Err(e) => {
+                    if let Some(sid) = p.write.session_row() {
+                        cache.forget(sid);
+                    }
+                    Err(e.clone())
+                }
+            };
+            let _ = p.done.send(outcome);
         }
         if restart_due.swap(false, Ordering::Acquire) {
             checkpoint(&conn);
@@ -320,34 +432,59 @@ fn group_commit(
     }
 }
 
-fn commit(conn: &mut Connection, batch: &[Pending]) -> rusqlite::Result<()> {
+/// What a committed write means for the cache.
+fn remember(cache: &SessionCache, write: Write) {
+    match write {
+        Write::Session {
+            cached: Some(session),
+            now,
+            ..
+        } => cache.put(*session, now),
+        Write::Session { call_sid, .. } | Write::End { call_sid, .. } => cache.forget(&call_sid),
+        Write::Audit(_) => {}
+    }
+}
+
+/// Commits a batch in one transaction; answers the rows each write changed.
+fn commit(conn: &mut Connection, batch: &[Pending]) -> rusqlite::Result<Vec<usize>> {
     let tx = conn.transaction()?;
+    let mut changed = Vec::with_capacity(batch.len());
     // In order: a call normally appears once per batch (the provider waits for our
     // answer before its next webhook); after a retry, its latest save wins.
     for p in batch {
-        match &p.write {
+        let n = match &p.write {
             Write::Session {
                 call_sid,
                 state,
                 now,
+                ..
+            } => tx
+                .prepare_cached(UPSERT_SESSION)?
+                .execute(params![call_sid, state, now])?,
+            Write::End {
+                call_sid,
+                status,
+                now,
             } => {
-                tx.prepare_cached(UPSERT_SESSION)?
-                    .execute(params![call_sid, state, now])?;
+                // By name: SQLite numbers `$n` parameters in order of appearance, and
+                // this statement names `$2` before `$1`.
+                tx.prepare_cached(END_SESSION)?
+                    .execute(rusqlite::named_params! { "$1": call_sid, "$2": now, "$3": status })?
             }
-            Write::Audit(a) => {
-                tx.prepare_cached(INSERT_AUDIT)?.execute(params![
-                    a.at,
-                    a.call_sid,
-                    a.actor,
-                    a.event,
-                    a.outcome,
-                    a.participant_id,
-                    a.case_id
-                ])?;
-            }
-        }
+            Write::Audit(a) => tx.prepare_cached(INSERT_AUDIT)?.execute(params![
+                a.at,
+                a.call_sid,
+                a.actor,
+                a.event,
+                a.outcome,
+                a.participant_id,
+                a.case_id
+            ])?,
+        };
+        changed.push(n);
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(changed)
 }
 
 #[cfg(test)]
@@ -374,6 +511,7 @@ mod tests {
             call_sid: sid.into(),
             state: state.into(),
             now: 100,
+            cached: None,
         }
     }
 
@@ -446,7 +584,15 @@ mod tests {
         let conn = open_writer(&path).unwrap();
         let gather = Duration::from_millis(500);
         std::thread::spawn(move || {
-            group_commit(conn, received, gather, &AtomicBool::new(false), &counted)
+            let cache = SessionCache::default();
+            group_commit(
+                conn,
+                received,
+                gather,
+                &AtomicBool::new(false),
+                &counted,
+                &cache,
+            )
         });
         for w in first {
             w.blocking_recv().unwrap().unwrap();
@@ -505,6 +651,99 @@ mod tests {
         // started over.
         let len = std::fs::metadata(&wal).unwrap().len();
         assert!(len < 8 * 1024 * 1024, "the log grew to {len} bytes");
+    }
+
+    fn typed(sid: &str, step: &str) -> Session {
+        let mut s = Session::new(
+            crate::session::CallSid::parse(sid).unwrap(),
+            crate::prompts::Channel::Voice,
+            0,
+        );
+        s.step = Some(step.into());
+        s
+    }
+
+    fn save(session: &Session, now: i64) -> Write {
+        Write::Session {
+            call_sid: session.call_sid.as_str().into(),
+            state: serde_json::to_string(session).unwrap(),
+            now,
+            cached: Some(Box::new(session.clone())),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_claimed_store_serves_what_it_committed_from_memory() {
+        let (_dir, path) = migrated();
+        let hot = Hot::open(&path).unwrap();
+        let menu = typed("CA1", "main-menu");
+        // Not claimed: the cache stays empty and reads go to the file.
+        hot.write(save(&menu, 100)).await.unwrap();
+        assert!(hot.cached_session("CA1", 0).unwrap().is_none());
+        hot.claim().unwrap();
+        hot.write(save(&typed("CA1", "info-menu"), 110))
+            .await
+            .unwrap();
+        let got = hot.cached_session("CA1", 110).unwrap().unwrap();
+        assert_eq!(got.step.as_deref(), Some("info-menu"));
+        // The row in the file says the same.
+        let row = hot.load_session("CA1", 0).unwrap().unwrap();
+        assert!(row.contains("info-menu"), "{row}");
+        assert!(hot.cached_session("CA1", 111).unwrap().is_none(), "stale");
+    }
+
+    #[tokio::test]
+    async fn an_ended_call_and_a_failed_commit_leave_the_cache() {
+        let (_dir, path) = migrated();
+        let hot = Hot::open(&path).unwrap();
+        hot.claim().unwrap();
+        hot.write(save(&typed("CA1", "main-menu"), 100))
+            .await
+            .unwrap();
+        hot.write(save(&typed("CA2", "main-menu"), 100))
+            .await
+            .unwrap();
+        let end = |sid: &str| Write::End {
+            call_sid: sid.into(),
+            status: "completed".into(),
+            now: 120,
+        };
+        assert_eq!(hot.write(end("CA1")).await.unwrap(), 1);
+        assert!(hot.cached_session("CA1", 0).unwrap().is_none());
+        assert_eq!(hot.load_session("CA1", 0).unwrap(), None, "ended");
+        assert_eq!(hot.write(end("CA1")).await.unwrap(), 0, "already over");
+        // A batch that fails: the database keeps the old row, and the cache must not
+        // serve the session that was never committed.
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE UPDATE ON call_sessions \
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            )
+            .unwrap();
+        assert!(
+            hot.write(save(&typed("CA2", "info-menu"), 130))
+                .await
+                .is_err()
+        );
+        assert!(hot.cached_session("CA2", 0).unwrap().is_none());
+        let row = hot.load_session("CA2", 0).unwrap().unwrap();
+        assert!(row.contains("main-menu"), "{row}");
+    }
+
+    #[tokio::test]
+    async fn a_second_server_on_the_file_is_refused_until_the_first_is_gone() {
+        let (_dir, path) = migrated();
+        let first = Hot::open(&path).unwrap();
+        first.claim().unwrap();
+        first.claim().unwrap(); // Claiming again is harmless.
+        let second = Hot::open(&path).unwrap();
+        let err = second.claim().unwrap_err().to_string();
+        assert!(err.contains("another Caseline server"), "{err}");
+        assert!(!second.caching());
+        drop(first);
+        second.claim().unwrap();
+        assert!(second.caching());
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ use sqlx::sqlite::{
 
 use crate::session::{CallSid, Session};
 
+mod cache;
 mod hot;
 use hot::{Hot, Write};
 
@@ -101,13 +102,16 @@ const UPSERT_SESSION: &str = "INSERT INTO call_sessions (call_sid, state, create
 const SELECT_SESSION: &str = "SELECT state FROM call_sessions \
     WHERE call_sid = $1 AND ended_at IS NULL AND updated_at >= $2";
 
+const END_SESSION: &str = "UPDATE call_sessions SET ended_at = $2, end_status = $3, updated_at = $2 \
+    WHERE call_sid = $1 AND ended_at IS NULL";
+
 pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit (at, call_sid, actor, event, outcome, participant_id, case_id) \
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 impl Sqlite {
     /// Writes an audit line through the group commit; answers once it is durable.
     pub(crate) async fn write_audit(&self, line: AuditLine) -> anyhow::Result<()> {
-        self.hot.write(Write::Audit(line)).await
+        self.hot.write(Write::Audit(line)).await.map(|_| ())
     }
 }
 
@@ -169,6 +173,21 @@ impl Store {
         .context("Failed to apply database migrations")
     }
 
+    /// Makes this process the server that answers calls on this database. On SQLite it
+    /// takes the database's server lock (refusing while another server holds it) and
+    /// then keeps each committed call session in memory, so a webhook reads its session
+    /// without touching the file. PostgreSQL is shared by every server behind the load
+    /// balancer: nothing changes there, each webhook reads its session.
+    ///
+    /// Commands that only manage data (`import`, `staff`, `announce`...) do not claim, so
+    /// they run beside a live server.
+    pub fn claim_sessions(&self) -> anyhow::Result<()> {
+        match self {
+            Store::Sqlite(db) => db.hot.claim(),
+            Store::Postgres(_) => Ok(()),
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",
@@ -196,7 +215,12 @@ impl Store {
     ) -> anyhow::Result<Option<Session>> {
         let since = now - SESSION_TTL_SECS;
         let state: Option<String> = match self {
-            Store::Sqlite(db) => db.hot.load_session(call_sid.as_str(), since)?,
+            Store::Sqlite(db) => {
+                if let Some(session) = db.hot.cached_session(call_sid.as_str(), since)? {
+                    return Ok(Some(session));
+                }
+                db.hot.load_session(call_sid.as_str(), since)?
+            }
             Store::Postgres(pool) => sqlx::query(SELECT_SESSION)
                 .bind(call_sid.as_str())
                 .bind(since)
@@ -224,8 +248,10 @@ impl Store {
                     call_sid: session.call_sid.as_str().to_string(),
                     state,
                     now,
+                    cached: db.hot.caching().then(|| Box::new(session.clone())),
                 })
                 .await
+                .map(|_| ())
                 .context("Failed to save the call session"),
             Store::Postgres(pool) => {
                 sqlx::query(UPSERT_SESSION)
@@ -248,21 +274,27 @@ impl Store {
         status: &str,
         now: i64,
     ) -> anyhow::Result<bool> {
-        let sql = "UPDATE call_sessions SET ended_at = $2, end_status = $3, updated_at = $2 \
-                   WHERE call_sid = $1 AND ended_at IS NULL";
-        let rows = on_both!(
-            self,
-            write | pool | {
-                sqlx::query(sql)
-                    .bind(call_sid.as_str())
-                    .bind(now)
-                    .bind(status)
-                    .execute(pool)
-                    .await
-                    .context("Failed to end the call session")?
-                    .rows_affected()
-            }
-        );
+        let rows = match self {
+            // Through the session writer, so the end is ordered with the call's saves
+            // and the cache forgets the call.
+            Store::Sqlite(db) => db
+                .hot
+                .write(Write::End {
+                    call_sid: call_sid.as_str().to_string(),
+                    status: status.to_string(),
+                    now,
+                })
+                .await
+                .context("Failed to end the call session")? as u64,
+            Store::Postgres(pool) => sqlx::query(END_SESSION)
+                .bind(call_sid.as_str())
+                .bind(now)
+                .bind(status)
+                .execute(pool)
+                .await
+                .context("Failed to end the call session")?
+                .rows_affected(),
+        };
         Ok(rows > 0)
     }
 
@@ -285,6 +317,9 @@ impl Store {
 
     /// Deletes sessions not touched for [`SESSION_KEEP_SECS`]; answers how many.
     pub async fn expire_sessions(&self, now: i64) -> anyhow::Result<u64> {
+        if let Store::Sqlite(db) = self {
+            db.hot.sweep_cache(now - SESSION_TTL_SECS);
+        }
         let sql = "DELETE FROM call_sessions WHERE updated_at < $1";
         Ok(on_both!(
             self,

@@ -147,21 +147,27 @@ impl TestApp {
     }
 
     async fn on(db: Db, settings: Settings, clock: FixedClock) -> TestApp {
+        Self::try_on(db, settings, clock).await.expect("services")
+    }
+
+    async fn try_on(db: Db, settings: Settings, clock: FixedClock) -> anyhow::Result<TestApp> {
         let store = match &db {
             Db::Sqlite(_, url) => Store::connect(url).await,
             Db::Postgres(url, schema) => Store::connect_in_schema(url, Some(schema)).await,
         }
         .expect("store");
-        let state = Arc::new(
-            Services::new(settings.clone(), store, Arc::new(clock.clone())).expect("services"),
-        );
-        TestApp {
+        let state = Arc::new(Services::serving(
+            settings.clone(),
+            store,
+            Arc::new(clock.clone()),
+        )?);
+        Ok(TestApp {
             router: router(state.clone()),
             state,
             clock,
             db,
             settings,
-        }
+        })
     }
 
     /// The folder holding the SQLite files, for tests that read them.
@@ -199,9 +205,24 @@ impl TestApp {
         out
     }
 
-    /// A second server on the same database (a restart, or a load-balanced twin).
-    pub async fn restart(&self) -> TestApp {
-        Self::on(self.db.clone(), self.settings.clone(), self.clock.clone()).await
+    /// The server stopped and started again on the same database.
+    pub async fn restart(self) -> TestApp {
+        let TestApp {
+            router,
+            state,
+            clock,
+            db,
+            settings,
+        } = self;
+        drop(router);
+        drop(state);
+        Self::on(db, settings, clock).await
+    }
+
+    /// Another server on the same database while this one keeps running (behind a load
+    /// balancer), or why the store refuses one.
+    pub async fn second_server(&self) -> anyhow::Result<TestApp> {
+        Self::try_on(self.db.clone(), self.settings.clone(), self.clock.clone()).await
     }
 
     /// Loads the demo extract (the people in `demo/extract.json`).
