@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::post;
-use common::{Figures, ServerCpu, Signed, env_num, signed};
+use common::{Cpu, Figures, Signed, env_num, signed};
 use tokio::net::TcpListener;
 
 const FIXED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Gather input=\"dtmf\" \
@@ -103,13 +103,13 @@ async fn drive(
         }));
     }
     let started = Instant::now();
-    let cpu = ServerCpu::start();
+    let cpu = Cpu::start();
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await.expect("task"));
     }
     let mut figures = Figures::from(all, started.elapsed().as_secs_f64());
-    figures.server_cpu = Some(cpu.per_request(figures.requests));
+    figures.cpu = Some(cpu.per_request(figures.requests));
 
     figures
 }

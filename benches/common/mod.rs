@@ -108,47 +108,65 @@ pub struct Figures {
     pub secs: f64,
     pub p50: Duration,
     pub p99: Duration,
-    /// CPU the server spent per request, when measured ([`ServerCpu`]).
-    pub server_cpu: Option<Duration>,
+    /// CPU the server and the client spent per request, when measured ([`Cpu`]).
+    pub cpu: Option<CpuUse>,
 }
 
-/// CPU time of every thread in this process but the calling one, from the kernel's
-/// per-thread run time (`/proc/self/task/*/schedstat`, nanoseconds). The client runs
-/// on the calling thread and only one server is busy at a time, so the difference
-/// between two readings is what that server spent. Steadier than throughput on a
-/// shared machine: it does not move when a neighbour takes the other core.
-pub struct ServerCpu(Duration);
+/// CPU time per request, split between the server and the client.
+#[derive(Clone, Copy)]
+pub struct CpuUse {
+    pub server: Duration,
+    pub client: Duration,
+}
 
-impl ServerCpu {
-    pub fn start() -> ServerCpu {
-        ServerCpu(others_cpu())
+/// CPU time from the kernel's per-thread run time (`/proc/self/task/*/schedstat`,
+/// nanoseconds). The client runs on the calling thread and only one server is busy at
+/// a time, so every other thread's time is that server's. Steadier than throughput on
+/// a shared machine: it does not move when a neighbour takes some of the cores.
+pub struct Cpu {
+    server: Duration,
+    client: Duration,
+}
+
+impl Cpu {
+    pub fn start() -> Cpu {
+        let (server, client) = thread_times();
+        Cpu { server, client }
     }
 
-    pub fn per_request(&self, requests: usize) -> Duration {
-        others_cpu().saturating_sub(self.0) / requests.max(1) as u32
+    pub fn per_request(&self, requests: usize) -> CpuUse {
+        let (server, client) = thread_times();
+        let n = requests.max(1) as u32;
+        CpuUse {
+            server: server.saturating_sub(self.server) / n,
+            client: client.saturating_sub(self.client) / n,
+        }
     }
 }
 
-fn others_cpu() -> Duration {
+/// Run time of every other thread in the process, and of the calling one.
+fn thread_times() -> (Duration, Duration) {
     let me = std::fs::read_link("/proc/thread-self")
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return Duration::ZERO;
+        return (Duration::ZERO, Duration::ZERO);
     };
-    let mut nanos = 0u64;
+    let (mut others, mut mine) = (0u64, 0u64);
     for task in tasks.flatten() {
-        if Some(task.file_name().to_string_lossy().into_owned()) == me {
-            continue;
-        }
         let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-        nanos += stat
+        let nanos = stat
             .split_whitespace()
             .next()
             .and_then(|n| n.parse::<u64>().ok())
             .unwrap_or(0);
+        if Some(task.file_name().to_string_lossy().into_owned()) == me {
+            mine += nanos;
+        } else {
+            others += nanos;
+        }
     }
-    Duration::from_nanos(nanos)
+    (Duration::from_nanos(others), Duration::from_nanos(mine))
 }
 
 impl Figures {
@@ -165,13 +183,19 @@ impl Figures {
             secs,
             p50: pick(0.50),
             p99: pick(0.99),
-            server_cpu: None,
+            cpu: None,
         }
     }
 
     pub fn line(&self, name: &str) -> String {
-        let cpu = self.server_cpu.map_or(String::new(), |c| {
-            format!("   server CPU {:>5.1} µs/request", c.as_secs_f64() * 1e6)
+        let cpu = self.cpu.map_or(String::new(), |c| {
+            let busy = (c.server + c.client).as_secs_f64() * self.requests as f64 / self.secs;
+            format!(
+                "   CPU/request: server {:>5.1} µs, client {:>5.1} µs ({:.0}% of 2 cores busy)",
+                c.server.as_secs_f64() * 1e6,
+                c.client.as_secs_f64() * 1e6,
+                busy * 50.0
+            )
         });
         format!(
             "{name:34} {:>8.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms{cpu}   ({} requests)",
