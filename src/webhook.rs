@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response as HttpResponse};
@@ -38,6 +39,22 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_answer,
         ))
+}
+
+/// The webhook's form parameters, moved out of the request where [`signed_webhook`]
+/// left them after checking the signature (axum's `Extension` would copy them). Absent
+/// only if a route skipped that layer; then they are empty, so the handler answers an
+/// apology rather than the 500 a rejection would be.
+struct Form(Params);
+
+impl<S: Send + Sync> FromRequestParts<S> for Form {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Form(
+            parts.extensions.remove::<Params>().unwrap_or_default(),
+        ))
+    }
 }
 
 /// TwiML with the right content type.
@@ -92,23 +109,15 @@ async fn answer(
     }
 }
 
-async fn incoming(State(s): State<AppState>, p: axum::Extension<Params>) -> HttpResponse {
+async fn incoming(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
     answer(s.clone(), async move { call::incoming(&s, &p).await }).await
 }
 
-async fn step(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-    p: axum::Extension<Params>,
-) -> HttpResponse {
+async fn step(State(s): State<AppState>, Path(name): Path<String>, Form(p): Form) -> HttpResponse {
     answer(s.clone(), async move { call::step(&s, &p, &name).await }).await
 }
 
-async fn input(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-    p: axum::Extension<Params>,
-) -> HttpResponse {
+async fn input(State(s): State<AppState>, Path(name): Path<String>, Form(p): Form) -> HttpResponse {
     answer(s.clone(), async move { call::input(&s, &p, &name).await }).await
 }
 
@@ -120,7 +129,7 @@ struct Attempt {
 async fn recover(
     State(s): State<AppState>,
     Query(q): Query<Attempt>,
-    p: axum::Extension<Params>,
+    Form(p): Form,
 ) -> HttpResponse {
     // A malformed count is treated as a late attempt: end politely rather than loop.
     let attempt = q
@@ -135,11 +144,11 @@ async fn recover(
     .await
 }
 
-async fn status(State(s): State<AppState>, p: axum::Extension<Params>) -> HttpResponse {
+async fn status(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
     answer(s.clone(), async move { call::status(&s, &p).await }).await
 }
 
-async fn fallback(State(s): State<AppState>, p: axum::Extension<Params>) -> HttpResponse {
+async fn fallback(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
     if let Some(code) = p.get("ErrorCode") {
         tracing::warn!(error_code = code, "the provider used the fallback URL");
     }
@@ -149,7 +158,7 @@ async fn fallback(State(s): State<AppState>, p: axum::Extension<Params>) -> Http
 async fn staff_entry(
     State(s): State<AppState>,
     Path(entry): Path<String>,
-    p: axum::Extension<Params>,
+    Form(p): Form,
 ) -> HttpResponse {
     answer(
         s.clone(),
@@ -158,13 +167,13 @@ async fn staff_entry(
     .await
 }
 
-async fn queue_wait(State(s): State<AppState>, p: axum::Extension<Params>) -> HttpResponse {
+async fn queue_wait(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
     Twiml(crate::queue::wait(&s, &p).await).into_response()
 }
 
 /// A key pressed in the queue. On any error the caller keeps their place (a moment of
 /// silence, then the wait music again) rather than hearing the main apology.
-async fn queue_choice(State(s): State<AppState>, p: axum::Extension<Params>) -> HttpResponse {
+async fn queue_choice(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
     match tokio::time::timeout(WEBHOOK_DEADLINE, crate::queue::choice(&s, &p)).await {
         Ok(Ok(r)) => Twiml(r).into_response(),
         Ok(Err(e)) => {
