@@ -431,9 +431,22 @@ fn remember(cache: &SessionCache, write: Write) {
     }
 }
 
-/// Commits a batch in one transaction; answers the rows each write changed.
+/// Commits a batch in one transaction; answers the rows each write changed. `BEGIN`
+/// and `COMMIT` are cached statements like the writes (rusqlite's `transaction()` parses
+/// both again for every batch); a failure rolls the batch back.
 fn commit(conn: &mut Connection, batch: &[Pending]) -> rusqlite::Result<Vec<usize>> {
-    let tx = conn.transaction()?;
+    conn.prepare_cached("BEGIN")?.execute([])?;
+    let done = write_batch(conn, batch).and_then(|changed| {
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(changed)
+    });
+    if done.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    done
+}
+
+fn write_batch(tx: &Connection, batch: &[Pending]) -> rusqlite::Result<Vec<usize>> {
     let mut changed = Vec::with_capacity(batch.len());
     // In order: a call normally appears once per batch (the provider waits for our
     // answer before its next webhook); after a retry, its latest save wins.
@@ -469,7 +482,6 @@ fn commit(conn: &mut Connection, batch: &[Pending]) -> rusqlite::Result<Vec<usiz
         };
         changed.push(n);
     }
-    tx.commit()?;
     Ok(changed)
 }
 
