@@ -96,7 +96,12 @@ async fn drive(
                     .expect("request");
                 assert!(res.status().is_success(), "status {}", res.status());
                 let body = res.bytes().await.expect("body");
-                assert!(body.len() > 50);
+                // A menu, not an apology (which would also be a 200 with TwiML).
+                assert!(
+                    body.windows(7).any(|w| w == b"<Gather"),
+                    "not a menu: {}",
+                    String::from_utf8_lossy(&body)
+                );
                 latencies.push(start.elapsed());
             }
             latencies
