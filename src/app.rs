@@ -174,8 +174,8 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests. The
-    /// session sweeper runs beside the server.
+    /// Serves until `shutdown` completes, then finishes in-flight requests and closes
+    /// the store. The session sweeper runs beside the server.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -187,6 +187,9 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
+        // Saves that answered before their commit are still queued: commit them, so a
+        // restart finds every call where its caller last heard it.
+        self.state.store.close().await;
         served.context("the server stopped with an error")
     }
 }

@@ -108,18 +108,36 @@ pub(crate) async fn session_for(s: &Services, p: &Params) -> Result<Session, Cal
     }
 }
 
+/// The session as a webhook found it, kept only where the store can save a change of
+/// position without waiting for its commit ([`crate::store::Store::save_position`]).
+fn snapshot(s: &Services, session: &Session) -> Option<Session> {
+    s.store.writes_behind().then(|| session.clone())
+}
+
+/// Saves the session, then hands back the answer. When `before` shows that only the
+/// caller's position changed, the save may answer before its commit.
 async fn finish(
     s: &Services,
-    session: &Session,
+    session: Session,
+    before: Option<Session>,
     response: Response,
 ) -> Result<Response, CallError> {
     if let Some(step) = &session.step {
         Span::current().record("step", step.as_str());
     }
-    s.store
-        .save_session(session, s.now())
-        .await
-        .map_err(CallError::during(session))?;
+    let (lang, channel, now) = (session.lang, session.channel, s.now());
+    let saved = match before {
+        Some(before) if session.only_position_changed(&before) => {
+            s.store.save_position(session, now).await
+        }
+        _ => s.store.save_session(&session, now).await,
+    };
+    saved.map_err(|source| CallError {
+        lang,
+        channel,
+        attempt: 0,
+        source,
+    })?;
     Ok(response)
 }
 
@@ -136,7 +154,7 @@ pub async fn incoming(s: &Services, p: &Params) -> Result<Response, CallError> {
     let response = engine::start(s, &mut session, entry)
         .await
         .map_err(CallError::during(&session))?;
-    finish(s, &session, response).await
+    finish(s, session, None, response).await
 }
 
 /// A number as the provider sends it (`+` and digits), or nothing: a withheld or odd
@@ -158,13 +176,14 @@ fn transfer_result(p: &Params) -> Option<String> {
 /// `POST /voice/step/{name}`: a redirect to a step, or the end of a transfer.
 pub async fn step(s: &Services, p: &Params, name: &str) -> Result<Response, CallError> {
     let mut session = session_for(s, p).await?;
+    let before = snapshot(s, &session);
     if let Some(result) = transfer_result(p) {
         session.transfer_result = Some(result);
     }
     let response = engine::step(s, &mut session, name)
         .await
         .map_err(CallError::during(&session))?;
-    finish(s, &session, response).await
+    finish(s, session, before, response).await
 }
 
 /// `POST /voice/staff/{entry}`: a staff member moved the live call into the IVR (the
@@ -174,19 +193,21 @@ pub async fn staff_entry(s: &Services, p: &Params, entry: &str) -> Result<Respon
         return Err(CallError::new(anyhow::anyhow!("unknown staff entry")));
     }
     let mut session = session_for(s, p).await?;
+    let before = snapshot(s, &session);
     let response = engine::start(s, &mut session, &format!("staff-{entry}"))
         .await
         .map_err(CallError::during(&session))?;
-    finish(s, &session, response).await
+    finish(s, session, before, response).await
 }
 
 /// `POST /voice/input/{name}`: the caller's answer to a menu or input step.
 pub async fn input(s: &Services, p: &Params, name: &str) -> Result<Response, CallError> {
     let mut session = session_for(s, p).await?;
+    let before = snapshot(s, &session);
     let response = engine::input(s, &mut session, name, caller_input(p))
         .await
         .map_err(CallError::during(&session))?;
-    finish(s, &session, response).await
+    finish(s, session, before, response).await
 }
 
 /// `POST /voice/recover?attempt=N`: after an apology, try the call's recovery entry
@@ -196,6 +217,7 @@ pub async fn recover(s: &Services, p: &Params, attempt: u32) -> Result<Response,
         e.attempt = attempt;
         e
     })?;
+    let before = snapshot(s, &session);
     let entry = if s.flow.entry("recover").is_some() {
         "recover"
     } else {
@@ -209,7 +231,7 @@ pub async fn recover(s: &Services, p: &Params, attempt: u32) -> Result<Response,
             attempt,
             source,
         })?;
-    finish(s, &session, response).await.map_err(|mut e| {
+    finish(s, session, before, response).await.map_err(|mut e| {
         e.attempt = attempt;
         e
     })

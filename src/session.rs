@@ -112,6 +112,58 @@ pub struct StaffTransfer {
     pub at: i64,
 }
 
+impl Session {
+    /// True when the only differences from `before` are where the caller is: the step,
+    /// the step awaited and the miss count. Such a save may answer before its commit
+    /// ([`crate::store::Store::save_position`]); anything else must wait. Every field is
+    /// named here, so a new one is compared until someone decides otherwise.
+    pub fn only_position_changed(&self, before: &Session) -> bool {
+        let Session {
+            call_sid,
+            channel,
+            lang,
+            step: _,
+            awaiting: _,
+            misses: _,
+            verified,
+            started_at,
+            topic,
+            pending_ssn,
+            verify_failures,
+            participant,
+            cases,
+            case,
+            heard,
+            values,
+            caller,
+            callback_number,
+            callback_requested,
+            transfer_result,
+            staff_transfer,
+            verify_outcome,
+        } = self;
+        *call_sid == before.call_sid
+            && *channel == before.channel
+            && *lang == before.lang
+            && *verified == before.verified
+            && *started_at == before.started_at
+            && *topic == before.topic
+            && *pending_ssn == before.pending_ssn
+            && *verify_failures == before.verify_failures
+            && *participant == before.participant
+            && *cases == before.cases
+            && *case == before.case
+            && *heard == before.heard
+            && *values == before.values
+            && *caller == before.caller
+            && *callback_number == before.callback_number
+            && *callback_requested == before.callback_requested
+            && *transfer_result == before.transfer_result
+            && *staff_transfer == before.staff_transfer
+            && *verify_outcome == before.verify_outcome
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -183,6 +235,30 @@ mod tests {
             (2, true, Some(7))
         );
         assert_eq!(old.channel, Channel::Tty);
+    }
+
+    #[test]
+    fn only_the_step_and_misses_count_as_position() {
+        let sid = CallSid::parse("CA1").unwrap();
+        let before = Session::new(sid, Channel::Voice, 5);
+        let mut moved = before.clone();
+        moved.step = Some("info-menu".into());
+        moved.awaiting = Some("info-menu".into());
+        moved.misses = 2;
+        assert!(moved.only_position_changed(&before));
+        let changes: [fn(&mut Session); 6] = [
+            |s| s.lang = Some(Lang::Es),
+            |s| s.verified = true,
+            |s| s.topic = Some("payments".into()),
+            |s| s.heard.push("payments".into()),
+            |s| s.callback_requested = true,
+            |s| s.verify_failures = 1,
+        ];
+        for change in changes {
+            let mut after = moved.clone();
+            change(&mut after);
+            assert!(!after.only_position_changed(&before));
+        }
     }
 
     #[test]

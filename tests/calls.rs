@@ -15,6 +15,7 @@ on_both_stores!(
     tty_line_uses_text_turns,
     a_restarted_server_continues_the_call,
     a_second_server_shares_calls_only_on_postgres,
+    a_call_whose_last_position_was_lost_carries_on,
     status_callback_ends_the_session,
     announcement_plays_only_when_set,
 );
@@ -305,6 +306,42 @@ async fn a_second_server_shares_calls_only_on_postgres(b: Backend) {
     );
     on_b.last = on_a.last.clone();
     assert!(on_b.press("3").await.says("Información general."));
+}
+
+/// A menu step answers before its save is committed on SQLite, so a crash in that
+/// moment loses where the caller was (only that: everything else waits for its
+/// commit). Here the file is put back one step, as such a crash would leave it: the
+/// caller heard the information menu, the file still says main menu. The next key the
+/// caller presses is for the step the caller heard, and the call goes on.
+async fn a_call_whose_last_position_was_lost_carries_on(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await; // English: the main menu.
+    let sid = caseline::session::CallSid::parse(&call.sid).unwrap();
+    let store = &app.state.store;
+    let at_main_menu = store
+        .load_session(&sid, app.state.now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(call.press("3").await.says("General information."));
+    store
+        .save_session(&at_main_menu, app.state.now())
+        .await
+        .unwrap();
+    let (sid, last) = (call.sid.clone(), call.last.clone());
+    let twin = app.restart().await;
+    let mut same = twin.call();
+    same.sid = sid;
+    same.last = last;
+    let back = same.press("9").await; // 9 on the information menu: back to the main menu.
+    assert!(
+        back.says("For payment information, press 1."),
+        "{}",
+        back.said()
+    );
+    assert!(!back.says("isn't one of the choices"), "{}", back.said());
 }
 
 async fn status_callback_ends_the_session(b: Backend) {

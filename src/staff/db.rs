@@ -297,7 +297,8 @@ impl Store {
         )
     }
 
-    /// Calls not ended and heard from within `SESSION_TTL`, newest first.
+    /// Calls not ended and heard from within `SESSION_TTL`, newest first, each as this
+    /// server last saved it.
     pub async fn live_sessions(&self, now: i64) -> anyhow::Result<Vec<Session>> {
         let sql = "SELECT state FROM call_sessions WHERE ended_at IS NULL AND updated_at > $1 \
                    ORDER BY created_at DESC LIMIT 500";
@@ -315,6 +316,7 @@ impl Store {
         Ok(states
             .iter()
             .filter_map(|s| serde_json::from_str(s).ok())
+            .map(|s| self.newest(s, now))
             .collect())
     }
 }

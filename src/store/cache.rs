@@ -5,10 +5,14 @@
 //! write-ahead log's index, pages copied out of the log: a few microseconds, a sixth of
 //! the step). The server that wrote a session last already holds it.
 //!
-//! Why it stays right: the cache is a copy of committed rows, never ahead of the
-//! database. Only the SQLite writer thread fills it, right after each commit and in
-//! commit order, and every change to a session row goes through that thread (saves and
-//! ends; the sweep only deletes rows the cache no longer serves). Nothing outside this
+//! Why it stays right: every change to a session row goes through the one SQLite writer
+//! thread (saves and ends; the sweep only deletes rows the cache no longer serves), and
+//! the cache learns of each in the order they were made: each save or end takes a
+//! number as it is queued, and the cache keeps the highest. The writer records each
+//! after it commits; a save that does not wait for its commit (where the caller is in
+//! the flow, see [`super::Store::save_position`]) is recorded as it is queued, so the
+//! cache may run ahead of the file by the writes still queued, never behind. A failed
+//! commit drops the call, so the next read goes to the file. Nothing outside this
 //! process may change the rows: the cache is switched on only while this process holds
 //! the database's server lock ([`super::Store::claim_sessions`]). A miss falls back to
 //! the database, so a restarted server starts empty and reads what it needs.
@@ -27,6 +31,8 @@ struct Entry {
     session: Session,
     /// Unix seconds of the save, as `call_sessions.updated_at`.
     updated_at: i64,
+    /// The write's number: a lower one never replaces or removes a higher one.
+    seq: u64,
 }
 
 /// Call sessions by CallSid, as last committed.
@@ -59,31 +65,46 @@ impl SessionCache {
             .map(|e| e.session.clone())
     }
 
-    /// Records a committed save. Called by the writer thread only, in commit order.
-    pub(super) fn put(&self, session: Session, updated_at: i64) {
+    /// Records save number `seq`, unless the cache already holds a later one.
+    pub(super) fn put(&self, session: Session, updated_at: i64, seq: u64) {
         if !self.is_enabled() {
             return;
         }
         let Ok(mut entries) = self.entries.lock() else {
             return;
         };
+        let full = entries.len() >= MAX_ENTRIES;
         let key = session.call_sid.as_str();
-        if entries.len() >= MAX_ENTRIES && !entries.contains_key(key) {
-            return;
+        match entries.get_mut(key) {
+            Some(e) if e.seq > seq => {}
+            Some(e) => {
+                *e = Entry {
+                    session,
+                    updated_at,
+                    seq,
+                }
+            }
+            None if full => {}
+            None => {
+                entries.insert(
+                    key.to_string(),
+                    Entry {
+                        session,
+                        updated_at,
+                        seq,
+                    },
+                );
+            }
         }
-        entries.insert(
-            key.to_string(),
-            Entry {
-                session,
-                updated_at,
-            },
-        );
     }
 
-    /// Drops a call: it ended, or a write for it failed and only the database knows
-    /// what it holds now.
-    pub(super) fn forget(&self, call_sid: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
+    /// Drops a call as of write number `seq`: it ended, or that write failed and only
+    /// the database knows what it holds now. A later save stays (it carries the whole
+    /// session, and its own commit will write it).
+    pub(super) fn forget(&self, call_sid: &str, seq: u64) {
+        if let Ok(mut entries) = self.entries.lock()
+            && entries.get(call_sid).is_some_and(|e| e.seq <= seq)
+        {
             entries.remove(call_sid);
         }
     }
@@ -116,7 +137,7 @@ mod tests {
     #[test]
     fn a_disabled_cache_keeps_nothing() {
         let cache = SessionCache::default();
-        cache.put(session("CA1", "main-menu"), 100);
+        cache.put(session("CA1", "main-menu"), 100, 1);
         assert!(cache.get("CA1", 0).is_none());
         assert_eq!(cache.len(), 0);
     }
@@ -125,8 +146,8 @@ mod tests {
     fn the_last_put_is_served_within_its_window() {
         let cache = SessionCache::default();
         cache.enable();
-        cache.put(session("CA1", "language"), 100);
-        cache.put(session("CA1", "main-menu"), 110);
+        cache.put(session("CA1", "language"), 100, 1);
+        cache.put(session("CA1", "main-menu"), 110, 2);
         let got = cache.get("CA1", 110).unwrap();
         assert_eq!(got.step.as_deref(), Some("main-menu"));
         assert!(cache.get("CA1", 111).is_none(), "older than the window");
@@ -137,14 +158,36 @@ mod tests {
     fn forget_and_sweep_drop_entries() {
         let cache = SessionCache::default();
         cache.enable();
-        cache.put(session("CA1", "a"), 100);
-        cache.put(session("CA2", "b"), 200);
-        cache.put(session("CA3", "c"), 300);
-        cache.forget("CA1");
+        cache.put(session("CA1", "a"), 100, 1);
+        cache.put(session("CA2", "b"), 200, 2);
+        cache.put(session("CA3", "c"), 300, 3);
+        cache.forget("CA1", 4);
         assert!(cache.get("CA1", 0).is_none());
         cache.sweep(250);
         assert!(cache.get("CA2", 0).is_none());
         assert_eq!(cache.get("CA3", 0).unwrap().step.as_deref(), Some("c"));
         assert_eq!(cache.len(), 1);
+    }
+
+    /// A save recorded as it was queued (number 2) must survive the writer recording
+    /// the commit of the one before it (number 1), and that one's failure.
+    #[test]
+    fn an_earlier_write_never_replaces_or_drops_a_later_one() {
+        let cache = SessionCache::default();
+        cache.enable();
+        cache.put(session("CA1", "info-menu"), 110, 2);
+        cache.put(session("CA1", "main-menu"), 100, 1);
+        assert_eq!(
+            cache.get("CA1", 0).unwrap().step.as_deref(),
+            Some("info-menu")
+        );
+        cache.forget("CA1", 1);
+        assert_eq!(
+            cache.get("CA1", 0).unwrap().step.as_deref(),
+            Some("info-menu")
+        );
+        cache.put(session("CA1", "info-menu"), 110, 2); // Its own commit: no change.
+        cache.forget("CA1", 3); // The call ended after it.
+        assert!(cache.get("CA1", 0).is_none());
     }
 }

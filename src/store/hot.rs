@@ -16,7 +16,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -78,22 +78,29 @@ pub(super) enum Write {
         /// The session itself, for the cache once committed (`None` when the cache is
         /// off).
         cached: Option<Box<Session>>,
+        /// From [`Hot::next_seq`]: orders the cache's copies.
+        seq: u64,
     },
     /// The call is over (the provider's status callback).
     End {
         call_sid: String,
         status: String,
         now: i64,
+        seq: u64,
     },
     Audit(AuditLine),
+    /// Writes nothing; answered once everything queued before it is committed.
+    Barrier,
 }
 
 impl Write {
-    /// The call whose session row this write changes.
-    fn session_row(&self) -> Option<&str> {
+    /// The call whose session row this write changes, and the write's number.
+    fn session_row(&self) -> Option<(&str, u64)> {
         match self {
-            Write::Session { call_sid, .. } | Write::End { call_sid, .. } => Some(call_sid),
-            Write::Audit(_) => None,
+            Write::Session { call_sid, seq, .. } | Write::End { call_sid, seq, .. } => {
+                Some((call_sid, *seq))
+            }
+            Write::Audit(_) | Write::Barrier => None,
         }
     }
 }
@@ -103,7 +110,8 @@ type Outcome = Result<usize, String>;
 
 struct Pending {
     write: Write,
-    done: oneshot::Sender<Outcome>,
+    /// Who waits for the commit; nobody for a save that answers first.
+    done: Option<oneshot::Sender<Outcome>>,
 }
 
 /// Session reads in place and group-committed writes on one SQLite file.
@@ -122,6 +130,8 @@ pub(super) struct Hot {
     path: PathBuf,
     /// The server lock, held from [`Hot::claim`] until the store is dropped.
     server_lock: Mutex<Option<File>>,
+    /// Numbers session writes in the order they are queued.
+    next_seq: AtomicU64,
 }
 
 impl std::fmt::Debug for Hot {
@@ -171,6 +181,7 @@ impl Hot {
             cache,
             path: path.to_path_buf(),
             server_lock: Mutex::new(None),
+            next_seq: AtomicU64::new(1),
         });
         let weak = Arc::downgrade(&hot);
         std::thread::Builder::new()
@@ -254,21 +265,59 @@ impl Hot {
             .context("Failed to load the call session")
     }
 
+    /// The number for the next session write (saves and ends).
+    pub(super) fn next_seq(&self) -> u64 {
+        self.next_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// Queues a write and waits until it is committed; answers the rows it changed.
     pub(super) async fn write(&self, write: Write) -> anyhow::Result<usize> {
         self.check_open()?;
+        self.commit_and_wait(write).await
+    }
+
+    async fn commit_and_wait(&self, write: Write) -> anyhow::Result<usize> {
         let (done, wait) = oneshot::channel();
-        self.writes
-            .try_send(Pending { write, done })
-            .map_err(|e| match e {
-                mpsc::TrySendError::Full(_) => anyhow::anyhow!("the database writer is overloaded"),
-                mpsc::TrySendError::Disconnected(_) => {
-                    anyhow::anyhow!("the database writer has stopped")
-                }
-            })?;
+        self.enqueue(Pending {
+            write,
+            done: Some(done),
+        })?;
         wait.await
             .map_err(|_| anyhow::anyhow!("the database writer has stopped"))?
             .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// Queues a session save without waiting for its commit; the cache serves it from
+    /// now on (the server owns the database). The writer commits it with the next batch;
+    /// if that fails the cache forgets the call and the next webhook reads the file.
+    pub(super) fn save_behind(
+        &self,
+        session: Session,
+        state: String,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        self.check_open()?;
+        let seq = self.next_seq();
+        let call_sid = session.call_sid.as_str().to_string();
+        self.cache.put(session.clone(), now, seq);
+        let write = Write::Session {
+            call_sid: call_sid.clone(),
+            state,
+            now,
+            cached: Some(Box::new(session)),
+            seq,
+        };
+        self.enqueue(Pending { write, done: None })
+            .inspect_err(|_| self.cache.forget(&call_sid, seq))
+    }
+
+    fn enqueue(&self, pending: Pending) -> anyhow::Result<()> {
+        self.writes.try_send(pending).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => anyhow::anyhow!("the database writer is overloaded"),
+            mpsc::TrySendError::Disconnected(_) => {
+                anyhow::anyhow!("the database writer has stopped")
+            }
+        })
     }
 
     #[cfg(test)]
@@ -276,8 +325,14 @@ impl Hot {
         self.commits.load(Ordering::Relaxed)
     }
 
-    pub(super) fn close(&self) {
+    /// Refuses new reads and writes, then waits until everything already queued is
+    /// committed (saves that answered before their commit included), so a server that
+    /// stops cleanly leaves every call where its caller last heard it.
+    pub(super) async fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        if let Err(e) = self.commit_and_wait(Write::Barrier).await {
+            tracing::warn!(error = %format!("{e:#}"), "the database writer did not finish its queue");
+        }
     }
 
     fn check_open(&self) -> anyhow::Result<()> {
@@ -404,13 +459,15 @@ fn group_commit(
                     Ok(changed[i])
                 }
                 Err(e) => {
-                    if let Some(sid) = p.write.session_row() {
-                        cache.forget(sid);
+                    if let Some((sid, seq)) = p.write.session_row() {
+                        cache.forget(sid, seq);
                     }
                     Err(e.clone())
                 }
             };
-            let _ = p.done.send(outcome);
+            if let Some(done) = p.done {
+                let _ = done.send(outcome);
+            }
         }
         if restart_due.swap(false, Ordering::Acquire) {
             checkpoint(&conn);
@@ -424,10 +481,13 @@ fn remember(cache: &SessionCache, write: Write) {
         Write::Session {
             cached: Some(session),
             now,
+            seq,
             ..
-        } => cache.put(*session, now),
-        Write::Session { call_sid, .. } | Write::End { call_sid, .. } => cache.forget(&call_sid),
-        Write::Audit(_) => {}
+        } => cache.put(*session, now, seq),
+        Write::Session { call_sid, seq, .. } | Write::End { call_sid, seq, .. } => {
+            cache.forget(&call_sid, seq)
+        }
+        Write::Audit(_) | Write::Barrier => {}
     }
 }
 
@@ -464,12 +524,14 @@ fn write_batch(tx: &Connection, batch: &[Pending]) -> rusqlite::Result<Vec<usize
                 call_sid,
                 status,
                 now,
+                ..
             } => {
                 // By name: SQLite numbers `$n` parameters in order of appearance, and
                 // this statement names `$2` before `$1`.
                 tx.prepare_cached(END_SESSION)?
                     .execute(rusqlite::named_params! { "$1": call_sid, "$2": now, "$3": status })?
             }
+            Write::Barrier => 0,
             Write::Audit(a) => tx.prepare_cached(INSERT_AUDIT)?.execute(params![
                 a.at,
                 a.call_sid,
@@ -504,12 +566,19 @@ mod tests {
         (dir, path)
     }
 
+    /// Write numbers for the tests, rising as [`Hot::next_seq`]'s do.
+    fn seq() -> u64 {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
+
     fn session(sid: &str, state: &str) -> Write {
         Write::Session {
             call_sid: sid.into(),
             state: state.into(),
             now: 100,
             cached: None,
+            seq: seq(),
         }
     }
 
@@ -571,7 +640,12 @@ mod tests {
         let send = |sid: &str| {
             let (done, wait) = oneshot::channel();
             let write = session(sid, "{}");
-            queue.send(Pending { write, done }).unwrap();
+            queue
+                .send(Pending {
+                    write,
+                    done: Some(done),
+                })
+                .unwrap();
             wait
         };
         // Three writes already queued when the writer starts.
@@ -635,12 +709,14 @@ mod tests {
         s
     }
 
-    fn save(session: &Session, now: i64) -> Write {
+    /// A save as the store makes it, numbered by the store.
+    fn save(hot: &Hot, session: &Session, now: i64) -> Write {
         Write::Session {
             call_sid: session.call_sid.as_str().into(),
             state: serde_json::to_string(session).unwrap(),
             now,
             cached: Some(Box::new(session.clone())),
+            seq: hot.next_seq(),
         }
     }
 
@@ -650,10 +726,10 @@ mod tests {
         let hot = Hot::open(&path).unwrap();
         let menu = typed("CA1", "main-menu");
         // Not claimed: the cache stays empty and reads go to the file.
-        hot.write(save(&menu, 100)).await.unwrap();
+        hot.write(save(&hot, &menu, 100)).await.unwrap();
         assert!(hot.cached_session("CA1", 0).unwrap().is_none());
         hot.claim().unwrap();
-        hot.write(save(&typed("CA1", "info-menu"), 110))
+        hot.write(save(&hot, &typed("CA1", "info-menu"), 110))
             .await
             .unwrap();
         let got = hot.cached_session("CA1", 110).unwrap().unwrap();
@@ -669,16 +745,17 @@ mod tests {
         let (_dir, path) = migrated();
         let hot = Hot::open(&path).unwrap();
         hot.claim().unwrap();
-        hot.write(save(&typed("CA1", "main-menu"), 100))
+        hot.write(save(&hot, &typed("CA1", "main-menu"), 100))
             .await
             .unwrap();
-        hot.write(save(&typed("CA2", "main-menu"), 100))
+        hot.write(save(&hot, &typed("CA2", "main-menu"), 100))
             .await
             .unwrap();
         let end = |sid: &str| Write::End {
             call_sid: sid.into(),
             status: "completed".into(),
             now: 120,
+            seq: hot.next_seq(),
         };
         assert_eq!(hot.write(end("CA1")).await.unwrap(), 1);
         assert!(hot.cached_session("CA1", 0).unwrap().is_none());
@@ -694,13 +771,82 @@ mod tests {
             )
             .unwrap();
         assert!(
-            hot.write(save(&typed("CA2", "info-menu"), 130))
+            hot.write(save(&hot, &typed("CA2", "info-menu"), 130))
                 .await
                 .is_err()
         );
         assert!(hot.cached_session("CA2", 0).unwrap().is_none());
         let row = hot.load_session("CA2", 0).unwrap().unwrap();
         assert!(row.contains("main-menu"), "{row}");
+    }
+
+    fn json(session: &Session) -> String {
+        serde_json::to_string(session).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_save_behind_is_served_at_once_and_a_clean_close_commits_it() {
+        let (_dir, path) = migrated();
+        let hot = Hot::open(&path).unwrap();
+        hot.claim().unwrap();
+        let menu = typed("CA1", "info-menu");
+        hot.save_behind(menu.clone(), json(&menu), 100).unwrap();
+        let got = hot.cached_session("CA1", 0).unwrap().unwrap();
+        assert_eq!(got.step.as_deref(), Some("info-menu"));
+        hot.close().await;
+        let row: String = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT state FROM call_sessions", [], |r| r.get(0))
+            .unwrap();
+        assert!(row.contains("info-menu"), "{row}");
+        assert!(
+            hot.save_behind(menu.clone(), json(&menu), 100).is_err(),
+            "closed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_save_behind_that_fails_leaves_the_call_to_the_file() {
+        let (_dir, path) = migrated();
+        let hot = Hot::open(&path).unwrap();
+        hot.claim().unwrap();
+        hot.write(save(&hot, &typed("CA1", "main-menu"), 100))
+            .await
+            .unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE UPDATE ON call_sessions \
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            )
+            .unwrap();
+        let menu = typed("CA1", "info-menu");
+        hot.save_behind(menu.clone(), json(&menu), 110).unwrap();
+        // Everything queued before the barrier is done (it shares the failed batch, so
+        // it reports the failure too).
+        let _ = hot.write(Write::Barrier).await;
+        assert!(hot.cached_session("CA1", 0).unwrap().is_none());
+        let row = hot.load_session("CA1", 0).unwrap().unwrap();
+        assert!(row.contains("main-menu"), "{row}");
+    }
+
+    /// Two saves of one call queued back to back (a call's next webhook came before
+    /// the writer committed its last): the commit of the first must not put the older
+    /// session back over the newer one.
+    #[tokio::test]
+    async fn the_commit_of_an_earlier_save_keeps_the_later_one() {
+        let (_dir, path) = migrated();
+        let hot = Hot::open(&path).unwrap();
+        hot.claim().unwrap();
+        for step in ["main-menu", "info-menu", "hours"] {
+            let s = typed("CA1", step);
+            hot.save_behind(s.clone(), json(&s), 100).unwrap();
+        }
+        hot.write(Write::Barrier).await.unwrap();
+        let got = hot.cached_session("CA1", 0).unwrap().unwrap();
+        assert_eq!(got.step.as_deref(), Some("hours"));
+        let row = hot.load_session("CA1", 0).unwrap().unwrap();
+        assert!(row.contains("hours"), "{row}");
     }
 
     #[tokio::test]
@@ -722,7 +868,7 @@ mod tests {
     async fn a_closed_store_refuses_reads_and_writes() {
         let (_dir, path) = migrated();
         let hot = Hot::open(&path).unwrap();
-        hot.close();
+        hot.close().await;
         assert!(hot.load_session("CA1", 0).is_err());
         assert!(hot.write(session("CA1", "{}")).await.is_err());
     }

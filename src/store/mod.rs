@@ -195,10 +195,12 @@ impl Store {
         }
     }
 
+    /// Stops the store: reads and writes fail from now on, and on SQLite everything
+    /// already queued is committed first.
     pub async fn close(&self) {
         match self {
             Store::Sqlite(db) => {
-                db.hot.close();
+                db.hot.close().await;
                 db.write.close().await;
                 db.read.close().await;
             }
@@ -249,6 +251,7 @@ impl Store {
                     state,
                     now,
                     cached: db.hot.caching().then(|| Box::new(session.clone())),
+                    seq: db.hot.next_seq(),
                 })
                 .await
                 .map(|_| ())
@@ -263,6 +266,49 @@ impl Store {
                     .context("Failed to save the call session")?;
                 Ok(())
             }
+        }
+    }
+
+    /// The newest copy of a session read from the file: the one in memory when this
+    /// server holds a later save (one that has not reached the file yet).
+    pub(crate) fn newest(&self, session: Session, now: i64) -> Session {
+        match self {
+            Store::Sqlite(db) => db
+                .hot
+                .cached_session(session.call_sid.as_str(), now - SESSION_TTL_SECS)
+                .ok()
+                .flatten()
+                .unwrap_or(session),
+            Store::Postgres(_) => session,
+        }
+    }
+
+    /// Whether [`Store::save_position`] answers before its commit: on SQLite, once this
+    /// process has claimed the database (it then serves sessions from memory).
+    pub fn writes_behind(&self) -> bool {
+        matches!(self, Store::Sqlite(db) if db.hot.caching())
+    }
+
+    /// Saves a session whose only change since it was loaded is where the caller is:
+    /// the step, the step awaited, the miss count. Where the store
+    /// [`writes behind`](Store::writes_behind) this returns as soon as the save is queued
+    /// (the next batch commits it, within a fraction of a millisecond): every menu step
+    /// is such a save, and not waiting for its commit spares a webhook a wake-up and the
+    /// writer a commit of its own. A crash in that fraction of a millisecond loses only
+    /// the position, which the next webhook's URL names anyway (the flow engine trusts
+    /// the step the caller heard), the same trade PostgreSQL's relaxed session commit
+    /// makes. Everything else (a new call, its language, verification, cases, callbacks,
+    /// transfers) goes through [`Store::save_session`] and waits. A clean stop
+    /// ([`Store::close`]) commits what is queued.
+    pub async fn save_position(&self, session: Session, now: i64) -> anyhow::Result<()> {
+        match self {
+            Store::Sqlite(db) if db.hot.caching() => {
+                let state = serde_json::to_string(&session)?;
+                db.hot
+                    .save_behind(session, state, now)
+                    .context("Failed to save the call session")
+            }
+            _ => self.save_session(&session, now).await,
         }
     }
 
@@ -283,6 +329,7 @@ impl Store {
                     call_sid: call_sid.as_str().to_string(),
                     status: status.to_string(),
                     now,
+                    seq: db.hot.next_seq(),
                 })
                 .await
                 .context("Failed to end the call session")? as u64,

@@ -205,7 +205,8 @@ impl TestApp {
         out
     }
 
-    /// The server stopped and started again on the same database.
+    /// The server stopped (cleanly, as on SIGTERM) and started again on the same
+    /// database.
     pub async fn restart(self) -> TestApp {
         let TestApp {
             router,
@@ -214,6 +215,7 @@ impl TestApp {
             db,
             settings,
         } = self;
+        state.store.close().await;
         drop(router);
         drop(state);
         Self::on(db, settings, clock).await
