@@ -11,8 +11,10 @@
 //! transaction, then tells each webhook its write is durable. Both drivers link the same
 //! bundled SQLite library, so its file locking sees every connection in the process.
 //!
-//! The server that owns the database (see [`Hot::claim`]) also keeps each committed
-//! session in memory ([`SessionCache`]) and reads it from there.
+//! The server that owns the database (see [`Hot::claim`]) also keeps each session it
+//! saves in memory ([`SessionCache`]) and reads it from there, and a save that only
+//! moves the caller need not wait for its commit ([`Hot::save_behind`]; why that is safe
+//! is on `Store::save_position`). Every other write still answers once it is durable.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
