@@ -701,6 +701,25 @@ mod tests {
         assert!(len < 8 * 1024 * 1024, "the log grew to {len} bytes");
     }
 
+    /// A migrated database whose server this test is.
+    fn claimed() -> (tempfile::TempDir, std::path::PathBuf, Arc<Hot>) {
+        let (dir, path) = migrated();
+        let hot = Hot::open(&path).unwrap();
+        hot.claim().unwrap();
+        (dir, path, hot)
+    }
+
+    /// Makes every later update of a session row fail, as a full disk would.
+    fn refuse_updates(path: &Path) {
+        Connection::open(path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE UPDATE ON call_sessions \
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            )
+            .unwrap();
+    }
+
     fn typed(sid: &str, step: &str) -> Session {
         let mut s = Session::new(
             crate::session::CallSid::parse(sid).unwrap(),
@@ -744,9 +763,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_ended_call_and_a_failed_commit_leave_the_cache() {
-        let (_dir, path) = migrated();
-        let hot = Hot::open(&path).unwrap();
-        hot.claim().unwrap();
+        let (_dir, path, hot) = claimed();
         hot.write(save(&hot, &typed("CA1", "main-menu"), 100))
             .await
             .unwrap();
@@ -765,13 +782,7 @@ mod tests {
         assert_eq!(hot.write(end("CA1")).await.unwrap(), 0, "already over");
         // A batch that fails: the database keeps the old row, and the cache must not
         // serve the session that was never committed.
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch(
-                "CREATE TRIGGER refuse BEFORE UPDATE ON call_sessions \
-                 BEGIN SELECT RAISE(ABORT, 'refused'); END",
-            )
-            .unwrap();
+        refuse_updates(&path);
         assert!(
             hot.write(save(&hot, &typed("CA2", "info-menu"), 130))
                 .await
@@ -788,9 +799,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_save_behind_is_served_at_once_and_a_clean_close_commits_it() {
-        let (_dir, path) = migrated();
-        let hot = Hot::open(&path).unwrap();
-        hot.claim().unwrap();
+        let (_dir, path, hot) = claimed();
         let menu = typed("CA1", "info-menu");
         hot.save_behind(menu.clone(), json(&menu), 100).unwrap();
         let got = hot.cached_session("CA1", 0).unwrap().unwrap();
@@ -809,19 +818,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_save_behind_that_fails_leaves_the_call_to_the_file() {
-        let (_dir, path) = migrated();
-        let hot = Hot::open(&path).unwrap();
-        hot.claim().unwrap();
+        let (_dir, path, hot) = claimed();
         hot.write(save(&hot, &typed("CA1", "main-menu"), 100))
             .await
             .unwrap();
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch(
-                "CREATE TRIGGER refuse BEFORE UPDATE ON call_sessions \
-                 BEGIN SELECT RAISE(ABORT, 'refused'); END",
-            )
-            .unwrap();
+        refuse_updates(&path);
         let menu = typed("CA1", "info-menu");
         hot.save_behind(menu.clone(), json(&menu), 110).unwrap();
         // Everything queued before the barrier is done (it shares the failed batch, so
@@ -837,9 +838,7 @@ mod tests {
     /// session back over the newer one.
     #[tokio::test]
     async fn the_commit_of_an_earlier_save_keeps_the_later_one() {
-        let (_dir, path) = migrated();
-        let hot = Hot::open(&path).unwrap();
-        hot.claim().unwrap();
+        let (_dir, _path, hot) = claimed();
         for step in ["main-menu", "info-menu", "hours"] {
             let s = typed("CA1", step);
             hot.save_behind(s.clone(), json(&s), 100).unwrap();
