@@ -37,20 +37,20 @@ const GROUP_COMMIT_MAX: usize = 256;
 const QUEUE_MAX: usize = 4096;
 /// Read connections; a read holds one for microseconds, so a few serve many workers.
 const READERS: usize = 4;
-/// The checkpointer's timings; tests shorten them.
+/// When the checkpoints run and when the log is made to start over.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Tuning {
+pub(super) struct Checkpoints {
     /// How often the checkpointer copies the write-ahead log into the database file.
-    pub checkpoint_every: Duration,
+    pub every: Duration,
     /// A log longer than this many frames (pages) after a checkpoint is made to start
     /// over (see [`group_commit`]).
     pub restart_after_frames: i64,
 }
 
-impl Default for Tuning {
+impl Default for Checkpoints {
     fn default() -> Self {
-        Tuning {
-            checkpoint_every: Duration::from_millis(500),
+        Checkpoints {
+            every: Duration::from_millis(500),
             // 16 MB of 4 KB pages: a quiet line never gets there (its log starts over on
             // its own); under sustained load the log starts over at most twice a second.
             restart_after_frames: 4096,
@@ -78,7 +78,7 @@ pub(super) enum Write {
         state: String,
         now: i64,
         /// The session itself, for the cache once committed (`None` when the cache is
-        /// off).
+        /// off, or already holds it: a save that answered before its commit).
         cached: Option<Box<Session>>,
         /// From [`Hot::next_seq`]: orders the cache's copies.
         seq: u64,
@@ -148,10 +148,10 @@ impl Hot {
     /// Opens the read connections and starts the writer thread. The database must
     /// exist and be migrated (the sqlx pool did both).
     pub(super) fn open(path: &Path) -> anyhow::Result<Arc<Hot>> {
-        Hot::open_with(path, Tuning::default())
+        Hot::open_with(path, Checkpoints::default())
     }
 
-    pub(super) fn open_with(path: &Path, tuning: Tuning) -> anyhow::Result<Arc<Hot>> {
+    pub(super) fn open_with(path: &Path, checkpoints: Checkpoints) -> anyhow::Result<Arc<Hot>> {
         let readers = (0..READERS)
             .map(|_| open_reader(path).map(Mutex::new))
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -188,7 +188,7 @@ impl Hot {
         let weak = Arc::downgrade(&hot);
         std::thread::Builder::new()
             .name("caseline-checkpoint".into())
-            .spawn(move || run_checkpoints(checkpointer, weak, tuning, &restart_due))
+            .spawn(move || run_checkpoints(checkpointer, weak, checkpoints, &restart_due))
             .context("Failed to start the database checkpointer")?;
         Ok(hot)
     }
@@ -301,12 +301,12 @@ impl Hot {
         self.check_open()?;
         let seq = self.next_seq();
         let call_sid = session.call_sid.as_str().to_string();
-        self.cache.put(session.clone(), now, seq);
+        self.cache.put(session, now, seq);
         let write = Write::Session {
             call_sid: call_sid.clone(),
             state,
             now,
-            cached: Some(Box::new(session)),
+            cached: None,
             seq,
         };
         self.enqueue(Pending { write, done: None })
@@ -385,21 +385,21 @@ fn open_writer(path: &Path) -> anyhow::Result<Connection> {
 }
 
 /// The checkpointer thread: a passive checkpoint (it never blocks the writer or
-/// readers) every [`Tuning::checkpoint_every`], until the store is dropped or closed. When the
+/// readers) every [`Checkpoints::every`], until the store is dropped or closed. When the
 /// log it leaves behind is long, it asks the writer to let the log start over.
 fn run_checkpoints(
     conn: Connection,
     hot: std::sync::Weak<Hot>,
-    tuning: Tuning,
+    checkpoints: Checkpoints,
     restart_due: &AtomicBool,
 ) {
     loop {
-        std::thread::sleep(tuning.checkpoint_every);
+        std::thread::sleep(checkpoints.every);
         match hot.upgrade() {
             Some(h) if !h.closed.load(Ordering::SeqCst) => {}
             _ => return,
         }
-        if checkpoint(&conn).is_some_and(|frames| frames > tuning.restart_after_frames) {
+        if checkpoint(&conn).is_some_and(|frames| frames > checkpoints.restart_after_frames) {
             restart_due.store(true, Ordering::Release);
         }
     }
@@ -486,10 +486,8 @@ fn remember(cache: &SessionCache, write: Write) {
             seq,
             ..
         } => cache.put(*session, now, seq),
-        Write::Session { call_sid, seq, .. } | Write::End { call_sid, seq, .. } => {
-            cache.forget(&call_sid, seq)
-        }
-        Write::Audit(_) | Write::Barrier => {}
+        Write::End { call_sid, seq, .. } => cache.forget(&call_sid, seq),
+        Write::Session { cached: None, .. } | Write::Audit(_) | Write::Barrier => {}
     }
 }
 
@@ -684,11 +682,11 @@ mod tests {
     async fn the_log_starts_over_under_sustained_writes() {
         let (_dir, path) = migrated();
         let wal = path.with_extension("db-wal");
-        let tuning = Tuning {
-            checkpoint_every: Duration::from_millis(5),
+        let checkpoints = Checkpoints {
+            every: Duration::from_millis(5),
             restart_after_frames: 64,
         };
-        let hot = Hot::open_with(&path, tuning).unwrap();
+        let hot = Hot::open_with(&path, checkpoints).unwrap();
         let state = format!("{{\"pad\":\"{}\"}}", "x".repeat(500));
         for i in 0..5000 {
             hot.write(session(&format!("CA{}", i % 16), &state))
