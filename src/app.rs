@@ -204,6 +204,10 @@ async fn sweep_sessions(state: AppState) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "session sweep failed"),
         }
+        let window = crate::staff::LOCK_SECS.max(crate::staff::ADDRESS_WINDOW_SECS);
+        if let Err(e) = state.store.sweep_attempts(state.now(), window).await {
+            tracing::warn!(error = %format!("{e:#}"), "login count sweep failed");
+        }
     }
 }
 

@@ -18,6 +18,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio::sync::Semaphore;
 
+use crate::store::{Guard, Reservation};
+
 /// Nine SSN digits. No `Debug` or `Display`: the digits cannot reach a log by accident.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Ssn([u8; 9]);
@@ -288,7 +290,19 @@ pub async fn check_par(
         // No SSN on file for this call (a stale request): ask again from the start.
         return Ok("failed");
     };
-    if s.store.locked_until(&index, now).await?.is_some() {
+    let l = s.lockout;
+    let limit = crate::store::Limit {
+        max: l.max_failures,
+        window_secs: l.window_secs,
+        lock_secs: l.lock_secs,
+    };
+    // Counted before the check, so simultaneous calls guessing at one SSN get at most
+    // `max_failures` checks between them.
+    let reserved = s
+        .store
+        .reserve_attempt(Guard::Ssn, &index, now, limit)
+        .await?;
+    if reserved != Reservation::Granted {
         s.store
             .audit(now, call.as_deref(), None, "verify", "locked", None, None)
             .await?;
@@ -299,8 +313,8 @@ pub async fn check_par(
     let found = s.store.participant_by_ssn(&index).await?;
     let participant = found.as_ref().map(|(id, _)| *id);
     let matched = s.hasher.verify(par, found.map(|(_, hash)| hash)).await?;
-    if matched {
-        s.store.clear_failures(&index).await?;
+    // A right PAR ID still fails if concurrent wrong ones locked the SSN meanwhile.
+    if matched && s.store.attempt_succeeded(Guard::Ssn, &index, now).await? {
         let id = participant.ok_or_else(|| anyhow!("verified without a participant"))?;
         session.verified = true;
         session.participant = Some(id);
@@ -313,11 +327,10 @@ pub async fn check_par(
             .await?;
         return Ok("ok");
     }
-    let l = s.lockout;
-    let locked = s
-        .store
-        .record_failure(&index, now, l.max_failures, l.window_secs, l.lock_secs)
-        .await?;
+    let locked = matched
+        || s.store
+            .attempt_failed(Guard::Ssn, &index, now, limit)
+            .await?;
     session.verify_failures += 1;
     // Either way the caller starts again from the SSN, so an unknown SSN and a wrong PAR
     // ID cannot be told apart.

@@ -365,65 +365,6 @@ impl Store {
         Ok(v.flatten())
     }
 
-    /// Counts a failed verification for this SSN index; answers whether it is now
-    /// locked. A count older than the window starts again.
-    pub async fn record_failure(
-        &self,
-        ssn_index: &str,
-        now: i64,
-        max_failures: u32,
-        window_secs: i64,
-        lock_secs: i64,
-    ) -> anyhow::Result<bool> {
-        let sql = "INSERT INTO verify_failures (ssn_index, failures, window_start, locked_until) \
-                   VALUES ($1, 1, $2, CASE WHEN 1 >= $3 THEN $2 + $5 ELSE NULL END) \
-                   ON CONFLICT (ssn_index) DO UPDATE SET \
-                   failures = CASE WHEN verify_failures.window_start <= $2 - $4 THEN 1 \
-                                   ELSE verify_failures.failures + 1 END, \
-                   window_start = CASE WHEN verify_failures.window_start <= $2 - $4 THEN $2 \
-                                       ELSE verify_failures.window_start END, \
-                   locked_until = CASE WHEN (CASE WHEN verify_failures.window_start <= $2 - $4 THEN 1 \
-                                   ELSE verify_failures.failures + 1 END) >= $3 THEN $2 + $5 \
-                                   ELSE verify_failures.locked_until END \
-                   RETURNING locked_until";
-        let max = i64::from(max_failures);
-        let locked: Option<i64> = match self {
-            Store::Sqlite(db) => sqlx::query(sql)
-                .bind(ssn_index)
-                .bind(now)
-                .bind(max)
-                .bind(window_secs)
-                .bind(lock_secs)
-                .fetch_one(&db.write)
-                .await?
-                .try_get(0)?,
-            Store::Postgres(pool) => sqlx::query(sql)
-                .bind(ssn_index)
-                .bind(now)
-                .bind(max)
-                .bind(window_secs)
-                .bind(lock_secs)
-                .fetch_one(pool)
-                .await?
-                .try_get(0)?,
-        };
-        Ok(locked.is_some_and(|t| t > now))
-    }
-
-    /// A successful verification clears the SSN's failures.
-    pub async fn clear_failures(&self, ssn_index: &str) -> anyhow::Result<()> {
-        let sql = "DELETE FROM verify_failures WHERE ssn_index = $1";
-        match self {
-            Store::Sqlite(db) => {
-                sqlx::query(sql).bind(ssn_index).execute(&db.write).await?;
-            }
-            Store::Postgres(pool) => {
-                sqlx::query(sql).bind(ssn_index).execute(pool).await?;
-            }
-        }
-        Ok(())
-    }
-
     /// One line in the audit table. Never given digits: only what happened, to whom.
     #[allow(clippy::too_many_arguments)]
     pub async fn audit(

@@ -3,7 +3,7 @@
 use anyhow::{Context, anyhow};
 use sqlx::Row;
 
-use super::{Account, LOCK_AFTER, Role, Staff};
+use super::{Account, Role, Staff};
 use crate::session::Session;
 use crate::store::{Sqlite, Store, on_both};
 
@@ -14,7 +14,6 @@ pub struct Credentials {
     pub role: Role,
     pub password_hash: String,
     pub disabled: bool,
-    pub locked_until: Option<i64>,
 }
 
 /// One audit line as staff see it.
@@ -58,7 +57,7 @@ impl Store {
     }
 
     pub async fn staff_credentials(&self, name: &str) -> anyhow::Result<Option<Credentials>> {
-        let sql = "SELECT id, name, role, password_hash, disabled_at, locked_until FROM staff \
+        let sql = "SELECT id, name, role, password_hash, disabled_at FROM staff \
                    WHERE name = $1";
         on_both!(
             self,
@@ -75,7 +74,6 @@ impl Store {
                         role: role_of(r.try_get("role")?)?,
                         password_hash: r.try_get("password_hash")?,
                         disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
-                        locked_until: r.try_get("locked_until")?,
                     })
                 })
                 .transpose()
@@ -83,64 +81,7 @@ impl Store {
         )
     }
 
-    /// Records a wrong password from `address`, and against the account if known
-    /// (`(id, lock until)`); answers whether this failure locked the account.
-    pub async fn record_login_failure(
-        &self,
-        address: &str,
-        account: Option<(i64, i64)>,
-        now: i64,
-    ) -> anyhow::Result<bool> {
-        let insert = "INSERT INTO staff_login_failures (address, at) VALUES ($1, $2)";
-        let bump = format!(
-            "UPDATE staff SET \
-             locked_until = CASE WHEN failed_logins + 1 >= {LOCK_AFTER} THEN $1 ELSE locked_until END, \
-             failed_logins = CASE WHEN failed_logins + 1 >= {LOCK_AFTER} THEN 0 ELSE failed_logins + 1 END \
-             WHERE id = $2 RETURNING locked_until"
-        );
-        on_both!(
-            self,
-            write | pool | {
-                sqlx::query(insert)
-                    .bind(address)
-                    .bind(now)
-                    .execute(pool)
-                    .await
-                    .context("Failed to record a login failure")?;
-                match account {
-                    Some((id, lock_until)) => {
-                        let locked: Option<Option<i64>> =
-                            sqlx::query_scalar(sqlx::AssertSqlSafe(bump))
-                                .bind(lock_until)
-                                .bind(id)
-                                .fetch_optional(pool)
-                                .await
-                                .context("Failed to count a login failure")?;
-                        Ok(locked.flatten() == Some(lock_until))
-                    }
-                    None => Ok(false),
-                }
-            }
-        )
-    }
-
-    pub async fn login_failures_since(&self, address: &str, since: i64) -> anyhow::Result<u32> {
-        let sql = "SELECT COUNT(*) FROM staff_login_failures WHERE address = $1 AND at > $2";
-        let n: i64 = on_both!(
-            self,
-            read | pool | {
-                sqlx::query_scalar(sql)
-                    .bind(address)
-                    .bind(since)
-                    .fetch_one(pool)
-                    .await
-                    .context("Failed to count login failures")?
-            }
-        );
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
-    }
-
-    /// Stores a new login session and clears the account's failure count.
+    /// Stores a new login session.
     pub async fn start_staff_session(
         &self,
         token_hash: &str,
@@ -150,7 +91,6 @@ impl Store {
     ) -> anyhow::Result<()> {
         let insert = "INSERT INTO staff_sessions (token_hash, staff_id, created_at, expires_at) \
                       VALUES ($1, $2, $3, $4)";
-        let reset = "UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE id = $1";
         on_both!(
             self,
             write | pool | {
@@ -162,11 +102,6 @@ impl Store {
                     .execute(pool)
                     .await
                     .context("Failed to start the staff session")?;
-                sqlx::query(reset)
-                    .bind(staff_id)
-                    .execute(pool)
-                    .await
-                    .context("Failed to reset login failures")?;
             }
         );
         Ok(())
@@ -220,8 +155,9 @@ impl Store {
     }
 
     pub async fn list_staff(&self) -> anyhow::Result<Vec<Account>> {
-        let sql =
-            "SELECT id, name, role, disabled_at, locked_until, created_at FROM staff ORDER BY name";
+        let sql = "SELECT s.id, s.name, s.role, s.disabled_at, l.locked_until, s.created_at \
+                   FROM staff s LEFT JOIN staff_login_limits l ON l.key = 'name:' || s.name \
+                   ORDER BY s.name";
         on_both!(
             self,
             read | pool | {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::app::Services;
+use crate::store::{Guard, Limit, Reservation};
 
 /// How long a login lasts.
 pub const SESSION_SECS: i64 = 8 * 3600;
@@ -174,8 +175,34 @@ pub struct Login {
     pub role: Role,
 }
 
-/// Checks a name and password. Unknown names cost the same argon2 check as known ones.
-/// Failures count per account (five in a row lock it) and per address.
+/// The per-name limit: [`LOCK_AFTER`] wrong passwords within [`LOCK_SECS`] lock the
+/// name for [`LOCK_SECS`].
+const NAME_LIMIT: Limit = Limit {
+    max: LOCK_AFTER,
+    window_secs: LOCK_SECS,
+    lock_secs: LOCK_SECS,
+};
+
+/// The per-address limit: [`ADDRESS_LIMIT`] wrong passwords within
+/// [`ADDRESS_WINDOW_SECS`] turn the address away for as long.
+const ADDRESS_LIMIT_RULE: Limit = Limit {
+    max: ADDRESS_LIMIT,
+    window_secs: ADDRESS_WINDOW_SECS,
+    lock_secs: ADDRESS_WINDOW_SECS,
+};
+
+fn minutes_until(until: Option<i64>, now: i64) -> i64 {
+    until.map_or(LOCK_SECS / 60, |u| (u - now + 59) / 60)
+}
+
+/// Checks a name and password.
+///
+/// Each guess is counted against the address and against the name *before* the
+/// argon2 check ([`Store::reserve_attempt`](crate::store::Store::reserve_attempt)), so
+/// a burst of simultaneous guesses gets at most the limit of checks, and a right
+/// password is refused if concurrent wrong ones locked the name meanwhile. Names are
+/// counted whether or not an account has them, and unknown names cost the same argon2
+/// check, so a locked account and an unknown name answer alike.
 pub async fn login(
     s: &Services,
     name: &str,
@@ -183,45 +210,66 @@ pub async fn login(
     address: &str,
 ) -> Result<Login, StaffError> {
     let now = s.now();
-    if s.store
-        .login_failures_since(address, now - ADDRESS_WINDOW_SECS)
+    let by_address = Guard::StaffAddress;
+    let by_name = Guard::StaffName;
+    if let Reservation::Refused(_) = s
+        .store
+        .reserve_attempt(by_address, address, now, ADDRESS_LIMIT_RULE)
         .await?
-        >= ADDRESS_LIMIT
     {
         return Err(StaffError::TooManyFromAddress);
+    }
+    if let Reservation::Refused(until) = s
+        .store
+        .reserve_attempt(by_name, name, now, NAME_LIMIT)
+        .await?
+    {
+        // Not checked, so it does not count against the address.
+        s.store.release_attempt(by_address, address).await?;
+        return Err(StaffError::Locked(minutes_until(until, now)));
     }
     let account = s.store.staff_credentials(name).await?;
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     let secret = (password.len() <= 256).then(|| password.as_bytes().to_vec());
     let ok = s.hasher.verify_bytes(secret, hash).await?;
-    let Some(account) = account else {
-        s.store.record_login_failure(address, None, now).await?;
-        return Err(StaffError::BadLogin);
-    };
-    if let Some(until) = account.locked_until.filter(|u| *u > now) {
-        return Err(StaffError::Locked((until - now + 59) / 60));
-    }
-    if !ok || account.disabled {
-        let locked = s
-            .store
-            .record_login_failure(address, Some((account.id, now + LOCK_SECS)), now)
-            .await?;
-        s.store
-            .audit(
-                now,
-                None,
-                Some(&account.name),
-                "staff.login",
-                "failed",
-                None,
-                None,
-            )
-            .await?;
-        if locked {
-            return Err(StaffError::Locked(LOCK_SECS / 60));
+    let account = match account {
+        Some(a) if ok && !a.disabled => {
+            if !s.store.attempt_succeeded(by_name, name, now).await? {
+                let until = s.store.lock_of(by_name, name, now).await?;
+                return Err(StaffError::Locked(minutes_until(until, now)));
+            }
+            // A good login does not count against the office's shared address.
+            s.store.release_attempt(by_address, address).await?;
+            a
         }
-        return Err(StaffError::BadLogin);
-    }
+        other => {
+            let locked = s
+                .store
+                .attempt_failed(by_name, name, now, NAME_LIMIT)
+                .await?;
+            s.store
+                .attempt_failed(by_address, address, now, ADDRESS_LIMIT_RULE)
+                .await?;
+            if let Some(a) = other {
+                s.store
+                    .audit(
+                        now,
+                        None,
+                        Some(&a.name),
+                        "staff.login",
+                        "failed",
+                        None,
+                        None,
+                    )
+                    .await?;
+            }
+            return Err(if locked {
+                StaffError::Locked(LOCK_SECS / 60)
+            } else {
+                StaffError::BadLogin
+            });
+        }
+    };
     let token = new_token();
     let expires = now + SESSION_SECS;
     s.store

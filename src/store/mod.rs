@@ -16,8 +16,10 @@ use sqlx::sqlite::{
 
 use crate::session::{CallSid, Session};
 
+mod attempts;
 mod cache;
 mod hot;
+pub use attempts::{Guard, Limit, Reservation};
 use hot::{Hot, Write};
 
 /// A session not touched for this long is treated as over (the provider caps calls at

@@ -1,0 +1,252 @@
+//! Guesses counted before they are checked: a PAR ID for an SSN, a staff password for a
+//! name, staff passwords from one address.
+//!
+//! Each guess *reserves* a slot here before its argon2 check, in one statement that
+//! takes the row's lock, and only then is the secret checked. A burst of simultaneous
+//! guesses therefore gets at most `max` checks per window, however they arrive: the
+//! others are refused at the reservation. A failed check keeps its slot and, once the
+//! slots are used up, locks the key; a good one frees the slots (and, where asked,
+//! re-checks that no concurrent failure locked the key meanwhile).
+
+use anyhow::Context;
+
+use super::{Sqlite, Store};
+
+/// What is being guessed at, and so which table and key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// A caller's PAR ID, per SSN blind index (`verify_failures`).
+    Ssn,
+    /// A staff password, per name typed, whether or not an account has that name.
+    StaffName,
+    /// Staff passwords from one client address.
+    StaffAddress,
+}
+
+impl Guard {
+    /// Table, key column and the prefix that keeps the two staff kinds apart in one
+    /// table. Constants, never input.
+    fn sql_names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Guard::Ssn => ("verify_failures", "ssn_index", ""),
+            Guard::StaffName => ("staff_login_limits", "key", "name:"),
+            Guard::StaffAddress => ("staff_login_limits", "key", "addr:"),
+        }
+    }
+}
+
+/// How many guesses a key gets in a window, and how long it stays locked after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub max: u32,
+    pub window_secs: i64,
+    pub lock_secs: i64,
+}
+
+/// The answer to a reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// Check the secret now.
+    Granted,
+    /// Do not check: the key is locked until then (or, with `None`, its slots are all
+    /// taken by checks still running).
+    Refused(Option<i64>),
+}
+
+struct Sql {
+    ensure: String,
+    reserve: String,
+    failed: String,
+    locked: String,
+    succeeded: String,
+    release: String,
+}
+
+fn sql(guard: Guard) -> Sql {
+    let (t, k, _) = guard.sql_names();
+    Sql {
+        ensure: format!(
+            "INSERT INTO {t} ({k}, failures, window_start) VALUES ($1, 0, $2) \
+             ON CONFLICT ({k}) DO NOTHING"
+        ),
+        // $1 key, $2 now, $3 start of the current window, $4 max. A window that has
+        // passed starts again with this guess.
+        reserve: format!(
+            "UPDATE {t} SET \
+             failures = CASE WHEN window_start <= $3 THEN 1 ELSE failures + 1 END, \
+             window_start = CASE WHEN window_start <= $3 THEN $2 ELSE window_start END \
+             WHERE {k} = $1 AND (locked_until IS NULL OR locked_until <= $2) \
+             AND (window_start <= $3 OR failures < $4) RETURNING CAST(failures AS BIGINT)"
+        ),
+        // $1 key, $2 now, $3 lock until, $4 max. The failure that fills the window locks
+        // the key and starts a fresh count for when the lock ends.
+        failed: format!(
+            "UPDATE {t} SET locked_until = $3, failures = 0, window_start = $2 \
+             WHERE {k} = $1 AND failures >= $4 AND (locked_until IS NULL OR locked_until <= $2) \
+             RETURNING locked_until"
+        ),
+        locked: format!("SELECT locked_until FROM {t} WHERE {k} = $1 AND locked_until > $2"),
+        succeeded: format!(
+            "UPDATE {t} SET failures = 0 WHERE {k} = $1 \
+             AND (locked_until IS NULL OR locked_until <= $2) RETURNING CAST(failures AS BIGINT)"
+        ),
+        release: format!(
+            "UPDATE {t} SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END \
+             WHERE {k} = $1"
+        ),
+    }
+}
+
+fn key(guard: Guard, key: &str) -> String {
+    // Names and addresses come from clients: bound the key, never trust its length.
+    let prefix = guard.sql_names().2;
+    let mut end = key.len().min(128);
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{prefix}{}", &key[..end])
+}
+
+impl Store {
+    /// Reserves one guess for `k` before its secret is checked.
+    pub async fn reserve_attempt(
+        &self,
+        guard: Guard,
+        k: &str,
+        now: i64,
+        limit: Limit,
+    ) -> anyhow::Result<Reservation> {
+        let q = sql(guard);
+        let k = key(guard, k);
+        let since = now - limit.window_secs;
+        let granted: Option<i64> = super::on_both!(
+            self,
+            write | pool | {
+                sqlx::query(sqlx::AssertSqlSafe(q.ensure))
+                    .bind(&k)
+                    .bind(now)
+                    .execute(pool)
+                    .await
+                    .context("Failed to prepare an attempt count")?;
+                sqlx::query_scalar(sqlx::AssertSqlSafe(q.reserve))
+                    .bind(&k)
+                    .bind(now)
+                    .bind(since)
+                    .bind(i64::from(limit.max))
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to reserve an attempt")?
+            }
+        );
+        if granted.is_some() {
+            return Ok(Reservation::Granted);
+        }
+        Ok(Reservation::Refused(self.locked(guard, &k, now).await?))
+    }
+
+    /// The reserved guess was wrong. Answers whether the key is locked now (by this
+    /// failure or a concurrent one).
+    pub async fn attempt_failed(
+        &self,
+        guard: Guard,
+        k: &str,
+        now: i64,
+        limit: Limit,
+    ) -> anyhow::Result<bool> {
+        let q = sql(guard);
+        let k = key(guard, k);
+        let locked: Option<Option<i64>> = super::on_both!(
+            self,
+            write | pool | {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(q.failed))
+                    .bind(&k)
+                    .bind(now)
+                    .bind(now + limit.lock_secs)
+                    .bind(i64::from(limit.max))
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to count a failed attempt")?
+            }
+        );
+        if locked.flatten().is_some() {
+            return Ok(true);
+        }
+        Ok(self.locked(guard, &k, now).await?.is_some())
+    }
+
+    /// The reserved guess was right: the count starts again. Answers `false` when a
+    /// concurrent failure locked the key meanwhile; the caller must then refuse.
+    pub async fn attempt_succeeded(&self, guard: Guard, k: &str, now: i64) -> anyhow::Result<bool> {
+        let q = sql(guard);
+        let k = key(guard, k);
+        let row: Option<i64> = super::on_both!(
+            self,
+            write | pool | {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(q.succeeded))
+                    .bind(&k)
+                    .bind(now)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to clear the attempt count")?
+            }
+        );
+        Ok(row.is_some())
+    }
+
+    /// Gives a reserved slot back: the guess was not checked, or was right and should
+    /// not count against others (an office behind one address).
+    pub async fn release_attempt(&self, guard: Guard, k: &str) -> anyhow::Result<()> {
+        let q = sql(guard);
+        let k = key(guard, k);
+        super::on_both!(
+            self,
+            write | pool | {
+                sqlx::query(sqlx::AssertSqlSafe(q.release))
+                    .bind(&k)
+                    .execute(pool)
+                    .await
+                    .context("Failed to release an attempt")?;
+            }
+        );
+        Ok(())
+    }
+
+    /// Until when `k` is locked, if it is.
+    pub async fn lock_of(&self, guard: Guard, k: &str, now: i64) -> anyhow::Result<Option<i64>> {
+        self.locked(guard, &key(guard, k), now).await
+    }
+
+    async fn locked(&self, guard: Guard, k: &str, now: i64) -> anyhow::Result<Option<i64>> {
+        let q = sql(guard);
+        let until: Option<Option<i64>> = super::on_both!(
+            self,
+            write | pool | {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(q.locked))
+                    .bind(k)
+                    .bind(now)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to read a lock")?
+            }
+        );
+        Ok(until.flatten())
+    }
+
+    /// Deletes counts whose window and lock have both passed.
+    pub async fn sweep_attempts(&self, now: i64, oldest_window_secs: i64) -> anyhow::Result<u64> {
+        let sql = "DELETE FROM staff_login_limits WHERE window_start < $1 \
+                   AND (locked_until IS NULL OR locked_until < $2)";
+        Ok(super::on_both!(
+            self,
+            write | pool | {
+                sqlx::query(sql)
+                    .bind(now - oldest_window_secs)
+                    .bind(now)
+                    .execute(pool)
+                    .await
+                    .context("Failed to sweep login counts")?
+                    .rows_affected()
+            }
+        ))
+    }
+}
