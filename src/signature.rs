@@ -54,11 +54,20 @@ impl std::fmt::Debug for Keys {
     }
 }
 
-/// The string the provider signs: the URL, then each POST parameter's name and value,
-/// sorted by name and, for repeated names, by value.
-pub fn signing_payload(url: &str, params: &[(String, String)]) -> String {
+/// The parameters in the order the provider signs them: sorted by name and, for a
+/// repeated name, by value, each distinct pair once (its helper libraries sign
+/// `Digits=1&Digits=1` as one `Digits1`).
+fn signed_order(params: &[(String, String)]) -> Vec<&(String, String)> {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort();
+    sorted.dedup();
+    sorted
+}
+
+/// The string the provider signs: the URL, then each POST parameter's name and value,
+/// in [`signed_order`].
+pub fn signing_payload(url: &str, params: &[(String, String)]) -> String {
+    let sorted = signed_order(params);
     let mut payload = String::with_capacity(url.len() + params.len() * 24);
     payload.push_str(url);
     for (name, value) in sorted {
@@ -133,8 +142,7 @@ pub fn validate(
     if expected.is_empty() {
         return false;
     }
-    let mut sorted: Vec<&(String, String)> = params.iter().collect();
-    sorted.sort();
+    let sorted = signed_order(params);
     match algorithm {
         Algorithm::HmacSha1 => matches::<Hmac<Sha1>>(&keys.auth_token, url, &sorted, &expected),
         Algorithm::HmacSha256 => match &keys.shared_key {
@@ -263,6 +271,34 @@ mod tests {
             &p,
             "IK+Dwps556ElfBT0I3Rgjkr1wJU="
         ));
+    }
+
+    /// A repeated identical parameter is signed once, as the provider's helper
+    /// libraries do (sorted names, distinct sorted values); the expected value was
+    /// computed outside this code, with Python's hmac over
+    /// `URL + "CallSidCA1234567890ABCDE" + "Digits1" + "Digits2"`.
+    #[test]
+    fn repeated_identical_parameters_are_signed_once() {
+        let p: Vec<(String, String)> = [
+            ("Digits", "1"),
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Digits", "2"),
+            ("Digits", "1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert!(validate(
+            &keys(),
+            None,
+            URL,
+            &p,
+            "8SzZmIQzW5BYHxknUlfz52dLGPo="
+        ));
+        assert_eq!(
+            sign(Algorithm::HmacSha1, "12345", &signing_payload(URL, &p)),
+            "8SzZmIQzW5BYHxknUlfz52dLGPo="
+        );
     }
 
     #[test]
