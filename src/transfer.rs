@@ -104,6 +104,19 @@ pub enum Destination {
     Client(String),
 }
 
+/// Whether a SIP URI's headers name one of ours, in any case and however
+/// percent-encoded: a configured address must not be able to forge the caller's context.
+fn names_our_headers(uri: &str) -> bool {
+    let Some((_, headers)) = uri.split_once('?') else {
+        return false;
+    };
+    let decoded: String = form_urlencoded::parse(headers.as_bytes())
+        .map(|(name, _)| name.into_owned())
+        .collect::<Vec<_>>()
+        .join("&");
+    decoded.to_ascii_lowercase().contains("x-caseline-")
+}
+
 impl Destination {
     /// `+18665551234` (or 10 US digits), `sip:agent@pbx.example`, `client:alice`.
     /// Refuses anything else, so nothing odd reaches the TwiML.
@@ -116,6 +129,11 @@ impl Destination {
                     .all(|c| c.is_ascii_alphanumeric() || "-_.@+".contains(c) || extra.contains(c))
         };
         if let Some(rest) = s.strip_prefix("sip:") {
+            if names_our_headers(rest) {
+                return Err(
+                    "a SIP address may not carry X-Caseline- headers: they are ours".into(),
+                );
+            }
             if safe(rest, ":;=?&%") {
                 return Ok(Destination::Sip(s.to_string()));
             }
@@ -139,6 +157,19 @@ impl Destination {
             }
         }
         Err("a destination must be a phone number (+18665551234), a SIP URI (sip:agent@pbx.example) or a client (client:name)".into())
+    }
+
+    /// A destination a staff member typed: as [`Destination::parse`], and a SIP URI may
+    /// carry no headers (`?...`) at all, since ours (`X-Caseline-Verified`, ...) follow
+    /// them and a forged one would be read first.
+    pub fn parse_return_to(s: &str) -> Result<Destination, String> {
+        let d = Destination::parse(s)?;
+        if let Destination::Sip(uri) = &d
+            && uri.contains('?')
+        {
+            return Err("a SIP address to return the caller to may not carry headers ('?')".into());
+        }
+        Ok(d)
     }
 
     /// `<Dial>` to this destination, carrying the context the way each kind can: SIP

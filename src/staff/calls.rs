@@ -113,7 +113,7 @@ pub async fn transfer(
             ENTRIES.join(", ")
         )));
     }
-    let dest = Destination::parse(return_to).map_err(StaffError::BadRequest)?;
+    let dest = Destination::parse_return_to(return_to).map_err(StaffError::BadRequest)?;
     let return_to = match dest {
         Destination::Number(n) => n,
         Destination::Sip(uri) => uri,
