@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod flow;
+pub mod health;
 pub mod hours;
 pub mod prompts;
 pub mod provider;
