@@ -37,6 +37,8 @@ pub struct Services {
     pub provider: crate::provider::Provider,
     /// The CRM event on transfers, when `CASELINE_SCREEN_POP_URL` is set.
     pub screen_pop: Option<crate::screenpop::ScreenPop>,
+    /// The last look at the store, for `/healthz`.
+    pub health: crate::health::Health,
 }
 
 pub type AppState = Arc<Services>;
@@ -98,6 +100,7 @@ impl Services {
             settings.provider_timeout,
         )?;
         Ok(Services {
+            health: Default::default(),
             provider,
             screen_pop,
             blind,
@@ -128,10 +131,24 @@ pub fn load_flows(settings: &Settings) -> anyhow::Result<(Catalog, Flow)> {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .merge(webhook::router(state.clone()))
         .merge(crate::staff::api::router())
         .with_state(state)
+}
+
+/// 200 while the store answers, 503 while it does not ([`crate::health`]).
+async fn healthz(
+    axum::extract::State(s): axum::extract::State<AppState>,
+) -> (axum::http::StatusCode, &'static str) {
+    if s.health.check(|| s.store.ping()).await {
+        (axum::http::StatusCode::OK, "ok\n")
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "the database does not answer\n",
+        )
+    }
 }
 
 /// A bound, ready server.
@@ -287,7 +304,7 @@ impl Runtime for Services {
         // A caller a staff member sent here goes back to that staff member (once).
         let (el, destination) = match session.staff_transfer.take() {
             Some(t) => {
-                let dest = crate::transfer::Destination::parse(&t.return_to)
+                let dest = crate::transfer::Destination::parse_return_to(&t.return_to)
                     .map_err(anyhow::Error::msg)?;
                 (dest.dial(&ctx, after), t.return_to)
             }

@@ -11,6 +11,10 @@ use crate::prompts::{Channel, Fill, Lang};
 use crate::session::Session;
 use crate::twiml::{Element, Response};
 
+/// How long the wait looks for the caller's session before it plays the round
+/// without it (both languages), well inside the provider's 15 seconds.
+const SESSION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Silence (or music) after the announcements, so a round lasts about a minute.
 const HOLD_SECS: u32 = 45;
 
@@ -62,10 +66,15 @@ fn number(p: &Params, name: &str) -> u32 {
 pub async fn wait(s: &Services, p: &Params) -> Response {
     // Without the session (database trouble) the caller still hears the queue, in both
     // languages: the wait must never fail.
-    let session = match crate::call::session_for(s, p).await {
-        Ok(session) => Some(session),
-        Err(e) => {
+    let session = match tokio::time::timeout(SESSION_DEADLINE, crate::call::session_for(s, p)).await
+    {
+        Ok(Ok(session)) => Some(session),
+        Ok(Err(e)) => {
             tracing::warn!(error = %format!("{:#}", e.source), "queue wait without the session");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("queue wait without the session: the store did not answer in time");
             None
         }
     };

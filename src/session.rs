@@ -98,6 +98,19 @@ pub struct Session {
     /// The last verification outcome (`ok`, `failed`, `too-many`, `locked`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_outcome: Option<String>,
+    /// The answer to the last entry that moved the call on from an input step, so a
+    /// second delivery of that same request (a provider retry, or a crash between the
+    /// commit and the answer) hears it again instead of running the action twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<Replay>,
+}
+
+/// An answered entry: a keyed fingerprint of the request (never the digits) and the
+/// TwiML it got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replay {
+    pub key: String,
+    pub answer: String,
 }
 
 /// Where a staff transfer came from and where the caller goes back to.
@@ -141,6 +154,7 @@ impl Session {
             transfer_result,
             staff_transfer,
             verify_outcome,
+            replay,
         } = self;
         *call_sid == before.call_sid
             && *channel == before.channel
@@ -161,6 +175,7 @@ impl Session {
             && *transfer_result == before.transfer_result
             && *staff_transfer == before.staff_transfer
             && *verify_outcome == before.verify_outcome
+            && *replay == before.replay
     }
 }
 
@@ -197,6 +212,7 @@ impl Session {
             transfer_result: None,
             staff_transfer: None,
             verify_outcome: None,
+            replay: None,
         }
     }
 }

@@ -125,6 +125,14 @@ impl BlindIndex {
     pub fn par(&self, par: &ParId) -> String {
         self.mac(b"par:", par.bytes())
     }
+
+    /// A short keyed fingerprint of a webhook's entry (call, step, keys, speech), to
+    /// recognise a second delivery of it without keeping what was keyed.
+    pub fn replay(&self, parts: &[&str]) -> String {
+        let mut mac = self.mac(b"replay:", parts.join("\u{0}").as_bytes());
+        mac.truncate(32);
+        mac
+    }
 }
 
 /// argon2id settings for PAR ID hashes.

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::post;
-use serde::Deserialize;
 use tracing::Instrument;
 
 use crate::app::AppState;
@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/voice/queue/wait", post(queue_wait))
         .route("/voice/staff/{entry}", post(staff_entry))
         .route("/voice/queue/choice", post(queue_choice))
+        .route("/voice/{*rest}", post(unknown))
         .layer(middleware::from_fn_with_state(state, signed_webhook))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_answer,
@@ -113,35 +114,57 @@ async fn incoming(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
     answer(s.clone(), async move { call::incoming(&s, &p).await }).await
 }
 
-async fn step(State(s): State<AppState>, Path(name): Path<String>, Form(p): Form) -> HttpResponse {
-    answer(s.clone(), async move { call::step(&s, &p, &name).await }).await
+/// A path segment, or the apology when it is not one (invalid UTF-8 such as `%FF`):
+/// a signed webhook always gets TwiML, never axum's plain-text 400.
+type Segment = Result<Path<String>, PathRejection>;
+
+fn segment(p: Segment) -> Result<String, CallError> {
+    p.map(|Path(name)| name)
+        .map_err(|_| CallError::new(anyhow::anyhow!("a step name that is not text")))
 }
 
-async fn input(State(s): State<AppState>, Path(name): Path<String>, Form(p): Form) -> HttpResponse {
-    answer(s.clone(), async move { call::input(&s, &p, &name).await }).await
+async fn step(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpResponse {
+    answer(s.clone(), async move {
+        call::step(&s, &p, &segment(name)?).await
+    })
+    .await
 }
 
-#[derive(Deserialize)]
-struct Attempt {
-    attempt: Option<String>,
+async fn input(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpResponse {
+    answer(s.clone(), async move {
+        call::input(&s, &p, &segment(name)?).await
+    })
+    .await
 }
 
-async fn recover(
-    State(s): State<AppState>,
-    Query(q): Query<Attempt>,
-    Form(p): Form,
-) -> HttpResponse {
-    // A malformed count is treated as a late attempt: end politely rather than loop.
-    let attempt = q
-        .attempt
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1u32)
-        .max(1);
+/// The recovery attempt from `?attempt=N`. Anything else (missing, malformed,
+/// repeated) counts as a late attempt: the call ends politely rather than loops.
+fn attempt(query: Option<&str>) -> u32 {
+    let mut values = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == "attempt")
+        .map(|(_, v)| v);
+    match (values.next(), values.next()) {
+        (Some(v), None) => v.parse().unwrap_or(1u32).max(1),
+        _ => 1,
+    }
+}
+
+async fn recover(State(s): State<AppState>, uri: Uri, Form(p): Form) -> HttpResponse {
+    let attempt = attempt(uri.query());
     answer(
         s.clone(),
         async move { call::recover(&s, &p, attempt).await },
     )
     .await
+}
+
+/// A signed request for a URL we never wrote: the caller still hears a way forward.
+async fn unknown(State(s): State<AppState>) -> HttpResponse {
+    Apology(
+        CallError::new(anyhow::anyhow!("the provider asked for an unknown URL")),
+        s,
+    )
+    .into_response()
 }
 
 async fn status(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
@@ -155,15 +178,10 @@ async fn fallback(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
     Twiml(call::fallback(&s, &p)).into_response()
 }
 
-async fn staff_entry(
-    State(s): State<AppState>,
-    Path(entry): Path<String>,
-    Form(p): Form,
-) -> HttpResponse {
-    answer(
-        s.clone(),
-        async move { call::staff_entry(&s, &p, &entry).await },
-    )
+async fn staff_entry(State(s): State<AppState>, entry: Segment, Form(p): Form) -> HttpResponse {
+    answer(s.clone(), async move {
+        call::staff_entry(&s, &p, &segment(entry)?).await
+    })
     .await
 }
 
@@ -190,10 +208,26 @@ async fn queue_choice(State(s): State<AppState>, Form(p): Form) -> HttpResponse 
     }
 }
 
+/// Everything a webhook does, from reading its body on, answers within this: past it,
+/// the caller hears the apology (the handlers' own deadline is shorter).
+pub const ROUTE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// [`checked_webhook`] within [`ROUTE_DEADLINE`], a slow body included.
+async fn signed_webhook(State(s): State<AppState>, req: Request, next: Next) -> HttpResponse {
+    match tokio::time::timeout(ROUTE_DEADLINE, checked_webhook(s.clone(), req, next)).await {
+        Ok(r) => r,
+        Err(_) => Apology(
+            CallError::new(anyhow::anyhow!("webhook passed its route deadline")),
+            s,
+        )
+        .into_response(),
+    }
+}
+
 /// Reads the form body, checks the provider's signature against the URL rebuilt from
 /// the public base, and runs the handler inside a span carrying the CallSid. Refuses
 /// with 403 anything unsigned or forged, and never logs the parameters.
-async fn signed_webhook(State(s): State<AppState>, req: Request, next: Next) -> HttpResponse {
+async fn checked_webhook(s: AppState, req: Request, next: Next) -> HttpResponse {
     let (parts, body) = req.into_parts();
     let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
@@ -210,7 +244,7 @@ async fn signed_webhook(State(s): State<AppState>, req: Request, next: Next) -> 
         let signature = header("x-twilio-signature").unwrap_or("");
         let settings = header("x-twilio-webhooks-signature-settings");
         if !signature::validate(keys, settings, &url, &params, signature) {
-            tracing::warn!(route = %route, "refused a webhook with a missing or invalid signature");
+            refused(&route);
             return (StatusCode::FORBIDDEN, "invalid signature\n").into_response();
         }
     }
@@ -224,7 +258,17 @@ async fn signed_webhook(State(s): State<AppState>, req: Request, next: Next) -> 
     let mut req = Request::from_parts(parts, Body::empty());
     req.extensions_mut().insert(params);
     async move {
-        let response = next.run(req).await;
+        let mut response = next.run(req).await;
+        if response.status() != StatusCode::OK {
+            // A rejection from axum itself (an extractor, an unknown method): the
+            // provider must still get TwiML it can play.
+            let status = response.status();
+            response = Apology(
+                CallError::new(anyhow::anyhow!("the request was rejected with {status}")),
+                s.clone(),
+            )
+            .into_response();
+        }
         if let Some(Failure(e)) = response.extensions().get::<Failure>() {
             tracing::error!(error = %e, "webhook failed; the caller heard an apology");
         } else {
@@ -234,6 +278,99 @@ async fn signed_webhook(State(s): State<AppState>, req: Request, next: Next) -> 
     }
     .instrument(span)
     .await
+}
+
+/// Refusals logged in full per interval; past that they are only counted.
+const REFUSALS_LOGGED: u32 = 10;
+const REFUSAL_INTERVAL_SECS: u64 = 10;
+/// How much of a refused request's path a log line keeps.
+const LOGGED_PATH_CHARS: usize = 96;
+
+static REFUSALS: LogBudget = LogBudget::new(REFUSALS_LOGGED, REFUSAL_INTERVAL_SECS);
+
+/// Logs a refused webhook without letting a flood of them flood the log: the path is
+/// cut short, and past [`REFUSALS_LOGGED`] an interval the rest are only counted, the
+/// count logged once the interval is over.
+fn refused(route: &str) {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    match REFUSALS.admit(secs) {
+        Admit::Log { unlogged } => {
+            if unlogged > 0 {
+                tracing::warn!(
+                    refused = unlogged,
+                    "more webhooks were refused (bad signature) than were logged"
+                );
+            }
+            let mut end = route.len().min(LOGGED_PATH_CHARS);
+            while !route.is_char_boundary(end) {
+                end -= 1;
+            }
+            let cut = if end < route.len() { "..." } else { "" };
+            tracing::warn!(
+                route = %format_args!("{}{cut}", &route[..end]),
+                "refused a webhook with a missing or invalid signature"
+            );
+        }
+        Admit::Count => {}
+    }
+}
+
+/// A log line budget per interval, lock-free.
+pub struct LogBudget {
+    per_interval: u32,
+    interval_secs: u64,
+    /// The interval's number in the high 32 bits, lines admitted in the low 32.
+    state: std::sync::atomic::AtomicU64,
+    /// Lines not logged since the last one that was.
+    unlogged: std::sync::atomic::AtomicU64,
+}
+
+/// What to do with one more line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// Log it, saying first how many were not logged before it.
+    Log { unlogged: u64 },
+    /// Only count it.
+    Count,
+}
+
+impl LogBudget {
+    pub const fn new(per_interval: u32, interval_secs: u64) -> LogBudget {
+        LogBudget {
+            per_interval,
+            interval_secs,
+            state: std::sync::atomic::AtomicU64::new(0),
+            unlogged: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    pub fn admit(&self, now_secs: u64) -> Admit {
+        use std::sync::atomic::Ordering::Relaxed;
+        let interval = (now_secs / self.interval_secs.max(1)) & 0xFFFF_FFFF;
+        let admitted = self
+            .state
+            .fetch_update(Relaxed, Relaxed, |state| {
+                let (at, n) = (state >> 32, state & 0xFFFF_FFFF);
+                if at != interval {
+                    Some((interval << 32) | 1)
+                } else if n < u64::from(self.per_interval) {
+                    Some(state + 1)
+                } else {
+                    None
+                }
+            })
+            .is_ok();
+        if admitted {
+            Admit::Log {
+                unlogged: self.unlogged.swap(0, Relaxed),
+            }
+        } else {
+            self.unlogged.fetch_add(1, Relaxed);
+            Admit::Count
+        }
+    }
 }
 
 /// A panic in a handler still gets well-formed TwiML: a short bilingual apology.
@@ -251,4 +388,38 @@ fn panic_answer(_: Box<dyn std::any::Any + Send + 'static>) -> HttpResponse {
         xml,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_refusals_logs_a_few_lines_and_a_count() {
+        let budget = LogBudget::new(3, 10);
+        let first: Vec<Admit> = (0..5).map(|_| budget.admit(100)).collect();
+        assert_eq!(
+            first,
+            [
+                Admit::Log { unlogged: 0 },
+                Admit::Log { unlogged: 0 },
+                Admit::Log { unlogged: 0 },
+                Admit::Count,
+                Admit::Count,
+            ]
+        );
+        // The next interval logs again, and says how many went unlogged.
+        assert_eq!(budget.admit(110), Admit::Log { unlogged: 2 });
+        assert_eq!(budget.admit(111), Admit::Log { unlogged: 0 });
+    }
+
+    #[test]
+    fn a_repeated_or_malformed_attempt_counts_as_late() {
+        assert_eq!(attempt(Some("attempt=1")), 1);
+        assert_eq!(attempt(Some("attempt=2")), 2);
+        assert_eq!(attempt(Some("attempt=0")), 1);
+        assert_eq!(attempt(Some("attempt=1&attempt=2")), 1);
+        assert_eq!(attempt(Some("attempt=x")), 1);
+        assert_eq!(attempt(None), 1);
+    }
 }

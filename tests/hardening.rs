@@ -6,7 +6,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use caseline::staff::Role;
-use common::{Backend, TestApp};
+use common::{Backend, PUBLIC_URL, TestApp};
 use futures::future::join_all;
 use http_body_util::BodyExt;
 use serde_json::json;
@@ -19,6 +19,14 @@ on_both_stores!(
     guesses_over_many_accounts_from_one_address_check_at_most_the_limit,
     an_unknown_name_locks_like_a_real_account,
     simultaneous_par_id_guesses_for_one_ssn_check_at_most_the_limit,
+    a_return_to_with_sip_headers_is_refused,
+    the_address_limit_reads_the_entry_the_proxy_appended,
+    every_signed_webhook_answers_twiml,
+    a_repeated_par_id_delivery_answers_the_same_again,
+    health_says_503_while_the_store_is_down,
+    staff_answers_are_nosniff_and_large_bodies_413,
+    queue_wait_and_staff_api_answer_while_the_sessions_table_is_locked,
+    a_connection_the_database_closed_is_retried,
 );
 
 /// One login from `address`, as its own request: (status, body).
@@ -159,5 +167,287 @@ async fn simultaneous_par_id_guesses_for_one_ssn_check_at_most_the_limit(b: Back
         !last.says("balance") && !last.says("payment of"),
         "the SSN should be locked: {}",
         last.said()
+    );
+}
+
+async fn a_return_to_with_sip_headers_is_refused(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let token = app.staff_login("dana", Role::Agent).await;
+    for return_to in [
+        "sip:agent@pbx.example?X-Caseline-Verified=true&X-Caseline-Case=190000123456",
+        "sip:agent@pbx.example?x-caseline-verified=true",
+        "sip:agent@pbx.example?Other=1",
+    ] {
+        let (status, body) = app
+            .staff(
+                "POST",
+                "/staff/calls/CA0123456789abcdef0123456789abcdef/transfer",
+                Some(&token),
+                Some(json!({"entry": "verify", "return_to": return_to})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{return_to}: {body}");
+        assert!(
+            body["message"].as_str().unwrap_or("").contains("headers"),
+            "{body}"
+        );
+    }
+    // A configured CSU address may carry headers, but never ours.
+    for (uri, ok) in [
+        ("sip:csu@pbx.example?X-Queue=main", true),
+        ("sip:csu@pbx.example?X-CASELINE-Verified=true", false),
+        ("sip:csu@pbx.example?X%2DCaseline%2DCase=1", false),
+    ] {
+        assert_eq!(
+            caseline::transfer::Destination::parse(uri).is_ok(),
+            ok,
+            "{uri}"
+        );
+    }
+}
+
+async fn the_address_limit_reads_the_entry_the_proxy_appended(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut last = StatusCode::OK;
+    for i in 0..25 {
+        // The client makes up the first entry each time; the proxy's is the same.
+        let forwarded = format!("10.9.8.{i}, 198.51.100.77");
+        last = login(&app, &format!("guess{i}"), "x", &forwarded).await.0;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn every_signed_webhook_answers_twiml(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let params = [
+        ("CallSid", "CA0123456789abcdef0123456789abcdef"),
+        ("To", common::TOLL_FREE),
+    ];
+    for path in [
+        "/voice/step/%FF",
+        "/voice/input/%FF%FE",
+        "/voice/staff/%C0",
+        "/voice/recover?attempt=1&attempt=2",
+        "/voice/recover?attempt=%FF",
+        "/voice/no-such-thing",
+    ] {
+        let answer = app
+            .post_signed(&format!("{PUBLIC_URL}{path}"), &params)
+            .await;
+        let twiml = answer.twiml();
+        assert!(!twiml.said().is_empty(), "{path}: {}", twiml.xml);
+    }
+    // A repeated identical parameter is signed once, as the provider's libraries do.
+    let url = format!("{PUBLIC_URL}/voice/incoming");
+    let twice = [
+        ("CallSid", "CA0123456789abcdef0123456789abcdee"),
+        ("To", common::TOLL_FREE),
+        ("Digits", "1"),
+        ("Digits", "1"),
+    ];
+    let answer = app.post_signed(&url, &twice).await;
+    assert!(answer.twiml().find("Gather").is_some(), "{}", answer.body);
+}
+
+async fn a_repeated_par_id_delivery_answers_the_same_again(b: Backend) {
+    let app = TestApp::spawn(b).await.with_demo_data().await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    call.press("1").await;
+    call.press(MARCO.0).await;
+    let url = call
+        .last
+        .as_ref()
+        .and_then(|t| t.gather().get("action").map(String::from))
+        .expect("the PAR ID question");
+    let first = call.press(MARCO.1).await;
+    assert!(!first.says("couldn't"), "{}", first.said());
+    // The same request again, as a provider retry would send it.
+    let again = call.post(&url, &[("Digits", MARCO.1)]).await;
+    assert_eq!(again.xml, first.xml, "a repeated delivery answers the same");
+    // The call goes on, verified.
+    let detail = app
+        .state
+        .store
+        .load_session(
+            &caseline::session::CallSid::parse(&call.sid).expect("sid"),
+            app.state.now(),
+        )
+        .await
+        .expect("load")
+        .expect("session");
+    assert!(detail.verified);
+    let audit = app.state.store.recent_audit(50).await.expect("audit");
+    let oks = audit
+        .iter()
+        .filter(|a| a.event == "verify" && a.outcome == "ok")
+        .count();
+    assert_eq!(oks, 1, "verified once, not twice");
+}
+
+async fn health_says_503_while_the_store_is_down(b: Backend) {
+    let app = TestApp::spawn(b.clone()).await;
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    let down = TestApp::spawn(b).await;
+    down.state.store.close().await;
+    assert_eq!(
+        down.get("/healthz").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+async fn staff_answers_are_nosniff_and_large_bodies_413(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    for path in ["/staff", "/staff/console.js", "/staff/me"] {
+        let res = app
+            .router
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("answer");
+        assert_eq!(
+            res.headers()
+                .get("x-content-type-options")
+                .map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "{path}"
+        );
+    }
+    let huge = "x".repeat(200 * 1024);
+    let (status, body) = app
+        .staff(
+            "POST",
+            "/staff/login",
+            None,
+            Some(json!({"name": "dana", "password": huge})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"], "too-large");
+}
+
+/// Holds an exclusive lock on the test schema's `call_sessions` until dropped.
+async fn lock_sessions(url: &str, schema: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+    sqlx::query("BEGIN")
+        .execute(&mut conn)
+        .await
+        .expect("begin");
+    let sql = format!("LOCK TABLE {schema}.call_sessions IN ACCESS EXCLUSIVE MODE");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut conn)
+        .await
+        .expect("lock");
+    conn
+}
+
+async fn queue_wait_and_staff_api_answer_while_the_sessions_table_is_locked(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let Some((url, schema)) = app.postgres() else {
+        // SQLite serves sessions from memory and one writer: there is no lock to hold.
+        return;
+    };
+    let token = app.staff_login("dana", Role::Agent).await;
+    let _lock = lock_sessions(&url, &schema).await;
+    let started = std::time::Instant::now();
+    let wait_url = format!("{PUBLIC_URL}/voice/queue/wait");
+    let (wait, (status, _)) = tokio::join!(
+        app.post_signed(
+            &wait_url,
+            &[
+                ("CallSid", "CA0123456789abcdef0123456789abcdef"),
+                ("QueuePosition", "2"),
+                ("AvgQueueTime", "90"),
+            ],
+        ),
+        app.staff("GET", "/staff/calls", Some(&token), None),
+    );
+    let took = started.elapsed();
+    let wait = wait.twiml();
+    assert!(wait.find("Gather").is_some(), "{}", wait.xml);
+    assert!(wait.says("2"), "the place in line: {}", wait.said());
+    assert!(status.is_server_error(), "{status}");
+    assert!(
+        took < caseline::staff::api::DEADLINE,
+        "answered in {took:?}, past the deadline"
+    );
+}
+
+async fn a_connection_the_database_closed_is_retried(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let Some((url, schema)) = app.postgres() else {
+        return;
+    };
+    let mut call = app.call();
+    call.dial().await;
+    let admin = sqlx::PgPool::connect(&url).await.expect("connect");
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(format!("caseline {schema}"))
+    .fetch_all(&admin)
+    .await
+    .expect("terminate");
+    admin.close().await;
+    assert!(!killed.is_empty(), "no connection of this test to close");
+    let menu = call.press("1").await;
+    assert!(
+        menu.find("Gather").is_some() && !menu.says("sorry"),
+        "{}",
+        menu.said()
+    );
+}
+
+/// Every log line of this test binary at INFO, as the server logs by default, from a
+/// subscriber installed once for the process.
+fn capture_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    use std::sync::{Mutex, OnceLock};
+    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        struct W(&'static Mutex<Vec<u8>>);
+        impl std::io::Write for W {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("log buffer").extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || W(buf))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+        buf
+    })
+}
+
+#[tokio::test]
+async fn a_flood_of_unsigned_requests_with_long_paths_stays_out_of_the_log() {
+    let logs = capture_logs();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let before = logs.lock().expect("logs").len();
+    let long = "a".repeat(60 * 1024);
+    for _ in 0..300 {
+        let answer = app
+            .post(
+                &format!("{PUBLIC_URL}/voice/step/{long}"),
+                &[("CallSid", "CA0123456789abcdef0123456789abcdef")],
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    }
+    let added = logs.lock().expect("logs").len() - before;
+    assert!(added < 1024 * 1024, "the log grew by {added} bytes");
+    let text = String::from_utf8_lossy(&logs.lock().expect("logs")[before..]).into_owned();
+    assert!(
+        text.contains("refused a webhook"),
+        "refusals are still logged: {text}"
     );
 }

@@ -537,6 +537,10 @@ async fn apply_pg(
     progress: &(dyn Fn(usize) + Sync),
 ) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
+    // An import's statements may take longer than a webhook's statement timeout.
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
     let mut ids: HashMap<&str, i64> = HashMap::new();
     let mut done = 0usize;
     for p in participants {

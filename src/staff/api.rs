@@ -37,14 +37,22 @@ pub fn router() -> Router<AppState> {
         .route("/staff/audit", get(audit))
         .route("/staff/accounts", get(accounts).post(add_account))
         .route("/staff/accounts/{name}/disable", post(disable_account))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(deadline))
         .layer(axum::middleware::map_response(no_store))
 }
 
-/// Staff answers hold case data: never cached by a browser or proxy.
+/// Staff answers hold case data: never cached by a browser or proxy, and never
+/// content-sniffed into something the browser would run.
 async fn no_store(mut r: Response) -> Response {
-    r.headers_mut().insert(
+    let h = r.headers_mut();
+    h.insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
     );
     r
 }
@@ -58,12 +66,17 @@ impl IntoResponse for StaffError {
             StaffError::TooManyFromAddress => (StatusCode::TOO_MANY_REQUESTS, "too-many-attempts"),
             StaffError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             StaffError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),
+            StaffError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
             StaffError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             StaffError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             StaffError::Provider { status, code, .. } => (
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY),
                 *code,
             ),
+            StaffError::TimedOut => {
+                tracing::warn!("a staff request passed its deadline");
+                (StatusCode::SERVICE_UNAVAILABLE, "timeout")
+            }
             StaffError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "staff request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -107,14 +120,33 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
-/// A JSON body, or a clear 400 saying what is wrong with it.
+/// Every staff request answers within this, even with the database stuck.
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn deadline(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(DEADLINE, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => StaffError::TimedOut.into_response(),
+    }
+}
+
+/// Staff bodies are a few hundred bytes of JSON.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON body, or a clear 400 saying what is wrong with it (413 when it is too large).
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, StaffError> {
-    b.map(|Json(t)| t)
-        .map_err(|e| StaffError::BadRequest(format!("bad JSON body: {}", e.body_text())))
+    b.map(|Json(t)| t).map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            StaffError::TooLarge(MAX_BODY_BYTES)
+        } else {
+            StaffError::BadRequest(format!("bad JSON body: {}", e.body_text()))
+        }
+    })
 }
 
 /// The client's address, for the per-address login limit: the socket's, or with
-/// `CASELINE_TRUST_PROXY` the first `X-Forwarded-For` entry.
+/// `CASELINE_TRUST_PROXY` the last `X-Forwarded-For` entry, the one the trusted proxy
+/// appended (the client writes whatever it likes in the entries before it).
 fn address(
     s: &AppState,
     parts: &axum::http::HeaderMap,
@@ -124,7 +156,7 @@ fn address(
         && let Some(first) = parts
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
     {
         return first.trim().chars().take(64).collect();
     }

@@ -89,6 +89,8 @@ pub enum StaffError {
     Forbidden(&'static str),
     #[error("{0}")]
     BadRequest(String),
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -99,6 +101,8 @@ pub enum StaffError {
         code: &'static str,
         message: String,
     },
+    #[error("the server could not answer in time; try again in a moment")]
+    TimedOut,
     #[error("something went wrong on our side; it has been logged")]
     Internal(#[from] anyhow::Error),
 }

@@ -28,6 +28,10 @@ pub const SESSION_TTL_SECS: i64 = 4 * 3600;
 /// Rows older than this are deleted by the sweeper.
 pub const SESSION_KEEP_SECS: i64 = 24 * 3600;
 
+/// PostgreSQL's `statement_timeout` and `lock_timeout` for every connection, in
+/// milliseconds.
+const STATEMENT_TIMEOUT_MS: &str = "5000";
+
 #[derive(Clone, Debug)]
 pub enum Store {
     Sqlite(Sqlite),
@@ -110,6 +114,34 @@ const END_SESSION: &str = "UPDATE call_sessions SET ended_at = $2, end_status = 
 pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit (at, call_sid, actor, event, outcome, participant_id, case_id) \
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
+/// Runs an idempotent statement, and once more if the first try failed on a
+/// connection the database had closed (a restart, a failover, an idle reaper): the
+/// pool hands out a fresh one, and the caller does not hear an apology for it.
+async fn once_more<T, F>(run: impl Fn() -> F) -> Result<T, sqlx::Error>
+where
+    F: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    match run().await {
+        Err(e) if connection_lost(&e) => {
+            tracing::warn!(error = %e, "a database connection was lost; trying once more");
+            run().await
+        }
+        other => other,
+    }
+}
+
+/// Whether an error says the connection is gone (not that the statement was wrong).
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        // Class 08 is "connection exception"; 57P01-57P03 are shutdowns.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")),
+        _ => false,
+    }
+}
+
 impl Sqlite {
     /// Writes an audit line through the group commit; answers once it is durable.
     pub(crate) async fn write_audit(&self, line: AuditLine) -> anyhow::Result<()> {
@@ -129,9 +161,21 @@ impl Store {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut opts = PgConnectOptions::from_str(url)
                 .context("CASELINE_DATABASE_URL is not a valid PostgreSQL URL")?
-                .application_name("caseline");
+                .application_name("caseline")
+                // A statement stuck behind a lock fails in time for the caller to hear
+                // an apology (the webhook deadline is 8 s), instead of holding a pooled
+                // connection until the provider gives up. Imports lift it for their
+                // own transaction.
+                .options([
+                    ("statement_timeout", STATEMENT_TIMEOUT_MS),
+                    ("lock_timeout", STATEMENT_TIMEOUT_MS),
+                ]);
             if let Some(schema) = schema {
-                opts = opts.options([("search_path", schema)]);
+                // The schema in the name too, so an operator (or a test) can tell the
+                // connections of one schema apart.
+                opts = opts
+                    .options([("search_path", schema)])
+                    .application_name(&format!("caseline {schema}"));
             }
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -190,6 +234,19 @@ impl Store {
         }
     }
 
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        let answered = on_both!(
+            self,
+            read | pool | {
+                sqlx::query_scalar::<_, i32>("SELECT 1")
+                    .fetch_one(pool)
+                    .await
+            }
+        );
+        answered.is_ok()
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",
@@ -225,14 +282,16 @@ impl Store {
                 }
                 db.hot.load_session(call_sid.as_str(), since)?
             }
-            Store::Postgres(pool) => sqlx::query(SELECT_SESSION)
-                .bind(call_sid.as_str())
-                .bind(since)
-                .fetch_optional(pool)
-                .await
-                .context("Failed to load the call session")?
-                .map(|row| row.try_get::<String, _>("state"))
-                .transpose()?,
+            Store::Postgres(pool) => once_more(|| {
+                sqlx::query(SELECT_SESSION)
+                    .bind(call_sid.as_str())
+                    .bind(since)
+                    .fetch_optional(pool)
+            })
+            .await
+            .context("Failed to load the call session")?
+            .map(|row| row.try_get::<String, _>("state"))
+            .transpose()?,
         };
         match state {
             Some(json) => Ok(Some(
@@ -259,13 +318,15 @@ impl Store {
                 .map(|_| ())
                 .context("Failed to save the call session"),
             Store::Postgres(pool) => {
-                sqlx::query(UPSERT_SESSION)
-                    .bind(session.call_sid.as_str())
-                    .bind(&state)
-                    .bind(now)
-                    .execute(pool)
-                    .await
-                    .context("Failed to save the call session")?;
+                once_more(|| {
+                    sqlx::query(UPSERT_SESSION)
+                        .bind(session.call_sid.as_str())
+                        .bind(&state)
+                        .bind(now)
+                        .execute(pool)
+                })
+                .await
+                .context("Failed to save the call session")?;
                 Ok(())
             }
         }

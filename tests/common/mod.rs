@@ -178,6 +178,14 @@ impl TestApp {
         }
     }
 
+    /// This test's PostgreSQL URL and schema, when it runs on PostgreSQL.
+    pub fn postgres(&self) -> Option<(String, String)> {
+        match &self.db {
+            Db::Postgres(url, schema) => Some((url.clone(), schema.clone())),
+            Db::Sqlite(..) => None,
+        }
+    }
+
     /// Every row of every table in this test's PostgreSQL schema, as text.
     pub async fn dump_postgres(&self) -> String {
         let Db::Postgres(url, schema) = &self.db else {
