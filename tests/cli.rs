@@ -244,3 +244,28 @@ fn staff_add_reads_the_password_from_stdin_then_list_and_disable() {
         "{list}"
     );
 }
+
+#[test]
+fn logs_written_to_a_file_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port that is taken: serve logs its warning about signatures, then stops.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let out = caseline()
+        .args(["serve", "--insecure-no-signature"])
+        .env(
+            "CASELINE_DATABASE_URL",
+            format!("sqlite://{}/x.db", dir.path().display()),
+        )
+        .env(
+            "CASELINE_BLIND_INDEX_KEY",
+            "cli-test-blind-index-key-0123456789",
+        )
+        .env("CASELINE_LISTEN", taken.local_addr().unwrap().to_string())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("SIGNATURE CHECKS ARE OFF"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "colour codes in: {stderr:?}");
+}
