@@ -28,9 +28,10 @@
 //! it also runs between keep-alive requests, would close keep-alive connections after
 //! the header timeout. Instead each connection keeps a few atomics ([`Conn`]: requests in
 //! flight, when it went idle, when the head being read began), written once or twice per
-//! request, and one sleep of its own that is re-armed only when it fires. The registry
-//! of connections (a mutex) is touched when a connection opens or closes, and scanned
-//! only when room must be made.
+//! request, and one sleep of its own that reads them when it fires and is re-armed for
+//! the next deadline, at most a header timeout later (so a head that begins meanwhile is
+//! still cut off on time). The registry of connections (a mutex) is touched when a
+//! connection opens or closes, and scanned only when room must be made.
 //!
 //! Connections are served with hyper-util's auto builder (HTTP/1.1, and HTTP/2 with
 //! prior knowledge) with upgrades, so a WebSocket route would work. An upgraded
@@ -286,7 +287,9 @@ async fn serve_connection(
                         tracing::debug!(%peer, "closed a connection that timed out");
                         return;
                     }
-                    Some(due) => due,
+                    // Idle: a head may begin any moment, and must be complete a header
+                    // timeout after; looking again by then is in time for it.
+                    Some(due) => due.min(now.saturating_add(header_ms)),
                     // A request in flight: the earliest this connection can time out is
                     // a timeout after the request ends, which is not before now.
                     None => now.saturating_add(header_ms.min(idle_ms)),
@@ -859,6 +862,39 @@ mod tests {
         let answer = request(addr, "GET", "/peer").await;
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(answer.ends_with("127.0.0.1 127.0.0.1"), "{answer}");
+        stop.send(()).unwrap();
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_head_begun_on_an_idle_keep_alive_connection_gets_the_header_timeout() {
+        let app = Router::new().route("/", get(|| async { "ok" }));
+        let options = Options {
+            header_timeout: Duration::from_millis(300),
+            ..options()
+        };
+        let (addr, stop, server) = start(app, options).await;
+        let cut = tokio::task::spawn_blocking(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            let mut answer = [0u8; 512];
+            let n = s.read(&mut answer).unwrap();
+            assert!(answer[..n].ends_with(b"ok"));
+            // Idle past a check of the connection (at the header timeout), then one
+            // byte of a head.
+            std::thread::sleep(Duration::from_millis(500));
+            s.write_all(b"G").unwrap();
+            let began = std::time::Instant::now();
+            assert_eq!(s.read(&mut answer).unwrap(), 0);
+            began.elapsed()
+        })
+        .await
+        .unwrap();
+        assert!(
+            cut >= Duration::from_millis(200) && cut < Duration::from_millis(1500),
+            "{cut:?}"
+        );
         stop.send(()).unwrap();
         server.await.unwrap();
     }
