@@ -142,7 +142,7 @@ async fn healthz(
     axum::extract::State(s): axum::extract::State<AppState>,
 ) -> (axum::http::StatusCode, &'static str) {
     if s.health.check(|| s.store.ping()).await {
-        (axum::http::StatusCode::OK, "ok\n")
+        (axum::http::StatusCode::OK, "ok")
     } else {
         (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -151,10 +151,15 @@ async fn healthz(
     }
 }
 
+/// How long requests in flight get to finish once the server is told to stop.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// The open-file limit in force, raised to the hard limit (see [`crate::server`]).
+    open_files: u64,
 }
 
 impl Application {
@@ -175,12 +180,19 @@ impl Application {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("Failed to listen on {listen}"))?;
-        Ok(Application { listener, state })
+        Ok(Self::from_parts(listener, state))
     }
 
     /// Wraps a listener already bound (the demo needs its port before the settings).
+    /// Raises the open-file limit, as every way of building a server does, so idle
+    /// connections cannot use up the descriptors a service manager's low default gives.
     pub fn from_parts(listener: TcpListener, state: AppState) -> Application {
-        Application { listener, state }
+        let open_files = crate::server::raise_open_file_limit();
+        Application {
+            listener,
+            state,
+            open_files,
+        }
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -191,23 +203,28 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests and closes
-    /// the store. The session sweeper runs beside the server.
+    /// Serves until `shutdown` completes, then finishes in-flight requests (for at most
+    /// ten seconds) and closes the store. The session sweeper runs beside the server.
+    /// Connections are served by [`crate::server::serve`]: header and idle timeouts, and
+    /// a connection cap below the open-file limit.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_sessions(self.state.clone()));
-        let app = router(self.state.clone());
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let settings = &self.state.settings;
+        let options = crate::server::Options {
+            header_timeout: settings.header_timeout,
+            idle_timeout: settings.idle_timeout,
+            max_connections: crate::server::connection_cap(self.open_files),
+            shutdown_grace: SHUTDOWN_GRACE,
+        };
+        crate::server::serve(self.listener, router(self.state.clone()), options, shutdown).await;
         sweeper.abort();
         // Saves that answered before their commit are still queued: commit them, so a
         // restart finds every call where its caller last heard it.
         self.state.store.close().await;
-        served.context("the server stopped with an error")
+        Ok(())
     }
 }
 

@@ -60,6 +60,12 @@ pub struct Settings {
     pub trust_proxy: bool,
     /// Tries, timeout and backoff for the screen pop (tests shorten them).
     pub screen_pop_retry: crate::screenpop::RetryPolicy,
+    /// How long a client has to send a complete request head before its connection is
+    /// closed (silent and slow-drip clients).
+    pub header_timeout: std::time::Duration,
+    /// How long a keep-alive connection may wait for its next request; longer than a
+    /// load balancer's usual 60 s, so the balancer closes first.
+    pub idle_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -138,6 +144,8 @@ impl Default for Settings {
             twilio_api_base: "https://api.twilio.com".into(),
             trust_proxy: false,
             provider_timeout: std::time::Duration::from_secs(5),
+            header_timeout: std::time::Duration::from_secs(5),
+            idle_timeout: std::time::Duration::from_secs(75),
         }
     }
 }
@@ -280,6 +288,15 @@ impl Settings {
             s.twilio_api_base = v;
         }
         s.trust_proxy = get("trust_proxy").is_some_and(|v| v == "true" || v == "1");
+        let seconds = |key: &str, default: std::time::Duration| -> anyhow::Result<_> {
+            let default = u32::try_from(default.as_secs()).unwrap_or(u32::MAX);
+            match number(key, default)? {
+                0 => bail!("CASELINE_{} must be at least 1", key.to_ascii_uppercase()),
+                n => Ok(std::time::Duration::from_secs(n.into())),
+            }
+        };
+        s.header_timeout = seconds("header_timeout_secs", s.header_timeout)?;
+        s.idle_timeout = seconds("idle_timeout_secs", s.idle_timeout)?;
         if s.screen_pop_url.is_some() && s.screen_pop_secret.is_none() {
             bail!(
                 "CASELINE_SCREEN_POP_URL is set without CASELINE_SCREEN_POP_SECRET to sign the events"
@@ -339,6 +356,24 @@ mod tests {
     }
 
     #[test]
+    fn connection_timeouts_default_and_are_read_in_seconds() {
+        let s = Settings::from_sources(&env(&[]), None, Path::new("x")).unwrap();
+        assert_eq!(s.header_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(s.idle_timeout, std::time::Duration::from_secs(75));
+        let e = env(&[
+            ("CASELINE_HEADER_TIMEOUT_SECS", "2"),
+            ("CASELINE_IDLE_TIMEOUT_SECS", "30"),
+        ]);
+        let s =
+            Settings::from_sources(&e, Some("idle_timeout_secs = 90\n"), Path::new("x")).unwrap();
+        assert_eq!(s.header_timeout, std::time::Duration::from_secs(2));
+        assert_eq!(s.idle_timeout, std::time::Duration::from_secs(30));
+        let s = Settings::from_sources(&env(&[]), Some("idle_timeout_secs = 90\n"), Path::new("x"))
+            .unwrap();
+        assert_eq!(s.idle_timeout, std::time::Duration::from_secs(90));
+    }
+
+    #[test]
     fn bad_values_are_refused_with_the_variable_named() {
         for (k, v, want) in [
             ("CASELINE_LISTEN", "nope", "CASELINE_LISTEN"),
@@ -346,6 +381,16 @@ mod tests {
             ("CASELINE_TTY_NUMBERS", "+1866, 555", "CASELINE_TTY_NUMBERS"),
             ("CASELINE_HOURS", "mon-fri 9-5", "CASELINE_HOURS"),
             ("CASELINE_TIMEZONE", "Pacific", "CASELINE_TIMEZONE"),
+            (
+                "CASELINE_HEADER_TIMEOUT_SECS",
+                "5s",
+                "CASELINE_HEADER_TIMEOUT_SECS",
+            ),
+            (
+                "CASELINE_IDLE_TIMEOUT_SECS",
+                "0",
+                "CASELINE_IDLE_TIMEOUT_SECS",
+            ),
             (
                 "CASELINE_HOLIDAYS_FILE",
                 "/nonexistent",

@@ -21,6 +21,7 @@ pub mod provider;
 pub mod queue;
 pub mod readback;
 pub mod screenpop;
+pub mod server;
 pub mod session;
 pub mod signature;
 pub mod speech;
