@@ -694,9 +694,11 @@ mod tests {
                 .unwrap();
         }
         // 5,000 commits of at least one 4 KB page each: over 20 MB if the log never
-        // started over.
+        // started over. On a loaded machine (a build beside the tests) the checkpointer
+        // starts over later and the log reached 11 MB; the bound leaves room for that
+        // and still tells the two apart.
         let len = std::fs::metadata(&wal).unwrap().len();
-        assert!(len < 8 * 1024 * 1024, "the log grew to {len} bytes");
+        assert!(len < 16 * 1024 * 1024, "the log grew to {len} bytes");
     }
 
     /// A migrated database whose server this test is.
