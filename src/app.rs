@@ -216,7 +216,8 @@ impl Application {
         let options = crate::server::Options {
             header_timeout: settings.header_timeout,
             idle_timeout: settings.idle_timeout,
-            max_connections: crate::server::connection_cap(self.open_files),
+            max_connections: crate::server::connection_cap(self.open_files)
+                .min(usize::try_from(settings.max_connections).unwrap_or(usize::MAX)),
             shutdown_grace: SHUTDOWN_GRACE,
         };
         crate::server::serve(self.listener, router(self.state.clone()), options, shutdown).await;
@@ -238,9 +239,15 @@ async fn sweep_sessions(state: AppState) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "session sweep failed"),
         }
-        let window = crate::staff::LOCK_SECS.max(crate::staff::ADDRESS_WINDOW_SECS);
-        if let Err(e) = state.store.sweep_attempts(state.now(), window).await {
-            tracing::warn!(error = %format!("{e:#}"), "login count sweep failed");
+        let staff_window = crate::staff::LOCK_SECS.max(crate::staff::ADDRESS_WINDOW_SECS);
+        let counts = [
+            (crate::store::Guard::StaffName, staff_window),
+            (crate::store::Guard::Ssn, state.lockout.window_secs),
+        ];
+        for (guard, window) in counts {
+            if let Err(e) = state.store.sweep_attempts(guard, state.now(), window).await {
+                tracing::warn!(error = %format!("{e:#}"), "attempt count sweep failed");
+            }
         }
     }
 }

@@ -203,31 +203,23 @@ pub async fn staff_entry(s: &Services, p: &Params, entry: &str) -> Result<Respon
 /// `POST /voice/input/{name}`: the caller's answer to a menu or input step.
 ///
 /// An entry at an input step (an SSN, a PAR ID, a number) that moved the call on is
-/// remembered with its answer: the same request delivered again gets the same answer,
-/// rather than a second run of its action against a session that has moved on (a
-/// verified caller would otherwise hear "we couldn't confirm that").
+/// remembered with its answer until the next entry. Input for that step again, while
+/// the call has not come back to it, can only be the same request delivered twice (a
+/// provider retry, or a crash between the commit and the answer): it gets the same
+/// answer, rather than a second run of its action against a session that has moved on
+/// (a verified caller would otherwise hear "we couldn't confirm that").
 pub async fn input(s: &Services, p: &Params, name: &str) -> Result<Response, CallError> {
     let mut session = session_for(s, p).await?;
-    let entry = caller_input(p);
-    // Only computed where there is an answer to compare with or to keep: a menu key
-    // costs no hash.
-    let key = |session: &Session| {
-        s.blind.replay(&[
-            session.call_sid.as_str(),
-            name,
-            &entry.digits,
-            entry.speech.as_deref().unwrap_or(""),
-        ])
-    };
     if let Some(replay) = &session.replay
-        && replay.key == key(&session)
+        && replay.step == name
+        && session.awaiting.as_deref() != Some(name)
         && let Ok(answer) = crate::twiml::parse(&replay.answer)
     {
         tracing::info!("a repeated delivery of an answered entry; answering it again");
         return Ok(answer);
     }
     let before = snapshot(s, &session);
-    let response = engine::input(s, &mut session, name, entry.clone())
+    let response = engine::input(s, &mut session, name, caller_input(p))
         .await
         .map_err(CallError::during(&session))?;
     let at_input = s
@@ -236,7 +228,7 @@ pub async fn input(s: &Services, p: &Params, name: &str) -> Result<Response, Cal
         .is_some_and(|ix| matches!(s.flow.step(ix).kind, crate::flow::StepKind::Input(_)));
     let moved_on = session.awaiting.as_deref() != Some(name);
     session.replay = (at_input && moved_on).then(|| crate::session::Replay {
-        key: key(&session),
+        step: name.to_string(),
         answer: response.to_xml(),
     });
     finish(s, session, before, response).await

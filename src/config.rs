@@ -66,6 +66,9 @@ pub struct Settings {
     /// How long a keep-alive connection may wait for its next request; longer than a
     /// load balancer's usual 60 s, so the balancer closes first.
     pub idle_timeout: std::time::Duration,
+    /// The most connections served at once, whatever the open-file limit allows: each
+    /// costs memory, and a hard limit of half a million would let a flood take it all.
+    pub max_connections: u32,
 }
 
 impl std::fmt::Debug for Settings {
@@ -146,6 +149,7 @@ impl Default for Settings {
             provider_timeout: std::time::Duration::from_secs(5),
             header_timeout: std::time::Duration::from_secs(5),
             idle_timeout: std::time::Duration::from_secs(75),
+            max_connections: 10_000,
         }
     }
 }
@@ -297,6 +301,7 @@ impl Settings {
         };
         s.header_timeout = seconds("header_timeout_secs", s.header_timeout)?;
         s.idle_timeout = seconds("idle_timeout_secs", s.idle_timeout)?;
+        s.max_connections = number("max_connections", s.max_connections)?.max(1);
         if s.screen_pop_url.is_some() && s.screen_pop_secret.is_none() {
             bail!(
                 "CASELINE_SCREEN_POP_URL is set without CASELINE_SCREEN_POP_SECRET to sign the events"

@@ -33,9 +33,14 @@
 //! still cut off on time). The registry of connections (a mutex) is touched when a
 //! connection opens or closes, and scanned only when room must be made.
 //!
-//! Connections are served with hyper-util's auto builder (HTTP/1.1, and HTTP/2 with
-//! prior knowledge) with upgrades, so a WebSocket route would work. An upgraded
-//! connection leaves the registry (and the cap) when hyper hands it to the route.
+//! A request in flight is bounded too: every route answers within 10 s, so one still
+//! in flight after 15 s (a client not reading its answer) may be closed to make room,
+//! and after 30 s it is closed regardless.
+//!
+//! Connections are served with hyper-util's builder, HTTP/1.1 only (HTTP/2's flow
+//! control would let a client hold a response open with a zero window), with upgrades,
+//! so a WebSocket route would work. An upgraded connection leaves the registry (and the
+//! cap) when hyper hands it to the route.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -121,12 +126,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let registry = Arc::new(Registry::default());
-    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: the provider and browsers speak it, and HTTP/2's flow control
+    // would let a client hold a response (and its connection) open forever with a
+    // zero window. WebSockets upgrade over HTTP/1.1.
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
     // The timeouts are kept by `serve_connection` below, not by hyper (see the module
     // documentation); without a timer hyper keeps none, this says so.
     builder.http1().header_read_timeout(None);
-    // Extended CONNECT, for WebSockets over HTTP/2 (as axum::serve).
-    builder.http2().enable_connect_protocol();
     let builder = Arc::new(builder);
     let cap = options.max_connections.max(1);
     // Room is made a few connections at a time, so the registry is not scanned on every
@@ -269,6 +275,10 @@ async fn serve_connection(
                         tracing::debug!(%peer, "closed an idle connection to make room");
                         return;
                     }
+                    Ok(Stop::Shed) if conn.stuck(now_ms()) => {
+                        tracing::debug!(%peer, "closed a stuck connection to make room");
+                        return;
+                    }
                     Ok(Stop::Shed) | Err(_) => Instant::now() + options.shutdown_grace,
                     Ok(Stop::Shutdown(deadline)) => deadline,
                 };
@@ -283,16 +293,14 @@ async fn serve_connection(
                 }
                 let now = now_ms();
                 let next = match conn.due(header_ms, idle_ms) {
-                    Some(due) if due <= now => {
+                    due if due <= now => {
                         tracing::debug!(%peer, "closed a connection that timed out");
                         return;
                     }
-                    // Idle: a head may begin any moment, and must be complete a header
-                    // timeout after; looking again by then is in time for it.
-                    Some(due) => due.min(now.saturating_add(header_ms)),
-                    // A request in flight: the earliest this connection can time out is
-                    // a timeout after the request ends, which is not before now.
-                    None => now.saturating_add(header_ms.min(idle_ms)),
+                    // A head may begin any moment (or the request in flight end), and
+                    // must be complete a header timeout after; looking again by then is
+                    // in time for it.
+                    due => due.min(now.saturating_add(header_ms)),
                 };
                 check.as_mut().reset(instant_of(next));
             }
@@ -323,7 +331,15 @@ struct Conn {
     /// An HTTP/2 connection: bytes on it while idle (pings, settings) do not start a
     /// request head.
     h2: AtomicBool,
+    /// When the latest request in flight began.
+    busy_since: AtomicU64,
 }
+
+/// A request still in flight this long after it began is not reading its answer: its
+/// connection may be closed to make room (every route answers within 10 s).
+const STUCK_MS: u64 = 15_000;
+/// ... and is closed this long after it began, room needed or not.
+const MAX_REQUEST_MS: u64 = 30_000;
 
 impl Conn {
     fn new(now: u64) -> Conn {
@@ -332,6 +348,7 @@ impl Conn {
             idle_since: AtomicU64::new(now),
             head_since: AtomicU64::new(now),
             h2: AtomicBool::new(false),
+            busy_since: AtomicU64::new(0),
         }
     }
 
@@ -346,20 +363,30 @@ impl Conn {
         }
     }
 
-    /// When the connection times out if nothing changes; `None` while a request is in
-    /// flight.
-    fn due(&self, header_ms: u64, idle_ms: u64) -> Option<u64> {
+    /// When the connection times out if nothing changes. A request in flight has until
+    /// [`MAX_REQUEST_MS`] after it began: every route answers well before (the
+    /// webhooks' deadline is 10 s), so past it the client is not reading its answer.
+    fn due(&self, header_ms: u64, idle_ms: u64) -> u64 {
         if self.busy.load(Ordering::Acquire) > 0 {
-            return None;
+            return self
+                .busy_since
+                .load(Ordering::Relaxed)
+                .saturating_add(MAX_REQUEST_MS);
         }
         let idle = self
             .idle_since
             .load(Ordering::Relaxed)
             .saturating_add(idle_ms);
         match self.head_since.load(Ordering::Relaxed) {
-            0 => Some(idle),
-            head => Some(idle.min(head.saturating_add(header_ms))),
+            0 => idle,
+            head => idle.min(head.saturating_add(header_ms)),
         }
+    }
+
+    /// A request has been in flight for longer than any route takes to answer.
+    fn stuck(&self, now: u64) -> bool {
+        self.busy.load(Ordering::Acquire) > 0
+            && now.saturating_sub(self.busy_since.load(Ordering::Relaxed)) > STUCK_MS
     }
 
     /// The last sign of life, for choosing the connections to close first.
@@ -404,6 +431,7 @@ impl tower::Service<Request<Incoming>> for Tracked {
         if req.version() == Version::HTTP_2 && !conn.h2.load(Ordering::Relaxed) {
             conn.h2.store(true, Ordering::Relaxed);
         }
+        conn.busy_since.store(now_ms(), Ordering::Relaxed);
         conn.busy.fetch_add(1, Ordering::Relaxed);
         conn.head_since.store(0, Ordering::Relaxed);
         let in_flight = InFlight(conn.clone());
@@ -588,12 +616,15 @@ impl Registry {
         if n == 0 {
             return 0;
         }
+        let now = now_ms();
         let mut guard = self.lock();
         let c = &mut *guard;
         let mut idle: Vec<(u64, u64)> = c
             .live
             .iter()
-            .filter(|(_, e)| e.stop.is_some() && e.conn.busy.load(Ordering::Acquire) == 0)
+            .filter(|(_, e)| {
+                e.stop.is_some() && (e.conn.busy.load(Ordering::Acquire) == 0 || e.conn.stuck(now))
+            })
             .map(|(&id, e)| (e.conn.last_active(), id))
             .collect();
         let n = n.min(idle.len());
@@ -795,26 +826,32 @@ mod tests {
     fn a_connection_times_out_on_its_head_then_on_idleness() {
         let c = Arc::new(Conn::new(1_000));
         // Fresh: the header timeout from the accept, bytes or not.
-        assert_eq!(c.due(5_000, 75_000), Some(6_000));
+        assert_eq!(c.due(5_000, 75_000), 6_000);
         c.bytes_in();
-        assert_eq!(c.due(5_000, 75_000), Some(6_000));
-        // A request in flight (as `Tracked::call` counts it) never times out, and its
-        // body's bytes are not a new head.
+        assert_eq!(c.due(5_000, 75_000), 6_000);
+        // A request in flight (as `Tracked::call` counts it) has until the longest a
+        // request may take, and its body's bytes are not a new head.
+        c.busy_since.store(2_000, Ordering::Relaxed);
         c.busy.fetch_add(1, Ordering::Relaxed);
         c.head_since.store(0, Ordering::Relaxed);
         let in_flight = InFlight(c.clone());
-        assert_eq!(c.due(5_000, 75_000), None);
+        assert_eq!(c.due(5_000, 75_000), 2_000 + MAX_REQUEST_MS);
+        assert!(!c.stuck(2_000 + STUCK_MS));
+        assert!(
+            c.stuck(2_001 + STUCK_MS),
+            "stuck: may be closed to make room"
+        );
         c.bytes_in();
         assert_eq!(c.head_since.load(Ordering::Relaxed), 0);
         // Idle after it: the idle timeout, until a new head begins.
         drop(in_flight);
         assert_eq!(c.busy.load(Ordering::Relaxed), 0);
         let idle = c.idle_since.load(Ordering::Relaxed);
-        assert_eq!(c.due(5_000, 75_000), Some(idle + 75_000));
+        assert_eq!(c.due(5_000, 75_000), idle + 75_000);
         c.bytes_in();
         let head = c.head_since.load(Ordering::Relaxed);
         assert!(head >= idle);
-        assert_eq!(c.due(5_000, 75_000), Some(head + 5_000));
+        assert_eq!(c.due(5_000, 75_000), head + 5_000);
         assert_eq!(c.last_active(), head);
     }
 

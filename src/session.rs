@@ -105,11 +105,11 @@ pub struct Session {
     pub replay: Option<Replay>,
 }
 
-/// An answered entry: a keyed fingerprint of the request (never the digits) and the
+/// An answered entry: the input step it answered (nothing of what was keyed) and the
 /// TwiML it got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Replay {
-    pub key: String,
+    pub step: String,
     pub answer: String,
 }
 

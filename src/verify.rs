@@ -18,7 +18,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio::sync::Semaphore;
 
-use crate::store::{Guard, Reservation};
+use crate::store::{Guard, Reservation, Slot};
 
 /// Nine SSN digits. No `Debug` or `Display`: the digits cannot reach a log by accident.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -124,14 +124,6 @@ impl BlindIndex {
 
     pub fn par(&self, par: &ParId) -> String {
         self.mac(b"par:", par.bytes())
-    }
-
-    /// A short keyed fingerprint of a webhook's entry (call, step, keys, speech), to
-    /// recognise a second delivery of it without keeping what was keyed.
-    pub fn replay(&self, parts: &[&str]) -> String {
-        let mut mac = self.mac(b"replay:", parts.join("\u{0}").as_bytes());
-        mac.truncate(32);
-        mac
     }
 }
 
@@ -317,12 +309,15 @@ pub async fn check_par(
         session.pending_ssn = None;
         return Ok("locked");
     }
+    // Given back if this request is cancelled before its check is counted.
+    let slot = Slot::new(&s.store, Guard::Ssn, &index);
     let par = ParId::parse(entered);
     let found = s.store.participant_by_ssn(&index).await?;
     let participant = found.as_ref().map(|(id, _)| *id);
     let matched = s.hasher.verify(par, found.map(|(_, hash)| hash)).await?;
     // A right PAR ID still fails if concurrent wrong ones locked the SSN meanwhile.
     if matched && s.store.attempt_succeeded(Guard::Ssn, &index, now).await? {
+        slot.settle();
         let id = participant.ok_or_else(|| anyhow!("verified without a participant"))?;
         session.verified = true;
         session.participant = Some(id);
@@ -339,6 +334,7 @@ pub async fn check_par(
         || s.store
             .attempt_failed(Guard::Ssn, &index, now, limit)
             .await?;
+    slot.settle();
     session.verify_failures += 1;
     // Either way the caller starts again from the SSN, so an unknown SSN and a wrong PAR
     // ID cannot be told apart.

@@ -27,6 +27,9 @@ on_both_stores!(
     staff_answers_are_nosniff_and_large_bodies_413,
     queue_wait_and_staff_api_answer_while_the_sessions_table_is_locked,
     a_connection_the_database_closed_is_retried,
+    an_entry_at_a_step_the_caller_came_back_to_runs_again,
+    a_second_forwarded_for_line_is_the_proxy_s,
+    a_guess_cancelled_before_its_check_gives_its_slot_back,
 );
 
 /// One login from `address`, as its own request: (status, body).
@@ -450,4 +453,87 @@ async fn a_flood_of_unsigned_requests_with_long_paths_stays_out_of_the_log() {
         text.contains("refused a webhook"),
         "refusals are still logged: {text}"
     );
+}
+
+async fn an_entry_at_a_step_the_caller_came_back_to_runs_again(b: Backend) {
+    let app = TestApp::spawn(b).await.with_demo_data().await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    call.press("1").await;
+    let asked = call.press(MARCO.0).await;
+    assert!(asked.says("PAR ID"), "{}", asked.said());
+    // Meanwhile other calls lock Marco's SSN.
+    for _ in 0..2 {
+        let mut other = app.call();
+        other.dial().await;
+        other.press("1").await;
+        other.press("1").await;
+        for i in 0..3 {
+            let again = other.press(MARCO.0).await;
+            if !again.says("PAR ID") {
+                break;
+            }
+            if other
+                .press(&format!("111111112{i}"))
+                .await
+                .find("Gather")
+                .is_none()
+            {
+                break;
+            }
+        }
+    }
+    // The call is taken back to the SSN question (as a recovery would) and the caller
+    // keys the same SSN: that is a new entry, and it must hear the lock.
+    let back = call
+        .post(&format!("{PUBLIC_URL}/voice/step/ask-ssn"), &[])
+        .await;
+    assert!(back.says("Social Security"), "{}", back.said());
+    let again = call.press(MARCO.0).await;
+    assert!(!again.says("PAR ID"), "the SSN is locked: {}", again.said());
+}
+
+async fn a_second_forwarded_for_line_is_the_proxy_s(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut last = StatusCode::OK;
+    for i in 0..25 {
+        let req = Request::post("/staff/login")
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", format!("10.1.2.{i}"))
+            .header("x-forwarded-for", "198.51.100.88")
+            .body(Body::from(
+                json!({"name": format!("g{i}"), "password": "x"}).to_string(),
+            ))
+            .expect("request");
+        last = app
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("answer")
+            .status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn a_guess_cancelled_before_its_check_gives_its_slot_back(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let right = "dana-correct-horse-battery";
+    caseline::staff::add(&app.state, "dana", Role::Agent, right)
+        .await
+        .expect("account");
+    // Six logins dropped while their password checks wait (the deadline's doing):
+    // each reserved a slot; none may stay taken.
+    for _ in 0..6 {
+        let login = caseline::staff::login(&app.state, "dana", "wrong password", "192.0.2.50");
+        let _ = tokio::time::timeout(std::time::Duration::from_micros(1), login).await;
+    }
+    // Give the background releases a moment to land.
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let (status, body) = login(&app, "dana", right, "192.0.2.50").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -153,12 +153,16 @@ fn address(
     peer: Option<std::net::SocketAddr>,
 ) -> String {
     if s.settings.trust_proxy
-        && let Some(first) = parts
-            .get("x-forwarded-for")
+        && let Some(last) = parts
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
     {
-        return first.trim().chars().take(64).collect();
+        // The last entry of the last header line: a proxy that adds a line of its own
+        // (rather than appending to the client's) is read right too.
+        return last.trim().chars().take(64).collect();
     }
     peer.map_or_else(|| "unknown".to_string(), |p| p.ip().to_string())
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::app::Services;
-use crate::store::{Guard, Limit, Reservation};
+use crate::store::{Guard, Limit, Reservation, Slot};
 
 /// How long a login lasts.
 pub const SESSION_SECS: i64 = 8 * 3600;
@@ -232,18 +232,25 @@ pub async fn login(
         s.store.release_attempt(by_address, address).await?;
         return Err(StaffError::Locked(minutes_until(until, now)));
     }
+    // Given back if this request is cancelled before its check is counted.
+    let address_slot = Slot::new(&s.store, by_address, address);
+    let name_slot = Slot::new(&s.store, by_name, name);
     let account = s.store.staff_credentials(name).await?;
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     let secret = (password.len() <= 256).then(|| password.as_bytes().to_vec());
     let ok = s.hasher.verify_bytes(secret, hash).await?;
     let account = match account {
         Some(a) if ok && !a.disabled => {
-            if !s.store.attempt_succeeded(by_name, name, now).await? {
+            // A right password does not count against the office's shared address,
+            // even when the name turns out locked.
+            s.store.release_attempt(by_address, address).await?;
+            address_slot.settle();
+            let unlocked = s.store.attempt_succeeded(by_name, name, now).await?;
+            name_slot.settle();
+            if !unlocked {
                 let until = s.store.lock_of(by_name, name, now).await?;
                 return Err(StaffError::Locked(minutes_until(until, now)));
             }
-            // A good login does not count against the office's shared address.
-            s.store.release_attempt(by_address, address).await?;
             a
         }
         other => {
@@ -251,22 +258,23 @@ pub async fn login(
                 .store
                 .attempt_failed(by_name, name, now, NAME_LIMIT)
                 .await?;
+            name_slot.settle();
             s.store
                 .attempt_failed(by_address, address, now, ADDRESS_LIMIT_RULE)
                 .await?;
-            if let Some(a) = other {
-                s.store
-                    .audit(
-                        now,
-                        None,
-                        Some(&a.name),
-                        "staff.login",
-                        "failed",
-                        None,
-                        None,
-                    )
-                    .await?;
-            }
+            address_slot.settle();
+            // Written for unknown names too, so both take the same time.
+            s.store
+                .audit(
+                    now,
+                    None,
+                    other.as_ref().map(|a| a.name.as_str()),
+                    "staff.login",
+                    "failed",
+                    None,
+                    None,
+                )
+                .await?;
             return Err(if locked {
                 StaffError::Locked(LOCK_SECS / 60)
             } else {

@@ -54,7 +54,6 @@ pub enum Reservation {
 }
 
 struct Sql {
-    ensure: String,
     reserve: String,
     failed: String,
     locked: String,
@@ -65,18 +64,17 @@ struct Sql {
 fn sql(guard: Guard) -> Sql {
     let (t, k, _) = guard.sql_names();
     Sql {
-        ensure: format!(
-            "INSERT INTO {t} ({k}, failures, window_start) VALUES ($1, 0, $2) \
-             ON CONFLICT ({k}) DO NOTHING"
-        ),
-        // $1 key, $2 now, $3 start of the current window, $4 max. A window that has
-        // passed starts again with this guess.
+        // One statement, so nothing can come between making the row and counting on
+        // it. $1 key, $2 now, $3 start of the current window, $4 max. A window that
+        // has passed starts again with this guess; no row comes back when refused.
         reserve: format!(
-            "UPDATE {t} SET \
-             failures = CASE WHEN window_start <= $3 THEN 1 ELSE failures + 1 END, \
-             window_start = CASE WHEN window_start <= $3 THEN $2 ELSE window_start END \
-             WHERE {k} = $1 AND (locked_until IS NULL OR locked_until <= $2) \
-             AND (window_start <= $3 OR failures < $4) RETURNING CAST(failures AS BIGINT)"
+            "INSERT INTO {t} ({k}, failures, window_start) VALUES ($1, 1, $2) \
+             ON CONFLICT ({k}) DO UPDATE SET \
+             failures = CASE WHEN {t}.window_start <= $3 THEN 1 ELSE {t}.failures + 1 END, \
+             window_start = CASE WHEN {t}.window_start <= $3 THEN $2 ELSE {t}.window_start END \
+             WHERE ({t}.locked_until IS NULL OR {t}.locked_until <= $2) \
+             AND ({t}.window_start <= $3 OR {t}.failures < $4) \
+             RETURNING CAST(failures AS BIGINT)"
         ),
         // $1 key, $2 now, $3 lock until, $4 max. The failure that fills the window locks
         // the key and starts a fresh count for when the lock ends.
@@ -86,14 +84,62 @@ fn sql(guard: Guard) -> Sql {
              RETURNING locked_until"
         ),
         locked: format!("SELECT locked_until FROM {t} WHERE {k} = $1 AND locked_until > $2"),
+        // A right guess forgets the key (nothing is kept of who verified when).
         succeeded: format!(
-            "UPDATE {t} SET failures = 0 WHERE {k} = $1 \
-             AND (locked_until IS NULL OR locked_until <= $2) RETURNING CAST(failures AS BIGINT)"
+            "DELETE FROM {t} WHERE {k} = $1 \
+             AND (locked_until IS NULL OR locked_until <= $2) RETURNING CAST(1 AS BIGINT)"
         ),
         release: format!(
             "UPDATE {t} SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END \
              WHERE {k} = $1"
         ),
+    }
+}
+
+/// A reserved guess. Settle it once its check is counted ([`Slot::settle`]); dropped
+/// unsettled (the request was cancelled by its deadline, or a step between failed), its
+/// slot is given back in the background, so it neither counts as a failure nor stays
+/// taken for the whole window.
+pub struct Slot {
+    store: Store,
+    guard: Guard,
+    key: String,
+    settled: bool,
+}
+
+impl Slot {
+    pub fn new(store: &Store, guard: Guard, key: &str) -> Slot {
+        Slot {
+            store: store.clone(),
+            guard,
+            key: key.to_string(),
+            settled: false,
+        }
+    }
+
+    /// The guess has been counted (failed, succeeded or released): nothing to give back.
+    pub fn settle(mut self) {
+        self.settled = true;
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let (store, guard, key) = (
+            self.store.clone(),
+            self.guard,
+            std::mem::take(&mut self.key),
+        );
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = store.release_attempt(guard, &key).await {
+                    tracing::warn!(error = %format!("{e:#}"), "could not give back an attempt");
+                }
+            });
+        }
     }
 }
 
@@ -122,12 +168,6 @@ impl Store {
         let granted: Option<i64> = super::on_both!(
             self,
             write | pool | {
-                sqlx::query(sqlx::AssertSqlSafe(q.ensure))
-                    .bind(&k)
-                    .bind(now)
-                    .execute(pool)
-                    .await
-                    .context("Failed to prepare an attempt count")?;
                 sqlx::query_scalar(sqlx::AssertSqlSafe(q.reserve))
                     .bind(&k)
                     .bind(now)
@@ -232,19 +272,27 @@ impl Store {
         Ok(until.flatten())
     }
 
-    /// Deletes counts whose window and lock have both passed.
-    pub async fn sweep_attempts(&self, now: i64, oldest_window_secs: i64) -> anyhow::Result<u64> {
-        let sql = "DELETE FROM staff_login_limits WHERE window_start < $1 \
-                   AND (locked_until IS NULL OR locked_until < $2)";
+    /// Deletes the counts of `guard` whose window (`window_secs`) and lock have both
+    /// passed.
+    pub async fn sweep_attempts(
+        &self,
+        guard: Guard,
+        now: i64,
+        window_secs: i64,
+    ) -> anyhow::Result<u64> {
+        let (t, _, _) = guard.sql_names();
+        let sql = format!(
+            "DELETE FROM {t} WHERE window_start < $1 AND (locked_until IS NULL OR locked_until < $2)"
+        );
         Ok(super::on_both!(
             self,
             write | pool | {
-                sqlx::query(sql)
-                    .bind(now - oldest_window_secs)
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(now - window_secs)
                     .bind(now)
                     .execute(pool)
                     .await
-                    .context("Failed to sweep login counts")?
+                    .context("Failed to sweep attempt counts")?
                     .rows_affected()
             }
         ))

@@ -19,7 +19,7 @@ use crate::session::{CallSid, Session};
 mod attempts;
 mod cache;
 mod hot;
-pub use attempts::{Guard, Limit, Reservation};
+pub use attempts::{Guard, Limit, Reservation, Slot};
 use hot::{Hot, Write};
 
 /// A session not touched for this long is treated as over (the provider caps calls at
@@ -214,7 +214,18 @@ impl Store {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
             Store::Sqlite(db) => sqlx::migrate!("./migrations/sqlite").run(&db.write).await,
-            Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+            Store::Postgres(pool) => {
+                // A migration may take longer than a webhook's statement timeout: it
+                // runs on a connection of its own without one, closed after.
+                let mut conn = pool.acquire().await?;
+                conn.close_on_drop();
+                for set in ["SET statement_timeout = 0", "SET lock_timeout = 0"] {
+                    sqlx::query(set).execute(&mut *conn).await?;
+                }
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&mut *conn)
+                    .await
+            }
         }
         .context("Failed to apply database migrations")
     }
@@ -521,5 +532,38 @@ impl Store {
             }
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn a_lost_connection_is_tried_once_more_and_only_once() {
+        let tries = AtomicU32::new(0);
+        let lost = || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()))
+        };
+        assert!(once_more(lost).await.is_err());
+        assert_eq!(tries.load(Ordering::SeqCst), 2, "tried twice, not more");
+        let tries = AtomicU32::new(0);
+        let then_ok = || async {
+            match tries.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(sqlx::Error::Io(std::io::ErrorKind::BrokenPipe.into())),
+                _ => Ok(7),
+            }
+        };
+        assert_eq!(once_more(then_ok).await.ok(), Some(7));
+        // A statement that is wrong is not tried again.
+        let tries = AtomicU32::new(0);
+        let wrong = || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(sqlx::Error::RowNotFound)
+        };
+        assert!(once_more(wrong).await.is_err());
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
     }
 }
