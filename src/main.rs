@@ -294,32 +294,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Staff { command } => {
             telemetry::init("warn");
-            let mut settings = Settings::load()?;
-            // The staff commands need no webhook token or blind index.
-            settings.insecure_no_signature = true;
-            if settings.blind_index_key.is_none() {
-                settings.blind_index_key = Some("-".repeat(32));
-            }
+            // Only the store and the password hasher: no flows, prompts or keys needed.
+            let settings = Settings::load()?;
             let store = Store::connect(&settings.database_url).await?;
-            let clock = std::sync::Arc::new(caseline::clock::SystemClock);
-            let services = caseline::app::Services::new(settings, store, clock)?;
+            let now = chrono::Utc::now().timestamp();
             match command {
                 StaffCommand::Add { name, role } => {
                     let role = caseline::staff::Role::parse(&role)
                         .ok_or_else(|| anyhow::anyhow!("unknown role"))?;
                     let password = read_password(&name)?;
-                    caseline::staff::add(&services, &name, role, &password).await?;
+                    let hasher = caseline::verify::Hasher::new(settings.hash_cost)?;
+                    caseline::staff::add(&store, &hasher, now, &name, role, &password).await?;
                     println!("added {name} ({})", role.as_str());
                 }
                 StaffCommand::Disable { name } => {
-                    if services.store.disable_staff(&name, services.now()).await? {
+                    if store.disable_staff(&name, now).await? {
                         println!("disabled {name}; their sessions are ended");
                     } else {
                         anyhow::bail!("no enabled account named '{name}'");
                     }
                 }
                 StaffCommand::List => {
-                    for a in services.store.list_staff().await? {
+                    for a in store.list_staff().await? {
                         println!(
                             "{:<24} {:<10} {}",
                             a.name,

@@ -390,7 +390,7 @@ async fn add_account(
     if s.store.staff_credentials(&b.name).await?.is_some() {
         return Err(StaffError::Conflict(format!("'{}' already exists", b.name)));
     }
-    let id = super::add(&s, &b.name, role, &b.password).await?;
+    let id = super::add(&s.store, &s.hasher, s.now(), &b.name, role, &b.password).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": id, "name": b.name, "role": role})),

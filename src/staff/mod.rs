@@ -11,7 +11,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::app::Services;
-use crate::store::{Guard, Limit, Reservation, Slot};
+use crate::store::{Guard, Limit, Reservation, Slot, Store};
+use crate::verify::Hasher;
 
 /// How long a login lasts.
 pub const SESSION_SECS: i64 = 8 * 3600;
@@ -147,17 +148,25 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Creates an account (the hash is made on a blocking thread).
-pub async fn add(s: &Services, name: &str, role: Role, password: &str) -> anyhow::Result<i64> {
+/// Creates an account (the hash is made on a blocking thread). Takes only what it
+/// uses, so the `staff add` command needs no flows, prompts or webhook keys.
+pub async fn add(
+    store: &Store,
+    hasher: &Hasher,
+    now: i64,
+    name: &str,
+    role: Role,
+    password: &str,
+) -> anyhow::Result<i64> {
     check_name(name).map_err(anyhow::Error::msg)?;
     check_password(password).map_err(anyhow::Error::msg)?;
-    let hasher = s.hasher.clone();
+    let hasher = hasher.clone();
     let pw = password.as_bytes().to_vec();
     let hash = tokio::task::spawn_blocking(move || hasher.hash_bytes(&pw)).await??;
-    let id = s.store.add_staff(name, role, &hash, s.now()).await?;
-    s.store
+    let id = store.add_staff(name, role, &hash, now).await?;
+    store
         .audit(
-            s.now(),
+            now,
             None,
             Some(name),
             "staff.add",

@@ -1,6 +1,6 @@
 //! Only the provider gets in, and whatever it sends, the caller hears valid TwiML.
 
-mod common;
+use crate::helpers as common;
 
 use caseline::signature::{Algorithm, sign, signing_payload};
 use common::{Backend, PUBLIC_URL, SHARED_KEY, TOKEN, TestApp};

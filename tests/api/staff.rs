@@ -1,7 +1,7 @@
 //! Staff hand-offs: accounts and login, roles, the staff API, and transfers into the IVR
 //! through the provider's REST API (a wiremock server), on both stores.
 
-mod common;
+use crate::helpers as common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Verified callers: SSN and PAR ID, then payments and case status, on both stores.
 
-mod common;
+use crate::helpers as common;
 
 use common::{Backend, TestApp};
 
@@ -23,33 +23,6 @@ on_both_stores!(
     reimporting_the_same_extract_changes_nothing,
     no_ssn_or_par_id_is_left_anywhere,
 );
-
-/// Every log line of this test binary, at TRACE level, from a subscriber installed once
-/// for the whole process (a per-thread one misses events when tests run in parallel).
-fn capture_logs() -> &'static std::sync::Mutex<Vec<u8>> {
-    use std::sync::{Mutex, OnceLock};
-    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
-        struct W(&'static Mutex<Vec<u8>>);
-        impl std::io::Write for W {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || W(buf))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
-        buf
-    })
-}
 
 async fn english(app: &TestApp) -> common::Phone<'_> {
     let mut call = app.call();
@@ -397,7 +370,7 @@ async fn reimporting_the_same_extract_changes_nothing(b: Backend) {
 }
 
 async fn no_ssn_or_par_id_is_left_anywhere(b: Backend) {
-    let logs = capture_logs();
+    let logs = common::capture_logs();
     let sqlite = matches!(b, Backend::Sqlite);
     let app = TestApp::spawn(b).await.with_demo_data().await;
     let mut transcript = String::new();

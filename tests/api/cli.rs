@@ -269,3 +269,41 @@ fn logs_written_to_a_file_carry_no_colour_codes() {
     assert!(stderr.contains("SIGNATURE CHECKS ARE OFF"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "colour codes in: {stderr:?}");
 }
+
+#[test]
+fn staff_add_works_in_an_empty_folder_with_only_the_database_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/staff.db", dir.path().display());
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_caseline"))
+            .current_dir(dir.path())
+            .env_clear()
+            .env("CASELINE_DATABASE_URL", &db)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(
+        &["staff", "add", "dana", "--role", "agent"],
+        "a long enough passphrase\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("added dana (agent)"));
+    let out = run(&["staff", "list"], "");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dana"));
+}

@@ -33,20 +33,22 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// PostgreSQL when `CASELINE_TEST_POSTGRES_URL` is set (`.ci/run` sets it).
-    pub fn postgres() -> Option<Backend> {
+    /// PostgreSQL at `CASELINE_TEST_POSTGRES_URL`. The PostgreSQL scenarios are ignored
+    /// unless asked for (`--include-ignored`, as `.ci/run` does); asked for without the
+    /// URL, they fail rather than pass having tested nothing.
+    pub fn postgres() -> Backend {
         match std::env::var("CASELINE_TEST_POSTGRES_URL") {
-            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
-            _ => {
-                eprintln!("CASELINE_TEST_POSTGRES_URL is not set: skipping the PostgreSQL run");
-                None
-            }
+            Ok(url) if !url.is_empty() => Backend::Postgres(url),
+            _ => panic!(
+                "CASELINE_TEST_POSTGRES_URL is not set: the PostgreSQL scenarios cannot run \
+                 (for example postgres://postgres@127.0.0.1:5432/test)"
+            ),
         }
     }
 }
 
 /// Runs each named scenario `async fn name(backend: Backend)` on SQLite, and on
-/// PostgreSQL when configured.
+/// PostgreSQL (ignored unless asked for: see [`Backend::postgres`]).
 #[macro_export]
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
@@ -54,21 +56,64 @@ macro_rules! on_both_stores {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    super::$name($crate::common::Backend::Sqlite).await
+                    super::$name($crate::helpers::Backend::Sqlite).await
                 }
             )*
         }
         mod postgres {
             $(
                 #[tokio::test]
+                #[ignore = "needs PostgreSQL: set CASELINE_TEST_POSTGRES_URL, run with --include-ignored"]
                 async fn $name() {
-                    if let Some(b) = $crate::common::Backend::postgres() {
-                        super::$name(b).await
-                    }
+                    super::$name($crate::helpers::Backend::postgres()).await
                 }
             )*
         }
     };
+}
+
+/// Runs each named scenario on PostgreSQL only (what SQLite has no counterpart for),
+/// ignored unless asked for.
+#[macro_export]
+macro_rules! on_postgres {
+    ($($name:ident),* $(,)?) => {
+        mod postgres_only {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL: set CASELINE_TEST_POSTGRES_URL, run with --include-ignored"]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::postgres()).await
+                }
+            )*
+        }
+    };
+}
+
+/// Every log line of this test binary at TRACE, from one subscriber installed for the
+/// whole process (a per-thread one misses events when tests run in parallel).
+pub fn capture_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    use std::sync::{Mutex, OnceLock};
+    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        struct W(&'static Mutex<Vec<u8>>);
+        impl std::io::Write for W {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("log buffer").extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || W(buf))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+        buf
+    })
 }
 
 /// Where a test's database lives, kept alive for the test.
@@ -346,9 +391,16 @@ impl TestApp {
     /// Creates a staff account and signs it in; answers the token.
     pub async fn staff_login(&self, name: &str, role: caseline::staff::Role) -> String {
         let password = format!("{name}-correct-horse-battery");
-        caseline::staff::add(&self.state, name, role, &password)
-            .await
-            .expect("staff account");
+        caseline::staff::add(
+            &self.state.store,
+            &self.state.hasher,
+            self.state.now(),
+            name,
+            role,
+            &password,
+        )
+        .await
+        .expect("staff account");
         let (status, body) = self
             .staff(
                 "POST",

@@ -1,7 +1,7 @@
 //! Whole calls through the router, signed like the provider signs them, on SQLite and
 //! on PostgreSQL.
 
-mod common;
+use crate::helpers as common;
 
 use common::{Backend, PUBLIC_URL, TTY_LINE, TestApp, closed_time};
 

@@ -2,7 +2,7 @@
 //! caller's context, the screen pop, queue announcements, callbacks and the emergency
 //! announcement; on both stores.
 
-mod common;
+use crate::helpers as common;
 
 use std::time::{Duration, Instant};
 

@@ -27,8 +27,15 @@ impl Server {
     fn start(nofile: Option<(u64, u64)>, env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_caseline"));
+        // Signatures are off unless the test gives a token.
+        let signed = env.iter().any(|(k, _)| *k == "CASELINE_TWILIO_AUTH_TOKEN");
+        let args: &[&str] = if signed {
+            &["serve"]
+        } else {
+            &["serve", "--insecure-no-signature"]
+        };
         cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["serve", "--insecure-no-signature"])
+            .args(args)
             .env_remove("CASELINE_FLOWS_DIR")
             .env_remove("CASELINE_PROMPTS_DIR")
             .env_remove("CASELINE_CONFIG")
@@ -414,4 +421,51 @@ fn staff_logins_see_the_peer_address_and_sigterm_stops_cleanly() {
         )
         .unwrap();
     assert_eq!(address, "addr:127.0.0.1");
+}
+
+#[test]
+fn a_flood_of_unsigned_requests_with_long_paths_stays_out_of_the_log() {
+    let server = Server::start(None, &[("CASELINE_TWILIO_AUTH_TOKEN", "connections-token")]);
+    let before = server.log().len();
+    let path = format!("/voice/step/{}", "a".repeat(60 * 1024));
+    let mut s = TcpStream::connect_timeout(&server.addr, Duration::from_secs(3)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    for _ in 0..300 {
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: caseline\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\n\r\nCallSid=x"
+        )
+        .unwrap();
+        let mut status = String::new();
+        reader.read_line(&mut status).unwrap();
+        assert!(status.starts_with("HTTP/1.1 403"), "{status}");
+        // The rest of the answer: headers, then the body by its length.
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+    }
+    // Let the log reader catch up with what was written.
+    std::thread::sleep(Duration::from_millis(200));
+    let log = server.log();
+    let added = log.len() - before;
+    assert!(
+        added < 1024 * 1024,
+        "300 refusals added {added} bytes of log"
+    );
+    assert!(
+        log.contains("refused a webhook"),
+        "refusals are still logged:\n{log}"
+    );
 }

@@ -1,0 +1,18 @@
+//! The integration tests: one binary, a module per area of the product, sharing
+//! [`helpers`] (a real router on a fresh database each, a phone that sends signed
+//! webhooks). Scenarios that need what a machine may lack (PostgreSQL, a browser) are
+//! `#[ignore]`d with the reason, so `cargo test` says they did not run; `.ci/run` runs
+//! them with `--include-ignored`, and there they fail if what they need is missing.
+
+#[macro_use]
+mod helpers;
+
+mod calls;
+mod cli;
+mod connections;
+mod console;
+mod hardening;
+mod reaching;
+mod robustness;
+mod staff;
+mod verified;
