@@ -239,6 +239,10 @@ async fn sweep_sessions(state: AppState) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "session sweep failed"),
         }
+        let day_ago = state.now() - crate::store::SESSION_KEEP_SECS;
+        if let Err(e) = state.store.expire_handoffs(day_ago).await {
+            tracing::warn!(error = %format!("{e:#}"), "hand-off sweep failed");
+        }
         let staff_window = crate::staff::LOCK_SECS.max(crate::staff::ADDRESS_WINDOW_SECS);
         let counts = [
             (crate::store::Guard::StaffName, staff_window),

@@ -186,14 +186,27 @@ pub async fn step(s: &Services, p: &Params, name: &str) -> Result<Response, Call
     finish(s, session, before, response).await
 }
 
-/// `POST /voice/staff/{entry}`: a staff member moved the live call into the IVR (the
-/// flow entry `staff-{entry}`).
-pub async fn staff_entry(s: &Services, p: &Params, entry: &str) -> Result<Response, CallError> {
+/// `POST /voice/staff/{entry}?handoff={id}`: a staff member moved the live call into
+/// the IVR (the flow entry `staff-{entry}`). The hand-off (who, and where the caller
+/// goes back to) is read from its own row, named by the URL, and kept in the session
+/// from here on, in the call's own order.
+pub async fn staff_entry(
+    s: &Services,
+    p: &Params,
+    entry: &str,
+    handoff: Option<i64>,
+) -> Result<Response, CallError> {
     if !crate::staff::calls::ENTRIES.contains(&entry) {
         return Err(CallError::new(anyhow::anyhow!("unknown staff entry")));
     }
     let mut session = session_for(s, p).await?;
     let before = snapshot(s, &session);
+    if let Some(id) = handoff {
+        match s.store.handoff(id, session.call_sid.as_str()).await? {
+            Some(t) => session.staff_transfer = Some(t),
+            None => tracing::warn!(handoff = id, "a staff entry for a hand-off not on record"),
+        }
+    }
     let response = engine::start(s, &mut session, &format!("staff-{entry}"))
         .await
         .map_err(CallError::during(&session))?;

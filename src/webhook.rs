@@ -140,13 +140,10 @@ async fn input(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpR
 /// The recovery attempt from `?attempt=N`. Anything else (missing, malformed,
 /// repeated) counts as a late attempt: the call ends politely rather than loops.
 fn attempt(query: Option<&str>) -> u32 {
-    let mut values = form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .filter(|(k, _)| k == "attempt")
-        .map(|(_, v)| v);
-    match (values.next(), values.next()) {
-        (Some(v), None) => v.parse().unwrap_or(1u32).max(1),
-        _ => 1,
-    }
+    query_number(query, "attempt")
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(1)
+        .max(1)
 }
 
 async fn recover(State(s): State<AppState>, uri: Uri, Form(p): Form) -> HttpResponse {
@@ -178,11 +175,28 @@ async fn fallback(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
     Twiml(call::fallback(&s, &p)).into_response()
 }
 
-async fn staff_entry(State(s): State<AppState>, entry: Segment, Form(p): Form) -> HttpResponse {
+async fn staff_entry(
+    State(s): State<AppState>,
+    entry: Segment,
+    uri: Uri,
+    Form(p): Form,
+) -> HttpResponse {
+    let handoff = query_number(uri.query(), "handoff");
     answer(s.clone(), async move {
-        call::staff_entry(&s, &p, &segment(entry)?).await
+        call::staff_entry(&s, &p, &segment(entry)?, handoff).await
     })
     .await
+}
+
+/// A whole number from `?name=N`, if given once and well-formed.
+fn query_number(query: Option<&str>, name: &str) -> Option<i64> {
+    let mut values = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v);
+    match (values.next(), values.next()) {
+        (Some(v), None) => v.parse().ok(),
+        _ => None,
+    }
 }
 
 async fn queue_wait(State(s): State<AppState>, Form(p): Form) -> HttpResponse {

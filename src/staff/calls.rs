@@ -98,8 +98,9 @@ pub struct Moved {
 }
 
 /// Sends a live caller into the IVR at `entry`, to come back to `return_to`: records
-/// the hand-off in the call's session, then asks the provider to move the call. If the
-/// provider refuses, the session is put back as it was.
+/// the hand-off in a row of its own (no webhook of the call can overwrite it), then asks
+/// the provider to move the call to the entry URL naming that row. If the provider
+/// refuses, the row is forgotten and nothing has changed.
 pub async fn transfer(
     s: &Services,
     staff: &Staff,
@@ -119,16 +120,18 @@ pub async fn transfer(
         Destination::Sip(uri) => uri,
         Destination::Client(id) => format!("client:{id}"),
     };
-    let mut session = live_session(s, sid).await?;
-    let before = session.staff_transfer.clone();
-    session.staff_transfer = Some(StaffTransfer {
+    let session = live_session(s, sid).await?;
+    let handoff = StaffTransfer {
         entry: entry.to_string(),
         return_to: return_to.clone(),
         by: staff.name.clone(),
         at: s.now(),
-    });
-    s.store.save_session(&session, s.now()).await?;
-    let url = format!("{}/voice/staff/{entry}", s.settings.public_url);
+    };
+    let id = s
+        .store
+        .add_handoff(session.call_sid.as_str(), &handoff)
+        .await?;
+    let url = format!("{}/voice/staff/{entry}?handoff={id}", s.settings.public_url);
     let moved = s
         .provider
         .redirect_call(session.call_sid.as_str(), &url)
@@ -149,8 +152,7 @@ pub async fn transfer(
         )
         .await?;
     if let Err(e) = moved {
-        session.staff_transfer = before;
-        s.store.save_session(&session, s.now()).await?;
+        s.store.delete_handoff(id).await?;
         return Err(provider_error(e));
     }
     Ok(Moved {

@@ -4,7 +4,7 @@ use anyhow::{Context, anyhow};
 use sqlx::Row;
 
 use super::{Account, Role, Staff};
-use crate::session::Session;
+use crate::session::{Session, StaffTransfer};
 use crate::store::{Sqlite, Store, on_both};
 
 /// What a login needs to check.
@@ -231,6 +231,82 @@ impl Store {
                     .collect()
             }
         )
+    }
+
+    /// Records a hand-off of `call_sid` into the IVR; answers its id for the entry URL.
+    pub async fn add_handoff(&self, call_sid: &str, t: &StaffTransfer) -> anyhow::Result<i64> {
+        let sql = "INSERT INTO staff_handoffs (call_sid, entry, return_to, by_name, at) \
+                   VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        Ok(on_both!(
+            self,
+            write | pool | {
+                sqlx::query_scalar(sql)
+                    .bind(call_sid)
+                    .bind(&t.entry)
+                    .bind(&t.return_to)
+                    .bind(&t.by)
+                    .bind(t.at)
+                    .fetch_one(pool)
+                    .await
+                    .context("Failed to record the hand-off")?
+            }
+        ))
+    }
+
+    /// The hand-off `id`, if it is this call's.
+    pub async fn handoff(&self, id: i64, call_sid: &str) -> anyhow::Result<Option<StaffTransfer>> {
+        let sql = "SELECT entry, return_to, by_name, at FROM staff_handoffs \
+                   WHERE id = $1 AND call_sid = $2";
+        on_both!(
+            self,
+            read | pool | {
+                let row = sqlx::query(sql)
+                    .bind(id)
+                    .bind(call_sid)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to read the hand-off")?;
+                row.map(|r| -> anyhow::Result<StaffTransfer> {
+                    Ok(StaffTransfer {
+                        entry: r.try_get("entry")?,
+                        return_to: r.try_get("return_to")?,
+                        by: r.try_get("by_name")?,
+                        at: r.try_get("at")?,
+                    })
+                })
+                .transpose()
+            }
+        )
+    }
+
+    /// Forgets a hand-off the provider refused to carry out.
+    pub async fn delete_handoff(&self, id: i64) -> anyhow::Result<()> {
+        on_both!(
+            self,
+            write | pool | {
+                sqlx::query("DELETE FROM staff_handoffs WHERE id = $1")
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .context("Failed to forget the hand-off")?;
+            }
+        );
+        Ok(())
+    }
+
+    /// Deletes hand-offs older than `before` (their calls are long over).
+    pub async fn expire_handoffs(&self, before: i64) -> anyhow::Result<u64> {
+        Ok(on_both!(
+            self,
+            write | pool | {
+                sqlx::query("DELETE FROM staff_handoffs WHERE at < $1")
+                    .bind(before)
+                    .execute(pool)
+                    .await
+                    .context("Failed to expire hand-offs")?
+                    .rows_affected()
+            }
+        ))
     }
 
     /// Calls not ended and heard from within `SESSION_TTL`, newest first, each as this

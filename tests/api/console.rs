@@ -103,16 +103,22 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
     let got = provider.received_requests().await.unwrap();
     assert_eq!(got.len(), 1);
     assert!(got[0].url.path().ends_with(&format!("/Calls/{CALL}.json")));
-    let session = state
+    // The hand-off is on record in its own row, named by the entry URL.
+    let url: String = form_urlencoded::parse(&got[0].body)
+        .find(|(k, _)| k == "Url")
+        .map(|(_, v)| v.into_owned())
+        .expect("the entry URL");
+    let id: i64 = url
+        .split("handoff=")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("a hand-off id");
+    let sent = state
         .store
-        .load_session(
-            &caseline::session::CallSid::parse(CALL).unwrap(),
-            state.now(),
-        )
+        .handoff(id, CALL)
         .await
         .unwrap()
-        .unwrap();
-    let sent = session.staff_transfer.expect("marked as sent by staff");
+        .expect("marked as sent by staff");
     assert_eq!(sent.by, "dana");
     assert_eq!(sent.entry, "verify");
     assert_eq!(sent.return_to, "sip:dana@pbx.agency.example");

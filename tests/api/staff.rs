@@ -24,6 +24,7 @@ on_both_stores!(
     roles_are_enforced,
     login_lockout_expiry_and_logout,
     callbacks_and_announcement_through_the_api,
+    a_webhook_saving_during_a_transfer_does_not_lose_the_hand_off,
 );
 
 async fn app_with_provider(b: Backend, provider: &MockServer) -> TestApp {
@@ -36,6 +37,16 @@ async fn app_with_provider(b: Backend, provider: &MockServer) -> TestApp {
 
 fn calls_path(sid: &str) -> String {
     format!("/2010-04-01/Accounts/{ACCOUNT}/Calls/{sid}.json")
+}
+
+/// The URL the provider was last told to move a call to.
+async fn entry_url(provider: &MockServer) -> String {
+    let got = provider.received_requests().await.expect("requests");
+    let last = got.last().expect("a request to the provider");
+    form_urlencoded::parse(&last.body)
+        .find(|(k, _)| k == "Url")
+        .map(|(_, v)| v.into_owned())
+        .expect("a Url")
 }
 
 /// A caller in the queue, waiting for a representative.
@@ -97,14 +108,15 @@ async fn transfer_into_verify_then_back_verified(b: Backend) {
         Some(format!("Basic {basic}").as_str())
     );
     let form: Vec<(String, String)> = form_urlencoded::parse(&req.body).into_owned().collect();
-    let entry_url = format!("{PUBLIC_URL}/voice/staff/verify");
-    assert_eq!(
-        form,
-        vec![
-            ("Url".to_string(), entry_url.clone()),
-            ("Method".to_string(), "POST".to_string())
-        ]
+    // The entry URL names the hand-off's own row.
+    let entry_url = form[0].1.clone();
+    assert_eq!(form[0].0, "Url");
+    assert!(
+        entry_url.starts_with(&format!("{PUBLIC_URL}/voice/staff/verify?handoff=")),
+        "{entry_url}"
     );
+    assert_eq!(form[1], ("Method".to_string(), "POST".to_string()));
+    assert_eq!(form.len(), 2);
 
     // The provider fetches the entry URL for the live call.
     let sent = call
@@ -185,8 +197,7 @@ async fn failed_verification_goes_back_unverified(b: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    call.post(&format!("{PUBLIC_URL}/voice/staff/verify"), &[])
-        .await;
+    call.post(&entry_url(&provider).await, &[]).await;
     let mut last = None;
     for _ in 0..3 {
         call.press(MARCO.0).await;
@@ -546,4 +557,55 @@ async fn callbacks_and_announcement_through_the_api(b: Backend) {
     let mut call = app.call();
     let hello = call.dial().await;
     assert!(!hello.says("noon"), "{}", hello.said());
+}
+
+async fn a_webhook_saving_during_a_transfer_does_not_lose_the_hand_off(b: Backend) {
+    let provider = MockServer::start().await;
+    let app = app_with_provider(b, &provider).await;
+    let mut call = caller_with_agent(&app).await;
+    Mock::given(method("POST"))
+        .and(path(calls_path(&call.sid)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"sid": call.sid})))
+        .mount(&provider)
+        .await;
+    let token = app.staff_login("dana", Role::Agent).await;
+    let sid = caseline::session::CallSid::parse(&call.sid).expect("sid");
+    // A webhook of this call loads its session...
+    let stale = app
+        .state
+        .store
+        .load_session(&sid, app.state.now())
+        .await
+        .expect("load")
+        .expect("session");
+    // ...the staff member sends the caller into the IVR...
+    let (status, moved) = app
+        .staff(
+            "POST",
+            &format!("/staff/calls/{}/transfer", call.sid),
+            Some(&token),
+            Some(json!({"entry": "verify", "return_to": RETURN_TO})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{moved}");
+    // ...and the webhook saves what it loaded, after the transfer.
+    app.state
+        .store
+        .save_session(&stale, app.state.now())
+        .await
+        .expect("save");
+    let sent = call
+        .post(
+            &entry_url(&provider).await,
+            &[("CallStatus", "in-progress")],
+        )
+        .await;
+    assert!(sent.says("Social Security"), "{}", sent.said());
+    call.press(MARCO.0).await;
+    let back = call.press(MARCO.1).await;
+    let sip = back
+        .find("Sip")
+        .and_then(|s| s.text.clone())
+        .unwrap_or_else(|| panic!("not dialled back to the agent: {}", back.xml));
+    assert!(sip.starts_with(&format!("{RETURN_TO}?")), "{sip}");
 }
