@@ -98,6 +98,17 @@ impl Template {
         Ok(Template { segments })
     }
 
+    /// The template as written.
+    fn source(&self) -> String {
+        self.segments
+            .iter()
+            .map(|s| match s {
+                Segment::Lit(l) => l.clone(),
+                Segment::Var(n) => format!("{{{n}}}"),
+            })
+            .collect()
+    }
+
     fn placeholders(&self) -> BTreeSet<&str> {
         self.segments
             .iter()
@@ -235,6 +246,23 @@ impl Catalog {
             .copied()
             .filter(|l| !self.langs.get(l).is_some_and(|m| m.contains_key(id)))
             .collect()
+    }
+
+    /// The words of prompt `id` as written, in each language and channel it has text
+    /// for (placeholders left as `{name}`): what `flows check` reads a menu's offers
+    /// from.
+    pub fn texts(&self, id: &str) -> Vec<(Lang, Channel, String)> {
+        let mut out = Vec::new();
+        for lang in Lang::ALL {
+            let Some(entry) = self.langs.get(&lang).and_then(|m| m.get(id)) else {
+                continue;
+            };
+            out.push((lang, Channel::Voice, entry.voice.source()));
+            if let Some(tty) = &entry.tty {
+                out.push((lang, Channel::Tty, tty.source()));
+            }
+        }
+        out
     }
 
     /// Placeholder names used by prompt `id` (the same in every language).

@@ -819,6 +819,7 @@ impl Compiler<'_> {
                 other => self.err(&child.pos, &format!("<Menu> cannot hold <{other}>")),
             }
         }
+        self.keys_match_words(node, &keys, &defaults.keys);
         for (k, t) in &defaults.keys {
             if !keys.iter().any(|(m, _)| m == k) {
                 keys.push((*k, *t));
@@ -829,6 +830,67 @@ impl Compiler<'_> {
             .prompting(node, defaults, "Menu")
             .unwrap_or_else(empty_prompting);
         Menu { prompting, keys }
+    }
+
+    /// A menu's keys and its words must agree: each `<Key>` of its own is offered
+    /// somewhere in its prompt or help ("press N", "oprima N", or a TTY list "N WORD"),
+    /// in some language or the TTY text; and a digit offered in any of those words has a
+    /// key (its own, or one from `<MenuDefaults>`). An analyst who adds a key but not
+    /// the words, or the words but not the key, hears about it here, not from callers.
+    fn keys_match_words(
+        &mut self,
+        node: &Node,
+        own: &[(char, StepIx)],
+        defaults: &[(char, StepIx)],
+    ) {
+        let ids: Vec<String> = ["prompt", "help"]
+            .iter()
+            .filter_map(|a| node.attr(a).map(|v| v.value.clone()))
+            .collect();
+        let mut offered = std::collections::BTreeSet::new();
+        for id in &ids {
+            for (lang, channel, text) in self.catalog.texts(id) {
+                for digit in super::words::offered_digits(&text) {
+                    offered.insert(digit);
+                    let handled = own.iter().chain(defaults).any(|(k, _)| *k == digit);
+                    if !handled {
+                        let tty = if channel == crate::prompts::Channel::Tty {
+                            " TTY"
+                        } else {
+                            ""
+                        };
+                        self.err(
+                            &node.pos,
+                            &format!(
+                                "prompt '{id}' ({}{tty}) offers key {digit}, but this menu has no <Key digit=\"{digit}\">",
+                                lang.code()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        for child in node.children.iter().filter(|c| c.name == "Key") {
+            let Some(d) = child.attr("digit") else {
+                continue;
+            };
+            let mut chars = d.value.chars();
+            if let (Some(digit), None) = (chars.next(), chars.next())
+                && digit.is_ascii_digit()
+                && !offered.contains(&digit)
+            {
+                self.err(
+                    &d.pos,
+                    &format!(
+                        "key {digit} is never offered: no \"press {digit}\" (or \"oprima {digit}\", or a TTY \"{digit} ...\") in {}",
+                        ids.iter()
+                            .map(|i| format!("'{i}'"))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    ),
+                );
+            }
+        }
     }
 
     fn input(&mut self, node: &Node, defaults: &Defaults) -> Input {

@@ -5,6 +5,7 @@
 
 mod compile;
 pub mod engine;
+mod words;
 pub mod xml;
 
 use std::collections::HashMap;

@@ -307,3 +307,92 @@ fn staff_add_works_in_an_empty_folder_with_only_the_database_url() {
     let out = run(&["staff", "list"], "");
     assert!(String::from_utf8_lossy(&out.stdout).contains("dana"));
 }
+
+/// The shipped flows and prompts copied to a temp folder, with `edit` applied to each
+/// file's text (flows and prompts alike).
+fn edited_copy(edit: impl Fn(&str, &str) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    for sub in ["call-flows", "prompts"] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(format!("{root}/{sub}")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let text = std::fs::read_to_string(&path).unwrap();
+                std::fs::write(dir.path().join(sub).join(&name), edit(&name, &text)).unwrap();
+            }
+        }
+    }
+    dir
+}
+
+fn flows_check(dir: &std::path::Path) -> (bool, String) {
+    let out = caseline()
+        .args(["flows", "check"])
+        .arg(dir.join("call-flows"))
+        .arg("--prompts")
+        .arg(dir.join("prompts"))
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn flows_check_refuses_a_key_that_no_words_offer() {
+    let dir = edited_copy(|name, text| {
+        if name == "main.xml" {
+            text.replace(
+                r#"<Key digit="9" step="change-language"/>"#,
+                "<Key digit=\"9\" step=\"change-language\"/>\n    <Key digit=\"8\" step=\"payments\"/>",
+            )
+        } else {
+            text.to_string()
+        }
+    });
+    let (ok, stderr) = flows_check(dir.path());
+    assert!(!ok, "{stderr}");
+    let main = dir.path().join("call-flows/main.xml").display().to_string();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("key 8 is never offered"))
+        .unwrap_or_else(|| panic!("no error for key 8 in:\n{stderr}"));
+    assert!(line.starts_with(&format!("{main}:")), "{line}");
+    let lineno: usize = line[main.len() + 1..]
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let text = std::fs::read_to_string(&main).unwrap();
+    assert!(
+        text.lines()
+            .nth(lineno - 1)
+            .unwrap()
+            .contains(r#"digit="8""#),
+        "line {lineno} is the key's"
+    );
+}
+
+#[test]
+fn flows_check_refuses_words_that_offer_a_key_the_menu_lacks() {
+    let dir = edited_copy(|name, text| {
+        if name == "es.toml" {
+            text.replace(
+                "Para cambiar el idioma, oprima 9.",
+                "Para cambiar el idioma, oprima 9. Para las noticias, oprima 7.",
+            )
+        } else {
+            text.to_string()
+        }
+    });
+    let (ok, stderr) = flows_check(dir.path());
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("prompt 'menu.main' (es) offers key 7"),
+        "{stderr}"
+    );
+}
