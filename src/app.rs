@@ -288,7 +288,7 @@ impl Runtime for Services {
                     .map(|open| speech::next_open(local, open, lang))
             }
             (None, "holiday") => hours.holiday(now, lang).map(String::from),
-            (None, _) => speech::setting_value(&self.settings, name, channel),
+            (None, _) => speech::setting_value(&self.settings, name, lang, channel),
         }
     }
 

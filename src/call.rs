@@ -289,8 +289,8 @@ pub async fn status(s: &Services, p: &Params) -> Result<Response, CallError> {
 struct Phones<'a>(&'a Services);
 
 impl Fill for Phones<'_> {
-    fn fill(&self, name: &str, _lang: Lang, channel: Channel) -> Option<String> {
-        speech::setting_value(&self.0.settings, name, channel)
+    fn fill(&self, name: &str, lang: Lang, channel: Channel) -> Option<String> {
+        speech::setting_value(&self.0.settings, name, lang, channel)
     }
 }
 

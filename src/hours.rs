@@ -53,6 +53,15 @@ impl Hours {
         })
     }
 
+    /// The weekly rules as configured, in order: the days (Monday first), opening and
+    /// closing time. What callers are told the hours are.
+    pub fn weekly(&self) -> Vec<([bool; 7], NaiveTime, NaiveTime)> {
+        self.rules
+            .iter()
+            .map(|r| (r.days, r.open, r.close))
+            .collect()
+    }
+
     pub fn is_open(&self, now: DateTime<Utc>) -> bool {
         let local = now.with_timezone(&self.tz).naive_local();
         self.periods_on(local.date())

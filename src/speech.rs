@@ -542,14 +542,130 @@ pub fn next_open(now: NaiveDateTime, open: NaiveDateTime, lang: Lang) -> String 
 }
 
 /// The placeholders filled from settings (the agency's phone numbers).
-pub fn setting_value(settings: &Settings, name: &str, channel: Channel) -> Option<String> {
+pub fn setting_value(
+    settings: &Settings,
+    name: &str,
+    lang: Lang,
+    channel: Channel,
+) -> Option<String> {
     let number = match name {
         "csu_phone" => &settings.csu_phone,
         "tty_phone" => &settings.tty_phone,
         "epc_phone" => &settings.epc_phone,
+        "office_hours" => return office_hours(&settings.hours, lang),
         _ => return None,
     };
     Some(phone(number, channel))
+}
+
+/// The office hours as a caller hears them, from the configured rules (so a prompt
+/// never repeats them by hand): "every day from 8 a.m. to 4 p.m.", "Monday through
+/// Friday from 7:30 a.m. to 5 p.m., and on Saturday from 9 a.m. to noon"; "todos los
+/// días de las 8 de la mañana a las 4 de la tarde". `None` when the unit never opens
+/// (a prompt with it is then not said).
+pub fn office_hours(hours: &crate::hours::Hours, lang: Lang) -> Option<String> {
+    let parts: Vec<String> = hours
+        .weekly()
+        .iter()
+        .map(|(days, open, close)| {
+            let day = chrono::NaiveDate::MIN;
+            let (open, close) = (day.and_time(*open), day.and_time(*close));
+            match lang {
+                Lang::En => format!(
+                    "{} from {} to {}",
+                    days_words(days, lang),
+                    time(open, lang),
+                    time(close, lang)
+                ),
+                Lang::Es => format!(
+                    "{} {} {}",
+                    days_words(days, lang),
+                    es_contract("de", &time(open, lang)),
+                    es_contract("a", &time(close, lang))
+                ),
+            }
+        })
+        .collect();
+    match parts.len() {
+        0 => None,
+        1 => parts.into_iter().next(),
+        n => {
+            let and = match lang {
+                Lang::En => ", and ",
+                Lang::Es => " y ",
+            };
+            Some(format!(
+                "{}{and}{}",
+                parts[..n - 1].join(", "),
+                parts[n - 1]
+            ))
+        }
+    }
+}
+
+/// "de" or "a" before a Spanish time: "de las 8", "del mediodía", "al mediodía".
+fn es_contract(preposition: &str, time: &str) -> String {
+    match time.strip_prefix("el ") {
+        Some(rest) => format!("{preposition}l {rest}"),
+        None => format!("{preposition} {time}"),
+    }
+}
+
+/// The days of one rule: "every day", "Monday through Friday", "on Saturday",
+/// "on Monday, Wednesday and Friday"; "todos los días", "de lunes a viernes", "el
+/// sábado", "el lunes, miércoles y viernes".
+fn days_words(days: &[bool; 7], lang: Lang) -> String {
+    const EN: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    const ES: [&str; 7] = [
+        "lunes",
+        "martes",
+        "miércoles",
+        "jueves",
+        "viernes",
+        "sábado",
+        "domingo",
+    ];
+    let names = match lang {
+        Lang::En => EN,
+        Lang::Es => ES,
+    };
+    if days.iter().all(|d| *d) {
+        return match lang {
+            Lang::En => "every day".into(),
+            Lang::Es => "todos los días".into(),
+        };
+    }
+    let on: Vec<usize> = (0..7).filter(|&i| days[i]).collect();
+    let (first, last) = (on[0], on[on.len() - 1]);
+    if on.len() > 2 && last - first + 1 == on.len() {
+        return match lang {
+            Lang::En => format!("{} through {}", names[first], names[last]),
+            Lang::Es => format!("de {} a {}", names[first], names[last]),
+        };
+    }
+    let listed: Vec<&str> = on.iter().map(|&i| names[i]).collect();
+    let list = match listed.len() {
+        1 => listed[0].to_string(),
+        n => {
+            let and = match lang {
+                Lang::En => " and ",
+                Lang::Es => " y ",
+            };
+            format!("{}{and}{}", listed[..n - 1].join(", "), listed[n - 1])
+        }
+    };
+    match lang {
+        Lang::En => format!("on {list}"),
+        Lang::Es => format!("el {list}"),
+    }
 }
 
 /// A phone number: "8 6 6, 9 0 1, 3 2 1 2" for the voice, "866-901-3212" on a TTY. A
@@ -643,6 +759,40 @@ mod tests {
         assert_eq!(money(dec("1234.5"), En, Tty), "$1,234.50");
         assert_eq!(money(dec("0"), Es, Tty), "$0.00");
         assert_eq!(money(dec("1234567.891"), En, Tty), "$1,234,567.89");
+    }
+
+    #[test]
+    fn office_hours_come_from_the_rules() {
+        use crate::hours::Hours;
+        let tz = chrono_tz::America::Los_Angeles;
+        let said = |spec: &str, lang| {
+            office_hours(&Hours::new(tz, spec, Default::default()).unwrap(), lang)
+        };
+        assert_eq!(
+            said("mon-sun 08:00-16:00", Lang::En).as_deref(),
+            Some("every day from 8 a.m. to 4 p.m.")
+        );
+        assert_eq!(
+            said("mon-sun 08:00-16:00", Lang::Es).as_deref(),
+            Some("todos los días de las 8 de la mañana a las 4 de la tarde")
+        );
+        assert_eq!(
+            said("mon-fri 07:30-17:00, sat 09:00-12:00", Lang::En).as_deref(),
+            Some(
+                "Monday through Friday from 7:30 a.m. to 5 p.m., and on Saturday from 9 a.m. to noon"
+            )
+        );
+        assert_eq!(
+            said("mon-fri 07:30-17:00, sat 09:00-12:00", Lang::Es).as_deref(),
+            Some(
+                "de lunes a viernes de las 7:30 de la mañana a las 5 de la tarde y el sábado de las 9 de la mañana al mediodía"
+            )
+        );
+        assert_eq!(
+            said("sat-sun 10:00-14:00", Lang::En).as_deref(),
+            Some("on Saturday and Sunday from 10 a.m. to 2 p.m.")
+        );
+        assert_eq!(said("closed", Lang::En), None);
     }
 
     #[test]

@@ -302,7 +302,8 @@ pub const VARIABLES: &[&str] = &[
     "tty_phone",
     "epc_phone",
     "announcement",
-    // Office hours.
+    // Office hours: the configured rules (CASELINE_HOURS), the next opening.
+    "office_hours",
     "next_open",
     "holiday",
     // Callbacks.

@@ -23,6 +23,7 @@ on_both_stores!(
     callback_after_hours_to_another_number_one_open_per_number,
     announcement_is_heard_in_both_languages_until_cleared,
     a_finished_or_failed_transfer_ends_well,
+    the_hours_callers_hear_are_the_configured_hours,
 );
 
 fn california() -> caseline::hours::Hours {
@@ -549,4 +550,38 @@ async fn screen_pop_retries_server_errors_then_gives_up() {
         1,
         "a refusal is not retried"
     );
+}
+
+async fn the_hours_callers_hear_are_the_configured_hours(b: Backend) {
+    let mut s = settings();
+    s.hours = caseline::hours::Hours::new(
+        chrono_tz::America::Los_Angeles,
+        "mon-fri 07:30-17:00",
+        Default::default(),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(b, s).await;
+    for (lang_key, tty) in [("1", false), ("2", false), ("1", true)] {
+        let mut call = if tty {
+            app.call_to(common::TTY_LINE)
+        } else {
+            app.call()
+        };
+        call.dial().await;
+        call.press(lang_key).await;
+        call.press("3").await;
+        let hours = call.press("1").await;
+        let said = hours.said();
+        let (open, close) = match (lang_key, tty) {
+            ("2", _) => ("7:30 de la mañana", "5 de la tarde"),
+            _ => ("7:30 a.m.", "5 p.m."),
+        };
+        assert!(
+            said.contains(open) && said.contains(close),
+            "{lang_key} tty={tty}: {said}"
+        );
+        for stale in ["8 a.m.", "4 p.m.", "8 de la mañana", "4 de la tarde"] {
+            assert!(!said.contains(stale), "{stale} in: {said}");
+        }
+    }
 }

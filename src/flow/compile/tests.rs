@@ -6,7 +6,7 @@ use crate::prompts::{Catalog, Lang};
 const EN: &str = r#"
 hello = "Hello."
 menu = "Press 1."
-help = "Press 1, really."
+help = "Press 1, really. Press 2 to leave."
 bye = "Goodbye."
 miss = "Sorry."
 with-var = "Call {csu_phone}."
