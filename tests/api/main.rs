@@ -7,6 +7,7 @@
 #[macro_use]
 mod helpers;
 
+mod architecture;
 mod calls;
 mod cli;
 mod connections;

@@ -1,0 +1,186 @@
+//! The shape of the code: no import cycle between modules, except a parent and its own
+//! child. `cargo test architecture -- --nocapture` prints the module graph (each module
+//! and what it imports) for anyone who wants to see it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Every module of the library, by its path (`flow::engine`), with its source.
+fn modules() -> BTreeMap<String, String> {
+    fn walk(dir: &Path, out: &mut BTreeMap<String, String>, root: &Path) {
+        for entry in std::fs::read_dir(dir).expect("src") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(&path, out, root);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path.strip_prefix(root).expect("under src").with_extension("");
+                let mut parts: Vec<String> = rel
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
+                if matches!(
+                    parts.last().map(String::as_str),
+                    Some("mod" | "lib" | "main")
+                ) {
+                    parts.pop();
+                }
+                if parts.is_empty() {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("source");
+                out.insert(parts.join("::"), text);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = BTreeMap::new();
+    walk(&root, &mut out, &root);
+    out
+}
+
+/// The `crate::` paths a source names outside comments, braces expanded
+/// (`use crate::{a, b::c}` names `a` and `b::c`).
+fn crate_paths(text: &str) -> Vec<String> {
+    let code: String = text
+        .lines()
+        .map(|l| match l.find("//") {
+            Some(i) => &l[..i],
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut out = Vec::new();
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let mut rest = code.as_str();
+    while let Some(i) = rest.find("crate::") {
+        rest = &rest[i + "crate::".len()..];
+        let end = rest.find(|c: char| !ident(c)).unwrap_or(rest.len());
+        let path = rest[..end].trim_end_matches(':').to_string();
+        if rest[end..].starts_with('{') {
+            let group = &rest[end + 1..];
+            let mut depth = 1;
+            let close = group
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '{' => 1,
+                        '}' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(group.len(), |(i, _)| i);
+            for item in group[..close].split(|c: char| !ident(c)) {
+                let item = item.trim_matches(':');
+                if item.starts_with(|c: char| c.is_ascii_lowercase()) && item != "self" {
+                    out.push(if path.is_empty() {
+                        item.to_string()
+                    } else {
+                        format!("{path}::{item}")
+                    });
+                }
+            }
+        } else if !path.is_empty() {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The module graph: each module and the modules it imports (a path resolves to the
+/// longest module that prefixes it).
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let mods = modules();
+    let resolve = |path: &str| -> Option<String> {
+        let parts: Vec<&str> = path.split("::").collect();
+        (1..=parts.len())
+            .rev()
+            .map(|n| parts[..n].join("::"))
+            .find(|m| mods.contains_key(m))
+    };
+    mods.iter()
+        .map(|(m, text)| {
+            let deps = crate_paths(text)
+                .iter()
+                .filter_map(|p| resolve(p))
+                .filter(|d| d != m)
+                .collect();
+            (m.clone(), deps)
+        })
+        .collect()
+}
+
+fn parent_or_child(a: &str, b: &str) -> bool {
+    a.starts_with(&format!("{b}::")) || b.starts_with(&format!("{a}::"))
+}
+
+/// Strongly connected groups of more than one module, ignoring parent <-> child edges.
+fn cycles(g: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+    let names: Vec<&String> = g.keys().collect();
+    let index: BTreeMap<&String, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let edges: Vec<Vec<usize>> = names
+        .iter()
+        .map(|n| {
+            g[*n]
+                .iter()
+                .filter(|d| !parent_or_child(n, d))
+                .filter_map(|d| index.get(d).copied())
+                .collect()
+        })
+        .collect();
+    // Reachability by repeated search: a few dozen modules.
+    let reach = |from: usize| {
+        let mut seen = vec![false; names.len()];
+        let mut stack = vec![from];
+        while let Some(v) = stack.pop() {
+            for &w in &edges[v] {
+                if !seen[w] {
+                    seen[w] = true;
+                    stack.push(w);
+                }
+            }
+        }
+        seen
+    };
+    let reaches: Vec<Vec<bool>> = (0..names.len()).map(reach).collect();
+    let mut done = vec![false; names.len()];
+    let mut out = Vec::new();
+    for a in 0..names.len() {
+        if done[a] {
+            continue;
+        }
+        let group: Vec<usize> = (0..names.len())
+            .filter(|&b| b == a || (reaches[a][b] && reaches[b][a]))
+            .collect();
+        for &b in &group {
+            done[b] = true;
+        }
+        if group.len() > 1 {
+            out.push(group.iter().map(|&i| names[i].clone()).collect());
+        }
+    }
+    out
+}
+
+#[test]
+fn architecture_no_import_cycle_beyond_parent_and_child() {
+    let g = graph();
+    for (m, deps) in &g {
+        let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
+        println!("{m} -> {}", deps.join(", "));
+    }
+    assert!(g.len() > 20, "the graph found {} modules", g.len());
+    let found = cycles(&g);
+    assert!(
+        found.is_empty(),
+        "modules that import each other round in a circle: {found:#?}"
+    );
+}
+
+#[test]
+fn architecture_reader_sees_braces_and_skips_comments() {
+    let paths = crate_paths(
+        "use crate::{speech, flow::engine::{self, X}};\n// crate::ignored\nlet x = crate::store::Store::new();",
+    );
+    assert_eq!(paths, ["speech", "flow::engine", "store::Store::new"]);
+}
