@@ -1,11 +1,11 @@
 //! Server actions named by the flows: the Rust behind `<Action name="...">` and
 //! `<Input action="...">`. Each answers the outcome the flow maps to a step.
 
-use crate::app::Services;
 use crate::flow::ActionKind;
 use crate::flow::engine::CallerInput;
 use crate::prompts::Lang;
 use crate::session::Session;
+use crate::state::Services;
 use crate::{callbacks, readback, speech, verify};
 
 pub async fn run(
@@ -30,14 +30,14 @@ pub async fn run(
             return Ok(None);
         }
         ActionKind::VerifySsn => {
-            let o = verify::check_ssn(s, session, &keyed()).await?;
+            let o = verify::check_ssn(&s.checks(), session, &keyed()).await?;
             if o == "locked" {
                 session.verify_outcome = Some(o.to_string());
             }
             o
         }
         ActionKind::VerifyPar => {
-            let o = verify::check_par(s, session, &keyed()).await?;
+            let o = verify::check_par(&s.checks(), session, &keyed()).await?;
             session.verify_outcome = Some(o.to_string());
             o
         }

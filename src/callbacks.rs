@@ -5,11 +5,11 @@
 use anyhow::Context;
 use sqlx::Row;
 
-use crate::app::Services;
 use crate::flow::engine::CallerInput;
 use crate::prompts::Channel;
 use crate::session::Session;
 use crate::speech::Value;
+use crate::state::Services;
 use crate::store::{Sqlite, Store, on_both};
 
 /// Where a request stands.

@@ -30,8 +30,8 @@ pub struct Settings {
     pub epc_phone: String,
     /// Key for the SSN and PAR ID blind indexes (at least 32 characters).
     pub blind_index_key: Option<String>,
-    pub hash_cost: crate::verify::HashCost,
-    pub lockout: crate::verify::Lockout,
+    pub hash_cost: HashCost,
+    pub lockout: Lockout,
     /// Skip signature checks (demo and local experiments only).
     pub insecure_no_signature: bool,
     /// When the Customer Service Unit answers (`CASELINE_TIMEZONE`, `CASELINE_HOURS`,
@@ -59,7 +59,7 @@ pub struct Settings {
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_proxy: bool,
     /// Tries, timeout and backoff for the screen pop (tests shorten them).
-    pub screen_pop_retry: crate::screenpop::RetryPolicy,
+    pub screen_pop_retry: RetryPolicy,
     /// How long a client has to send a complete request head before its connection is
     /// closed (silent and slow-drip clients).
     pub header_timeout: std::time::Duration,
@@ -131,8 +131,8 @@ impl Default for Settings {
             tty_phone: "866-399-4096".into(),
             epc_phone: "1-877-777-1617".into(),
             blind_index_key: None,
-            hash_cost: crate::verify::HashCost::default(),
-            lockout: crate::verify::Lockout::default(),
+            hash_cost: HashCost::default(),
+            lockout: Lockout::default(),
             insecure_no_signature: false,
             hours: crate::hours::Hours::default(),
             csu_queue: "customer-service".into(),
@@ -333,6 +333,66 @@ fn hours(get: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<crate::hours::H
         None => Default::default(),
     };
     crate::hours::Hours::new(tz, &spec, holidays).map_err(|e| anyhow!("CASELINE_HOURS: {e:#}"))
+}
+
+/// argon2id settings for PAR ID hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+}
+
+impl Default for HashCost {
+    /// OWASP's minimum for argon2id (19 MiB, 2 passes, 1 lane).
+    fn default() -> Self {
+        HashCost {
+            memory_kib: 19_456,
+            iterations: 2,
+        }
+    }
+}
+
+/// How many failures lock an SSN, over what window, for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Lockout {
+    pub max_failures: u32,
+    pub window_secs: i64,
+    pub lock_secs: i64,
+    /// Tries per call before the caller is offered a person.
+    pub tries_per_call: u32,
+}
+
+impl Default for Lockout {
+    fn default() -> Self {
+        Lockout {
+            max_failures: 5,
+            window_secs: 24 * 3600,
+            lock_secs: 24 * 3600,
+            tries_per_call: 3,
+        }
+    }
+}
+
+/// How hard to try. The defaults give up within about ten seconds, well before a
+/// representative could answer and need the screen.
+/// The screen pop's tries (see [`crate::screenpop`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    /// Per attempt, connect to last byte.
+    pub timeout: std::time::Duration,
+    /// Before the second attempt; doubled for each one after.
+    pub backoff: std::time::Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            timeout: std::time::Duration::from_secs(2),
+            backoff: std::time::Duration::from_millis(250),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@ use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 
-use crate::app::{Application, Services};
+use crate::app::Application;
 use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::signature::{Algorithm, sign, signing_payload};
+use crate::state::Services;
 use crate::store::Store;
 use crate::twiml::{self, Element, Response};
 

@@ -26,6 +26,7 @@ pub mod session;
 pub mod signature;
 pub mod speech;
 pub mod staff;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod transfer;

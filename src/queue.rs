@@ -4,11 +4,11 @@
 //! place in line and the expected wait, offers a callback instead (1 leaves the queue),
 //! then holds with music or silence. Keys work throughout: the round is one `<Gather>`.
 
-use crate::app::Services;
 use crate::call::{CallError, Params};
 use crate::flow::engine;
 use crate::prompts::{Channel, Fill, Lang};
 use crate::session::Session;
+use crate::state::Services;
 use crate::twiml::{Element, Response};
 
 /// How long the wait looks for the caller's session before it plays the round

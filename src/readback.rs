@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use anyhow::anyhow;
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 
-use crate::app::Services;
 use crate::cases::{CaseRef, CaseStatus, Role};
 use crate::session::Session;
 use crate::speech::Value;
+use crate::state::Services;
 
 /// The most cases offered in one menu (keys 1 to 9).
 const MAX_CASES: usize = 9;

@@ -3,8 +3,6 @@
 //! the call is answered. Sent in the background: a slow or broken CRM never delays or
 //! changes what the caller hears. A few quick tries, then the failure is logged.
 
-use std::time::Duration;
-
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
 
@@ -13,26 +11,7 @@ use crate::transfer::Context;
 /// The header carrying `sha256=<hex HMAC-SHA256 of the body>`.
 pub const SIGNATURE_HEADER: &str = "X-Caseline-Signature";
 
-/// How hard to try. The defaults give up within about ten seconds, well before a
-/// representative could answer and need the screen.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub attempts: u32,
-    /// Per attempt, connect to last byte.
-    pub timeout: Duration,
-    /// Before the second attempt; doubled for each one after.
-    pub backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 3,
-            timeout: Duration::from_secs(2),
-            backoff: Duration::from_millis(250),
-        }
-    }
-}
+pub use crate::config::RetryPolicy;
 
 /// The event's JSON body.
 #[derive(Debug, Serialize)]

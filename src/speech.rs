@@ -6,7 +6,6 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::config::Settings;
 use crate::prompts::{Channel, Lang};
 
 /// A typed value for a prompt placeholder.
@@ -539,23 +538,6 @@ pub fn next_open(now: NaiveDateTime, open: NaiveDateTime, lang: Lang) -> String 
             }
         }
     }
-}
-
-/// The placeholders filled from settings (the agency's phone numbers).
-pub fn setting_value(
-    settings: &Settings,
-    name: &str,
-    lang: Lang,
-    channel: Channel,
-) -> Option<String> {
-    let number = match name {
-        "csu_phone" => &settings.csu_phone,
-        "tty_phone" => &settings.tty_phone,
-        "epc_phone" => &settings.epc_phone,
-        "office_hours" => return office_hours(&settings.hours, lang),
-        _ => return None,
-    };
-    Some(phone(number, channel))
 }
 
 /// The office hours as a caller hears them, from the configured rules (so a prompt

@@ -18,7 +18,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio::sync::Semaphore;
 
-use crate::store::{Guard, Reservation, Slot};
+use crate::store::{Guard, Reservation, Slot, Store};
 
 /// Nine SSN digits. No `Debug` or `Display`: the digits cannot reach a log by accident.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -127,22 +127,7 @@ impl BlindIndex {
     }
 }
 
-/// argon2id settings for PAR ID hashes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HashCost {
-    pub memory_kib: u32,
-    pub iterations: u32,
-}
-
-impl Default for HashCost {
-    /// OWASP's minimum for argon2id (19 MiB, 2 passes, 1 lane).
-    fn default() -> Self {
-        HashCost {
-            memory_kib: 19_456,
-            iterations: 2,
-        }
-    }
-}
+pub use crate::config::{HashCost, Lockout};
 
 /// Hashes and checks PAR IDs with argon2id, off the async runtime.
 #[derive(Clone)]
@@ -223,42 +208,32 @@ impl Hasher {
     }
 }
 
-/// How many failures lock an SSN, over what window, for how long.
-#[derive(Debug, Clone, Copy)]
-pub struct Lockout {
-    pub max_failures: u32,
-    pub window_secs: i64,
-    pub lock_secs: i64,
-    /// Tries per call before the caller is offered a person.
-    pub tries_per_call: u32,
-}
-
-impl Default for Lockout {
-    fn default() -> Self {
-        Lockout {
-            max_failures: 5,
-            window_secs: 24 * 3600,
-            lock_secs: 24 * 3600,
-            tries_per_call: 3,
-        }
-    }
+/// What the two verification steps use, and nothing else: the steps can be run (and
+/// tested) without a server.
+pub struct Checks<'a> {
+    pub store: &'a Store,
+    pub blind: &'a BlindIndex,
+    pub hasher: &'a Hasher,
+    pub lockout: Lockout,
+    /// Unix seconds.
+    pub now: i64,
 }
 
 /// The SSN question. Answers `nomatch` for something that is not nine digits (the flow
 /// asks again), `locked` for a locked SSN (existing or not: it says nothing about which),
 /// and otherwise `ok`, keeping only the SSN's blind index for the next question.
 pub async fn check_ssn(
-    s: &crate::app::Services,
+    c: &Checks<'_>,
     session: &mut crate::session::Session,
     entered: &str,
 ) -> anyhow::Result<&'static str> {
     let Some(ssn) = Ssn::parse(entered) else {
         return Ok("nomatch");
     };
-    let index = s.blind.ssn(&ssn);
-    let now = s.now();
-    if s.store.locked_until(&index, now).await?.is_some() {
-        s.store
+    let index = c.blind.ssn(&ssn);
+    let now = c.now;
+    if c.store.locked_until(&index, now).await?.is_some() {
+        c.store
             .audit(
                 now,
                 Some(session.call_sid.as_str()),
@@ -280,17 +255,17 @@ pub async fn check_ssn(
 /// done (one lookup, one argon2 check, one failure count, one audit line) and the same
 /// outcome comes back.
 pub async fn check_par(
-    s: &crate::app::Services,
+    c: &Checks<'_>,
     session: &mut crate::session::Session,
     entered: &str,
 ) -> anyhow::Result<&'static str> {
-    let now = s.now();
+    let now = c.now;
     let call = Some(session.call_sid.as_str().to_string());
     let Some(index) = session.pending_ssn.clone() else {
         // No SSN on file for this call (a stale request): ask again from the start.
         return Ok("failed");
     };
-    let l = s.lockout;
+    let l = c.lockout;
     let limit = crate::store::Limit {
         max: l.max_failures,
         window_secs: l.window_secs,
@@ -298,40 +273,40 @@ pub async fn check_par(
     };
     // Counted before the check, so simultaneous calls guessing at one SSN get at most
     // `max_failures` checks between them.
-    let reserved = s
+    let reserved = c
         .store
         .reserve_attempt(Guard::Ssn, &index, now, limit)
         .await?;
     if reserved != Reservation::Granted {
-        s.store
+        c.store
             .audit(now, call.as_deref(), None, "verify", "locked", None, None)
             .await?;
         session.pending_ssn = None;
         return Ok("locked");
     }
     // Given back if this request is cancelled before its check is counted.
-    let slot = Slot::new(&s.store, Guard::Ssn, &index);
+    let slot = Slot::new(c.store, Guard::Ssn, &index);
     let par = ParId::parse(entered);
-    let found = s.store.participant_by_ssn(&index).await?;
+    let found = c.store.participant_by_ssn(&index).await?;
     let participant = found.as_ref().map(|(id, _)| *id);
-    let matched = s.hasher.verify(par, found.map(|(_, hash)| hash)).await?;
+    let matched = c.hasher.verify(par, found.map(|(_, hash)| hash)).await?;
     // A right PAR ID still fails if concurrent wrong ones locked the SSN meanwhile.
-    if matched && s.store.attempt_succeeded(Guard::Ssn, &index, now).await? {
+    if matched && c.store.attempt_succeeded(Guard::Ssn, &index, now).await? {
         slot.settle();
         let id = participant.ok_or_else(|| anyhow!("verified without a participant"))?;
         session.verified = true;
         session.participant = Some(id);
         session.pending_ssn = None;
         session.verify_failures = 0;
-        session.cases = s.store.cases_of(id).await?;
+        session.cases = c.store.cases_of(id).await?;
         session.case = None;
-        s.store
+        c.store
             .audit(now, call.as_deref(), None, "verify", "ok", Some(id), None)
             .await?;
         return Ok("ok");
     }
     let locked = matched
-        || s.store
+        || c.store
             .attempt_failed(Guard::Ssn, &index, now, limit)
             .await?;
     slot.settle();
@@ -346,7 +321,7 @@ pub async fn check_par(
     } else {
         "failed"
     };
-    s.store
+    c.store
         .audit(
             now,
             call.as_deref(),

@@ -14,9 +14,9 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::post;
 use tracing::Instrument;
 
-use crate::app::AppState;
 use crate::call::{self, CallError, Params};
 use crate::signature;
+use crate::state::AppState;
 use crate::twiml::Response;
 
 /// Webhook bodies are a few hundred bytes; anything far larger is not the provider.

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use caseline::app::{Application, Services};
+use caseline::app::Application;
 use caseline::clock::SystemClock;
 use caseline::config::Settings;
 use caseline::signature::{Algorithm, sign, signing_payload};
+use caseline::state::Services;
 use caseline::store::Store;
 use tokio::net::TcpListener;
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Role, Staff, StaffError};
-use crate::app::AppState;
+use crate::state::AppState;
 
 use super::calls;
 

@@ -5,9 +5,9 @@
 use serde::Serialize;
 
 use super::{Staff, StaffError};
-use crate::app::Services;
 use crate::provider::ProviderError;
 use crate::session::{CallSid, Session, StaffTransfer};
+use crate::state::Services;
 use crate::transfer::Destination;
 
 /// The IVR entries a staff member can send a caller to.

@@ -10,7 +10,7 @@ mod db;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::app::Services;
+use crate::state::Services;
 use crate::store::{Guard, Limit, Reservation, Slot, Store};
 use crate::verify::Hasher;
 

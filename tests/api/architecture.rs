@@ -13,7 +13,10 @@ fn modules() -> BTreeMap<String, String> {
             if path.is_dir() {
                 walk(&path, out, root);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                let rel = path.strip_prefix(root).expect("under src").with_extension("");
+                let rel = path
+                    .strip_prefix(root)
+                    .expect("under src")
+                    .with_extension("");
                 let mut parts: Vec<String> = rel
                     .iter()
                     .map(|p| p.to_string_lossy().into_owned())

@@ -11,10 +11,11 @@ use chrono::{TimeZone, Utc};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use caseline::app::{AppState, Services, router};
+use caseline::app::router;
 use caseline::clock::FixedClock;
 use caseline::config::Settings;
 use caseline::signature::{Algorithm, sign, signing_payload};
+use caseline::state::{AppState, Services};
 use caseline::store::Store;
 use caseline::twiml::{self, Element, Response};
 

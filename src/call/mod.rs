@@ -2,13 +2,14 @@
 //! call's session, let the flow engine answer, save the session. No HTTP here; errors
 //! come back as [`CallError`], which the HTTP layer turns into a spoken apology.
 
+mod runtime;
+
 use tracing::Span;
 
-use crate::app::Services;
 use crate::flow::engine::{self, CallerInput};
 use crate::prompts::{Channel, Fill, Lang};
 use crate::session::{CallSid, Session};
-use crate::speech;
+use crate::state::Services;
 use crate::twiml::{Element, Response};
 
 /// The POST parameters of a webhook, in order (names may repeat).
@@ -290,7 +291,7 @@ struct Phones<'a>(&'a Services);
 
 impl Fill for Phones<'_> {
     fn fill(&self, name: &str, lang: Lang, channel: Channel) -> Option<String> {
-        speech::setting_value(&self.0.settings, name, lang, channel)
+        runtime::setting_value(&self.0.settings, name, lang, channel)
     }
 }
 

@@ -1,0 +1,132 @@
+//! The flow engine's [`Runtime`] over the shared [`Services`]: the URLs, voices,
+//! values, conditions, actions and hand-offs the engine asks for while it walks a call.
+
+use crate::config::Settings;
+use crate::flow::engine::{CallerInput, Runtime};
+use crate::flow::{ActionKind, Condition, Flow};
+use crate::prompts::{Catalog, Channel, Lang};
+use crate::session::Session;
+use crate::speech;
+use crate::state::Services;
+
+impl Runtime for Services {
+    fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
+    fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.settings.public_url)
+    }
+
+    fn voice(&self, lang: Lang) -> Option<&str> {
+        match lang {
+            Lang::En => self.settings.voice_en.as_deref(),
+            Lang::Es => self.settings.voice_es.as_deref(),
+        }
+    }
+
+    fn value(&self, session: &Session, name: &str, lang: Lang, channel: Channel) -> Option<String> {
+        let now = self.clock.now();
+        let hours = &self.settings.hours;
+        match (session.values.get(name), name) {
+            (Some(v), _) => Some(v.render(&self.catalog, lang, channel)),
+            (None, "next_open") => {
+                let local = now.with_timezone(&hours.tz).naive_local();
+                hours
+                    .next_open(now)
+                    .map(|open| speech::next_open(local, open, lang))
+            }
+            (None, "holiday") => hours.holiday(now, lang).map(String::from),
+            (None, _) => setting_value(&self.settings, name, lang, channel),
+        }
+    }
+
+    async fn condition(&self, condition: Condition, session: &Session) -> anyhow::Result<bool> {
+        Ok(match condition {
+            Condition::OfficeOpen => self.settings.hours.is_open(self.clock.now()),
+            Condition::Verified => session.verified,
+            Condition::Tty => session.channel == Channel::Tty,
+            Condition::LanguageChosen => session.lang.is_some(),
+            Condition::Announcement => self.store.announcement(self.now()).await?.is_some(),
+            Condition::Holiday => self
+                .settings
+                .hours
+                .holiday(self.clock.now(), Lang::En)
+                .is_some(),
+            Condition::CallbackRequested => session.callback_requested,
+            Condition::StaffTransfer => session.staff_transfer.is_some(),
+            Condition::RepresentativeReached => matches!(
+                session.transfer_result.as_deref(),
+                Some("bridged" | "bridging-in-process" | "completed" | "answered")
+            ),
+        })
+    }
+
+    async fn action(
+        &self,
+        action: ActionKind,
+        arg: Option<&str>,
+        input: Option<&CallerInput>,
+        session: &mut Session,
+    ) -> anyhow::Result<Option<String>> {
+        crate::actions::run(self, action, arg, input, session).await
+    }
+
+    async fn representative(
+        &self,
+        session: &mut Session,
+        after: String,
+    ) -> anyhow::Result<crate::twiml::Element> {
+        let ctx = crate::transfer::Context::of(session);
+        // A caller a staff member sent here goes back to that staff member (once).
+        let (el, destination) = match session.staff_transfer.take() {
+            Some(t) => {
+                let dest = crate::transfer::Destination::parse_return_to(&t.return_to)
+                    .map_err(anyhow::Error::msg)?;
+                (dest.dial(&ctx, after), t.return_to)
+            }
+            None => {
+                let wait = self.url("/voice/queue/wait");
+                crate::transfer::to_representative(&self.settings, &ctx, after, wait)?
+            }
+        };
+        session.transfer_result = None;
+        session.callback_requested = false;
+        if let Some(pop) = &self.screen_pop {
+            pop.send(&ctx, destination);
+        }
+        Ok(el)
+    }
+
+    async fn announcement(&self, lang: Lang) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .store
+            .announcement(self.now())
+            .await?
+            .map(|a| match lang {
+                Lang::En => a.text_en,
+                Lang::Es => a.text_es,
+            }))
+    }
+}
+
+/// The placeholders filled from settings (the agency's phone numbers).
+pub(crate) fn setting_value(
+    settings: &Settings,
+    name: &str,
+    lang: Lang,
+    channel: Channel,
+) -> Option<String> {
+    let number = match name {
+        "csu_phone" => &settings.csu_phone,
+        "tty_phone" => &settings.tty_phone,
+        "epc_phone" => &settings.epc_phone,
+        "office_hours" => return speech::office_hours(&settings.hours, lang),
+        _ => return None,
+    };
+    Some(speech::phone(number, channel))
+}
