@@ -59,6 +59,9 @@ fn crate_paths(text: &str) -> Vec<String> {
         rest = &rest[i + "crate::".len()..];
         let end = rest.find(|c: char| !ident(c)).unwrap_or(rest.len());
         let path = rest[..end].trim_end_matches(':').to_string();
+        if !path.is_empty() {
+            out.push(path.clone());
+        }
         if rest[end..].starts_with('{') {
             let group = &rest[end + 1..];
             let mut depth = 1;
@@ -83,8 +86,6 @@ fn crate_paths(text: &str) -> Vec<String> {
                     });
                 }
             }
-        } else if !path.is_empty() {
-            out.push(path);
         }
     }
     out
@@ -183,7 +184,11 @@ fn architecture_no_import_cycle_beyond_parent_and_child() {
 #[test]
 fn architecture_reader_sees_braces_and_skips_comments() {
     let paths = crate_paths(
-        "use crate::{speech, flow::engine::{self, X}};\n// crate::ignored\nlet x = crate::store::Store::new();",
+        "use crate::{speech, flow::engine::{self, X}};\n// crate::ignored\n\
+         use crate::prompts::{Lang};\nlet x = crate::store::Store::new();",
     );
-    assert_eq!(paths, ["speech", "flow::engine", "store::Store::new"]);
+    assert_eq!(
+        paths,
+        ["speech", "flow::engine", "prompts", "store::Store::new"]
+    );
 }
