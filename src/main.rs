@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use caseline::app::Application;
+use caseline::app::{Application, load_flows};
 use caseline::config::Settings;
-use caseline::state::load_flows;
+
 use caseline::store::Store;
 use caseline::{demo, telemetry};
 

@@ -3,7 +3,7 @@
 
 use crate::config::Settings;
 use crate::flow::engine::{CallerInput, Runtime};
-use crate::flow::{ActionKind, Condition, Flow};
+use crate::flow::{ActionId, Condition, Flow};
 use crate::prompts::{Catalog, Channel, Lang};
 use crate::session::Session;
 use crate::speech;
@@ -68,7 +68,7 @@ impl Runtime for Services {
 
     async fn action(
         &self,
-        action: ActionKind,
+        action: ActionId,
         arg: Option<&str>,
         input: Option<&CallerInput>,
         session: &mut Session,

@@ -4,8 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::xml::{Node, Pos, parse};
 use super::{
-    ActionKind, Condition, Flow, Input, Menu, Miss, Prompting, Say, Step, StepIx, StepKind,
-    VARIABLES, Verb,
+    ActionId, ActionSpec, Condition, Flow, Input, Menu, Miss, Prompting, Say, Step, StepIx,
+    StepKind, VARIABLES, Verb,
 };
 use crate::prompts::{Catalog, Lang};
 use crate::twiml::{self, Element};
@@ -15,6 +15,7 @@ const MAX_MISSES: u32 = 9;
 
 struct Compiler<'a> {
     catalog: &'a Catalog,
+    actions: &'a [&'a ActionSpec],
     names: HashMap<String, StepIx>,
     errors: Vec<String>,
     /// Steps referenced, for reachability: (from, to).
@@ -24,8 +25,14 @@ struct Compiler<'a> {
     current: Option<StepIx>,
 }
 
-/// Compiles flow files (name, text) against the prompt catalog.
-pub fn compile(files: &[(&str, &str)], catalog: &Catalog) -> Result<Flow, Vec<String>> {
+/// Compiles flow files (name, text) against the prompt catalog and the actions' specs;
+/// each entry in `required_entries` (the ones the server jumps to) must be defined.
+pub fn compile(
+    files: &[(&str, &str)],
+    catalog: &Catalog,
+    actions: &[&ActionSpec],
+    required_entries: &[&str],
+) -> Result<Flow, Vec<String>> {
     let mut errors = Vec::new();
     let mut roots = Vec::new();
     for (file, text) in files {
@@ -79,6 +86,7 @@ pub fn compile(files: &[(&str, &str)], catalog: &Catalog) -> Result<Flow, Vec<St
 
     let mut c = Compiler {
         catalog,
+        actions,
         names,
         errors,
         edges: Vec::new(),
@@ -114,8 +122,8 @@ pub fn compile(files: &[(&str, &str)], catalog: &Catalog) -> Result<Flow, Vec<St
             }
         }
     }
-    for required in ["voice", "tty"] {
-        if !entries.contains_key(required) && !roots.is_empty() {
+    for required in required_entries {
+        if !entries.contains_key(*required) && !roots.is_empty() {
             c.errors.push(format!(
                 "{}: no <Entry name=\"{required}\"> in any flow file",
                 roots[0].pos
@@ -516,11 +524,16 @@ impl Compiler<'_> {
 
     /// An action and its outcome mapping (`<On outcome=".." step=".."/>` children, plus
     /// `else` for any outcome not listed).
-    fn action(&mut self, node: &Node, input: bool) -> Option<(ActionKind, Vec<(String, StepIx)>)> {
+    fn action(&mut self, node: &Node, input: bool) -> Option<(ActionId, Vec<(String, StepIx)>)> {
         let attr_name = if input { "action" } else { "name" };
         let name_attr = self.required(node, attr_name)?.clone();
-        let Some(action) = ActionKind::parse(&name_attr.value) else {
-            let known: Vec<&str> = super::ACTIONS.iter().map(|a| a.name).collect();
+        let found = self
+            .actions
+            .iter()
+            .position(|a| a.name == name_attr.value)
+            .and_then(|i| u16::try_from(i).ok());
+        let Some(action) = found.map(ActionId) else {
+            let known: Vec<&str> = self.actions.iter().map(|a| a.name).collect();
             self.err(
                 &name_attr.pos,
                 &format!(
@@ -531,7 +544,8 @@ impl Compiler<'_> {
             );
             return None;
         };
-        let spec = action.spec();
+        let actions = self.actions;
+        let spec = actions[usize::from(action.0)];
         if spec.takes_input != input {
             let msg = if spec.takes_input {
                 format!(
@@ -910,9 +924,7 @@ impl Compiler<'_> {
         let prompting = self
             .prompting(node, defaults, "Input")
             .unwrap_or_else(empty_prompting);
-        let (action, outcomes) = self
-            .action(node, true)
-            .unwrap_or((ActionKind::SetLanguage, Vec::new()));
+        let (action, outcomes) = self.action(node, true).unwrap_or((ActionId(0), Vec::new()));
         let num_digits = node
             .attr("numDigits")
             .map(|_| self.number(node, "numDigits", 1, (1, 32)));

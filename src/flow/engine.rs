@@ -4,7 +4,7 @@
 
 use anyhow::{Context, anyhow, bail};
 
-use super::{ActionKind, Condition, Flow, Miss, Prompting, Say, StepIx, StepKind, Verb};
+use super::{ActionId, Condition, Flow, Miss, Prompting, Say, StepIx, StepKind, Verb};
 use crate::prompts::{Catalog, Channel, Fill, Lang};
 use crate::session::Session;
 use crate::twiml::{Element, Response};
@@ -47,7 +47,7 @@ pub trait Runtime {
     /// Runs an action; answers its outcome (`None` for actions without outcomes).
     async fn action(
         &self,
-        action: ActionKind,
+        action: ActionId,
         arg: Option<&str>,
         input: Option<&CallerInput>,
         session: &mut Session,

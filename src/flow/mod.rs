@@ -32,7 +32,14 @@ pub struct Flow {
 impl Flow {
     /// Reads every `*.xml` in `dir` and compiles them against the prompt catalog. The
     /// error lists every problem, one per line, each starting with `file:line:column`.
-    pub fn load(dir: &Path, catalog: &Catalog) -> anyhow::Result<Flow> {
+    /// Loads and compiles every `*.xml` in `dir` against the prompts, the actions'
+    /// specs, and the entries the server jumps to (`required_entries`).
+    pub fn load(
+        dir: &Path,
+        catalog: &Catalog,
+        actions: &[&ActionSpec],
+        required_entries: &[&str],
+    ) -> anyhow::Result<Flow> {
         let mut files = Vec::new();
         let listing = std::fs::read_dir(dir)
             .with_context(|| format!("{}: cannot read the call-flow folder", dir.display()))?;
@@ -52,7 +59,8 @@ impl Flow {
             .iter()
             .map(|(p, t)| (p.as_str(), t.as_str()))
             .collect();
-        compile(&borrowed, catalog).map_err(|errors| anyhow!(errors.join("\n")))
+        compile(&borrowed, catalog, actions, required_entries)
+            .map_err(|errors| anyhow!(errors.join("\n")))
     }
 
     pub fn step(&self, ix: StepIx) -> &Step {
@@ -102,7 +110,7 @@ pub enum Verb {
         target: StepIx,
     },
     Action {
-        action: ActionKind,
+        action: ActionId,
         arg: Option<String>,
         outcomes: Vec<(String, StepIx)>,
     },
@@ -156,7 +164,7 @@ pub struct Menu {
 #[derive(Debug, Clone)]
 pub struct Input {
     pub prompting: Prompting,
-    pub action: ActionKind,
+    pub action: ActionId,
     pub outcomes: Vec<(String, StepIx)>,
     pub num_digits: Option<u32>,
     pub finish_on_key: String,
@@ -208,92 +216,22 @@ impl Condition {
     }
 }
 
-/// Server actions: named pieces of Rust a flow can call.
+/// An action as a compiled flow names it: its place in the list of specs the flow was
+/// compiled against ([`crate::actions::SPECS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActionKind {
-    /// `value="en|es"`: the language for the rest of the call.
-    SetLanguage,
-    /// Forget the language, so prompts are said in both again (to change language).
-    ClearLanguage,
-    /// `value="payments|case-status"`: what the caller asked for, kept across verification.
-    SetTopic,
-    /// Input: the SSN. `ok` (asked for the PAR ID next) or `locked`.
-    VerifySsn,
-    /// Input: the PAR ID. `ok`, `failed` (try again), `too-many` (tries used up), `locked`.
-    VerifyPar,
-    /// The verified caller's cases: `one` (chosen), `several` (ask), `none`.
-    SelectCase,
-    /// Input: the key for one of several cases.
-    ChooseCase,
-    /// Where the caller was going before verifying: `payments` or `case-status`.
-    RouteTopic,
-    /// Payment readback for the chosen case: `paying`, `receiving`, or `none`.
-    ReadPayments,
-    /// The last five payments: `paying`, `receiving`, or `none`.
-    ReadHistory,
-    /// Case status readback: `open` or `closed`.
-    ReadCaseStatus,
-    /// The calling number as the callback number: `ok`, or `none` when it cannot be
-    /// called back (withheld, not a North American number).
-    CallbackUseCaller,
-    /// Input: ten digits to call back.
-    CallbackEnter,
-    /// Stores the callback request: `ok`, or `already-open` for a number with one.
-    RequestCallback,
-}
+pub struct ActionId(pub u16);
 
-/// What an action needs from the flow and what it may answer.
+/// What an action needs from the flow and what it may answer; each action declares
+/// its own (see [`crate::actions`]).
+#[derive(Debug)]
 pub struct ActionSpec {
     pub name: &'static str,
-    pub kind: ActionKind,
     /// Allowed `value` attributes; empty means the action takes none.
     pub values: &'static [&'static str],
     /// Outcomes the flow must map to steps; empty means the action just continues.
     pub outcomes: &'static [&'static str],
     /// Whether it is fed by an `<Input>` (digits or speech).
     pub takes_input: bool,
-}
-
-macro_rules! action {
-    ($name:literal, $kind:ident, values: $values:expr, outcomes: $outcomes:expr, input: $input:expr) => {
-        ActionSpec {
-            name: $name,
-            kind: ActionKind::$kind,
-            values: $values,
-            outcomes: $outcomes,
-            takes_input: $input,
-        }
-    };
-}
-
-pub const ACTIONS: &[ActionSpec] = &[
-    action!("set-language", SetLanguage, values: &["en", "es"], outcomes: &[], input: false),
-    action!("clear-language", ClearLanguage, values: &[], outcomes: &[], input: false),
-    action!("set-topic", SetTopic, values: &["payments", "case-status", "return"], outcomes: &[], input: false),
-    action!("verify-ssn", VerifySsn, values: &[], outcomes: &["ok", "locked"], input: true),
-    action!("verify-par", VerifyPar, values: &[], outcomes: &["ok", "failed", "too-many", "locked"], input: true),
-    action!("select-case", SelectCase, values: &[], outcomes: &["one", "several", "none"], input: false),
-    action!("choose-case", ChooseCase, values: &[], outcomes: &["ok"], input: true),
-    action!("route-topic", RouteTopic, values: &[], outcomes: &["payments", "case-status", "return"], input: false),
-    action!("read-payments", ReadPayments, values: &[], outcomes: &["paying", "receiving", "none"], input: false),
-    action!("read-history", ReadHistory, values: &[], outcomes: &["paying", "receiving", "none"], input: false),
-    action!("read-case-status", ReadCaseStatus, values: &[], outcomes: &["open", "closed"], input: false),
-    action!("callback-use-caller", CallbackUseCaller, values: &[], outcomes: &["ok", "none"], input: false),
-    action!("callback-enter", CallbackEnter, values: &[], outcomes: &["ok"], input: true),
-    action!("request-callback", RequestCallback, values: &[], outcomes: &["ok", "already-open"], input: false),
-];
-
-impl ActionKind {
-    pub fn spec(self) -> &'static ActionSpec {
-        ACTIONS
-            .iter()
-            .find(|s| s.kind == self)
-            .unwrap_or(&ACTIONS[0])
-    }
-
-    pub fn parse(name: &str) -> Option<ActionKind> {
-        ACTIONS.iter().find(|s| s.name == name).map(|s| s.kind)
-    }
 }
 
 /// Placeholders prompts may use, filled by [`crate::speech`].

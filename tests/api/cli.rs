@@ -396,3 +396,23 @@ fn flows_check_refuses_words_that_offer_a_key_the_menu_lacks() {
         "{stderr}"
     );
 }
+
+#[test]
+fn flows_check_requires_the_entries_staff_send_callers_to() {
+    let dir = edited_copy(|name, text| {
+        if name == "staff.xml" {
+            text.replace(
+                r#"<Entry name="staff-payments" step="staff-payments"/>"#,
+                "",
+            )
+        } else {
+            text.to_string()
+        }
+    });
+    let (ok, stderr) = flows_check(dir.path());
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains(r#"no <Entry name="staff-payments">"#),
+        "{stderr}"
+    );
+}

@@ -12,6 +12,7 @@ mod calls;
 mod cli;
 mod connections;
 mod console;
+mod docs;
 mod hardening;
 mod reaching;
 mod robustness;

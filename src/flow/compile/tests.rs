@@ -1,6 +1,10 @@
 //! Flow validation: each broken flow is refused with its place and the bad name.
 
 use super::compile;
+use crate::actions::SPECS;
+
+/// The entries these test flows must define.
+const ENTRIES: &[&str] = &["voice", "tty"];
 use crate::prompts::{Catalog, Lang};
 
 const EN: &str = r#"
@@ -53,7 +57,7 @@ const GOOD: &str = r#"<Flow>
 </Flow>"#;
 
 fn errors_for(src: &str) -> String {
-    match compile(&[("f.xml", src)], &catalog()) {
+    match compile(&[("f.xml", src)], &catalog(), SPECS, ENTRIES) {
         Ok(_) => String::new(),
         Err(e) => e.join("\n"),
     }
@@ -61,7 +65,7 @@ fn errors_for(src: &str) -> String {
 
 #[test]
 fn the_good_flow_compiles() {
-    let flow = compile(&[("f.xml", GOOD)], &catalog()).unwrap();
+    let flow = compile(&[("f.xml", GOOD)], &catalog(), SPECS, ENTRIES).unwrap();
     assert_eq!(flow.steps.len(), 3);
     assert!(flow.entry("voice").is_some());
 }
@@ -206,6 +210,8 @@ fn the_shipped_flows_are_valid() {
     let flow = super::super::Flow::load(
         std::path::Path::new(&format!("{root}/call-flows")),
         &catalog,
+        SPECS,
+        &["voice", "tty", "staff-verify"],
     );
     assert!(flow.is_ok(), "{:#}", flow.err().unwrap());
 }

@@ -1,0 +1,79 @@
+//! Server actions named by the flows: the Rust behind `<Action name="...">` and
+//! `<Input action="...">`. Each lives in its own file with its spec beside its effect
+//! (its flow name, the values it takes, the outcomes it answers, whether it reads the
+//! caller's input) and is registered once, in [`registry!`] below: the flow compiler
+//! checks flows against [`SPECS`], and [`run`] dispatches to it. Adding an action is
+//! one new file and one line.
+
+use crate::flow::engine::CallerInput;
+use crate::flow::{ActionId, ActionSpec};
+use crate::session::Session;
+use crate::speech;
+use crate::state::Services;
+
+/// Declares the action files, the list of their specs, and the dispatch, from one list.
+macro_rules! registry {
+    ($($file:ident),* $(,)?) => {
+        $(mod $file;)*
+
+        /// Every action a flow can name; an action's place here is its [`ActionId`].
+        pub const SPECS: &[&ActionSpec] = &[$(&$file::SPEC),*];
+
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy)]
+        enum Which {
+            $($file),*
+        }
+
+        const ORDER: &[Which] = &[$(Which::$file),*];
+
+        /// Runs the action `id` (its place in [`SPECS`]); answers its outcome (`None`
+        /// for actions without outcomes).
+        pub async fn run(
+            s: &Services,
+            id: ActionId,
+            arg: Option<&str>,
+            input: Option<&CallerInput>,
+            session: &mut Session,
+        ) -> anyhow::Result<Option<String>> {
+            match ORDER.get(usize::from(id.0)) {
+                $(Some(Which::$file) => $file::run(s, arg, input, session).await,)*
+                None => anyhow::bail!("no action number {}", id.0),
+            }
+        }
+    };
+}
+
+registry!(
+    set_language,
+    clear_language,
+    set_topic,
+    verify_ssn,
+    verify_par,
+    select_case,
+    choose_case,
+    route_topic,
+    read_payments,
+    read_history,
+    read_case_status,
+    callback_use_caller,
+    callback_enter,
+    request_callback,
+);
+
+/// What the caller entered: keys, or digits they said ("one two three", "1 2 3").
+/// Keys win when both came. Anything that is not digits comes back as it was, so the
+/// action sees a malformed entry.
+fn keyed(input: Option<&CallerInput>) -> String {
+    let Some(input) = input else {
+        return String::new();
+    };
+    if !input.digits.is_empty() {
+        return input.digits.clone();
+    }
+    input
+        .speech
+        .as_deref()
+        .and_then(speech::spoken_digits)
+        .unwrap_or_else(|| "?".to_string())
+}

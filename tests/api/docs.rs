@@ -1,0 +1,49 @@
+//! The analysts' guide (`call-flows/README.md`) names everything a flow can use: every
+//! action with its outcomes, every condition, every placeholder. A new one added in
+//! code without a word in the guide fails here.
+
+fn guide() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/call-flows/README.md"))
+        .expect("call-flows/README.md")
+}
+
+#[test]
+fn the_flow_guide_names_every_action_and_its_outcomes() {
+    let guide = guide();
+    for spec in caseline::actions::SPECS {
+        let name = format!("`{}`", spec.name);
+        let line = guide
+            .lines()
+            .find(|l| l.starts_with('|') && l.contains(&name))
+            .unwrap_or_else(|| panic!("call-flows/README.md has no table row for action {name}"));
+        for outcome in spec.outcomes {
+            assert!(
+                line.contains(&format!("`{outcome}`")),
+                "the row for {name} does not name its outcome `{outcome}`: {line}"
+            );
+        }
+        for value in spec.values {
+            assert!(
+                line.contains(value),
+                "the row for {name} does not name its value {value}: {line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_flow_guide_names_every_condition_and_placeholder() {
+    let guide = guide();
+    for (name, _) in caseline::flow::Condition::NAMES {
+        assert!(
+            guide.contains(&format!("`{name}`")),
+            "call-flows/README.md does not name the condition `{name}`"
+        );
+    }
+    for name in caseline::flow::VARIABLES {
+        assert!(
+            guide.contains(&format!("`{name}`")) || guide.contains(&format!("`{{{name}}}`")),
+            "call-flows/README.md does not name the placeholder `{{{name}}}`"
+        );
+    }
+}
