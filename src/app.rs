@@ -15,11 +15,11 @@ use tokio::net::TcpListener;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::flow::Flow;
+use crate::http::signature::Keys;
+use crate::http::webhook;
 use crate::prompts::Catalog;
-use crate::signature::Keys;
 use crate::state::{AppState, Services};
 use crate::store::Store;
-use crate::webhook;
 
 /// Building the shared state is wiring, so it happens here: the state module only
 /// holds it.
@@ -133,7 +133,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// 200 while the store answers, 503 while it does not ([`crate::health`]).
+/// 200 while the store answers, 503 while it does not ([`crate::http::health`]).
 async fn healthz(
     axum::extract::State(s): axum::extract::State<AppState>,
 ) -> (axum::http::StatusCode, &'static str) {
@@ -154,7 +154,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    /// The open-file limit in force, raised to the hard limit (see [`crate::server`]).
+    /// The open-file limit in force, raised to the hard limit (see [`crate::http::server`]).
     open_files: u64,
 }
 
@@ -183,7 +183,7 @@ impl Application {
     /// Raises the open-file limit, as every way of building a server does, so idle
     /// connections cannot use up the descriptors a service manager's low default gives.
     pub fn from_parts(listener: TcpListener, state: AppState) -> Application {
-        let open_files = crate::server::raise_open_file_limit();
+        let open_files = crate::http::server::raise_open_file_limit();
         Application {
             listener,
             state,
@@ -201,7 +201,7 @@ impl Application {
 
     /// Serves until `shutdown` completes, then finishes in-flight requests (for at most
     /// ten seconds) and closes the store. The session sweeper runs beside the server.
-    /// Connections are served by [`crate::server::serve`]: header and idle timeouts, and
+    /// Connections are served by [`crate::http::server::serve`]: header and idle timeouts, and
     /// a connection cap below the open-file limit.
     pub async fn run_until_stopped(
         self,
@@ -209,14 +209,15 @@ impl Application {
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_sessions(self.state.clone()));
         let settings = &self.state.settings;
-        let options = crate::server::Options {
+        let options = crate::http::server::Options {
             header_timeout: settings.header_timeout,
             idle_timeout: settings.idle_timeout,
-            max_connections: crate::server::connection_cap(self.open_files)
+            max_connections: crate::http::server::connection_cap(self.open_files)
                 .min(usize::try_from(settings.max_connections).unwrap_or(usize::MAX)),
             shutdown_grace: SHUTDOWN_GRACE,
         };
-        crate::server::serve(self.listener, router(self.state.clone()), options, shutdown).await;
+        crate::http::server::serve(self.listener, router(self.state.clone()), options, shutdown)
+            .await;
         sweeper.abort();
         // Saves that answered before their commit are still queued: commit them, so a
         // restart finds every call where its caller last heard it.

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use crate::app::Application;
 use crate::clock::SystemClock;
 use crate::config::Settings;
-use crate::signature::{Algorithm, sign, signing_payload};
+use crate::http::signature::{Algorithm, sign, signing_payload};
 use crate::state::Services;
 use crate::store::Store;
 use crate::twiml::{self, Element, Response};

@@ -1,35 +1,48 @@
 //! Caseline: the IVR behind a child support agency's toll-free line.
 //!
-//! A webhook arrives ([`webhook`]), its logic runs ([`call`]), the flow engine decides
-//! the next step ([`flow`]), prompts turn values into words ([`prompts`], [`speech`]),
-//! TwiML goes out ([`twiml`]). Sessions and data live in the [`store`].
+//! A call, top to bottom: a request comes in ([`http`]: the server loop, the provider's
+//! signed webhooks); the call layer finds the call's session and answers ([`call`]); the
+//! flow engine walks the call flow ([`flow`]); actions do the domain work ([`actions`],
+//! then [`verify`], [`readback`], [`callbacks`], [`transfer`]...); prompts and words
+//! turn values into speech ([`prompts`], [`speech`]); TwiML goes out ([`twiml`]).
+//! Sessions and data live in the [`store`]. Staff have their own surface ([`staff`]).
+//! [`app`] wires it all together over the shared [`state`]; [`config`] is the settings.
 
-pub mod actions;
-pub mod announcement;
+// Wiring and shared state.
 pub mod app;
+pub mod config;
+pub mod state;
+
+// A request comes in, a call is answered, the flow is walked, actions run.
+pub mod actions;
 pub mod call;
+pub mod flow;
+pub mod http;
+
+// The domain: who the caller is, their cases, reaching a person.
+pub mod announcement;
 pub mod callbacks;
 pub mod cases;
-pub mod clock;
-pub mod config;
-pub mod demo;
-pub mod flow;
-pub mod health;
 pub mod hours;
-pub mod prompts;
 pub mod provider;
-pub mod queue;
 pub mod readback;
 pub mod screenpop;
-pub mod server;
 pub mod session;
-pub mod signature;
-pub mod speech;
-pub mod staff;
-pub mod state;
-pub mod store;
-pub mod telemetry;
 pub mod transfer;
-pub mod twiml;
 pub mod verify;
-pub mod webhook;
+
+// Words and TwiML out.
+pub mod prompts;
+pub mod speech;
+pub mod twiml;
+
+// Data.
+pub mod store;
+
+// Customer service staff: accounts, the API, the console.
+pub mod staff;
+
+// Around the edges.
+pub mod clock;
+pub mod demo;
+pub mod telemetry;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::flow::Flow;
+use crate::http::signature::Keys;
 use crate::prompts::Catalog;
-use crate::signature::Keys;
 use crate::store::Store;
 
 /// Everything a webhook needs, built once at start.
@@ -29,7 +29,7 @@ pub struct Services {
     /// The CRM event on transfers, when `CASELINE_SCREEN_POP_URL` is set.
     pub screen_pop: Option<crate::screenpop::ScreenPop>,
     /// The last look at the store, for `/healthz`.
-    pub health: crate::health::Health,
+    pub health: crate::http::health::Health,
 }
 
 pub type AppState = Arc<Services>;

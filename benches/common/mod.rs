@@ -7,7 +7,7 @@ use std::time::Duration;
 use caseline::app::Application;
 use caseline::clock::SystemClock;
 use caseline::config::Settings;
-use caseline::signature::{Algorithm, sign, signing_payload};
+use caseline::http::signature::{Algorithm, sign, signing_payload};
 use caseline::state::Services;
 use caseline::store::Store;
 use tokio::net::TcpListener;

@@ -14,7 +14,7 @@ use tower::ServiceExt;
 use caseline::app::router;
 use caseline::clock::FixedClock;
 use caseline::config::Settings;
-use caseline::signature::{Algorithm, sign, signing_payload};
+use caseline::http::signature::{Algorithm, sign, signing_payload};
 use caseline::state::{AppState, Services};
 use caseline::store::Store;
 use caseline::twiml::{self, Element, Response};

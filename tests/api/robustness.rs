@@ -2,7 +2,7 @@
 
 use crate::helpers as common;
 
-use caseline::signature::{Algorithm, sign, signing_payload};
+use caseline::http::signature::{Algorithm, sign, signing_payload};
 use common::{Backend, PUBLIC_URL, SHARED_KEY, TOKEN, TestApp};
 
 on_both_stores!(

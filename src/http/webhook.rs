@@ -15,7 +15,7 @@ use axum::routing::post;
 use tracing::Instrument;
 
 use crate::call::{self, CallError, Params};
-use crate::signature;
+use crate::http::signature;
 use crate::state::AppState;
 use crate::twiml::Response;
 
@@ -200,13 +200,13 @@ fn query_number(query: Option<&str>, name: &str) -> Option<i64> {
 }
 
 async fn queue_wait(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
-    Twiml(crate::queue::wait(&s, &p).await).into_response()
+    Twiml(crate::call::queue::wait(&s, &p).await).into_response()
 }
 
 /// A key pressed in the queue. On any error the caller keeps their place (a moment of
 /// silence, then the wait music again) rather than hearing the main apology.
 async fn queue_choice(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
-    match tokio::time::timeout(WEBHOOK_DEADLINE, crate::queue::choice(&s, &p)).await {
+    match tokio::time::timeout(WEBHOOK_DEADLINE, crate::call::queue::choice(&s, &p)).await {
         Ok(Ok(r)) => Twiml(r).into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %format!("{:#}", e.source), "queue choice failed; caller keeps their place");
