@@ -12,6 +12,7 @@ use crate::cases::{CaseRef, CaseStatus, Role};
 use crate::session::Session;
 use crate::speech::Value;
 use crate::state::Services;
+use crate::store::AuditLine;
 
 /// The most cases offered in one menu (keys 1 to 9).
 const MAX_CASES: usize = 9;
@@ -99,13 +100,9 @@ async fn audit(
     let call = Some(session.call_sid.as_str());
     s.store
         .audit(
-            s.now(),
-            call,
-            None,
-            event,
-            outcome,
-            Some(participant),
-            case_id,
+            AuditLine::in_call(s.now(), call, event, outcome)
+                .participant(Some(participant))
+                .case(case_id),
         )
         .await
 }

@@ -18,7 +18,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio::sync::Semaphore;
 
-use crate::store::{Guard, Reservation, Slot, Store};
+use crate::store::{AuditLine, Guard, Reservation, Slot, Store};
 
 /// Nine SSN digits. No `Debug` or `Display`: the digits cannot reach a log by accident.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -232,17 +232,14 @@ pub async fn check_ssn(
     };
     let index = c.blind.ssn(&ssn);
     let now = c.now;
-    if c.store.locked_until(&index, now).await?.is_some() {
+    if c.store.lock_of(Guard::Ssn, &index, now).await?.is_some() {
         c.store
-            .audit(
+            .audit(AuditLine::in_call(
                 now,
                 Some(session.call_sid.as_str()),
-                None,
                 "verify",
                 "locked",
-                None,
-                None,
-            )
+            ))
             .await?;
         session.pending_ssn = None;
         return Ok("locked");
@@ -279,7 +276,7 @@ pub async fn check_par(
         .await?;
     if reserved != Reservation::Granted {
         c.store
-            .audit(now, call.as_deref(), None, "verify", "locked", None, None)
+            .audit(AuditLine::in_call(now, call.as_deref(), "verify", "locked"))
             .await?;
         session.pending_ssn = None;
         return Ok("locked");
@@ -301,7 +298,7 @@ pub async fn check_par(
         session.cases = c.store.cases_of(id).await?;
         session.case = None;
         c.store
-            .audit(now, call.as_deref(), None, "verify", "ok", Some(id), None)
+            .audit(AuditLine::in_call(now, call.as_deref(), "verify", "ok").participant(Some(id)))
             .await?;
         return Ok("ok");
     }
@@ -322,15 +319,7 @@ pub async fn check_par(
         "failed"
     };
     c.store
-        .audit(
-            now,
-            call.as_deref(),
-            None,
-            "verify",
-            outcome,
-            participant,
-            None,
-        )
+        .audit(AuditLine::in_call(now, call.as_deref(), "verify", outcome).participant(participant))
         .await?;
     Ok(outcome)
 }

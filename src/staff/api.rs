@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::{Role, Staff, StaffError};
 use crate::state::AppState;
+use crate::store::AuditLine;
 
 use super::calls;
 
@@ -282,15 +283,12 @@ async fn work_callback(
         )));
     }
     s.store
-        .audit(
+        .audit(AuditLine::by_staff(
             now,
-            None,
             Some(&a.staff.name),
             &format!("callback.{}", b.action),
             &b.id.to_string(),
-            None,
-            None,
-        )
+        ))
         .await?;
     Ok(Json(json!({"id": b.id, "action": b.action, "ok": true})))
 }
@@ -326,15 +324,12 @@ async fn set_announcement(
         .map_err(StaffError::BadRequest)?;
     s.store.set_announcement(&ann, now.timestamp()).await?;
     s.store
-        .audit(
+        .audit(AuditLine::by_staff(
             now.timestamp(),
-            None,
             Some(&a.staff.name),
             "announcement.set",
             "ok",
-            None,
-            None,
-        )
+        ))
         .await?;
     Ok(Json(json!({"ok": true})))
 }
@@ -346,15 +341,12 @@ async fn clear_announcement(
     a.staff.require(Role::Supervisor)?;
     s.store.clear_announcement().await?;
     s.store
-        .audit(
+        .audit(AuditLine::by_staff(
             s.now(),
-            None,
             Some(&a.staff.name),
             "announcement.clear",
             "ok",
-            None,
-            None,
-        )
+        ))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -409,15 +401,12 @@ async fn disable_account(
         )));
     }
     s.store
-        .audit(
+        .audit(AuditLine::by_staff(
             s.now(),
-            None,
             Some(&a.staff.name),
             "staff.disable",
             &name,
-            None,
-            None,
-        )
+        ))
         .await?;
     Ok(Json(json!({"name": name, "disabled": true})))
 }

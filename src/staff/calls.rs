@@ -8,6 +8,7 @@ use super::{Staff, StaffError};
 use crate::provider::ProviderError;
 use crate::session::{CallSid, Session, StaffTransfer};
 use crate::state::Services;
+use crate::store::AuditLine;
 use crate::transfer::Destination;
 
 /// The IVR entries a staff member can send a caller to.
@@ -142,13 +143,13 @@ pub async fn transfer(
     };
     s.store
         .audit(
-            s.now(),
-            Some(session.call_sid.as_str()),
-            Some(&staff.name),
-            &format!("staff.transfer.{entry}"),
-            &outcome,
-            None,
-            None,
+            AuditLine::by_staff(
+                s.now(),
+                Some(&staff.name),
+                &format!("staff.transfer.{entry}"),
+                &outcome,
+            )
+            .call(Some(session.call_sid.as_str())),
         )
         .await?;
     if let Err(e) = moved {

@@ -16,16 +16,6 @@ pub struct Credentials {
     pub disabled: bool,
 }
 
-/// One audit line as staff see it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct AuditEntry {
-    pub at: i64,
-    pub call_sid: Option<String>,
-    pub actor: Option<String>,
-    pub event: String,
-    pub outcome: String,
-}
-
 fn role_of(s: &str) -> anyhow::Result<Role> {
     Role::parse(s).ok_or_else(|| anyhow!("unknown role '{s}' in the staff table"))
 }
@@ -203,32 +193,6 @@ impl Store {
                     .await
                     .context("Failed to end the account's sessions")?;
                 Ok(n == 1)
-            }
-        )
-    }
-
-    /// The newest audit lines, newest first.
-    pub async fn recent_audit(&self, limit: i64) -> anyhow::Result<Vec<AuditEntry>> {
-        let sql = "SELECT at, call_sid, actor, event, outcome FROM audit ORDER BY id DESC LIMIT $1";
-        on_both!(
-            self,
-            read | pool | {
-                sqlx::query(sql)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to read the audit log")?
-                    .iter()
-                    .map(|r| -> anyhow::Result<AuditEntry> {
-                        Ok(AuditEntry {
-                            at: r.try_get("at")?,
-                            call_sid: r.try_get("call_sid")?,
-                            actor: r.try_get("actor")?,
-                            event: r.try_get("event")?,
-                            outcome: r.try_get("outcome")?,
-                        })
-                    })
-                    .collect()
             }
         )
     }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::state::Services;
-use crate::store::{Guard, Limit, Reservation, Slot, Store};
+use crate::store::{AuditLine, Guard, Limit, Reservation, Slot, Store};
 use crate::verify::Hasher;
 
 /// How long a login lasts.
@@ -165,15 +165,12 @@ pub async fn add(
     let hash = tokio::task::spawn_blocking(move || hasher.hash_bytes(&pw)).await??;
     let id = store.add_staff(name, role, &hash, now).await?;
     store
-        .audit(
+        .audit(AuditLine::by_staff(
             now,
-            None,
             Some(name),
             "staff.add",
             role.as_str(),
-            None,
-            None,
-        )
+        ))
         .await?;
     Ok(id)
 }
@@ -274,15 +271,12 @@ pub async fn login(
             address_slot.settle();
             // Written for unknown names too, so both take the same time.
             s.store
-                .audit(
+                .audit(AuditLine::by_staff(
                     now,
-                    None,
                     other.as_ref().map(|a| a.name.as_str()),
                     "staff.login",
                     "failed",
-                    None,
-                    None,
-                )
+                ))
                 .await?;
             return Err(if locked {
                 StaffError::Locked(LOCK_SECS / 60)
@@ -297,15 +291,12 @@ pub async fn login(
         .start_staff_session(&token_hash(&token), account.id, now, expires)
         .await?;
     s.store
-        .audit(
+        .audit(AuditLine::by_staff(
             now,
-            None,
             Some(&account.name),
             "staff.login",
             "ok",
-            None,
-            None,
-        )
+        ))
         .await?;
     Ok(Login {
         token,
@@ -333,15 +324,12 @@ pub async fn logout(s: &Services, staff: &Staff, token: &str) -> Result<(), Staf
         .revoke_staff_session(&token_hash(token), s.now())
         .await?;
     s.store
-        .audit(
+        .audit(AuditLine::by_staff(
             s.now(),
-            None,
             Some(&staff.name),
             "staff.logout",
             "ok",
-            None,
-            None,
-        )
+        ))
         .await?;
     Ok(())
 }

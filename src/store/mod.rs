@@ -17,9 +17,11 @@ use sqlx::sqlite::{
 use crate::session::{CallSid, Session};
 
 mod attempts;
+mod audit;
 mod cache;
 mod hot;
 pub use attempts::{Guard, Limit, Reservation, Slot};
+pub use audit::{AuditEntry, AuditLine};
 use hot::{Hot, Write};
 
 /// A session not touched for this long is treated as over (the provider caps calls at
@@ -77,18 +79,6 @@ pub struct Announcement {
     pub text_es: String,
     pub starts_at: Option<i64>,
     pub ends_at: Option<i64>,
-}
-
-/// One line of the audit table.
-#[derive(Debug, Clone)]
-pub struct AuditLine {
-    pub at: i64,
-    pub call_sid: Option<String>,
-    pub actor: Option<String>,
-    pub event: String,
-    pub outcome: String,
-    pub participant_id: Option<i64>,
-    pub case_id: Option<i64>,
 }
 
 /// PostgreSQL's session save commits without waiting for its WAL flush
