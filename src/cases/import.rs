@@ -629,3 +629,87 @@ pub async fn run(
     }
     Ok(stats)
 }
+
+/// The parser's refusals: each bad input is named by its path and why, and nothing
+/// comes back but the errors.
+#[cfg(test)]
+mod parse_errors {
+    use super::parse;
+
+    fn errors(json: &str) -> String {
+        match parse(json) {
+            Ok(_) => String::new(),
+            Err(e) => e.join("\n"),
+        }
+    }
+
+    const PERSON: &str =
+        r#"{"par_id": "4820193756", "ssn": "900-12-3456", "first_name": "A", "last_name": "B"}"#;
+
+    #[test]
+    fn each_bad_input_is_named_by_its_path() {
+        let member = r#"{"par_id": "4820193756", "role": "custodial"}"#;
+        let case = |extra: &str| {
+            format!(
+                r#"{{"participants": [{PERSON}], "cases": [{{"case_number": "190000123456", "county": "Fresno", "status": "open", "stage": "enforcement", "members": [{member}]{extra}}}]}}"#
+            )
+        };
+        let table: Vec<(String, &str)> = vec![
+            ("{".into(), "line 1 column 1: not valid JSON (it ends too early)"),
+            ("[]".into(), "$: must be an object"),
+            (r#"{"participants": [], "cases": [], "extra": 1}"#.into(), "$.extra: unknown field"),
+            (
+                r#"{"participants": [{"par_id": "12", "ssn": "900-12-3456", "first_name": "A", "last_name": "B"}], "cases": []}"#.into(),
+                "participants[0].par_id",
+            ),
+            (
+                r#"{"participants": [{"par_id": "4820193756", "ssn": "9001", "first_name": "A", "last_name": "B"}], "cases": []}"#.into(),
+                "participants[0].ssn: must be 9 digits",
+            ),
+            (
+                format!(r#"{{"participants": [{PERSON}, {PERSON}], "cases": []}}"#),
+                "participants[1].par_id: the same participant ID as participants[0]",
+            ),
+            (
+                r#"{"participants": [{"par_id": "4820193756", "ssn": "900-12-3456", "first_name": "A", "last_name": "B", "language": "fr"}], "cases": []}"#.into(),
+                "participants[0].language: 'fr' is not one of: en, es",
+            ),
+            (
+                r#"{"participants": [{"par_id": "4820193756", "ssn": "900-12-3456", "last_name": "B"}], "cases": []}"#.into(),
+                "participants[0].first_name: is required",
+            ),
+            (case(r#", "arrears_balance": "lots""#), "cases[0].arrears_balance"),
+            (
+                case(r#", "payments": [{"received_on": "2026-13-01", "amount": "1.00", "source": "direct_payment"}]"#),
+                "cases[0].payments[0].received_on: must be a date YYYY-MM-DD",
+            ),
+            (
+                case(r#", "disbursements": [{"paid_on": "2026-11-03", "amount": "1.00", "to_par_id": "5512908899", "method": "check"}]"#),
+                "cases[0].disbursements[0].to_par_id",
+            ),
+            (case(r#", "members": "nobody""#), "cases[0]"),
+        ];
+        for (json, want) in &table {
+            let got = errors(json);
+            assert!(got.contains(want), "for {json}\nwanted '{want}' in:\n{got}");
+        }
+    }
+
+    #[test]
+    fn errors_never_echo_an_ssn_or_par_id() {
+        let got = errors(
+            r#"{"participants": [{"par_id": "4820193756", "ssn": "900-12-345x", "first_name": "A", "last_name": "B"}], "cases": []}"#,
+        );
+        assert!(got.contains("participants[0].ssn"), "{got}");
+        assert!(
+            !got.contains("900-12-345") && !got.contains("4820193756"),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn a_good_file_parses() {
+        let ok = parse(&format!(r#"{{"participants": [{PERSON}], "cases": []}}"#));
+        assert!(ok.is_ok(), "{:?}", ok.err());
+    }
+}

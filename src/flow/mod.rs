@@ -30,10 +30,9 @@ pub struct Flow {
 }
 
 impl Flow {
-    /// Reads every `*.xml` in `dir` and compiles them against the prompt catalog. The
+    /// Reads every `*.xml` in `dir` and compiles them against the prompt catalog, the
+    /// actions' specs, and the entries the server jumps to (`required_entries`). The
     /// error lists every problem, one per line, each starting with `file:line:column`.
-    /// Loads and compiles every `*.xml` in `dir` against the prompts, the actions'
-    /// specs, and the entries the server jumps to (`required_entries`).
     pub fn load(
         dir: &Path,
         catalog: &Catalog,
