@@ -617,11 +617,14 @@ goodbye = "Bye."
   </Step>
 </Flow>"#;
 
+    /// An action the engine ran: which, its value, the keys it was given.
+    type Ran = (u16, Option<String>, Option<String>);
+
     /// Answers what the engine asks, and records the actions it runs.
     struct Fake {
         flow: Flow,
         catalog: Catalog,
-        ran: RefCell<Vec<(u16, Option<String>, Option<String>)>>,
+        ran: RefCell<Vec<Ran>>,
     }
 
     impl Fake {
