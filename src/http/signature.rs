@@ -199,17 +199,20 @@ mod tests {
         }
     }
 
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     fn params() -> Vec<(String, String)> {
-        [
+        pairs(&[
             ("CallSid", "CA1234567890ABCDE"),
             ("Caller", "+14158675309"),
             ("Digits", "1234"),
             ("From", "+14158675309"),
             ("To", "+18005551212"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        ])
     }
 
     const URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
@@ -255,15 +258,12 @@ mod tests {
 
     #[test]
     fn repeated_names_sort_by_value() {
-        let p: Vec<(String, String)> = [
+        let p = pairs(&[
             ("Sid", "CA123"),
             ("SidAccount", "AC123"),
             ("Digits", "5678"),
             ("Digits", "1234"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        ]);
         assert!(validate(
             &keys(),
             None,
@@ -279,15 +279,12 @@ mod tests {
     /// `URL + "CallSidCA1234567890ABCDE" + "Digits1" + "Digits2"`.
     #[test]
     fn repeated_identical_parameters_are_signed_once() {
-        let p: Vec<(String, String)> = [
+        let p = pairs(&[
             ("Digits", "1"),
             ("CallSid", "CA1234567890ABCDE"),
             ("Digits", "2"),
             ("Digits", "1"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        ]);
         assert!(validate(
             &keys(),
             None,

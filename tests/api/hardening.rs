@@ -54,17 +54,8 @@ async fn login(app: &TestApp, name: &str, password: &str, address: &str) -> (Sta
 
 async fn a_burst_of_guesses_with_the_right_password_late_gets_no_token(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let right = "dana-correct-horse-battery";
-    caseline::staff::add(
-        &app.state.store,
-        &app.state.hasher,
-        app.state.now(),
-        "dana",
-        Role::Agent,
-        right,
-    )
-    .await
-    .expect("account");
+    let right = app.add_staff("dana", Role::Agent).await;
+    let right = right.as_str();
     let checks_before = app.state.hasher.checks();
     let guesses: Vec<String> = (0..80)
         .map(|i| {
@@ -126,16 +117,7 @@ async fn guesses_over_many_accounts_from_one_address_check_at_most_the_limit(b: 
 
 async fn an_unknown_name_locks_like_a_real_account(b: Backend) {
     let app = TestApp::spawn(b).await;
-    caseline::staff::add(
-        &app.state.store,
-        &app.state.hasher,
-        app.state.now(),
-        "dana",
-        Role::Agent,
-        "dana-correct-horse-battery",
-    )
-    .await
-    .expect("account");
+    app.add_staff("dana", Role::Agent).await;
     let mut last = Vec::new();
     for name in ["dana", "nobody"] {
         let mut answers = Vec::new();
@@ -476,17 +458,8 @@ async fn a_second_forwarded_for_line_is_the_proxy_s(b: Backend) {
 
 async fn a_guess_cancelled_before_its_check_gives_its_slot_back(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let right = "dana-correct-horse-battery";
-    caseline::staff::add(
-        &app.state.store,
-        &app.state.hasher,
-        app.state.now(),
-        "dana",
-        Role::Agent,
-        right,
-    )
-    .await
-    .expect("account");
+    let right = app.add_staff("dana", Role::Agent).await;
+    let right = right.as_str();
     // Six logins dropped while their password checks wait (the deadline's doing):
     // each reserved a slot; none may stay taken.
     for _ in 0..6 {

@@ -389,19 +389,19 @@ impl TestApp {
         (status, json)
     }
 
+    /// Creates a staff account; answers its password (`{name}-correct-horse-battery`).
+    pub async fn add_staff(&self, name: &str, role: caseline::staff::Role) -> String {
+        let password = format!("{name}-correct-horse-battery");
+        let s = &self.state;
+        caseline::staff::add(&s.store, &s.hasher, s.now(), name, role, &password)
+            .await
+            .expect("staff account");
+        password
+    }
+
     /// Creates a staff account and signs it in; answers the token.
     pub async fn staff_login(&self, name: &str, role: caseline::staff::Role) -> String {
-        let password = format!("{name}-correct-horse-battery");
-        caseline::staff::add(
-            &self.state.store,
-            &self.state.hasher,
-            self.state.now(),
-            name,
-            role,
-            &password,
-        )
-        .await
-        .expect("staff account");
+        let password = self.add_staff(name, role).await;
         let (status, body) = self
             .staff(
                 "POST",
