@@ -231,13 +231,13 @@ async fn sweep_sessions(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
-        match state.store.expire_sessions(state.now()).await {
+        match state.store.sessions().expire(state.now()).await {
             Ok(n) if n > 0 => tracing::info!(expired = n, "expired old call sessions"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "session sweep failed"),
         }
         let day_ago = state.now() - crate::store::SESSION_KEEP_SECS;
-        if let Err(e) = state.store.expire_handoffs(day_ago).await {
+        if let Err(e) = state.store.staff().expire_handoffs(day_ago).await {
             tracing::warn!(error = %format!("{e:#}"), "hand-off sweep failed");
         }
         let staff_window = crate::staff::LOCK_SECS.max(crate::staff::ADDRESS_WINDOW_SECS);
@@ -246,7 +246,12 @@ async fn sweep_sessions(state: AppState) {
             (crate::store::Guard::Ssn, state.lockout.window_secs),
         ];
         for (guard, window) in counts {
-            if let Err(e) = state.store.sweep_attempts(guard, state.now(), window).await {
+            if let Err(e) = state
+                .store
+                .attempts()
+                .sweep(guard, state.now(), window)
+                .await
+            {
                 tracing::warn!(error = %format!("{e:#}"), "attempt count sweep failed");
             }
         }

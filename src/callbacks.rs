@@ -10,7 +10,7 @@ use crate::prompts::Channel;
 use crate::session::Session;
 use crate::speech::Value;
 use crate::state::Services;
-use crate::store::{Sqlite, Store, on_both};
+use crate::store::{CallbackQueue, Sqlite, Store, on_both};
 
 /// Where a request stands.
 pub const STATUSES: &[&str] = &["open", "claimed", "done"];
@@ -129,7 +129,8 @@ pub async fn request(s: &Services, session: &mut Session) -> anyhow::Result<&'st
     let case = session.case.as_ref().filter(|_| session.verified);
     let created = s
         .store
-        .add_callback(&NewCallback {
+        .callback_queue()
+        .add(&NewCallback {
             number: &number,
             lang: session.lang.map_or("en", |l| l.code()),
             channel: match session.channel {
@@ -164,13 +165,13 @@ pub struct NewCallback<'a> {
 const COLUMNS: &str = "id, number, lang, channel, call_sid, case_number, role, status, \
                        requested_at, claimed_by, closed_at, outcome";
 
-impl Store {
+impl CallbackQueue<'_> {
     /// Stores a request; `false` when the number already has one open (nothing changes).
-    pub async fn add_callback(&self, c: &NewCallback<'_>) -> anyhow::Result<bool> {
+    pub async fn add(&self, c: &NewCallback<'_>) -> anyhow::Result<bool> {
         let sql = "INSERT INTO callbacks (number, lang, channel, call_sid, case_number, role, \
                    requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
         let done = on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query(sql)
                     .bind(c.number)
@@ -190,11 +191,11 @@ impl Store {
     }
 
     /// Requests not done yet (open and claimed), oldest first; with `all`, done ones too.
-    pub async fn callbacks(&self, all: bool) -> anyhow::Result<Vec<Callback>> {
+    pub async fn list(&self, all: bool) -> anyhow::Result<Vec<Callback>> {
         let filter = if all { "" } else { "WHERE status <> 'done'" };
         let sql = format!("SELECT {COLUMNS} FROM callbacks {filter} ORDER BY requested_at, id");
         on_both!(
-            self,
+            self.store,
             read | pool | {
                 sqlx::query(sqlx::AssertSqlSafe(sql))
                     .fetch_all(pool)
@@ -224,11 +225,11 @@ impl Store {
     }
 
     /// Moves an open request to `claimed` by `who`; `false` if it is not open.
-    pub async fn claim_callback(&self, id: i64, who: &str, now: i64) -> anyhow::Result<bool> {
+    pub async fn claim(&self, id: i64, who: &str, now: i64) -> anyhow::Result<bool> {
         let sql = "UPDATE callbacks SET status = 'claimed', claimed_by = $1, claimed_at = $2 \
                    WHERE id = $3 AND status = 'open'";
         let n = on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query(sql)
                     .bind(who)
@@ -244,7 +245,7 @@ impl Store {
     }
 
     /// Closes a request that is not done yet, with what happened; `false` if none.
-    pub async fn complete_callback(
+    pub async fn complete(
         &self,
         id: i64,
         who: &str,
@@ -254,7 +255,7 @@ impl Store {
         let sql = "UPDATE callbacks SET status = 'done', outcome = $1, closed_at = $2, \
                    claimed_by = COALESCE(claimed_by, $3) WHERE id = $4 AND status <> 'done'";
         let n = on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query(sql)
                     .bind(outcome)

@@ -255,17 +255,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         now,
                     )
                     .map_err(|e| anyhow::anyhow!(e))?;
-                    store.set_announcement(&a, now.timestamp()).await?;
+                    store.announcements().set(&a, now.timestamp()).await?;
                     println!(
                         "announcement set\n{}",
                         caseline::announcement::describe(&a, settings.hours.tz, now)
                     );
                 }
                 AnnounceCommand::Clear => {
-                    store.clear_announcement().await?;
+                    store.announcements().clear().await?;
                     println!("announcement cleared");
                 }
-                AnnounceCommand::Show => match store.announcement_slot().await? {
+                AnnounceCommand::Show => match store.announcements().slot().await? {
                     Some(a) => println!(
                         "{}",
                         caseline::announcement::describe(&a, settings.hours.tz, now)
@@ -281,7 +281,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             telemetry::init("warn");
             let settings = Settings::load()?;
             let store = Store::connect(&settings.database_url).await?;
-            let list = store.callbacks(all).await?;
+            let list = store.callback_queue().list(all).await?;
             if list.is_empty() {
                 println!("no callback requests");
             }
@@ -309,14 +309,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("added {name} ({})", role.as_str());
                 }
                 StaffCommand::Disable { name } => {
-                    if store.disable_staff(&name, now).await? {
+                    if store.staff().disable(&name, now).await? {
                         println!("disabled {name}; their sessions are ended");
                     } else {
                         anyhow::bail!("no enabled account named '{name}'");
                     }
                 }
                 StaffCommand::List => {
-                    for a in store.list_staff().await? {
+                    for a in store.staff().list().await? {
                         println!(
                             "{:<24} {:<10} {}",
                             a.name,

@@ -99,7 +99,8 @@ async fn audit(
 ) -> anyhow::Result<()> {
     let call = Some(session.call_sid.as_str());
     s.store
-        .audit(
+        .audit_log()
+        .write(
             AuditLine::in_call(s.now(), call, event, outcome)
                 .participant(Some(participant))
                 .case(case_id),
@@ -118,6 +119,7 @@ pub async fn payments(s: &Services, session: &mut Session) -> anyhow::Result<&'s
     let (participant, case_ref) = current(session)?;
     let case = s
         .store
+        .cases()
         .case(case_ref.case_id)
         .await?
         .ok_or_else(|| anyhow!("the chosen case is gone"))?;
@@ -132,7 +134,14 @@ pub async fn payments(s: &Services, session: &mut Session) -> anyhow::Result<&'s
             if let Some(m) = case.monthly_support {
                 v.insert("monthly_support".into(), Value::Money(m));
             }
-            if let Some(p) = s.store.payments(case.id, 1).await?.into_iter().next() {
+            if let Some(p) = s
+                .store
+                .cases()
+                .payments(case.id, 1)
+                .await?
+                .into_iter()
+                .next()
+            {
                 v.insert("last_payment_amount".into(), Value::Money(p.amount));
                 v.insert("last_payment_date".into(), Value::Date(p.received_on));
                 v.insert(
@@ -151,6 +160,7 @@ pub async fn payments(s: &Services, session: &mut Session) -> anyhow::Result<&'s
         Role::Custodial => {
             match s
                 .store
+                .cases()
                 .disbursements(participant, case.id, 1)
                 .await?
                 .into_iter()
@@ -196,6 +206,7 @@ pub async fn history(s: &Services, session: &mut Session) -> anyhow::Result<&'st
         Role::Noncustodial => {
             let items: Vec<_> = s
                 .store
+                .cases()
                 .payments(case_ref.case_id, 5)
                 .await?
                 .into_iter()
@@ -219,6 +230,7 @@ pub async fn history(s: &Services, session: &mut Session) -> anyhow::Result<&'st
         Role::Custodial => {
             let items: Vec<_> = s
                 .store
+                .cases()
                 .disbursements(participant, case_ref.case_id, 5)
                 .await?
                 .into_iter()
@@ -262,6 +274,7 @@ pub async fn case_status(s: &Services, session: &mut Session) -> anyhow::Result<
     let (participant, case_ref) = current(session)?;
     let case = s
         .store
+        .cases()
         .case(case_ref.case_id)
         .await?
         .ok_or_else(|| anyhow!("the chosen case is gone"))?;

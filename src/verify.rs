@@ -232,9 +232,15 @@ pub async fn check_ssn(
     };
     let index = c.blind.ssn(&ssn);
     let now = c.now;
-    if c.store.lock_of(Guard::Ssn, &index, now).await?.is_some() {
+    if c.store
+        .attempts()
+        .lock_of(Guard::Ssn, &index, now)
+        .await?
+        .is_some()
+    {
         c.store
-            .audit(AuditLine::in_call(
+            .audit_log()
+            .write(AuditLine::in_call(
                 now,
                 Some(session.call_sid.as_str()),
                 "verify",
@@ -272,11 +278,13 @@ pub async fn check_par(
     // `max_failures` checks between them.
     let reserved = c
         .store
-        .reserve_attempt(Guard::Ssn, &index, now, limit)
+        .attempts()
+        .reserve(Guard::Ssn, &index, now, limit)
         .await?;
     if reserved != Reservation::Granted {
         c.store
-            .audit(AuditLine::in_call(now, call.as_deref(), "verify", "locked"))
+            .audit_log()
+            .write(AuditLine::in_call(now, call.as_deref(), "verify", "locked"))
             .await?;
         session.pending_ssn = None;
         return Ok("locked");
@@ -284,27 +292,34 @@ pub async fn check_par(
     // Given back if this request is cancelled before its check is counted.
     let slot = Slot::new(c.store, Guard::Ssn, &index);
     let par = ParId::parse(entered);
-    let found = c.store.participant_by_ssn(&index).await?;
+    let found = c.store.cases().participant_by_ssn(&index).await?;
     let participant = found.as_ref().map(|(id, _)| *id);
     let matched = c.hasher.verify(par, found.map(|(_, hash)| hash)).await?;
     // A right PAR ID still fails if concurrent wrong ones locked the SSN meanwhile.
-    if matched && c.store.attempt_succeeded(Guard::Ssn, &index, now).await? {
+    if matched
+        && c.store
+            .attempts()
+            .succeeded(Guard::Ssn, &index, now)
+            .await?
+    {
         slot.settle();
         let id = participant.ok_or_else(|| anyhow!("verified without a participant"))?;
         session.verified = true;
         session.participant = Some(id);
         session.pending_ssn = None;
         session.verify_failures = 0;
-        session.cases = c.store.cases_of(id).await?;
+        session.cases = c.store.cases().cases_of(id).await?;
         session.case = None;
         c.store
-            .audit(AuditLine::in_call(now, call.as_deref(), "verify", "ok").participant(Some(id)))
+            .audit_log()
+            .write(AuditLine::in_call(now, call.as_deref(), "verify", "ok").participant(Some(id)))
             .await?;
         return Ok("ok");
     }
     let locked = matched
         || c.store
-            .attempt_failed(Guard::Ssn, &index, now, limit)
+            .attempts()
+            .failed(Guard::Ssn, &index, now, limit)
             .await?;
     slot.settle();
     session.verify_failures += 1;
@@ -319,7 +334,8 @@ pub async fn check_par(
         "failed"
     };
     c.store
-        .audit(AuditLine::in_call(now, call.as_deref(), "verify", outcome).participant(participant))
+        .audit_log()
+        .write(AuditLine::in_call(now, call.as_deref(), "verify", outcome).participant(participant))
         .await?;
     Ok(outcome)
 }

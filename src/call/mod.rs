@@ -104,7 +104,7 @@ pub(crate) async fn session_for(s: &Services, p: &Params) -> Result<Session, Cal
     let sid = call_sid(p)?;
     let now = s.now();
     Span::current().record("call_sid", sid.as_str());
-    match s.store.load_session(&sid, now).await? {
+    match s.store.sessions().load(&sid, now).await? {
         Some(session) => Ok(session),
         None => Ok(Session::new(sid, channel_for(s, p), now)),
     }
@@ -113,7 +113,7 @@ pub(crate) async fn session_for(s: &Services, p: &Params) -> Result<Session, Cal
 /// The session as a webhook found it, kept only where the store can save a change of
 /// position without waiting for its commit ([`crate::store::Store::save_position`]).
 fn snapshot(s: &Services, session: &Session) -> Option<Session> {
-    s.store.writes_behind().then(|| session.clone())
+    s.store.sessions().writes_behind().then(|| session.clone())
 }
 
 /// Saves the session, then hands back the answer. When `before` shows that only the
@@ -130,9 +130,9 @@ async fn finish(
     let (lang, channel, now) = (session.lang, session.channel, s.now());
     let saved = match before {
         Some(before) if session.only_position_changed(&before) => {
-            s.store.save_position(session, now).await
+            s.store.sessions().save_position(session, now).await
         }
-        _ => s.store.save_session(&session, now).await,
+        _ => s.store.sessions().save(&session, now).await,
     };
     saved.map_err(|source| CallError {
         lang,
@@ -204,7 +204,12 @@ pub async fn staff_entry(
     let mut session = session_for(s, p).await?;
     let before = snapshot(s, &session);
     if let Some(id) = handoff {
-        match s.store.handoff(id, session.call_sid.as_str()).await? {
+        match s
+            .store
+            .staff()
+            .handoff(id, session.call_sid.as_str())
+            .await?
+        {
             Some(t) => session.staff_transfer = Some(t),
             None => tracing::warn!(handoff = id, "a staff entry for a hand-off not on record"),
         }
@@ -283,7 +288,7 @@ pub async fn status(s: &Services, p: &Params) -> Result<Response, CallError> {
     let status = p.get("CallStatus").unwrap_or("");
     let over = ["completed", "busy", "failed", "no-answer", "canceled"];
     if let Some(status) = over.iter().find(|s| **s == status) {
-        s.store.end_session(&sid, status, s.now()).await?;
+        s.store.sessions().end(&sid, status, s.now()).await?;
     }
     Ok(Response::new())
 }

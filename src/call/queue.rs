@@ -152,7 +152,8 @@ pub async fn choice(s: &Services, p: &Params) -> Result<Response, CallError> {
 
 async fn save(s: &Services, session: &Session) -> Result<(), CallError> {
     s.store
-        .save_session(session, s.now())
+        .sessions()
+        .save(session, s.now())
         .await
         .map_err(CallError::during(session))
 }

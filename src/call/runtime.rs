@@ -51,7 +51,12 @@ impl Runtime for Services {
             Condition::Verified => session.verified,
             Condition::Tty => session.channel == Channel::Tty,
             Condition::LanguageChosen => session.lang.is_some(),
-            Condition::Announcement => self.store.announcement(self.now()).await?.is_some(),
+            Condition::Announcement => self
+                .store
+                .announcements()
+                .current(self.now())
+                .await?
+                .is_some(),
             Condition::Holiday => self
                 .settings
                 .hours
@@ -105,7 +110,8 @@ impl Runtime for Services {
     async fn announcement(&self, lang: Lang) -> anyhow::Result<Option<String>> {
         Ok(self
             .store
-            .announcement(self.now())
+            .announcements()
+            .current(self.now())
             .await?
             .map(|a| match lang {
                 Lang::En => a.text_en,

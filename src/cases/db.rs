@@ -10,7 +10,7 @@ use rust_decimal::prelude::ToPrimitive;
 use sqlx::Row;
 
 use super::model::{Case, CaseRef, CaseStatus, Disbursement, Method, Payment, Role, Source, Stage};
-use crate::store::{Sqlite, Store};
+use crate::store::{Cases, Sqlite, Store};
 
 /// A participant row to write.
 #[derive(Debug, Clone)]
@@ -82,11 +82,11 @@ fn word<T>(s: &str, parse: fn(&str) -> Option<T>) -> anyhow::Result<T> {
     parse(s).ok_or_else(|| anyhow!("unexpected stored value '{s}'"))
 }
 
-impl Store {
+impl Cases<'_> {
     /// Every participant's blind index, row id and fingerprint (the import compares).
     pub async fn participant_fingerprints(&self) -> anyhow::Result<HashMap<String, (i64, String)>> {
         let sql = "SELECT par_index, id, fingerprint FROM participants";
-        let rows = match self {
+        let rows = match self.store {
             Store::Sqlite(db) => sqlx::query(sql)
                 .fetch_all(&db.read)
                 .await?
@@ -105,7 +105,7 @@ impl Store {
 
     pub async fn case_fingerprints(&self) -> anyhow::Result<HashMap<String, String>> {
         let sql = "SELECT case_number, fingerprint FROM cases";
-        let rows = match self {
+        let rows = match self.store {
             Store::Sqlite(db) => sqlx::query(sql)
                 .fetch_all(&db.read)
                 .await?
@@ -130,7 +130,7 @@ impl Store {
         cases: &[CaseRow],
         progress: &(dyn Fn(usize) + Sync),
     ) -> anyhow::Result<()> {
-        match self {
+        match self.store {
             Store::Sqlite(db) => apply_sqlite(db, participants, cases, progress).await,
             Store::Postgres(pool) => apply_pg(pool, participants, cases, progress).await,
         }
@@ -143,7 +143,7 @@ impl Store {
         ssn_index: &str,
     ) -> anyhow::Result<Option<(i64, String)>> {
         let sql = "SELECT id, par_hash FROM participants WHERE ssn_index = $1";
-        let row = match self {
+        let row = match self.store {
             Store::Sqlite(db) => sqlx::query(sql)
                 .bind(ssn_index)
                 .fetch_optional(&db.read)
@@ -165,7 +165,7 @@ impl Store {
         let sql = "SELECT c.id, c.case_number, m.role FROM case_members m \
                    JOIN cases c ON c.id = m.case_id WHERE m.participant_id = $1 \
                    ORDER BY c.case_number";
-        let rows: Vec<(i64, String, String)> = match self {
+        let rows: Vec<(i64, String, String)> = match self.store {
             Store::Sqlite(db) => sqlx::query(sql)
                 .bind(participant_id)
                 .fetch_all(&db.read)
@@ -193,7 +193,7 @@ impl Store {
     }
 
     pub async fn case(&self, case_id: i64) -> anyhow::Result<Option<Case>> {
-        match self {
+        match self.store {
             Store::Sqlite(db) => {
                 let sql = "SELECT id, case_number, county, status, stage, caseworker, \
                            monthly_support_cents, medical_support, next_due, arrears_cents, \
@@ -251,7 +251,7 @@ impl Store {
 
     /// The latest payments received on a case, newest first.
     pub async fn payments(&self, case_id: i64, limit: i64) -> anyhow::Result<Vec<Payment>> {
-        match self {
+        match self.store {
             Store::Sqlite(db) => {
                 let sql = "SELECT received_on, amount_cents, source FROM payments WHERE case_id = $1 \
                            ORDER BY received_on DESC, id DESC LIMIT $2";
@@ -298,7 +298,7 @@ impl Store {
         case_id: i64,
         limit: i64,
     ) -> anyhow::Result<Vec<Disbursement>> {
-        match self {
+        match self.store {
             Store::Sqlite(db) => {
                 let sql = "SELECT paid_on, amount_cents, method FROM disbursements \
                            WHERE participant_id = $1 AND case_id = $2 \

@@ -485,8 +485,8 @@ pub async fn run(
 ) -> anyhow::Result<Stats> {
     use super::db::{CaseRow, ParticipantRow};
     let mut stats = Stats::default();
-    let existing = store.participant_fingerprints().await?;
-    let existing_cases = store.case_fingerprints().await?;
+    let existing = store.cases().participant_fingerprints().await?;
+    let existing_cases = store.cases().case_fingerprints().await?;
 
     let mut par_index: HashMap<ParId, String> = HashMap::new();
     let mut rows = Vec::new();
@@ -622,6 +622,7 @@ pub async fn run(
             cases.len()
         ));
         store
+            .cases()
             .apply_import(&rows, &cases, &|n| {
                 progress(&format!("written {n} of {total}"))
             })

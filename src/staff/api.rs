@@ -237,7 +237,11 @@ async fn list_callbacks(
     Query(q): Query<CallbackQuery>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    let list = s.store.callbacks(q.all.unwrap_or(false)).await?;
+    let list = s
+        .store
+        .callback_queue()
+        .list(q.all.unwrap_or(false))
+        .await?;
     Ok(Json(json!({"callbacks": list})))
 }
 
@@ -258,7 +262,12 @@ async fn work_callback(
     let b = body(b)?;
     let now = s.now();
     let done = match b.action.as_str() {
-        "claim" => s.store.claim_callback(b.id, &a.staff.name, now).await?,
+        "claim" => {
+            s.store
+                .callback_queue()
+                .claim(b.id, &a.staff.name, now)
+                .await?
+        }
         "complete" => {
             let outcome = b.outcome.as_deref().map(str::trim).unwrap_or("");
             if outcome.is_empty() || outcome.len() > 200 {
@@ -267,7 +276,8 @@ async fn work_callback(
                 ));
             }
             s.store
-                .complete_callback(b.id, &a.staff.name, outcome, now)
+                .callback_queue()
+                .complete(b.id, &a.staff.name, outcome, now)
                 .await?
         }
         _ => {
@@ -283,7 +293,8 @@ async fn work_callback(
         )));
     }
     s.store
-        .audit(AuditLine::by_staff(
+        .audit_log()
+        .write(AuditLine::by_staff(
             now,
             Some(&a.staff.name),
             &format!("callback.{}", b.action),
@@ -298,7 +309,7 @@ async fn show_announcement(
     a: Authed,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    let slot = s.store.announcement_slot().await?;
+    let slot = s.store.announcements().slot().await?;
     Ok(Json(json!({"announcement": slot.map(|a| json!({
         "en": a.text_en, "es": a.text_es, "from": a.starts_at, "until": a.ends_at,
     }))})))
@@ -322,9 +333,10 @@ async fn set_announcement(
     let now = s.clock.now();
     let ann = crate::announcement::build(&b.en, &b.es, b.from.as_deref(), b.until.as_deref(), now)
         .map_err(StaffError::BadRequest)?;
-    s.store.set_announcement(&ann, now.timestamp()).await?;
+    s.store.announcements().set(&ann, now.timestamp()).await?;
     s.store
-        .audit(AuditLine::by_staff(
+        .audit_log()
+        .write(AuditLine::by_staff(
             now.timestamp(),
             Some(&a.staff.name),
             "announcement.set",
@@ -339,9 +351,10 @@ async fn clear_announcement(
     a: Authed,
 ) -> Result<StatusCode, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    s.store.clear_announcement().await?;
+    s.store.announcements().clear().await?;
     s.store
-        .audit(AuditLine::by_staff(
+        .audit_log()
+        .write(AuditLine::by_staff(
             s.now(),
             Some(&a.staff.name),
             "announcement.clear",
@@ -353,12 +366,14 @@ async fn clear_announcement(
 
 async fn audit(State(s): State<AppState>, a: Authed) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    Ok(Json(json!({"audit": s.store.recent_audit(200).await?})))
+    Ok(Json(
+        json!({"audit": s.store.audit_log().recent(200).await?}),
+    ))
 }
 
 async fn accounts(State(s): State<AppState>, a: Authed) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Admin)?;
-    Ok(Json(json!({"accounts": s.store.list_staff().await?})))
+    Ok(Json(json!({"accounts": s.store.staff().list().await?})))
 }
 
 #[derive(Deserialize)]
@@ -379,7 +394,7 @@ async fn add_account(
         .ok_or_else(|| StaffError::BadRequest("role must be agent, supervisor or admin".into()))?;
     super::check_name(&b.name).map_err(StaffError::BadRequest)?;
     super::check_password(&b.password).map_err(StaffError::BadRequest)?;
-    if s.store.staff_credentials(&b.name).await?.is_some() {
+    if s.store.staff().credentials(&b.name).await?.is_some() {
         return Err(StaffError::Conflict(format!("'{}' already exists", b.name)));
     }
     let id = super::add(&s.store, &s.hasher, s.now(), &b.name, role, &b.password).await?;
@@ -395,13 +410,14 @@ async fn disable_account(
     Path(name): Path<String>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Admin)?;
-    if !s.store.disable_staff(&name, s.now()).await? {
+    if !s.store.staff().disable(&name, s.now()).await? {
         return Err(StaffError::NotFound(format!(
             "no enabled account named '{name}'"
         )));
     }
     s.store
-        .audit(AuditLine::by_staff(
+        .audit_log()
+        .write(AuditLine::by_staff(
             s.now(),
             Some(&a.staff.name),
             "staff.disable",

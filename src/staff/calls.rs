@@ -62,7 +62,8 @@ fn view(s: &Session, now: i64) -> CallView {
 pub async fn live(s: &Services) -> Result<Vec<CallView>, StaffError> {
     let now = s.now();
     Ok(s.store
-        .live_sessions(now)
+        .sessions()
+        .live(now)
         .await?
         .iter()
         .map(|c| view(c, now))
@@ -72,11 +73,12 @@ pub async fn live(s: &Services) -> Result<Vec<CallView>, StaffError> {
 async fn live_session(s: &Services, sid: &str) -> Result<Session, StaffError> {
     let not_found = || StaffError::NotFound("no live call with that id".into());
     let sid = CallSid::parse(sid).ok_or_else(not_found)?;
-    if s.store.session_end(&sid).await?.is_some() {
+    if s.store.sessions().ended(&sid).await?.is_some() {
         return Err(StaffError::NotFound("that call has ended".into()));
     }
     s.store
-        .load_session(&sid, s.now())
+        .sessions()
+        .load(&sid, s.now())
         .await?
         .ok_or_else(not_found)
 }
@@ -130,6 +132,7 @@ pub async fn transfer(
     };
     let id = s
         .store
+        .staff()
         .add_handoff(session.call_sid.as_str(), &handoff)
         .await?;
     let url = format!("{}/voice/staff/{entry}?handoff={id}", s.settings.public_url);
@@ -142,7 +145,8 @@ pub async fn transfer(
         Err(e) => format!("{e:?}"),
     };
     s.store
-        .audit(
+        .audit_log()
+        .write(
             AuditLine::by_staff(
                 s.now(),
                 Some(&staff.name),
@@ -153,7 +157,7 @@ pub async fn transfer(
         )
         .await?;
     if let Err(e) = moved {
-        s.store.delete_handoff(id).await?;
+        s.store.staff().delete_handoff(id).await?;
         return Err(provider_error(e));
     }
     Ok(Moved {

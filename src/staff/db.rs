@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::{Account, Role, Staff};
 use crate::session::{Session, StaffTransfer};
-use crate::store::{Sqlite, Store, on_both};
+use crate::store::{Sessions, Sqlite, StaffAccounts, Store, on_both};
 
 /// What a login needs to check.
 pub struct Credentials {
@@ -20,18 +20,12 @@ fn role_of(s: &str) -> anyhow::Result<Role> {
     Role::parse(s).ok_or_else(|| anyhow!("unknown role '{s}' in the staff table"))
 }
 
-impl Store {
-    pub async fn add_staff(
-        &self,
-        name: &str,
-        role: Role,
-        hash: &str,
-        now: i64,
-    ) -> anyhow::Result<i64> {
+impl StaffAccounts<'_> {
+    pub async fn add(&self, name: &str, role: Role, hash: &str, now: i64) -> anyhow::Result<i64> {
         let sql = "INSERT INTO staff (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4) \
                    ON CONFLICT (name) DO NOTHING RETURNING id";
         let id: Option<i64> = on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query_scalar(sql)
                     .bind(name)
@@ -46,11 +40,11 @@ impl Store {
         id.ok_or_else(|| anyhow!("there is already a staff account named '{name}'"))
     }
 
-    pub async fn staff_credentials(&self, name: &str) -> anyhow::Result<Option<Credentials>> {
+    pub async fn credentials(&self, name: &str) -> anyhow::Result<Option<Credentials>> {
         let sql = "SELECT id, name, role, password_hash, disabled_at FROM staff \
                    WHERE name = $1";
         on_both!(
-            self,
+            self.store,
             read | pool | {
                 let row = sqlx::query(sql)
                     .bind(name)
@@ -72,7 +66,7 @@ impl Store {
     }
 
     /// Stores a new login session.
-    pub async fn start_staff_session(
+    pub async fn start_session(
         &self,
         token_hash: &str,
         staff_id: i64,
@@ -82,7 +76,7 @@ impl Store {
         let insert = "INSERT INTO staff_sessions (token_hash, staff_id, created_at, expires_at) \
                       VALUES ($1, $2, $3, $4)";
         on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query(insert)
                     .bind(token_hash)
@@ -99,16 +93,12 @@ impl Store {
 
     /// The staff member behind a current (unexpired, unrevoked) token of an enabled
     /// account.
-    pub async fn staff_for_token(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> anyhow::Result<Option<Staff>> {
+    pub async fn for_token(&self, token_hash: &str, now: i64) -> anyhow::Result<Option<Staff>> {
         let sql = "SELECT s.id, s.name, s.role FROM staff_sessions t JOIN staff s ON s.id = t.staff_id \
                    WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 \
                    AND s.disabled_at IS NULL";
         on_both!(
-            self,
+            self.store,
             read | pool | {
                 let row = sqlx::query(sql)
                     .bind(token_hash)
@@ -128,10 +118,10 @@ impl Store {
         )
     }
 
-    pub async fn revoke_staff_session(&self, token_hash: &str, now: i64) -> anyhow::Result<()> {
+    pub async fn revoke_session(&self, token_hash: &str, now: i64) -> anyhow::Result<()> {
         let sql = "UPDATE staff_sessions SET revoked_at = $1 WHERE token_hash = $2";
         on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query(sql)
                     .bind(now)
@@ -144,12 +134,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn list_staff(&self) -> anyhow::Result<Vec<Account>> {
+    pub async fn list(&self) -> anyhow::Result<Vec<Account>> {
         let sql = "SELECT s.id, s.name, s.role, s.disabled_at, l.locked_until, s.created_at \
                    FROM staff s LEFT JOIN staff_login_limits l ON l.key = 'name:' || s.name \
                    ORDER BY s.name";
         on_both!(
-            self,
+            self.store,
             read | pool | {
                 sqlx::query(sql)
                     .fetch_all(pool)
@@ -172,12 +162,12 @@ impl Store {
     }
 
     /// Disables an account and ends its sessions; `false` if there is no such account.
-    pub async fn disable_staff(&self, name: &str, now: i64) -> anyhow::Result<bool> {
+    pub async fn disable(&self, name: &str, now: i64) -> anyhow::Result<bool> {
         let disable = "UPDATE staff SET disabled_at = $1 WHERE name = $2 AND disabled_at IS NULL";
         let revoke = "UPDATE staff_sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND \
                       staff_id = (SELECT id FROM staff WHERE name = $2)";
         on_both!(
-            self,
+            self.store,
             write | pool | {
                 let n = sqlx::query(disable)
                     .bind(now)
@@ -202,7 +192,7 @@ impl Store {
         let sql = "INSERT INTO staff_handoffs (call_sid, entry, return_to, by_name, at) \
                    VALUES ($1, $2, $3, $4, $5) RETURNING id";
         Ok(on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query_scalar(sql)
                     .bind(call_sid)
@@ -222,7 +212,7 @@ impl Store {
         let sql = "SELECT entry, return_to, by_name, at FROM staff_handoffs \
                    WHERE id = $1 AND call_sid = $2";
         on_both!(
-            self,
+            self.store,
             read | pool | {
                 let row = sqlx::query(sql)
                     .bind(id)
@@ -246,7 +236,7 @@ impl Store {
     /// Forgets a hand-off the provider refused to carry out.
     pub async fn delete_handoff(&self, id: i64) -> anyhow::Result<()> {
         on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query("DELETE FROM staff_handoffs WHERE id = $1")
                     .bind(id)
@@ -261,7 +251,7 @@ impl Store {
     /// Deletes hand-offs older than `before` (their calls are long over).
     pub async fn expire_handoffs(&self, before: i64) -> anyhow::Result<u64> {
         Ok(on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query("DELETE FROM staff_handoffs WHERE at < $1")
                     .bind(before)
@@ -272,15 +262,17 @@ impl Store {
             }
         ))
     }
+}
 
+impl Sessions<'_> {
     /// Calls not ended and heard from within `SESSION_TTL`, newest first, each as this
     /// server last saved it.
-    pub async fn live_sessions(&self, now: i64) -> anyhow::Result<Vec<Session>> {
+    pub async fn live(&self, now: i64) -> anyhow::Result<Vec<Session>> {
         let sql = "SELECT state FROM call_sessions WHERE ended_at IS NULL AND updated_at > $1 \
                    ORDER BY created_at DESC LIMIT 500";
         let since = now - crate::store::SESSION_TTL_SECS;
         let states: Vec<String> = on_both!(
-            self,
+            self.store,
             read | pool | {
                 sqlx::query_scalar(sql)
                     .bind(since)

@@ -163,9 +163,10 @@ pub async fn add(
     let hasher = hasher.clone();
     let pw = password.as_bytes().to_vec();
     let hash = tokio::task::spawn_blocking(move || hasher.hash_bytes(&pw)).await??;
-    let id = store.add_staff(name, role, &hash, now).await?;
+    let id = store.staff().add(name, role, &hash, now).await?;
     store
-        .audit(AuditLine::by_staff(
+        .audit_log()
+        .write(AuditLine::by_staff(
             now,
             Some(name),
             "staff.add",
@@ -224,24 +225,26 @@ pub async fn login(
     let by_name = Guard::StaffName;
     if let Reservation::Refused(_) = s
         .store
-        .reserve_attempt(by_address, address, now, ADDRESS_LIMIT_RULE)
+        .attempts()
+        .reserve(by_address, address, now, ADDRESS_LIMIT_RULE)
         .await?
     {
         return Err(StaffError::TooManyFromAddress);
     }
     if let Reservation::Refused(until) = s
         .store
-        .reserve_attempt(by_name, name, now, NAME_LIMIT)
+        .attempts()
+        .reserve(by_name, name, now, NAME_LIMIT)
         .await?
     {
         // Not checked, so it does not count against the address.
-        s.store.release_attempt(by_address, address).await?;
+        s.store.attempts().release(by_address, address).await?;
         return Err(StaffError::Locked(minutes_until(until, now)));
     }
     // Given back if this request is cancelled before its check is counted.
     let address_slot = Slot::new(&s.store, by_address, address);
     let name_slot = Slot::new(&s.store, by_name, name);
-    let account = s.store.staff_credentials(name).await?;
+    let account = s.store.staff().credentials(name).await?;
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     let secret = (password.len() <= 256).then(|| password.as_bytes().to_vec());
     let ok = s.hasher.verify_bytes(secret, hash).await?;
@@ -249,12 +252,12 @@ pub async fn login(
         Some(a) if ok && !a.disabled => {
             // A right password does not count against the office's shared address,
             // even when the name turns out locked.
-            s.store.release_attempt(by_address, address).await?;
+            s.store.attempts().release(by_address, address).await?;
             address_slot.settle();
-            let unlocked = s.store.attempt_succeeded(by_name, name, now).await?;
+            let unlocked = s.store.attempts().succeeded(by_name, name, now).await?;
             name_slot.settle();
             if !unlocked {
-                let until = s.store.lock_of(by_name, name, now).await?;
+                let until = s.store.attempts().lock_of(by_name, name, now).await?;
                 return Err(StaffError::Locked(minutes_until(until, now)));
             }
             a
@@ -262,16 +265,19 @@ pub async fn login(
         other => {
             let locked = s
                 .store
-                .attempt_failed(by_name, name, now, NAME_LIMIT)
+                .attempts()
+                .failed(by_name, name, now, NAME_LIMIT)
                 .await?;
             name_slot.settle();
             s.store
-                .attempt_failed(by_address, address, now, ADDRESS_LIMIT_RULE)
+                .attempts()
+                .failed(by_address, address, now, ADDRESS_LIMIT_RULE)
                 .await?;
             address_slot.settle();
             // Written for unknown names too, so both take the same time.
             s.store
-                .audit(AuditLine::by_staff(
+                .audit_log()
+                .write(AuditLine::by_staff(
                     now,
                     other.as_ref().map(|a| a.name.as_str()),
                     "staff.login",
@@ -288,10 +294,12 @@ pub async fn login(
     let token = new_token();
     let expires = now + SESSION_SECS;
     s.store
-        .start_staff_session(&token_hash(&token), account.id, now, expires)
+        .staff()
+        .start_session(&token_hash(&token), account.id, now, expires)
         .await?;
     s.store
-        .audit(AuditLine::by_staff(
+        .audit_log()
+        .write(AuditLine::by_staff(
             now,
             Some(&account.name),
             "staff.login",
@@ -314,17 +322,20 @@ pub async fn authenticate(s: &Services, token: &str) -> Result<Staff, StaffError
         return Err(StaffError::Unauthenticated);
     }
     s.store
-        .staff_for_token(&token_hash(token), s.now())
+        .staff()
+        .for_token(&token_hash(token), s.now())
         .await?
         .ok_or(StaffError::Unauthenticated)
 }
 
 pub async fn logout(s: &Services, staff: &Staff, token: &str) -> Result<(), StaffError> {
     s.store
-        .revoke_staff_session(&token_hash(token), s.now())
+        .staff()
+        .revoke_session(&token_hash(token), s.now())
         .await?;
     s.store
-        .audit(AuditLine::by_staff(
+        .audit_log()
+        .write(AuditLine::by_staff(
             s.now(),
             Some(&staff.name),
             "staff.logout",

@@ -10,7 +10,7 @@
 
 use anyhow::Context;
 
-use super::{Sqlite, Store};
+use super::{Attempts, Sqlite, Store};
 
 /// What is being guessed at, and so which table and key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +135,7 @@ impl Drop for Slot {
         );
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Err(e) = store.release_attempt(guard, &key).await {
+                if let Err(e) = store.attempts().release(guard, &key).await {
                     tracing::warn!(error = %format!("{e:#}"), "could not give back an attempt");
                 }
             });
@@ -153,9 +153,9 @@ fn key(guard: Guard, key: &str) -> String {
     format!("{prefix}{}", &key[..end])
 }
 
-impl Store {
+impl Attempts<'_> {
     /// Reserves one guess for `k` before its secret is checked.
-    pub async fn reserve_attempt(
+    pub async fn reserve(
         &self,
         guard: Guard,
         k: &str,
@@ -166,7 +166,7 @@ impl Store {
         let k = key(guard, k);
         let since = now - limit.window_secs;
         let granted: Option<i64> = super::on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query_scalar(sqlx::AssertSqlSafe(q.reserve))
                     .bind(&k)
@@ -186,7 +186,7 @@ impl Store {
 
     /// The reserved guess was wrong. Answers whether the key is locked now (by this
     /// failure or a concurrent one).
-    pub async fn attempt_failed(
+    pub async fn failed(
         &self,
         guard: Guard,
         k: &str,
@@ -196,7 +196,7 @@ impl Store {
         let q = sql(guard);
         let k = key(guard, k);
         let locked: Option<Option<i64>> = super::on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query_scalar(sqlx::AssertSqlSafe(q.failed))
                     .bind(&k)
@@ -216,11 +216,11 @@ impl Store {
 
     /// The reserved guess was right: the count starts again. Answers `false` when a
     /// concurrent failure locked the key meanwhile; the caller must then refuse.
-    pub async fn attempt_succeeded(&self, guard: Guard, k: &str, now: i64) -> anyhow::Result<bool> {
+    pub async fn succeeded(&self, guard: Guard, k: &str, now: i64) -> anyhow::Result<bool> {
         let q = sql(guard);
         let k = key(guard, k);
         let row: Option<i64> = super::on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query_scalar(sqlx::AssertSqlSafe(q.succeeded))
                     .bind(&k)
@@ -235,11 +235,11 @@ impl Store {
 
     /// Gives a reserved slot back: the guess was not checked, or was right and should
     /// not count against others (an office behind one address).
-    pub async fn release_attempt(&self, guard: Guard, k: &str) -> anyhow::Result<()> {
+    pub async fn release(&self, guard: Guard, k: &str) -> anyhow::Result<()> {
         let q = sql(guard);
         let k = key(guard, k);
         super::on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query(sqlx::AssertSqlSafe(q.release))
                     .bind(&k)
@@ -259,7 +259,7 @@ impl Store {
     async fn locked(&self, guard: Guard, k: &str, now: i64) -> anyhow::Result<Option<i64>> {
         let q = sql(guard);
         let until: Option<Option<i64>> = super::on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query_scalar(sqlx::AssertSqlSafe(q.locked))
                     .bind(k)
@@ -274,18 +274,13 @@ impl Store {
 
     /// Deletes the counts of `guard` whose window (`window_secs`) and lock have both
     /// passed.
-    pub async fn sweep_attempts(
-        &self,
-        guard: Guard,
-        now: i64,
-        window_secs: i64,
-    ) -> anyhow::Result<u64> {
+    pub async fn sweep(&self, guard: Guard, now: i64, window_secs: i64) -> anyhow::Result<u64> {
         let (t, _, _) = guard.sql_names();
         let sql = format!(
             "DELETE FROM {t} WHERE window_start < $1 AND (locked_until IS NULL OR locked_until < $2)"
         );
         Ok(super::on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(now - window_secs)

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use sqlx::Row;
 
-use super::{INSERT_AUDIT, Sqlite, Store};
+use super::{AuditLog, INSERT_AUDIT, Sqlite, Store};
 
 /// One line of the audit table: who (a call, a staff member), what happened, the
 /// outcome, and which participant and case it touched. Never digits. Built by the named
@@ -73,10 +73,10 @@ pub struct AuditEntry {
     pub outcome: String,
 }
 
-impl Store {
+impl AuditLog<'_> {
     /// Writes one line to the audit table (durable when this answers).
-    pub async fn audit(&self, line: AuditLine) -> anyhow::Result<()> {
-        match self {
+    pub async fn write(&self, line: AuditLine) -> anyhow::Result<()> {
+        match self.store {
             Store::Sqlite(db) => db
                 .write_audit(line)
                 .await
@@ -99,12 +99,12 @@ impl Store {
     }
 
     /// Audit lines for a call: (event, outcome, participant, case), oldest first.
-    pub async fn audit_for_call(
+    pub async fn for_call(
         &self,
         call_sid: &str,
     ) -> anyhow::Result<Vec<(String, String, Option<i64>, Option<i64>)>> {
         let sql = "SELECT event, outcome, participant_id, case_id FROM audit WHERE call_sid = $1 ORDER BY id";
-        let rows = match self {
+        let rows = match self.store {
             Store::Sqlite(db) => sqlx::query(sql)
                 .bind(call_sid)
                 .fetch_all(&db.read)
@@ -124,10 +124,10 @@ impl Store {
     }
 
     /// The newest audit lines, newest first.
-    pub async fn recent_audit(&self, limit: i64) -> anyhow::Result<Vec<AuditEntry>> {
+    pub async fn recent(&self, limit: i64) -> anyhow::Result<Vec<AuditEntry>> {
         let sql = "SELECT at, call_sid, actor, event, outcome FROM audit ORDER BY id DESC LIMIT $1";
         super::on_both!(
-            self,
+            self.store,
             read | pool | {
                 sqlx::query(sql)
                     .bind(limit)

@@ -72,6 +72,61 @@ macro_rules! on_both {
 
 pub(crate) use on_both;
 
+/// Declares a part of the store: a view that says what it holds, reached as
+/// `store.<part>()` (`store.sessions().load(..)`), with its queries in its own `impl`.
+macro_rules! part {
+    ($name:ident, $method:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Clone, Copy)]
+        pub struct $name<'a> {
+            pub(crate) store: &'a Store,
+        }
+
+        impl Store {
+            #[doc = $doc]
+            pub fn $method(&self) -> $name<'_> {
+                $name { store: self }
+            }
+        }
+    };
+}
+
+part!(
+    Sessions,
+    sessions,
+    "Call sessions: where each call is, between webhooks."
+);
+part!(
+    Announcements,
+    announcements,
+    "The emergency announcement slot."
+);
+part!(
+    Attempts,
+    attempts,
+    "Guesses counted before they are checked (PAR IDs, staff passwords)."
+);
+part!(
+    AuditLog,
+    audit_log,
+    "The audit table: who did what, never the digits."
+);
+part!(
+    Cases,
+    cases,
+    "Participants, cases, payments and disbursements from the extract."
+);
+part!(
+    StaffAccounts,
+    staff,
+    "Staff accounts, their logins, and their hand-offs of live calls."
+);
+part!(
+    CallbackQueue,
+    callback_queue,
+    "Callback requests left by callers."
+);
+
 /// The announcement in the slot, with its window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Announcement {
@@ -267,16 +322,14 @@ impl Store {
             Store::Postgres(pool) => pool.close().await,
         }
     }
+}
 
+impl Sessions<'_> {
     /// The live session for a call, if any (ended or stale sessions are not returned).
     #[tracing::instrument(skip(self), fields(call_sid = %call_sid))]
-    pub async fn load_session(
-        &self,
-        call_sid: &CallSid,
-        now: i64,
-    ) -> anyhow::Result<Option<Session>> {
+    pub async fn load(&self, call_sid: &CallSid, now: i64) -> anyhow::Result<Option<Session>> {
         let since = now - SESSION_TTL_SECS;
-        let state: Option<String> = match self {
+        let state: Option<String> = match self.store {
             Store::Sqlite(db) => {
                 if let Some(session) = db.hot.cached_session(call_sid.as_str(), since)? {
                     return Ok(Some(session));
@@ -303,9 +356,9 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all, fields(call_sid = %session.call_sid))]
-    pub async fn save_session(&self, session: &Session, now: i64) -> anyhow::Result<()> {
+    pub async fn save(&self, session: &Session, now: i64) -> anyhow::Result<()> {
         let state = serde_json::to_string(session)?;
-        match self {
+        match self.store {
             Store::Sqlite(db) => db
                 .hot
                 .write(Write::Session {
@@ -336,7 +389,7 @@ impl Store {
     /// The newest copy of a session read from the file: the one in memory when this
     /// server holds a later save (one that has not reached the file yet).
     pub(crate) fn newest(&self, session: Session, now: i64) -> Session {
-        match self {
+        match self.store {
             Store::Sqlite(db) => db
                 .hot
                 .cached_session(session.call_sid.as_str(), now - SESSION_TTL_SECS)
@@ -350,7 +403,7 @@ impl Store {
     /// Whether [`Store::save_position`] answers before its commit: on SQLite, once this
     /// process has claimed the database (it then serves sessions from memory).
     pub fn writes_behind(&self) -> bool {
-        matches!(self, Store::Sqlite(db) if db.hot.caching())
+        matches!(self.store, Store::Sqlite(db) if db.hot.caching())
     }
 
     /// Saves a session whose only change since it was loaded is where the caller is:
@@ -365,26 +418,21 @@ impl Store {
     /// transfers) goes through [`Store::save_session`] and waits. A clean stop
     /// ([`Store::close`]) commits what is queued.
     pub async fn save_position(&self, session: Session, now: i64) -> anyhow::Result<()> {
-        match self {
+        match self.store {
             Store::Sqlite(db) if db.hot.caching() => {
                 let state = serde_json::to_string(&session)?;
                 db.hot
                     .save_behind(session, state, now)
                     .context("Failed to save the call session")
             }
-            _ => self.save_session(&session, now).await,
+            _ => self.save(&session, now).await,
         }
     }
 
     /// Marks a call over (from the provider's status callback).
     #[tracing::instrument(skip(self), fields(call_sid = %call_sid))]
-    pub async fn end_session(
-        &self,
-        call_sid: &CallSid,
-        status: &str,
-        now: i64,
-    ) -> anyhow::Result<bool> {
-        let rows = match self {
+    pub async fn end(&self, call_sid: &CallSid, status: &str, now: i64) -> anyhow::Result<bool> {
+        let rows = match self.store {
             // Through the session writer, so the end is ordered with the call's saves
             // and the cache forgets the call.
             Store::Sqlite(db) => db
@@ -410,10 +458,10 @@ impl Store {
     }
 
     /// How a session ended, if it did (for tests and staff views).
-    pub async fn session_end(&self, call_sid: &CallSid) -> anyhow::Result<Option<String>> {
+    pub async fn ended(&self, call_sid: &CallSid) -> anyhow::Result<Option<String>> {
         let sql = "SELECT end_status FROM call_sessions WHERE call_sid = $1";
         let status: Option<Option<String>> = on_both!(
-            self,
+            self.store,
             read | pool | {
                 sqlx::query(sql)
                     .bind(call_sid.as_str())
@@ -427,13 +475,13 @@ impl Store {
     }
 
     /// Deletes sessions not touched for [`SESSION_KEEP_SECS`]; answers how many.
-    pub async fn expire_sessions(&self, now: i64) -> anyhow::Result<u64> {
-        if let Store::Sqlite(db) = self {
+    pub async fn expire(&self, now: i64) -> anyhow::Result<u64> {
+        if let Store::Sqlite(db) = self.store {
             db.hot.sweep_cache(now - SESSION_TTL_SECS);
         }
         let sql = "DELETE FROM call_sessions WHERE updated_at < $1";
         Ok(on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query(sql)
                     .bind(now - SESSION_KEEP_SECS)
@@ -444,18 +492,20 @@ impl Store {
             }
         ))
     }
+}
 
+impl Announcements<'_> {
     /// The announcement in force at `now`, if any.
-    pub async fn announcement(&self, now: i64) -> anyhow::Result<Option<Announcement>> {
-        self.read_announcement(Some(now)).await
+    pub async fn current(&self, now: i64) -> anyhow::Result<Option<Announcement>> {
+        self.read(Some(now)).await
     }
 
     /// The announcement in the slot, in force or not (for staff to see).
-    pub async fn announcement_slot(&self) -> anyhow::Result<Option<Announcement>> {
-        self.read_announcement(None).await
+    pub async fn slot(&self) -> anyhow::Result<Option<Announcement>> {
+        self.read(None).await
     }
 
-    async fn read_announcement(&self, now: Option<i64>) -> anyhow::Result<Option<Announcement>> {
+    async fn read(&self, now: Option<i64>) -> anyhow::Result<Option<Announcement>> {
         let sql = match now {
             Some(_) => {
                 "SELECT text_en, text_es, starts_at, ends_at FROM announcement WHERE id = 1 \
@@ -464,7 +514,7 @@ impl Store {
             None => "SELECT text_en, text_es, starts_at, ends_at FROM announcement WHERE id = 1",
         };
         on_both!(
-            self,
+            self.store,
             read | pool | {
                 let mut q = sqlx::query(sql);
                 if let Some(now) = now {
@@ -488,14 +538,14 @@ impl Store {
     }
 
     /// Puts an announcement in the slot (replacing any).
-    pub async fn set_announcement(&self, a: &Announcement, now: i64) -> anyhow::Result<()> {
+    pub async fn set(&self, a: &Announcement, now: i64) -> anyhow::Result<()> {
         let sql = "INSERT INTO announcement (id, text_en, text_es, starts_at, ends_at, updated_at) \
                    VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET \
                    text_en = excluded.text_en, text_es = excluded.text_es, \
                    starts_at = excluded.starts_at, ends_at = excluded.ends_at, \
                    updated_at = excluded.updated_at";
         on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query(sql)
                     .bind(&a.text_en)
@@ -511,9 +561,9 @@ impl Store {
         Ok(())
     }
 
-    pub async fn clear_announcement(&self) -> anyhow::Result<()> {
+    pub async fn clear(&self) -> anyhow::Result<()> {
         on_both!(
-            self,
+            self.store,
             write | pool | {
                 sqlx::query("DELETE FROM announcement")
                     .execute(pool)

@@ -321,13 +321,15 @@ async fn a_call_whose_last_position_was_lost_carries_on(b: Backend) {
     let sid = caseline::session::CallSid::parse(&call.sid).unwrap();
     let store = &app.state.store;
     let at_main_menu = store
-        .load_session(&sid, app.state.now())
+        .sessions()
+        .load(&sid, app.state.now())
         .await
         .unwrap()
         .unwrap();
     assert!(call.press("3").await.says("General information."));
     store
-        .save_session(&at_main_menu, app.state.now())
+        .sessions()
+        .save(&at_main_menu, app.state.now())
         .await
         .unwrap();
     let (sid, last) = (call.sid.clone(), call.last.clone());
@@ -352,12 +354,13 @@ async fn status_callback_ends_the_session(b: Backend) {
     let done = call.hang_up().await;
     assert_eq!(done.status, 200);
     let sid = caseline::session::CallSid::parse(&call.sid).unwrap();
-    let end = app.state.store.session_end(&sid).await.unwrap();
+    let end = app.state.store.sessions().ended(&sid).await.unwrap();
     assert_eq!(end.as_deref(), Some("completed"));
     assert!(
         app.state
             .store
-            .load_session(&sid, app.state.now())
+            .sessions()
+            .load(&sid, app.state.now())
             .await
             .unwrap()
             .is_none()
@@ -367,7 +370,8 @@ async fn status_callback_ends_the_session(b: Backend) {
     assert_eq!(
         app.state
             .store
-            .expire_sessions(app.state.now())
+            .sessions()
+            .expire(app.state.now())
             .await
             .unwrap(),
         1
@@ -382,7 +386,8 @@ async fn announcement_plays_only_when_set(b: Backend) {
     let now = app.state.now();
     app.state
         .store
-        .set_announcement(
+        .announcements()
+        .set(
             &caseline::store::Announcement {
                 text_en: "Our offices are closed today because of a storm.".into(),
                 text_es: "Nuestras oficinas están cerradas hoy por una tormenta.".into(),
@@ -403,5 +408,5 @@ async fn announcement_plays_only_when_set(b: Backend) {
         !call.dial().await.says("Important notice"),
         "past its end time"
     );
-    app.state.store.clear_announcement().await.unwrap();
+    app.state.store.announcements().clear().await.unwrap();
 }

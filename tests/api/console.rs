@@ -115,6 +115,7 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
         .expect("a hand-off id");
     let sent = state
         .store
+        .staff()
         .handoff(id, CALL)
         .await
         .unwrap()

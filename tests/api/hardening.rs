@@ -269,7 +269,8 @@ async fn a_repeated_par_id_delivery_answers_the_same_again(b: Backend) {
     let detail = app
         .state
         .store
-        .load_session(
+        .sessions()
+        .load(
             &caseline::session::CallSid::parse(&call.sid).expect("sid"),
             app.state.now(),
         )
@@ -277,7 +278,7 @@ async fn a_repeated_par_id_delivery_answers_the_same_again(b: Backend) {
         .expect("load")
         .expect("session");
     assert!(detail.verified);
-    let audit = app.state.store.recent_audit(50).await.expect("audit");
+    let audit = app.state.store.audit_log().recent(50).await.expect("audit");
     let oks = audit
         .iter()
         .filter(|a| a.event == "verify" && a.outcome == "ok")

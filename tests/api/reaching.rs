@@ -334,7 +334,7 @@ async fn queue_says_the_place_in_line_and_offers_a_callback(b: Backend) {
         "{}",
         saved.said()
     );
-    let open = app.state.store.callbacks(false).await.unwrap();
+    let open = app.state.store.callback_queue().list(false).await.unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].number, "+15595550123");
     assert_eq!(open[0].masked_number(), "***-***-0123");
@@ -391,7 +391,7 @@ async fn callback_after_hours_to_another_number_one_open_per_number(b: Backend) 
         dup.said()
     );
 
-    let open = app.state.store.callbacks(false).await.unwrap();
+    let open = app.state.store.callback_queue().list(false).await.unwrap();
     assert_eq!(open.len(), 1, "{open:?}");
     let c = &open[0];
     assert_eq!(c.number, "+19165550188");
@@ -419,7 +419,8 @@ async fn announcement_is_heard_in_both_languages_until_cleared(b: Backend) {
     .unwrap();
     app.state
         .store
-        .set_announcement(&a, now.timestamp())
+        .announcements()
+        .set(&a, now.timestamp())
         .await
         .unwrap();
     let mut call = app.call();
@@ -439,7 +440,7 @@ async fn announcement_is_heard_in_both_languages_until_cleared(b: Backend) {
         said.find("Thank you for calling") < said.find("storm"),
         "right after the welcome"
     );
-    app.state.store.clear_announcement().await.unwrap();
+    app.state.store.announcements().clear().await.unwrap();
     let mut call = app.call();
     let hello = call.dial().await;
     assert!(

@@ -574,7 +574,8 @@ async fn a_webhook_saving_during_a_transfer_does_not_lose_the_hand_off(b: Backen
     let stale = app
         .state
         .store
-        .load_session(&sid, app.state.now())
+        .sessions()
+        .load(&sid, app.state.now())
         .await
         .expect("load")
         .expect("session");
@@ -591,7 +592,8 @@ async fn a_webhook_saving_during_a_transfer_does_not_lose_the_hand_off(b: Backen
     // ...and the webhook saves what it loaded, after the transfer.
     app.state
         .store
-        .save_session(&stale, app.state.now())
+        .sessions()
+        .save(&stale, app.state.now())
         .await
         .expect("save");
     let sent = call

@@ -168,10 +168,17 @@ async fn wrong_par_id_and_unknown_ssn_sound_the_same(b: Backend) {
     let audit_a = app
         .state
         .store
-        .audit_for_call(&wrong_par.sid)
+        .audit_log()
+        .for_call(&wrong_par.sid)
         .await
         .unwrap();
-    let audit_b = app.state.store.audit_for_call(&unknown.sid).await.unwrap();
+    let audit_b = app
+        .state
+        .store
+        .audit_log()
+        .for_call(&unknown.sid)
+        .await
+        .unwrap();
     assert_eq!(audit_a.len(), 1);
     assert_eq!(audit_b.len(), 1);
     assert_eq!(
@@ -293,7 +300,7 @@ async fn spoken_digits_verify_too(b: Backend) {
 
 async fn import_rejects_a_bad_file_and_changes_nothing(b: Backend) {
     let app = TestApp::spawn(b).await.with_demo_data().await;
-    let before = app.state.store.case_fingerprints().await.unwrap();
+    let before = app.state.store.cases().case_fingerprints().await.unwrap();
     let bad = r#"{"participants": [
         {"par_id": "4820193756", "ssn": "123-45-678", "first_name": "Ana", "last_name": "Reyes", "language": "fr"},
         {"par_id": "12", "ssn": "900-00-0001", "first_name": "", "last_name": "X"},
@@ -337,12 +344,21 @@ async fn import_rejects_a_bad_file_and_changes_nothing(b: Backend) {
         caseline::cases::import::parse("{\"participants\": [").unwrap_err()[0].contains("line 1")
     );
     // Nothing was written (the bad file never reached the store).
-    assert_eq!(app.state.store.case_fingerprints().await.unwrap(), before);
+    assert_eq!(
+        app.state.store.cases().case_fingerprints().await.unwrap(),
+        before
+    );
 }
 
 async fn reimporting_the_same_extract_changes_nothing(b: Backend) {
     let app = TestApp::spawn(b).await.with_demo_data().await;
-    let before = app.state.store.participant_fingerprints().await.unwrap();
+    let before = app
+        .state
+        .store
+        .cases()
+        .participant_fingerprints()
+        .await
+        .unwrap();
     let extract = caseline::cases::import::parse(caseline::demo::DEMO_EXTRACT).unwrap();
     let s = &app.state;
     let stats = caseline::cases::import::run(&s.store, &s.blind, &s.hasher, extract, &|_| {})
@@ -352,7 +368,10 @@ async fn reimporting_the_same_extract_changes_nothing(b: Backend) {
     assert_eq!(stats.cases_written, 0);
     assert_eq!(stats.participants_unchanged, 6);
     assert_eq!(stats.cases_unchanged, 4);
-    assert_eq!(s.store.participant_fingerprints().await.unwrap(), before);
+    assert_eq!(
+        s.store.cases().participant_fingerprints().await.unwrap(),
+        before
+    );
     // A changed amount rewrites just that case.
     let changed = caseline::demo::DEMO_EXTRACT.replace("\"1234.56\"", "\"1200.00\"");
     let extract = caseline::cases::import::parse(&changed).unwrap();
@@ -409,7 +428,7 @@ async fn no_ssn_or_par_id_is_left_anywhere(b: Backend) {
     }
     // The database: every text in every table, and on SQLite the files themselves.
     let store = &app.state.store;
-    let audit = store.audit_for_call(&call.sid).await.unwrap();
+    let audit = store.audit_log().for_call(&call.sid).await.unwrap();
     assert!(audit.iter().any(|(e, o, _, _)| e == "verify" && o == "ok"));
     assert!(
         audit
