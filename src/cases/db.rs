@@ -10,7 +10,7 @@ use rust_decimal::prelude::ToPrimitive;
 use sqlx::Row;
 
 use super::model::{Case, CaseRef, CaseStatus, Disbursement, Method, Payment, Role, Source, Stage};
-use crate::store::{Cases, Sqlite, Store};
+use crate::store::{Cases, Sqlite, Store, on_both};
 
 /// A participant row to write.
 #[derive(Debug, Clone)]
@@ -86,40 +86,23 @@ impl Cases<'_> {
     /// Every participant's blind index, row id and fingerprint (the import compares).
     pub async fn participant_fingerprints(&self) -> anyhow::Result<HashMap<String, (i64, String)>> {
         let sql = "SELECT par_index, id, fingerprint FROM participants";
-        let rows = match self.store {
-            Store::Sqlite(db) => sqlx::query(sql)
-                .fetch_all(&db.read)
-                .await?
-                .into_iter()
-                .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))
-                .collect::<Result<_, sqlx::Error>>()?,
-            Store::Postgres(pool) => sqlx::query(sql)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))
-                .collect::<Result<_, sqlx::Error>>()?,
-        };
-        Ok(rows)
+        let rows: Vec<(String, i64, String)> = on_both!(
+            self.store,
+            read | pool | sqlx::query_as(sql).fetch_all(pool).await?
+        );
+        Ok(rows
+            .into_iter()
+            .map(|(index, id, fingerprint)| (index, (id, fingerprint)))
+            .collect())
     }
 
     pub async fn case_fingerprints(&self) -> anyhow::Result<HashMap<String, String>> {
         let sql = "SELECT case_number, fingerprint FROM cases";
-        let rows = match self.store {
-            Store::Sqlite(db) => sqlx::query(sql)
-                .fetch_all(&db.read)
-                .await?
-                .into_iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                .collect::<Result<_, sqlx::Error>>()?,
-            Store::Postgres(pool) => sqlx::query(sql)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                .collect::<Result<_, sqlx::Error>>()?,
-        };
-        Ok(rows)
+        let rows: Vec<(String, String)> = on_both!(
+            self.store,
+            read | pool | sqlx::query_as(sql).fetch_all(pool).await?
+        );
+        Ok(rows.into_iter().collect())
     }
 
     /// Writes an import in one transaction: all of it, or (on any error) none of it.
@@ -143,21 +126,14 @@ impl Cases<'_> {
         ssn_index: &str,
     ) -> anyhow::Result<Option<(i64, String)>> {
         let sql = "SELECT id, par_hash FROM participants WHERE ssn_index = $1";
-        let row = match self.store {
-            Store::Sqlite(db) => sqlx::query(sql)
-                .bind(ssn_index)
-                .fetch_optional(&db.read)
-                .await?
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
-                .transpose()?,
-            Store::Postgres(pool) => sqlx::query(sql)
-                .bind(ssn_index)
-                .fetch_optional(pool)
-                .await?
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
-                .transpose()?,
-        };
-        Ok(row)
+        Ok(on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_as(sql)
+                    .bind(ssn_index)
+                    .fetch_optional(pool)
+                    .await?
+        ))
     }
 
     /// The cases a participant is on, by case number.
@@ -165,22 +141,14 @@ impl Cases<'_> {
         let sql = "SELECT c.id, c.case_number, m.role FROM case_members m \
                    JOIN cases c ON c.id = m.case_id WHERE m.participant_id = $1 \
                    ORDER BY c.case_number";
-        let rows: Vec<(i64, String, String)> = match self.store {
-            Store::Sqlite(db) => sqlx::query(sql)
-                .bind(participant_id)
-                .fetch_all(&db.read)
-                .await?
-                .into_iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-                .collect::<Result<_, sqlx::Error>>()?,
-            Store::Postgres(pool) => sqlx::query(sql)
-                .bind(participant_id)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-                .collect::<Result<_, sqlx::Error>>()?,
-        };
+        let rows: Vec<(i64, String, String)> = on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_as(sql)
+                    .bind(participant_id)
+                    .fetch_all(pool)
+                    .await?
+        );
         rows.into_iter()
             .map(|(case_id, case_number, role)| {
                 Ok(CaseRef {
@@ -192,6 +160,8 @@ impl Cases<'_> {
             .collect()
     }
 
+    /// One case. The twin arms stay: SQLite keeps money as integer cents and dates as
+    /// text, PostgreSQL as NUMERIC and DATE, so each reads its own columns and types.
     pub async fn case(&self, case_id: i64) -> anyhow::Result<Option<Case>> {
         match self.store {
             Store::Sqlite(db) => {

@@ -2,7 +2,6 @@
 //! staff action and login. What happened, to whom; never the digits.
 
 use anyhow::Context;
-use sqlx::Row;
 
 use super::{AuditLog, INSERT_AUDIT, Sqlite, Store};
 
@@ -64,7 +63,7 @@ impl AuditLine {
 }
 
 /// One audit line as staff see it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct AuditEntry {
     pub at: i64,
     pub call_sid: Option<String>,
@@ -104,48 +103,23 @@ impl AuditLog<'_> {
         call_sid: &str,
     ) -> anyhow::Result<Vec<(String, String, Option<i64>, Option<i64>)>> {
         let sql = "SELECT event, outcome, participant_id, case_id FROM audit WHERE call_sid = $1 ORDER BY id";
-        let rows = match self.store {
-            Store::Sqlite(db) => sqlx::query(sql)
-                .bind(call_sid)
-                .fetch_all(&db.read)
-                .await?
-                .into_iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-                .collect::<Result<_, sqlx::Error>>()?,
-            Store::Postgres(pool) => sqlx::query(sql)
-                .bind(call_sid)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-                .collect::<Result<_, sqlx::Error>>()?,
-        };
-        Ok(rows)
+        Ok(super::on_both!(
+            self.store,
+            read | pool | sqlx::query_as(sql).bind(call_sid).fetch_all(pool).await?
+        ))
     }
 
     /// The newest audit lines, newest first.
     pub async fn recent(&self, limit: i64) -> anyhow::Result<Vec<AuditEntry>> {
         let sql = "SELECT at, call_sid, actor, event, outcome FROM audit ORDER BY id DESC LIMIT $1";
-        super::on_both!(
+        Ok(super::on_both!(
             self.store,
-            read | pool | {
-                sqlx::query(sql)
+            read | pool
+                | sqlx::query_as(sql)
                     .bind(limit)
                     .fetch_all(pool)
                     .await
                     .context("Failed to read the audit log")?
-                    .iter()
-                    .map(|r| -> anyhow::Result<AuditEntry> {
-                        Ok(AuditEntry {
-                            at: r.try_get("at")?,
-                            call_sid: r.try_get("call_sid")?,
-                            actor: r.try_get("actor")?,
-                            event: r.try_get("event")?,
-                            outcome: r.try_get("outcome")?,
-                        })
-                    })
-                    .collect()
-            }
-        )
+        ))
     }
 }

@@ -128,7 +128,7 @@ part!(
 );
 
 /// The announcement in the slot, with its window.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Announcement {
     pub text_en: String,
     pub text_es: String,
@@ -516,23 +516,13 @@ impl Announcements<'_> {
         on_both!(
             self.store,
             read | pool | {
-                let mut q = sqlx::query(sql);
+                let mut q = sqlx::query_as(sql);
                 if let Some(now) = now {
                     q = q.bind(now);
                 }
-                let row = q
-                    .fetch_optional(pool)
+                q.fetch_optional(pool)
                     .await
-                    .context("Failed to read the announcement")?;
-                row.map(|r| {
-                    Ok(Announcement {
-                        text_en: r.try_get("text_en")?,
-                        text_es: r.try_get("text_es")?,
-                        starts_at: r.try_get("starts_at")?,
-                        ends_at: r.try_get("ends_at")?,
-                    })
-                })
-                .transpose()
+                    .context("Failed to read the announcement")
             }
         )
     }
