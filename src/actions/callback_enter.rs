@@ -1,10 +1,8 @@
 //! `callback-enter`: ten digits to call back (an `<Input>`): `ok`; anything else is a wrong entry.
 
 use crate::callbacks;
+use super::{Act, Outcome};
 use crate::flow::ActionSpec;
-use crate::flow::engine::CallerInput;
-use crate::session::Session;
-use crate::state::Services;
 
 pub const SPEC: ActionSpec = ActionSpec {
     name: "callback-enter",
@@ -13,12 +11,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     takes_input: true,
 };
 
-pub async fn run(
-    _: &Services,
-    _: Option<&str>,
-    input: Option<&CallerInput>,
-    session: &mut Session,
-) -> anyhow::Result<Option<String>> {
+pub async fn run(Act { input, session, .. }: Act<'_>) -> Outcome {
     let outcome = match input {
         Some(i) => callbacks::enter(session, i),
         None => "nomatch",

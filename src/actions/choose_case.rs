@@ -1,10 +1,8 @@
 //! `choose-case`: the key for one of several cases (an `<Input>`): `ok`.
 
 use crate::readback;
+use super::{Act, Outcome};
 use crate::flow::ActionSpec;
-use crate::flow::engine::CallerInput;
-use crate::session::Session;
-use crate::state::Services;
 
 pub const SPEC: ActionSpec = ActionSpec {
     name: "choose-case",
@@ -13,12 +11,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     takes_input: true,
 };
 
-pub async fn run(
-    _: &Services,
-    _: Option<&str>,
-    input: Option<&CallerInput>,
-    session: &mut Session,
-) -> anyhow::Result<Option<String>> {
+pub async fn run(Act { input, session, .. }: Act<'_>) -> Outcome {
     Ok(Some(
         readback::choose_case(session, &super::keyed(input)).to_string(),
     ))

@@ -1,10 +1,8 @@
 //! `clear-language`: forgets the language, so prompts are said in both again (to change language).
 
 
+use super::{Act, Outcome};
 use crate::flow::ActionSpec;
-use crate::flow::engine::CallerInput;
-use crate::session::Session;
-use crate::state::Services;
 
 pub const SPEC: ActionSpec = ActionSpec {
     name: "clear-language",
@@ -13,12 +11,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     takes_input: false,
 };
 
-pub async fn run(
-    _: &Services,
-    _: Option<&str>,
-    _: Option<&CallerInput>,
-    session: &mut Session,
-) -> anyhow::Result<Option<String>> {
+pub async fn run(Act { session, .. }: Act<'_>) -> Outcome {
     session.lang = None;
     Ok(None)
 }

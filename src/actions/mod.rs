@@ -11,6 +11,19 @@ use crate::session::Session;
 use crate::speech;
 use crate::state::Services;
 
+/// What an action is given: the shared state, its `value` from the flow, the caller's
+/// entry (for actions fed by an `<Input>`), and the call's session to change.
+pub struct Act<'a> {
+    pub s: &'a Services,
+    pub arg: Option<&'a str>,
+    pub input: Option<&'a CallerInput>,
+    pub session: &'a mut Session,
+}
+
+/// An action's outcome, which the flow maps to a step (`None` for actions that just
+/// continue).
+pub type Outcome = anyhow::Result<Option<String>>;
+
 /// Declares the action files, the list of their specs, and the dispatch, from one list.
 macro_rules! registry {
     ($($file:ident),* $(,)?) => {
@@ -36,8 +49,9 @@ macro_rules! registry {
             input: Option<&CallerInput>,
             session: &mut Session,
         ) -> anyhow::Result<Option<String>> {
+            let act = Act { s, arg, input, session };
             match ORDER.get(usize::from(id.0)) {
-                $(Some(Which::$file) => $file::run(s, arg, input, session).await,)*
+                $(Some(Which::$file) => $file::run(act).await,)*
                 None => anyhow::bail!("no action number {}", id.0),
             }
         }

@@ -1,10 +1,8 @@
 //! `read-case-status`: the case status readback: `open` or `closed`.
 
 use crate::readback;
+use super::{Act, Outcome};
 use crate::flow::ActionSpec;
-use crate::flow::engine::CallerInput;
-use crate::session::Session;
-use crate::state::Services;
 
 pub const SPEC: ActionSpec = ActionSpec {
     name: "read-case-status",
@@ -13,11 +11,6 @@ pub const SPEC: ActionSpec = ActionSpec {
     takes_input: false,
 };
 
-pub async fn run(
-    s: &Services,
-    _: Option<&str>,
-    _: Option<&CallerInput>,
-    session: &mut Session,
-) -> anyhow::Result<Option<String>> {
+pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
     Ok(Some(readback::case_status(s, session).await?.to_string()))
 }

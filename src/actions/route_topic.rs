@@ -1,10 +1,8 @@
 //! `route-topic`: where the caller was going before verifying: `payments`, `case-status` or `return`.
 
 
+use super::{Act, Outcome};
 use crate::flow::ActionSpec;
-use crate::flow::engine::CallerInput;
-use crate::session::Session;
-use crate::state::Services;
 
 pub const SPEC: ActionSpec = ActionSpec {
     name: "route-topic",
@@ -13,12 +11,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     takes_input: false,
 };
 
-pub async fn run(
-    _: &Services,
-    _: Option<&str>,
-    _: Option<&CallerInput>,
-    session: &mut Session,
-) -> anyhow::Result<Option<String>> {
+pub async fn run(Act { session, .. }: Act<'_>) -> Outcome {
     let to = match session.topic.as_deref() {
         Some("case-status") => "case-status",
         Some("return") => "return",

@@ -1,10 +1,8 @@
 //! `select-case`: the verified caller'\''s cases: `one` (chosen), `several` (ask), `none`.
 
 use crate::readback;
+use super::{Act, Outcome};
 use crate::flow::ActionSpec;
-use crate::flow::engine::CallerInput;
-use crate::session::Session;
-use crate::state::Services;
 
 pub const SPEC: ActionSpec = ActionSpec {
     name: "select-case",
@@ -13,11 +11,6 @@ pub const SPEC: ActionSpec = ActionSpec {
     takes_input: false,
 };
 
-pub async fn run(
-    _: &Services,
-    _: Option<&str>,
-    _: Option<&CallerInput>,
-    session: &mut Session,
-) -> anyhow::Result<Option<String>> {
+pub async fn run(Act { session, .. }: Act<'_>) -> Outcome {
     Ok(Some(readback::select_case(session).to_string()))
 }

@@ -1,10 +1,8 @@
 //! `set-topic`: what the caller asked for (`value="payments|case-status|return"`), kept across verification.
 
 
+use super::{Act, Outcome};
 use crate::flow::ActionSpec;
-use crate::flow::engine::CallerInput;
-use crate::session::Session;
-use crate::state::Services;
 
 pub const SPEC: ActionSpec = ActionSpec {
     name: "set-topic",
@@ -13,12 +11,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     takes_input: false,
 };
 
-pub async fn run(
-    _: &Services,
-    arg: Option<&str>,
-    _: Option<&CallerInput>,
-    session: &mut Session,
-) -> anyhow::Result<Option<String>> {
+pub async fn run(Act { arg, session, .. }: Act<'_>) -> Outcome {
     session.topic = arg.map(String::from);
     Ok(None)
 }
