@@ -9,7 +9,6 @@ use crate::flow::engine::CallerInput;
 use crate::prompts::Channel;
 use crate::session::Session;
 use crate::speech::Value;
-use crate::state::Services;
 use crate::store::{CallbackQueue, Sqlite, Store, on_both};
 
 /// Where a request stands.
@@ -121,14 +120,17 @@ pub fn enter(session: &mut Session, input: &CallerInput) -> &'static str {
 }
 
 /// `request-callback`: stores the request; `already-open` when that number has one.
-pub async fn request(s: &Services, session: &mut Session) -> anyhow::Result<&'static str> {
+pub async fn request(
+    store: &Store,
+    now: i64,
+    session: &mut Session,
+) -> anyhow::Result<&'static str> {
     let number = session
         .callback_number
         .clone()
         .context("request-callback ran before a number was chosen")?;
     let case = session.case.as_ref().filter(|_| session.verified);
-    let created = s
-        .store
+    let created = store
         .callback_queue()
         .add(&NewCallback {
             number: &number,
@@ -140,7 +142,7 @@ pub async fn request(s: &Services, session: &mut Session) -> anyhow::Result<&'st
             call_sid: session.call_sid.as_str(),
             case_number: case.map(|c| c.case_number.as_str()),
             role: case.map(|c| c.role.as_str()),
-            requested_at: s.now(),
+            requested_at: now,
         })
         .await?;
     if created {

@@ -11,8 +11,15 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use crate::cases::{CaseRef, CaseStatus, Role};
 use crate::session::Session;
 use crate::speech::Value;
-use crate::state::Services;
 use crate::store::AuditLine;
+
+/// What a readback uses, and nothing else: the store, the agency's time zone, the time.
+pub struct Reading<'a> {
+    pub store: &'a crate::store::Store,
+    pub tz: chrono_tz::Tz,
+    /// Unix seconds.
+    pub now: i64,
+}
 
 /// The most cases offered in one menu (keys 1 to 9).
 const MAX_CASES: usize = 9;
@@ -84,13 +91,13 @@ fn current(session: &Session) -> anyhow::Result<(i64, CaseRef)> {
     }
 }
 
-fn local(s: &Services, t: DateTime<FixedOffset>) -> NaiveDateTime {
-    t.with_timezone(&s.settings.hours.tz).naive_local()
+fn local(r: &Reading<'_>, t: DateTime<FixedOffset>) -> NaiveDateTime {
+    t.with_timezone(&r.tz).naive_local()
 }
 
 /// One audit line for a readback: which call, what was read, for whom.
 async fn audit(
-    s: &Services,
+    r: &Reading<'_>,
     session: &Session,
     event: &str,
     outcome: &str,
@@ -98,10 +105,10 @@ async fn audit(
     case_id: Option<i64>,
 ) -> anyhow::Result<()> {
     let call = Some(session.call_sid.as_str());
-    s.store
+    r.store
         .audit_log()
         .write(
-            AuditLine::in_call(s.now(), call, event, outcome)
+            AuditLine::in_call(r.now, call, event, outcome)
                 .participant(Some(participant))
                 .case(case_id),
         )
@@ -115,9 +122,9 @@ fn heard(session: &mut Session, topic: &str) {
 }
 
 /// The payment readback for the chosen case.
-pub async fn payments(s: &Services, session: &mut Session) -> anyhow::Result<&'static str> {
+pub async fn payments(r: &Reading<'_>, session: &mut Session) -> anyhow::Result<&'static str> {
     let (participant, case_ref) = current(session)?;
-    let case = s
+    let case = r
         .store
         .cases()
         .case(case_ref.case_id)
@@ -134,7 +141,7 @@ pub async fn payments(s: &Services, session: &mut Session) -> anyhow::Result<&'s
             if let Some(m) = case.monthly_support {
                 v.insert("monthly_support".into(), Value::Money(m));
             }
-            if let Some(p) = s
+            if let Some(p) = r
                 .store
                 .cases()
                 .payments(case.id, 1)
@@ -158,7 +165,7 @@ pub async fn payments(s: &Services, session: &mut Session) -> anyhow::Result<&'s
             "paying"
         }
         Role::Custodial => {
-            match s
+            match r
                 .store
                 .cases()
                 .disbursements(participant, case.id, 1)
@@ -181,7 +188,7 @@ pub async fn payments(s: &Services, session: &mut Session) -> anyhow::Result<&'s
     };
     heard(session, "payments");
     audit(
-        s,
+        r,
         session,
         "read-payments",
         outcome,
@@ -193,7 +200,7 @@ pub async fn payments(s: &Services, session: &mut Session) -> anyhow::Result<&'s
 }
 
 /// The last five payments received (paying parent) or sent (receiving parent).
-pub async fn history(s: &Services, session: &mut Session) -> anyhow::Result<&'static str> {
+pub async fn history(r: &Reading<'_>, session: &mut Session) -> anyhow::Result<&'static str> {
     let (participant, case_ref) = current(session)?;
     let item = |amount, date: chrono::NaiveDate, how: String, key: &str| {
         BTreeMap::from([
@@ -204,7 +211,7 @@ pub async fn history(s: &Services, session: &mut Session) -> anyhow::Result<&'st
     };
     let (outcome, list) = match case_ref.role {
         Role::Noncustodial => {
-            let items: Vec<_> = s
+            let items: Vec<_> = r
                 .store
                 .cases()
                 .payments(case_ref.case_id, 5)
@@ -228,7 +235,7 @@ pub async fn history(s: &Services, session: &mut Session) -> anyhow::Result<&'st
             )
         }
         Role::Custodial => {
-            let items: Vec<_> = s
+            let items: Vec<_> = r
                 .store
                 .cases()
                 .disbursements(participant, case_ref.case_id, 5)
@@ -257,7 +264,7 @@ pub async fn history(s: &Services, session: &mut Session) -> anyhow::Result<&'st
     let outcome = if empty { "none" } else { outcome };
     heard(session, "payment-history");
     audit(
-        s,
+        r,
         session,
         "read-history",
         outcome,
@@ -270,16 +277,16 @@ pub async fn history(s: &Services, session: &mut Session) -> anyhow::Result<&'st
 
 /// Case status: the case's ending, county, stage in plain words, the next hearing or
 /// appointment, the caseworker; or that it is closed.
-pub async fn case_status(s: &Services, session: &mut Session) -> anyhow::Result<&'static str> {
+pub async fn case_status(r: &Reading<'_>, session: &mut Session) -> anyhow::Result<&'static str> {
     let (participant, case_ref) = current(session)?;
-    let case = s
+    let case = r
         .store
         .cases()
         .case(case_ref.case_id)
         .await?
         .ok_or_else(|| anyhow!("the chosen case is gone"))?;
-    let hearing = case.next_hearing.map(|t| local(s, t));
-    let appointment = case.next_appointment.map(|t| local(s, t));
+    let hearing = case.next_hearing.map(|t| local(r, t));
+    let appointment = case.next_appointment.map(|t| local(r, t));
     let v = &mut session.values;
     v.clear();
     v.insert(
@@ -306,7 +313,7 @@ pub async fn case_status(s: &Services, session: &mut Session) -> anyhow::Result<
     };
     heard(session, "case-status");
     audit(
-        s,
+        r,
         session,
         "read-case-status",
         outcome,

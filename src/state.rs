@@ -46,6 +46,15 @@ impl Services {
         }
     }
 
+    /// The parts a readback uses.
+    pub fn reading(&self) -> crate::readback::Reading<'_> {
+        crate::readback::Reading {
+            store: &self.store,
+            tz: self.settings.hours.tz,
+            now: self.now(),
+        }
+    }
+
     /// Unix seconds now.
     pub fn now(&self) -> i64 {
         self.clock.now().timestamp()

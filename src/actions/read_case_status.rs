@@ -12,5 +12,5 @@ pub const SPEC: ActionSpec = ActionSpec {
 };
 
 pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
-    Ok(Some(readback::case_status(s, session).await?.to_string()))
+    Ok(Some(readback::case_status(&s.reading(), session).await?.to_string()))
 }

@@ -12,5 +12,5 @@ pub const SPEC: ActionSpec = ActionSpec {
 };
 
 pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
-    Ok(Some(readback::history(s, session).await?.to_string()))
+    Ok(Some(readback::history(&s.reading(), session).await?.to_string()))
 }

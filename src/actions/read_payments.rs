@@ -12,5 +12,5 @@ pub const SPEC: ActionSpec = ActionSpec {
 };
 
 pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
-    Ok(Some(readback::payments(s, session).await?.to_string()))
+    Ok(Some(readback::payments(&s.reading(), session).await?.to_string()))
 }

@@ -12,5 +12,5 @@ pub const SPEC: ActionSpec = ActionSpec {
 };
 
 pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
-    Ok(Some(callbacks::request(s, session).await?.to_string()))
+    Ok(Some(callbacks::request(&s.store, s.now(), session).await?.to_string()))
 }
