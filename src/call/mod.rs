@@ -207,7 +207,7 @@ pub async fn staff_entry(
         match s
             .store
             .staff()
-            .handoff(id, session.call_sid.as_str())
+            .take_handoff(id, session.call_sid.as_str(), entry)
             .await?
         {
             Some(t) => session.staff_transfer = Some(t),

@@ -165,8 +165,8 @@ pub fn next_open(now: NaiveDateTime, open: NaiveDateTime, lang: Lang) -> String 
 /// The office hours as a caller hears them, from the configured rules (so a prompt
 /// never repeats them by hand): "every day from 8 a.m. to 4 p.m.", "Monday through
 /// Friday from 7:30 a.m. to 5 p.m., and on Saturday from 9 a.m. to noon"; "todos los
-/// días de las 8 de la mañana a las 4 de la tarde". `None` when the unit never opens
-/// (a prompt with it is then not said).
+/// días de las 8 de la mañana a las 4 de la tarde"; "at no set hours for now" when the
+/// unit never opens.
 pub fn office_hours(hours: &crate::hours::Hours, lang: Lang) -> Option<String> {
     let parts: Vec<String> = hours
         .weekly()
@@ -191,7 +191,15 @@ pub fn office_hours(hours: &crate::hours::Hours, lang: Lang) -> Option<String> {
         })
         .collect();
     match parts.len() {
-        0 => None,
+        // Never open (`CASELINE_HOURS=closed`): still a sentence, so the prompts that
+        // carry the hours (and the office's number) are said.
+        0 => Some(
+            match lang {
+                Lang::En => "at no set hours for now",
+                Lang::Es => "sin horario fijo por ahora",
+            }
+            .to_string(),
+        ),
         1 => parts.into_iter().next(),
         n => {
             let and = match lang {

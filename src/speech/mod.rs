@@ -169,7 +169,10 @@ mod tests {
             said("sat-sun 10:00-14:00", Lang::En).as_deref(),
             Some("on Saturday and Sunday from 10 a.m. to 2 p.m.")
         );
-        assert_eq!(said("closed", Lang::En), None);
+        assert_eq!(
+            said("closed", Lang::En).as_deref(),
+            Some("at no set hours for now")
+        );
     }
 
     #[test]

@@ -157,7 +157,20 @@ pub async fn transfer(
         )
         .await?;
     if let Err(e) = moved {
-        s.store.staff().delete_handoff(id).await?;
+        // Forget the hand-off only when the provider clearly did not move the call; after
+        // a timeout or a server error it may have, and the entry webhook will want the
+        // row (an unused one is swept after a day).
+        let refused = matches!(
+            e,
+            ProviderError::NotConfigured
+                | ProviderError::Unauthorized
+                | ProviderError::CallNotFound
+                | ProviderError::RateLimited
+                | ProviderError::Refused(_)
+        );
+        if refused {
+            s.store.staff().delete_handoff(id).await?;
+        }
         return Err(provider_error(e));
     }
     Ok(Moved {

@@ -207,16 +207,24 @@ impl StaffAccounts<'_> {
         ))
     }
 
-    /// The hand-off `id`, if it is this call's.
-    pub async fn handoff(&self, id: i64, call_sid: &str) -> anyhow::Result<Option<StaffTransfer>> {
-        let sql = "SELECT entry, return_to, by_name, at FROM staff_handoffs \
-                   WHERE id = $1 AND call_sid = $2";
+    /// Takes the hand-off `id` for this call and entry, once: the row is deleted as it
+    /// is read, so a repeated or stale delivery of an entry URL cannot bring back a
+    /// hand-off that is over, or one meant for another call or entry.
+    pub async fn take_handoff(
+        &self,
+        id: i64,
+        call_sid: &str,
+        entry: &str,
+    ) -> anyhow::Result<Option<StaffTransfer>> {
+        let sql = "DELETE FROM staff_handoffs WHERE id = $1 AND call_sid = $2 AND entry = $3 \
+                   RETURNING entry, return_to, by_name, at";
         on_both!(
             self.store,
-            read | pool | {
+            write | pool | {
                 let row = sqlx::query(sql)
                     .bind(id)
                     .bind(call_sid)
+                    .bind(entry)
                     .fetch_optional(pool)
                     .await
                     .context("Failed to read the hand-off")?;
@@ -231,6 +239,24 @@ impl StaffAccounts<'_> {
                 .transpose()
             }
         )
+    }
+
+    /// The hand-offs still waiting for their call's entry webhook (for tests and staff
+    /// views): `(id, entry, by)`.
+    pub async fn pending_handoffs(
+        &self,
+        call_sid: &str,
+    ) -> anyhow::Result<Vec<(i64, String, String)>> {
+        let sql = "SELECT id, entry, by_name FROM staff_handoffs WHERE call_sid = $1 ORDER BY id";
+        Ok(on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_as(sql)
+                    .bind(call_sid)
+                    .fetch_all(pool)
+                    .await
+                    .context("Failed to read the hand-offs")?
+        ))
     }
 
     /// Forgets a hand-off the provider refused to carry out.

@@ -116,7 +116,7 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
     let sent = state
         .store
         .staff()
-        .handoff(id, CALL)
+        .take_handoff(id, CALL, "verify")
         .await
         .unwrap()
         .expect("marked as sent by staff");

@@ -24,6 +24,7 @@ on_both_stores!(
     announcement_is_heard_in_both_languages_until_cleared,
     a_finished_or_failed_transfer_ends_well,
     the_hours_callers_hear_are_the_configured_hours,
+    a_unit_that_never_opens_still_gives_its_number,
 );
 
 fn california() -> caseline::hours::Hours {
@@ -585,4 +586,24 @@ async fn the_hours_callers_hear_are_the_configured_hours(b: Backend) {
             assert!(!said.contains(stale), "{stale} in: {said}");
         }
     }
+}
+
+async fn a_unit_that_never_opens_still_gives_its_number(b: Backend) {
+    let mut s = settings();
+    s.hours = caseline::hours::Hours::new(
+        chrono_tz::America::Los_Angeles,
+        "closed",
+        Default::default(),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(b, s).await;
+    let mut call = app.call();
+    let goodbye = call
+        .post(&format!("{PUBLIC_URL}/voice/fallback"), &[])
+        .await;
+    assert!(
+        goodbye.says("8 6 6, 9 0 1, 3 2 1 2") && goodbye.says("no set hours"),
+        "{}",
+        goodbye.said()
+    );
 }

@@ -25,6 +25,7 @@ on_both_stores!(
     login_lockout_expiry_and_logout,
     callbacks_and_announcement_through_the_api,
     a_webhook_saving_during_a_transfer_does_not_lose_the_hand_off,
+    a_hand_off_serves_its_own_call_and_entry_once,
 );
 
 async fn app_with_provider(b: Backend, provider: &MockServer) -> TestApp {
@@ -610,4 +611,83 @@ async fn a_webhook_saving_during_a_transfer_does_not_lose_the_hand_off(b: Backen
         .and_then(|s| s.text.clone())
         .unwrap_or_else(|| panic!("not dialled back to the agent: {}", back.xml));
     assert!(sip.starts_with(&format!("{RETURN_TO}?")), "{sip}");
+}
+
+async fn a_hand_off_serves_its_own_call_and_entry_once(b: Backend) {
+    let provider = MockServer::start().await;
+    let app = app_with_provider(b, &provider).await;
+    let mut call = caller_with_agent(&app).await;
+    let mut other = caller_with_agent(&app).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "in-progress"})))
+        .mount(&provider)
+        .await;
+    let token = app.staff_login("dana", Role::Agent).await;
+    let (status, _) = app
+        .staff(
+            "POST",
+            &format!("/staff/calls/{}/transfer", call.sid),
+            Some(&token),
+            Some(json!({"entry": "verify", "return_to": RETURN_TO})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let url = entry_url(&provider).await;
+    let pending = app
+        .state
+        .store
+        .staff()
+        .pending_handoffs(&call.sid)
+        .await
+        .expect("rows");
+    assert_eq!(pending.len(), 1, "on record until the entry webhook");
+    // Another call presenting this hand-off's id gets nothing from it; so does the
+    // same id at another entry.
+    let id = url.split("handoff=").nth(1).expect("an id").to_string();
+    other
+        .post(
+            &format!("{PUBLIC_URL}/voice/staff/verify?handoff={id}"),
+            &[],
+        )
+        .await;
+    call.post(
+        &format!("{PUBLIC_URL}/voice/staff/payments?handoff={id}"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        app.state
+            .store
+            .staff()
+            .pending_handoffs(&call.sid)
+            .await
+            .expect("rows")
+            .len(),
+        1,
+        "still waiting for its own call and entry"
+    );
+    // Its own delivery takes it, once.
+    call.post(&url, &[]).await;
+    assert!(
+        app.state
+            .store
+            .staff()
+            .pending_handoffs(&call.sid)
+            .await
+            .expect("rows")
+            .is_empty()
+    );
+    let sid = caseline::session::CallSid::parse(&other.sid).expect("sid");
+    let stranger = app
+        .state
+        .store
+        .sessions()
+        .load(&sid, app.state.now())
+        .await
+        .expect("load")
+        .expect("session");
+    assert!(
+        stranger.staff_transfer.is_none(),
+        "the other call was not handed off"
+    );
 }
