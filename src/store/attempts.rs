@@ -258,9 +258,10 @@ impl Attempts<'_> {
 
     async fn locked(&self, guard: Guard, k: &str, now: i64) -> anyhow::Result<Option<i64>> {
         let q = sql(guard);
+        // A read: on SQLite it need not wait behind the single writer.
         let until: Option<Option<i64>> = super::on_both!(
             self.store,
-            write | pool | {
+            read | pool | {
                 sqlx::query_scalar(sqlx::AssertSqlSafe(q.locked))
                     .bind(k)
                     .bind(now)
