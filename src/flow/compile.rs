@@ -857,9 +857,16 @@ impl Compiler<'_> {
         own: &[(char, StepIx)],
         defaults: &[(char, StepIx)],
     ) {
+        // The menu's prompt and help, and any <Say> it opens with.
         let ids: Vec<String> = ["prompt", "help"]
             .iter()
             .filter_map(|a| node.attr(a).map(|v| v.value.clone()))
+            .chain(
+                node.children
+                    .iter()
+                    .filter(|c| c.name == "Say")
+                    .filter_map(|c| c.attr("prompt").map(|v| v.value.clone())),
+            )
             .collect();
         let mut offered = std::collections::BTreeSet::new();
         for id in &ids {

@@ -5,32 +5,56 @@
 use std::collections::BTreeSet;
 
 /// Words after which a digit is a key to press, in the languages we speak.
-const PRESS: &[&str] = &["press", "oprima", "marque", "pulse"];
+const PRESS: &[&str] = &["press", "oprima", "presione", "marque", "pulse"];
+/// Words that may stand between those and the digit ("press the number 1", "oprima el
+/// número 2").
+const BETWEEN: &[&str] = &["the", "number", "key", "el", "número", "la", "tecla"];
+/// Words that join a second key to the first ("press 1 or 2", "oprima 1 o 2").
+const OR: &[&str] = &["or", "o"];
 
 /// The digits `text` offers as keys. A placeholder (`{key}`) offers nothing here; a
 /// number of several digits ("9 digits", "24 hours", "10 DIGIT") is not a key.
 pub fn offered_digits(text: &str) -> BTreeSet<char> {
     let mut out = BTreeSet::new();
     let words: Vec<&str> = text.split_whitespace().collect();
+    let bare = |w: &str| {
+        w.trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase()
+    };
     for (i, word) in words.iter().enumerate() {
+        if PRESS.contains(&bare(word).as_str()) {
+            // The digit after the verb (and any article), then "or N" after it.
+            let mut j = i + 1;
+            while j < words.len() && BETWEEN.contains(&bare(words[j]).as_str()) {
+                j += 1;
+            }
+            while let Some(digit) = words.get(j).and_then(|w| lone_digit(w)) {
+                out.insert(digit);
+                let joined = words
+                    .get(j + 1)
+                    .is_some_and(|w| OR.contains(&bare(w).as_str()));
+                if !joined {
+                    break;
+                }
+                j += 2;
+            }
+            continue;
+        }
+        // A TTY list: the digit opens a sentence ("MAIN MENU. 1 PAYMENTS.") and the
+        // next word is in capitals. (Not after a colon: "HOURS: 8 AM" is not a key.)
         let Some(digit) = lone_digit(word) else {
             continue;
         };
-        let before = i.checked_sub(1).map(|j| words[j]);
-        let after = words.get(i + 1).copied();
-        let pressed = before.is_some_and(|b| {
-            let b = b.trim_matches(|c: char| !c.is_alphabetic()).to_lowercase();
-            PRESS.contains(&b.as_str())
-        });
-        // A TTY list: the digit opens a sentence ("MAIN MENU. 1 PAYMENTS.") and the
-        // next word is in capitals.
-        let opens = before.is_none_or(|b| b.ends_with('.') || b.ends_with(':'));
+        let opens = i
+            .checked_sub(1)
+            .map(|j| words[j])
+            .is_none_or(|b| b.ends_with('.'));
         let listed = opens
-            && after.is_some_and(|a| {
+            && words.get(i + 1).is_some_and(|a| {
                 let letters: Vec<char> = a.chars().filter(|c| c.is_alphabetic()).collect();
                 !letters.is_empty() && letters.iter().all(|c| c.is_uppercase())
             });
-        if pressed || listed {
+        if listed {
             out.insert(digit);
         }
     }
@@ -71,6 +95,9 @@ mod tests {
             "012"
         );
         assert_eq!(digits("ENGLISH: PRESS 1."), "1");
+        assert_eq!(digits("Press the number 1 on your keypad."), "1");
+        assert_eq!(digits("Oprima el número 2. Presione 3."), "23");
+        assert_eq!(digits("Press 1 or 2 to choose, o oprima 4 o 5."), "1245");
         assert_eq!(
             digits("CALLBACK TO {callback_ending}. 1 CONFIRM. 2 OTHER NUMBER."),
             "12"
@@ -89,6 +116,7 @@ mod tests {
         );
         assert_eq!(digits("For the case ending in {ending}, press {key}."), "");
         assert_eq!(digits("We open at 8 a.m. and close at 4 p.m."), "");
+        assert_eq!(digits("HOURS: 8 AM TO 4 PM."), "");
         assert_eq!(digits("press star, or press the pound key"), "");
     }
 }

@@ -40,7 +40,10 @@ fn the_flow_guide_names_every_condition_and_placeholder() {
         .skip_while(|l| !l.starts_with("| condition |"))
         .take_while(|l| l.starts_with('|'))
         .collect();
-    assert!(conditions.len() > 2, "no conditions table in call-flows/README.md");
+    assert!(
+        conditions.len() > 2,
+        "no conditions table in call-flows/README.md"
+    );
     let table_row = |name: &str| {
         conditions
             .iter()
