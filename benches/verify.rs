@@ -11,8 +11,9 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use caseline::cases::import;
+use caseline::config::HashCost;
 use caseline::store::Store;
-use caseline::verify::{BlindIndex, HashCost, Hasher, ParId};
+use caseline::verify::{BlindIndex, Hasher, ParId};
 use common::{Figures, env_num, send, signed};
 
 fn ssn(i: u64) -> String {

@@ -6,12 +6,11 @@
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
 
+use crate::config::RetryPolicy;
 use crate::transfer::Context;
 
 /// The header carrying `sha256=<hex HMAC-SHA256 of the body>`.
 pub const SIGNATURE_HEADER: &str = "X-Caseline-Signature";
-
-pub use crate::config::RetryPolicy;
 
 /// The event's JSON body.
 #[derive(Debug, Serialize)]

@@ -128,7 +128,7 @@ pub struct StaffTransfer {
 impl Session {
     /// True when the only differences from `before` are where the caller is: the step,
     /// the step awaited and the miss count. Such a save may answer before its commit
-    /// ([`crate::store::Store::save_position`]); anything else must wait. Every field is
+    /// ([`crate::store::Sessions::save_position`]); anything else must wait. Every field is
     /// named here, so a new one is compared until someone decides otherwise.
     pub fn only_position_changed(&self, before: &Session) -> bool {
         let Session {

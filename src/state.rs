@@ -23,7 +23,7 @@ pub struct Services {
     pub keys: Option<Keys>,
     pub blind: crate::verify::BlindIndex,
     pub hasher: crate::verify::Hasher,
-    pub lockout: crate::verify::Lockout,
+    pub lockout: crate::config::Lockout,
     /// The provider's REST API (staff transfers).
     pub provider: crate::provider::Provider,
     /// The CRM event on transfers, when `CASELINE_SCREEN_POP_URL` is set.

@@ -18,6 +18,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio::sync::Semaphore;
 
+use crate::config::{HashCost, Lockout};
 use crate::store::{AuditLine, Guard, Reservation, Slot, Store};
 
 /// Nine SSN digits. No `Debug` or `Display`: the digits cannot reach a log by accident.
@@ -126,8 +127,6 @@ impl BlindIndex {
         self.mac(b"par:", par.bytes())
     }
 }
-
-pub use crate::config::{HashCost, Lockout};
 
 /// Hashes and checks PAR IDs with argon2id, off the async runtime.
 #[derive(Clone)]

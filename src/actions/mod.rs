@@ -1,7 +1,7 @@
 //! Server actions named by the flows: the Rust behind `<Action name="...">` and
 //! `<Input action="...">`. Each lives in its own file with its spec beside its effect
 //! (its flow name, the values it takes, the outcomes it answers, whether it reads the
-//! caller's input) and is registered once, in [`registry!`] below: the flow compiler
+//! caller's input) and is registered once, in `registry!` below: the flow compiler
 //! checks flows against [`SPECS`], and [`run`] dispatches to it. Adding an action is
 //! one new file and one line.
 

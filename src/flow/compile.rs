@@ -131,7 +131,7 @@ pub fn compile(
         }
     }
     let defaults = defaults.map(|d| c.menu_defaults(d)).unwrap_or_default();
-    for id in super::engine::ENGINE_PROMPTS
+    for id in super::ENGINE_PROMPTS
         .iter()
         .chain(["error.apology", "error.goodbye"].iter())
     {

@@ -16,8 +16,6 @@ const MAX_HOPS: usize = 48;
 const MORE_TIME_SECS: u32 = 30;
 /// TTY users type; Section 508 and common practice want long timeouts.
 const TTY_MIN_TIMEOUT_SECS: u32 = 30;
-/// Prompts the engine itself says; checked at start like any other prompt.
-pub const ENGINE_PROMPTS: &[&str] = &["system.more-time", "announcement.notice"];
 
 /// What the caller sent with a gather: keys and, where allowed, speech.
 #[derive(Debug, Clone, Default)]

@@ -233,7 +233,11 @@ pub struct ActionSpec {
     pub takes_input: bool,
 }
 
-/// Placeholders prompts may use, filled by [`crate::speech`].
+/// Prompts the engine itself says; checked at start like any other prompt.
+pub const ENGINE_PROMPTS: &[&str] = &["system.more-time", "announcement.notice"];
+
+/// Placeholders prompts may use, filled by the call layer (`call::runtime`) in the words of
+/// [`crate::speech`].
 pub const VARIABLES: &[&str] = &[
     "csu_phone",
     "tty_phone",

@@ -26,7 +26,7 @@
 //! The hot path stays cheap: no timer and no lock per request. hyper's own
 //! `header_read_timeout` is not used: it allocates a timer for every request and, since
 //! it also runs between keep-alive requests, would close keep-alive connections after
-//! the header timeout. Instead each connection keeps a few atomics ([`Conn`]: requests in
+//! the header timeout. Instead each connection keeps a few atomics (`Conn`: requests in
 //! flight, when it went idle, when the head being read began), written once or twice per
 //! request, and one sleep of its own that reads them when it fires and is re-armed for
 //! the next deadline, at most a header timeout later (so a head that begins meanwhile is

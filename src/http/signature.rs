@@ -65,7 +65,7 @@ fn signed_order(params: &[(String, String)]) -> Vec<&(String, String)> {
 }
 
 /// The string the provider signs: the URL, then each POST parameter's name and value,
-/// in [`signed_order`].
+/// in `signed_order`.
 pub fn signing_payload(url: &str, params: &[(String, String)]) -> String {
     let sorted = signed_order(params);
     let mut payload = String::with_capacity(url.len() + params.len() * 24);

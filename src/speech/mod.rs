@@ -1,6 +1,6 @@
 //! Values as a listener (or a TTY reader) takes them in: the typed [`Value`]s a
-//! readback fills prompts with, and how each kind is said: [`numbers`] (amounts in
-//! words), [`dates`] (dates, times, office hours), [`digits`] (case endings, phone
+//! readback fills prompts with, and how each kind is said: `numbers` (amounts in
+//! words), `dates` (dates, times, office hours), `digits` (case endings, phone
 //! numbers, keys said aloud). On a TTY, the usual written forms.
 
 mod dates;

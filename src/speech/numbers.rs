@@ -194,7 +194,7 @@ const ES_HUNDREDS: [&str; 10] = [
     "novecientos",
 ];
 
-/// Spanish words for a whole number, masculine ("veintiuno"; use [`es_amount`] before a
+/// Spanish words for a whole number, masculine ("veintiuno"; use `es_amount` before a
 /// noun, which shortens it to "veintiún dólares").
 pub fn es_words(n: u64) -> String {
     fn below_thousand(n: u64) -> String {

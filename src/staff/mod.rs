@@ -209,7 +209,7 @@ fn minutes_until(until: Option<i64>, now: i64) -> i64 {
 /// Checks a name and password.
 ///
 /// Each guess is counted against the address and against the name *before* the
-/// argon2 check ([`Store::reserve_attempt`](crate::store::Store::reserve_attempt)), so
+/// argon2 check ([`Store::reserve_attempt`](crate::store::Attempts::reserve)), so
 /// a burst of simultaneous guesses gets at most the limit of checks, and a right
 /// password is refused if concurrent wrong ones locked the name meanwhile. Names are
 /// counted whether or not an account has them, and unknown names cost the same argon2

@@ -45,7 +45,7 @@ pub enum Store {
 /// instead of contending for the file lock (SQLite's busy handler sleeps, which showed
 /// as multi-millisecond p99s); readers use their own pool, which WAL lets run beside the
 /// writer. Session reads and writes and audit lines, on every webhook's path, take the
-/// [`hot`] path.
+/// `hot` path.
 #[derive(Clone, Debug)]
 pub struct Sqlite {
     pub read: SqlitePool,
@@ -400,7 +400,7 @@ impl Sessions<'_> {
         }
     }
 
-    /// Whether [`Store::save_position`] answers before its commit: on SQLite, once this
+    /// Whether [`Sessions::save_position`] answers before its commit: on SQLite, once this
     /// process has claimed the database (it then serves sessions from memory).
     pub fn writes_behind(&self) -> bool {
         matches!(self.store, Store::Sqlite(db) if db.hot.caching())
@@ -408,14 +408,14 @@ impl Sessions<'_> {
 
     /// Saves a session whose only change since it was loaded is where the caller is:
     /// the step, the step awaited, the miss count. Where the store
-    /// [`writes behind`](Store::writes_behind) this returns as soon as the save is queued
+    /// [`writes behind`](Sessions::writes_behind) this returns as soon as the save is queued
     /// (the next batch commits it, within a fraction of a millisecond): every menu step
     /// is such a save, and not waiting for its commit spares a webhook a wake-up and the
     /// writer a commit of its own. A crash in that fraction of a millisecond loses only
     /// the position, which the next webhook's URL names anyway (the flow engine trusts
     /// the step the caller heard), the same trade PostgreSQL's relaxed session commit
     /// makes. Everything else (a new call, its language, verification, cases, callbacks,
-    /// transfers) goes through [`Store::save_session`] and waits. A clean stop
+    /// transfers) goes through [`Sessions::save`] and waits. A clean stop
     /// ([`Store::close`]) commits what is queued.
     pub async fn save_position(&self, session: Session, now: i64) -> anyhow::Result<()> {
         match self.store {

@@ -44,19 +44,36 @@ fn modules() -> BTreeMap<String, String> {
 /// The `crate::` paths a source names outside comments, braces expanded
 /// (`use crate::{a, b::c}` names `a` and `b::c`).
 fn crate_paths(text: &str) -> Vec<String> {
+    paths_after(text, "crate::")
+}
+
+/// The paths a source names after `prefix` (`crate::`, `super::`), braces expanded.
+fn paths_after(text: &str, prefix: &str) -> Vec<String> {
     let code: String = text
         .lines()
-        .map(|l| match l.find("//") {
-            Some(i) => &l[..i],
-            None => l,
+        .map(|l| {
+            // A `//` right after a `:` is a URL in a string ("postgres://"), not a comment.
+            let cut = l
+                .match_indices("//")
+                .find(|(i, _)| !l[..*i].ends_with(':'))
+                .map(|(i, _)| i);
+            match cut {
+                Some(i) => &l[..i],
+                None => l,
+            }
         })
         .collect::<Vec<_>>()
         .join("\n");
     let mut out = Vec::new();
     let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
     let mut rest = code.as_str();
-    while let Some(i) = rest.find("crate::") {
-        rest = &rest[i + "crate::".len()..];
+    while let Some(i) = rest.find(prefix) {
+        let before = rest[..i].chars().next_back();
+        rest = &rest[i + prefix.len()..];
+        // `super::super::x` is read once, from its first `super::`.
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+            continue;
+        }
         let end = rest.find(|c: char| !ident(c)).unwrap_or(rest.len());
         let path = rest[..end].trim_end_matches(':').to_string();
         if !path.is_empty() {
@@ -95,18 +112,69 @@ fn crate_paths(text: &str) -> Vec<String> {
 /// longest module that prefixes it).
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let mods = modules();
+    // `pub use child::Item` in a module: a path through the module to `Item` leads to
+    // the child (so a parent's re-exports cannot hide an edge).
+    let mut reexports: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (m, text) in &mods {
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("pub use "))
+        {
+            let body = line.trim_start_matches("pub use ").trim_end_matches(';');
+            let (path, items) = match body.split_once("::{") {
+                Some((p, rest)) => (p.to_string(), rest.trim_end_matches('}').to_string()),
+                None => match body.rsplit_once("::") {
+                    Some((p, item)) => (p.to_string(), item.to_string()),
+                    None => continue,
+                },
+            };
+            let target = match path.strip_prefix("crate::") {
+                Some(abs) => abs.to_string(),
+                None => format!("{m}::{}", path.trim_start_matches("self::")),
+            };
+            for item in items.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                reexports.insert((m.clone(), item.to_string()), target.clone());
+            }
+        }
+    }
     let resolve = |path: &str| -> Option<String> {
         let parts: Vec<&str> = path.split("::").collect();
-        (1..=parts.len())
+        let n = (1..=parts.len())
             .rev()
-            .map(|n| parts[..n].join("::"))
-            .find(|m| mods.contains_key(m))
+            .find(|n| mods.contains_key(&parts[..*n].join("::")))?;
+        let module = parts[..n].join("::");
+        match parts
+            .get(n)
+            .and_then(|item| reexports.get(&(module.clone(), item.to_string())))
+        {
+            Some(target) => {
+                let tparts: Vec<&str> = target.split("::").collect();
+                (1..=tparts.len())
+                    .rev()
+                    .map(|k| tparts[..k].join("::"))
+                    .find(|t| mods.contains_key(t))
+                    .or(Some(module))
+            }
+            None => Some(module),
+        }
     };
     mods.iter()
         .map(|(m, text)| {
+            // `super::x` from `a::b` is `a::x` (a file's own inline test module reads
+            // its parent as the file's parent: close enough, and parent edges are free).
+            let parent = m.rsplit_once("::").map_or("", |(p, _)| p);
+            let relative = paths_after(text, "super::").into_iter().map(|p| {
+                if parent.is_empty() {
+                    p
+                } else {
+                    format!("{parent}::{p}")
+                }
+            });
             let deps = crate_paths(text)
-                .iter()
-                .filter_map(|p| resolve(p))
+                .into_iter()
+                .chain(relative)
+                .filter_map(|p| resolve(&p))
                 .filter(|d| d != m)
                 .collect();
             (m.clone(), deps)

@@ -153,7 +153,7 @@ pub fn settings() -> Settings {
         prompts_dir: format!("{root}/prompts").into(),
         blind_index_key: Some(BLIND_KEY.into()),
         // Cheap hashes keep the suite fast; the benchmark measures the real cost.
-        hash_cost: caseline::verify::HashCost {
+        hash_cost: caseline::config::HashCost {
             memory_kib: 256,
             iterations: 1,
         },

@@ -54,8 +54,8 @@ async fn requests(server: &MockServer, n: usize) -> Vec<wiremock::Request> {
     }
 }
 
-fn quick_retries() -> caseline::screenpop::RetryPolicy {
-    caseline::screenpop::RetryPolicy {
+fn quick_retries() -> caseline::config::RetryPolicy {
+    caseline::config::RetryPolicy {
         attempts: 3,
         timeout: Duration::from_millis(300),
         backoff: Duration::from_millis(20),
