@@ -95,7 +95,15 @@ pub fn caller_input(p: &Params) -> CallerInput {
         .get("SpeechResult")
         .map(|s| s.chars().take(256).collect::<String>())
         .filter(|s| !s.trim().is_empty());
-    CallerInput { digits, speech }
+    let confidence = p
+        .get("Confidence")
+        .and_then(|c| c.trim().parse::<f32>().ok())
+        .filter(|c| c.is_finite());
+    CallerInput {
+        digits,
+        speech,
+        confidence,
+    }
 }
 
 /// Loads the call's session, or starts one when it is unknown or has expired (a call

@@ -4,10 +4,10 @@ use std::collections::{HashMap, HashSet};
 
 use super::xml::{Node, Pos, parse};
 use super::{
-    ActionId, ActionSpec, Condition, Flow, Input, Menu, Miss, Prompting, Say, Step, StepIx,
-    StepKind, VARIABLES, Verb,
+    ActionId, ActionSpec, Condition, Flow, Input, KeyWords, Menu, Miss, Prompting, Say, Step,
+    StepIx, StepKind, VARIABLES, Verb,
 };
-use crate::prompts::{Catalog, Lang};
+use crate::prompts::{Catalog, Channel, Lang};
 use crate::twiml::{self, Element};
 
 /// The highest miss count a handler may name.
@@ -834,6 +834,7 @@ impl Compiler<'_> {
             }
         }
         self.keys_match_words(node, &keys, &defaults.keys);
+        let own: Vec<char> = keys.iter().map(|(k, _)| *k).collect();
         for (k, t) in &defaults.keys {
             if !keys.iter().any(|(m, _)| m == k) {
                 keys.push((*k, *t));
@@ -843,7 +844,12 @@ impl Compiler<'_> {
         let prompting = self
             .prompting(node, defaults, "Menu")
             .unwrap_or_else(empty_prompting);
-        Menu { prompting, keys }
+        let words = self.spoken_words(node, &prompting.prompt, &keys, &own);
+        Menu {
+            prompting,
+            keys,
+            words,
+        }
     }
 
     /// A menu's keys and its words must agree: each `<Key>` of its own is offered
@@ -912,6 +918,65 @@ impl Compiler<'_> {
                 );
             }
         }
+    }
+
+    /// The words a caller may say for each of a menu's keys, from the catalog:
+    /// `{prompt}.say.{key}` for its own keys, `keys.say.{key}` for the ones every menu
+    /// has. A key without words in a language is refused (a caller of that language
+    /// could only press it).
+    fn spoken_words(
+        &mut self,
+        node: &Node,
+        prompt: &str,
+        keys: &[(char, StepIx)],
+        own: &[char],
+    ) -> Vec<KeyWords> {
+        let mut out = Vec::new();
+        for (key, _) in keys {
+            let id = if own.contains(key) {
+                format!("{prompt}.say.{key}")
+            } else {
+                format!("keys.say.{key}")
+            };
+            let missing = self.catalog.missing_in(&id);
+            if !missing.is_empty() {
+                let langs: Vec<&str> = missing.iter().map(|l| l.code()).collect();
+                let pos = node
+                    .children
+                    .iter()
+                    .filter(|c| c.name == "Key")
+                    .find_map(|c| {
+                        c.attr("digit")
+                            .filter(|d| d.value.starts_with(*key))
+                            .map(|d| d.pos.clone())
+                    })
+                    .unwrap_or_else(|| node.pos.clone());
+                self.err(
+                    &pos,
+                    &format!(
+                        "key {key} has no words to say it in {} (add \"{id}\" to the prompts)",
+                        langs.join(" and ")
+                    ),
+                );
+                continue;
+            }
+            let per_lang = self
+                .catalog
+                .texts(&id)
+                .into_iter()
+                .filter(|(_, channel, _)| *channel == Channel::Voice)
+                .map(|(lang, _, text)| {
+                    let phrases = text
+                        .split(',')
+                        .map(|w| w.trim().to_lowercase())
+                        .filter(|w| !w.is_empty())
+                        .collect();
+                    (lang, phrases)
+                })
+                .collect();
+            out.push((*key, per_lang));
+        }
+        out
     }
 
     fn input(&mut self, node: &Node, defaults: &Defaults) -> Input {

@@ -14,6 +14,10 @@ use crate::twiml::{Element, Response};
 const MAX_HOPS: usize = 48;
 /// Seconds a caller gets after pressing `#` for more time.
 const MORE_TIME_SECS: u32 = 30;
+/// Speech recognised with less confidence than this is a miss, never a guess.
+pub const MIN_SPEECH_CONFIDENCE: f32 = 0.5;
+/// Seconds of silence that end a spoken menu choice.
+const MENU_SPEECH_TIMEOUT_SECS: u32 = 2;
 /// TTY users type; Section 508 and common practice want long timeouts.
 const TTY_MIN_TIMEOUT_SECS: u32 = 30;
 
@@ -22,6 +26,8 @@ const TTY_MIN_TIMEOUT_SECS: u32 = 30;
 pub struct CallerInput {
     pub digits: String,
     pub speech: Option<String>,
+    /// The provider's confidence in `speech`, 0 to 1, when it said.
+    pub confidence: Option<f32>,
 }
 
 impl CallerInput {
@@ -139,7 +145,14 @@ pub async fn input<R: Runtime>(
             if input.is_empty() {
                 return miss(rt, session, ix, p, MissKind::NoInput, out).await;
             }
-            match input.digits.as_str() {
+            let spoken = (input.digits.is_empty())
+                .then(|| spoken_key(menu, session.lang, &input))
+                .flatten();
+            let digits = match spoken {
+                Some(key) => key.to_string(),
+                None => input.digits.clone(),
+            };
+            match digits.as_str() {
                 "*" => present(rt, session, ix, p, &mut out, Present::Repeat).await?,
                 "#" => present(rt, session, ix, p, &mut out, Present::MoreTime).await?,
                 d => {
@@ -393,7 +406,12 @@ async fn present_with<R: Runtime>(
     let tty = session.channel == Channel::Tty;
     let (num_digits, finish, speech) = match &step.kind {
         StepKind::Input(i) => (i.num_digits, i.finish_on_key.clone(), i.speech),
+        StepKind::Menu(m) => (Some(1), String::new(), !m.words.is_empty()),
         _ => (Some(1), String::new(), false),
+    };
+    let menu_hints = match &step.kind {
+        StepKind::Menu(m) if !tty => Some(hints(m, session.lang)),
+        _ => None,
     };
     let mut timeout = p.timeout;
     let mut children: Vec<Element> = lead;
@@ -445,15 +463,94 @@ async fn present_with<R: Runtime>(
         gather = gather.attr("numDigits", n.to_string());
     }
     if speech && !tty {
-        gather = gather
-            .attr("language", lang.twiml_language())
-            .attr("speechTimeout", "auto");
+        gather = gather.attr("language", lang.twiml_language());
+        gather = match &menu_hints {
+            // A menu: the choices as hints, and a short fixed pause ends the choice.
+            Some(h) => gather
+                .attr("hints", h.clone())
+                .attr("speechTimeout", MENU_SPEECH_TIMEOUT_SECS.to_string()),
+            None => gather.attr("speechTimeout", "auto"),
+        };
     }
     gather.children = children;
     out.push(gather);
     // For providers that ignore actionOnEmptyResult: silence falls through to here.
     out.push(Element::new("Redirect").attr("method", "POST").text(action));
     Ok(())
+}
+
+/// The phrases a caller may say at `menu` in `lang` (both languages before one is
+/// chosen), with their keys.
+fn phrases(menu: &super::Menu, lang: Option<Lang>) -> impl Iterator<Item = (char, &str)> {
+    menu.words.iter().flat_map(move |(key, per_lang)| {
+        per_lang
+            .iter()
+            .filter(move |(l, _)| lang.is_none_or(|want| *l == want))
+            .flat_map(move |(_, list)| list.iter().map(move |w| (*key, w.as_str())))
+    })
+}
+
+/// The provider's `hints`: every phrase of the menu, once.
+fn hints(menu: &super::Menu, lang: Option<Lang>) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for (_, w) in phrases(menu, lang) {
+        if !seen.contains(&w) {
+            seen.push(w);
+        }
+    }
+    seen.join(", ")
+}
+
+/// The key a spoken choice stands for: the key whose longest phrase the caller said,
+/// as whole words. Nothing when the provider was not confident enough, when nothing
+/// matches, or when two keys match equally (a miss, never a guess).
+fn spoken_key(menu: &super::Menu, lang: Option<Lang>, input: &CallerInput) -> Option<char> {
+    let said = input.speech.as_deref()?;
+    if input.confidence.is_some_and(|c| c < MIN_SPEECH_CONFIDENCE) {
+        return None;
+    }
+    let said = normalise(said);
+    let mut best: Option<(usize, char)> = None;
+    let mut tied = false;
+    for (key, phrase) in phrases(menu, lang) {
+        let phrase = normalise(phrase);
+        if phrase.is_empty() || !format!(" {said} ").contains(&format!(" {phrase} ")) {
+            continue;
+        }
+        let len = phrase.chars().count();
+        match best {
+            Some((l, k)) if l == len && k != key => tied = true,
+            Some((l, _)) if l >= len => {}
+            _ => {
+                best = Some((len, key));
+                tied = false;
+            }
+        }
+    }
+    best.filter(|_| !tied).map(|(_, k)| k)
+}
+
+/// Lower case, letters and digits only, accents folded, single spaces: "Payments.",
+/// "payments", "Información" and "informacion" match.
+fn normalise(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let c = c.to_lowercase().next().unwrap_or(c);
+            match c {
+                'á' | 'à' => 'a',
+                'é' | 'è' => 'e',
+                'í' => 'i',
+                'ó' => 'o',
+                'ú' | 'ü' => 'u',
+                'ñ' => 'n',
+                c if c.is_alphanumeric() || c == '\'' => c,
+                _ => ' ',
+            }
+        })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Appends a TTY turn marker ("GA", go ahead; "SK", stop keying) to the last text.
@@ -576,6 +673,8 @@ mod tests {
 
     const PROMPTS: &str = r#"
 menu = "Press 1 to pick."
+"menu.say.1" = "pick, pick one"
+"keys.say.0" = "goodbye, pick one"
 ask = "Pick one."
 bye = "Goodbye."
 miss = "Sorry."
@@ -703,6 +802,7 @@ goodbye = "Bye."
         CallerInput {
             digits: d.into(),
             speech: None,
+            confidence: None,
         }
     }
 
@@ -759,6 +859,48 @@ goodbye = "Bye."
             err.is_err(),
             "an outcome with no step must not pass silently"
         );
+    }
+
+    fn spoken(text: &str, confidence: f32) -> CallerInput {
+        CallerInput {
+            digits: String::new(),
+            speech: Some(text.into()),
+            confidence: Some(confidence),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_spoken_choice_goes_where_its_key_goes_and_doubt_is_a_miss() {
+        let rt = Fake::new();
+        let mut s = session();
+        let menu = start(&rt, &mut s, "voice").await.expect("start");
+        let xml = said(&menu);
+        assert!(
+            xml.contains(r#"input="dtmf speech""#)
+                && xml.contains(r#"hints="pick, pick one, goodbye""#),
+            "{xml}"
+        );
+        // Said plainly, with confidence: key 1.
+        let r = input(&rt, &mut s, "menu", spoken("Pick, please.", 0.8))
+            .await
+            .expect("spoken");
+        assert!(said(&r).contains("Pick one."), "{}", said(&r));
+        // Back at the menu: a doubtful result is a miss, never a guess.
+        start(&rt, &mut s, "voice").await.expect("start");
+        let r = input(&rt, &mut s, "menu", spoken("pick", 0.3))
+            .await
+            .expect("doubt");
+        assert!(said(&r).contains("Sorry."), "{}", said(&r));
+        // "pick one" is the longest phrase of two keys at once: a miss too.
+        let r = input(&rt, &mut s, "menu", spoken("pick one", 0.9))
+            .await
+            .expect("tie");
+        assert!(
+            said(&r).contains("Goodbye.") || said(&r).contains("Sorry."),
+            "{}",
+            said(&r)
+        );
+        assert!(!said(&r).contains("Pick one."), "{}", said(&r));
     }
 
     #[tokio::test]

@@ -158,7 +158,13 @@ pub struct Prompting {
 pub struct Menu {
     pub prompting: Prompting,
     pub keys: Vec<(char, StepIx)>,
+    /// What a caller may say for each key, from the catalog's `{prompt}.say.{key}` (or
+    /// `keys.say.{key}` for a key every menu has).
+    pub words: Vec<KeyWords>,
 }
+
+/// The phrases for one menu key, per language, lower case.
+pub type KeyWords = (char, Vec<(Lang, Vec<String>)>);
 
 #[derive(Debug, Clone)]
 pub struct Input {

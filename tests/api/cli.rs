@@ -416,3 +416,35 @@ fn flows_check_requires_the_entries_staff_send_callers_to() {
         "{stderr}"
     );
 }
+
+#[test]
+fn flows_check_refuses_a_menu_key_without_words_in_a_language() {
+    let without = |langs: &'static [&'static str]| {
+        edited_copy(move |name, text| {
+            if langs.iter().any(|l| name == format!("{l}.toml")) {
+                text.lines()
+                    .filter(|l| !l.starts_with("\"main.say.4\""))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            } else {
+                text.to_string()
+            }
+        })
+    };
+    // Missing in Spanish only: the catalogs disagree.
+    let (ok, stderr) = flows_check(without(&["es"]).path());
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("menu.main.say.4") && stderr.contains("es"),
+        "{stderr}"
+    );
+    // Missing in both: the menu's key 4 has nothing a caller could say.
+    let dir = without(&["en", "es"]);
+    let (ok, stderr) = flows_check(dir.path());
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("key 4 has no words to say it in en and es"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("main.xml:"), "{stderr}");
+}

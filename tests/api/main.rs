@@ -16,5 +16,6 @@ mod docs;
 mod hardening;
 mod reaching;
 mod robustness;
+mod speaking;
 mod staff;
 mod verified;
