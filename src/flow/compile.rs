@@ -845,10 +845,26 @@ impl Compiler<'_> {
             .prompting(node, defaults, "Menu")
             .unwrap_or_else(empty_prompting);
         let words = self.spoken_words(node, &prompting.prompt, &keys, &own);
+        let hints = [Some(Lang::En), Some(Lang::Es), None].map(|lang| {
+            let mut seen: Vec<&str> = Vec::new();
+            for (_, per_lang) in &words {
+                for (l, phrases) in per_lang {
+                    if lang.is_none_or(|want| *l == want) {
+                        for p in phrases {
+                            if !seen.contains(&p.as_str()) {
+                                seen.push(p);
+                            }
+                        }
+                    }
+                }
+            }
+            seen.join(", ")
+        });
         Menu {
             prompting,
             keys,
             words,
+            hints,
         }
     }
 

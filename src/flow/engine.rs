@@ -410,7 +410,7 @@ async fn present_with<R: Runtime>(
         _ => (Some(1), String::new(), false),
     };
     let menu_hints = match &step.kind {
-        StepKind::Menu(m) if !tty => Some(hints(m, session.lang)),
+        StepKind::Menu(m) if !tty => Some(m.hints(session.lang)),
         _ => None,
     };
     let mut timeout = p.timeout;
@@ -467,7 +467,7 @@ async fn present_with<R: Runtime>(
         gather = match &menu_hints {
             // A menu: the choices as hints, and a short fixed pause ends the choice.
             Some(h) => gather
-                .attr("hints", h.clone())
+                .attr("hints", h.to_string())
                 .attr("speechTimeout", MENU_SPEECH_TIMEOUT_SECS.to_string()),
             None => gather.attr("speechTimeout", "auto"),
         };
@@ -488,17 +488,6 @@ fn phrases(menu: &super::Menu, lang: Option<Lang>) -> impl Iterator<Item = (char
             .filter(move |(l, _)| lang.is_none_or(|want| *l == want))
             .flat_map(move |(_, list)| list.iter().map(move |w| (*key, w.as_str())))
     })
-}
-
-/// The provider's `hints`: every phrase of the menu, once.
-fn hints(menu: &super::Menu, lang: Option<Lang>) -> String {
-    let mut seen: Vec<&str> = Vec::new();
-    for (_, w) in phrases(menu, lang) {
-        if !seen.contains(&w) {
-            seen.push(w);
-        }
-    }
-    seen.join(", ")
 }
 
 /// The key a spoken choice stands for: the key whose longest phrase the caller said,

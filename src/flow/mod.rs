@@ -161,6 +161,20 @@ pub struct Menu {
     /// What a caller may say for each key, from the catalog's `{prompt}.say.{key}` (or
     /// `keys.say.{key}` for a key every menu has).
     pub words: Vec<KeyWords>,
+    /// The provider's `hints` for the words, made once: English, Spanish, both (before
+    /// a language is chosen).
+    pub hints: [String; 3],
+}
+
+impl Menu {
+    /// The hints to send for a caller in `lang` (both languages when not chosen yet).
+    pub fn hints(&self, lang: Option<Lang>) -> &str {
+        match lang {
+            Some(Lang::En) => &self.hints[0],
+            Some(Lang::Es) => &self.hints[1],
+            None => &self.hints[2],
+        }
+    }
 }
 
 /// The phrases for one menu key, per language, lower case.
