@@ -266,17 +266,7 @@ async fn a_repeated_par_id_delivery_answers_the_same_again(b: Backend) {
     let again = call.post(&url, &[("Digits", MARCO.1)]).await;
     assert_eq!(again.xml, first.xml, "a repeated delivery answers the same");
     // The call goes on, verified.
-    let detail = app
-        .state
-        .store
-        .sessions()
-        .load(
-            &caseline::session::CallSid::parse(&call.sid).expect("sid"),
-            app.state.now(),
-        )
-        .await
-        .expect("load")
-        .expect("session");
+    let detail = app.session_of(&call.sid).await;
     assert!(detail.verified);
     let audit = app.state.store.audit_log().recent(50).await.expect("audit");
     let oks = audit

@@ -389,6 +389,18 @@ impl TestApp {
         (status, json)
     }
 
+    /// The live session of a call, as the store has it now.
+    pub async fn session_of(&self, call_sid: &str) -> caseline::session::Session {
+        let sid = caseline::session::CallSid::parse(call_sid).expect("a CallSid");
+        self.state
+            .store
+            .sessions()
+            .load(&sid, self.state.now())
+            .await
+            .expect("load")
+            .expect("a live session")
+    }
+
     /// Creates a staff account; answers its password (`{name}-correct-horse-battery`).
     pub async fn add_staff(&self, name: &str, role: caseline::staff::Role) -> String {
         let password = format!("{name}-correct-horse-battery");

@@ -38,15 +38,7 @@ async fn spanish_estado_de_mi_caso_goes_to_case_status(b: Backend) {
     assert_eq!(menu.gather().get("language"), Some("es-US"));
     let next = call.say("estado de mi caso").await;
     assert!(next.says("Seguro Social"), "{}", next.said());
-    let sid = caseline::session::CallSid::parse(&call.sid).expect("sid");
-    let session = app
-        .state
-        .store
-        .sessions()
-        .load(&sid, app.state.now())
-        .await
-        .expect("load")
-        .expect("session");
+    let session = app.session_of(&call.sid).await;
     assert_eq!(session.topic.as_deref(), Some("case-status"));
 }
 

@@ -570,16 +570,8 @@ async fn a_webhook_saving_during_a_transfer_does_not_lose_the_hand_off(b: Backen
         .mount(&provider)
         .await;
     let token = app.staff_login("dana", Role::Agent).await;
-    let sid = caseline::session::CallSid::parse(&call.sid).expect("sid");
     // A webhook of this call loads its session...
-    let stale = app
-        .state
-        .store
-        .sessions()
-        .load(&sid, app.state.now())
-        .await
-        .expect("load")
-        .expect("session");
+    let stale = app.session_of(&call.sid).await;
     // ...the staff member sends the caller into the IVR...
     let (status, moved) = app
         .staff(
@@ -677,15 +669,7 @@ async fn a_hand_off_serves_its_own_call_and_entry_once(b: Backend) {
             .expect("rows")
             .is_empty()
     );
-    let sid = caseline::session::CallSid::parse(&other.sid).expect("sid");
-    let stranger = app
-        .state
-        .store
-        .sessions()
-        .load(&sid, app.state.now())
-        .await
-        .expect("load")
-        .expect("session");
+    let stranger = app.session_of(&other.sid).await;
     assert!(
         stranger.staff_transfer.is_none(),
         "the other call was not handed off"
