@@ -26,6 +26,7 @@ pub mod cases;
 pub mod hours;
 pub mod provider;
 pub mod readback;
+pub mod requests;
 pub mod screenpop;
 pub mod session;
 pub mod transfer;

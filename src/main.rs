@@ -59,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: CallbacksCommand,
     },
+    /// Requests by mail left by verified callers.
+    Requests {
+        #[command(subcommand)]
+        command: RequestsCommand,
+    },
     /// Staff accounts for the console and the staff API.
     Staff {
         #[command(subcommand)]
@@ -116,6 +121,16 @@ enum StaffCommand {
 #[derive(Subcommand)]
 enum CallbacksCommand {
     /// The requests not done yet (numbers masked but for the last four digits).
+    List {
+        /// Include the ones already done.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RequestsCommand {
+    /// The requests not done yet: reference, when, kind, case, language, status.
     List {
         /// Include the ones already done.
         #[arg(long)]
@@ -290,6 +305,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "{}",
                     caseline::callbacks::listing_line(c, settings.hours.tz)
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Requests {
+            command: RequestsCommand::List { all },
+        } => {
+            telemetry::init("warn");
+            let settings = Settings::load()?;
+            let store = Store::connect(&settings.database_url).await?;
+            let list = store.requests().list(all).await?;
+            if list.is_empty() {
+                println!("no requests");
+            }
+            for r in &list {
+                println!("{}", caseline::requests::listing_line(r, settings.hours.tz));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -73,6 +73,7 @@ registry!(
     callback_use_caller,
     callback_enter,
     request_callback,
+    request_mail,
 );
 
 /// What the caller entered: keys, or digits they said ("one two three", "1 2 3").

@@ -267,6 +267,9 @@ pub const VARIABLES: &[&str] = &[
     "office_hours",
     "next_open",
     "holiday",
+    // Requests by mail.
+    "reference",
+    "requested_on",
     // Callbacks.
     "callback_number",
     "callback_ending",

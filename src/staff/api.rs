@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/calls/{sid}", get(one_call))
         .route("/staff/calls/{sid}/transfer", post(transfer))
         .route("/staff/callbacks", get(list_callbacks).post(work_callback))
+        .route("/staff/requests", get(list_requests).post(work_request))
         .route(
             "/staff/announcement",
             get(show_announcement)
@@ -298,6 +299,61 @@ async fn work_callback(
             now,
             Some(&a.staff.name),
             &format!("callback.{}", b.action),
+            &b.id.to_string(),
+        ))
+        .await?;
+    Ok(Json(json!({"id": b.id, "action": b.action, "ok": true})))
+}
+
+async fn list_requests(
+    State(s): State<AppState>,
+    a: Authed,
+    Query(q): Query<CallbackQuery>,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    let list = s.store.requests().list(q.all.unwrap_or(false)).await?;
+    Ok(Json(json!({"requests": list})))
+}
+
+/// Claims or completes a request by mail, with the same rules as callbacks.
+async fn work_request(
+    State(s): State<AppState>,
+    a: Authed,
+    b: Result<Json<CallbackWork>, JsonRejection>,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    let b = body(b)?;
+    let now = s.now();
+    let queue = s.store.requests();
+    let done = match b.action.as_str() {
+        "claim" => queue.claim(b.id, &a.staff.name, now).await?,
+        "complete" => {
+            let outcome = b.outcome.as_deref().map(str::trim).unwrap_or("");
+            if outcome.is_empty() || outcome.len() > 200 {
+                return Err(StaffError::BadRequest(
+                    "say what happened: an outcome of 1 to 200 characters".into(),
+                ));
+            }
+            queue.complete(b.id, &a.staff.name, outcome, now).await?
+        }
+        _ => {
+            return Err(StaffError::BadRequest(
+                "action must be 'claim' or 'complete'".into(),
+            ));
+        }
+    };
+    if !done {
+        return Err(StaffError::Conflict(format!(
+            "request {} is not there or not in a state to {}",
+            b.id, b.action
+        )));
+    }
+    s.store
+        .audit_log()
+        .write(AuditLine::by_staff(
+            now,
+            Some(&a.staff.name),
+            &format!("request.{}", b.action),
             &b.id.to_string(),
         ))
         .await?;

@@ -126,6 +126,11 @@ part!(
     callback_queue,
     "Callback requests left by callers."
 );
+part!(
+    RequestQueue,
+    requests,
+    "Things verified callers asked for by phone (by mail)."
+);
 
 /// The announcement in the slot, with its window.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -15,6 +15,7 @@ mod console;
 mod docs;
 mod hardening;
 mod reaching;
+mod requests;
 mod robustness;
 mod speaking;
 mod staff;

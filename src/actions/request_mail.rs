@@ -1,0 +1,21 @@
+//! `request-mail`: a verified caller's request by mail for the chosen case (`value`:
+//! `history-this-year`, `history-last-year` or `deposit-form`): `ok` (the reference
+//! number is in `{reference}`) or `already-open` (`{requested_on}` says since when).
+
+use super::{Act, Outcome};
+use crate::flow::ActionSpec;
+use crate::requests;
+
+pub const SPEC: ActionSpec = ActionSpec {
+    name: "request-mail",
+    values: requests::KINDS,
+    outcomes: &["ok", "already-open"],
+    takes_input: false,
+};
+
+pub async fn run(Act { s, arg, session, .. }: Act<'_>) -> Outcome {
+    let kind = arg.unwrap_or_default();
+    let tz = s.settings.hours.tz;
+    let outcome = requests::request(&s.store, s.now(), tz, kind, session).await?;
+    Ok(Some(outcome.to_string()))
+}
