@@ -102,54 +102,68 @@ async function refreshCalls() {
   }
 }
 
-async function refreshCallbacks() {
+/// A work queue (callbacks, requests by mail): one row a request, with its claim or
+/// complete button. `columns` gives the cells of one request.
+const QUEUES = {
+  callbacks: {
+    path: "/staff/callbacks", list: "callbacks", noun: "callback", empty: "No callback requests waiting.",
+    columns: (c) => [c.id, "***-***-" + c.number.slice(-4), c.lang,
+      c.case_number ? (c.case_number + " (" + c.role + ")") : "not verified"],
+  },
+  requests: {
+    path: "/staff/requests", list: "requests", noun: "request", empty: "No requests by mail waiting.",
+    columns: (r) => [r.id, r.reference, r.kind, r.case_number, r.lang],
+  },
+};
+
+async function refreshQueue(name) {
   if (role === "agent") return;
-  const { callbacks } = await api("GET", "/staff/callbacks");
-  const body = $("callbacks");
+  const q = QUEUES[name];
+  const items = (await api("GET", q.path))[q.list];
+  const body = $(name);
   body.replaceChildren();
-  if (callbacks.length === 0) {
-    const td = cell(body.insertRow(), "No callback requests waiting.");
-    td.colSpan = 6;
+  if (items.length === 0) {
+    const td = cell(body.insertRow(), q.empty);
+    td.colSpan = 8;
   }
-  for (const c of callbacks) {
+  for (const c of items) {
     const row = body.insertRow();
-    cell(row, c.id);
-    cell(row, "***-***-" + c.number.slice(-4));
-    cell(row, c.lang);
-    cell(row, c.case_number ? (c.case_number + " (" + c.role + ")") : "not verified");
+    for (const value of q.columns(c)) cell(row, value);
     cell(row, c.status + (c.claimed_by ? " by " + c.claimed_by : ""));
     const td = cell(row, "");
     const b = document.createElement("button");
     b.type = "button";
     if (c.status === "open") {
       b.textContent = "Claim";
-      b.addEventListener("click", () => work({ id: c.id, action: "claim" }));
+      b.addEventListener("click", () => work(name, { id: c.id, action: "claim" }));
     } else {
       b.textContent = "Complete";
       b.addEventListener("click", () => {
-        const outcome = prompt("What happened on the callback?");
-        if (outcome) work({ id: c.id, action: "complete", outcome });
+        const outcome = prompt("What happened with the " + q.noun + "?");
+        if (outcome) work(name, { id: c.id, action: "complete", outcome });
       });
     }
-    b.setAttribute("aria-label", b.textContent + " callback " + c.id);
+    b.setAttribute("aria-label", b.textContent + " " + q.noun + " " + c.id);
     td.appendChild(b);
   }
 }
 
-async function work(body) {
+async function work(name, body) {
+  const q = QUEUES[name];
   try {
-    await api("POST", "/staff/callbacks", body);
-    $("callbacks-status").textContent = "Callback " + body.id + ": " + body.action + " done.";
+    await api("POST", q.path, body);
+    $(name + "-status").textContent = q.noun + " " + body.id + ": " + body.action + " done.";
   } catch (e) {
-    $("callbacks-status").textContent = e.message;
+    $(name + "-status").textContent = e.message;
   }
-  refreshCallbacks();
+  refreshQueue(name);
 }
 
 async function refresh() {
   try {
     await refreshCalls();
-    await refreshCallbacks();
+    await refreshQueue("callbacks");
+    await refreshQueue("requests");
   } catch (e) {
     $("calls-status").textContent = e.message;
   }
@@ -162,6 +176,7 @@ function signedIn(name) {
   $("who-name").textContent = name + " (" + role + ")";
   const supervisor = role === "supervisor" || role === "admin";
   $("callbacks-section").hidden = !supervisor;
+  $("requests-section").hidden = !supervisor;
   $("announcement-section").hidden = !supervisor;
   refresh();
   clearInterval(timer);

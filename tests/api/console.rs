@@ -227,6 +227,11 @@ async fn drive_console(b: &Client, url: &str, shot: &std::path::Path) -> anyhow:
     };
     // Let the list refresh and show the hand-off before the picture.
     tokio::time::sleep(Duration::from_millis(3500)).await;
+    // A supervisor sees the requests by mail too (none waiting here).
+    let requests = b.find(Locator::Id("requests")).await?.text().await?;
+    if !requests.contains("No requests by mail waiting.") {
+        anyhow::bail!("the requests table shows: {requests}");
+    }
     let png = b.screenshot().await?;
     if let Some(parent) = shot.parent() {
         std::fs::create_dir_all(parent)?;
