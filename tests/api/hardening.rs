@@ -450,20 +450,55 @@ async fn a_second_forwarded_for_line_is_the_proxy_s(b: Backend) {
 }
 
 async fn a_guess_cancelled_before_its_check_gives_its_slot_back(b: Backend) {
+    use caseline::store::{Guard, Limit, Reservation, Slot};
     let app = TestApp::spawn(b).await;
-    let right = app.add_staff("dana", Role::Agent).await;
-    let right = right.as_str();
-    // Six logins dropped while their password checks wait (the deadline's doing):
-    // each reserved a slot; none may stay taken.
-    for _ in 0..6 {
-        let login = caseline::staff::login(&app.state, "dana", "wrong password", "192.0.2.50");
-        let _ = tokio::time::timeout(std::time::Duration::from_micros(1), login).await;
+    let store = &app.state.store;
+    let limit = Limit {
+        max: 5,
+        window_secs: 900,
+        lock_secs: 900,
+    };
+    let now = app.state.now();
+    // Five guesses reserve their slots and are dropped before their checks are counted
+    // (a request cancelled by its deadline): each slot is given back.
+    for _ in 0..5 {
+        let got = store
+            .attempts()
+            .reserve(Guard::StaffName, "dana", now, limit)
+            .await
+            .expect("reserve");
+        assert_eq!(got, Reservation::Granted);
+        drop(Slot::new(store, Guard::StaffName, "dana"));
     }
-    // Give the background releases a moment to land.
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    // The releases run in the background: a sixth guess is granted once they land.
+    let mut granted = false;
+    for _ in 0..200 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let got = store
+            .attempts()
+            .reserve(Guard::StaffName, "dana", now, limit)
+            .await
+            .expect("reserve");
+        if got == Reservation::Granted {
+            granted = true;
+            break;
+        }
     }
-    let (status, body) = login(&app, "dana", right, "192.0.2.50").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(granted, "dropped guesses kept their slots");
+    // A settled slot is not given back: five counted guesses, then the sixth is refused.
+    let store2 = TestApp::spawn(Backend::Sqlite).await;
+    let s2 = &store2.state.store;
+    for _ in 0..5 {
+        s2.attempts()
+            .reserve(Guard::StaffName, "lee", now, limit)
+            .await
+            .expect("reserve");
+        Slot::new(s2, Guard::StaffName, "lee").settle();
+    }
+    let sixth = s2
+        .attempts()
+        .reserve(Guard::StaffName, "lee", now, limit)
+        .await
+        .expect("reserve");
+    assert_ne!(sixth, Reservation::Granted);
 }
