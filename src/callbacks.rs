@@ -225,53 +225,6 @@ impl CallbackQueue<'_> {
             }
         )
     }
-
-    /// Moves an open request to `claimed` by `who`; `false` if it is not open.
-    pub async fn claim(&self, id: i64, who: &str, now: i64) -> anyhow::Result<bool> {
-        let sql = "UPDATE callbacks SET status = 'claimed', claimed_by = $1, claimed_at = $2 \
-                   WHERE id = $3 AND status = 'open'";
-        let n = on_both!(
-            self.store,
-            write | pool | {
-                sqlx::query(sql)
-                    .bind(who)
-                    .bind(now)
-                    .bind(id)
-                    .execute(pool)
-                    .await
-                    .context("Failed to claim the callback")?
-                    .rows_affected()
-            }
-        );
-        Ok(n == 1)
-    }
-
-    /// Closes a request that is not done yet, with what happened; `false` if none.
-    pub async fn complete(
-        &self,
-        id: i64,
-        who: &str,
-        outcome: &str,
-        now: i64,
-    ) -> anyhow::Result<bool> {
-        let sql = "UPDATE callbacks SET status = 'done', outcome = $1, closed_at = $2, \
-                   claimed_by = COALESCE(claimed_by, $3) WHERE id = $4 AND status <> 'done'";
-        let n = on_both!(
-            self.store,
-            write | pool | {
-                sqlx::query(sql)
-                    .bind(outcome)
-                    .bind(now)
-                    .bind(who)
-                    .bind(id)
-                    .execute(pool)
-                    .await
-                    .context("Failed to complete the callback")?
-                    .rows_affected()
-            }
-        );
-        Ok(n == 1)
-    }
 }
 
 #[cfg(test)]

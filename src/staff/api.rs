@@ -15,6 +15,7 @@ use serde_json::json;
 use super::{Role, Staff, StaffError};
 use crate::state::AppState;
 use crate::store::AuditLine;
+use crate::store::WorkKind;
 
 use super::calls;
 
@@ -259,16 +260,22 @@ async fn work_callback(
     a: Authed,
     b: Result<Json<CallbackWork>, JsonRejection>,
 ) -> Result<impl IntoResponse, StaffError> {
+    work_item(&s, &a, WorkKind::Callback, body(b)?).await
+}
+
+/// Claims or completes a work item of `kind` (supervisor and above): an outcome of 1 to
+/// 200 characters to complete, 409 when the item is not in a state for it, audited.
+async fn work_item(
+    s: &AppState,
+    a: &Authed,
+    kind: WorkKind,
+    b: CallbackWork,
+) -> Result<Json<serde_json::Value>, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    let b = body(b)?;
     let now = s.now();
+    let queue = s.store.work();
     let done = match b.action.as_str() {
-        "claim" => {
-            s.store
-                .callback_queue()
-                .claim(b.id, &a.staff.name, now)
-                .await?
-        }
+        "claim" => queue.claim(kind, b.id, &a.staff.name, now).await?,
         "complete" => {
             let outcome = b.outcome.as_deref().map(str::trim).unwrap_or("");
             if outcome.is_empty() || outcome.len() > 200 {
@@ -276,9 +283,8 @@ async fn work_callback(
                     "say what happened: an outcome of 1 to 200 characters".into(),
                 ));
             }
-            s.store
-                .callback_queue()
-                .complete(b.id, &a.staff.name, outcome, now)
+            queue
+                .complete(kind, b.id, &a.staff.name, outcome, now)
                 .await?
         }
         _ => {
@@ -287,9 +293,10 @@ async fn work_callback(
             ));
         }
     };
+    let noun = kind.noun();
     if !done {
         return Err(StaffError::Conflict(format!(
-            "callback {} is not there or not in a state to {}",
+            "{noun} {} is not there or not in a state to {}",
             b.id, b.action
         )));
     }
@@ -298,7 +305,7 @@ async fn work_callback(
         .write(AuditLine::by_staff(
             now,
             Some(&a.staff.name),
-            &format!("callback.{}", b.action),
+            &format!("{noun}.{}", b.action),
             &b.id.to_string(),
         ))
         .await?;
@@ -321,43 +328,7 @@ async fn work_request(
     a: Authed,
     b: Result<Json<CallbackWork>, JsonRejection>,
 ) -> Result<impl IntoResponse, StaffError> {
-    a.staff.require(Role::Supervisor)?;
-    let b = body(b)?;
-    let now = s.now();
-    let queue = s.store.requests();
-    let done = match b.action.as_str() {
-        "claim" => queue.claim(b.id, &a.staff.name, now).await?,
-        "complete" => {
-            let outcome = b.outcome.as_deref().map(str::trim).unwrap_or("");
-            if outcome.is_empty() || outcome.len() > 200 {
-                return Err(StaffError::BadRequest(
-                    "say what happened: an outcome of 1 to 200 characters".into(),
-                ));
-            }
-            queue.complete(b.id, &a.staff.name, outcome, now).await?
-        }
-        _ => {
-            return Err(StaffError::BadRequest(
-                "action must be 'claim' or 'complete'".into(),
-            ));
-        }
-    };
-    if !done {
-        return Err(StaffError::Conflict(format!(
-            "request {} is not there or not in a state to {}",
-            b.id, b.action
-        )));
-    }
-    s.store
-        .audit_log()
-        .write(AuditLine::by_staff(
-            now,
-            Some(&a.staff.name),
-            &format!("request.{}", b.action),
-            &b.id.to_string(),
-        ))
-        .await?;
-    Ok(Json(json!({"id": b.id, "action": b.action, "ok": true})))
+    work_item(&s, &a, WorkKind::Request, body(b)?).await
 }
 
 async fn show_announcement(

@@ -20,9 +20,11 @@ mod attempts;
 mod audit;
 mod cache;
 mod hot;
+mod work;
 pub use attempts::{Guard, Limit, Reservation, Slot};
 pub use audit::{AuditEntry, AuditLine};
 use hot::{Hot, Write};
+pub use work::WorkKind;
 
 /// A session not touched for this long is treated as over (the provider caps calls at
 /// four hours).
@@ -130,6 +132,11 @@ part!(
     RequestQueue,
     requests,
     "Things verified callers asked for by phone (by mail)."
+);
+part!(
+    WorkQueue,
+    work,
+    "Claiming and completing work items (callbacks, requests by mail)."
 );
 
 /// The announcement in the slot, with its window.
