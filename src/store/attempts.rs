@@ -144,13 +144,25 @@ impl Drop for Slot {
 }
 
 fn key(guard: Guard, key: &str) -> String {
-    // Names and addresses come from clients: bound the key, never trust its length.
     let prefix = guard.sql_names().2;
-    let mut end = key.len().min(128);
-    while !key.is_char_boundary(end) {
-        end -= 1;
+    match guard {
+        // A name field sometimes receives a password typed in the wrong box: keep only
+        // its SHA-256, never the text.
+        Guard::StaffName => {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(key.as_bytes());
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{prefix}{hex}")
+        }
+        // Addresses come from clients too: bound the key, never trust its length.
+        Guard::StaffAddress | Guard::Ssn => {
+            let mut end = key.len().min(128);
+            while !key.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{prefix}{}", &key[..end])
+        }
     }
-    format!("{prefix}{}", &key[..end])
 }
 
 impl Attempts<'_> {

@@ -28,6 +28,7 @@ on_both_stores!(
     an_entry_at_a_step_the_caller_came_back_to_runs_again,
     a_second_forwarded_for_line_is_the_proxy_s,
     a_guess_cancelled_before_its_check_gives_its_slot_back,
+    a_password_typed_as_the_name_is_not_kept,
 );
 
 // SQLite serves sessions from memory through one writer: no table lock to hold there,
@@ -501,4 +502,27 @@ async fn a_guess_cancelled_before_its_check_gives_its_slot_back(b: Backend) {
         .await
         .expect("reserve");
     assert_ne!(sixth, Reservation::Granted);
+}
+
+async fn a_password_typed_as_the_name_is_not_kept(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let typed = "hunter2-my-real-passphrase";
+    let (status, _) = login(&app, typed, "whatever", "192.0.2.77").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let stored = match app.db_path() {
+        Some(dir) => {
+            let db = rusqlite::Connection::open(dir.join("caseline.db")).expect("open");
+            let mut q = db
+                .prepare("SELECT key FROM staff_login_limits")
+                .expect("query");
+            q.query_map([], |r| r.get::<_, String>(0))
+                .expect("rows")
+                .collect::<Result<Vec<_>, _>>()
+                .expect("keys")
+                .join("\n")
+        }
+        None => app.dump_postgres().await,
+    };
+    assert!(stored.contains("name:"), "the name was counted: {stored}");
+    assert!(!stored.contains(typed), "the typed name is kept: {stored}");
 }
