@@ -69,6 +69,12 @@ pub struct Settings {
     /// The most connections served at once, whatever the open-file limit allows: each
     /// costs memory, and a hard limit of half a million would let a flood take it all.
     pub max_connections: u32,
+    /// Paying by card (`CASELINE_PAY_CONNECTOR`, `CASELINE_PAY_MAX`,
+    /// `CASELINE_PAY_CARD_FEE_PERCENT`).
+    pub pay: crate::pay::PaySettings,
+    /// The agency's number that texts a request's reference number to the caller
+    /// (`CASELINE_SMS_FROM`); unset, no text is offered.
+    pub sms_from: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -150,6 +156,8 @@ impl Default for Settings {
             header_timeout: std::time::Duration::from_secs(5),
             idle_timeout: std::time::Duration::from_secs(75),
             max_connections: 10_000,
+            pay: crate::pay::PaySettings::default(),
+            sms_from: None,
         }
     }
 }
@@ -227,10 +235,7 @@ impl Settings {
                 .map(String::from)
                 .collect();
             for n in &s.tty_numbers {
-                let ok = n.starts_with('+')
-                    && (8..=16).contains(&n.len())
-                    && n[1..].bytes().all(|b| b.is_ascii_digit());
-                if !ok {
+                if !is_e164(n) {
                     bail!("CASELINE_TTY_NUMBERS: '{n}' is not an E.164 number like +18663994096");
                 }
             }
@@ -302,6 +307,13 @@ impl Settings {
         s.header_timeout = seconds("header_timeout_secs", s.header_timeout)?;
         s.idle_timeout = seconds("idle_timeout_secs", s.idle_timeout)?;
         s.max_connections = number("max_connections", s.max_connections)?.max(1);
+        s.pay = pay_settings(&get)?;
+        s.sms_from = get("sms_from");
+        if let Some(n) = &s.sms_from
+            && !is_e164(n)
+        {
+            bail!("CASELINE_SMS_FROM: '{n}' is not an E.164 number like +18669013212");
+        }
         if s.screen_pop_url.is_some() && s.screen_pop_secret.is_none() {
             bail!(
                 "CASELINE_SCREEN_POP_URL is set without CASELINE_SCREEN_POP_SECRET to sign the events"
@@ -309,6 +321,51 @@ impl Settings {
         }
         Ok(s)
     }
+}
+
+fn is_e164(n: &str) -> bool {
+    n.starts_with('+') && (8..=16).contains(&n.len()) && n[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+fn pay_settings(get: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<crate::pay::PaySettings> {
+    use rust_decimal::Decimal;
+    let mut pay = crate::pay::PaySettings {
+        connector: get("pay_connector"),
+        ..Default::default()
+    };
+    if let Some(c) = &pay.connector
+        && (c.len() > 64
+            || !c
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    {
+        bail!("CASELINE_PAY_CONNECTOR: a connector name is letters, digits, - and _ (at most 64)");
+    }
+    let decimal = |key: &str| -> anyhow::Result<Option<Decimal>> {
+        get(key)
+            .map(|v| {
+                v.trim().parse::<Decimal>().map_err(|_| {
+                    anyhow!(
+                        "CASELINE_{} must be a number like 5000.00, not '{v}'",
+                        key.to_ascii_uppercase()
+                    )
+                })
+            })
+            .transpose()
+    };
+    if let Some(max) = decimal("pay_max")? {
+        if max <= Decimal::ZERO || max > Decimal::from(1_000_000) {
+            bail!("CASELINE_PAY_MAX must be more than 0 and at most 1000000");
+        }
+        pay.max = max.round_dp(2);
+    }
+    if let Some(fee) = decimal("pay_card_fee_percent")? {
+        if fee < Decimal::ZERO || fee > Decimal::from(100) {
+            bail!("CASELINE_PAY_CARD_FEE_PERCENT must be from 0 to 100");
+        }
+        pay.fee_percent = fee;
+    }
+    Ok(pay)
 }
 
 /// The shipped holidays, used when `CASELINE_HOLIDAYS_FILE` is not set and the file is

@@ -24,6 +24,7 @@ pub mod announcement;
 pub mod callbacks;
 pub mod cases;
 pub mod hours;
+pub mod pay;
 pub mod provider;
 pub mod readback;
 pub mod requests;

@@ -59,10 +59,15 @@ enum Command {
         #[command(subcommand)]
         command: CallbacksCommand,
     },
-    /// Requests by mail left by verified callers.
+    /// Requests left by verified callers (by mail, missing checks, address changes).
     Requests {
         #[command(subcommand)]
         command: RequestsCommand,
+    },
+    /// Card payments verified callers made by phone.
+    Payments {
+        #[command(subcommand)]
+        command: PaymentsCommand,
     },
     /// Staff accounts for the console and the staff API.
     Staff {
@@ -130,11 +135,22 @@ enum CallbacksCommand {
 
 #[derive(Subcommand)]
 enum RequestsCommand {
-    /// The requests not done yet: reference, when, kind, case, language, status.
+    /// The requests not done yet: reference, when, kind, case, language, status, details.
     List {
         /// Include the ones already done.
         #[arg(long)]
         all: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PaymentsCommand {
+    /// Payments taken by phone, newest first: when, case, amount, card type and last
+    /// four digits, confirmation code, language.
+    List {
+        /// How many days back.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=400))]
+        days: i64,
     },
 }
 
@@ -305,6 +321,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "{}",
                     caseline::callbacks::listing_line(c, settings.hours.tz)
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Payments {
+            command: PaymentsCommand::List { days },
+        } => {
+            telemetry::init("warn");
+            let settings = Settings::load()?;
+            let store = Store::connect(&settings.database_url).await?;
+            let since = chrono::Utc::now().timestamp() - days * 86_400;
+            let list = store.card_payments().list(since, 10_000).await?;
+            if list.is_empty() {
+                println!("no card payments in the last {days} days");
+            }
+            for p in &list {
+                println!("{}", caseline::pay::listing_line(p, settings.hours.tz));
             }
             Ok(ExitCode::SUCCESS)
         }

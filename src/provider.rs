@@ -1,6 +1,8 @@
-//! The provider's REST API, for the one thing Caseline asks of it: move a live call to
-//! new TwiML (`POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json` with `Url`
-//! and `Method`). Errors come back sorted by what a staff member can do about them.
+//! The provider's REST API, for what Caseline asks of it: move a live call to new TwiML
+//! (`POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json` with `Url` and
+//! `Method`), fetch and delete a caller's recording (`Recordings/{Sid}`), and text a
+//! reference number (`Messages.json`). Always with the account's credentials; errors
+//! come back sorted by what a staff member can do about them.
 
 use std::time::Duration;
 
@@ -11,11 +13,11 @@ pub enum ProviderError {
     NotConfigured,
     #[error("the provider refused our credentials")]
     Unauthorized,
-    #[error("the provider has no live call with that id (it may have ended)")]
+    #[error("the provider has no such call or recording (it may have ended or been deleted)")]
     CallNotFound,
     #[error("the provider is limiting requests; try again in a moment")]
     RateLimited,
-    #[error("the provider could not move the call (status {0}); try again")]
+    #[error("the provider could not do it (status {0}); try again")]
     Unavailable(u16),
     #[error("the provider did not answer in time; the call may or may not have moved")]
     Timeout,
@@ -53,9 +55,7 @@ impl Provider {
 
     /// Points the live call `call_sid` at `url` (the provider then POSTs there).
     pub async fn redirect_call(&self, call_sid: &str, url: &str) -> Result<(), ProviderError> {
-        let (Some(account), Some(token)) = (&self.account_sid, &self.auth_token) else {
-            return Err(ProviderError::NotConfigured);
-        };
+        let (account, token) = self.account()?;
         let endpoint = format!(
             "{}/2010-04-01/Accounts/{account}/Calls/{call_sid}.json",
             self.api_base
@@ -69,19 +69,98 @@ impl Provider {
             .await;
         match sent {
             Ok(r) if r.status().is_success() => Ok(()),
-            Ok(r) => Err(match r.status().as_u16() {
-                401 | 403 => ProviderError::Unauthorized,
-                404 => ProviderError::CallNotFound,
-                // Twilio answers 400 with error 21220 for a call that is no longer live.
-                400 if r.text().await.is_ok_and(|b| b.contains("21220")) => {
-                    ProviderError::CallNotFound
-                }
-                429 => ProviderError::RateLimited,
-                s @ 500..=599 => ProviderError::Unavailable(s),
-                s => ProviderError::Refused(s),
-            }),
-            Err(e) if e.is_timeout() => Err(ProviderError::Timeout),
-            Err(_) => Err(ProviderError::Unreachable),
+            Ok(r) => Err(refusal(r).await),
+            Err(e) => Err(unsent(&e)),
         }
+    }
+
+    fn account(&self) -> Result<(&str, &str), ProviderError> {
+        match (&self.account_sid, &self.auth_token) {
+            (Some(a), Some(t)) => Ok((a, t)),
+            _ => Err(ProviderError::NotConfigured),
+        }
+    }
+
+    /// The recording `sid` as audio (MP3), for a staff member to hear through the
+    /// server: the answer's body is read as it streams.
+    pub async fn recording(&self, sid: &str) -> Result<reqwest::Response, ProviderError> {
+        let (account, token) = self.account()?;
+        let endpoint = format!(
+            "{}/2010-04-01/Accounts/{account}/Recordings/{sid}.mp3",
+            self.api_base
+        );
+        match self
+            .client
+            .get(&endpoint)
+            .basic_auth(account, Some(token))
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => Ok(r),
+            Ok(r) => Err(refusal(r).await),
+            Err(e) => Err(unsent(&e)),
+        }
+    }
+
+    /// Deletes the recording `sid` at the provider; one already gone counts as deleted.
+    pub async fn delete_recording(&self, sid: &str) -> Result<(), ProviderError> {
+        let (account, token) = self.account()?;
+        let endpoint = format!(
+            "{}/2010-04-01/Accounts/{account}/Recordings/{sid}.json",
+            self.api_base
+        );
+        match self
+            .client
+            .delete(&endpoint)
+            .basic_auth(account, Some(token))
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() || r.status().as_u16() == 404 => Ok(()),
+            Ok(r) => Err(refusal(r).await),
+            Err(e) => Err(unsent(&e)),
+        }
+    }
+
+    /// Sends a text message `body` from `from` to `to`.
+    pub async fn send_sms(&self, to: &str, from: &str, body: &str) -> Result<(), ProviderError> {
+        let (account, token) = self.account()?;
+        let endpoint = format!(
+            "{}/2010-04-01/Accounts/{account}/Messages.json",
+            self.api_base
+        );
+        match self
+            .client
+            .post(&endpoint)
+            .basic_auth(account, Some(token))
+            .form(&[("To", to), ("From", from), ("Body", body)])
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(refusal(r).await),
+            Err(e) => Err(unsent(&e)),
+        }
+    }
+}
+
+/// What a refusal means for the one who asked.
+async fn refusal(r: reqwest::Response) -> ProviderError {
+    match r.status().as_u16() {
+        401 | 403 => ProviderError::Unauthorized,
+        404 => ProviderError::CallNotFound,
+        // Twilio answers 400 with error 21220 for a call that is no longer live.
+        400 if r.text().await.is_ok_and(|b| b.contains("21220")) => ProviderError::CallNotFound,
+        429 => ProviderError::RateLimited,
+        s @ 500..=599 => ProviderError::Unavailable(s),
+        s => ProviderError::Refused(s),
+    }
+}
+
+fn unsent(e: &reqwest::Error) -> ProviderError {
+    if e.is_timeout() {
+        ProviderError::Timeout
+    } else {
+        ProviderError::Unreachable
     }
 }

@@ -1,8 +1,10 @@
-//! Self-service requests by phone: a verified caller asks for something by mail (a
-//! payment history for this year or last, the direct-deposit or debit-card enrollment
-//! form) without waiting for a person. Each is a work item for staff, with the case, the
-//! kind, the caller's language and a reference number read back to the caller; one open
-//! request of a kind per case. Staff list, claim and complete them like callbacks.
+//! Self-service requests by phone: a verified caller asks for something without waiting
+//! for a person: a payment history for this year or last, or the direct-deposit or
+//! debit-card enrollment form, by mail; a stop-payment and reissue of a check that never
+//! came; an address change, recorded in the caller's words. Each is a work item for
+//! staff, with the case, the kind, its details, the caller's language and a reference
+//! number read back to the caller; one open request of a kind per case. Staff list,
+//! claim and complete them like callbacks.
 
 use anyhow::Context;
 
@@ -12,7 +14,19 @@ use crate::store::{AuditLine, RequestQueue, Sqlite, Store, on_both};
 
 /// The kinds a caller can ask for, as the flow names them (`<Action name="request-mail"
 /// value="...">`) and as staff see them.
-pub const KINDS: &[&str] = &["history-this-year", "history-last-year", "deposit-form"];
+pub const KINDS: &[&str] = &[
+    "history-this-year",
+    "history-last-year",
+    "deposit-form",
+    "missing-check",
+    "address-change",
+];
+
+/// The kinds asked for with nothing more than the kind (`<Action name="request-mail">`).
+pub const MAIL_KINDS: &[&str] = &["history-this-year", "history-last-year", "deposit-form"];
+
+/// Check disbursements offered to a caller reporting one missing, newest first.
+pub const MAX_CHECKS: usize = 5;
 
 /// A stored request as staff see it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
@@ -27,10 +41,27 @@ pub struct Request {
     pub claimed_by: Option<String>,
     pub closed_at: Option<i64>,
     pub outcome: Option<String>,
+    /// What the request is about beyond its kind (the missing check's date and amount).
+    pub details: Option<String>,
+    /// The provider's SID of the recorded address: staff hear it through
+    /// `/staff/requests/{id}/recording`, so the listing says only whether there is one.
+    #[serde(rename = "has_recording", serialize_with = "is_some")]
+    pub recording_sid: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, reference, kind, case_number, lang, status, requested_at, claimed_by, closed_at, outcome";
+fn is_some<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(v.is_some())
+}
+
+const COLUMNS: &str = "id, reference, kind, case_number, lang, status, requested_at, claimed_by, \
+                       closed_at, outcome, details, recording_sid";
+
+/// What a request carries beyond its kind.
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    pub details: Option<String>,
+    pub recording_sid: Option<String>,
+}
 
 /// A reference number: eight digits, said one by one.
 fn new_reference() -> String {
@@ -46,6 +77,7 @@ pub async fn request(
     now: i64,
     tz: chrono_tz::Tz,
     kind: &str,
+    extra: Extra,
     session: &mut Session,
 ) -> anyhow::Result<&'static str> {
     if !KINDS.contains(&kind) {
@@ -67,6 +99,7 @@ pub async fn request(
             lang,
             &call,
             now,
+            &extra,
         )
         .await?
     {
@@ -74,6 +107,10 @@ pub async fn request(
             session
                 .values
                 .insert("reference".into(), Value::Digits(reference));
+            session.values.insert(
+                "request_what".into(),
+                Value::Prompt(format!("requests.what.{kind}")),
+            );
             "ok"
         }
         Err(requested_at) => {
@@ -97,6 +134,104 @@ pub async fn request(
     Ok(outcome)
 }
 
+/// `list-checks`: the check disbursements to the caller on the chosen case, newest
+/// first, at most [`MAX_CHECKS`], as `{checks}` (each with its key, date and amount):
+/// `some` or `none`.
+pub async fn list_checks(store: &Store, session: &mut Session) -> anyhow::Result<&'static str> {
+    let (participant, case) = match (session.verified, session.participant, &session.case) {
+        (true, Some(p), Some(c)) => (p, c.clone()),
+        _ => anyhow::bail!("a check request without a verified caller and a chosen case"),
+    };
+    let checks: Vec<_> = store
+        .cases()
+        .disbursements(participant, case.case_id, 200)
+        .await?
+        .into_iter()
+        .filter(|d| d.method == crate::cases::Method::Check)
+        .take(MAX_CHECKS)
+        .collect();
+    if checks.is_empty() {
+        return Ok("none");
+    }
+    let items = checks
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            std::collections::BTreeMap::from([
+                ("key".to_string(), Value::Text((i + 1).to_string())),
+                ("date".to_string(), Value::Date(d.paid_on)),
+                ("amount".to_string(), Value::Money(d.amount)),
+            ])
+        })
+        .collect();
+    session.values.insert(
+        "checks".into(),
+        Value::List {
+            prompt: "requests.check.item".into(),
+            items,
+        },
+    );
+    Ok("some")
+}
+
+/// The check the caller picked from `{checks}` by its key, as the request's details
+/// ("check of 2026-09-03 for $1.00"); `None` for a key not offered.
+pub fn picked_check(session: &Session, keyed: &str) -> Option<String> {
+    let Some(Value::List { items, .. }) = session.values.get("checks") else {
+        return None;
+    };
+    let n: usize = keyed.parse().ok()?;
+    let item = items.get(n.checked_sub(1)?)?;
+    match (item.get("date"), item.get("amount")) {
+        (Some(Value::Date(d)), Some(Value::Money(a))) => Some(format!("check of {d} for ${a:.2}")),
+        _ => None,
+    }
+}
+
+/// The body of the text that carries a reference number: the number, and nothing that
+/// says who the caller is or what the request is about.
+pub fn text_body(reference: &str) -> String {
+    format!("Reference {reference}")
+}
+
+/// `text-reference`: sends the reference number just read back to the calling number
+/// (`sent`), or says it could not (`failed`: no number, no sender, or the provider
+/// refused). Audited either way.
+pub async fn text_reference(
+    s: &crate::state::Services,
+    session: &Session,
+) -> anyhow::Result<&'static str> {
+    let reference = match session.values.get("reference") {
+        Some(Value::Digits(r)) => r.clone(),
+        _ => anyhow::bail!("a text without a reference number"),
+    };
+    let outcome = match (&s.settings.sms_from, &session.caller) {
+        (Some(from), Some(to)) => match s.provider.send_sms(to, from, &text_body(&reference)).await
+        {
+            Ok(()) => "sent",
+            Err(e) => {
+                tracing::warn!(error = %e, "the reference text was not sent");
+                "failed"
+            }
+        },
+        _ => "failed",
+    };
+    s.store
+        .audit_log()
+        .write(
+            AuditLine::in_call(
+                s.now(),
+                Some(session.call_sid.as_str()),
+                "request.text",
+                outcome,
+            )
+            .participant(session.participant)
+            .case(session.case.as_ref().map(|c| c.case_id)),
+        )
+        .await?;
+    Ok(outcome)
+}
+
 /// One line of `caseline requests list`.
 pub fn listing_line(r: &Request, tz: chrono_tz::Tz) -> String {
     let when = chrono::DateTime::from_timestamp(r.requested_at, 0)
@@ -106,10 +241,17 @@ pub fn listing_line(r: &Request, tz: chrono_tz::Tz) -> String {
         Some(who) if r.status == "claimed" => format!("claimed by {who}"),
         _ => r.status.clone(),
     };
-    format!(
+    let mut line = format!(
         "#{:<5} ref {}  {}  {:<18}  case {}  {}  {}",
         r.id, r.reference, when, r.kind, r.case_number, r.lang, status
-    )
+    );
+    if let Some(d) = &r.details {
+        line.push_str(&format!("  ({d})"));
+    }
+    if r.recording_sid.is_some() {
+        line.push_str("  [recorded address]");
+    }
+    line
 }
 
 impl RequestQueue<'_> {
@@ -125,10 +267,11 @@ impl RequestQueue<'_> {
         lang: &str,
         call_sid: &str,
         now: i64,
+        extra: &Extra,
     ) -> anyhow::Result<Result<String, i64>> {
         let insert = "INSERT INTO service_requests (reference, kind, case_id, case_number, \
-                      participant_id, lang, call_sid, requested_at) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
+                      participant_id, lang, call_sid, requested_at, details, recording_sid) \
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
         let open = "SELECT requested_at FROM service_requests \
                     WHERE case_id = $1 AND kind = $2 AND status <> 'done'";
         let reference = new_reference();
@@ -144,6 +287,8 @@ impl RequestQueue<'_> {
                     .bind(lang)
                     .bind(call_sid)
                     .bind(now)
+                    .bind(&extra.details)
+                    .bind(&extra.recording_sid)
                     .execute(pool)
                     .await
                     .context("Failed to store the request")?
@@ -169,6 +314,51 @@ impl RequestQueue<'_> {
         since
             .map(Err)
             .context("the request was not stored and none is open")
+    }
+
+    /// One request by id.
+    pub async fn get(&self, id: i64) -> anyhow::Result<Option<Request>> {
+        let sql = format!("SELECT {COLUMNS} FROM service_requests WHERE id = $1");
+        Ok(on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to read the request")?
+        ))
+    }
+
+    /// The case row id of request `id`.
+    pub async fn case_of(&self, id: i64) -> anyhow::Result<i64> {
+        let sql = "SELECT case_id FROM service_requests WHERE id = $1";
+        Ok(on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_scalar(sql)
+                    .bind(id)
+                    .fetch_one(pool)
+                    .await
+                    .context("Failed to read the request's case")?
+        ))
+    }
+
+    /// Forgets a request's recording once the provider has deleted it.
+    pub async fn forget_recording(&self, id: i64) -> anyhow::Result<()> {
+        let sql = "UPDATE service_requests SET recording_sid = NULL WHERE id = $1";
+        on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query(sql)
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .context("Failed to forget the recording")?
+                    .rows_affected()
+        );
+        Ok(())
     }
 
     /// Requests not done yet, oldest first; with `all`, done ones too.

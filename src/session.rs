@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::prompts::{Channel, Lang};
@@ -103,6 +104,13 @@ pub struct Session {
     /// commit and the answer) hears it again instead of running the action twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<Replay>,
+    /// A card payment under way in this call (amount chosen, tries, the last result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paying: Option<Paying>,
+    /// The provider's SID of the address the caller just recorded (never its URL),
+    /// until a request keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_sid: Option<String>,
 }
 
 /// An answered entry: the input step it answered (nothing of what was keyed) and the
@@ -111,6 +119,44 @@ pub struct Session {
 pub struct Replay {
     pub step: String,
     pub answer: String,
+}
+
+/// What a caller may ask for before verifying, kept across verification and routed to
+/// after it: the readbacks, staff's `return`, paying by card, and each request.
+pub const TOPICS: &[&str] = &[
+    "payments",
+    "case-status",
+    "return",
+    "pay",
+    "history-by-mail",
+    "missing-check",
+    "deposit-form",
+    "address-change",
+];
+
+/// Where the caller's payment stands in this call (kept in the session).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Paying {
+    /// The amount chosen, once confirmed by the caller's choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Decimal>,
+    /// Tries that ended without a payment.
+    #[serde(default)]
+    pub failures: u32,
+    /// The last `<Pay>` result, from its action callback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<PayResult>,
+}
+
+/// A `<Pay>` action callback, kept to what Caseline may hold: never a card number,
+/// expiry, code or postal code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayResult {
+    /// One of [`crate::pay::RESULTS`]; anything else is `internal-error`.
+    pub result: String,
+    pub confirmation: Option<String>,
+    pub card_type: Option<String>,
+    pub last4: Option<String>,
 }
 
 /// Where a staff transfer came from and where the caller goes back to.
@@ -155,6 +201,8 @@ impl Session {
             staff_transfer,
             verify_outcome,
             replay,
+            paying,
+            recording_sid,
         } = self;
         *call_sid == before.call_sid
             && *channel == before.channel
@@ -176,6 +224,8 @@ impl Session {
             && *staff_transfer == before.staff_transfer
             && *verify_outcome == before.verify_outcome
             && *replay == before.replay
+            && *paying == before.paying
+            && *recording_sid == before.recording_sid
     }
 }
 
@@ -213,6 +263,8 @@ impl Session {
             staff_transfer: None,
             verify_outcome: None,
             replay: None,
+            paying: None,
+            recording_sid: None,
         }
     }
 }

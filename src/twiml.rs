@@ -71,7 +71,7 @@ impl Response {
         self.verbs.last().is_some_and(|v| {
             matches!(
                 v.name,
-                "Gather" | "Redirect" | "Hangup" | "Dial" | "Enqueue" | "Record" | "Leave"
+                "Gather" | "Redirect" | "Hangup" | "Dial" | "Enqueue" | "Record" | "Pay" | "Leave"
             )
         })
     }
@@ -161,7 +161,7 @@ pub const SCHEMA: &[Spec] = &[
         attrs: &[],
         children: &[
             "Say", "Play", "Pause", "Gather", "Redirect", "Dial", "Enqueue", "Hangup", "Record",
-            "Leave", "Reject",
+            "Leave", "Reject", "Pay",
         ],
         text: false,
     },
@@ -340,8 +340,49 @@ pub const SCHEMA: &[Spec] = &[
     },
 ];
 
+/// `<Pay>` and its `<Prompt>`s (card payments; the card never reaches us).
+const PAY: [Spec; 2] = [
+    Spec {
+        name: "Pay",
+        attrs: &[
+            "input",
+            "action",
+            "method",
+            "statusCallback",
+            "statusCallbackMethod",
+            "paymentMethod",
+            "timeout",
+            "maxAttempts",
+            "securityCode",
+            "postalCode",
+            "minPostalCodeLength",
+            "paymentConnector",
+            "tokenType",
+            "chargeAmount",
+            "currency",
+            "language",
+            "description",
+            "validCardTypes",
+        ],
+        children: &["Prompt"],
+        text: false,
+    },
+    Spec {
+        name: "Prompt",
+        attrs: &[
+            "for",
+            "errorType",
+            "cardType",
+            "attempt",
+            "requireMatchingInputs",
+        ],
+        children: &["Say", "Play", "Pause"],
+        text: false,
+    },
+];
+
 pub fn spec(name: &str) -> Option<&'static Spec> {
-    SCHEMA.iter().find(|s| s.name == name)
+    SCHEMA.iter().chain(PAY.iter()).find(|s| s.name == name)
 }
 
 /// Checks an element tree against the schema; the first problem found, if any.
@@ -381,9 +422,7 @@ pub fn parse(xml: &str) -> Result<Response, String> {
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Vec<Element>> = None;
     let intern = |name: &str| -> Result<&'static str, String> {
-        SCHEMA
-            .iter()
-            .find(|s| s.name == name)
+        spec(name)
             .map(|s| s.name)
             .ok_or_else(|| format!("unknown element <{name}>"))
     };

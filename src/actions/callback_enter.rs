@@ -9,6 +9,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     values: &[],
     outcomes: &["ok"],
     takes_input: true,
+    prompts: &[],
 };
 
 pub async fn run(Act { input, session, .. }: Act<'_>) -> Outcome {

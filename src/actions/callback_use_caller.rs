@@ -9,6 +9,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     values: &[],
     outcomes: &["ok", "none"],
     takes_input: false,
+    prompts: &[],
 };
 
 pub async fn run(Act { session, .. }: Act<'_>) -> Outcome {

@@ -74,6 +74,14 @@ registry!(
     callback_enter,
     request_callback,
     request_mail,
+    pay_begin,
+    pay_amount,
+    pay_keyed,
+    pay_result,
+    list_checks,
+    request_check,
+    request_address,
+    text_reference,
 );
 
 /// What the caller entered: keys, or digits they said ("one two three", "1 2 3").

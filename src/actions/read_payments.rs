@@ -9,6 +9,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     values: &[],
     outcomes: &["paying", "receiving", "none"],
     takes_input: false,
+    prompts: &[],
 };
 
 pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {

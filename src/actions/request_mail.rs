@@ -8,14 +8,16 @@ use crate::requests;
 
 pub const SPEC: ActionSpec = ActionSpec {
     name: "request-mail",
-    values: requests::KINDS,
+    values: requests::MAIL_KINDS,
     outcomes: &["ok", "already-open"],
     takes_input: false,
+    prompts: &["requests.what.history-this-year", "requests.what.history-last-year", "requests.what.deposit-form"],
 };
 
 pub async fn run(Act { s, arg, session, .. }: Act<'_>) -> Outcome {
     let kind = arg.unwrap_or_default();
     let tz = s.settings.hours.tz;
-    let outcome = requests::request(&s.store, s.now(), tz, kind, session).await?;
+    let extra = requests::Extra::default();
+    let outcome = requests::request(&s.store, s.now(), tz, kind, extra, session).await?;
     Ok(Some(outcome.to_string()))
 }

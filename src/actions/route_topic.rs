@@ -1,4 +1,5 @@
-//! `route-topic`: where the caller was going before verifying: `payments`, `case-status` or `return`.
+//! `route-topic`: where the caller was going before verifying (one of
+//! [`crate::session::TOPICS`]).
 
 
 use super::{Act, Outcome};
@@ -7,15 +8,17 @@ use crate::flow::ActionSpec;
 pub const SPEC: ActionSpec = ActionSpec {
     name: "route-topic",
     values: &[],
-    outcomes: &["payments", "case-status", "return"],
+    outcomes: crate::session::TOPICS,
     takes_input: false,
+    prompts: &[],
 };
 
 pub async fn run(Act { session, .. }: Act<'_>) -> Outcome {
-    let to = match session.topic.as_deref() {
-        Some("case-status") => "case-status",
-        Some("return") => "return",
-        _ => "payments",
-    };
+    // Payments unless the caller asked for something else we know.
+    let to = session
+        .topic
+        .as_deref()
+        .and_then(|t| crate::session::TOPICS.iter().find(|k| **k == t))
+        .unwrap_or(&"payments");
     Ok(Some(to.to_string()))
 }

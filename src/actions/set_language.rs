@@ -9,6 +9,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     values: &["en", "es"],
     outcomes: &[],
     takes_input: false,
+    prompts: &[],
 };
 
 pub async fn run(Act { arg, session, .. }: Act<'_>) -> Outcome {

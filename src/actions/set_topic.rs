@@ -1,4 +1,5 @@
-//! `set-topic`: what the caller asked for (`value="payments|case-status|return"`), kept across verification.
+//! `set-topic`: what the caller asked for ([`crate::session::TOPICS`]), kept across
+//! verification.
 
 
 use super::{Act, Outcome};
@@ -6,9 +7,10 @@ use crate::flow::ActionSpec;
 
 pub const SPEC: ActionSpec = ActionSpec {
     name: "set-topic",
-    values: &["payments", "case-status", "return"],
+    values: crate::session::TOPICS,
     outcomes: &[],
     takes_input: false,
+    prompts: &[],
 };
 
 pub async fn run(Act { arg, session, .. }: Act<'_>) -> Outcome {

@@ -9,6 +9,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     values: &[],
     outcomes: &["ok", "failed", "too-many", "locked"],
     takes_input: true,
+    prompts: &[],
 };
 
 pub async fn run(Act { s, input, session, .. }: Act<'_>) -> Outcome {

@@ -190,10 +190,39 @@ pub async fn step(s: &Services, p: &Params, name: &str) -> Result<Response, Call
     if let Some(result) = transfer_result(p) {
         session.transfer_result = Some(result);
     }
+    // A `<Record>` ended: its SID only; the recording's URL is never kept.
+    if p.get("RecordingSid").is_some() {
+        session.recording_sid = recording_sid(p);
+    }
     let response = engine::step(s, &mut session, name)
         .await
         .map_err(CallError::during(&session))?;
     finish(s, session, before, response).await
+}
+
+/// `POST /voice/paid/{name}`: the `<Pay>` verb ended; its result (never the card)
+/// goes into the session, and the flow's result step says what happened.
+pub async fn paid(s: &Services, p: &Params, name: &str) -> Result<Response, CallError> {
+    let mut session = session_for(s, p).await?;
+    let before = snapshot(s, &session);
+    let result = crate::session::PayResult::from_params(|n| p.get(n));
+    session.paying.get_or_insert_with(Default::default).result = Some(result);
+    let response = engine::step(s, &mut session, name)
+        .await
+        .map_err(CallError::during(&session))?;
+    finish(s, session, before, response).await
+}
+
+/// The SID of a recording this request reports (`RE` and 32 hex digits), if any and
+/// if the caller said something (a recording of no length is none).
+fn recording_sid(p: &Params) -> Option<String> {
+    let sid = p.get("RecordingSid")?;
+    let ok =
+        sid.len() == 34 && sid.starts_with("RE") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    let empty = p
+        .get("RecordingDuration")
+        .is_some_and(|d| d.trim().parse::<u32>().is_ok_and(|n| n == 0));
+    (ok && !empty).then(|| sid.to_string())
 }
 
 /// `POST /voice/staff/{entry}?handoff={id}`: a staff member moved the live call into

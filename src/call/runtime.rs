@@ -64,6 +64,11 @@ impl Runtime for Services {
                 .is_some(),
             Condition::CallbackRequested => session.callback_requested,
             Condition::StaffTransfer => session.staff_transfer.is_some(),
+            Condition::CanText => {
+                self.settings.sms_from.is_some()
+                    && self.settings.twilio_account_sid.is_some()
+                    && session.caller.is_some()
+            }
             Condition::RepresentativeReached => matches!(
                 session.transfer_result.as_deref(),
                 Some("bridged" | "bridging-in-process" | "completed" | "answered")
@@ -105,6 +110,33 @@ impl Runtime for Services {
             pop.send(&ctx, destination);
         }
         Ok(el)
+    }
+
+    async fn pay(&self, session: &Session, after: String) -> anyhow::Result<crate::twiml::Element> {
+        let connector = self
+            .settings
+            .pay
+            .connector
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("<Pay> without CASELINE_PAY_CONNECTOR"))?;
+        let amount = session
+            .paying
+            .as_ref()
+            .and_then(|p| p.amount)
+            .ok_or_else(|| anyhow::anyhow!("<Pay> before an amount was chosen"))?;
+        let case = session
+            .case
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("<Pay> without a chosen case"))?;
+        let n = &case.case_number;
+        let ending = &n[n.len().saturating_sub(4)..];
+        Ok(crate::pay::element(
+            connector,
+            amount,
+            ending,
+            after,
+            self.url("/voice/pay-status"),
+        ))
     }
 
     async fn announcement(&self, lang: Lang) -> anyhow::Result<Option<String>> {

@@ -329,25 +329,36 @@ impl Compiler<'_> {
         } else {
             node.attr(name)?
         };
-        let id = attr.value.clone();
-        let missing = self.catalog.missing_in(&id);
+        let (id, pos) = (attr.value.clone(), attr.pos.clone());
+        self.prompt_at(&pos, &id).then_some(id)
+    }
+
+    /// A prompt the server says for this element (`<Pay>`'s card prompts).
+    fn prompt_id(&mut self, node: &Node, id: &str) {
+        let pos = node.pos.clone();
+        self.prompt_at(&pos, id);
+    }
+
+    /// Checks that prompt `id` is in every language and fills only known placeholders.
+    fn prompt_at(&mut self, pos: &Pos, id: &str) -> bool {
+        let missing = self.catalog.missing_in(id);
         if !missing.is_empty() {
             let langs: Vec<&str> = missing.iter().map(|l| l.code()).collect();
             self.err(
-                &attr.pos,
+                pos,
                 &format!("prompt '{id}' is missing in language {}", langs.join(", ")),
             );
-            return None;
+            return false;
         }
-        for var in self.catalog.placeholders(&id) {
+        for var in self.catalog.placeholders(id) {
             if !VARIABLES.contains(&var.as_str()) {
                 self.err(
-                    &attr.pos,
+                    pos,
                     &format!("prompt '{id}' uses {{{var}}}, which the server does not fill"),
                 );
             }
         }
-        Some(id)
+        true
     }
 
     fn number(&mut self, node: &Node, name: &str, default: u32, range: (u32, u32)) -> u32 {
@@ -379,7 +390,7 @@ impl Compiler<'_> {
         let ends = verbs.last().is_some_and(|last| match last {
             Verb::Goto(_) | Verb::Redirect(_) | Verb::Hangup => true,
             Verb::Transfer { after, .. } => after.is_some(),
-            Verb::Representative { .. } => true,
+            Verb::Representative { .. } | Verb::Pay { .. } => true,
             Verb::Action { outcomes, .. } => !outcomes.is_empty(),
             _ => false,
         });
@@ -510,6 +521,15 @@ impl Compiler<'_> {
                 let after = self.target(node, "step")?;
                 Some(Verb::Representative { after })
             }
+            "Pay" => {
+                self.check_attrs(node, &["step"]);
+                self.no_children(node);
+                let after = self.target(node, "step")?;
+                for id in super::pay_prompts() {
+                    self.prompt_id(node, id);
+                }
+                Some(Verb::Pay { after })
+            }
             "Hangup" => {
                 self.check_attrs(node, &[]);
                 self.no_children(node);
@@ -546,6 +566,9 @@ impl Compiler<'_> {
         };
         let actions = self.actions;
         let spec = actions[usize::from(action.0)];
+        for id in spec.prompts {
+            self.prompt_at(&name_attr.pos, id);
+        }
         if spec.takes_input != input {
             let msg = if spec.takes_input {
                 format!(

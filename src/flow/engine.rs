@@ -62,6 +62,9 @@ pub trait Runtime {
     -> anyhow::Result<Element>;
     /// The emergency announcement in force, in the caller's language.
     async fn announcement(&self, lang: Lang) -> anyhow::Result<Option<String>>;
+    /// The `<Pay>` verb for the payment the caller chose (without its prompts); `after`
+    /// is the URL its result is posted to.
+    async fn pay(&self, session: &Session, after: String) -> anyhow::Result<Element>;
 }
 
 struct Values<'a, R: Runtime> {
@@ -352,14 +355,41 @@ async fn run<R: Runtime>(
                                 let url = rt.url(&format!("/voice/step/{}", flow.step(*t).name));
                                 el = el.attr("waitUrl", url).attr("waitUrlMethod", "POST");
                             }
+                            let recording = el.name == "Record";
                             out.push(el);
-                            if after.is_some() {
+                            if let Some(t) = after {
+                                // A silent caller: the provider skips a <Record>'s action
+                                // and goes on, so the next verb leads to the same step.
+                                if recording {
+                                    let url =
+                                        rt.url(&format!("/voice/step/{}", flow.step(*t).name));
+                                    out.push(
+                                        Element::new("Redirect").attr("method", "POST").text(url),
+                                    );
+                                }
                                 return Ok(());
                             }
                         }
                         Verb::Representative { after } => {
                             let url = rt.url(&format!("/voice/step/{}", flow.step(*after).name));
                             let el = rt.representative(session, url).await?;
+                            out.push(el);
+                            return Ok(());
+                        }
+                        Verb::Pay { after } => {
+                            let url = rt.url(&format!("/voice/paid/{}", flow.step(*after).name));
+                            let mut el = rt.pay(session, url).await?;
+                            for (for_, error, attempt, id) in crate::pay::PROMPTS {
+                                let mut prompt = Element::new("Prompt").attr("for", *for_);
+                                if let Some(e) = error {
+                                    prompt = prompt.attr("errorType", *e);
+                                }
+                                if let Some(a) = attempt {
+                                    prompt = prompt.attr("attempt", *a);
+                                }
+                                prompt.children = say_id(rt, session, id);
+                                el.children.push(prompt);
+                            }
                             out.push(el);
                             return Ok(());
                         }
@@ -652,12 +682,14 @@ mod tests {
         values: &[],
         outcomes: &["again", "done"],
         takes_input: true,
+        prompts: &[],
     };
     const NOTE: ActionSpec = ActionSpec {
         name: "note",
         values: &["x"],
         outcomes: &[],
         takes_input: false,
+        prompts: &[],
     };
 
     const PROMPTS: &str = r#"
@@ -775,6 +807,9 @@ goodbye = "Bye."
         }
         async fn representative(&self, _: &mut Session, _: String) -> anyhow::Result<Element> {
             Ok(Element::new("Enqueue"))
+        }
+        async fn pay(&self, _: &Session, after: String) -> anyhow::Result<Element> {
+            Ok(Element::new("Pay").attr("action", after))
         }
         async fn announcement(&self, _: Lang) -> anyhow::Result<Option<String>> {
             Ok(None)

@@ -119,6 +119,11 @@ pub enum Verb {
     Representative {
         after: StepIx,
     },
+    /// `<Pay>`: the card payment the caller chose, taken by the provider (the card never
+    /// reaches us); `after` runs with the result.
+    Pay {
+        after: StepIx,
+    },
     /// `<Dial>`, `<Enqueue>`, `<Record>`: the element, and the step that runs when it ends.
     Transfer {
         element: Element,
@@ -212,6 +217,9 @@ pub enum Condition {
     /// The last transfer reached a person (the queue bridged, or the dialled party
     /// answered).
     RepresentativeReached,
+    /// A reference number can be texted to the caller: `CASELINE_SMS_FROM` is set and
+    /// the calling number is known.
+    CanText,
 }
 
 impl Condition {
@@ -225,6 +233,7 @@ impl Condition {
         ("callback-requested", Condition::CallbackRequested),
         ("representative-reached", Condition::RepresentativeReached),
         ("staff-transfer", Condition::StaffTransfer),
+        ("can-text", Condition::CanText),
     ];
 
     pub fn parse(name: &str) -> Option<Condition> {
@@ -251,10 +260,19 @@ pub struct ActionSpec {
     pub outcomes: &'static [&'static str],
     /// Whether it is fed by an `<Input>` (digits or speech).
     pub takes_input: bool,
+    /// Prompts the action puts in the caller's values (as [`crate::speech::Value::Prompt`]),
+    /// checked at start wherever a flow uses the action.
+    pub prompts: &'static [&'static str],
 }
 
 /// Prompts the engine itself says; checked at start like any other prompt.
 pub const ENGINE_PROMPTS: &[&str] = &["system.more-time", "announcement.notice"];
+
+/// The prompts inside `<Pay>` ([`crate::pay::PROMPTS`]), checked at start when a flow
+/// uses `<Pay>`.
+pub fn pay_prompts() -> impl Iterator<Item = &'static str> {
+    crate::pay::PROMPTS.iter().map(|(_, _, _, id)| *id)
+}
 
 /// Placeholders prompts may use, filled by the call layer (`call::runtime`) in the words of
 /// [`crate::speech`].
@@ -270,6 +288,14 @@ pub const VARIABLES: &[&str] = &[
     // Requests by mail.
     "reference",
     "requested_on",
+    "request_what",
+    "checks",
+    // Paying by card.
+    "pay_amount",
+    "pay_fee",
+    "pay_fee_percent",
+    "pay_max",
+    "confirmation",
     // Callbacks.
     "callback_number",
     "callback_ending",

@@ -31,6 +31,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/voice/input/{name}", post(input))
         .route("/voice/recover", post(recover))
         .route("/voice/status", post(status))
+        .route("/voice/paid/{name}", post(paid))
+        .route("/voice/pay-status", post(pay_status))
         .route("/voice/fallback", post(fallback))
         .route("/voice/queue/wait", post(queue_wait))
         .route("/voice/staff/{entry}", post(staff_entry))
@@ -128,6 +130,27 @@ async fn step(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpRe
         call::step(&s, &p, &segment(name)?).await
     })
     .await
+}
+
+/// The `<Pay>` action callback: the payment's result, then the flow's result step.
+async fn paid(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpResponse {
+    answer(s.clone(), async move {
+        call::paid(&s, &p, &segment(name)?).await
+    })
+    .await
+}
+
+/// `<Pay>`'s progress (each step and error): acknowledged, and logged by kind only.
+async fn pay_status(Form(p): Form) -> HttpResponse {
+    let step = p.get("For").filter(|v| is_word(v)).unwrap_or("-");
+    let error = p.get("ErrorType").filter(|v| is_word(v)).unwrap_or("-");
+    tracing::info!(step, error, "card payment progress");
+    Twiml(Response::new()).into_response()
+}
+
+/// A provider keyword (`payment-card-number`, `input-timeout`): short, lower case.
+fn is_word(v: &str) -> bool {
+    v.len() <= 48 && v.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
 }
 
 async fn input(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpResponse {

@@ -44,6 +44,19 @@ pub fn digits(d: &str, channel: Channel) -> String {
     }
 }
 
+/// A code spelled out: "C, H, 1, 2" to the ear (each character on its own, letters in
+/// capitals so a voice says the letter), "CH12" on a TTY.
+pub fn spelled(code: &str, channel: Channel) -> String {
+    let chars = code
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase());
+    match channel {
+        Channel::Tty => chars.collect(),
+        Channel::Voice => chars.map(|c| c.to_string()).collect::<Vec<_>>().join(", "),
+    }
+}
+
 /// A phone number: "8 6 6, 9 0 1, 3 2 1 2" for the voice, "866-901-3212" on a TTY. A
 /// leading 1 (toll-free style, 1-877-...) is kept.
 pub fn phone(number: &str, channel: Channel) -> String {

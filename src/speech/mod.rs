@@ -8,7 +8,7 @@ mod digits;
 mod numbers;
 
 pub use dates::{date, date_time, next_open, office_hours, time};
-pub use digits::{digits, phone, spoken_digits};
+pub use digits::{digits, phone, spelled, spoken_digits};
 pub use numbers::{en_words, es_words, money};
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -25,6 +25,8 @@ pub enum Value {
     DateTime(NaiveDateTime),
     /// Read one digit at a time (case endings).
     Digits(String),
+    /// Letters and digits said one by one (a payment confirmation code).
+    Spelled(String),
     /// A phone number, said in groups (or written with dashes on a TTY).
     Phone(String),
     Text(String),
@@ -47,6 +49,7 @@ impl Value {
             Value::Date(d) => date(*d, lang),
             Value::DateTime(t) => date_time(*t, lang),
             Value::Digits(d) => digits(d, channel),
+            Value::Spelled(s) => spelled(s, channel),
             Value::Phone(n) => phone(n, channel),
             Value::Text(t) => t.clone(),
             Value::Prompt(_) | Value::List { .. } => String::new(),

@@ -31,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/staff/calls/{sid}/transfer", post(transfer))
         .route("/staff/callbacks", get(list_callbacks).post(work_callback))
         .route("/staff/requests", get(list_requests).post(work_request))
+        .route("/staff/requests/{id}/recording", get(request_recording))
+        .route("/staff/payments", get(list_payments))
         .route(
             "/staff/announcement",
             get(show_announcement)
@@ -283,6 +285,9 @@ async fn work_item(
                     "say what happened: an outcome of 1 to 200 characters".into(),
                 ));
             }
+            if kind == WorkKind::Request {
+                super::requests::delete_recording(s, b.id).await?;
+            }
             queue
                 .complete(kind, b.id, &a.staff.name, outcome, now)
                 .await?
@@ -329,6 +334,39 @@ async fn work_request(
     b: Result<Json<CallbackWork>, JsonRejection>,
 ) -> Result<impl IntoResponse, StaffError> {
     work_item(&s, &a, WorkKind::Request, body(b)?).await
+}
+
+/// The recorded address of a request, streamed from the provider (supervisor and
+/// above, audited); the provider's URL is never shown.
+async fn request_recording(
+    State(s): State<AppState>,
+    a: Authed,
+    Path(id): Path<i64>,
+) -> Result<Response, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    super::requests::recording(&s, &a.staff.name, id).await
+}
+
+#[derive(Deserialize)]
+struct PaymentsQuery {
+    /// How many days back (default 30, at most 400).
+    days: Option<i64>,
+}
+
+/// Card payments taken by phone (agent and above): newest first.
+async fn list_payments(
+    State(s): State<AppState>,
+    a: Authed,
+    Query(q): Query<PaymentsQuery>,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Agent)?;
+    let days = q.days.unwrap_or(30);
+    if !(1..=400).contains(&days) {
+        return Err(StaffError::BadRequest("days must be from 1 to 400".into()));
+    }
+    let since = s.now() - days * 86_400;
+    let list = s.store.card_payments().list(since, 1000).await?;
+    Ok(Json(json!({"payments": list})))
 }
 
 async fn show_announcement(

@@ -180,7 +180,7 @@ pub async fn transfer(
     })
 }
 
-fn provider_error(e: ProviderError) -> StaffError {
+pub(crate) fn provider_error(e: ProviderError) -> StaffError {
     let (status, code) = match e {
         ProviderError::NotConfigured => (503, "provider-not-configured"),
         ProviderError::Unauthorized => (502, "provider-auth"),

@@ -111,8 +111,9 @@ const QUEUES = {
       c.case_number ? (c.case_number + " (" + c.role + ")") : "not verified"],
   },
   requests: {
-    path: "/staff/requests", list: "requests", noun: "request", empty: "No requests by mail waiting.",
-    columns: (r) => [r.id, r.reference, r.kind, r.case_number, r.lang],
+    path: "/staff/requests", list: "requests", noun: "request", empty: "No requests waiting.",
+    columns: (r) => [r.id, r.reference, r.kind, r.case_number, r.lang, r.details || ""],
+    extra: (r, td) => { if (r.has_recording) td.appendChild(playButton(r)); },
   },
 };
 
@@ -131,6 +132,7 @@ async function refreshQueue(name) {
     for (const value of q.columns(c)) cell(row, value);
     cell(row, c.status + (c.claimed_by ? " by " + c.claimed_by : ""));
     const td = cell(row, "");
+    if (q.extra) q.extra(c, td);
     const b = document.createElement("button");
     b.type = "button";
     if (c.status === "open") {
@@ -145,6 +147,48 @@ async function refreshQueue(name) {
     }
     b.setAttribute("aria-label", b.textContent + " " + q.noun + " " + c.id);
     td.appendChild(b);
+  }
+}
+
+/// A button that fetches a request's recorded address through the server (with the
+/// staff token) and plays it; the provider's URL never reaches the browser.
+function playButton(r) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "secondary";
+  b.textContent = "Play address";
+  b.setAttribute("aria-label", "Play the recorded address for request " + r.id);
+  b.addEventListener("click", async () => {
+    try {
+      const res = await fetch("/staff/requests/" + r.id + "/recording", { headers: { Authorization: "Bearer " + token } });
+      if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message || res.statusText);
+      const audio = document.createElement("audio");
+      audio.controls = true;
+      audio.src = URL.createObjectURL(await res.blob());
+      b.replaceWith(audio);
+      audio.play();
+    } catch (e) {
+      $("requests-status").textContent = "The recording could not be played: " + e.message;
+    }
+  });
+  return b;
+}
+
+async function refreshPayments() {
+  const { payments } = await api("GET", "/staff/payments");
+  const body = $("payments");
+  body.replaceChildren();
+  if (payments.length === 0) {
+    cell(body.insertRow(), "No card payments in the last 30 days.").colSpan = 6;
+  }
+  for (const p of payments) {
+    const row = body.insertRow();
+    cell(row, p.id);
+    cell(row, new Date(p.paid_at * 1000).toLocaleString());
+    cell(row, p.case_number);
+    cell(row, "$" + p.amount);
+    cell(row, p.card_type + " ending " + p.card_last4);
+    cell(row, p.confirmation);
   }
 }
 
@@ -164,6 +208,7 @@ async function refresh() {
     await refreshCalls();
     await refreshQueue("callbacks");
     await refreshQueue("requests");
+    await refreshPayments();
   } catch (e) {
     $("calls-status").textContent = e.message;
   }

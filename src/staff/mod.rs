@@ -6,6 +6,7 @@ pub mod api;
 pub mod calls;
 pub mod console;
 mod db;
+mod requests;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};

@@ -134,6 +134,11 @@ part!(
     "Things verified callers asked for by phone (by mail)."
 );
 part!(
+    CardPayments,
+    card_payments,
+    "Card payments verified callers made by phone (what the processor confirmed)."
+);
+part!(
     WorkQueue,
     work,
     "Claiming and completing work items (callbacks, requests by mail)."

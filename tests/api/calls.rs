@@ -31,7 +31,7 @@ async fn caller_chooses_english_or_spanish(b: Backend) {
     assert!(welcome.languages().contains(&"es-US".to_string()));
     let menu = call.press("1").await;
     assert!(
-        menu.says("For payment information, press 1."),
+        menu.says("For payment information, or to make a payment by card, press 1."),
         "{}",
         menu.xml
     );
@@ -41,7 +41,7 @@ async fn caller_chooses_english_or_spanish(b: Backend) {
     call.dial().await;
     let menu = call.press("2").await;
     assert!(
-        menu.says("Para información sobre pagos, oprima 1."),
+        menu.says("Para información sobre pagos, o para hacer un pago con tarjeta, oprima 1."),
         "{}",
         menu.xml
     );
@@ -119,7 +119,7 @@ async fn every_public_menu_tells_its_facts(b: Backend) {
         assert!(back.says("General information."), "8 returns to topics");
     }
     let main = call.press("9").await;
-    assert!(main.says("For payment information, press 1."));
+    assert!(main.says("For payment information, or to make a payment by card, press 1."));
 }
 
 async fn star_repeats_and_pound_gives_more_time(b: Backend) {
@@ -148,7 +148,7 @@ async fn silence_escalates_then_reaches_a_person_when_open(b: Backend) {
         first.says("press the pound key"),
         "first silence says how to get more time"
     );
-    assert!(first.says("For payment information, press 1."));
+    assert!(first.says("For payment information, or to make a payment by card, press 1."));
     let second = call.silence().await;
     assert!(second.says("in more detail"));
     assert!(
@@ -339,7 +339,7 @@ async fn a_call_whose_last_position_was_lost_carries_on(b: Backend) {
     same.last = last;
     let back = same.press("9").await; // 9 on the information menu: back to the main menu.
     assert!(
-        back.says("For payment information, press 1."),
+        back.says("For payment information, or to make a payment by card, press 1."),
         "{}",
         back.said()
     );

@@ -383,6 +383,7 @@ async fn callback_after_hours_to_another_number_one_open_per_number(b: Backend) 
     second.dial().await;
     second.press("1").await;
     second.press("4").await;
+    second.press("5").await;
     second.press("2").await;
     second.press("9165550188").await;
     let dup = second.press("1").await;
@@ -473,7 +474,7 @@ async fn a_finished_or_failed_transfer_ends_well(b: Backend) {
     );
     assert!(nobody.says("call you back, press 1"));
     let menu = call.press("2").await;
-    assert!(menu.says("For payment information, press 1."));
+    assert!(menu.says("For payment information, or to make a payment by card, press 1."));
 }
 
 /// Every menu in the shipped flows reaches a person with 0.

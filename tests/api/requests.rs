@@ -38,7 +38,7 @@ async fn a_paying_parent_asks_for_this_years_history_and_staff_work_it(b: Backen
     let readback = call.verify_for_payments(MARCO.0, MARCO.1).await;
     assert!(readback.says("requests by mail"), "{}", readback.said());
     let menu = call.press("3").await;
-    assert!(menu.says("Requests by mail"), "{}", menu.said());
+    assert!(menu.says("Requests and callbacks"), "{}", menu.said());
     call.press("1").await;
     let done = call.press("1").await;
     assert!(done.says("Your request is in"), "{}", done.said());
@@ -123,8 +123,8 @@ async fn a_spanish_caller_asks_for_the_deposit_form(b: Backend) {
     call.press("2").await;
     call.verify_for_payments(ANA.0, ANA.1).await;
     let menu = call.press("3").await;
-    assert!(menu.says("Solicitudes por correo"), "{}", menu.said());
-    let done = call.press("2").await;
+    assert!(menu.says("Solicitudes y llamadas"), "{}", menu.said());
+    let done = call.press("3").await;
     assert!(done.says("Su número de referencia es"), "{}", done.said());
     assert_eq!(reference_in(&done.said()).len(), 8, "{}", done.said());
     let list = app.state.store.requests().list(false).await.expect("list");

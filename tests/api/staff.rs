@@ -474,6 +474,7 @@ async fn callbacks_and_announcement_through_the_api(b: Backend) {
     call.dial().await;
     call.press("1").await;
     call.press("4").await;
+    call.press("5").await;
     let saved = call.press("1").await;
     assert!(saved.says("will call you back"), "{}", saved.said());
     let token = app.staff_login("sup", Role::Supervisor).await;

@@ -1,0 +1,18 @@
+//! `pay-amount`: the amount owed of a kind (`value`: `monthly` or `past-due`): `ok`,
+//! `none` (nothing of that kind is owed) or `too-much` (over `CASELINE_PAY_MAX`).
+
+use super::{Act, Outcome};
+use crate::flow::ActionSpec;
+
+pub const SPEC: ActionSpec = ActionSpec {
+    name: "pay-amount",
+    values: &["monthly", "past-due"],
+    outcomes: &["ok", "none", "too-much"],
+    takes_input: false,
+    prompts: &[],
+};
+
+pub async fn run(Act { s, arg, session, .. }: Act<'_>) -> Outcome {
+    let outcome = crate::pay::choose_amount(&s.store, &s.settings.pay, session, arg, "").await?;
+    Ok(Some(outcome.to_string()))
+}

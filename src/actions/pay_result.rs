@@ -1,0 +1,29 @@
+//! `pay-result`: what `<Pay>` answered: `success` (stored once; `{confirmation}` holds
+//! its last six characters), each failure as the provider names it
+//! (`too-many-failed-attempts`, `payment-connector-error`,
+//! `caller-interrupted-with-star`, `validation-error`, `caller-hung-up`,
+//! `internal-error`), or `spent` once the call has failed twice.
+
+use super::{Act, Outcome};
+use crate::flow::ActionSpec;
+
+pub const SPEC: ActionSpec = ActionSpec {
+    name: "pay-result",
+    values: &[],
+    outcomes: &[
+        "success",
+        "too-many-failed-attempts",
+        "payment-connector-error",
+        "caller-interrupted-with-star",
+        "validation-error",
+        "caller-hung-up",
+        "internal-error",
+        "spent",
+    ],
+    takes_input: false,
+    prompts: &[],
+};
+
+pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
+    Ok(Some(crate::pay::result(&s.store, s.now(), session).await?))
+}

@@ -1,0 +1,35 @@
+//! `request-address`: the address the caller just recorded, as an address-change
+//! request (the recording's SID is kept with it; the recording stays at the provider):
+//! `ok`, `already-open`, or `no-recording` when nothing was recorded.
+
+use super::{Act, Outcome};
+use crate::flow::ActionSpec;
+use crate::requests;
+
+pub const SPEC: ActionSpec = ActionSpec {
+    name: "request-address",
+    values: &[],
+    outcomes: &["ok", "already-open", "no-recording"],
+    takes_input: false,
+    prompts: &["requests.what.address-change"],
+};
+
+pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
+    let Some(sid) = session.recording_sid.take() else {
+        return Ok(Some("no-recording".to_string()));
+    };
+    let extra = requests::Extra {
+        details: None,
+        recording_sid: Some(sid.clone()),
+    };
+    let tz = s.settings.hours.tz;
+    let outcome =
+        requests::request(&s.store, s.now(), tz, "address-change", extra, session).await?;
+    if outcome == "already-open" {
+        // Not kept: the open request has its own recording; this one goes.
+        if let Err(e) = s.provider.delete_recording(&sid).await {
+            tracing::warn!(error = %e, "a second address recording could not be deleted");
+        }
+    }
+    Ok(Some(outcome.to_string()))
+}

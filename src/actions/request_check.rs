@@ -1,0 +1,29 @@
+//! `request-check`: the key of the check that never came, from `{checks}` (an
+//! `<Input>`): a stop-payment and reissue request with the check's date and amount:
+//! `ok` or `already-open`; a key not offered is a wrong key.
+
+use super::{Act, Outcome};
+use crate::flow::ActionSpec;
+use crate::requests;
+
+pub const SPEC: ActionSpec = ActionSpec {
+    name: "request-check",
+    values: &[],
+    outcomes: &["ok", "already-open"],
+    takes_input: true,
+    prompts: &["requests.what.missing-check"],
+};
+
+pub async fn run(Act { s, input, session, .. }: Act<'_>) -> Outcome {
+    let Some(details) = requests::picked_check(session, &super::keyed(input)) else {
+        return Ok(Some("nomatch".to_string()));
+    };
+    let extra = requests::Extra {
+        details: Some(details),
+        recording_sid: None,
+    };
+    let tz = s.settings.hours.tz;
+    let outcome =
+        requests::request(&s.store, s.now(), tz, "missing-check", extra, session).await?;
+    Ok(Some(outcome.to_string()))
+}

@@ -1,0 +1,567 @@
+//! Paying by card on the phone, for a verified paying parent. The card itself is taken
+//! by the provider's `<Pay>` verb (PCI mode on the provider's side): the card number,
+//! date and code never reach Caseline. What comes back is the processor's result; a
+//! success is stored with its confirmation code, the case, the amount, the time, the
+//! card type and the last four digits, never more, once per confirmation code.
+
+use anyhow::{Context, anyhow};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::Serialize;
+
+use crate::cases::Role;
+use crate::session::{PayResult, Paying, Session};
+use crate::speech::Value;
+use crate::store::{AuditLine, CardPayments, Sqlite, Store, on_both};
+use crate::twiml::Element;
+
+/// The card payment settings (`CASELINE_PAY_*`).
+#[derive(Debug, Clone)]
+pub struct PaySettings {
+    /// The provider's payment connector; without one, callers hear the other ways to pay.
+    pub connector: Option<String>,
+    /// The most one payment may be.
+    pub max: Decimal,
+    /// The card processor's fee, a percentage of the amount, said before the card is
+    /// asked for (the processor charges it, not the agency).
+    pub fee_percent: Decimal,
+}
+
+impl Default for PaySettings {
+    fn default() -> Self {
+        PaySettings {
+            connector: None,
+            max: Decimal::new(500_000, 2),
+            fee_percent: Decimal::new(19, 1),
+        }
+    }
+}
+
+/// Card types the agency's processor takes.
+pub const CARD_TYPES: &str = "visa mastercard";
+
+/// What `<Pay>` may answer in `Result`, as the flow's outcomes name them.
+pub const RESULTS: &[&str] = &[
+    "success",
+    "too-many-failed-attempts",
+    "payment-connector-error",
+    "caller-interrupted-with-star",
+    "validation-error",
+    "caller-hung-up",
+    "internal-error",
+];
+
+/// Failed tries in one call before the caller is offered a person instead.
+pub const MAX_TRIES: u32 = 2;
+
+/// The `<Prompt>`s inside `<Pay>`: (`for`, `errorType`, `attempt`, prompt id). Each is
+/// said in the caller's language; the ids are in the prompt catalogs.
+pub const PROMPTS: &[(&str, Option<&str>, Option<&str>, &str)] = &[
+    ("payment-card-number", None, Some("1"), "pay.card.number"),
+    (
+        "payment-card-number",
+        None,
+        Some("2 3"),
+        "pay.card.number.again",
+    ),
+    (
+        "payment-card-number",
+        Some("timeout"),
+        None,
+        "pay.card.number.timeout",
+    ),
+    (
+        "payment-card-number",
+        Some("invalid-card-number"),
+        None,
+        "pay.card.number.invalid",
+    ),
+    (
+        "payment-card-number",
+        Some("invalid-card-type"),
+        None,
+        "pay.card.type.invalid",
+    ),
+    ("expiration-date", None, None, "pay.card.expiry"),
+    (
+        "expiration-date",
+        Some("timeout invalid-date"),
+        None,
+        "pay.card.expiry.invalid",
+    ),
+    ("security-code", None, None, "pay.card.security"),
+    (
+        "security-code",
+        Some("timeout invalid-security-code"),
+        None,
+        "pay.card.security.invalid",
+    ),
+    ("postal-code", None, None, "pay.card.postal"),
+    (
+        "postal-code",
+        Some("timeout invalid-postal-code"),
+        None,
+        "pay.card.postal.invalid",
+    ),
+    ("payment-processing", None, None, "pay.card.processing"),
+];
+
+impl PayResult {
+    /// Reads the callback's parameters (`get` by name), checking each shape; a value of
+    /// the wrong shape is dropped, so no free text from the request is kept.
+    pub fn from_params<'a>(get: impl Fn(&str) -> Option<&'a str>) -> PayResult {
+        let result = get("Result")
+            .and_then(|r| RESULTS.iter().find(|known| **known == r))
+            .unwrap_or(&"internal-error")
+            .to_string();
+        let confirmation = get("PaymentConfirmationCode")
+            .map(str::trim)
+            .filter(|c| {
+                (1..=64).contains(&c.len())
+                    && c.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+            .map(String::from);
+        let card_type = get("PaymentCardType")
+            .map(|t| t.trim().to_ascii_lowercase())
+            .filter(|t| {
+                (1..=20).contains(&t.len())
+                    && t.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+            });
+        let last4 = get("PaymentCardNumber").and_then(last_four);
+        PayResult {
+            result,
+            confirmation,
+            card_type,
+            last4,
+        }
+    }
+}
+
+/// The last four digits of a masked card number (`xxxx-xxxxxx-x4001`); only ever four,
+/// whatever else the provider sent.
+pub fn last_four(masked: &str) -> Option<String> {
+    let digits: Vec<char> = masked.chars().filter(char::is_ascii_digit).collect();
+    (digits.len() >= 4).then(|| digits[digits.len() - 4..].iter().collect())
+}
+
+/// An amount keyed as dollars, `*`, cents (`612*40`, `612`, `*50`); `None` when it is
+/// not one. One cent digit means tenths (`5*5` is $5.50).
+pub fn parse_keyed(keys: &str) -> Option<Decimal> {
+    let (dollars, cents) = match keys.split_once('*') {
+        Some((d, c)) => (d, c),
+        None => (keys, ""),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(dollars) || !digits(cents) || dollars.len() > 7 || cents.len() > 2 {
+        return None;
+    }
+    if dollars.is_empty() && cents.is_empty() {
+        return None;
+    }
+    let d: i64 = if dollars.is_empty() {
+        0
+    } else {
+        dollars.parse().ok()?
+    };
+    let c: i64 = match cents.len() {
+        0 => 0,
+        1 => cents.parse::<i64>().ok()? * 10,
+        _ => cents.parse().ok()?,
+    };
+    Some(Decimal::new(d * 100 + c, 2))
+}
+
+/// The processor's fee on `amount`, to the cent.
+pub fn fee(amount: Decimal, percent: Decimal) -> Decimal {
+    (amount * percent / Decimal::from(100))
+        .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// Why an amount cannot be paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AmountProblem {
+    /// Nothing (or nothing owed) to pay.
+    Zero,
+    /// Over the most one payment may be.
+    TooMuch,
+}
+
+/// Checks an amount against the limits: more than zero, at most `max`.
+pub fn check_amount(amount: Decimal, max: Decimal) -> Result<Decimal, AmountProblem> {
+    if amount <= Decimal::ZERO {
+        Err(AmountProblem::Zero)
+    } else if amount > max {
+        Err(AmountProblem::TooMuch)
+    } else {
+        Ok(amount.round_dp(2))
+    }
+}
+
+/// The `<Pay>` verb for the chosen amount and case, without its prompts (the flow
+/// engine adds them in the caller's language). The description names the case by its
+/// last four digits, never the caller.
+pub fn element(
+    connector: &str,
+    amount: Decimal,
+    case_ending: &str,
+    action: String,
+    status_callback: String,
+) -> Element {
+    Element::new("Pay")
+        .attr("paymentConnector", connector)
+        .attr("chargeAmount", format!("{:.2}", amount.round_dp(2)))
+        .attr("currency", "usd")
+        .attr(
+            "description",
+            format!("Child support, case ending {case_ending}"),
+        )
+        .attr("validCardTypes", CARD_TYPES)
+        .attr("action", action)
+        .attr("method", "POST")
+        .attr("statusCallback", status_callback)
+        .attr("statusCallbackMethod", "POST")
+}
+
+fn verified(session: &Session) -> anyhow::Result<(i64, crate::cases::CaseRef)> {
+    match (session.verified, session.participant, &session.case) {
+        (true, Some(p), Some(c)) => Ok((p, c.clone())),
+        _ => Err(anyhow!(
+            "a payment without a verified caller and a chosen case"
+        )),
+    }
+}
+
+fn ending(case_number: &str) -> &str {
+    &case_number[case_number.len().saturating_sub(4)..]
+}
+
+/// `pay-begin`: whether this caller may pay by card here: `ok` (a paying parent, a
+/// connector configured), `not-payer` (the receiving parent on this case), or
+/// `unavailable` (no connector: the caller hears the other ways to pay).
+pub async fn begin(
+    store: &Store,
+    settings: &PaySettings,
+    session: &mut Session,
+) -> anyhow::Result<&'static str> {
+    let (_, case_ref) = verified(session)?;
+    if case_ref.role != Role::Noncustodial {
+        return Ok("not-payer");
+    }
+    if settings.connector.is_none() {
+        return Ok("unavailable");
+    }
+    let case = store
+        .cases()
+        .case(case_ref.case_id)
+        .await?
+        .context("the chosen case is gone")?;
+    let v = &mut session.values;
+    v.clear();
+    v.insert(
+        "case_ending".into(),
+        Value::Digits(ending(&case.case_number).to_string()),
+    );
+    if let Some(m) = case.monthly_support.filter(|m| *m > Decimal::ZERO) {
+        v.insert("monthly_support".into(), Value::Money(m));
+    }
+    if let Some(a) = case.arrears.filter(|a| *a > Decimal::ZERO) {
+        v.insert("arrears".into(), Value::Money(a));
+    }
+    v.insert("pay_max".into(), Value::Money(settings.max));
+    session.paying = Some(Paying {
+        failures: session.paying.as_ref().map_or(0, |p| p.failures),
+        ..Paying::default()
+    });
+    Ok("ok")
+}
+
+/// `pay-amount`: the amount to pay: `monthly` or `past-due` from the case, or keyed
+/// (`keys`). `ok` puts `{pay_amount}`, `{pay_fee}` and `{pay_fee_percent}` in the
+/// session; `none` (nothing of that kind is owed), `zero`, `too-much` or `invalid`
+/// (not an amount) say why not.
+pub async fn choose_amount(
+    store: &Store,
+    settings: &PaySettings,
+    session: &mut Session,
+    which: Option<&str>,
+    keys: &str,
+) -> anyhow::Result<&'static str> {
+    let (_, case_ref) = verified(session)?;
+    let amount = match which {
+        Some("monthly" | "past-due") => {
+            let case = store
+                .cases()
+                .case(case_ref.case_id)
+                .await?
+                .context("the chosen case is gone")?;
+            let owed = if which == Some("monthly") {
+                case.monthly_support
+            } else {
+                case.arrears
+            };
+            match owed.filter(|a| *a > Decimal::ZERO) {
+                Some(a) => a,
+                None => return Ok("none"),
+            }
+        }
+        _ => match parse_keyed(keys) {
+            Some(a) => a,
+            None => return Ok("invalid"),
+        },
+    };
+    let amount = match check_amount(amount, settings.max) {
+        Ok(a) => a,
+        Err(AmountProblem::Zero) => return Ok("zero"),
+        Err(AmountProblem::TooMuch) => return Ok("too-much"),
+    };
+    let v = &mut session.values;
+    v.insert("pay_amount".into(), Value::Money(amount));
+    v.insert(
+        "pay_fee".into(),
+        Value::Money(fee(amount, settings.fee_percent)),
+    );
+    v.insert(
+        "pay_fee_percent".into(),
+        Value::Text(settings.fee_percent.normalize().to_string()),
+    );
+    let paying = session.paying.get_or_insert_with(Paying::default);
+    paying.amount = Some(amount);
+    paying.result = None;
+    Ok("ok")
+}
+
+/// `pay-result`: the `<Pay>` action callback's result (already in the session). A
+/// success is stored once per confirmation code and its last six characters are put
+/// in `{confirmation}`; any other result is said as what it is, or, after
+/// [`MAX_TRIES`] failed tries, as `spent`. Audited either way.
+pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::Result<String> {
+    let (participant, case_ref) = verified(session)?;
+    let call = session.call_sid.as_str().to_string();
+    let lang = session.lang.map_or("en", |l| l.code());
+    let paying = session.paying.get_or_insert_with(Paying::default);
+    let Some(r) = paying.result.clone() else {
+        anyhow::bail!("a payment result step without a result");
+    };
+    let outcome = match (r.result.as_str(), &r.confirmation, paying.amount) {
+        ("success", Some(code), Some(amount)) => {
+            let stored = store
+                .card_payments()
+                .add(&NewPayment {
+                    confirmation: code,
+                    case_id: case_ref.case_id,
+                    case_number: &case_ref.case_number,
+                    participant_id: participant,
+                    amount,
+                    card_type: r.card_type.as_deref().unwrap_or("unknown"),
+                    card_last4: r.last4.as_deref().unwrap_or(""),
+                    lang,
+                    call_sid: &call,
+                    now,
+                })
+                .await?;
+            if !stored {
+                tracing::info!("a repeated payment callback; the payment was already stored");
+            }
+            let tail: String = {
+                let chars: Vec<char> = code.chars().collect();
+                chars[chars.len().saturating_sub(6)..].iter().collect()
+            };
+            session
+                .values
+                .insert("confirmation".into(), Value::Spelled(tail));
+            "success".to_string()
+        }
+        // A success without a code or an amount cannot be confirmed to the caller.
+        ("success", _, _) => {
+            tracing::error!("a payment success without a confirmation code or an amount");
+            paying.failures += 1;
+            "internal-error".to_string()
+        }
+        (other, _, _) => {
+            paying.failures += 1;
+            if other != "caller-hung-up" && paying.failures >= MAX_TRIES {
+                "spent".to_string()
+            } else {
+                other.to_string()
+            }
+        }
+    };
+    store
+        .audit_log()
+        .write(
+            AuditLine::in_call(now, Some(&call), "pay.card", &r.result)
+                .participant(Some(participant))
+                .case(Some(case_ref.case_id)),
+        )
+        .await?;
+    Ok(outcome)
+}
+
+/// A payment to store.
+pub struct NewPayment<'a> {
+    pub confirmation: &'a str,
+    pub case_id: i64,
+    pub case_number: &'a str,
+    pub participant_id: i64,
+    pub amount: Decimal,
+    pub card_type: &'a str,
+    pub card_last4: &'a str,
+    pub lang: &'a str,
+    pub call_sid: &'a str,
+    pub now: i64,
+}
+
+/// A stored payment as staff see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CardPayment {
+    pub id: i64,
+    pub confirmation: String,
+    pub case_number: String,
+    pub amount: Decimal,
+    pub card_type: String,
+    pub card_last4: String,
+    pub lang: String,
+    pub paid_at: i64,
+}
+
+type Row = (i64, String, String, i64, String, String, String, i64);
+
+impl CardPayments<'_> {
+    /// Stores a payment; `false` when its confirmation code is already stored (a
+    /// repeated callback), which changes nothing.
+    pub async fn add(&self, p: &NewPayment<'_>) -> anyhow::Result<bool> {
+        let sql = "INSERT INTO card_payments (confirmation, case_id, case_number, participant_id, \
+                   amount_cents, card_type, card_last4, lang, call_sid, paid_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (confirmation) DO NOTHING";
+        let cents = i64::try_from((p.amount * Decimal::from(100)).round().mantissa())
+            .context("an amount out of range")?;
+        let n = on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query(sql)
+                    .bind(p.confirmation)
+                    .bind(p.case_id)
+                    .bind(p.case_number)
+                    .bind(p.participant_id)
+                    .bind(cents)
+                    .bind(p.card_type)
+                    .bind(p.card_last4)
+                    .bind(p.lang)
+                    .bind(p.call_sid)
+                    .bind(p.now)
+                    .execute(pool)
+                    .await
+                    .context("Failed to store the card payment")?
+                    .rows_affected()
+        );
+        Ok(n == 1)
+    }
+
+    /// Payments since `since` (Unix seconds), newest first, at most `limit`.
+    pub async fn list(&self, since: i64, limit: i64) -> anyhow::Result<Vec<CardPayment>> {
+        let sql = "SELECT id, confirmation, case_number, amount_cents, card_type, card_last4, lang, \
+                   paid_at FROM card_payments WHERE paid_at >= $1 ORDER BY paid_at DESC, id DESC LIMIT $2";
+        let rows: Vec<Row> = on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_as(sql)
+                    .bind(since)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await
+                    .context("Failed to list card payments")?
+        );
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, confirmation, case_number, cents, card_type, card_last4, lang, paid_at)| {
+                    CardPayment {
+                        id,
+                        confirmation,
+                        case_number,
+                        amount: Decimal::new(cents, 2),
+                        card_type,
+                        card_last4,
+                        lang,
+                        paid_at,
+                    }
+                },
+            )
+            .collect())
+    }
+}
+
+/// One line of `caseline payments list`.
+pub fn listing_line(p: &CardPayment, tz: chrono_tz::Tz) -> String {
+    let when = chrono::DateTime::from_timestamp(p.paid_at, 0)
+        .map(|d| d.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string())
+        .unwrap_or_default();
+    format!(
+        "#{:<5} {}  case {}  ${:>9}  {} ending {}  conf {}  {}",
+        p.id, when, p.case_number, p.amount, p.card_type, p.card_last4, p.confirmation, p.lang
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn keyed_amounts_are_dollars_star_cents() {
+        assert_eq!(parse_keyed("612*40"), Some(d("612.40")));
+        assert_eq!(parse_keyed("612"), Some(d("612.00")));
+        assert_eq!(parse_keyed("*50"), Some(d("0.50")));
+        assert_eq!(parse_keyed("5*5"), Some(d("5.50")));
+        assert_eq!(parse_keyed("0"), Some(d("0.00")));
+        for bad in ["", "*", "1*2*3", "12*345", "12345678", "1#2", "?"] {
+            assert_eq!(parse_keyed(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn limits_and_fee() {
+        let max = d("5000.00");
+        assert_eq!(check_amount(d("0"), max), Err(AmountProblem::Zero));
+        assert_eq!(check_amount(d("5000.01"), max), Err(AmountProblem::TooMuch));
+        assert_eq!(check_amount(d("5000.00"), max), Ok(d("5000.00")));
+        assert_eq!(fee(d("450.00"), d("1.9")), d("8.55"));
+        assert_eq!(fee(d("612.40"), d("1.9")), d("11.64"));
+        assert_eq!(fee(d("0.50"), d("1.9")), d("0.01"));
+    }
+
+    #[test]
+    fn a_result_keeps_only_what_may_be_kept() {
+        let params = [
+            ("Result", "success"),
+            (
+                "PaymentConfirmationCode",
+                "ch_a9dc6297cd1a4fb095e61b1a9cf2dd1d",
+            ),
+            ("PaymentCardNumber", "xxxx-xxxxxx-x4001"),
+            ("PaymentCardType", "visa"),
+            ("ExpirationDate", "1229"),
+            ("PaymentCardPostalCode", "95814"),
+        ];
+        let get = |n: &str| params.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
+        let r = PayResult::from_params(get);
+        assert_eq!(r.result, "success");
+        assert_eq!(r.last4.as_deref(), Some("4001"));
+        assert_eq!(r.card_type.as_deref(), Some("visa"));
+        let kept = serde_json::to_string(&r).unwrap();
+        assert!(!kept.contains("1229") && !kept.contains("95814"), "{kept}");
+        // An unmasked number still leaves only four digits.
+        assert_eq!(last_four("4111111111111111").as_deref(), Some("1111"));
+        let odd = [("Result", "<script>"), ("PaymentConfirmationCode", "a b")];
+        let get = |n: &str| odd.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
+        let r = PayResult::from_params(get);
+        assert_eq!(
+            (r.result.as_str(), r.confirmation),
+            ("internal-error", None)
+        );
+    }
+}
