@@ -14,6 +14,7 @@ mod connections;
 mod console;
 mod docs;
 mod hardening;
+mod paying;
 mod reaching;
 mod requests;
 mod robustness;

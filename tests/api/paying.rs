@@ -1,0 +1,401 @@
+//! Paying by card: a verified paying parent picks an amount, hears the fee, and the
+//! provider's `<Pay>` takes the card; the result callback is read back and stored once.
+//! On both stores.
+
+use crate::helpers as common;
+
+use axum::http::StatusCode;
+use caseline::staff::Role;
+use common::{Backend, PUBLIC_URL, TestApp, Twiml, settings};
+
+const MARCO: (&str, &str) = ("900234567", "4820193757");
+const ANA: (&str, &str) = ("900123456", "4820193756");
+const JORDAN: (&str, &str) = ("900345678", "5512908812");
+const CONNECTOR: &str = "agency-stripe";
+const CODE: &str = "ch_1Abc23XyZ9q8r7";
+
+on_both_stores!(
+    a_paying_parent_pays_the_monthly_amount_and_staff_see_it,
+    another_amount_keyed_with_star_and_pound,
+    zero_and_over_the_limit_are_refused,
+    each_failure_is_said_and_nothing_is_stored,
+    a_receiving_parent_is_never_offered_to_pay,
+    a_caller_with_several_cases_picks_the_case_first,
+    without_a_connector_the_caller_hears_the_other_ways_to_pay,
+);
+
+async fn paying_app(b: Backend) -> TestApp {
+    let mut s = settings();
+    s.pay.connector = Some(CONNECTOR.into());
+    TestApp::spawn_with(b, s).await.with_demo_data().await
+}
+
+/// English, verified with `who`, through the payments readback to the amount menu.
+async fn to_amount_menu<'a>(app: &'a TestApp, who: (&str, &str)) -> (common::Phone<'a>, Twiml) {
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    let readback = call.verify_for_payments(who.0, who.1).await;
+    assert!(
+        readback.says("To make a payment, press 4."),
+        "{}",
+        readback.said()
+    );
+    let menu = call.press("4").await;
+    (call, menu)
+}
+
+/// The card step's answer: the `<Pay>` verb, checked attribute by attribute.
+fn pay_verb(t: &Twiml, amount: &str, ending: &str) {
+    let pay = t
+        .find("Pay")
+        .unwrap_or_else(|| panic!("no <Pay> in {}", t.xml));
+    let attrs: Vec<(&str, &str)> = pay.attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let description = format!("Child support, case ending {ending}");
+    let action = format!("{PUBLIC_URL}/voice/paid/pay-result");
+    let status = format!("{PUBLIC_URL}/voice/pay-status");
+    assert_eq!(
+        attrs,
+        [
+            ("paymentConnector", CONNECTOR),
+            ("chargeAmount", amount),
+            ("currency", "usd"),
+            ("description", description.as_str()),
+            ("validCardTypes", "visa mastercard"),
+            ("action", action.as_str()),
+            ("method", "POST"),
+            ("statusCallback", status.as_str()),
+            ("statusCallbackMethod", "POST"),
+        ],
+        "{}",
+        t.xml
+    );
+    // A prompt for each step and error, in the caller's language.
+    let prompts: Vec<_> = pay.children.iter().filter(|c| c.name == "Prompt").collect();
+    assert_eq!(prompts.len(), caseline::pay::PROMPTS.len(), "{}", t.xml);
+    for p in &prompts {
+        let say = p.children.first().expect("a <Say> in each <Prompt>");
+        assert_eq!(say.get("language"), Some("en-US"), "{}", t.xml);
+        assert!(!say.text.as_deref().unwrap_or("").is_empty());
+    }
+    let first = prompts[0];
+    assert_eq!(first.get("for"), Some("payment-card-number"));
+    assert_eq!(first.get("attempt"), Some("1"));
+    assert!(
+        prompts
+            .iter()
+            .any(|p| p.get("for") == Some("expiration-date")
+                && p.get("errorType") == Some("timeout invalid-date")),
+        "{}",
+        t.xml
+    );
+    // The card never reaches us: no gather inside, and nothing of the caller's in it.
+    assert!(t.find("Gather").is_none());
+    assert!(!t.xml.contains(MARCO.0) && !t.xml.contains(MARCO.1));
+}
+
+/// The provider's action callback for a `<Pay>`.
+async fn pay_result(call: &mut common::Phone<'_>, params: &[(&str, &str)]) -> Twiml {
+    let url = format!("{PUBLIC_URL}/voice/paid/pay-result");
+    call.post(&url, params).await
+}
+
+const SUCCESS: &[(&str, &str)] = &[
+    ("Result", "success"),
+    ("PaymentConfirmationCode", CODE),
+    ("PaymentCardNumber", "xxxx-xxxxxx-x4242"),
+    ("PaymentCardType", "visa"),
+    ("ExpirationDate", "1229"),
+    ("PaymentCardPostalCode", "95814"),
+    ("SecurityCode", "***"),
+    ("PaymentMethod", "credit-card"),
+];
+
+async fn a_paying_parent_pays_the_monthly_amount_and_staff_see_it(b: Backend) {
+    let app = paying_app(b).await;
+    let (mut call, menu) = to_amount_menu(&app, MARCO).await;
+    assert!(
+        menu.says("To pay your monthly support amount, four hundred fifty dollars, press 1."),
+        "{}",
+        menu.said()
+    );
+    assert!(menu.says("past-due balance, one thousand two hundred thirty-four dollars and fifty-six cents, press 2."));
+    let confirm = call.press("1").await;
+    assert!(
+        confirm.says("You're paying four hundred fifty dollars on your case ending in 3 4 5 6."),
+        "{}",
+        confirm.said()
+    );
+    // The fee, before the card is asked for.
+    assert!(
+        confirm.says("a fee of 1.9 percent, which is eight dollars and fifty-five cents"),
+        "{}",
+        confirm.said()
+    );
+    assert!(confirm.find("Pay").is_none());
+    let card = call.press("1").await;
+    assert!(card.says("have your card ready"), "{}", card.said());
+    pay_verb(&card, "450.00", "3456");
+
+    let done = pay_result(&mut call, SUCCESS).await;
+    assert!(
+        done.says("Your payment of four hundred fifty dollars was approved. Your confirmation code ends in Z, 9, Q, 8, R, 7."),
+        "{}",
+        done.said()
+    );
+    // Star repeats it.
+    let again = call.press("*").await;
+    assert!(again.says("ends in Z, 9, Q, 8, R, 7"), "{}", again.said());
+    // The provider repeats its callback: one payment all the same.
+    let twice = pay_result(&mut call, SUCCESS).await;
+    assert!(twice.says("was approved"), "{}", twice.said());
+
+    let stored = app
+        .state
+        .store
+        .card_payments()
+        .list(0, 10)
+        .await
+        .expect("list");
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let p = &stored[0];
+    assert_eq!(p.confirmation, CODE);
+    assert_eq!(p.case_number, "190000123456");
+    assert_eq!(p.amount.to_string(), "450.00");
+    assert_eq!(
+        (p.card_type.as_str(), p.card_last4.as_str()),
+        ("visa", "4242")
+    );
+    assert_eq!(p.paid_at, app.state.now());
+
+    // Staff (agents too) see it; the card is its type and last four only.
+    let agent = app.staff_login("dana", Role::Agent).await;
+    let (status, body) = app
+        .staff("GET", "/staff/payments", Some(&agent), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let row = &body["payments"][0];
+    assert_eq!(row["confirmation"], CODE);
+    assert_eq!(row["amount"], "450.00");
+    assert_eq!(row["card_last4"], "4242");
+    assert_eq!(row["case_number"], "190000123456");
+    let text = body.to_string();
+    assert!(!text.contains("1229") && !text.contains("95814"), "{text}");
+    let (status, _) = app.staff("GET", "/staff/payments", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Audited, once per callback.
+    let audit = app
+        .state
+        .store
+        .audit_log()
+        .for_call(&call.sid)
+        .await
+        .expect("audit");
+    let pays: Vec<&str> = audit
+        .iter()
+        .filter(|(e, ..)| e == "pay.card")
+        .map(|(_, o, ..)| o.as_str())
+        .collect();
+    assert_eq!(pays, ["success", "success"]);
+}
+
+async fn another_amount_keyed_with_star_and_pound(b: Backend) {
+    let app = paying_app(b).await;
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    let ask = call.press("3").await;
+    assert!(
+        ask.says("then press star, then the cents"),
+        "{}",
+        ask.said()
+    );
+    assert_eq!(ask.gather().get("finishOnKey"), Some("#"));
+    assert_eq!(ask.gather().get("input"), Some("dtmf"), "keys only");
+    let confirm = call.press("612*40").await;
+    assert!(
+        confirm.says("You're paying six hundred twelve dollars and forty cents"),
+        "{}",
+        confirm.said()
+    );
+    assert!(
+        confirm.says("which is eleven dollars and sixty-four cents"),
+        "{}",
+        confirm.said()
+    );
+    let card = call.press("1").await;
+    pay_verb(&card, "612.40", "3456");
+}
+
+async fn zero_and_over_the_limit_are_refused(b: Backend) {
+    let app = paying_app(b).await;
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    call.press("3").await;
+    let zero = call.press("0").await;
+    assert!(zero.says("has to be more than zero"), "{}", zero.said());
+    assert!(zero.says("To pay a different amount, press 3."));
+    call.press("3").await;
+    let over = call.press("5000*01").await;
+    assert!(
+        over.says("at most five thousand dollars in one payment"),
+        "{}",
+        over.said()
+    );
+    call.press("3").await;
+    let odd = call.press("12*345").await;
+    assert!(odd.says("isn't an amount we can read"), "{}", odd.said());
+    // Exactly the limit is fine.
+    call.press("3").await;
+    let most = call.press("5000").await;
+    assert!(
+        most.says("You're paying five thousand dollars"),
+        "{}",
+        most.said()
+    );
+    let none = app
+        .state
+        .store
+        .card_payments()
+        .list(0, 10)
+        .await
+        .expect("list");
+    assert!(none.is_empty());
+}
+
+async fn each_failure_is_said_and_nothing_is_stored(b: Backend) {
+    let app = paying_app(b).await;
+    let failures = [
+        (
+            "too-many-failed-attempts",
+            "couldn't be read after several tries",
+        ),
+        ("payment-connector-error", "processor couldn't be reached"),
+        ("caller-interrupted-with-star", "You stopped the payment."),
+        ("validation-error", "could not be started"),
+        ("internal-error", "Something went wrong on our side."),
+    ];
+    for (result, words) in failures {
+        let (mut call, _) = to_amount_menu(&app, MARCO).await;
+        call.press("1").await;
+        call.press("1").await;
+        let failed = pay_result(
+            &mut call,
+            &[
+                ("Result", result),
+                ("PaymentError", "card declined 4111111111111111"),
+            ],
+        )
+        .await;
+        assert!(failed.says(words), "{result}: {}", failed.said());
+        assert!(failed.says("Nothing was charged."), "{result}");
+        assert!(failed.says("To try once more, press 1."), "{result}");
+        assert!(failed.says("To speak with a representative, press 0."));
+        // One more try gets the card again; a second failure offers a person instead.
+        let retry = call.press("1").await;
+        pay_verb(&retry, "450.00", "3456");
+        let spent = pay_result(&mut call, &[("Result", result)]).await;
+        assert!(
+            spent.says("We couldn't take a card payment in this call."),
+            "{result}: {}",
+            spent.said()
+        );
+        assert!(!spent.says("To try once more"), "{result}");
+    }
+    // The caller hung up: nothing more to say.
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    call.press("1").await;
+    call.press("1").await;
+    let gone = pay_result(&mut call, &[("Result", "caller-hung-up")]).await;
+    assert_eq!(gone.last_verb(), "Hangup", "{}", gone.xml);
+    // A success without a confirmation code is not a payment.
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    call.press("1").await;
+    call.press("1").await;
+    let odd = pay_result(&mut call, &[("Result", "success")]).await;
+    assert!(odd.says("Something went wrong"), "{}", odd.said());
+
+    let none = app
+        .state
+        .store
+        .card_payments()
+        .list(0, 10)
+        .await
+        .expect("list");
+    assert!(none.is_empty(), "{none:?}");
+}
+
+async fn a_receiving_parent_is_never_offered_to_pay(b: Backend) {
+    let app = paying_app(b).await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    let readback = call.verify_for_payments(ANA.0, ANA.1).await;
+    assert!(
+        readback.says("The last payment we sent you"),
+        "{}",
+        readback.said()
+    );
+    assert!(!readback.says("make a payment"), "{}", readback.said());
+    let wrong = call.press("4").await;
+    assert!(wrong.says("isn't one of the choices"), "{}", wrong.said());
+    // Even sent straight to the payment step, she is not asked for a card.
+    let url = format!("{PUBLIC_URL}/voice/step/pay");
+    let sent = call.post(&url, &[]).await;
+    assert!(
+        sent.says("Paying by card is for the parent who pays support"),
+        "{}",
+        sent.said()
+    );
+    assert!(sent.find("Pay").is_none());
+}
+
+async fn a_caller_with_several_cases_picks_the_case_first(b: Backend) {
+    let app = paying_app(b).await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    let choose = call.verify_for_payments(JORDAN.0, JORDAN.1).await;
+    assert!(
+        choose.says("For the case ending in 8 8 4 1, press 2."),
+        "{}",
+        choose.said()
+    );
+    call.press("2").await;
+    let menu = call.press("4").await;
+    assert!(
+        menu.says("three hundred twenty-one dollars and nine cents"),
+        "{}",
+        menu.said()
+    );
+    let confirm = call.press("2").await;
+    assert!(
+        confirm
+            .says("You're paying twenty-one dollars and one cent on your case ending in 8 8 4 1."),
+        "{}",
+        confirm.said()
+    );
+    let card = call.press("1").await;
+    let pay = card.find("Pay").expect("pay");
+    assert_eq!(
+        pay.get("description"),
+        Some("Child support, case ending 8841")
+    );
+    assert_eq!(pay.get("chargeAmount"), Some("21.01"));
+}
+
+async fn without_a_connector_the_caller_hears_the_other_ways_to_pay(b: Backend) {
+    let app = TestApp::spawn(b).await.with_demo_data().await;
+    let (mut call, other) = to_amount_menu(&app, MARCO).await;
+    assert!(
+        other.says("We can't take card payments on this line right now."),
+        "{}",
+        other.said()
+    );
+    assert!(
+        other.says("deduction from your paycheck"),
+        "{}",
+        other.said()
+    );
+    assert!(other.find("Pay").is_none());
+    let main = call.press("9").await;
+    assert!(main.says("For payment information"), "{}", main.said());
+}
