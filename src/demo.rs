@@ -47,6 +47,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     settings.shared_key = None;
     settings.tty_numbers = vec![TTY_LINE.to_string()];
     settings.blind_index_key = Some(DEMO_BLIND_INDEX_KEY.to_string());
+    // Paying by card is played by this phone (no card is asked for): see `call`.
+    if settings.pay.connector.is_none() {
+        settings.pay.connector = Some("demo".to_string());
+    }
     let store = Store::connect(&settings.database_url).await?;
     load_demo_data(&store, &settings).await?;
     let state = Arc::new(Services::serving(
@@ -250,6 +254,42 @@ impl Phone {
                         }
                         next = Some((action.to_string(), vec![(result.0, result.1.to_string())]));
                         break;
+                    }
+                    "Pay" => {
+                        println!(
+                            "  [the provider's <Pay> would now ask for the card: {} dollars, {}]",
+                            verb.get("chargeAmount").unwrap_or("?"),
+                            verb.get("description").unwrap_or("")
+                        );
+                        print!("demo card (Enter: approved, d: declined, *: stop)> ");
+                        use std::io::Write;
+                        let _ = std::io::stdout().flush();
+                        let line = stdin.next_line().await?.unwrap_or_default();
+                        let result = match line.trim() {
+                            "d" | "D" => vec![("Result", "payment-connector-error".to_string())],
+                            "*" => vec![("Result", "caller-interrupted-with-star".to_string())],
+                            _ => vec![
+                                ("Result", "success".to_string()),
+                                (
+                                    "PaymentConfirmationCode",
+                                    format!(
+                                        "DEMO{}",
+                                        &uuid::Uuid::new_v4().simple().to_string()[..8]
+                                    ),
+                                ),
+                                ("PaymentCardNumber", "xxxx-xxxxxx-x4242".to_string()),
+                                ("PaymentCardType", "visa".to_string()),
+                            ],
+                        };
+                        let action = verb.get("action").unwrap_or_default().to_string();
+                        next = Some((action, result));
+                        break;
+                    }
+                    "Record" => {
+                        // The demo records nothing: the call goes on as after silence.
+                        println!(
+                            "  [beep: the provider would record now; the demo phone records nothing]"
+                        );
                     }
                     "Hangup" => {
                         self.hang_up().await?;
