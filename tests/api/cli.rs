@@ -198,6 +198,46 @@ fn announce_set_show_clear_and_callbacks_list() {
     assert!(out.contains("no announcement"), "{out}");
     let (ok, out, _) = run(&["callbacks", "list"]);
     assert!(ok && out.contains("no callback requests"), "{out}");
+
+    // Card payments: none yet, then one, by card type and last four digits only.
+    let (ok, out, _) = run(&["payments", "list"]);
+    assert!(
+        ok && out.contains("no card payments in the last 30 days"),
+        "{out}"
+    );
+    let (ok, _, err) = run(&["payments", "list", "--days", "0"]);
+    assert!(!ok && err.contains("--days"), "{err}");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = caseline::store::Store::connect(&db).await.unwrap();
+        store
+            .card_payments()
+            .add(&caseline::pay::NewPayment {
+                confirmation: "ch_cli0001",
+                case_id: 1,
+                case_number: "190000123456",
+                participant_id: 1,
+                amount: rust_decimal::Decimal::new(61240, 2),
+                card_type: "mastercard",
+                card_last4: "4444",
+                lang: "es",
+                call_sid: "CA0123456789abcdef0123456789abcdef",
+                now: chrono::Utc::now().timestamp(),
+            })
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let (ok, out, _) = run(&["payments", "list"]);
+    assert!(ok, "{out}");
+    for part in [
+        "case 190000123456",
+        "612.40",
+        "mastercard ending 4444",
+        "conf ch_cli0001",
+        "es",
+    ] {
+        assert!(out.contains(part), "{part}: {out}");
+    }
 }
 
 #[test]

@@ -85,6 +85,23 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
     )
     .await
     .unwrap();
+    state
+        .store
+        .card_payments()
+        .add(&caseline::pay::NewPayment {
+            confirmation: "ch_console1",
+            case_id: 1,
+            case_number: "190000123456",
+            participant_id: 1,
+            amount: rust_decimal::Decimal::new(45000, 2),
+            card_type: "visa",
+            card_last4: "4242",
+            lang: "en",
+            call_sid: CALL,
+            now: state.now(),
+        })
+        .await
+        .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -229,8 +246,13 @@ async fn drive_console(b: &Client, url: &str, shot: &std::path::Path) -> anyhow:
     tokio::time::sleep(Duration::from_millis(3500)).await;
     // A supervisor sees the requests by mail too (none waiting here).
     let requests = b.find(Locator::Id("requests")).await?.text().await?;
-    if !requests.contains("No requests by mail waiting.") {
+    if !requests.contains("No requests waiting.") {
         anyhow::bail!("the requests table shows: {requests}");
+    }
+    // Everyone sees the card payments taken by phone: by card type and last four.
+    let payments = b.find(Locator::Id("payments")).await?.text().await?;
+    if !(payments.contains("visa ending 4242") && payments.contains("ch_console1")) {
+        anyhow::bail!("the payments table shows: {payments}");
     }
     let png = b.screenshot().await?;
     if let Some(parent) = shot.parent() {
