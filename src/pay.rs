@@ -339,7 +339,8 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
     let call = session.call_sid.as_str().to_string();
     let lang = session.lang.map_or("en", |l| l.code());
     let paying = session.paying.get_or_insert_with(Paying::default);
-    let Some(r) = paying.result.clone() else {
+    // Taken out of the session: the call keeps only what it says back.
+    let Some(r) = paying.result.take() else {
         anyhow::bail!("a payment result step without a result");
     };
     let outcome = match (r.result.as_str(), &r.confirmation, paying.amount) {

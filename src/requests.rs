@@ -344,6 +344,21 @@ impl RequestQueue<'_> {
         ))
     }
 
+    /// Whether a request holds the recording `sid`.
+    pub async fn holds_recording(&self, sid: &str) -> anyhow::Result<bool> {
+        let sql = "SELECT COUNT(*) FROM service_requests WHERE recording_sid = $1";
+        let n: i64 = on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_scalar(sql)
+                    .bind(sid)
+                    .fetch_one(pool)
+                    .await
+                    .context("Failed to look for the recording")?
+        );
+        Ok(n > 0)
+    }
+
     /// Forgets a request's recording once the provider has deleted it.
     pub async fn forget_recording(&self, id: i64) -> anyhow::Result<()> {
         let sql = "UPDATE service_requests SET recording_sid = NULL WHERE id = $1";

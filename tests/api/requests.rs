@@ -359,6 +359,27 @@ async fn the_recorded_address_plays_through_the_server_and_is_deleted_on_complet
         "{}",
         done.said()
     );
+    // The provider delivers the recording's callback again: the request keeps it.
+    let action = format!("{}/voice/step/request-address-save", common::PUBLIC_URL);
+    let again = call
+        .post(
+            &action,
+            &[("RecordingSid", RECORDING), ("RecordingDuration", "14")],
+        )
+        .await;
+    assert!(
+        again.says("You already have a request like this"),
+        "{}",
+        again.said()
+    );
+    let deletes = provider
+        .received_requests()
+        .await
+        .expect("requests")
+        .iter()
+        .filter(|r| r.method.as_str() == "DELETE")
+        .count();
+    assert_eq!(deletes, 0, "the kept recording was not deleted");
 
     let sup = app.staff_login("sam", Role::Supervisor).await;
     let (_, list) = app.staff("GET", "/staff/requests", Some(&sup), None).await;
