@@ -27,10 +27,11 @@ pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
         requests::request(&s.store, s.now(), tz, "address-change", extra, session).await?;
     // Not kept: the open request has its own recording, so this one goes, unless it is
     // that same recording (the provider delivered its callback twice).
-    if outcome == "already-open" && !s.store.requests().holds_recording(&sid).await? {
-        if let Err(e) = s.provider.delete_recording(&sid).await {
-            tracing::warn!(error = %e, "a second address recording could not be deleted");
-        }
+    if outcome == "already-open"
+        && !s.store.requests().holds_recording(&sid).await?
+        && let Err(e) = s.provider.delete_recording(&sid).await
+    {
+        tracing::warn!(error = %e, "a second address recording could not be deleted");
     }
     Ok(Some(outcome.to_string()))
 }
