@@ -216,6 +216,9 @@ pub fn element(
             format!("Child support, case ending {case_ending}"),
         )
         .attr("validCardTypes", CARD_TYPES)
+        // A second chance at each step (the `attempt="2 3"` prompts), ten seconds a digit.
+        .attr("maxAttempts", "2")
+        .attr("timeout", "10")
         .attr("action", action)
         .attr("method", "POST")
         .attr("statusCallback", status_callback)
@@ -236,8 +239,9 @@ fn ending(case_number: &str) -> &str {
 }
 
 /// `pay-begin`: whether this caller may pay by card here: `ok` (a paying parent, a
-/// connector configured), `not-payer` (the receiving parent on this case), or
-/// `unavailable` (no connector: the caller hears the other ways to pay).
+/// connector configured), `not-payer` (the receiving parent on this case),
+/// `unavailable` (no connector: the caller hears the other ways to pay), or `spent`
+/// (this call already failed [`MAX_TRIES`] times).
 pub async fn begin(
     store: &Store,
     settings: &PaySettings,
@@ -268,10 +272,15 @@ pub async fn begin(
         v.insert("arrears".into(), Value::Money(a));
     }
     v.insert("pay_max".into(), Value::Money(settings.max));
+    let failures = session.paying.as_ref().map_or(0, |p| p.failures);
     session.paying = Some(Paying {
-        failures: session.paying.as_ref().map_or(0, |p| p.failures),
+        failures,
         ..Paying::default()
     });
+    // Two failed tries in a call are enough: a person, or another way to pay.
+    if failures >= MAX_TRIES {
+        return Ok("spent");
+    }
     Ok("ok")
 }
 
@@ -332,8 +341,10 @@ pub async fn choose_amount(
 
 /// `pay-result`: the `<Pay>` action callback's result (already in the session). A
 /// success is stored once per confirmation code and its last six characters are put
-/// in `{confirmation}`; any other result is said as what it is, or, after
-/// [`MAX_TRIES`] failed tries, as `spent`. Audited either way.
+/// in `{confirmation}`; a success that cannot be confirmed (no code, or the amount
+/// lost) is `unconfirmed`, never "nothing was charged"; any other result is said as
+/// what it is, or, after [`MAX_TRIES`] failed tries, as `spent`. A callback the
+/// provider repeats counts once. Audited either way.
 pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::Result<String> {
     let (participant, case_ref) = verified(session)?;
     let call = session.call_sid.as_str().to_string();
@@ -343,6 +354,8 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
     let Some(r) = paying.result.take() else {
         anyhow::bail!("a payment result step without a result");
     };
+    // Only the first callback for a `<Pay>` counts a failure.
+    let first = std::mem::take(&mut paying.pending);
     let outcome = match (r.result.as_str(), &r.confirmation, paying.amount) {
         ("success", Some(code), Some(amount)) => {
             let stored = store
@@ -363,23 +376,27 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
             if !stored {
                 tracing::info!("a repeated payment callback; the payment was already stored");
             }
-            let tail: String = {
-                let chars: Vec<char> = code.chars().collect();
-                chars[chars.len().saturating_sub(6)..].iter().collect()
-            };
+            let chars: Vec<char> = code.chars().collect();
+            let tail: String = chars[chars.len().saturating_sub(6)..].iter().collect();
             session
                 .values
                 .insert("confirmation".into(), Value::Spelled(tail));
             "success".to_string()
         }
-        // A success without a code or an amount cannot be confirmed to the caller.
-        ("success", _, _) => {
-            tracing::error!("a payment success without a confirmation code or an amount");
-            paying.failures += 1;
-            "internal-error".to_string()
+        // The processor took the payment but it cannot be confirmed here: the caller is
+        // told not to pay again and sent to a person; operators see the code in the log
+        // (a processor's reference, not the caller's data).
+        ("success", code, _) => {
+            tracing::error!(
+                confirmation = code.as_deref().unwrap_or("-"),
+                "a payment success that could not be stored: no confirmation code or no amount"
+            );
+            "unconfirmed".to_string()
         }
         (other, _, _) => {
-            paying.failures += 1;
+            if first {
+                paying.failures += 1;
+            }
             if other != "caller-hung-up" && paying.failures >= MAX_TRIES {
                 "spent".to_string()
             } else {
@@ -387,14 +404,21 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
             }
         }
     };
-    store
+    let audited = store
         .audit_log()
         .write(
             AuditLine::in_call(now, Some(&call), "pay.card", &r.result)
                 .participant(Some(participant))
                 .case(Some(case_ref.case_id)),
         )
-        .await?;
+        .await;
+    // A stored payment is confirmed to the caller even if its audit line failed.
+    if let Err(e) = audited {
+        if outcome != "success" {
+            return Err(e);
+        }
+        tracing::error!(error = %e, "a card payment was stored but not audited");
+    }
     Ok(outcome)
 }
 
@@ -557,7 +581,7 @@ mod tests {
         assert!(!kept.contains("1229") && !kept.contains("95814"), "{kept}");
         // An unmasked number still leaves only four digits.
         assert_eq!(last_four("4111111111111111").as_deref(), Some("1111"));
-        let odd = [("Result", "<script>"), ("PaymentConfirmationCode", "a b")];
+        let odd = [("Result", "<script>"), ("PaymentConfirmationCode", "a b<")];
         let get = |n: &str| odd.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
         let r = PayResult::from_params(get);
         assert_eq!(

@@ -27,6 +27,9 @@ pub enum ProviderError {
     Refused(u16),
 }
 
+/// How long a recording may take to arrive, body included.
+const RECORDING_TIMEOUT: Duration = Duration::from_secs(60);
+
 #[derive(Clone)]
 pub struct Provider {
     client: reqwest::Client,
@@ -89,10 +92,12 @@ impl Provider {
             "{}/2010-04-01/Accounts/{account}/Recordings/{sid}.mp3",
             self.api_base
         );
+        // A minute of audio may take longer than a REST call: its own, longer deadline.
         match self
             .client
             .get(&endpoint)
             .basic_auth(account, Some(token))
+            .timeout(RECORDING_TIMEOUT)
             .send()
             .await
         {

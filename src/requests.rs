@@ -188,10 +188,47 @@ pub fn picked_check(session: &Session, keyed: &str) -> Option<String> {
     }
 }
 
-/// The body of the text that carries a reference number: the number, and nothing that
-/// says who the caller is or what the request is about.
+/// The body of the text that carries a reference number: the number alone, so a shared
+/// phone shows nothing of who called or why.
 pub fn text_body(reference: &str) -> String {
-    format!("Reference {reference}")
+    reference.to_string()
+}
+
+/// `request-open`: whether the chosen case has an open request of `kind`; if so,
+/// `{requested_on}` says since when.
+pub async fn open_since(
+    store: &Store,
+    tz: chrono_tz::Tz,
+    kind: &str,
+    session: &mut Session,
+) -> anyhow::Result<bool> {
+    let case = match (session.verified, &session.case) {
+        (true, Some(c)) => c.case_id,
+        _ => anyhow::bail!("a request without a verified caller and a chosen case"),
+    };
+    let since: Option<i64> = on_both!(
+        store,
+        read | pool
+            | sqlx::query_scalar(
+                "SELECT requested_at FROM service_requests \
+                 WHERE case_id = $1 AND kind = $2 AND status <> 'done'"
+            )
+            .bind(case)
+            .bind(kind)
+            .fetch_optional(pool)
+            .await
+            .context("Failed to look for an open request")?
+    );
+    let Some(at) = since else {
+        return Ok(false);
+    };
+    let day = chrono::DateTime::from_timestamp(at, 0)
+        .map(|d| d.with_timezone(&tz).date_naive())
+        .context("a request time out of range")?;
+    session
+        .values
+        .insert("requested_on".into(), Value::Date(day));
+    Ok(true)
 }
 
 /// `text-reference`: sends the reference number just read back to the calling number
@@ -199,16 +236,25 @@ pub fn text_body(reference: &str) -> String {
 /// refused). Audited either way.
 pub async fn text_reference(
     s: &crate::state::Services,
-    session: &Session,
+    session: &mut Session,
 ) -> anyhow::Result<&'static str> {
     let reference = match session.values.get("reference") {
         Some(Value::Digits(r)) => r.clone(),
         _ => anyhow::bail!("a text without a reference number"),
     };
+    // Sent already in this call (the key delivered twice, or pressed again): not twice.
+    if matches!(session.values.get("texted"), Some(Value::Text(t)) if *t == reference) {
+        return Ok("sent");
+    }
     let outcome = match (&s.settings.sms_from, &session.caller) {
         (Some(from), Some(to)) => match s.provider.send_sms(to, from, &text_body(&reference)).await
         {
-            Ok(()) => "sent",
+            Ok(()) => {
+                session
+                    .values
+                    .insert("texted".into(), Value::Text(reference.clone()));
+                "sent"
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "the reference text was not sent");
                 "failed"

@@ -143,6 +143,10 @@ pub struct Paying {
     /// Tries that ended without a payment.
     #[serde(default)]
     pub failures: u32,
+    /// A `<Pay>` was sent and its result has not come yet (a repeated callback for the
+    /// same `<Pay>` counts no second failure).
+    #[serde(default)]
+    pub pending: bool,
     /// The last `<Pay>` result, from its action callback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<PayResult>,

@@ -82,6 +82,7 @@ registry!(
     request_check,
     request_address,
     text_reference,
+    request_open,
 );
 
 /// What the caller entered: keys, or digits they said ("one two three", "1 2 3").

@@ -1,5 +1,6 @@
 //! `pay-begin`: may this caller pay by card for the chosen case: `ok`, `not-payer` (the
-//! receiving parent) or `unavailable` (no payment connector configured).
+//! receiving parent), `unavailable` (no payment connector configured) or `spent` (two
+//! failed tries in this call already).
 
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
@@ -7,7 +8,7 @@ use crate::flow::ActionSpec;
 pub const SPEC: ActionSpec = ActionSpec {
     name: "pay-begin",
     values: &[],
-    outcomes: &["ok", "not-payer", "unavailable"],
+    outcomes: &["ok", "not-payer", "unavailable", "spent"],
     takes_input: false,
     prompts: &[],
 };

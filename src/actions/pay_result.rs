@@ -2,7 +2,8 @@
 //! its last six characters), each failure as the provider names it
 //! (`too-many-failed-attempts`, `payment-connector-error`,
 //! `caller-interrupted-with-star`, `validation-error`, `caller-hung-up`,
-//! `internal-error`), or `spent` once the call has failed twice.
+//! `internal-error`), `unconfirmed` (a success that cannot be confirmed: never "nothing
+//! was charged"), or `spent` once the call has failed twice.
 
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
@@ -18,6 +19,7 @@ pub const SPEC: ActionSpec = ActionSpec {
         "validation-error",
         "caller-hung-up",
         "internal-error",
+        "unconfirmed",
         "spent",
     ],
     takes_input: false,

@@ -1,6 +1,7 @@
 //! `request-check`: the key of the check that never came, from `{checks}` (an
 //! `<Input>`): a stop-payment and reissue request with the check's date and amount:
-//! `ok` or `already-open`; a key not offered is a wrong key.
+//! `ok` or `already-open`; `representative` for 0 (the check is not in the list); a key
+//! not offered is a wrong key.
 
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
@@ -9,13 +10,18 @@ use crate::requests;
 pub const SPEC: ActionSpec = ActionSpec {
     name: "request-check",
     values: &[],
-    outcomes: &["ok", "already-open"],
+    outcomes: &["ok", "already-open", "representative"],
     takes_input: true,
     prompts: &["requests.what.missing-check"],
 };
 
 pub async fn run(Act { s, input, session, .. }: Act<'_>) -> Outcome {
-    let Some(details) = requests::picked_check(session, &super::keyed(input)) else {
+    let keyed = super::keyed(input);
+    // The list offers 0 for a check that is not in it.
+    if keyed == "0" {
+        return Ok(Some("representative".to_string()));
+    }
+    let Some(details) = requests::picked_check(session, &keyed) else {
         return Ok(Some("nomatch".to_string()));
     };
     let extra = requests::Extra {

@@ -192,7 +192,7 @@ pub async fn step(s: &Services, p: &Params, name: &str) -> Result<Response, Call
     }
     // A `<Record>` ended: its SID only; the recording's URL is never kept.
     if p.get("RecordingSid").is_some() {
-        session.recording_sid = recording_sid(p);
+        session.recording_sid = recording_sid(s, p);
     }
     let response = engine::step(s, &mut session, name)
         .await
@@ -214,15 +214,28 @@ pub async fn paid(s: &Services, p: &Params, name: &str) -> Result<Response, Call
 }
 
 /// The SID of a recording this request reports (`RE` and 32 hex digits), if any and
-/// if the caller said something (a recording of no length is none).
-fn recording_sid(p: &Params) -> Option<String> {
+/// if the caller said something. A recording of no length is none, and is deleted at
+/// the provider (in the background: the caller does not wait for it).
+fn recording_sid(s: &Services, p: &Params) -> Option<String> {
     let sid = p.get("RecordingSid")?;
     let ok =
         sid.len() == 34 && sid.starts_with("RE") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !ok {
+        return None;
+    }
     let empty = p
         .get("RecordingDuration")
         .is_some_and(|d| d.trim().parse::<u32>().is_ok_and(|n| n == 0));
-    (ok && !empty).then(|| sid.to_string())
+    if empty {
+        let (provider, sid) = (s.provider.clone(), sid.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = provider.delete_recording(&sid).await {
+                tracing::warn!(error = %e, "an empty recording could not be deleted");
+            }
+        });
+        return None;
+    }
+    Some(sid.to_string())
 }
 
 /// `POST /voice/staff/{entry}?handoff={id}`: a staff member moved the live call into

@@ -112,7 +112,11 @@ impl Runtime for Services {
         Ok(el)
     }
 
-    async fn pay(&self, session: &Session, after: String) -> anyhow::Result<crate::twiml::Element> {
+    async fn pay(
+        &self,
+        session: &mut Session,
+        after: String,
+    ) -> anyhow::Result<crate::twiml::Element> {
         let connector = self
             .settings
             .pay
@@ -129,11 +133,14 @@ impl Runtime for Services {
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("<Pay> without a chosen case"))?;
         let n = &case.case_number;
-        let ending = &n[n.len().saturating_sub(4)..];
+        let ending = n[n.len().saturating_sub(4)..].to_string();
+        if let Some(p) = session.paying.as_mut() {
+            p.pending = true;
+        }
         Ok(crate::pay::element(
             connector,
             amount,
-            ending,
+            &ending,
             after,
             self.url("/voice/pay-status"),
         ))

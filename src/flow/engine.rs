@@ -64,7 +64,7 @@ pub trait Runtime {
     async fn announcement(&self, lang: Lang) -> anyhow::Result<Option<String>>;
     /// The `<Pay>` verb for the payment the caller chose (without its prompts); `after`
     /// is the URL its result is posted to.
-    async fn pay(&self, session: &Session, after: String) -> anyhow::Result<Element>;
+    async fn pay(&self, session: &mut Session, after: String) -> anyhow::Result<Element>;
 }
 
 struct Values<'a, R: Runtime> {
@@ -808,7 +808,7 @@ goodbye = "Bye."
         async fn representative(&self, _: &mut Session, _: String) -> anyhow::Result<Element> {
             Ok(Element::new("Enqueue"))
         }
-        async fn pay(&self, _: &Session, after: String) -> anyhow::Result<Element> {
+        async fn pay(&self, _: &mut Session, after: String) -> anyhow::Result<Element> {
             Ok(Element::new("Pay").attr("action", after))
         }
         async fn announcement(&self, _: Lang) -> anyhow::Result<Option<String>> {

@@ -162,10 +162,12 @@ function playButton(r) {
     try {
       const res = await fetch("/staff/requests/" + r.id + "/recording", { headers: { Authorization: "Bearer " + token } });
       if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message || res.statusText);
+      // Outside the table, so the table's refresh does not stop it.
       const audio = document.createElement("audio");
       audio.controls = true;
       audio.src = URL.createObjectURL(await res.blob());
-      b.replaceWith(audio);
+      audio.setAttribute("aria-label", "Recorded address for request " + r.id);
+      $("player").replaceChildren(audio);
       audio.play();
     } catch (e) {
       $("requests-status").textContent = "The recording could not be played: " + e.message;

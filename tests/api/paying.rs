@@ -22,6 +22,9 @@ on_both_stores!(
     a_receiving_parent_is_never_offered_to_pay,
     a_caller_with_several_cases_picks_the_case_first,
     without_a_connector_the_caller_hears_the_other_ways_to_pay,
+    a_spanish_caller_hears_the_card_prompts_in_spanish,
+    a_tty_caller_pays_with_a_representative,
+    a_repeated_failure_counts_once_and_two_failures_end_card_payments_for_the_call,
 );
 
 async fn paying_app(b: Backend) -> TestApp {
@@ -62,6 +65,8 @@ fn pay_verb(t: &Twiml, amount: &str, ending: &str) {
             ("currency", "usd"),
             ("description", description.as_str()),
             ("validCardTypes", "visa mastercard"),
+            ("maxAttempts", "2"),
+            ("timeout", "10"),
             ("action", action.as_str()),
             ("method", "POST"),
             ("statusCallback", status.as_str()),
@@ -184,7 +189,7 @@ async fn a_paying_parent_pays_the_monthly_amount_and_staff_see_it(b: Backend) {
     let (status, _) = app.staff("GET", "/staff/payments", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    // Audited, once per callback.
+    // Audited: every callback the provider sent is a line.
     let audit = app
         .state
         .store
@@ -306,12 +311,19 @@ async fn each_failure_is_said_and_nothing_is_stored(b: Backend) {
     call.press("1").await;
     let gone = pay_result(&mut call, &[("Result", "caller-hung-up")]).await;
     assert_eq!(gone.last_verb(), "Hangup", "{}", gone.xml);
-    // A success without a confirmation code is not a payment.
+    // A success without a confirmation code is not stored, and the caller is never told
+    // that nothing was charged: a person checks it.
     let (mut call, _) = to_amount_menu(&app, MARCO).await;
     call.press("1").await;
     call.press("1").await;
     let odd = pay_result(&mut call, &[("Result", "success")]).await;
-    assert!(odd.says("Something went wrong"), "{}", odd.said());
+    assert!(
+        odd.says("we couldn't confirm the payment. Please don't pay again."),
+        "{}",
+        odd.said()
+    );
+    assert!(!odd.says("Nothing was charged"), "{}", odd.said());
+    assert!(odd.find("Enqueue").is_some(), "{}", odd.xml);
 
     let none = app
         .state
@@ -398,4 +410,115 @@ async fn without_a_connector_the_caller_hears_the_other_ways_to_pay(b: Backend) 
     assert!(other.find("Pay").is_none());
     let main = call.press("9").await;
     assert!(main.says("For payment information"), "{}", main.said());
+}
+
+async fn a_spanish_caller_hears_the_card_prompts_in_spanish(b: Backend) {
+    let app = paying_app(b).await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("2").await;
+    let readback = call.verify_for_payments(MARCO.0, MARCO.1).await;
+    assert!(
+        readback.says("Para hacer un pago, oprima 4."),
+        "{}",
+        readback.said()
+    );
+    let menu = call.press("4").await;
+    assert!(
+        menu.says("Para pagar su manutención mensual, cuatrocientos cincuenta dólares, oprima 1."),
+        "{}",
+        menu.said()
+    );
+    let confirm = call.press("1").await;
+    assert!(
+        confirm.says("un cargo del 1.9 por ciento"),
+        "{}",
+        confirm.said()
+    );
+    let card = call.press("1").await;
+    let pay = card.find("Pay").expect("pay");
+    let says: Vec<_> = pay
+        .children
+        .iter()
+        .flat_map(|p| p.children.iter())
+        .collect();
+    assert!(
+        says.iter().all(|s| s.get("language") == Some("es-US")),
+        "{}",
+        card.xml
+    );
+    assert!(
+        card.says("Marque el número de su tarjeta Visa o Mastercard"),
+        "{}",
+        card.said()
+    );
+    let done = pay_result(&mut call, SUCCESS).await;
+    assert!(
+        done.says("Su pago de cuatrocientos cincuenta dólares fue aprobado."),
+        "{}",
+        done.said()
+    );
+    let stored = app
+        .state
+        .store
+        .card_payments()
+        .list(0, 10)
+        .await
+        .expect("list");
+    assert_eq!(stored[0].lang, "es");
+}
+
+async fn a_tty_caller_pays_with_a_representative(b: Backend) {
+    let app = paying_app(b).await;
+    let mut call = app.call_to(common::TTY_LINE);
+    call.dial().await;
+    call.press("1").await;
+    call.verify_for_payments(MARCO.0, MARCO.1).await;
+    call.press("4").await;
+    call.press("1").await;
+    let to_person = call.press("1").await;
+    assert!(to_person.find("Pay").is_none(), "{}", to_person.xml);
+    assert!(
+        to_person.says("a representative will help you"),
+        "{}",
+        to_person.said()
+    );
+    assert!(to_person.find("Enqueue").is_some(), "{}", to_person.xml);
+}
+
+async fn a_repeated_failure_counts_once_and_two_failures_end_card_payments_for_the_call(
+    b: Backend,
+) {
+    let app = paying_app(b).await;
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    call.press("1").await;
+    call.press("1").await;
+    let declined = [("Result", "payment-connector-error")];
+    pay_result(&mut call, &declined).await;
+    // The provider sends the same callback again: still one more try.
+    let again = pay_result(&mut call, &declined).await;
+    assert!(again.says("To try once more, press 1."), "{}", again.said());
+    call.press("1").await;
+    let spent = pay_result(&mut call, &declined).await;
+    assert!(
+        spent.says("We couldn't take a card payment in this call."),
+        "{}",
+        spent.said()
+    );
+    // Back through the menus: no third try in this call.
+    call.press("9").await;
+    call.press("1").await;
+    let menu = call.last.clone().expect("answered");
+    assert!(menu.says("To make a payment, press 4."), "{}", menu.said());
+    let refused = call.press("4").await;
+    assert!(
+        refused.says("We couldn't take a card payment in this call."),
+        "{}",
+        refused.said()
+    );
+    assert!(refused.find("Pay").is_none());
+    // Its other ways to pay are just that.
+    let ways = call.press("1").await;
+    assert!(ways.says("deduction from your paycheck"), "{}", ways.said());
+    assert!(!ways.says("can't take card payments"), "{}", ways.said());
 }

@@ -295,7 +295,8 @@ async fn a_parent_with_no_checks_hears_so(b: Backend) {
         "{}",
         none.said()
     );
-    // And an address change with nothing recorded asks again.
+    // And an address change with nothing recorded asks again: the provider skips the
+    // <Record>'s action after silence and follows the redirect after it.
     let menu = call.press("8").await;
     assert!(
         menu.says("To change your address, press 4."),
@@ -304,8 +305,7 @@ async fn a_parent_with_no_checks_hears_so(b: Backend) {
     );
     call.press("4").await;
     call.press("1").await;
-    let url = format!("{}/voice/step/request-address-save", common::PUBLIC_URL);
-    let again = call.post(&url, &[]).await;
+    let again = call.follow().await;
     assert!(again.says("We didn't hear an address."), "{}", again.said());
     assert!(
         app.state
@@ -316,6 +316,16 @@ async fn a_parent_with_no_checks_hears_so(b: Backend) {
             .unwrap()
             .is_empty()
     );
+
+    // A check not in the list: 0 reaches a person.
+    let (mut call, list) = request_from_main(&app, "1", ANA, "2").await;
+    assert!(
+        list.says("press 0 to speak with a representative"),
+        "{}",
+        list.said()
+    );
+    let person = call.press("0").await;
+    assert!(person.find("Enqueue").is_some(), "{}", person.xml);
 }
 
 /// A staff GET answered as bytes, with its content type.
@@ -380,6 +390,15 @@ async fn the_recorded_address_plays_through_the_server_and_is_deleted_on_complet
         .filter(|r| r.method.as_str() == "DELETE")
         .count();
     assert_eq!(deletes, 0, "the kept recording was not deleted");
+
+    // A second address change while this one is open: said before anything is recorded.
+    let (_, second) = request_from_main(&app, "1", MARCO, "4").await;
+    assert!(
+        second.says("You already have a request like this"),
+        "{}",
+        second.said()
+    );
+    assert!(second.find("Record").is_none() && !second.says("after the tone"));
 
     let sup = app.staff_login("sam", Role::Supervisor).await;
     let (_, list) = app.staff("GET", "/staff/requests", Some(&sup), None).await;
@@ -474,8 +493,16 @@ async fn the_reference_is_texted_and_nothing_else(b: Backend) {
         .collect();
     assert_eq!(form["To"], CALLER);
     assert_eq!(form["From"], AGENCY);
-    assert_eq!(form["Body"], format!("Reference {reference}"));
+    assert_eq!(form["Body"], reference, "the number and nothing else");
     assert_eq!(form.len(), 3, "{form:?}");
+    // The same key delivered again sends nothing more.
+    let url = format!("{}/voice/input/request-done-text", common::PUBLIC_URL);
+    let twice = call.post(&url, &[("Digits", "1")]).await;
+    assert!(
+        twice.says("We sent the reference number"),
+        "{}",
+        twice.said()
+    );
     provider.verify().await;
 
     // The provider refuses: the caller hears the number again instead.
@@ -544,6 +571,14 @@ async fn nothing_of_a_card_or_a_recording_is_left_anywhere(b: Backend) {
         )
         .await;
     transcript.push_str(&paid.xml);
+    // The call's session keeps nothing of the card.
+    let session = serde_json::to_string(&app.session_of(&call.sid).await).unwrap();
+    for card in ["4242", "mastercard", "1229", "95814", "ch_sweep123", "4111"] {
+        assert!(
+            !session.contains(card),
+            "the session holds {card}: {session}"
+        );
+    }
     let status = format!("{}/voice/pay-status", common::PUBLIC_URL);
     let progress = call
         .post(
