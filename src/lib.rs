@@ -31,6 +31,7 @@ pub mod requests;
 pub mod screenpop;
 pub mod session;
 pub mod transfer;
+pub mod tty;
 pub mod verify;
 
 // Words and TwiML out.

@@ -20,4 +20,6 @@ mod requests;
 mod robustness;
 mod speaking;
 mod staff;
+mod tty;
+mod tty_peer;
 mod verified;
