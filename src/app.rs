@@ -128,6 +128,8 @@ fn required_entries() -> Vec<String> {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        // The TTY media stream: a WebSocket, checked by its per-call token.
+        .route("/tty/stream", get(crate::http::stream::upgrade))
         .merge(webhook::router(state.clone()))
         .merge(crate::staff::api::router())
         .with_state(state)

@@ -75,6 +75,17 @@ pub struct Settings {
     /// The agency's number that texts a request's reference number to the caller
     /// (`CASELINE_SMS_FROM`); unset, no text is offered.
     pub sms_from: Option<String>,
+    /// How TTY calls are served (`CASELINE_TTY_MODE`).
+    pub tty_mode: TtyMode,
+}
+
+/// How the TTY numbers are answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtyMode {
+    /// The server is the TTY modem, over the provider's media stream (the default).
+    Baudot,
+    /// TwiML text turns, for a provider or relay that converts text to TTY tones.
+    Text,
 }
 
 impl std::fmt::Debug for Settings {
@@ -158,6 +169,7 @@ impl Default for Settings {
             max_connections: 10_000,
             pay: crate::pay::PaySettings::default(),
             sms_from: None,
+            tty_mode: TtyMode::Baudot,
         }
     }
 }
@@ -309,6 +321,11 @@ impl Settings {
         s.max_connections = number("max_connections", s.max_connections)?.max(1);
         s.pay = pay_settings(&get)?;
         s.sms_from = get("sms_from");
+        s.tty_mode = match get("tty_mode").as_deref() {
+            None | Some("baudot") => TtyMode::Baudot,
+            Some("text") => TtyMode::Text,
+            Some(other) => bail!("CASELINE_TTY_MODE must be baudot or text, not '{other}'"),
+        };
         if let Some(n) = &s.sms_from
             && !is_e164(n)
         {

@@ -111,6 +111,13 @@ pub struct Session {
     /// until a request keeps it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_sid: Option<String>,
+    /// The random token the TTY media stream must present for this call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_token: Option<String>,
+    /// The TwiML the TTY stream left for the provider to run once it closes (a queue, a
+    /// dial, a hang-up), answered at the `<Connect>` action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tty_handoff: Option<String>,
 }
 
 /// An answered entry: the input step it answered (nothing of what was keyed) and the
@@ -207,6 +214,8 @@ impl Session {
             replay,
             paying,
             recording_sid,
+            stream_token,
+            tty_handoff,
         } = self;
         *call_sid == before.call_sid
             && *channel == before.channel
@@ -230,6 +239,8 @@ impl Session {
             && *replay == before.replay
             && *paying == before.paying
             && *recording_sid == before.recording_sid
+            && *stream_token == before.stream_token
+            && *tty_handoff == before.tty_handoff
     }
 }
 
@@ -269,6 +280,8 @@ impl Session {
             replay: None,
             paying: None,
             recording_sid: None,
+            stream_token: None,
+            tty_handoff: None,
         }
     }
 }

@@ -71,7 +71,15 @@ impl Response {
         self.verbs.last().is_some_and(|v| {
             matches!(
                 v.name,
-                "Gather" | "Redirect" | "Hangup" | "Dial" | "Enqueue" | "Record" | "Pay" | "Leave"
+                "Gather"
+                    | "Redirect"
+                    | "Hangup"
+                    | "Dial"
+                    | "Enqueue"
+                    | "Record"
+                    | "Pay"
+                    | "Connect"
+                    | "Leave"
             )
         })
     }
@@ -161,7 +169,7 @@ pub const SCHEMA: &[Spec] = &[
         attrs: &[],
         children: &[
             "Say", "Play", "Pause", "Gather", "Redirect", "Dial", "Enqueue", "Hangup", "Record",
-            "Leave", "Reject", "Pay",
+            "Leave", "Reject", "Pay", "Connect",
         ],
         text: false,
     },
@@ -340,8 +348,33 @@ pub const SCHEMA: &[Spec] = &[
     },
 ];
 
-/// `<Pay>` and its `<Prompt>`s (card payments; the card never reaches us).
-const PAY: [Spec; 2] = [
+/// `<Pay>` and its `<Prompt>`s (card payments; the card never reaches us); `<Connect>`
+/// with its `<Stream>` (the TTY modem's media stream).
+const PAY: [Spec; 5] = [
+    Spec {
+        name: "Connect",
+        attrs: &["action", "method"],
+        children: &["Stream"],
+        text: false,
+    },
+    Spec {
+        name: "Stream",
+        attrs: &[
+            "url",
+            "name",
+            "track",
+            "statusCallback",
+            "statusCallbackMethod",
+        ],
+        children: &["Parameter"],
+        text: false,
+    },
+    Spec {
+        name: "Parameter",
+        attrs: &["name", "value"],
+        children: &[],
+        text: false,
+    },
     Spec {
         name: "Pay",
         attrs: &[

@@ -4,6 +4,7 @@
 
 pub mod queue;
 mod runtime;
+pub mod tty;
 
 use tracing::Span;
 
@@ -157,6 +158,13 @@ pub async fn incoming(s: &Services, p: &Params) -> Result<Response, CallError> {
     Span::current().record("call_sid", sid.as_str());
     let mut session = Session::new(sid, channel_for(s, p), s.now());
     session.caller = p.get("From").and_then(e164);
+    // A TTY call in baudot mode: the server is the modem, on the call's media stream.
+    if session.channel == Channel::Tty && s.settings.tty_mode == crate::config::TtyMode::Baudot {
+        let token = tty::new_token();
+        session.stream_token = Some(token.clone());
+        let response = tty::connect(&s.settings.public_url, &token);
+        return finish(s, session, None, response).await;
+    }
     let entry = match session.channel {
         Channel::Tty => "tty",
         Channel::Voice => "voice",

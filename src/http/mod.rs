@@ -6,4 +6,5 @@
 pub mod health;
 pub mod server;
 pub mod signature;
+pub mod stream;
 pub mod webhook;

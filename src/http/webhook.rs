@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/voice/status", post(status))
         .route("/voice/paid/{name}", post(paid))
         .route("/voice/pay-status", post(pay_status))
+        .route("/voice/tty/after", post(tty_after))
         .route("/voice/fallback", post(fallback))
         .route("/voice/queue/wait", post(queue_wait))
         .route("/voice/staff/{entry}", post(staff_entry))
@@ -138,6 +139,11 @@ async fn paid(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpRe
         call::paid(&s, &p, &segment(name)?).await
     })
     .await
+}
+
+/// The TTY stream closed: what it left for the provider (a queue, a dial, a hang-up).
+async fn tty_after(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
+    answer(s.clone(), async move { call::tty::after(&s, &p).await }).await
 }
 
 /// `<Pay>`'s progress (each step and error): acknowledged, and logged by kind only.

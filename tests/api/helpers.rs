@@ -159,6 +159,9 @@ pub fn settings() -> Settings {
         },
         // The staff tests send X-Forwarded-For for the per-address login limit.
         trust_proxy: true,
+        // The TTY scenarios read TwiML text turns; the media-stream modem (the
+        // production default) has its own scenarios in `tty.rs`.
+        tty_mode: caseline::config::TtyMode::Text,
         ..Settings::default()
     }
 }

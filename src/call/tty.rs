@@ -1,0 +1,662 @@
+//! A TTY call without a relay: the IVR runs as text over the call's audio, through the
+//! provider's bidirectional media stream, with the server as the TTY modem
+//! ([`crate::tty::modem`]).
+//!
+//! The call is answered with `<Connect><Stream>` and a random per-call token. Once the
+//! stream starts, the same compiled flows run as for any call: each answer the call
+//! layer gives (TwiML, on the TTY channel) is played as TTY text, and each `<Gather>` is
+//! filled from what the caller types (or keys) and handed back as its `Digits`. What
+//! the stream cannot do (a queue, a dial, a hang-up) is left as TwiML in the session and
+//! the socket closed; the provider then asks the `<Connect action>`, which answers it.
+//!
+//! Time on the stream is audio time: the echo guard and the silence timeouts count the
+//! caller's audio as it arrives, never the clock, so a test may send faster than real
+//! time and a call behaves the same.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine;
+use serde::Deserialize;
+
+use super::{CallError, Params, finish, session_for, snapshot};
+use crate::flow::engine;
+use crate::prompts::Channel;
+use crate::session::CallSid;
+use crate::state::AppState;
+use crate::tty::modem::{Demodulator, Modulator, SAMPLE_RATE};
+use crate::twiml::{Element, Response};
+
+/// Received audio not listened to after our own transmission has played: its echo
+/// (300 ms).
+const ECHO_GUARD: usize = SAMPLE_RATE * 3 / 10;
+/// Audio bytes per media message we send (half a second).
+const CHUNK: usize = SAMPLE_RATE / 2;
+/// The most keys an entry holds (a PAR ID is ten).
+const MAX_ENTRY: usize = 32;
+/// The call layer's own deadline for one answer, as for a webhook.
+const ANSWER_DEADLINE: Duration = Duration::from_secs(8);
+/// Redirects followed in one turn before giving up (a loop would be a bug).
+const MAX_REDIRECTS: usize = 8;
+
+/// The answer to a TTY call in `baudot` mode: the call's audio goes to our stream.
+pub fn connect(public_url: &str, token: &str) -> Response {
+    let stream_url = match public_url.split_once("://") {
+        Some(("https", rest)) => format!("wss://{rest}/tty/stream"),
+        Some((_, rest)) => format!("ws://{rest}/tty/stream"),
+        None => format!("ws://{public_url}/tty/stream"),
+    };
+    let mut r = Response::new();
+    r.push(
+        Element::new("Connect")
+            .attr("action", format!("{public_url}/voice/tty/after"))
+            .attr("method", "POST")
+            .child(
+                Element::new("Stream").attr("url", stream_url).child(
+                    Element::new("Parameter")
+                        .attr("name", "token")
+                        .attr("value", token),
+                ),
+            ),
+    );
+    r
+}
+
+/// A new stream token: 128 random bits.
+pub fn new_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// `POST /voice/tty/after`: the stream closed. The TwiML it left (a queue, a dial, a
+/// hang-up) is answered; a stream that closed without leaving any (a dropped socket)
+/// is connected again, and the call carries on where it was.
+pub async fn after(s: &crate::state::Services, p: &Params) -> Result<Response, CallError> {
+    let mut session = session_for(s, p).await?;
+    let response = match session.tty_handoff.take() {
+        Some(xml) => crate::twiml::parse(&xml)
+            .map_err(|e| CallError::during(&session)(anyhow::anyhow!("a stored hand-off: {e}")))?,
+        None => {
+            let token = new_token();
+            session.stream_token = Some(token.clone());
+            connect(&s.settings.public_url, &token)
+        }
+    };
+    finish(s, session, None, response).await
+}
+
+/// A message from the provider, as much of it as is read.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum Inbound {
+    Connected,
+    Start { start: Start },
+    Media { media: Media },
+    Dtmf { dtmf: Dtmf },
+    Mark { mark: MarkName },
+    Stop,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Start {
+    #[serde(rename = "streamSid")]
+    pub stream_sid: String,
+    #[serde(rename = "callSid")]
+    pub call_sid: String,
+    #[serde(rename = "customParameters", default)]
+    pub custom_parameters: HashMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Media {
+    pub payload: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Dtmf {
+    pub digit: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MarkName {
+    pub name: String,
+}
+
+/// What to send the provider.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outbound {
+    /// A JSON text frame.
+    Frame(String),
+    /// Close the socket (the provider then asks the `<Connect action>`).
+    Close,
+}
+
+/// A `<Gather>` being filled.
+#[derive(Debug, Clone)]
+struct Entry {
+    step: String,
+    num_digits: Option<usize>,
+    finish_on_key: String,
+    /// Samples of quiet before the entry is taken as it is.
+    timeout: usize,
+    keys: String,
+    typed: String,
+    quiet: usize,
+}
+
+impl Entry {
+    /// Takes one character typed or keyed; `true` once the entry is complete.
+    fn take(&mut self, c: char) -> bool {
+        self.quiet = 0;
+        match c {
+            '0'..='9' | '*' | '#' => {
+                if self.finish_on_key.contains(c) {
+                    return true;
+                }
+                if self.keys.len() < MAX_ENTRY {
+                    self.keys.push(c);
+                }
+                self.num_digits.is_some_and(|n| self.keys.len() >= n)
+            }
+            // Enter ends a line.
+            '\r' | '\n' => true,
+            c => {
+                self.typed.push(c);
+                // "GA", go ahead: the caller's turn is over.
+                self.typed.trim_end().ends_with("GA")
+            }
+        }
+    }
+}
+
+/// Where the turn is.
+#[derive(Debug)]
+enum Turn {
+    /// Our text is playing; nothing is heard until its mark comes back.
+    Sending {
+        mark: String,
+        then: Then,
+    },
+    /// Our text has played; its echo may still arrive for `left` samples.
+    Guard {
+        left: usize,
+        then: Then,
+    },
+    /// The caller's turn.
+    Listening(Entry),
+    Done,
+}
+
+#[derive(Debug)]
+enum Then {
+    Listen(Entry),
+    Close,
+}
+
+/// One TTY call on one stream.
+pub struct TtyCall {
+    s: AppState,
+    call_sid: String,
+    stream_sid: String,
+    modulator: Modulator,
+    demodulator: Demodulator,
+    turn: Turn,
+    /// Keys pressed while we were sending, used when the caller's turn begins.
+    typeahead: String,
+    marks: u64,
+}
+
+impl TtyCall {
+    /// A stream's `start`: its token must be the one its call was given. Answers the
+    /// call and its first turn, or `None` (no audio; the socket is closed).
+    pub async fn start(s: AppState, start: Start) -> Option<(TtyCall, Vec<Outbound>)> {
+        let sid = CallSid::parse(&start.call_sid)?;
+        let token = start.custom_parameters.get("token")?;
+        let session = s.store.sessions().load(&sid, s.now()).await.ok()??;
+        let known = session.channel == Channel::Tty
+            && session
+                .stream_token
+                .as_deref()
+                .is_some_and(|t| same(t.as_bytes(), token.as_bytes()));
+        if !known {
+            tracing::warn!(
+                call_sid = sid.as_str(),
+                "a TTY stream for no live TTY call; closed"
+            );
+            return None;
+        }
+        tracing::info!(call_sid = sid.as_str(), "TTY stream started");
+        let mut call = TtyCall {
+            s,
+            call_sid: sid.as_str().to_string(),
+            stream_sid: start.stream_sid,
+            modulator: Modulator::default(),
+            demodulator: Demodulator::new(),
+            turn: Turn::Done,
+            typeahead: String::new(),
+            marks: 0,
+        };
+        // A new call starts at the TTY entry; a stream connected again re-presents
+        // the step the call was waiting at.
+        let first = match session.awaiting.clone() {
+            None => call.run(Path::Entry).await,
+            Some(step) => call.run(Path::Step(step)).await,
+        };
+        let out = call.answer(first).await;
+        Some((call, out))
+    }
+
+    /// The stream ended (the caller hung up): the call ends as the status callback
+    /// would end it.
+    pub async fn stop(&mut self) {
+        self.turn = Turn::Done;
+        if let Some(sid) = CallSid::parse(&self.call_sid)
+            && let Err(e) = self
+                .s
+                .store
+                .sessions()
+                .end(&sid, "completed", self.s.now())
+                .await
+        {
+            tracing::warn!(error = %format!("{e:#}"), "a TTY call's end was not saved");
+        }
+    }
+
+    /// Logs the stream's end.
+    pub fn ended(&self) {
+        tracing::info!(call_sid = self.call_sid.as_str(), "TTY stream ended");
+    }
+
+    /// The provider played our audio up to `name`.
+    pub async fn mark(&mut self, name: &str) -> Vec<Outbound> {
+        if let Turn::Sending { mark, .. } = &self.turn
+            && mark == name
+        {
+            let Turn::Sending { then, .. } = std::mem::replace(&mut self.turn, Turn::Done) else {
+                return Vec::new();
+            };
+            self.turn = Turn::Guard {
+                left: ECHO_GUARD,
+                then,
+            };
+        }
+        Vec::new()
+    }
+
+    /// A keypad tone: the same as the character typed.
+    pub async fn dtmf(&mut self, digit: &str) -> Vec<Outbound> {
+        let Some(c) = digit
+            .chars()
+            .next()
+            .filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#')
+        else {
+            return Vec::new();
+        };
+        match &mut self.turn {
+            Turn::Listening(entry) => {
+                if entry.take(c) {
+                    return self.submit().await;
+                }
+                Vec::new()
+            }
+            Turn::Sending { .. } | Turn::Guard { .. } => {
+                if self.typeahead.len() < MAX_ENTRY {
+                    self.typeahead.push(c);
+                }
+                Vec::new()
+            }
+            Turn::Done => Vec::new(),
+        }
+    }
+
+    /// The caller's audio (base64 μ-law, as the provider sends it).
+    pub async fn media(&mut self, payload: &str) -> Vec<Outbound> {
+        let Ok(audio) = base64::engine::general_purpose::STANDARD.decode(payload) else {
+            return Vec::new();
+        };
+        match &mut self.turn {
+            // Our own echo: not listened to.
+            Turn::Sending { .. } | Turn::Done => Vec::new(),
+            Turn::Guard { left, .. } => {
+                *left = left.saturating_sub(audio.len());
+                if *left > 0 {
+                    return Vec::new();
+                }
+                let Turn::Guard { then, .. } = std::mem::replace(&mut self.turn, Turn::Done) else {
+                    return Vec::new();
+                };
+                match then {
+                    Then::Close => vec![Outbound::Close],
+                    Then::Listen(entry) => self.listen(entry).await,
+                }
+            }
+            Turn::Listening(entry) => {
+                self.demodulator.push(&audio);
+                let text = self.demodulator.take_text();
+                if text.is_empty() {
+                    entry.quiet += audio.len();
+                    if entry.quiet >= entry.timeout {
+                        return self.submit().await;
+                    }
+                    return Vec::new();
+                }
+                for c in text.chars() {
+                    if entry.take(c) {
+                        return self.submit().await;
+                    }
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// The caller's turn begins: keys pressed ahead go in first.
+    async fn listen(&mut self, mut entry: Entry) -> Vec<Outbound> {
+        self.demodulator.reset();
+        let ahead = std::mem::take(&mut self.typeahead);
+        for c in ahead.chars() {
+            if entry.take(c) {
+                self.turn = Turn::Listening(entry);
+                return self.submit().await;
+            }
+        }
+        self.turn = Turn::Listening(entry);
+        Vec::new()
+    }
+
+    /// Hands the entry to its step, as the provider would post a `<Gather>`.
+    async fn submit(&mut self) -> Vec<Outbound> {
+        let Turn::Listening(entry) = std::mem::replace(&mut self.turn, Turn::Done) else {
+            return Vec::new();
+        };
+        let response = self.run(Path::Input(entry.step, entry.keys)).await;
+        self.answer(response).await
+    }
+
+    /// Asks the call layer, as a webhook would, within the webhook's deadline; an error
+    /// is answered with the call layer's own apology.
+    async fn run(&self, path: Path) -> Response {
+        let s = &*self.s;
+        let mut params = vec![
+            ("CallSid".to_string(), self.call_sid.clone()),
+            ("Direction".to_string(), "inbound".to_string()),
+        ];
+        let work = async {
+            match path {
+                Path::Entry => entry(s, &Params(params)).await,
+                Path::Step(name) => super::step(s, &Params(params), &name).await,
+                Path::Input(name, keys) => {
+                    if !keys.is_empty() {
+                        params.push(("Digits".to_string(), keys));
+                    }
+                    super::input(s, &Params(params), &name).await
+                }
+                Path::Recover(attempt) => super::recover(s, &Params(params), attempt).await,
+            }
+        };
+        match tokio::time::timeout(ANSWER_DEADLINE, work).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                tracing::error!(error = %format!("{:#}", e.source), "a TTY turn failed");
+                super::apology(s, &e)
+            }
+            Err(_) => {
+                let e = CallError {
+                    lang: None,
+                    channel: Channel::Tty,
+                    attempt: 0,
+                    source: anyhow::anyhow!("a TTY turn passed its deadline"),
+                };
+                tracing::error!("a TTY turn passed its deadline");
+                super::apology(s, &e)
+            }
+        }
+    }
+
+    /// Plays an answer: its text now, then the caller's turn, or the hand-off.
+    async fn answer(&mut self, mut response: Response) -> Vec<Outbound> {
+        let mut text: Vec<String> = Vec::new();
+        for _ in 0..MAX_REDIRECTS {
+            let mut next: Option<String> = None;
+            let mut then: Option<Then> = None;
+            for (i, verb) in response.verbs.iter().enumerate() {
+                match verb.name {
+                    "Say" => text.extend(verb.text.clone()),
+                    "Pause" | "Play" => {}
+                    "Gather" => {
+                        text.extend(
+                            verb.children
+                                .iter()
+                                .filter(|c| c.name == "Say")
+                                .filter_map(|c| c.text.clone()),
+                        );
+                        then = Some(match self.entry_for(verb) {
+                            Some(e) => Then::Listen(e),
+                            None => Then::Close,
+                        });
+                        break;
+                    }
+                    "Redirect" => {
+                        next = verb.text.clone();
+                        break;
+                    }
+                    _ => {
+                        // A queue, a dial, a hang-up: the provider runs it once the
+                        // stream closes.
+                        let rest = Response {
+                            verbs: response.verbs[i..].to_vec(),
+                        };
+                        self.leave(rest).await;
+                        then = Some(Then::Close);
+                        break;
+                    }
+                }
+            }
+            if let Some(then) = then {
+                return self.send(&text, then);
+            }
+            match next.as_deref().and_then(|url| self.path_of(url)) {
+                Some(path) => response = self.run(path).await,
+                None => {
+                    // Nothing more to do on the stream: end the call politely.
+                    self.leave(hang_up()).await;
+                    return self.send(&text, Then::Close);
+                }
+            }
+        }
+        tracing::error!("a TTY turn redirected too many times");
+        self.leave(hang_up()).await;
+        self.send(&text, Then::Close)
+    }
+
+    /// Keeps `twiml` in the session for the `<Connect action>`.
+    async fn leave(&self, twiml: Response) {
+        let s = &*self.s;
+        let params = Params(vec![("CallSid".to_string(), self.call_sid.clone())]);
+        let saved = async {
+            let mut session = session_for(s, &params).await?;
+            session.tty_handoff = Some(twiml.to_xml());
+            finish(s, session, None, Response::new()).await
+        };
+        if let Err(e) = saved.await {
+            tracing::error!(error = %format!("{:#}", e.source), "a TTY hand-off was not saved");
+        }
+    }
+
+    /// The entry a `<Gather>` asks for; `None` if its action is not one of ours.
+    fn entry_for(&self, gather: &Element) -> Option<Entry> {
+        let action = gather.get("action")?;
+        let Path::Input(step, _) = self.path_of(action)? else {
+            return None;
+        };
+        let seconds: usize = gather
+            .get("timeout")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(30);
+        Some(Entry {
+            step,
+            num_digits: gather.get("numDigits").and_then(|n| n.parse().ok()),
+            finish_on_key: gather.get("finishOnKey").unwrap_or("").to_string(),
+            timeout: seconds * SAMPLE_RATE,
+            keys: String::new(),
+            typed: String::new(),
+            quiet: 0,
+        })
+    }
+
+    /// The call-layer path for one of our URLs.
+    fn path_of(&self, url: &str) -> Option<Path> {
+        let path = url.strip_prefix(&self.s.settings.public_url)?;
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        if let Some(name) = path.strip_prefix("/voice/input/") {
+            return Some(Path::Input(name.to_string(), String::new()));
+        }
+        if let Some(name) = path.strip_prefix("/voice/step/") {
+            return Some(Path::Step(name.to_string()));
+        }
+        if path == "/voice/recover" {
+            let attempt = query
+                .strip_prefix("attempt=")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
+            return Some(Path::Recover(attempt));
+        }
+        None
+    }
+
+    /// Sends `text` as TTY audio and a mark after it; `then` once it has played.
+    fn send(&mut self, text: &[String], then: Then) -> Vec<Outbound> {
+        let joined = text
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        if joined.is_empty() {
+            return match then {
+                Then::Close => {
+                    self.turn = Turn::Done;
+                    vec![Outbound::Close]
+                }
+                Then::Listen(entry) => {
+                    self.turn = Turn::Listening(entry);
+                    Vec::new()
+                }
+            };
+        }
+        // Each turn on a new line.
+        let audio = self.modulator.transmit(&format!("\r\n{joined}\r\n"));
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut out: Vec<Outbound> = audio
+            .chunks(CHUNK)
+            .map(|chunk| {
+                Outbound::Frame(
+                    serde_json::json!({
+                        "event": "media",
+                        "streamSid": self.stream_sid,
+                        "media": {"payload": b64.encode(chunk)},
+                    })
+                    .to_string(),
+                )
+            })
+            .collect();
+        self.marks += 1;
+        let mark = format!("tx-{}", self.marks);
+        out.push(Outbound::Frame(
+            serde_json::json!({
+                "event": "mark",
+                "streamSid": self.stream_sid,
+                "mark": {"name": mark},
+            })
+            .to_string(),
+        ));
+        self.turn = Turn::Sending { mark, then };
+        out
+    }
+}
+
+/// A call-layer request the stream makes.
+#[derive(Debug)]
+enum Path {
+    /// The TTY entry, at the stream's start.
+    Entry,
+    Step(String),
+    /// A `<Gather>`'s entry (its step, and the keys).
+    Input(String, String),
+    Recover(u32),
+}
+
+/// Equal, in a time that does not depend on where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn hang_up() -> Response {
+    let mut r = Response::new();
+    r.push(Element::new("Hangup"));
+    r
+}
+
+/// The TTY entry for a call answered with the stream: its greeting and first menu.
+async fn entry(s: &crate::state::Services, p: &Params) -> Result<Response, CallError> {
+    let mut session = session_for(s, p).await?;
+    let before = snapshot(s, &session);
+    let response = engine::start(s, &mut session, "tty")
+        .await
+        .map_err(CallError::during(&session))?;
+    finish(s, session, before, response).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(num: Option<usize>, finish: &str) -> Entry {
+        Entry {
+            step: "x".into(),
+            num_digits: num,
+            finish_on_key: finish.into(),
+            timeout: 8000,
+            keys: String::new(),
+            typed: String::new(),
+            quiet: 0,
+        }
+    }
+
+    #[test]
+    fn an_entry_ends_on_its_count_enter_ga_or_its_key() {
+        let mut e = entry(Some(1), "");
+        assert!(e.take('2'));
+        assert_eq!(e.keys, "2");
+        let mut e = entry(None, "#");
+        assert!(!e.take('4') && !e.take('8') && !e.take(' '));
+        assert!(e.take('#'));
+        assert_eq!(e.keys, "48");
+        let mut e = entry(None, "#");
+        assert!(!e.take('1') && !e.take(' ') && !e.take('G'));
+        assert!(e.take('A'));
+        assert_eq!(e.keys, "1");
+        let mut e = entry(Some(9), "#");
+        assert!(!e.take('1'));
+        assert!(e.take('\r'));
+    }
+
+    #[test]
+    fn the_stream_url_follows_the_public_url() {
+        let xml = connect("https://ivr.agency.gov", "tok").to_xml();
+        assert!(
+            xml.contains(r#"url="wss://ivr.agency.gov/tty/stream""#),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"action="https://ivr.agency.gov/voice/tty/after""#));
+        assert!(
+            xml.contains(r#"<Parameter name="token" value="tok"/>"#),
+            "{xml}"
+        );
+        let xml = connect("http://127.0.0.1:8080", "tok").to_xml();
+        assert!(
+            xml.contains(r#"url="ws://127.0.0.1:8080/tty/stream""#),
+            "{xml}"
+        );
+        assert!(crate::twiml::check(&connect("http://h", "t")).is_ok());
+    }
+}
