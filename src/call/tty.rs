@@ -274,6 +274,10 @@ impl TtyCall {
             let Turn::Sending { then, .. } = std::mem::replace(&mut self.turn, Turn::Done) else {
                 return Vec::new();
             };
+            // The last words have played: nothing to listen for, so no echo to wait out.
+            if let Then::Close = then {
+                return vec![Outbound::Close];
+            }
             self.turn = Turn::Guard {
                 left: ECHO_GUARD,
                 then,

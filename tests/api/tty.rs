@@ -66,3 +66,401 @@ fn a_quiet_tty_in_noise_and_the_silence_between_turns() {
         ""
     );
 }
+
+// ---------------------------------------------------------------------------------
+// Whole calls over the media stream: the test plays the provider (signed webhooks, the
+// WebSocket's JSON frames) and the caller's TTY (the independent peer, with the
+// product's own receiver listening too).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use caseline::app::Application;
+use caseline::clock::FixedClock;
+use caseline::config::TtyMode;
+use caseline::http::signature::{Algorithm, sign, signing_payload};
+use caseline::store::Store;
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::{self as common, PUBLIC_URL, TOKEN, TTY_LINE};
+
+const MARCO: (&str, &str) = ("900234567", "4820193757");
+/// How long the test waits for the server's next frame (wall clock: a safety net only;
+/// nothing is timed).
+const PATIENCE: Duration = Duration::from_secs(20);
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A running server (real sockets: the stream is a WebSocket) on a fresh SQLite store
+/// with the demo data, in `baudot` mode.
+struct Line {
+    addr: std::net::SocketAddr,
+    state: caseline::state::AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Line {
+    async fn open() -> Line {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = common::settings();
+        settings.listen = "127.0.0.1:0".parse().expect("address");
+        settings.tty_mode = TtyMode::Baudot;
+        // A TaskRouter workflow, so the queue's TwiML carries the caller's context.
+        settings.csu_workflow_sid = Some("WW0123456789abcdef0123456789abcdef".into());
+        let store = Store::connect(&format!("sqlite://{}/caseline.db", dir.path().display()))
+            .await
+            .expect("store");
+        let app = Application::build_with(
+            settings,
+            store,
+            Arc::new(FixedClock::at(common::open_time())),
+        )
+        .await
+        .expect("app");
+        let addr = app.local_addr().expect("address");
+        let state = app.state();
+        let extract = caseline::cases::import::parse(caseline::demo::DEMO_EXTRACT).expect("demo");
+        caseline::cases::import::run(&state.store, &state.blind, &state.hasher, extract, &|_| {})
+            .await
+            .expect("import");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        Line {
+            addr,
+            state,
+            stop: Some(stop),
+            _dir: dir,
+        }
+    }
+
+    /// A signed webhook, as the provider posts it; answers the TwiML.
+    async fn post(&self, path: &str, params: &[(&str, &str)]) -> String {
+        let owned: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let url = format!("{PUBLIC_URL}{path}");
+        let sig = sign(Algorithm::HmacSha1, TOKEN, &signing_payload(&url, &owned));
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params.iter())
+            .finish();
+        let answer = reqwest::Client::new()
+            .post(format!("http://{}{path}", self.addr))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", sig)
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(answer.status(), 200);
+        answer.text().await.expect("a body")
+    }
+
+    /// A call comes in on the TTY number: answers its CallSid and stream token.
+    async fn ring(&self) -> (String, String) {
+        let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
+        let xml = self
+            .post(
+                "/voice/incoming",
+                &[
+                    ("CallSid", &sid),
+                    ("From", "+15595550123"),
+                    ("To", TTY_LINE),
+                ],
+            )
+            .await;
+        let twiml = caseline::twiml::parse(&xml).expect("TwiML");
+        caseline::twiml::check(&twiml).expect("valid TwiML");
+        let connect = &twiml.verbs[0];
+        assert_eq!(connect.name, "Connect", "{xml}");
+        assert_eq!(
+            connect.get("action"),
+            Some(format!("{PUBLIC_URL}/voice/tty/after").as_str())
+        );
+        let stream = &connect.children[0];
+        assert_eq!(
+            stream.get("url"),
+            Some("wss://ivr.example.test/tty/stream"),
+            "{xml}"
+        );
+        let token = stream.children[0]
+            .get("value")
+            .expect("a token")
+            .to_string();
+        assert_eq!(stream.children[0].get("name"), Some("token"));
+        assert!(!xml.contains(MARCO.0));
+        (sid, token)
+    }
+
+    async fn socket(&self) -> Socket {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/tty/stream", self.addr))
+            .await
+            .expect("the stream opens");
+        ws
+    }
+}
+
+impl Drop for Line {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The provider's side of one call's stream, with the caller's TTY on it.
+struct TtyCaller {
+    ws: Socket,
+    stream_sid: String,
+    tty: crate::tty_peer::Transmitter,
+    frames_sent: u64,
+}
+
+impl TtyCaller {
+    /// Opens the stream and sends `connected` and `start` for the call.
+    async fn start(line: &Line, call_sid: &str, token: &str) -> TtyCaller {
+        let mut ws = line.socket().await;
+        let stream_sid = format!("MZ{}", uuid::Uuid::new_v4().simple());
+        send_json(
+            &mut ws,
+            serde_json::json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
+        )
+        .await;
+        send_json(
+            &mut ws,
+            serde_json::json!({
+                "event": "start",
+                "sequenceNumber": "1",
+                "start": {
+                    "accountSid": "AC00000000000000000000000000000000",
+                    "streamSid": stream_sid,
+                    "callSid": call_sid,
+                    "tracks": ["inbound"],
+                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                    "customParameters": {"token": token},
+                },
+                "streamSid": stream_sid,
+            }),
+        )
+        .await;
+        TtyCaller {
+            ws,
+            stream_sid,
+            tty: crate::tty_peer::Transmitter::default(),
+            frames_sent: 0,
+        }
+    }
+
+    /// Everything the server sends up to its next mark, printed by the independent TTY
+    /// and by the product's own receiver (which must agree); the mark is echoed back
+    /// once "played", as the provider does. `None` when the server closed instead.
+    async fn hear(&mut self) -> Option<String> {
+        let mut audio = Vec::new();
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("the server answers in time");
+            let text = match frame {
+                Some(Ok(Message::Text(t))) => t.to_string(),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            };
+            let v: serde_json::Value = serde_json::from_str(&text).expect("JSON from the server");
+            assert_eq!(v["streamSid"], self.stream_sid.as_str(), "{v}");
+            match v["event"].as_str() {
+                Some("media") => {
+                    let payload = v["media"]["payload"].as_str().expect("a payload");
+                    audio.extend(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(payload)
+                            .expect("base64"),
+                    );
+                }
+                Some("mark") => {
+                    let printed = crate::tty_peer::decode(&audio);
+                    let mut own = caseline::tty::modem::Demodulator::new();
+                    own.push(&audio);
+                    assert_eq!(own.take_text(), printed, "the two receivers agree");
+                    let name = v["mark"]["name"].clone();
+                    send_json(&mut self.ws, serde_json::json!({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})).await;
+                    return Some(printed);
+                }
+                other => panic!("unexpected event {other:?}: {v}"),
+            }
+        }
+    }
+
+    async fn audio(&mut self, mulaw: &[u8]) {
+        for frame in mulaw.chunks(160) {
+            self.frames_sent += 1;
+            let payload = base64::engine::general_purpose::STANDARD.encode(frame);
+            let msg = serde_json::json!({
+                "event": "media",
+                "sequenceNumber": (self.frames_sent + 1).to_string(),
+                "media": {"track": "inbound", "chunk": self.frames_sent.to_string(), "timestamp": (self.frames_sent * 20).to_string(), "payload": payload},
+                "streamSid": self.stream_sid,
+            });
+            send_json(&mut self.ws, msg).await;
+        }
+    }
+
+    /// The line while our side waits (our echo guard runs on it), then `text` typed on
+    /// the TTY, then a little quiet.
+    async fn type_text(&mut self, text: &str) {
+        self.audio(&crate::tty_peer::silence(400)).await;
+        let typed = self.tty.send(text);
+        self.audio(&typed).await;
+        self.audio(&crate::tty_peer::silence(200)).await;
+    }
+
+    /// A keypad tone instead of typing.
+    async fn key(&mut self, digit: &str) {
+        self.audio(&crate::tty_peer::silence(400)).await;
+        send_json(&mut self.ws, serde_json::json!({"event": "dtmf", "streamSid": self.stream_sid, "dtmf": {"track": "inbound_track", "digit": digit}})).await;
+    }
+
+    async fn hang_up(&mut self, call_sid: &str) {
+        send_json(&mut self.ws, serde_json::json!({"event": "stop", "streamSid": self.stream_sid, "stop": {"accountSid": "AC00000000000000000000000000000000", "callSid": call_sid}})).await;
+    }
+}
+
+async fn send_json(ws: &mut Socket, v: serde_json::Value) {
+    ws.send(Message::Text(v.to_string().into()))
+        .await
+        .expect("the socket takes it");
+}
+
+/// True once the server has closed the socket (no audio before it).
+async fn closed_without_audio(ws: &mut Socket) -> bool {
+    loop {
+        match tokio::time::timeout(PATIENCE, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => panic!("the server sent {t}"),
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return true,
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tty_caller_verifies_hears_payments_and_reaches_a_person_over_the_stream() {
+    let line = Line::open().await;
+    let (sid, token) = line.ring().await;
+    let mut tty = TtyCaller::start(&line, &sid, &token).await;
+
+    let hello = tty.hear().await.expect("the greeting");
+    assert!(
+        hello.contains("CALIFORNIA CHILD SUPPORT SERVICES"),
+        "{hello}"
+    );
+    assert!(hello.contains("ENGLISH: PRESS 1"), "{hello}");
+    assert!(hello.trim_end().ends_with("GA"), "{hello}");
+
+    tty.type_text("1").await;
+    let menu = tty.hear().await.expect("the main menu");
+    assert!(menu.contains("MAIN MENU. 1 PAYMENTS"), "{menu}");
+    assert!(menu.contains("NBR MORE TIME"), "# spelled: {menu}");
+
+    tty.type_text("1").await;
+    let ask_ssn = tty.hear().await.expect("the SSN prompt");
+    assert!(ask_ssn.contains("SOCIAL SECURITY"), "{ask_ssn}");
+    // Nine digits end the entry.
+    tty.type_text(MARCO.0).await;
+    let ask_par = tty.hear().await.expect("the PAR ID prompt");
+    assert!(ask_par.contains("PAR ID"), "{ask_par}");
+    // GA ends it too.
+    tty.type_text(&format!("{} GA", MARCO.1)).await;
+    let payments = tty.hear().await.expect("the payments readback");
+    assert!(payments.contains("$450.00"), "{payments}");
+    assert!(payments.contains("$1,234.56"), "{payments}");
+
+    // Keypad tones work as typing does: 2, the last five payments.
+    tty.key("2").await;
+    let history = tty.hear().await.expect("the history");
+    assert!(history.contains("$225.00"), "{history}");
+
+    // 0: a person. The text says so, then the stream closes and the provider asks the
+    // <Connect> action, which answers the queue with the caller's context.
+    tty.key("0").await;
+    let to_person = tty.hear().await.expect("the hand-off text");
+    assert!(!to_person.is_empty());
+    assert!(tty.hear().await.is_none(), "the server closed the stream");
+    let xml = line.post("/voice/tty/after", &[("CallSid", &sid)]).await;
+    let twiml = caseline::twiml::parse(&xml).expect("TwiML");
+    caseline::twiml::check(&twiml).expect("valid");
+    assert!(xml.contains("<Enqueue"), "{xml}");
+    assert!(
+        xml.contains(r#""channel":"tty""#),
+        "the context says TTY: {xml}"
+    );
+    for secret in [MARCO.0, MARCO.1] {
+        assert!(!xml.contains(secret));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hang_up_mid_turn_ends_the_call() {
+    let line = Line::open().await;
+    let (sid, token) = line.ring().await;
+    let mut tty = TtyCaller::start(&line, &sid, &token).await;
+    tty.hear().await.expect("the greeting");
+    // Half a character typed, then the caller hangs up.
+    let half = tty.tty.send("1");
+    tty.audio(&half[..1500]).await;
+    tty.hang_up(&sid).await;
+    assert!(closed_without_audio(&mut tty.ws).await);
+    let call = caseline::session::CallSid::parse(&sid).expect("sid");
+    let live = line
+        .state
+        .store
+        .sessions()
+        .load(&call, line.state.now())
+        .await
+        .expect("load");
+    assert!(live.is_none(), "the call has ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_token_or_an_unknown_call_gets_no_audio_and_garbage_harms_no_one() {
+    let line = Line::open().await;
+    let (sid, token) = line.ring().await;
+    // A wrong token for a live call.
+    let mut forged = TtyCaller::start(&line, &sid, "0000000000000000ffffffffffffffff").await;
+    assert!(closed_without_audio(&mut forged.ws).await);
+    // The right token for a call that does not exist.
+    let mut unknown = TtyCaller::start(&line, "CA0123456789abcdef0123456789abcdef", &token).await;
+    assert!(closed_without_audio(&mut unknown.ws).await);
+
+    // Garbage on another socket, and one dropped mid-call: the real call still works.
+    let mut junk = line.socket().await;
+    for frame in [
+        Message::Binary(vec![0u8; 512].into()),
+        Message::Text("{not json".into()),
+        Message::Text(r#"{"event":"media","media":{"payload":"!!!"}}"#.into()),
+        Message::Text(r#"{"event":"nonsense"}"#.into()),
+    ] {
+        junk.send(frame).await.expect("sent");
+    }
+    let (other, other_token) = line.ring().await;
+    let mut dropped = TtyCaller::start(&line, &other, &other_token).await;
+    dropped.hear().await.expect("a greeting");
+    drop(dropped);
+
+    let mut tty = TtyCaller::start(&line, &sid, &token).await;
+    let hello = tty.hear().await.expect("the greeting");
+    assert!(hello.contains("ENGLISH: PRESS 1"), "{hello}");
+    // Bad frames inside a good call are dropped too.
+    send_json(&mut tty.ws, serde_json::json!({"event": "media", "streamSid": tty.stream_sid, "media": {"payload": "%%%"}})).await;
+    tty.type_text("1").await;
+    let menu = tty.hear().await.expect("the main menu");
+    assert!(menu.contains("MAIN MENU"), "{menu}");
+    // The dropped call's stream connects again at its <Connect> action, and carries on.
+    let xml = line.post("/voice/tty/after", &[("CallSid", &other)]).await;
+    assert!(xml.contains("<Stream"), "{xml}");
+}
