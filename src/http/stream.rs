@@ -69,8 +69,8 @@ async fn serve(s: AppState, mut socket: WebSocket) {
             }
         }
     }
-    let _ = socket.send(Message::Close(None)).await;
     if let Some(c) = call {
         c.ended();
     }
+    let _ = socket.send(Message::Close(None)).await;
 }

@@ -220,6 +220,8 @@ struct TtyCaller {
     stream_sid: String,
     tty: crate::tty_peer::Transmitter,
     frames_sent: u64,
+    /// The line echoes the server's own tones back, as TTY lines do.
+    echo: bool,
 }
 
 impl TtyCaller {
@@ -254,6 +256,7 @@ impl TtyCaller {
             stream_sid,
             tty: crate::tty_peer::Transmitter::default(),
             frames_sent: 0,
+            echo: false,
         }
     }
 
@@ -287,6 +290,11 @@ impl TtyCaller {
                     let mut own = caseline::tty::modem::Demodulator::new();
                     own.push(&audio);
                     assert_eq!(own.take_text(), printed, "the two receivers agree");
+                    if self.echo {
+                        // Our own words come back down the line while they play.
+                        let echoed = audio.clone();
+                        self.audio(&echoed).await;
+                    }
                     let name = v["mark"]["name"].clone();
                     send_json(&mut self.ws, serde_json::json!({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})).await;
                     return Some(printed);
@@ -352,7 +360,9 @@ async fn closed_without_audio(ws: &mut Socket) -> bool {
 async fn a_tty_caller_verifies_hears_payments_and_reaches_a_person_over_the_stream() {
     let line = Line::open().await;
     let (sid, token) = line.ring().await;
+    let logs = common::capture_logs();
     let mut tty = TtyCaller::start(&line, &sid, &token).await;
+    tty.echo = true;
 
     let hello = tty.hear().await.expect("the greeting");
     assert!(
@@ -401,6 +411,12 @@ async fn a_tty_caller_verifies_hears_payments_and_reaches_a_person_over_the_stre
     );
     for secret in [MARCO.0, MARCO.1] {
         assert!(!xml.contains(secret));
+    }
+    // The log has the stream's start and end, and never what was typed.
+    let logs = String::from_utf8(logs.lock().expect("logs").clone()).expect("text");
+    assert!(logs.contains("TTY stream started") && logs.contains("TTY stream ended"));
+    for secret in [MARCO.0, MARCO.1] {
+        assert!(!logs.contains(secret), "a log line holds {secret}");
     }
 }
 
