@@ -46,6 +46,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     settings.auth_token = Some(token.clone());
     settings.shared_key = None;
     settings.tty_numbers = vec![TTY_LINE.to_string()];
+    // This phone prints text: the TTY line answers it in text turns (a real TTY gets
+    // the modem over the media stream).
+    settings.tty_mode = crate::config::TtyMode::Text;
     settings.blind_index_key = Some(DEMO_BLIND_INDEX_KEY.to_string());
     // Paying by card is played by this phone (no card is asked for): see `call`.
     if settings.pay.connector.is_none() {
