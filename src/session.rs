@@ -118,6 +118,10 @@ pub struct Session {
     /// dial, a hang-up), answered at the `<Connect>` action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tty_handoff: Option<String>,
+    /// The step a TTY call goes on with when its stream connects again (after a queue or
+    /// a dial, the provider asks a step's URL; the stream answers it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tty_resume: Option<String>,
 }
 
 /// An answered entry: the input step it answered (nothing of what was keyed) and the
@@ -216,6 +220,7 @@ impl Session {
             recording_sid,
             stream_token,
             tty_handoff,
+            tty_resume,
         } = self;
         *call_sid == before.call_sid
             && *channel == before.channel
@@ -241,6 +246,7 @@ impl Session {
             && *recording_sid == before.recording_sid
             && *stream_token == before.stream_token
             && *tty_handoff == before.tty_handoff
+            && *tty_resume == before.tty_resume
     }
 }
 
@@ -282,6 +288,7 @@ impl Session {
             recording_sid: None,
             stream_token: None,
             tty_handoff: None,
+            tty_resume: None,
         }
     }
 }

@@ -83,6 +83,13 @@ pub async fn wait(s: &Services, p: &Params) -> Response {
         None => Lang::ALL.to_vec(),
     };
     let channel = session.as_ref().map_or(Channel::Voice, |s| s.channel);
+    // A TTY caller on the modem cannot read spoken rounds: they wait in quiet (they
+    // were told in text that a person is coming).
+    if channel == Channel::Tty && s.settings.tty_mode == crate::config::TtyMode::Baudot {
+        let mut r = Response::new();
+        r.push(Element::new("Pause").attr("length", HOLD_SECS.to_string()));
+        return r;
+    }
     let values = QueueValues {
         s,
         position: number(p, "QueuePosition"),

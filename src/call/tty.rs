@@ -84,6 +84,31 @@ pub async fn after(s: &crate::state::Services, p: &Params) -> Result<Response, C
     finish(s, session, None, response).await
 }
 
+/// A provider's request for a step (or the recovery) of a TTY call in `baudot` mode,
+/// after a queue or a dial ended: the caller reads, so the step runs on the stream,
+/// which connects again and goes on from `step`. `None` for any other call.
+pub async fn on_stream(
+    s: &crate::state::Services,
+    p: &Params,
+    step: &str,
+) -> Result<Option<Response>, CallError> {
+    if s.settings.tty_mode != crate::config::TtyMode::Baudot {
+        return Ok(None);
+    }
+    let mut session = session_for(s, p).await?;
+    if session.channel != Channel::Tty {
+        return Ok(None);
+    }
+    if let Some(result) = super::transfer_result(p) {
+        session.transfer_result = Some(result);
+    }
+    let token = new_token();
+    session.stream_token = Some(token.clone());
+    session.tty_resume = Some(step.to_string());
+    let response = connect(&s.settings.public_url, &token);
+    finish(s, session, None, response).await.map(Some)
+}
+
 /// A message from the provider, as much of it as is read.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
@@ -146,9 +171,9 @@ struct Entry {
 impl Entry {
     /// Takes one character typed or keyed; `true` once the entry is complete.
     fn take(&mut self, c: char) -> bool {
-        self.quiet = 0;
         match c {
             '0'..='9' | '*' | '#' => {
+                self.quiet = 0;
                 if self.finish_on_key.contains(c) {
                     return true;
                 }
@@ -160,9 +185,15 @@ impl Entry {
             // Enter ends a line.
             '\r' | '\n' => true,
             c => {
+                // Only the last few letters matter (for "GA"); letters alone (or line
+                // noise printed as letters) do not hold the turn open.
                 self.typed.push(c);
-                // "GA", go ahead: the caller's turn is over.
-                self.typed.trim_end().ends_with("GA")
+                if self.typed.len() > 8 {
+                    self.typed.remove(0);
+                }
+                // "GA", go ahead, as a word of its own: the caller's turn is over.
+                let t = self.typed.trim_end();
+                t.ends_with("GA") && (t.len() == 2 || t[..t.len() - 2].ends_with(' '))
             }
         }
     }
@@ -171,9 +202,12 @@ impl Entry {
 /// Where the turn is.
 #[derive(Debug)]
 enum Turn {
-    /// Our text is playing; nothing is heard until its mark comes back.
+    /// Our text is playing; nothing is heard until its mark comes back, or, should the
+    /// mark be lost, until `left` more samples of the caller's audio have come (its
+    /// length and two seconds).
     Sending {
         mark: String,
+        left: usize,
         then: Then,
     },
     /// Our text has played; its echo may still arrive for `left` samples.
@@ -200,8 +234,6 @@ pub struct TtyCall {
     modulator: Modulator,
     demodulator: Demodulator,
     turn: Turn,
-    /// Keys pressed while we were sending, used when the caller's turn begins.
-    typeahead: String,
     marks: u64,
 }
 
@@ -224,6 +256,15 @@ impl TtyCall {
             );
             return None;
         }
+        // One stream per token: a second `start` with it is refused.
+        let mut session = session;
+        session.stream_token = None;
+        let resume = session.tty_resume.take();
+        let awaiting = session.awaiting.clone();
+        if let Err(e) = finish(&s, session, None, Response::new()).await {
+            tracing::error!(error = %format!("{:#}", e.source), "a TTY stream could not start");
+            return None;
+        }
         tracing::info!(call_sid = sid.as_str(), "TTY stream started");
         let mut call = TtyCall {
             s,
@@ -232,12 +273,11 @@ impl TtyCall {
             modulator: Modulator::default(),
             demodulator: Demodulator::new(),
             turn: Turn::Done,
-            typeahead: String::new(),
             marks: 0,
         };
-        // A new call starts at the TTY entry; a stream connected again re-presents
-        // the step the call was waiting at.
-        let first = match session.awaiting.clone() {
+        // A new call starts at the TTY entry; a stream connected again goes on from
+        // the step the provider asked for, or re-presents the one it was waiting at.
+        let first = match resume.or(awaiting) {
             None => call.run(Path::Entry).await,
             Some(step) => call.run(Path::Step(step)).await,
         };
@@ -271,18 +311,24 @@ impl TtyCall {
         if let Turn::Sending { mark, .. } = &self.turn
             && mark == name
         {
-            let Turn::Sending { then, .. } = std::mem::replace(&mut self.turn, Turn::Done) else {
-                return Vec::new();
-            };
-            // The last words have played: nothing to listen for, so no echo to wait out.
-            if let Then::Close = then {
-                return vec![Outbound::Close];
-            }
-            self.turn = Turn::Guard {
-                left: ECHO_GUARD,
-                then,
-            };
+            return self.played();
         }
+        Vec::new()
+    }
+
+    /// Our text has played: the echo guard, or the close.
+    fn played(&mut self) -> Vec<Outbound> {
+        let Turn::Sending { then, .. } = std::mem::replace(&mut self.turn, Turn::Done) else {
+            return Vec::new();
+        };
+        // The last words have played: nothing to listen for, so no echo to wait out.
+        if let Then::Close = then {
+            return vec![Outbound::Close];
+        }
+        self.turn = Turn::Guard {
+            left: ECHO_GUARD,
+            then,
+        };
         Vec::new()
     }
 
@@ -302,13 +348,9 @@ impl TtyCall {
                 }
                 Vec::new()
             }
-            Turn::Sending { .. } | Turn::Guard { .. } => {
-                if self.typeahead.len() < MAX_ENTRY {
-                    self.typeahead.push(c);
-                }
-                Vec::new()
-            }
-            Turn::Done => Vec::new(),
+            // Half duplex: keys while we send, or before our echo has passed, are not
+            // an answer to a prompt the caller has not read yet.
+            Turn::Sending { .. } | Turn::Guard { .. } | Turn::Done => Vec::new(),
         }
     }
 
@@ -319,7 +361,15 @@ impl TtyCall {
         };
         match &mut self.turn {
             // Our own echo: not listened to.
-            Turn::Sending { .. } | Turn::Done => Vec::new(),
+            Turn::Done => Vec::new(),
+            Turn::Sending { left, .. } => {
+                *left = left.saturating_sub(audio.len());
+                if *left == 0 {
+                    tracing::warn!("a TTY turn's mark did not come back; listening anyway");
+                    return self.played();
+                }
+                Vec::new()
+            }
             Turn::Guard { left, .. } => {
                 *left = left.saturating_sub(audio.len());
                 if *left > 0 {
@@ -353,16 +403,9 @@ impl TtyCall {
         }
     }
 
-    /// The caller's turn begins: keys pressed ahead go in first.
-    async fn listen(&mut self, mut entry: Entry) -> Vec<Outbound> {
+    /// The caller's turn begins.
+    async fn listen(&mut self, entry: Entry) -> Vec<Outbound> {
         self.demodulator.reset();
-        let ahead = std::mem::take(&mut self.typeahead);
-        for c in ahead.chars() {
-            if entry.take(c) {
-                self.turn = Turn::Listening(entry);
-                return self.submit().await;
-            }
-        }
         self.turn = Turn::Listening(entry);
         Vec::new()
     }
@@ -384,6 +427,10 @@ impl TtyCall {
             ("CallSid".to_string(), self.call_sid.clone()),
             ("Direction".to_string(), "inbound".to_string()),
         ];
+        let attempt = match &path {
+            Path::Recover(a) => *a,
+            _ => 0,
+        };
         let work = async {
             match path {
                 Path::Entry => entry(s, &Params(params)).await,
@@ -407,7 +454,7 @@ impl TtyCall {
                 let e = CallError {
                     lang: None,
                     channel: Channel::Tty,
-                    attempt: 0,
+                    attempt,
                     source: anyhow::anyhow!("a TTY turn passed its deadline"),
                 };
                 tracing::error!("a TTY turn passed its deadline");
@@ -435,7 +482,12 @@ impl TtyCall {
                         );
                         then = Some(match self.entry_for(verb) {
                             Some(e) => Then::Listen(e),
-                            None => Then::Close,
+                            None => {
+                                tracing::error!("a TTY gather for a URL not ours; ending the call");
+                                self.leave(hang_up()).await;
+                                text.push("SK".to_string());
+                                Then::Close
+                            }
                         });
                         break;
                     }
@@ -443,13 +495,22 @@ impl TtyCall {
                         next = verb.text.clone();
                         break;
                     }
-                    _ => {
+                    other => {
                         // A queue, a dial, a hang-up: the provider runs it once the
-                        // stream closes.
+                        // stream closes. The turn still ends as TTY turns do: GA
+                        // before a person comes on, SK before the line goes.
                         let rest = Response {
                             verbs: response.verbs[i..].to_vec(),
                         };
                         self.leave(rest).await;
+                        let last = text
+                            .last()
+                            .map(|t| t.trim_end().to_string())
+                            .unwrap_or_default();
+                        let marker = if other == "Hangup" { "SK" } else { "GA" };
+                        if !last.ends_with(marker) {
+                            text.push(marker.to_string());
+                        }
                         then = Some(Then::Close);
                         break;
                     }
@@ -463,12 +524,14 @@ impl TtyCall {
                 None => {
                     // Nothing more to do on the stream: end the call politely.
                     self.leave(hang_up()).await;
+                    text.push("SK".to_string());
                     return self.send(&text, Then::Close);
                 }
             }
         }
         tracing::error!("a TTY turn redirected too many times");
         self.leave(hang_up()).await;
+        text.push("SK".to_string());
         self.send(&text, Then::Close)
     }
 
@@ -481,8 +544,12 @@ impl TtyCall {
             session.tty_handoff = Some(twiml.to_xml());
             finish(s, session, None, Response::new()).await
         };
-        if let Err(e) = saved.await {
-            tracing::error!(error = %format!("{:#}", e.source), "a TTY hand-off was not saved");
+        match tokio::time::timeout(ANSWER_DEADLINE, saved).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %format!("{:#}", e.source), "a TTY hand-off was not saved")
+            }
+            Err(_) => tracing::error!("a TTY hand-off was not saved in time"),
         }
     }
 
@@ -573,7 +640,11 @@ impl TtyCall {
             })
             .to_string(),
         ));
-        self.turn = Turn::Sending { mark, then };
+        self.turn = Turn::Sending {
+            mark,
+            left: audio.len() + 2 * SAMPLE_RATE,
+            then,
+        };
         out
     }
 }
@@ -639,6 +710,13 @@ mod tests {
         assert!(!e.take('1') && !e.take(' ') && !e.take('G'));
         assert!(e.take('A'));
         assert_eq!(e.keys, "1");
+        // GA only as a word: OMEGA does not end the turn.
+        let mut e = entry(None, "#");
+        assert!("OMEGA".chars().all(|c| !e.take(c)));
+        // Letters do not hold a turn open: the quiet count runs on.
+        e.quiet = 100;
+        e.take('X');
+        assert_eq!(e.quiet, 100);
         let mut e = entry(Some(9), "#");
         assert!(!e.take('1'));
         assert!(e.take('\r'));

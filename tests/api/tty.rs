@@ -222,6 +222,8 @@ struct TtyCaller {
     frames_sent: u64,
     /// The line echoes the server's own tones back, as TTY lines do.
     echo: bool,
+    /// The next mark is never reported played.
+    lose_mark: bool,
 }
 
 impl TtyCaller {
@@ -257,6 +259,7 @@ impl TtyCaller {
             tty: crate::tty_peer::Transmitter::default(),
             frames_sent: 0,
             echo: false,
+            lose_mark: false,
         }
     }
 
@@ -290,13 +293,25 @@ impl TtyCaller {
                     let mut own = caseline::tty::modem::Demodulator::new();
                     own.push(&audio);
                     assert_eq!(own.take_text(), printed, "the two receivers agree");
+                    let name = v["mark"]["name"].clone();
+                    if self.lose_mark {
+                        // The provider never reports it played: the server must go on
+                        // once the caller's audio has run past it.
+                        self.lose_mark = false;
+                        self.audio(&crate::tty_peer::silence(audio.len() / 8 + 2500))
+                            .await;
+                        return Some(printed);
+                    }
+                    send_json(&mut self.ws, serde_json::json!({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})).await;
                     if self.echo {
-                        // Our own words come back down the line while they play.
-                        let echoed = audio.clone();
+                        // Our own last character comes back down the line just after
+                        // the provider says it played (290 ms: within the guard). Heard,
+                        // it would print a line feed and end the caller's entry.
+                        let hold = 2400;
+                        let from = audio.len().saturating_sub(hold + 1320 + 200);
+                        let echoed = audio[from..audio.len() - hold + 800].to_vec();
                         self.audio(&echoed).await;
                     }
-                    let name = v["mark"]["name"].clone();
-                    send_json(&mut self.ws, serde_json::json!({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})).await;
                     return Some(printed);
                 }
                 other => panic!("unexpected event {other:?}: {v}"),
@@ -314,14 +329,24 @@ impl TtyCaller {
                 "media": {"track": "inbound", "chunk": self.frames_sent.to_string(), "timestamp": (self.frames_sent * 20).to_string(), "payload": payload},
                 "streamSid": self.stream_sid,
             });
-            send_json(&mut self.ws, msg).await;
+            // The server may already have closed (after its last words): that is for
+            // `hear` to notice.
+            if self
+                .ws
+                .send(Message::Text(msg.to_string().into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
         }
     }
 
     /// The line while our side waits (our echo guard runs on it), then `text` typed on
     /// the TTY, then a little quiet.
     async fn type_text(&mut self, text: &str) {
-        self.audio(&crate::tty_peer::silence(400)).await;
+        self.audio(&crate::tty_peer::silence(if self.echo { 100 } else { 400 }))
+            .await;
         let typed = self.tty.send(text);
         self.audio(&typed).await;
         self.audio(&crate::tty_peer::silence(200)).await;
@@ -384,8 +409,9 @@ async fn a_tty_caller_verifies_hears_payments_and_reaches_a_person_over_the_stre
     tty.type_text(MARCO.0).await;
     let ask_par = tty.hear().await.expect("the PAR ID prompt");
     assert!(ask_par.contains("PAR ID"), "{ask_par}");
-    // GA ends it too.
-    tty.type_text(&format!("{} GA", MARCO.1)).await;
+    // Enter ends it (and this turn's mark is lost: the server goes on by the audio).
+    tty.lose_mark = true;
+    tty.type_text(&format!("{}\r\n", MARCO.1)).await;
     let payments = tty.hear().await.expect("the payments readback");
     assert!(payments.contains("$450.00"), "{payments}");
     assert!(payments.contains("$1,234.56"), "{payments}");
@@ -399,7 +425,8 @@ async fn a_tty_caller_verifies_hears_payments_and_reaches_a_person_over_the_stre
     // <Connect> action, which answers the queue with the caller's context.
     tty.key("0").await;
     let to_person = tty.hear().await.expect("the hand-off text");
-    assert!(!to_person.is_empty());
+    assert!(to_person.contains("REPRESENTATIVE"), "{to_person}");
+    assert!(to_person.trim_end().ends_with("GA"), "{to_person}");
     assert!(tty.hear().await.is_none(), "the server closed the stream");
     let xml = line.post("/voice/tty/after", &[("CallSid", &sid)]).await;
     let twiml = caseline::twiml::parse(&xml).expect("TwiML");
@@ -414,7 +441,15 @@ async fn a_tty_caller_verifies_hears_payments_and_reaches_a_person_over_the_stre
     }
     // The log has the stream's start and end, and never what was typed.
     let logs = String::from_utf8(logs.lock().expect("logs").clone()).expect("text");
-    assert!(logs.contains("TTY stream started") && logs.contains("TTY stream ended"));
+    let lines: Vec<&str> = logs.lines().filter(|l| l.contains(&sid)).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("TTY stream started")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("TTY stream ended")),
+        "{lines:?}"
+    );
     for secret in [MARCO.0, MARCO.1] {
         assert!(!logs.contains(secret), "a log line holds {secret}");
     }
@@ -479,4 +514,84 @@ async fn a_forged_token_or_an_unknown_call_gets_no_audio_and_garbage_harms_no_on
     // The dropped call's stream connects again at its <Connect> action, and carries on.
     let xml = line.post("/voice/tty/after", &[("CallSid", &other)]).await;
     assert!(xml.contains("<Stream"), "{xml}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_stream_per_token_and_none_for_a_voice_call() {
+    let line = Line::open().await;
+    let (sid, token) = line.ring().await;
+    let mut first = TtyCaller::start(&line, &sid, &token).await;
+    first.hear().await.expect("the greeting");
+    // The same token again, while the first stream lives: refused.
+    let mut second = TtyCaller::start(&line, &sid, &token).await;
+    assert!(closed_without_audio(&mut second.ws).await);
+    // The first carries on.
+    first.type_text("1").await;
+    assert!(
+        first
+            .hear()
+            .await
+            .expect("the main menu")
+            .contains("MAIN MENU")
+    );
+
+    // A voice call has no stream: any token is refused.
+    let voice = format!("CA{}", uuid::Uuid::new_v4().simple());
+    let xml = line
+        .post(
+            "/voice/incoming",
+            &[("CallSid", &voice), ("To", common::TOLL_FREE)],
+        )
+        .await;
+    assert!(!xml.contains("<Connect"), "{xml}");
+    let mut stray = TtyCaller::start(&line, &voice, &token).await;
+    assert!(closed_without_audio(&mut stray.ws).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silence_times_out_in_audio_time_and_the_queue_and_its_end_stay_in_text() {
+    let line = Line::open().await;
+    let (sid, token) = line.ring().await;
+    let mut tty = TtyCaller::start(&line, &sid, &token).await;
+    tty.hear().await.expect("the greeting");
+    // 31 seconds of the caller's line, sent as fast as the socket takes it: the menu's
+    // 30-second timeout runs on the audio, so the miss prompt comes at once.
+    tty.audio(&crate::tty_peer::silence(31_000)).await;
+    let again = tty.hear().await.expect("the first miss");
+    assert!(again.contains("NO HURRY"), "{again}");
+
+    // To a person: the queue's wait is quiet for a TTY caller (no spoken rounds).
+    tty.type_text("1").await;
+    tty.hear().await.expect("the main menu");
+    tty.key("0").await;
+    tty.hear().await.expect("the hand-off text");
+    assert!(tty.hear().await.is_none());
+    line.post("/voice/tty/after", &[("CallSid", &sid)]).await;
+    let wait = line
+        .post(
+            "/voice/queue/wait",
+            &[("CallSid", &sid), ("QueuePosition", "2")],
+        )
+        .await;
+    let twiml = caseline::twiml::parse(&wait).expect("TwiML");
+    assert!(twiml.verbs.iter().all(|v| v.name == "Pause"), "{wait}");
+    // Nobody answered: the queue's action is a step; it goes on over a new stream.
+    let back = line
+        .post(
+            "/voice/step/representative-after",
+            &[("CallSid", &sid), ("QueueResult", "hangup")],
+        )
+        .await;
+    assert!(back.contains("<Stream"), "{back}");
+    let new_token = caseline::twiml::parse(&back).expect("TwiML").verbs[0].children[0].children[0]
+        .get("value")
+        .expect("a token")
+        .to_string();
+    assert_ne!(new_token, token);
+    let mut resumed = TtyCaller::start(&line, &sid, &new_token).await;
+    let unavailable = resumed.hear().await.expect("the step after the queue");
+    assert!(
+        unavailable.contains("1 CALLBACK. 2 MAIN MENU."),
+        "{unavailable}"
+    );
 }
