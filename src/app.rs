@@ -81,6 +81,7 @@ impl Services {
         )?;
         Ok(Services {
             health: Default::default(),
+            waiting: Default::default(),
             provider,
             screen_pop,
             blind,
@@ -210,6 +211,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_sessions(self.state.clone()));
+        let dialer = tokio::spawn(run_dialer(self.state.clone()));
         let settings = &self.state.settings;
         let options = crate::http::server::Options {
             header_timeout: settings.header_timeout,
@@ -221,10 +223,32 @@ impl Application {
         crate::http::server::serve(self.listener, router(self.state.clone()), options, shutdown)
             .await;
         sweeper.abort();
+        dialer.abort();
         // Saves that answered before their commit are still queued: commit them, so a
         // restart finds every call where its caller last heard it.
         self.state.store.close().await;
         Ok(())
+    }
+}
+
+/// The callback dialer: a tick every `CASELINE_CALLBACK_TICK_SECONDS` while it is
+/// configured. It runs beside the webhooks and never holds them up; its errors are
+/// logged and the next tick tries again.
+async fn run_dialer(state: AppState) {
+    if state.settings.dialer.from.is_none() {
+        return;
+    }
+    let mut tick = tokio::time::interval(state.settings.dialer.tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match crate::dialer::tick(&state).await {
+            Ok(crate::dialer::Tick::Dialled(id)) => {
+                tracing::info!(request = id, "callback dialled")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "the dialer's tick failed"),
+        }
     }
 }
 

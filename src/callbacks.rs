@@ -3,7 +3,6 @@
 //! request per number. Staff list, claim and complete them.
 
 use anyhow::Context;
-use sqlx::Row;
 
 use crate::flow::engine::CallerInput;
 use crate::prompts::Channel;
@@ -11,11 +10,26 @@ use crate::session::Session;
 use crate::speech::Value;
 use crate::store::{CallbackQueue, Sqlite, Store, on_both};
 
-/// Where a request stands.
-pub const STATUSES: &[&str] = &["open", "claimed", "done"];
+/// Where a request stands: waiting (`open`), taken by a staff member (`claimed`), being
+/// dialled, put through to the queue (`connected`), or closed: `done`, `unreached`
+/// (every attempt failed), `cancelled` (by the caller or staff), `failed` (the
+/// provider refused the number).
+pub const STATUSES: &[&str] = &[
+    "open",
+    "claimed",
+    "dialling",
+    "connected",
+    "done",
+    "unreached",
+    "cancelled",
+    "failed",
+];
+
+/// The statuses that close a request (SQL list).
+pub const CLOSED_SQL: &str = "('done', 'unreached', 'cancelled', 'failed')";
 
 /// A stored request.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct Callback {
     pub id: i64,
     /// E.164. Shown whole only to staff who work the request; listings mask it.
@@ -30,6 +44,9 @@ pub struct Callback {
     pub claimed_by: Option<String>,
     pub closed_at: Option<i64>,
     pub outcome: Option<String>,
+    /// Dials placed so far, and when the next may be.
+    pub attempts: i64,
+    pub due_at: Option<i64>,
 }
 
 impl Callback {
@@ -50,10 +67,13 @@ pub fn listing_line(c: &Callback, tz: chrono_tz::Tz) -> String {
         (Some(n), None) => format!("case {n}"),
         _ => "not verified".to_string(),
     };
-    let status = match &c.claimed_by {
+    let mut status = match &c.claimed_by {
         Some(who) if c.status == "claimed" => format!("claimed by {who}"),
         _ => c.status.clone(),
     };
+    if c.attempts > 0 {
+        status = format!("{status}, {} dialled", c.attempts);
+    }
     format!(
         "#{:<5} {}  {}  {}  {:<5}  {:<18}  {}",
         c.id,
@@ -165,7 +185,7 @@ pub struct NewCallback<'a> {
 }
 
 const COLUMNS: &str = "id, number, lang, channel, call_sid, case_number, role, status, \
-                       requested_at, claimed_by, closed_at, outcome";
+                       requested_at, claimed_by, closed_at, outcome, attempts, due_at";
 
 impl CallbackQueue<'_> {
     /// Stores a request; `false` when the number already has one open (nothing changes).
@@ -192,38 +212,36 @@ impl CallbackQueue<'_> {
         Ok(done == 1)
     }
 
-    /// Requests not done yet (open and claimed), oldest first; with `all`, done ones too.
+    /// Requests not closed yet, oldest first; with `all`, closed ones too.
     pub async fn list(&self, all: bool) -> anyhow::Result<Vec<Callback>> {
-        let filter = if all { "" } else { "WHERE status <> 'done'" };
+        let filter = if all {
+            String::new()
+        } else {
+            format!("WHERE status NOT IN {CLOSED_SQL}")
+        };
         let sql = format!("SELECT {COLUMNS} FROM callbacks {filter} ORDER BY requested_at, id");
-        on_both!(
+        Ok(on_both!(
             self.store,
-            read | pool | {
-                sqlx::query(sqlx::AssertSqlSafe(sql))
+            read | pool
+                | sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .fetch_all(pool)
                     .await
                     .context("Failed to list callbacks")?
-                    .iter()
-                    .map(|r| {
-                        Ok(Callback {
-                            id: r.try_get("id")?,
-                            number: r.try_get("number")?,
-                            lang: r.try_get("lang")?,
-                            channel: r.try_get("channel")?,
-                            call_sid: r.try_get("call_sid")?,
-                            case_number: r.try_get("case_number")?,
-                            role: r.try_get("role")?,
-                            status: r.try_get("status")?,
-                            requested_at: r.try_get("requested_at")?,
-                            claimed_by: r.try_get("claimed_by")?,
-                            closed_at: r.try_get("closed_at")?,
-                            outcome: r.try_get("outcome")?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, sqlx::Error>>()
-                    .map_err(anyhow::Error::from)
-            }
-        )
+        ))
+    }
+
+    /// One request by id.
+    pub async fn get(&self, id: i64) -> anyhow::Result<Option<Callback>> {
+        let sql = format!("SELECT {COLUMNS} FROM callbacks WHERE id = $1");
+        Ok(on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to read a callback")?
+        ))
     }
 }
 

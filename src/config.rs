@@ -77,6 +77,40 @@ pub struct Settings {
     pub sms_from: Option<String>,
     /// How TTY calls are served (`CASELINE_TTY_MODE`).
     pub tty_mode: TtyMode,
+    /// The callback dialer (`CASELINE_CALLBACK_*`).
+    pub dialer: DialerSettings,
+}
+
+/// The callback dialer's settings.
+#[derive(Debug, Clone)]
+pub struct DialerSettings {
+    /// The agency's number, the caller ID of every callback; unset, the dialer is off.
+    pub from: Option<String>,
+    pub tick: std::time::Duration,
+    /// At most this many callers waiting in the queue for a callback to be dialled.
+    pub max_waiting: u32,
+    pub attempts: i64,
+    /// Seconds between attempts.
+    pub retry_secs: i64,
+    /// A queue for callbacks, ahead of the callers who have not waited (without a
+    /// TaskRouter workflow, whose `<Task>` gets a priority instead).
+    pub queue: Option<String>,
+    /// The local hours (start, end) a callback may ring, besides the office hours.
+    pub ring_hours: (u32, u32),
+}
+
+impl Default for DialerSettings {
+    fn default() -> Self {
+        DialerSettings {
+            from: None,
+            tick: std::time::Duration::from_secs(20),
+            max_waiting: 2,
+            attempts: 3,
+            retry_secs: 15 * 60,
+            queue: None,
+            ring_hours: (8, 21),
+        }
+    }
 }
 
 /// How the TTY numbers are answered.
@@ -170,6 +204,7 @@ impl Default for Settings {
             pay: crate::pay::PaySettings::default(),
             sms_from: None,
             tty_mode: TtyMode::Baudot,
+            dialer: DialerSettings::default(),
         }
     }
 }
@@ -321,6 +356,17 @@ impl Settings {
         s.max_connections = number("max_connections", s.max_connections)?.max(1);
         s.pay = pay_settings(&get)?;
         s.sms_from = get("sms_from");
+        s.dialer.from = get("callback_from");
+        if let Some(n) = &s.dialer.from
+            && !is_e164(n)
+        {
+            bail!("CASELINE_CALLBACK_FROM: '{n}' is not an E.164 number like +18669013212");
+        }
+        s.dialer.tick = seconds("callback_tick_seconds", s.dialer.tick)?;
+        s.dialer.max_waiting = number("callback_max_waiting", s.dialer.max_waiting)?;
+        s.dialer.attempts = i64::from(number("callback_attempts", 3)?.max(1));
+        s.dialer.retry_secs = i64::from(number("callback_retry_minutes", 15)?) * 60;
+        s.dialer.queue = get("callback_queue");
         s.tty_mode = match get("tty_mode").as_deref() {
             None | Some("baudot") => TtyMode::Baudot,
             Some("text") => TtyMode::Text,

@@ -48,4 +48,5 @@ pub mod staff;
 // Around the edges.
 pub mod clock;
 pub mod demo;
+pub mod dialer;
 pub mod telemetry;

@@ -125,12 +125,17 @@ enum StaffCommand {
 
 #[derive(Subcommand)]
 enum CallbacksCommand {
-    /// The requests not done yet (numbers masked but for the last four digits).
+    /// The requests not closed yet (numbers masked but for the last four digits), with
+    /// their state and attempts.
     List {
-        /// Include the ones already done.
+        /// Include the ones already closed.
         #[arg(long)]
         all: bool,
     },
+    /// Stop the dialer placing callbacks (every server).
+    Pause,
+    /// Let the dialer place callbacks again.
+    Resume,
 }
 
 #[derive(Subcommand)]
@@ -304,6 +309,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     None => println!("no announcement"),
                 },
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Callbacks {
+            command: command @ (CallbacksCommand::Pause | CallbacksCommand::Resume),
+        } => {
+            telemetry::init("warn");
+            let settings = Settings::load()?;
+            let store = Store::connect(&settings.database_url).await?;
+            let pause = matches!(command, CallbacksCommand::Pause);
+            store.callback_queue().set_paused(pause).await?;
+            println!(
+                "{}",
+                if pause {
+                    "the callback dialer is paused"
+                } else {
+                    "the callback dialer is running"
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Callbacks {

@@ -127,6 +127,28 @@ impl Provider {
         }
     }
 
+    /// Places an outbound call (`POST .../Calls.json` with `form`); answers its CallSid.
+    pub async fn place_call(&self, form: &[(&str, &str)]) -> Result<String, ProviderError> {
+        let (account, token) = self.account()?;
+        let endpoint = format!("{}/2010-04-01/Accounts/{account}/Calls.json", self.api_base);
+        match self
+            .client
+            .post(&endpoint)
+            .basic_auth(account, Some(token))
+            .form(form)
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => {
+                let text = r.text().await.unwrap_or_default();
+                let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                Ok(body["sid"].as_str().unwrap_or_default().to_string())
+            }
+            Ok(r) => Err(refusal(r).await),
+            Err(e) => Err(unsent(&e)),
+        }
+    }
+
     /// Sends a text message `body` from `from` to `to`.
     pub async fn send_sms(&self, to: &str, from: &str, body: &str) -> Result<(), ProviderError> {
         let (account, token) = self.account()?;

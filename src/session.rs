@@ -122,6 +122,9 @@ pub struct Session {
     /// a dial, the provider asks a step's URL; the stream answers it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tty_resume: Option<String>,
+    /// The callback request this (outbound) call is returning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_request: Option<i64>,
 }
 
 /// An answered entry: the input step it answered (nothing of what was keyed) and the
@@ -221,6 +224,7 @@ impl Session {
             stream_token,
             tty_handoff,
             tty_resume,
+            callback_request,
         } = self;
         *call_sid == before.call_sid
             && *channel == before.channel
@@ -247,6 +251,7 @@ impl Session {
             && *stream_token == before.stream_token
             && *tty_handoff == before.tty_handoff
             && *tty_resume == before.tty_resume
+            && *callback_request == before.callback_request
     }
 }
 
@@ -289,6 +294,7 @@ impl Session {
             stream_token: None,
             tty_handoff: None,
             tty_resume: None,
+            callback_request: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! parts they need.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -30,6 +31,8 @@ pub struct Services {
     pub screen_pop: Option<crate::screenpop::ScreenPop>,
     /// The last look at the store, for `/healthz`.
     pub health: crate::http::health::Health,
+    /// Callers waiting in the queue, as its wait webhooks said (for the dialer).
+    pub waiting: Waiting,
 }
 
 pub type AppState = Arc<Services>;
@@ -58,5 +61,32 @@ impl Services {
     /// Unix seconds now.
     pub fn now(&self) -> i64 {
         self.clock.now().timestamp()
+    }
+}
+
+/// How long what the queue's wait webhook said about the queue stays true: each waiting
+/// caller's wait is asked about every minute or so.
+const QUEUE_NEWS_SECS: i64 = 90;
+/// Callers waiting in the queue, as the last wait webhook said.
+#[derive(Debug, Default)]
+pub struct Waiting {
+    size: AtomicU32,
+    at: AtomicI64,
+}
+
+impl Waiting {
+    /// The queue's size (`CurrentQueueSize`) at `now`.
+    pub fn saw(&self, size: u32, now: i64) {
+        self.size.store(size, Ordering::Release);
+        self.at.store(now, Ordering::Release);
+    }
+
+    /// Callers waiting now: none once no wait webhook has come for a while.
+    pub fn now(&self, now: i64) -> u32 {
+        if now - self.at.load(Ordering::Acquire) > QUEUE_NEWS_SECS {
+            0
+        } else {
+            self.size.load(Ordering::Acquire)
+        }
     }
 }

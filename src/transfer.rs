@@ -34,6 +34,9 @@ pub struct Context {
     pub staff_entry: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sent_by: Option<String>,
+    /// For a caller the dialer called back: their request's number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_request: Option<i64>,
 }
 
 impl Context {
@@ -55,6 +58,7 @@ impl Context {
             verification: verification(session).to_string(),
             staff_entry: session.staff_transfer.as_ref().map(|t| t.entry.clone()),
             sent_by: session.staff_transfer.as_ref().map(|t| t.by.clone()),
+            callback_request: session.callback_request,
         }
     }
 
@@ -229,20 +233,31 @@ pub fn to_representative(
         .attr("method", "POST")
         .attr("waitUrl", wait)
         .attr("waitUrlMethod", "POST");
+    // A caller the dialer called back goes ahead of those who have not waited: a
+    // higher TaskRouter priority, or the callback queue.
+    let called_back = ctx.callback_request.is_some();
+    let queue = match (&settings.dialer.queue, called_back) {
+        (Some(q), true) => q,
+        _ => &settings.csu_queue,
+    };
     let el = match &settings.csu_workflow_sid {
         Some(workflow) => {
-            el.attr("workflowSid", workflow.clone())
-                .child(
-                    Element::new("Task").text(serde_json::to_string(&TaskAttributes {
-                        queue: &settings.csu_queue,
-                        context: ctx,
-                    })?),
-                )
+            let mut task = Element::new("Task").text(serde_json::to_string(&TaskAttributes {
+                queue,
+                context: ctx,
+            })?);
+            if called_back {
+                task = task.attr("priority", CALLBACK_PRIORITY);
+            }
+            el.attr("workflowSid", workflow.clone()).child(task)
         }
-        None => el.text(settings.csu_queue.clone()),
+        None => el.text(queue.clone()),
     };
-    Ok((el, format!("queue:{}", settings.csu_queue)))
+    Ok((el, format!("queue:{queue}")))
 }
+
+/// The TaskRouter priority of a caller the dialer called back (others have 0).
+const CALLBACK_PRIORITY: &str = "10";
 
 #[derive(Serialize)]
 struct TaskAttributes<'a> {
@@ -269,6 +284,7 @@ mod tests {
             verification: "verified".into(),
             staff_entry: None,
             sent_by: None,
+            callback_request: None,
         }
     }
 

@@ -83,6 +83,7 @@ registry!(
     request_address,
     text_reference,
     request_open,
+    callback_answer,
 );
 
 /// What the caller entered: keys, or digits they said ("one two three", "1 2 3").

@@ -2,6 +2,7 @@
 //! call's session, let the flow engine answer, save the session. No HTTP here; errors
 //! come back as [`CallError`], which the HTTP layer turns into a spoken apology.
 
+pub mod callee;
 pub mod queue;
 mod runtime;
 pub mod tty;

@@ -83,6 +83,13 @@ pub async fn wait(s: &Services, p: &Params) -> Response {
         None => Lang::ALL.to_vec(),
     };
     let channel = session.as_ref().map_or(Channel::Voice, |s| s.channel);
+    // What the queue's size is, for the callback dialer.
+    if let Some(size) = p
+        .get("CurrentQueueSize")
+        .and_then(|v| v.trim().parse::<u32>().ok())
+    {
+        s.waiting.saw(size, s.now());
+    }
     // A TTY caller on the modem cannot read spoken rounds: they wait in quiet (they
     // were told in text that a person is coming).
     if channel == Channel::Tty && s.settings.tty_mode == crate::config::TtyMode::Baudot {

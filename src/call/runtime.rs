@@ -91,7 +91,14 @@ impl Runtime for Services {
         session: &mut Session,
         after: String,
     ) -> anyhow::Result<crate::twiml::Element> {
-        let ctx = crate::transfer::Context::of(session);
+        let mut ctx = crate::transfer::Context::of(session);
+        // A caller the dialer called back: the case and role of their request.
+        if let Some(id) = session.callback_request
+            && let Some(c) = self.store.callback_queue().get(id).await?
+        {
+            ctx.case_number = c.case_number;
+            ctx.role = c.role;
+        }
         // A caller a staff member sent here goes back to that staff member (once).
         let (el, destination) = match session.staff_transfer.take() {
             Some(t) => {

@@ -34,6 +34,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/voice/paid/{name}", post(paid))
         .route("/voice/pay-status", post(pay_status))
         .route("/voice/tty/after", post(tty_after))
+        .route("/voice/callback/answer", post(callee_answer))
+        .route("/voice/callback/status", post(callee_status))
         .route("/voice/fallback", post(fallback))
         .route("/voice/queue/wait", post(queue_wait))
         .route("/voice/staff/{entry}", post(staff_entry))
@@ -142,6 +144,24 @@ async fn step(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpRe
 async fn paid(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpResponse {
     answer(s.clone(), async move {
         call::paid(&s, &p, &segment(name)?).await
+    })
+    .await
+}
+
+/// A callback the dialer placed was answered (`?request=N`).
+async fn callee_answer(State(s): State<AppState>, uri: Uri, Form(p): Form) -> HttpResponse {
+    let request = query_number(uri.query(), "request");
+    answer(s.clone(), async move {
+        call::callee::answer(&s, &p, request).await
+    })
+    .await
+}
+
+/// A callback the dialer placed ended (`?request=N`).
+async fn callee_status(State(s): State<AppState>, uri: Uri, Form(p): Form) -> HttpResponse {
+    let request = query_number(uri.query(), "request");
+    answer(s.clone(), async move {
+        call::callee::status(&s, &p, request).await
     })
     .await
 }

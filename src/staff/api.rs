@@ -30,6 +30,10 @@ pub fn router() -> Router<AppState> {
         .route("/staff/calls/{sid}", get(one_call))
         .route("/staff/calls/{sid}/transfer", post(transfer))
         .route("/staff/callbacks", get(list_callbacks).post(work_callback))
+        .route(
+            "/staff/callbacks/dialer",
+            get(dialer_state).post(set_dialer),
+        )
         .route("/staff/requests", get(list_requests).post(work_request))
         .route("/staff/requests/{id}/recording", get(request_recording))
         .route("/staff/payments", get(list_payments))
@@ -261,8 +265,101 @@ async fn work_callback(
     State(s): State<AppState>,
     a: Authed,
     b: Result<Json<CallbackWork>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, StaffError> {
+    let b = body(b)?;
+    match b.action.as_str() {
+        "dial-now" | "cancel" => {
+            a.staff.require(Role::Supervisor)?;
+            let now = s.now();
+            let done = if b.action == "cancel" {
+                let open = s
+                    .store
+                    .callback_queue()
+                    .state(b.id)
+                    .await?
+                    .is_some_and(|(st, _)| matches!(st.as_str(), "open" | "claimed"));
+                if open {
+                    s.store
+                        .callback_queue()
+                        .close(b.id, "cancelled", now)
+                        .await?;
+                }
+                open
+            } else {
+                match crate::dialer::dial_now(&s, b.id).await? {
+                    Some(crate::dialer::Tick::Dialled(_)) => true,
+                    Some(crate::dialer::Tick::Off) => {
+                        return Err(StaffError::BadRequest(
+                            "the dialer is not configured (CASELINE_CALLBACK_FROM)".into(),
+                        ));
+                    }
+                    Some(other) => {
+                        return Err(StaffError::Conflict(format!(
+                            "callback {} was not dialled ({other:?}); try again",
+                            b.id
+                        )));
+                    }
+                    None => false,
+                }
+            };
+            if !done {
+                return Err(StaffError::Conflict(format!(
+                    "callback {} is not there or not open",
+                    b.id
+                )));
+            }
+            s.store
+                .audit_log()
+                .write(AuditLine::by_staff(
+                    now,
+                    Some(&a.staff.name),
+                    &format!("callback.{}", b.action),
+                    &format!("#{}", b.id),
+                ))
+                .await?;
+            Ok(Json(json!({"id": b.id, "action": b.action})))
+        }
+        _ => work_item(&s, &a, WorkKind::Callback, b).await,
+    }
+}
+
+async fn dialer_state(
+    State(s): State<AppState>,
+    a: Authed,
 ) -> Result<impl IntoResponse, StaffError> {
-    work_item(&s, &a, WorkKind::Callback, body(b)?).await
+    a.staff.require(Role::Supervisor)?;
+    let paused = s.store.callback_queue().paused().await?;
+    Ok(Json(json!({
+        "configured": s.settings.dialer.from.is_some(),
+        "paused": paused,
+    })))
+}
+
+#[derive(Deserialize)]
+struct DialerBody {
+    paused: bool,
+}
+
+/// Pauses or resumes the dialer on every server (supervisor and above), audited.
+async fn set_dialer(
+    State(s): State<AppState>,
+    a: Authed,
+    b: Result<Json<DialerBody>, JsonRejection>,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    let b = body(b)?;
+    s.store.callback_queue().set_paused(b.paused).await?;
+    let what = if b.paused { "paused" } else { "resumed" };
+    s.store
+        .audit_log()
+        .write(AuditLine::by_staff(
+            s.now(),
+            Some(&a.staff.name),
+            "callback.dialer",
+            what,
+        ))
+        .await?;
+    Ok(Json(json!({"paused": b.paused})))
 }
 
 /// Claims or completes a work item of `kind` (supervisor and above): an outcome of 1 to

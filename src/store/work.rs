@@ -72,7 +72,8 @@ impl WorkQueue<'_> {
     ) -> anyhow::Result<bool> {
         let sql = format!(
             "UPDATE {} SET status = 'done', outcome = $1, closed_at = $2, \
-             claimed_by = COALESCE(claimed_by, $3) WHERE id = $4 AND status <> 'done'",
+             claimed_by = COALESCE(claimed_by, $3) WHERE id = $4 \
+             AND status NOT IN ('done', 'unreached', 'cancelled', 'failed')",
             kind.table()
         );
         let n = on_both!(

@@ -12,6 +12,7 @@ mod calls;
 mod cli;
 mod connections;
 mod console;
+mod dialer;
 mod docs;
 mod hardening;
 mod paying;

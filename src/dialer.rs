@@ -1,0 +1,400 @@
+//! The callback dialer: callers who asked to be called back are called by the server
+//! itself when the unit is open and the queue is short, oldest first. Each request is
+//! claimed in the database before it is dialled (on PostgreSQL two servers never dial
+//! one request twice), dialled through the provider's REST API with answering-machine
+//! detection, and each attempt and its result is stored and audited. A person who
+//! answers hears who is calling and chooses (the `callback-callee` flow entry); a
+//! machine gets a short message with no personal data; no answer, busy or failed count
+//! as an attempt, retried after a gap, and the request is closed as unreached after
+//! the last.
+
+use anyhow::Context;
+use chrono::Timelike;
+
+use crate::callbacks::CLOSED_SQL;
+use crate::provider::ProviderError;
+use crate::state::Services;
+use crate::store::{AuditLine, CallbackQueue, Sqlite, Store, on_both};
+
+/// Seconds a callback rings before it counts as not answered.
+const RING_SECS: &str = "30";
+
+/// What one tick did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tick {
+    /// No `CASELINE_CALLBACK_FROM`, or no provider account.
+    Off,
+    Paused,
+    /// The unit is closed, or it is outside the hours a callback may ring.
+    Closed,
+    /// Too many callers are waiting.
+    QueueLong,
+    /// Nothing due.
+    Nothing,
+    /// Request `id` was dialled.
+    Dialled(i64),
+    /// The provider did not take the call; the request stays due for the next tick.
+    Retry(i64),
+    /// The provider refused the number; the request is closed as failed.
+    Refused(i64),
+}
+
+/// A request claimed for dialling.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Claimed {
+    id: i64,
+    number: String,
+}
+
+/// One round of the dialer: at most one call placed.
+pub async fn tick(s: &Services) -> anyhow::Result<Tick> {
+    let d = &s.settings.dialer;
+    let Some(from) = d.from.as_deref() else {
+        return Ok(Tick::Off);
+    };
+    if s.settings.twilio_account_sid.is_none() {
+        return Ok(Tick::Off);
+    }
+    if s.store.callback_queue().paused().await? {
+        return Ok(Tick::Paused);
+    }
+    let now = s.clock.now();
+    let local_hour = now.with_timezone(&s.settings.hours.tz).hour();
+    if !s.settings.hours.is_open(now) || local_hour < d.ring_hours.0 || local_hour >= d.ring_hours.1
+    {
+        return Ok(Tick::Closed);
+    }
+    if s.waiting.now(now.timestamp()) > d.max_waiting {
+        return Ok(Tick::QueueLong);
+    }
+    let Some(claimed) = s
+        .store
+        .callback_queue()
+        .claim_due(now.timestamp(), None)
+        .await?
+    else {
+        return Ok(Tick::Nothing);
+    };
+    dial(s, from, claimed).await
+}
+
+/// Dials request `id` now, whatever the hours and the queue (a staff member's choice);
+/// `None` when it is not open.
+pub async fn dial_now(s: &Services, id: i64) -> anyhow::Result<Option<Tick>> {
+    let Some(from) = s.settings.dialer.from.as_deref() else {
+        return Ok(Some(Tick::Off));
+    };
+    let now = s.now();
+    match s.store.callback_queue().claim_due(now, Some(id)).await? {
+        Some(claimed) => dial(s, from, claimed).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+async fn dial(s: &Services, from: &str, c: Claimed) -> anyhow::Result<Tick> {
+    let now = s.now();
+    let base = &s.settings.public_url;
+    let url = format!("{base}/voice/callback/answer?request={}", c.id);
+    let status = format!("{base}/voice/callback/status?request={}", c.id);
+    let form = [
+        ("To", c.number.as_str()),
+        ("From", from),
+        ("Url", url.as_str()),
+        ("Method", "POST"),
+        ("StatusCallback", status.as_str()),
+        ("StatusCallbackMethod", "POST"),
+        ("StatusCallbackEvent", "completed"),
+        ("MachineDetection", "Enable"),
+        ("Timeout", RING_SECS),
+    ];
+    let queue = s.store.callback_queue();
+    match s.provider.place_call(&form).await {
+        Ok(call_sid) => {
+            queue.attempt(c.id, now, Some(&call_sid), "dialled").await?;
+            audit(s, now, Some(&call_sid), "callback.dial", "dialled", c.id).await?;
+            Ok(Tick::Dialled(c.id))
+        }
+        Err(e @ (ProviderError::Refused(_) | ProviderError::CallNotFound)) => {
+            tracing::warn!(request = c.id, error = %e, "the provider refused a callback's number");
+            queue.attempt(c.id, now, None, "refused").await?;
+            queue.close(c.id, "failed", now).await?;
+            audit(s, now, None, "callback.dial", "refused", c.id).await?;
+            Ok(Tick::Refused(c.id))
+        }
+        Err(e) => {
+            // Not the number's fault (our credentials, the provider's trouble): the
+            // request goes back as it was, for the next tick.
+            tracing::warn!(request = c.id, error = %e, "a callback was not placed; retrying next tick");
+            queue.unclaim(c.id).await?;
+            Ok(Tick::Retry(c.id))
+        }
+    }
+}
+
+async fn audit(
+    s: &Services,
+    now: i64,
+    call_sid: Option<&str>,
+    event: &str,
+    outcome: &str,
+    id: i64,
+) -> anyhow::Result<()> {
+    s.store
+        .audit_log()
+        .write(AuditLine::in_call(
+            now,
+            call_sid,
+            event,
+            &format!("{outcome} #{id}"),
+        ))
+        .await
+}
+
+/// An attempt that reached no one (no answer, busy, failed, a machine, a person who
+/// chose nothing): counted; due again after the gap, or closed as unreached after the
+/// last attempt. Only a request still being dialled is changed.
+pub async fn not_reached(
+    s: &Services,
+    id: i64,
+    call_sid: Option<&str>,
+    result: &str,
+) -> anyhow::Result<()> {
+    let now = s.now();
+    let queue = s.store.callback_queue();
+    let Some((status, attempts)) = queue.state(id).await? else {
+        return Ok(());
+    };
+    if status != "dialling" {
+        return Ok(());
+    }
+    queue.attempt(id, now, call_sid, result).await?;
+    if attempts >= s.settings.dialer.attempts {
+        queue.close(id, "unreached", now).await?;
+        audit(
+            s,
+            now,
+            call_sid,
+            "callback.attempt",
+            &format!("{result}, unreached"),
+            id,
+        )
+        .await
+    } else {
+        queue.reopen(id, now + s.settings.dialer.retry_secs).await?;
+        audit(s, now, call_sid, "callback.attempt", result, id).await
+    }
+}
+
+/// The callee chose: `connected` (1), `later` (2: due again after the gap), or
+/// `cancelled` (3). Audited.
+pub async fn chosen(s: &Services, id: i64, call_sid: &str, choice: &str) -> anyhow::Result<()> {
+    let now = s.now();
+    let queue = s.store.callback_queue();
+    queue.attempt(id, now, Some(call_sid), choice).await?;
+    match choice {
+        "connected" => queue.set_status(id, "connected").await?,
+        "later" => queue.reopen(id, now + s.settings.dialer.retry_secs).await?,
+        _ => queue.close(id, "cancelled", now).await?,
+    }
+    audit(s, now, Some(call_sid), "callback.answer", choice, id).await
+}
+
+impl CallbackQueue<'_> {
+    /// Whether the dialer is paused (every server reads the same switch).
+    pub async fn paused(&self) -> anyhow::Result<bool> {
+        let sql = "SELECT paused FROM dialer_state WHERE id = 1";
+        let paused: Option<i64> = on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_scalar(sql)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to read the dialer's state")?
+        );
+        Ok(paused.unwrap_or(0) != 0)
+    }
+
+    pub async fn set_paused(&self, paused: bool) -> anyhow::Result<()> {
+        let sql = "UPDATE dialer_state SET paused = $1 WHERE id = 1";
+        on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query(sql)
+                    .bind(i64::from(paused))
+                    .execute(pool)
+                    .await
+                    .context("Failed to pause or resume the dialer")?
+                    .rows_affected()
+        );
+        Ok(())
+    }
+
+    /// Claims the oldest open request that is due (or request `only`): `dialling`, one
+    /// more attempt. A request two servers reach at once goes to one of them.
+    async fn claim_due(&self, now: i64, only: Option<i64>) -> anyhow::Result<Option<Claimed>> {
+        let pick = match only {
+            Some(_) => "SELECT id FROM callbacks WHERE id = $2 AND status = 'open'",
+            None => {
+                "SELECT id FROM callbacks WHERE status = 'open' AND (due_at IS NULL OR due_at <= $1) \
+                 ORDER BY requested_at, id LIMIT 1"
+            }
+        };
+        let lock = match self.store {
+            Store::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+            Store::Sqlite(_) => "",
+        };
+        let sql = format!(
+            "UPDATE callbacks SET status = 'dialling', attempts = attempts + 1, due_at = NULL \
+             WHERE id = ({pick}{lock}) AND status = 'open' RETURNING id, number"
+        );
+        Ok(on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(now)
+                    .bind(only.unwrap_or(0))
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to claim a callback")?
+        ))
+    }
+
+    /// Gives a claimed request back as it was (the dial never went out).
+    async fn unclaim(&self, id: i64) -> anyhow::Result<()> {
+        self.exec(
+            "UPDATE callbacks SET status = 'open', attempts = attempts - 1 \
+             WHERE id = $1 AND status = 'dialling'",
+            id,
+            None,
+        )
+        .await
+    }
+
+    async fn reopen(&self, id: i64, due_at: i64) -> anyhow::Result<()> {
+        let sql = "UPDATE callbacks SET status = 'open', due_at = $2 WHERE id = $1";
+        on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query(sql)
+                    .bind(id)
+                    .bind(due_at)
+                    .execute(pool)
+                    .await
+                    .context("Failed to reopen a callback")?
+                    .rows_affected()
+        );
+        Ok(())
+    }
+
+    async fn set_status(&self, id: i64, status: &str) -> anyhow::Result<()> {
+        let sql = "UPDATE callbacks SET status = $2 WHERE id = $1";
+        on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query(sql)
+                    .bind(id)
+                    .bind(status)
+                    .execute(pool)
+                    .await
+                    .context("Failed to update a callback")?
+                    .rows_affected()
+        );
+        Ok(())
+    }
+
+    /// Closes a request that is not closed yet.
+    pub async fn close(&self, id: i64, status: &str, now: i64) -> anyhow::Result<()> {
+        let sql = format!(
+            "UPDATE callbacks SET status = $2, closed_at = $3, outcome = COALESCE(outcome, $2) \
+             WHERE id = $1 AND status NOT IN {CLOSED_SQL}"
+        );
+        on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .bind(status)
+                    .bind(now)
+                    .execute(pool)
+                    .await
+                    .context("Failed to close a callback")?
+                    .rows_affected()
+        );
+        Ok(())
+    }
+
+    async fn exec(&self, sql: &'static str, id: i64, _: Option<()>) -> anyhow::Result<()> {
+        on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query(sql)
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .context("Failed to update a callback")?
+                    .rows_affected()
+        );
+        Ok(())
+    }
+
+    /// A request's status and attempts so far.
+    pub async fn state(&self, id: i64) -> anyhow::Result<Option<(String, i64)>> {
+        let sql = "SELECT status, attempts FROM callbacks WHERE id = $1";
+        Ok(on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_as(sql)
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to read a callback")?
+        ))
+    }
+
+    /// Records one attempt and its result.
+    async fn attempt(
+        &self,
+        id: i64,
+        now: i64,
+        call_sid: Option<&str>,
+        result: &str,
+    ) -> anyhow::Result<()> {
+        let sql = "INSERT INTO callback_attempts (callback_id, at, call_sid, result) \
+                   VALUES ($1, $2, $3, $4)";
+        on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query(sql)
+                    .bind(id)
+                    .bind(now)
+                    .bind(call_sid)
+                    .bind(result)
+                    .execute(pool)
+                    .await
+                    .context("Failed to record a callback attempt")?
+                    .rows_affected()
+        );
+        Ok(())
+    }
+
+    /// Each attempt's time and result, oldest first.
+    pub async fn attempts(&self, id: i64) -> anyhow::Result<Vec<(i64, String)>> {
+        let sql = "SELECT at, result FROM callback_attempts WHERE callback_id = $1 ORDER BY at, id";
+        Ok(on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_as(sql)
+                    .bind(id)
+                    .fetch_all(pool)
+                    .await
+                    .context("Failed to read callback attempts")?
+        ))
+    }
+}

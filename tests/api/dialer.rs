@@ -1,0 +1,420 @@
+//! The callback dialer: requests dialled by the server when the unit is open and the
+//! queue is short, against a wiremock provider and a fixed clock; each tick is run by
+//! the test (`caseline::dialer::tick`), so nothing waits on a timer. On both stores,
+//! and two servers on one PostgreSQL database dial a request once.
+
+use crate::helpers as common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use caseline::dialer::{Tick, tick};
+use caseline::staff::Role;
+use chrono::TimeZone;
+use common::{Backend, PUBLIC_URL, TestApp, Twiml};
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const AGENCY: &str = "+18669013212";
+const CALLER: &str = "+15595550123";
+const MARCO: (&str, &str) = ("900234567", "4820193757");
+
+on_both_stores!(
+    the_dial_and_a_person_who_presses_1_2_or_3,
+    a_machine_hears_no_personal_data,
+    unanswered_calls_are_retried_after_the_gap_then_closed,
+    no_call_when_closed_late_busy_or_paused,
+    provider_trouble_is_retried_and_a_refused_number_closes,
+);
+on_postgres!(two_servers_dial_a_request_once);
+
+fn calls_path() -> String {
+    format!("/2010-04-01/Accounts/{ACCOUNT}/Calls.json")
+}
+
+async fn provider_answering(status: u16) -> MockServer {
+    let provider = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(calls_path()))
+        .respond_with(
+            ResponseTemplate::new(status).set_body_string(
+                r#"{"sid":"CA99999999999999999999999999999999","status":"queued"}"#,
+            ),
+        )
+        .mount(&provider)
+        .await;
+    provider
+}
+
+async fn dialler_app(b: Backend, provider: &MockServer) -> TestApp {
+    let mut s = common::settings();
+    s.twilio_account_sid = Some(ACCOUNT.into());
+    s.twilio_api_base = provider.uri();
+    s.provider_timeout = Duration::from_millis(400);
+    s.dialer.from = Some(AGENCY.into());
+    s.csu_workflow_sid = Some("WW0123456789abcdef0123456789abcdef".into());
+    TestApp::spawn_with(b, s).await.with_demo_data().await
+}
+
+/// A callback request left in a call (verified first when `verify`); answers its id.
+async fn request_callback(app: &TestApp, verify: bool) -> i64 {
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    if verify {
+        call.verify_for_payments(MARCO.0, MARCO.1).await;
+        call.press("9").await;
+    }
+    call.press("4").await;
+    call.press("5").await;
+    let saved = call.press("1").await;
+    assert!(saved.says("will call you back"), "{}", saved.said());
+    let open = app
+        .state
+        .store
+        .callback_queue()
+        .list(false)
+        .await
+        .expect("list");
+    open.last().expect("a request").id
+}
+
+/// The provider's answer webhook for callback `id`, answered as `by`.
+async fn answered<'a>(app: &'a TestApp, id: i64, by: &str) -> common::Phone<'a> {
+    let mut callee = app.call_to(CALLER);
+    let url = format!("{PUBLIC_URL}/voice/callback/answer?request={id}");
+    callee
+        .post(&url, &[("AnsweredBy", by), ("Direction", "outbound-api")])
+        .await;
+    callee
+}
+
+async fn ended(app: &TestApp, id: i64, status: &str) {
+    let url = format!("{PUBLIC_URL}/voice/callback/status?request={id}");
+    let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
+    let answer = app
+        .post_signed(&url, &[("CallSid", sid.as_str()), ("CallStatus", status)])
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}
+
+async fn status_of(app: &TestApp, id: i64) -> (String, i64) {
+    app.state
+        .store
+        .callback_queue()
+        .state(id)
+        .await
+        .expect("state")
+        .expect("the request")
+}
+
+async fn dials(provider: &MockServer) -> Vec<std::collections::HashMap<String, String>> {
+    provider
+        .received_requests()
+        .await
+        .expect("requests")
+        .iter()
+        .filter(|r| r.url.path() == calls_path())
+        .map(|r| {
+            form_urlencoded::parse(&r.body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+async fn the_dial_and_a_person_who_presses_1_2_or_3(b: Backend) {
+    let provider = provider_answering(201).await;
+    let app = dialler_app(b, &provider).await;
+    let id = request_callback(&app, true).await;
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Dialled(id));
+
+    // The exact request, and nothing of the caller's in it.
+    let sent = dials(&provider).await;
+    assert_eq!(sent.len(), 1);
+    let form = &sent[0];
+    let expected = [
+        ("To", CALLER.to_string()),
+        ("From", AGENCY.to_string()),
+        (
+            "Url",
+            format!("{PUBLIC_URL}/voice/callback/answer?request={id}"),
+        ),
+        ("Method", "POST".to_string()),
+        (
+            "StatusCallback",
+            format!("{PUBLIC_URL}/voice/callback/status?request={id}"),
+        ),
+        ("StatusCallbackMethod", "POST".to_string()),
+        ("StatusCallbackEvent", "completed".to_string()),
+        ("MachineDetection", "Enable".to_string()),
+        ("Timeout", "30".to_string()),
+    ];
+    assert_eq!(form.len(), expected.len(), "{form:?}");
+    for (k, v) in &expected {
+        assert_eq!(form.get(*k), Some(v), "{k}");
+    }
+    let body = format!("{form:?}");
+    for secret in [MARCO.0, MARCO.1, "190000123456", "3456"] {
+        assert!(!body.contains(secret), "{secret} in {body}");
+    }
+    assert_eq!(status_of(&app, id).await, ("dialling".to_string(), 1));
+
+    // A person answers: who is calling and why, and the choices.
+    let mut callee = answered(&app, id, "human").await;
+    let menu = callee.last.clone().expect("answered");
+    assert!(
+        menu.says("calling you back as you asked"),
+        "{}",
+        menu.said()
+    );
+    assert!(menu.says("To speak with a representative now, press 1."));
+    // 1: the queue, ahead of the others, with the request's context.
+    let queued = callee.press("1").await;
+    let task = queued.find("Task").expect("a TaskRouter task");
+    assert_eq!(task.get("priority"), Some("10"), "{}", queued.xml);
+    let attrs: serde_json::Value =
+        serde_json::from_str(task.text.as_deref().unwrap_or("")).expect("task JSON");
+    assert_eq!(attrs["callback_request"], id);
+    assert_eq!(attrs["case_number"], "190000123456");
+    assert_eq!(attrs["role"], "noncustodial");
+    assert_eq!(attrs["language"], "en");
+    assert_eq!(status_of(&app, id).await.0, "connected");
+    ended(&app, id, "completed").await;
+    assert_eq!(
+        status_of(&app, id).await.0,
+        "connected",
+        "a finished call changes nothing"
+    );
+
+    // 2: called again after the gap; 3: cancelled.
+    let later = request_again(&app).await;
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Dialled(later));
+    let mut callee = answered(&app, later, "unknown").await;
+    let bye = callee.press("2").await;
+    // In the language of the request (Spanish here).
+    assert!(bye.says("Le llamaremos otra vez"), "{}", bye.said());
+    assert_eq!(status_of(&app, later).await.0, "open");
+    assert_eq!(
+        tick(&app.state).await.expect("tick"),
+        Tick::Nothing,
+        "not due yet"
+    );
+    app.clock.advance(15 * 60);
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Dialled(later));
+    let mut callee = answered(&app, later, "human").await;
+    let gone = callee.press("3").await;
+    assert!(gone.says("quedó cancelada"), "{}", gone.said());
+    assert_eq!(status_of(&app, later).await.0, "cancelled");
+    let attempts = app
+        .state
+        .store
+        .callback_queue()
+        .attempts(later)
+        .await
+        .expect("attempts");
+    let results: Vec<&str> = attempts.iter().map(|(_, r)| r.as_str()).collect();
+    assert_eq!(results, ["dialled", "later", "dialled", "cancelled"]);
+}
+
+/// A second request, from another number.
+async fn request_again(app: &TestApp) -> i64 {
+    app.state
+        .store
+        .callback_queue()
+        .add(&caseline::callbacks::NewCallback {
+            number: "+15305550188",
+            lang: "es",
+            channel: "voice",
+            call_sid: "CA0123456789abcdef0123456789abcdef",
+            case_number: None,
+            role: None,
+            requested_at: app.state.now(),
+        })
+        .await
+        .expect("stored");
+    let open = app
+        .state
+        .store
+        .callback_queue()
+        .list(false)
+        .await
+        .expect("list");
+    open.iter()
+        .find(|c| c.number == "+15305550188")
+        .expect("the request")
+        .id
+}
+
+async fn a_machine_hears_no_personal_data(b: Backend) {
+    let provider = provider_answering(201).await;
+    let app = dialler_app(b, &provider).await;
+    let id = request_callback(&app, true).await;
+    tick(&app.state).await.expect("tick");
+    let callee = answered(&app, id, "machine_end_beep").await;
+    let heard: Twiml = callee.last.clone().expect("answered");
+    assert!(heard.says("returning your call"), "{}", heard.said());
+    assert!(heard.says("8 6 6, 9 0 1, 3 2 1 2"), "{}", heard.said());
+    assert_eq!(heard.last_verb(), "Hangup");
+    for secret in ["190000123456", "3 4 5 6", "Marco", "payment", "case"] {
+        assert!(!heard.said().contains(secret), "{secret}: {}", heard.said());
+    }
+    // The attempt counts; due again after the gap.
+    assert_eq!(status_of(&app, id).await, ("open".to_string(), 1));
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Nothing);
+}
+
+async fn unanswered_calls_are_retried_after_the_gap_then_closed(b: Backend) {
+    let provider = provider_answering(201).await;
+    let app = dialler_app(b, &provider).await;
+    let id = request_callback(&app, false).await;
+    for (n, result) in ["no-answer", "busy", "failed"].into_iter().enumerate() {
+        assert_eq!(
+            tick(&app.state).await.expect("tick"),
+            Tick::Dialled(id),
+            "attempt {n}"
+        );
+        ended(&app, id, result).await;
+        assert_eq!(
+            tick(&app.state).await.expect("tick"),
+            Tick::Nothing,
+            "before the gap"
+        );
+        app.clock.advance(15 * 60);
+    }
+    assert_eq!(status_of(&app, id).await, ("unreached".to_string(), 3));
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Nothing);
+    assert_eq!(dials(&provider).await.len(), 3);
+    // Staff see the attempts and the state.
+    let token = app.staff_login("sam", Role::Supervisor).await;
+    let (_, list) = app
+        .staff("GET", "/staff/callbacks?all=true", Some(&token), None)
+        .await;
+    let row = &list["callbacks"][0];
+    assert_eq!(row["status"], "unreached");
+    assert_eq!(row["attempts"], 3);
+    let audit = app.state.store.audit_log().recent(50).await.expect("audit");
+    assert!(
+        audit.iter().any(|a| a.event == "callback.attempt"),
+        "{audit:?}"
+    );
+}
+
+async fn no_call_when_closed_late_busy_or_paused(b: Backend) {
+    let provider = provider_answering(201).await;
+    let mut s = common::settings();
+    s.twilio_account_sid = Some(ACCOUNT.into());
+    s.twilio_api_base = provider.uri();
+    s.dialer.from = Some(AGENCY.into());
+    // Open around the clock, to see the 9 p.m. limit on its own.
+    s.hours = caseline::hours::Hours::new(
+        chrono_tz::America::Los_Angeles,
+        "mon-sun 00:00-23:59",
+        Default::default(),
+    )
+    .expect("hours");
+    let app = TestApp::spawn_with(b.clone(), s)
+        .await
+        .with_demo_data()
+        .await;
+    let id = request_callback(&app, false).await;
+    // 9:30 p.m. Pacific: open, but too late to ring anyone.
+    app.clock.set(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 25, 5, 30, 0)
+            .unwrap(),
+    );
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Closed);
+    // 10 a.m.: a long queue holds callbacks back.
+    app.clock.set(common::open_time());
+    let wait = format!("{PUBLIC_URL}/voice/queue/wait");
+    app.post_signed(
+        &wait,
+        &[
+            ("CallSid", "CA0123456789abcdef0123456789abcde0"),
+            ("QueuePosition", "3"),
+            ("CurrentQueueSize", "3"),
+        ],
+    )
+    .await;
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::QueueLong);
+    // The queue empties (its news goes stale), but a supervisor paused the dialer.
+    app.clock.advance(5 * 60);
+    let token = app.staff_login("sam", Role::Supervisor).await;
+    let (status, _) = app
+        .staff(
+            "POST",
+            "/staff/callbacks/dialer",
+            Some(&token),
+            Some(json!({"paused": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Paused);
+    app.staff(
+        "POST",
+        "/staff/callbacks/dialer",
+        Some(&token),
+        Some(json!({"paused": false})),
+    )
+    .await;
+    assert!(dials(&provider).await.is_empty(), "no call while held back");
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Dialled(id));
+
+    // Closed hours (the default hours, 7 p.m.): no call.
+    let provider = provider_answering(201).await;
+    let mut s = common::settings();
+    s.twilio_account_sid = Some(ACCOUNT.into());
+    s.twilio_api_base = provider.uri();
+    s.dialer.from = Some(AGENCY.into());
+    let app = TestApp::spawn_with(b, s).await;
+    request_callback(&app, false).await;
+    app.clock.set(common::closed_time());
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Closed);
+    assert!(dials(&provider).await.is_empty());
+}
+
+async fn provider_trouble_is_retried_and_a_refused_number_closes(b: Backend) {
+    let provider = provider_answering(500).await;
+    let app = dialler_app(b, &provider).await;
+    let id = request_callback(&app, false).await;
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Retry(id));
+    assert_eq!(
+        status_of(&app, id).await,
+        ("open".to_string(), 0),
+        "not counted"
+    );
+    // The provider too slow: the same.
+    provider.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(2)))
+        .mount(&provider)
+        .await;
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Retry(id));
+    assert_eq!(status_of(&app, id).await, ("open".to_string(), 0));
+    // A 400 (the number refused): closed as failed.
+    provider.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_string(r#"{"code":21211}"#))
+        .mount(&provider)
+        .await;
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Refused(id));
+    assert_eq!(status_of(&app, id).await.0, "failed");
+}
+
+async fn two_servers_dial_a_request_once(b: Backend) {
+    let provider = provider_answering(201).await;
+    let app = dialler_app(b, &provider).await;
+    let other = app.second_server().await.expect("a second server");
+    let id = request_callback(&app, false).await;
+    let (one, two) = tokio::join!(tick(&app.state), tick(&other.state));
+    let ticks = [one.expect("tick"), two.expect("tick")];
+    assert_eq!(
+        ticks.iter().filter(|t| **t == Tick::Dialled(id)).count(),
+        1,
+        "{ticks:?}"
+    );
+    assert_eq!(dials(&provider).await.len(), 1);
+}
