@@ -19,6 +19,9 @@ use crate::store::{AuditLine, CallbackQueue, Sqlite, Store, on_both};
 /// Seconds a callback rings before it counts as not answered.
 const RING_SECS: &str = "30";
 
+/// A dial still unfinished after this long has lost its status callback.
+const STALE_DIAL_SECS: i64 = 10 * 60;
+
 /// What one tick did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tick {
@@ -66,6 +69,17 @@ pub async fn tick(s: &Services) -> anyhow::Result<Tick> {
     }
     if s.waiting.now(now.timestamp()) > d.max_waiting {
         return Ok(Tick::QueueLong);
+    }
+    // A dial whose end never came (a lost status callback, a server that stopped
+    // mid-dial) counts as an attempt that reached no one.
+    for id in s
+        .store
+        .callback_queue()
+        .stale_dialling(now.timestamp() - STALE_DIAL_SECS)
+        .await?
+    {
+        tracing::warn!(request = id, "a callback's dial never reported its end");
+        not_reached(s, id, None, "lost").await?;
     }
     let Some(claimed) = s
         .store
@@ -341,6 +355,21 @@ impl CallbackQueue<'_> {
                     .rows_affected()
         );
         Ok(())
+    }
+
+    /// Requests still dialling since before `before` (by their last attempt).
+    async fn stale_dialling(&self, before: i64) -> anyhow::Result<Vec<i64>> {
+        let sql = "SELECT c.id FROM callbacks c WHERE c.status = 'dialling' AND \
+                   COALESCE((SELECT MAX(a.at) FROM callback_attempts a WHERE a.callback_id = c.id), 0) < $1";
+        Ok(on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_scalar(sql)
+                    .bind(before)
+                    .fetch_all(pool)
+                    .await
+                    .context("Failed to look for lost dials")?
+        ))
     }
 
     /// A request's status and attempts so far.

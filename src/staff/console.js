@@ -108,7 +108,19 @@ const QUEUES = {
   callbacks: {
     path: "/staff/callbacks", list: "callbacks", noun: "callback", empty: "No callback requests waiting.",
     columns: (c) => [c.id, "***-***-" + c.number.slice(-4), c.lang,
-      c.case_number ? (c.case_number + " (" + c.role + ")") : "not verified"],
+      c.case_number ? (c.case_number + " (" + c.role + ")") : "not verified", c.attempts],
+    extra: (c, td) => {
+      if (c.status !== "open") return;
+      for (const [action, label] of [["dial-now", "Dial now"], ["cancel", "Cancel"]]) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "secondary";
+        b.textContent = label;
+        b.setAttribute("aria-label", label + " callback " + c.id);
+        b.addEventListener("click", () => work("callbacks", { id: c.id, action }));
+        td.appendChild(b);
+      }
+    },
   },
   requests: {
     path: "/staff/requests", list: "requests", noun: "request", empty: "No requests waiting.",
@@ -133,6 +145,8 @@ async function refreshQueue(name) {
     cell(row, c.status + (c.claimed_by ? " by " + c.claimed_by : ""));
     const td = cell(row, "");
     if (q.extra) q.extra(c, td);
+    // Only open and claimed requests are worked by hand; the dialer owns the rest.
+    if (c.status !== "open" && c.status !== "claimed") continue;
     const b = document.createElement("button");
     b.type = "button";
     if (c.status === "open") {
@@ -176,6 +190,20 @@ function playButton(r) {
   return b;
 }
 
+async function refreshDialer() {
+  if (role === "agent") return;
+  const d = await api("GET", "/staff/callbacks/dialer");
+  const toggle = $("dialer-toggle");
+  $("dialer-state").textContent = !d.configured ? "The dialer is off (no CASELINE_CALLBACK_FROM): callbacks are dialled by hand."
+    : d.paused ? "The dialer is paused." : "The dialer is calling people back.";
+  toggle.hidden = !d.configured;
+  toggle.textContent = d.paused ? "Resume the dialer" : "Pause the dialer";
+  toggle.onclick = async () => {
+    await api("POST", "/staff/callbacks/dialer", { paused: !d.paused });
+    refreshDialer();
+  };
+}
+
 async function refreshPayments() {
   const { payments } = await api("GET", "/staff/payments");
   const body = $("payments");
@@ -209,6 +237,7 @@ async function refresh() {
   try {
     await refreshCalls();
     await refreshQueue("callbacks");
+    await refreshDialer();
     await refreshQueue("requests");
     await refreshPayments();
   } catch (e) {

@@ -285,8 +285,19 @@ async fn unanswered_calls_are_retried_after_the_gap_then_closed(b: Backend) {
         app.clock.advance(15 * 60);
     }
     assert_eq!(status_of(&app, id).await, ("unreached".to_string(), 3));
+    // A dial whose end never comes counts after ten minutes.
+    let lost = request_again(&app).await;
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Dialled(lost));
+    app.clock.advance(11 * 60);
+    tick(&app.state).await.expect("tick");
+    let (status, attempts) = status_of(&app, lost).await;
+    assert_eq!(
+        (status.as_str(), attempts),
+        ("open", 1),
+        "due again after the gap"
+    );
     assert_eq!(tick(&app.state).await.expect("tick"), Tick::Nothing);
-    assert_eq!(dials(&provider).await.len(), 3);
+    assert_eq!(dials(&provider).await.len(), 4);
     // Staff see the attempts and the state.
     let token = app.staff_login("sam", Role::Supervisor).await;
     let (_, list) = app
