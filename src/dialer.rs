@@ -58,20 +58,9 @@ pub async fn tick(s: &Services) -> anyhow::Result<Tick> {
     if s.settings.twilio_account_sid.is_none() {
         return Ok(Tick::Off);
     }
-    if s.store.callback_queue().paused().await? {
-        return Ok(Tick::Paused);
-    }
     let now = s.clock.now();
-    let local_hour = now.with_timezone(&s.settings.hours.tz).hour();
-    if !s.settings.hours.is_open(now) || local_hour < d.ring_hours.0 || local_hour >= d.ring_hours.1
-    {
-        return Ok(Tick::Closed);
-    }
-    if s.waiting.now(now.timestamp()) > d.max_waiting {
-        return Ok(Tick::QueueLong);
-    }
     // A dial whose end never came (a lost status callback, a server that stopped
-    // mid-dial) counts as an attempt that reached no one.
+    // mid-dial) counts as an attempt that reached no one, whatever else holds calls.
     for id in s
         .store
         .callback_queue()
@@ -80,6 +69,17 @@ pub async fn tick(s: &Services) -> anyhow::Result<Tick> {
     {
         tracing::warn!(request = id, "a callback's dial never reported its end");
         not_reached(s, id, None, "lost").await?;
+    }
+    if s.store.callback_queue().paused().await? {
+        return Ok(Tick::Paused);
+    }
+    let local_hour = now.with_timezone(&s.settings.hours.tz).hour();
+    if !s.settings.hours.is_open(now) || local_hour < d.ring_hours.0 || local_hour >= d.ring_hours.1
+    {
+        return Ok(Tick::Closed);
+    }
+    if s.waiting.now(now.timestamp()) > d.max_waiting {
+        return Ok(Tick::QueueLong);
     }
     let Some(claimed) = s
         .store
@@ -98,6 +98,16 @@ pub async fn dial_now(s: &Services, id: i64) -> anyhow::Result<Option<Tick>> {
     let Some(from) = s.settings.dialer.from.as_deref() else {
         return Ok(Some(Tick::Off));
     };
+    if s.store.callback_queue().paused().await? {
+        return Ok(Some(Tick::Paused));
+    }
+    // Out of hours and the queue do not hold a staff member back, but nobody is rung
+    // at night.
+    let (start, end) = s.settings.dialer.ring_hours;
+    let hour = s.clock.now().with_timezone(&s.settings.hours.tz).hour();
+    if hour < start || hour >= end {
+        return Ok(Some(Tick::Closed));
+    }
     let now = s.now();
     match s.store.callback_queue().claim_due(now, Some(id)).await? {
         Some(claimed) => dial(s, from, claimed).await.map(Some),
@@ -118,17 +128,19 @@ async fn dial(s: &Services, from: &str, c: Claimed) -> anyhow::Result<Tick> {
         ("StatusCallback", status.as_str()),
         ("StatusCallbackMethod", "POST"),
         ("StatusCallbackEvent", "completed"),
-        ("MachineDetection", "Enable"),
+        // Wait for a voicemail's beep, so the message is left whole.
+        ("MachineDetection", "DetectMessageEnd"),
         ("Timeout", RING_SECS),
     ];
     let queue = s.store.callback_queue();
     match s.provider.place_call(&form).await {
         Ok(call_sid) => {
+            queue.dialled(c.id, &call_sid).await?;
             queue.attempt(c.id, now, Some(&call_sid), "dialled").await?;
             audit(s, now, Some(&call_sid), "callback.dial", "dialled", c.id).await?;
             Ok(Tick::Dialled(c.id))
         }
-        Err(e @ (ProviderError::Refused(_) | ProviderError::CallNotFound)) => {
+        Err(e @ ProviderError::NumberRefused(_)) => {
             tracing::warn!(request = c.id, error = %e, "the provider refused a callback's number");
             queue.attempt(c.id, now, None, "refused").await?;
             queue.close(c.id, "failed", now).await?;
@@ -178,7 +190,9 @@ pub async fn not_reached(
     let Some((status, attempts)) = queue.state(id).await? else {
         return Ok(());
     };
-    if status != "dialling" {
+    // Only the dial under way, and only for its own call (a late report from an
+    // earlier call changes nothing).
+    if status != "dialling" || !queue.is_dial(id, call_sid).await? {
         return Ok(());
     }
     queue.attempt(id, now, call_sid, result).await?;
@@ -204,6 +218,17 @@ pub async fn not_reached(
 pub async fn chosen(s: &Services, id: i64, call_sid: &str, choice: &str) -> anyhow::Result<()> {
     let now = s.now();
     let queue = s.store.callback_queue();
+    let dialling = queue
+        .state(id)
+        .await?
+        .is_some_and(|(status, _)| status == "dialling");
+    if !dialling || !queue.is_dial(id, Some(call_sid)).await? {
+        tracing::info!(
+            request = id,
+            "a callback choice for a request no longer dialling"
+        );
+        return Ok(());
+    }
     queue.attempt(id, now, Some(call_sid), choice).await?;
     match choice {
         "connected" => queue.set_status(id, "connected").await?,
@@ -259,7 +284,8 @@ impl CallbackQueue<'_> {
             Store::Sqlite(_) => "",
         };
         let sql = format!(
-            "UPDATE callbacks SET status = 'dialling', attempts = attempts + 1, due_at = NULL \
+            "UPDATE callbacks SET status = 'dialling', attempts = attempts + 1, due_at = NULL, \
+             dialled_at = $1, dial_sid = NULL \
              WHERE id = ({pick}{lock}) AND status = 'open' RETURNING id, number"
         );
         Ok(on_both!(
@@ -287,7 +313,7 @@ impl CallbackQueue<'_> {
     }
 
     async fn reopen(&self, id: i64, due_at: i64) -> anyhow::Result<()> {
-        let sql = "UPDATE callbacks SET status = 'open', due_at = $2 WHERE id = $1";
+        let sql = "UPDATE callbacks SET status = 'open', due_at = $2 WHERE id = $1 AND status = 'dialling'";
         on_both!(
             self.store,
             write
@@ -304,7 +330,7 @@ impl CallbackQueue<'_> {
     }
 
     async fn set_status(&self, id: i64, status: &str) -> anyhow::Result<()> {
-        let sql = "UPDATE callbacks SET status = $2 WHERE id = $1";
+        let sql = "UPDATE callbacks SET status = $2 WHERE id = $1 AND status = 'dialling'";
         on_both!(
             self.store,
             write
@@ -357,10 +383,50 @@ impl CallbackQueue<'_> {
         Ok(())
     }
 
-    /// Requests still dialling since before `before` (by their last attempt).
+    /// The provider's CallSid of the dial under way.
+    async fn dialled(&self, id: i64, call_sid: &str) -> anyhow::Result<()> {
+        let sql = "UPDATE callbacks SET dial_sid = $2 WHERE id = $1 AND status = 'dialling'";
+        on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query(sql)
+                    .bind(id)
+                    .bind(call_sid)
+                    .execute(pool)
+                    .await
+                    .context("Failed to record a callback's call")?
+                    .rows_affected()
+        );
+        Ok(())
+    }
+
+    /// Whether `call_sid` is the dial under way for request `id` (`None`, the dialer's
+    /// own sweep, always is; a dial whose CallSid is not known yet matches any).
+    async fn is_dial(&self, id: i64, call_sid: Option<&str>) -> anyhow::Result<bool> {
+        let Some(call_sid) = call_sid else {
+            return Ok(true);
+        };
+        let sql = "SELECT dial_sid FROM callbacks WHERE id = $1";
+        let sid: Option<Option<String>> = on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_scalar(sql)
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to read a callback's call")?
+        );
+        Ok(match sid.flatten() {
+            Some(dial) => dial == call_sid,
+            None => true,
+        })
+    }
+
+    /// Requests still dialling since before `before` (by when they were claimed).
     async fn stale_dialling(&self, before: i64) -> anyhow::Result<Vec<i64>> {
-        let sql = "SELECT c.id FROM callbacks c WHERE c.status = 'dialling' AND \
-                   COALESCE((SELECT MAX(a.at) FROM callback_attempts a WHERE a.callback_id = c.id), 0) < $1";
+        let sql =
+            "SELECT id FROM callbacks WHERE status = 'dialling' AND COALESCE(dialled_at, 0) < $1";
         Ok(on_both!(
             self.store,
             read | pool

@@ -25,7 +25,15 @@ pub enum ProviderError {
     Unreachable,
     #[error("the provider refused the request (status {0})")]
     Refused(u16),
+    /// The provider will not call that number (invalid, unreachable, not permitted).
+    #[error("the provider will not call that number (error {0})")]
+    NumberRefused(u32),
 }
+
+/// The provider's errors about a call's `To` number: invalid (21211), not reachable
+/// (21214), not permitted by the geographic settings (21215), blocked (21216), not a
+/// valid phone number (21217).
+const NUMBER_ERRORS: [u32; 5] = [21211, 21214, 21215, 21216, 21217];
 
 /// How long a recording may take to arrive, body included.
 const RECORDING_TIMEOUT: Duration = Duration::from_secs(60);
@@ -143,6 +151,15 @@ impl Provider {
                 let text = r.text().await.unwrap_or_default();
                 let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
                 Ok(body["sid"].as_str().unwrap_or_default().to_string())
+            }
+            Ok(r) if r.status().as_u16() == 400 => {
+                let text = r.text().await.unwrap_or_default();
+                let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                let code = body["code"].as_u64().and_then(|c| u32::try_from(c).ok());
+                Err(match code {
+                    Some(c) if NUMBER_ERRORS.contains(&c) => ProviderError::NumberRefused(c),
+                    _ => ProviderError::Refused(400),
+                })
             }
             Ok(r) => Err(refusal(r).await),
             Err(e) => Err(unsent(&e)),

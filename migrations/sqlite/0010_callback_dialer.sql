@@ -2,6 +2,9 @@
 -- pause switch (one row, shared by every server).
 ALTER TABLE callbacks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE callbacks ADD COLUMN due_at BIGINT;
+-- The dial under way: when it was claimed, and the provider's CallSid once placed.
+ALTER TABLE callbacks ADD COLUMN dialled_at BIGINT;
+ALTER TABLE callbacks ADD COLUMN dial_sid TEXT;
 -- A request is open, claimed, dialling, connected, done, or closed as unreached,
 -- cancelled or failed; one not closed per number.
 DROP INDEX callbacks_one_open;

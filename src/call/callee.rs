@@ -68,7 +68,18 @@ pub async fn status(s: &Services, p: &Params, request: Option<i64>) -> Result<Re
         _ => return Ok(Response::new()),
     };
     if let Some(id) = request {
-        crate::dialer::not_reached(s, id, Some(sid.as_str()), result).await?;
+        let connected = s
+            .store
+            .callback_queue()
+            .state(id)
+            .await?
+            .is_some_and(|(status, _)| status == "connected");
+        if connected {
+            // Put through to the queue, and the call is over: the request is done.
+            s.store.callback_queue().close(id, "done", s.now()).await?;
+        } else {
+            crate::dialer::not_reached(s, id, Some(sid.as_str()), result).await?;
+        }
     }
     s.store.sessions().end(&sid, "completed", s.now()).await?;
     Ok(Response::new())

@@ -167,6 +167,7 @@ pub async fn transfer(
                 | ProviderError::CallNotFound
                 | ProviderError::RateLimited
                 | ProviderError::Refused(_)
+                | ProviderError::NumberRefused(_)
         );
         if refused {
             s.store.staff().delete_handoff(id).await?;
@@ -186,7 +187,9 @@ pub(crate) fn provider_error(e: ProviderError) -> StaffError {
         ProviderError::Unauthorized => (502, "provider-auth"),
         ProviderError::CallNotFound => (404, "call-not-found"),
         ProviderError::RateLimited => (429, "provider-rate-limited"),
-        ProviderError::Unavailable(_) | ProviderError::Refused(_) => (502, "provider-error"),
+        ProviderError::Unavailable(_)
+        | ProviderError::Refused(_)
+        | ProviderError::NumberRefused(_) => (502, "provider-error"),
         ProviderError::Timeout => (504, "provider-timeout"),
         ProviderError::Unreachable => (502, "provider-unreachable"),
     };

@@ -199,6 +199,12 @@ fn announce_set_show_clear_and_callbacks_list() {
     let (ok, out, _) = run(&["callbacks", "list"]);
     assert!(ok && out.contains("no callback requests"), "{out}");
 
+    // The callback dialer's switch, for every server.
+    let (ok, out, _) = run(&["callbacks", "pause"]);
+    assert!(ok && out.contains("paused"), "{out}");
+    let (ok, out, _) = run(&["callbacks", "resume"]);
+    assert!(ok && out.contains("running"), "{out}");
+
     // Card payments: none yet, then one, by card type and last four digits only.
     let (ok, out, _) = run(&["payments", "list"]);
     assert!(

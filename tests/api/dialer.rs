@@ -20,6 +20,8 @@ const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 const AGENCY: &str = "+18669013212";
 const CALLER: &str = "+15595550123";
 const MARCO: (&str, &str) = ("900234567", "4820193757");
+/// The CallSid the wiremock provider gives every call it places.
+const DIAL_SID: &str = "CA99999999999999999999999999999999";
 
 on_both_stores!(
     the_dial_and_a_person_who_presses_1_2_or_3,
@@ -84,6 +86,7 @@ async fn request_callback(app: &TestApp, verify: bool) -> i64 {
 /// The provider's answer webhook for callback `id`, answered as `by`.
 async fn answered<'a>(app: &'a TestApp, id: i64, by: &str) -> common::Phone<'a> {
     let mut callee = app.call_to(CALLER);
+    callee.sid = DIAL_SID.to_string();
     let url = format!("{PUBLIC_URL}/voice/callback/answer?request={id}");
     callee
         .post(&url, &[("AnsweredBy", by), ("Direction", "outbound-api")])
@@ -93,9 +96,8 @@ async fn answered<'a>(app: &'a TestApp, id: i64, by: &str) -> common::Phone<'a> 
 
 async fn ended(app: &TestApp, id: i64, status: &str) {
     let url = format!("{PUBLIC_URL}/voice/callback/status?request={id}");
-    let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
     let answer = app
-        .post_signed(&url, &[("CallSid", sid.as_str()), ("CallStatus", status)])
+        .post_signed(&url, &[("CallSid", DIAL_SID), ("CallStatus", status)])
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
 }
@@ -149,7 +151,7 @@ async fn the_dial_and_a_person_who_presses_1_2_or_3(b: Backend) {
         ),
         ("StatusCallbackMethod", "POST".to_string()),
         ("StatusCallbackEvent", "completed".to_string()),
-        ("MachineDetection", "Enable".to_string()),
+        ("MachineDetection", "DetectMessageEnd".to_string()),
         ("Timeout", "30".to_string()),
     ];
     assert_eq!(form.len(), expected.len(), "{form:?}");
@@ -185,8 +187,8 @@ async fn the_dial_and_a_person_who_presses_1_2_or_3(b: Backend) {
     ended(&app, id, "completed").await;
     assert_eq!(
         status_of(&app, id).await.0,
-        "connected",
-        "a finished call changes nothing"
+        "done",
+        "put through, and the call is over"
     );
 
     // 2: called again after the gap; 3: cancelled.
@@ -261,9 +263,38 @@ async fn a_machine_hears_no_personal_data(b: Backend) {
     for secret in ["190000123456", "3 4 5 6", "Marco", "payment", "case"] {
         assert!(!heard.said().contains(secret), "{secret}: {}", heard.said());
     }
-    // The attempt counts; due again after the gap.
+    // The attempt counts; due again after the gap. The call's end, reported after,
+    // changes nothing more.
+    assert_eq!(status_of(&app, id).await, ("open".to_string(), 1));
+    ended(&app, id, "completed").await;
     assert_eq!(status_of(&app, id).await, ("open".to_string(), 1));
     assert_eq!(tick(&app.state).await.expect("tick"), Tick::Nothing);
+    let attempts = app
+        .state
+        .store
+        .callback_queue()
+        .attempts(id)
+        .await
+        .expect("attempts");
+    assert_eq!(attempts.len(), 2, "dialled, machine: {attempts:?}");
+
+    // A person who presses 0 reaches a representative too; one who says nothing three
+    // times is called again later, never queued unasked.
+    app.clock.advance(15 * 60);
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Dialled(id));
+    let mut callee = answered(&app, id, "human").await;
+    let queued = callee.press("0").await;
+    assert!(queued.find("Enqueue").is_some(), "{}", queued.xml);
+    assert_eq!(status_of(&app, id).await.0, "connected");
+    let other = request_again(&app).await;
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Dialled(other));
+    let mut callee = answered(&app, other, "unknown").await;
+    callee.silence().await;
+    callee.silence().await;
+    let bye = callee.silence().await;
+    assert_eq!(bye.last_verb(), "Hangup", "{}", bye.xml);
+    assert!(bye.find("Enqueue").is_none());
+    assert_eq!(status_of(&app, other).await.0, "open");
 }
 
 async fn unanswered_calls_are_retried_after_the_gap_then_closed(b: Backend) {
@@ -405,7 +436,22 @@ async fn provider_trouble_is_retried_and_a_refused_number_closes(b: Backend) {
         .await;
     assert_eq!(tick(&app.state).await.expect("tick"), Tick::Retry(id));
     assert_eq!(status_of(&app, id).await, ("open".to_string(), 0));
-    // A 400 (the number refused): closed as failed.
+    // Our own mistake (a From number the account does not own, 21212; a 404): not the
+    // caller's number, so nothing is closed.
+    for (status, body) in [(400, r#"{"code":21212}"#), (404, "{}")] {
+        provider.reset().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).set_body_string(body))
+            .mount(&provider)
+            .await;
+        assert_eq!(
+            tick(&app.state).await.expect("tick"),
+            Tick::Retry(id),
+            "{status}"
+        );
+        assert_eq!(status_of(&app, id).await, ("open".to_string(), 0));
+    }
+    // A 400 about the number (21211, invalid): closed as failed.
     provider.reset().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(400).set_body_string(r#"{"code":21211}"#))
@@ -413,6 +459,52 @@ async fn provider_trouble_is_retried_and_a_refused_number_closes(b: Backend) {
         .await;
     assert_eq!(tick(&app.state).await.expect("tick"), Tick::Refused(id));
     assert_eq!(status_of(&app, id).await.0, "failed");
+
+    // Staff: dial now, and cancel.
+    provider.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_string(r#"{"sid":"CA99999999999999999999999999999999"}"#),
+        )
+        .mount(&provider)
+        .await;
+    let next = request_again(&app).await;
+    let token = app.staff_login("sam", Role::Supervisor).await;
+    let (status, body) = app
+        .staff(
+            "POST",
+            "/staff/callbacks",
+            Some(&token),
+            Some(json!({"id": next, "action": "dial-now"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status_of(&app, next).await, ("dialling".to_string(), 1));
+    let (status, _) = app
+        .staff(
+            "POST",
+            "/staff/callbacks",
+            Some(&token),
+            Some(json!({"id": next, "action": "cancel"})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a request being dialled is not cancelled"
+    );
+    ended(&app, next, "no-answer").await;
+    let (status, _) = app
+        .staff(
+            "POST",
+            "/staff/callbacks",
+            Some(&token),
+            Some(json!({"id": next, "action": "cancel"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status_of(&app, next).await.0, "cancelled");
 }
 
 async fn two_servers_dial_a_request_once(b: Backend) {
