@@ -161,6 +161,17 @@ enum PaymentsCommand {
 
 #[derive(Subcommand)]
 enum FlowsCommand {
+    /// Draw the compiled flows: every step, keys and outcomes as labelled edges, misses
+    /// dashed, entries marked; to stdout.
+    Diagram {
+        /// The call-flow folder (default: CASELINE_FLOWS_DIR or call-flows).
+        dir: Option<PathBuf>,
+        /// The prompt folder (default: CASELINE_PROMPTS_DIR or prompts).
+        #[arg(long)]
+        prompts: Option<PathBuf>,
+        #[arg(long, default_value = "dot", value_parser = ["dot", "mermaid", "svg"])]
+        format: String,
+    },
     /// Check flows and prompts; prints file:line:column for each problem.
     Check {
         /// The call-flow folder (default: CASELINE_FLOWS_DIR or call-flows).
@@ -244,6 +255,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 stats.cases_written,
                 stats.cases_unchanged
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Flows {
+            command:
+                FlowsCommand::Diagram {
+                    dir,
+                    prompts,
+                    format,
+                },
+        } => {
+            let mut settings = Settings::load()?;
+            if let Some(d) = dir {
+                settings.flows_dir = d;
+            }
+            if let Some(p) = prompts {
+                settings.prompts_dir = p;
+            }
+            let (_, flow) = match load_flows(&settings) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let text = match format.as_str() {
+                "mermaid" => caseline::flow::diagram::mermaid(&flow),
+                "svg" => caseline::flow::diagram::svg(&flow)?,
+                _ => caseline::flow::diagram::dot(&flow),
+            };
+            print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Flows {

@@ -4,6 +4,7 @@
 //! The language is documented for analysts in `call-flows/README.md`.
 
 mod compile;
+pub mod diagram;
 pub mod engine;
 mod words;
 pub mod xml;
@@ -68,6 +69,17 @@ impl Flow {
 
     pub fn find(&self, name: &str) -> Option<StepIx> {
         self.by_name.get(name).copied()
+    }
+
+    /// Every entry point and its first step, by name.
+    pub fn entry_points(&self) -> Vec<(String, StepIx)> {
+        let mut all: Vec<(String, StepIx)> = self
+            .entries
+            .iter()
+            .map(|(n, ix)| (n.clone(), *ix))
+            .collect();
+        all.sort();
+        all
     }
 
     /// The first step for an entry point (`voice`, `tty`, ...).

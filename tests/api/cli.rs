@@ -494,3 +494,89 @@ fn flows_check_refuses_a_menu_key_without_words_in_a_language() {
     );
     assert!(stderr.contains("main.xml:"), "{stderr}");
 }
+
+/// Every step id in the shipped flows (`<Step|Menu|Input id="...">`).
+fn shipped_steps() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("call-flows");
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "xml") {
+            let text = std::fs::read_to_string(path).unwrap();
+            for tag in ["<Step id=\"", "<Menu id=\"", "<Input id=\""] {
+                for part in text.split(tag).skip(1) {
+                    ids.push(part.split('"').next().unwrap().to_string());
+                }
+            }
+        }
+    }
+    assert!(ids.len() > 100, "{ids:?}");
+    ids
+}
+
+#[test]
+fn flows_diagram_draws_every_step_in_each_format() {
+    let steps = shipped_steps();
+    let run = |format: &str| {
+        let out = caseline()
+            .args(["flows", "diagram", "--format", format])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let dot = run("dot");
+    assert!(dot.starts_with("digraph flows {"), "{dot}");
+    for id in &steps {
+        assert!(
+            dot.contains(&format!("\"{id}\" [label=")),
+            "{id} not in the DOT"
+        );
+    }
+    // Keys labelled, misses dashed, entries marked, the shared edges noted once.
+    assert!(
+        dot.contains("\"main-menu\" -> \"payments\" [label=\"1\"]"),
+        "{dot}"
+    );
+    assert!(dot.contains("style=dashed"));
+    assert!(dot.contains("\"entry voice\" -> \"welcome\""));
+    assert!(dot.contains("every menu: "));
+    assert!(dot.contains("\"main-menu\" [label=\"main-menu (menu.main)\""));
+
+    let mermaid = run("mermaid");
+    assert!(mermaid.starts_with("flowchart TD"));
+    for id in &steps {
+        assert!(mermaid.contains(id.as_str()), "{id} not in the Mermaid");
+    }
+    assert!(mermaid.contains("-.->"));
+
+    // The SVG is XML, and names the steps in its text.
+    let svg = run("svg");
+    let mut reader = quick_xml::Reader::from_str(&svg);
+    let mut texts = String::new();
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(quick_xml::events::Event::Text(t)) => {
+                texts.push_str(&String::from_utf8_lossy(t.as_ref().as_bytes()));
+                texts.push('\n');
+            }
+            Ok(_) => {}
+            Err(e) => panic!("the SVG is not XML: {e}"),
+        }
+    }
+    assert!(svg.contains("<svg"), "{}", &svg[..200.min(svg.len())]);
+    for id in [
+        "main-menu",
+        "welcome",
+        "pay-confirm",
+        "callee-menu",
+        "request-check",
+    ] {
+        assert!(texts.contains(id), "{id} not drawn");
+    }
+}
