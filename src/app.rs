@@ -156,6 +156,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
+    /// The metrics address, when `CASELINE_METRICS_LISTEN` is set.
+    metrics: Option<TcpListener>,
     state: AppState,
     /// The open-file limit in force, raised to the hard limit (see [`crate::http::server`]).
     open_files: u64,
@@ -175,11 +177,20 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Application> {
         let listen = settings.listen;
+        let metrics = settings.metrics_listen;
         let state = Arc::new(Services::serving(settings, store, clock)?);
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("Failed to listen on {listen}"))?;
-        Ok(Self::from_parts(listener, state))
+        let mut app = Self::from_parts(listener, state);
+        if let Some(addr) = metrics {
+            app.metrics = Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("Failed to listen on {addr} for metrics"))?,
+            );
+        }
+        Ok(app)
     }
 
     /// Wraps a listener already bound (the demo needs its port before the settings).
@@ -187,11 +198,19 @@ impl Application {
     /// connections cannot use up the descriptors a service manager's low default gives.
     pub fn from_parts(listener: TcpListener, state: AppState) -> Application {
         let open_files = crate::http::server::raise_open_file_limit();
+        // Metrics are recorded from the start; served only where configured.
+        let _ = crate::observe::handle();
         Application {
             listener,
+            metrics: None,
             state,
             open_files,
         }
+    }
+
+    /// The metrics address, when one is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -212,6 +231,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_sessions(self.state.clone()));
         let dialer = tokio::spawn(run_dialer(self.state.clone()));
+        let metrics = self.metrics.map(|l| tokio::spawn(crate::observe::serve(l)));
         let settings = &self.state.settings;
         let options = crate::http::server::Options {
             header_timeout: settings.header_timeout,
@@ -224,6 +244,9 @@ impl Application {
             .await;
         sweeper.abort();
         dialer.abort();
+        if let Some(m) = metrics {
+            m.abort();
+        }
         // Saves that answered before their commit are still queued: commit them, so a
         // restart finds every call where its caller last heard it.
         self.state.store.close().await;

@@ -167,6 +167,7 @@ pub async fn request(
         .await?;
     if created {
         tracing::info!(number = %mask(&number), "callback requested");
+        crate::observe::count("caseline_callbacks_requested_total");
         session.callback_requested = false;
         Ok("ok")
     } else {

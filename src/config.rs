@@ -79,6 +79,9 @@ pub struct Settings {
     pub tty_mode: TtyMode,
     /// The callback dialer (`CASELINE_CALLBACK_*`).
     pub dialer: DialerSettings,
+    /// Where the Prometheus metrics are served (`CASELINE_METRICS_LISTEN`); unset, off.
+    /// Never the webhook port.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The callback dialer's settings.
@@ -205,6 +208,7 @@ impl Default for Settings {
             sms_from: None,
             tty_mode: TtyMode::Baudot,
             dialer: DialerSettings::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -356,6 +360,15 @@ impl Settings {
         s.max_connections = number("max_connections", s.max_connections)?.max(1);
         s.pay = pay_settings(&get)?;
         s.sms_from = get("sms_from");
+        if let Some(v) = get("metrics_listen") {
+            let addr: SocketAddr = v
+                .parse()
+                .map_err(|_| anyhow!("CASELINE_METRICS_LISTEN must be host:port, not '{v}'"))?;
+            if addr == s.listen {
+                bail!("CASELINE_METRICS_LISTEN must not be the webhook address");
+            }
+            s.metrics_listen = Some(addr);
+        }
         s.dialer.from = get("callback_from");
         if let Some(n) = &s.dialer.from
             && !is_e164(n)

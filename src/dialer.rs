@@ -138,6 +138,7 @@ async fn dial(s: &Services, from: &str, c: Claimed) -> anyhow::Result<Tick> {
             queue.dialled(c.id, &call_sid).await?;
             queue.attempt(c.id, now, Some(&call_sid), "dialled").await?;
             audit(s, now, Some(&call_sid), "callback.dial", "dialled", c.id).await?;
+            crate::observe::count("caseline_callbacks_dialled_total");
             Ok(Tick::Dialled(c.id))
         }
         Err(e @ ProviderError::NumberRefused(_)) => {

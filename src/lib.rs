@@ -49,4 +49,5 @@ pub mod staff;
 pub mod clock;
 pub mod demo;
 pub mod dialer;
+pub mod observe;
 pub mod telemetry;

@@ -404,6 +404,7 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
             }
         }
     };
+    crate::observe::count_by("caseline_payments_total", "result", &outcome);
     let audited = store
         .audit_log()
         .write(

@@ -123,6 +123,8 @@ pub async fn request(
             "already-open"
         }
     };
+    metrics::counter!("caseline_requests_total", "kind" => kind.to_string(), "outcome" => outcome)
+        .increment(1);
     store
         .audit_log()
         .write(

@@ -75,8 +75,14 @@ impl ScreenPop {
         let call_sid = context.call_sid.clone();
         tokio::spawn(async move {
             match this.deliver(body).await {
-                Ok(attempts) => tracing::info!(call_sid, attempts, "screen pop delivered"),
-                Err(e) => tracing::warn!(call_sid, error = %e, "screen pop not delivered"),
+                Ok(attempts) => {
+                    crate::observe::count_by("caseline_screen_pops_total", "result", "delivered");
+                    tracing::info!(call_sid, attempts, "screen pop delivered")
+                }
+                Err(e) => {
+                    crate::observe::count_by("caseline_screen_pops_total", "result", "failed");
+                    tracing::warn!(call_sid, error = %e, "screen pop not delivered")
+                }
             }
         });
     }

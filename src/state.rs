@@ -79,6 +79,7 @@ impl Waiting {
     pub fn saw(&self, size: u32, now: i64) {
         self.size.store(size, Ordering::Release);
         self.at.store(now, Ordering::Release);
+        crate::observe::gauge("caseline_callers_waiting", f64::from(size));
     }
 
     /// Callers waiting now: none once no wait webhook has come for a while.

@@ -15,5 +15,9 @@ pub const SPEC: ActionSpec = ActionSpec {
 pub async fn run(Act { s, input, session, .. }: Act<'_>) -> Outcome {
     let o = verify::check_par(&s.checks(), session, &super::keyed(input)).await?;
     session.verify_outcome = Some(o.to_string());
+    crate::observe::count_by("caseline_verifications_total", "outcome", o);
+    if o == "locked" {
+        crate::observe::count("caseline_lockouts_total");
+    }
     Ok(Some(o.to_string()))
 }

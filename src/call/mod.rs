@@ -159,6 +159,7 @@ pub async fn incoming(s: &Services, p: &Params) -> Result<Response, CallError> {
     Span::current().record("call_sid", sid.as_str());
     let mut session = Session::new(sid, channel_for(s, p), s.now());
     session.caller = p.get("From").and_then(e164);
+    crate::observe::calls_active(1.0);
     // A TTY call in baudot mode: the server is the modem, on the call's media stream.
     if session.channel == Channel::Tty && s.settings.tty_mode == crate::config::TtyMode::Baudot {
         let token = tty::new_token();
@@ -348,6 +349,7 @@ pub async fn status(s: &Services, p: &Params) -> Result<Response, CallError> {
     let over = ["completed", "busy", "failed", "no-answer", "canceled"];
     if let Some(status) = over.iter().find(|s| **s == status) {
         s.store.sessions().end(&sid, status, s.now()).await?;
+        crate::observe::calls_active(-1.0);
     }
     Ok(Response::new())
 }

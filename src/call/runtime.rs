@@ -113,6 +113,7 @@ impl Runtime for Services {
         };
         session.transfer_result = None;
         session.callback_requested = false;
+        crate::observe::count("caseline_transfers_total");
         if let Some(pop) = &self.screen_pop {
             pop.send(&ctx, destination);
         }

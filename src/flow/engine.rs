@@ -285,6 +285,7 @@ async fn run<R: Runtime>(
         }
         let step = flow.step(current);
         session.step = Some(step.name.clone());
+        crate::observe::step(&step.name);
         match &step.kind {
             StepKind::Menu(m) => {
                 session.misses = 0;

@@ -306,7 +306,16 @@ async fn signed_webhook(State(s): State<AppState>, req: Request, next: Next) -> 
 /// the public base, and runs the handler inside a span carrying the CallSid. Refuses
 /// with 403 anything unsigned or forged, and never logs the parameters.
 async fn checked_webhook(s: AppState, req: Request, next: Next) -> HttpResponse {
+    let started = std::time::Instant::now();
     let (parts, body) = req.into_parts();
+    // The route as the router knows it, a bounded label: `/voice/input/:name` (braces
+    // are left out, which some Prometheus text readers take badly).
+    let template = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .replace('{', ":")
+        .replace('}', "");
     let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(_) => {
@@ -323,6 +332,7 @@ async fn checked_webhook(s: AppState, req: Request, next: Next) -> HttpResponse 
         let settings = header("x-twilio-webhooks-signature-settings");
         if !signature::validate(keys, settings, &url, &params, signature) {
             refused(&route);
+            crate::observe::webhook(&template, "refused", started.elapsed().as_secs_f64());
             return (StatusCode::FORBIDDEN, "invalid signature\n").into_response();
         }
     }
@@ -347,11 +357,14 @@ async fn checked_webhook(s: AppState, req: Request, next: Next) -> HttpResponse 
             )
             .into_response();
         }
-        if let Some(Failure(e)) = response.extensions().get::<Failure>() {
+        let outcome = if let Some(Failure(e)) = response.extensions().get::<Failure>() {
             tracing::error!(error = %e, "webhook failed; the caller heard an apology");
+            "apology"
         } else {
             tracing::debug!("webhook answered");
-        }
+            "answered"
+        };
+        crate::observe::webhook(&template, outcome, started.elapsed().as_secs_f64());
         response
     }
     .instrument(span)

@@ -448,7 +448,14 @@ fn group_commit(
             }
         }
         commits.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
         let result = commit(&mut conn, &batch).map_err(|e| e.to_string());
+        metrics::histogram!("caseline_store_batch_size").record(batch.len() as f64);
+        metrics::histogram!("caseline_store_commit_seconds")
+            .record(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            metrics::counter!("caseline_database_errors_total").increment(1);
+        }
         if let Err(e) = &result {
             tracing::error!(error = %e, writes = batch.len(), "a group commit failed");
         }
