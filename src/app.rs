@@ -285,6 +285,10 @@ async fn sweep_sessions(state: AppState) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "session sweep failed"),
         }
+        let keep = i64::from(state.settings.analytics_days) * 86_400;
+        if let Err(e) = crate::analytics::forget_before(&state.store, state.now() - keep).await {
+            tracing::warn!(error = %format!("{e:#}"), "call path sweep failed");
+        }
         let day_ago = state.now() - crate::store::SESSION_KEEP_SECS;
         if let Err(e) = state.store.staff().expire_handoffs(day_ago).await {
             tracing::warn!(error = %format!("{e:#}"), "hand-off sweep failed");

@@ -168,6 +168,7 @@ pub async fn request(
     if created {
         tracing::info!(number = %mask(&number), "callback requested");
         crate::observe::count("caseline_callbacks_requested_total");
+        session.callback_left = true;
         session.callback_requested = false;
         Ok("ok")
     } else {

@@ -82,6 +82,8 @@ pub struct Settings {
     /// Where the Prometheus metrics are served (`CASELINE_METRICS_LISTEN`); unset, off.
     /// Never the webhook port.
     pub metrics_listen: Option<SocketAddr>,
+    /// Days a call's path is kept for the analytics (`CASELINE_ANALYTICS_DAYS`).
+    pub analytics_days: u32,
 }
 
 /// The callback dialer's settings.
@@ -209,6 +211,7 @@ impl Default for Settings {
             tty_mode: TtyMode::Baudot,
             dialer: DialerSettings::default(),
             metrics_listen: None,
+            analytics_days: 400,
         }
     }
 }
@@ -369,6 +372,7 @@ impl Settings {
             }
             s.metrics_listen = Some(addr);
         }
+        s.analytics_days = number("analytics_days", s.analytics_days)?.max(1);
         s.dialer.from = get("callback_from");
         if let Some(n) = &s.dialer.from
             && !is_e164(n)

@@ -20,6 +20,7 @@ pub mod flow;
 pub mod http;
 
 // The domain: who the caller is, their cases, reaching a person.
+pub mod analytics;
 pub mod announcement;
 pub mod callbacks;
 pub mod cases;

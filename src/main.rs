@@ -64,6 +64,17 @@ enum Command {
         #[command(subcommand)]
         command: RequestsCommand,
     },
+    /// Call analytics: containment, transfers, callbacks, where callers give up.
+    Report {
+        /// From this time (RFC 3339) on.
+        #[arg(long, conflicts_with = "days")]
+        since: Option<String>,
+        /// The last N days (default: the last 24 hours).
+        #[arg(long)]
+        days: Option<u32>,
+        #[arg(long, default_value = "text", value_parser = ["text", "json", "csv"])]
+        format: String,
+    },
     /// Card payments verified callers made by phone.
     Payments {
         #[command(subcommand)]
@@ -385,6 +396,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "{}",
                     caseline::callbacks::listing_line(c, settings.hours.tz)
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report {
+            since,
+            days,
+            format,
+        } => {
+            telemetry::init("warn");
+            let settings = Settings::load()?;
+            let store = Store::connect(&settings.database_url).await?;
+            let from = match (since, days) {
+                (Some(t), _) => chrono::DateTime::parse_from_rfc3339(&t)
+                    .map_err(|_| anyhow::anyhow!("--since must be an RFC 3339 time, not '{t}'"))?
+                    .timestamp(),
+                (None, Some(d)) => chrono::Utc::now().timestamp() - i64::from(d) * 86_400,
+                (None, None) => chrono::Utc::now().timestamp() - 86_400,
+            };
+            let report = caseline::analytics::report(&store, from).await?;
+            match format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&report)?),
+                "csv" => print!("{}", report.csv()),
+                _ => print!("{}", report.text()),
             }
             Ok(ExitCode::SUCCESS)
         }

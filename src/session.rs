@@ -125,7 +125,19 @@ pub struct Session {
     /// The callback request this (outbound) call is returning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_request: Option<i64>,
+    /// The steps entered, in order (at most [`PATH_STEPS`]), for the call analytics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
+    /// The caller was sent to a person (for the call analytics).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub transferred: bool,
+    /// The caller left a callback request in this call.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub callback_left: bool,
 }
+
+/// The most steps a call's path keeps (a longer call keeps its first ones).
+pub const PATH_STEPS: usize = 60;
 
 /// An answered entry: the input step it answered (nothing of what was keyed) and the
 /// TwiML it got.
@@ -225,6 +237,9 @@ impl Session {
             tty_handoff,
             tty_resume,
             callback_request,
+            path: _,
+            transferred,
+            callback_left,
         } = self;
         *call_sid == before.call_sid
             && *channel == before.channel
@@ -252,6 +267,8 @@ impl Session {
             && *tty_handoff == before.tty_handoff
             && *tty_resume == before.tty_resume
             && *callback_request == before.callback_request
+            && *transferred == before.transferred
+            && *callback_left == before.callback_left
     }
 }
 
@@ -295,6 +312,9 @@ impl Session {
             tty_handoff: None,
             tty_resume: None,
             callback_request: None,
+            path: Vec::new(),
+            transferred: false,
+            callback_left: false,
         }
     }
 }

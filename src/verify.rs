@@ -119,6 +119,11 @@ impl BlindIndex {
         }
     }
 
+    /// A calling number, for counting repeat callers without keeping the number.
+    pub fn caller(&self, number: &str) -> String {
+        self.mac(b"caller:", number.as_bytes())
+    }
+
     pub fn ssn(&self, ssn: &Ssn) -> String {
         self.mac(b"ssn:", ssn.bytes())
     }

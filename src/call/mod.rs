@@ -348,6 +348,11 @@ pub async fn status(s: &Services, p: &Params) -> Result<Response, CallError> {
     let status = p.get("CallStatus").unwrap_or("");
     let over = ["completed", "busy", "failed", "no-answer", "canceled"];
     if let Some(status) = over.iter().find(|s| **s == status) {
+        // The call's path, for the analytics, before its session ends.
+        if let Some(session) = s.store.sessions().load(&sid, s.now()).await? {
+            let caller = p.get("From").and_then(e164);
+            crate::analytics::record(s, &session, caller.as_deref()).await?;
+        }
         s.store.sessions().end(&sid, status, s.now()).await?;
         crate::observe::calls_active(-1.0);
     }

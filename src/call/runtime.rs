@@ -114,6 +114,7 @@ impl Runtime for Services {
         session.transfer_result = None;
         session.callback_requested = false;
         crate::observe::count("caseline_transfers_total");
+        session.transferred = true;
         if let Some(pop) = &self.screen_pop {
             pop.send(&ctx, destination);
         }

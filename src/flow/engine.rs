@@ -286,6 +286,9 @@ async fn run<R: Runtime>(
         let step = flow.step(current);
         session.step = Some(step.name.clone());
         crate::observe::step(&step.name);
+        if session.path.len() < crate::session::PATH_STEPS {
+            session.path.push(step.name.clone());
+        }
         match &step.kind {
             StepKind::Menu(m) => {
                 session.misses = 0;

@@ -199,6 +199,15 @@ fn announce_set_show_clear_and_callbacks_list() {
     let (ok, out, _) = run(&["callbacks", "list"]);
     assert!(ok && out.contains("no callback requests"), "{out}");
 
+    // The call analytics: nothing yet, and exactly the report's keys in JSON.
+    let (ok, out, err) = run(&["report", "--days", "1", "--format", "json"]);
+    assert!(ok, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(report["calls"], 0);
+    assert_eq!(report.as_object().map(|o| o.len()), Some(12), "{out}");
+    let (ok, out, _) = run(&["report"]);
+    assert!(ok && out.contains("calls 0"), "{out}");
+
     // The callback dialer's switch, for every server.
     let (ok, out, _) = run(&["callbacks", "pause"]);
     assert!(ok && out.contains("paused"), "{out}");

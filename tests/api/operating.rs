@@ -175,3 +175,118 @@ async fn metrics_count_a_call_on_their_own_address_only() {
     assert_eq!(on_webhooks.status(), 404);
     let _ = stop.send(());
 }
+
+const MARCO: (&str, &str) = ("900234567", "4820193757");
+
+on_both_stores!(a_scripted_day_gives_exactly_its_figures);
+
+async fn a_scripted_day_gives_exactly_its_figures(b: common::Backend) {
+    let app = common::TestApp::spawn(b).await.with_demo_data().await;
+    let since = app.state.now() - 60;
+    // Contained: the office hours, heard.
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    call.press("3").await;
+    let hours = call.press("1").await;
+    assert!(hours.says("8 a.m."), "{}", hours.said());
+    app.clock.advance(90);
+    call.hang_up().await;
+    // Contained: verified, payments heard.
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    call.verify_for_payments(MARCO.0, MARCO.1).await;
+    app.clock.advance(150);
+    call.hang_up().await;
+    // Transferred: 0 while open.
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    let queued = call.press("0").await;
+    assert!(queued.find("Enqueue").is_some());
+    call.hang_up().await;
+    // A callback request.
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    call.press("4").await;
+    call.press("5").await;
+    let saved = call.press("1").await;
+    assert!(saved.says("will call you back"), "{}", saved.said());
+    call.hang_up().await;
+    // Abandoned at the language menu, and at the main menu.
+    let mut call = app.call();
+    call.dial().await;
+    call.hang_up().await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    let again = call.hang_up().await;
+    assert_eq!(again.status, axum::http::StatusCode::OK);
+    // The provider repeats a status callback: nothing counted twice.
+    call.hang_up().await;
+
+    let r = caseline::analytics::report(&app.state.store, since)
+        .await
+        .expect("report");
+    let json = serde_json::to_value(&r).expect("json");
+    let keys: Vec<&str> = json
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "abandoned",
+            "average_ivr_seconds",
+            "by_channel",
+            "by_language",
+            "callbacks",
+            "calls",
+            "contained",
+            "containment_rate",
+            "drop_off",
+            "repeat_callers_24h",
+            "transferred",
+            "verification"
+        ]
+    );
+    assert_eq!(
+        (
+            r.calls,
+            r.contained,
+            r.transferred,
+            r.callbacks,
+            r.abandoned
+        ),
+        (6, 2, 1, 1, 2)
+    );
+    assert!((r.containment_rate - 2.0 / 6.0).abs() < 1e-9);
+    assert_eq!(
+        json["drop_off"],
+        serde_json::json!({"language": 1, "main-menu": 1})
+    );
+    assert_eq!(
+        json["verification"],
+        serde_json::json!({"attempts": 1, "succeeded": 1, "locked": 0})
+    );
+    // Every call came from the same number (the test phone's).
+    assert_eq!(r.repeat_callers_24h, 1);
+    assert_eq!(json["by_language"], serde_json::json!({"en": 5, "none": 1}));
+    assert_eq!(json["by_channel"], serde_json::json!({"voice": 6}));
+    assert!(
+        (r.average_ivr_seconds - 240.0 / 6.0).abs() < 1e-9,
+        "{}",
+        r.average_ivr_seconds
+    );
+    let csv = r.csv();
+    assert!(
+        csv.contains("drop_off.main-menu,1") && csv.contains("calls,6"),
+        "{csv}"
+    );
+    // No number or digits kept in the paths.
+    assert!(r.text().contains("containment rate 33.3%"), "{}", r.text());
+}
