@@ -33,7 +33,7 @@ pub fn outcome(session: &Session) -> &'static str {
 /// Whether the caller got an answer from the IVR itself.
 fn self_served(session: &Session) -> bool {
     !session.heard.is_empty()
-        || session.path.iter().any(|s| {
+        || session.path.split(',').any(|s| {
             (s.starts_with("info-") && s != "info-menu")
                 || s.starts_with("request-done")
                 || s == "request-texted"
@@ -68,7 +68,7 @@ pub async fn record(s: &Services, session: &Session, caller: Option<&str>) -> an
                 .bind(locked)
                 .bind(outcome(session))
                 .bind(session.step.as_deref().unwrap_or(""))
-                .bind(session.path.join(","))
+                .bind(&session.path)
                 .bind(caller_hash)
                 .execute(pool)
                 .await

@@ -19,7 +19,10 @@
 //! | `caseline_database_errors_total` | counter | |
 //! | `caseline_store_batch_size`, `caseline_store_commit_seconds` | histogram | |
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
+
+use metrics::{Counter, Histogram};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
@@ -27,31 +30,31 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// The process's metrics recorder, installed once (every server in a process shares it).
 pub fn handle() -> Option<PrometheusHandle> {
-    HANDLE
-        .get_or_init(|| {
-            let seconds = [
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                10.0,
-            ];
-            let batch = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
-            PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
-                    &seconds,
+    recorder().clone()
+}
+
+/// Installs the recorder on first use, so the handles made after it record.
+fn recorder() -> &'static Option<PrometheusHandle> {
+    HANDLE.get_or_init(|| {
+        let seconds = [
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let batch = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+        PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+                &seconds,
+            )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full("caseline_store_batch_size".into()),
+                    &batch,
                 )
-                .and_then(|b| {
-                    b.set_buckets_for_metric(
-                        metrics_exporter_prometheus::Matcher::Full(
-                            "caseline_store_batch_size".into(),
-                        ),
-                        &batch,
-                    )
-                })
-                .and_then(|b| b.install_recorder())
-                .map_err(|e| tracing::warn!(error = %e, "metrics are off: no recorder"))
-                .ok()
-        })
-        .clone()
+            })
+            .and_then(|b| b.install_recorder())
+            .map_err(|e| tracing::warn!(error = %e, "metrics are off: no recorder"))
+            .ok()
+    })
 }
 
 /// `GET /metrics` on the metrics address.
@@ -78,15 +81,56 @@ pub async fn serve(listener: tokio::net::TcpListener) {
     }
 }
 
-/// A webhook answered: its route template, how, and how long it took.
+/// Handles by label, made once: a webhook then costs a read lock, a lookup without an
+/// allocation, and two atomic updates (the registry's own lookup builds a key each time).
+type Handles<T> = RwLock<HashMap<String, T>>;
+
+static WEBHOOKS: OnceLock<Handles<([Counter; 3], Histogram)>> = OnceLock::new();
+static STEPS: OnceLock<Handles<Counter>> = OnceLock::new();
+
+const OUTCOMES: [&str; 3] = ["answered", "apology", "refused"];
+
+fn handle_for<T: Clone>(map: &Handles<T>, key: &str, make: impl FnOnce() -> T) -> T {
+    recorder();
+    if let Ok(read) = map.read()
+        && let Some(h) = read.get(key)
+    {
+        return h.clone();
+    }
+    let made = make();
+    if let Ok(mut write) = map.write() {
+        write.entry(key.to_string()).or_insert_with(|| made.clone());
+    }
+    made
+}
+
+/// A webhook answered: its route (the router's template), how, and how long it took.
 pub fn webhook(route: &str, outcome: &'static str, seconds: f64) {
-    metrics::counter!("caseline_webhooks_total", "route" => route.to_string(), "outcome" => outcome)
-        .increment(1);
-    metrics::histogram!("caseline_webhook_seconds", "route" => route.to_string()).record(seconds);
+    let map = WEBHOOKS.get_or_init(Default::default);
+    let (counters, histogram) = handle_for(map, route, || {
+        // Braces are left out of the label (`/voice/input/:name`): some Prometheus text
+        // readers take them badly.
+        let label = route.replace('{', ":").replace('}', "");
+        let counters = OUTCOMES.map(|o| {
+            metrics::counter!("caseline_webhooks_total", "route" => label.clone(), "outcome" => o)
+        });
+        let histogram = metrics::histogram!("caseline_webhook_seconds", "route" => label);
+        (counters, histogram)
+    });
+    if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
+        counters[i].increment(1);
+    }
+    histogram.record(seconds);
 }
 
 pub fn step(name: &str) {
-    metrics::counter!("caseline_steps_total", "step" => name.to_string()).increment(1);
+    let map = STEPS.get_or_init(Default::default);
+    handle_for(
+        map,
+        name,
+        || metrics::counter!("caseline_steps_total", "step" => name.to_string()),
+    )
+    .increment(1);
 }
 
 pub fn count(name: &'static str) {

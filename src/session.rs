@@ -125,9 +125,11 @@ pub struct Session {
     /// The callback request this (outbound) call is returning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_request: Option<i64>,
-    /// The steps entered, in order (at most [`PATH_STEPS`]), for the call analytics.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub path: Vec<String>,
+    /// The steps entered, in order, comma-separated (at most [`PATH_CHARS`]), for the
+    /// call analytics: one string, so a webhook adds to it without an allocation of its
+    /// own and the session stays small.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub path: String,
     /// The caller was sent to a person (for the call analytics).
     #[serde(default, skip_serializing_if = "is_false")]
     pub transferred: bool,
@@ -136,8 +138,8 @@ pub struct Session {
     pub callback_left: bool,
 }
 
-/// The most steps a call's path keeps (a longer call keeps its first ones).
-pub const PATH_STEPS: usize = 60;
+/// The most a call's path keeps (a longer call keeps its first steps).
+pub const PATH_CHARS: usize = 600;
 
 /// An answered entry: the input step it answered (nothing of what was keyed) and the
 /// TwiML it got.
@@ -312,7 +314,7 @@ impl Session {
             tty_handoff: None,
             tty_resume: None,
             callback_request: None,
-            path: Vec::new(),
+            path: String::new(),
             transferred: false,
             callback_left: false,
         }

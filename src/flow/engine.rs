@@ -286,8 +286,11 @@ async fn run<R: Runtime>(
         let step = flow.step(current);
         session.step = Some(step.name.clone());
         crate::observe::step(&step.name);
-        if session.path.len() < crate::session::PATH_STEPS {
-            session.path.push(step.name.clone());
+        if session.path.len() + step.name.len() < crate::session::PATH_CHARS {
+            if !session.path.is_empty() {
+                session.path.push(',');
+            }
+            session.path.push_str(&step.name);
         }
         match &step.kind {
             StepKind::Menu(m) => {

@@ -308,14 +308,12 @@ async fn signed_webhook(State(s): State<AppState>, req: Request, next: Next) -> 
 async fn checked_webhook(s: AppState, req: Request, next: Next) -> HttpResponse {
     let started = std::time::Instant::now();
     let (parts, body) = req.into_parts();
-    // The route as the router knows it, a bounded label: `/voice/input/:name` (braces
-    // are left out, which some Prometheus text readers take badly).
+    // The route as the router knows it (`/voice/input/{name}`): a bounded label.
     let template = parts
         .extensions
         .get::<axum::extract::MatchedPath>()
         .map_or("unmatched", |m| m.as_str())
-        .replace('{', ":")
-        .replace('}', "");
+        .to_string();
     let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(_) => {
