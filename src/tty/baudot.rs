@@ -87,7 +87,8 @@ fn plain(c: char, out: &mut String) {
     }
 }
 
-/// Text as a TTY can print it (see [`plain`]), spaces not doubled.
+/// Text as a TTY can print it: upper case, accents dropped, the symbols a TTY cannot
+/// print spelled out, anything else dropped; spaces not doubled.
 pub fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
