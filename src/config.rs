@@ -403,7 +403,8 @@ impl Settings {
     }
 }
 
-fn is_e164(n: &str) -> bool {
+/// A number as the provider writes it: `+` and 7 to 15 digits.
+pub fn is_e164(n: &str) -> bool {
     n.starts_with('+') && (8..=16).contains(&n.len()) && n[1..].bytes().all(|b| b.is_ascii_digit())
 }
 

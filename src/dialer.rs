@@ -308,7 +308,6 @@ impl CallbackQueue<'_> {
             "UPDATE callbacks SET status = 'open', attempts = attempts - 1 \
              WHERE id = $1 AND status = 'dialling'",
             id,
-            None,
         )
         .await
     }
@@ -369,7 +368,7 @@ impl CallbackQueue<'_> {
         Ok(())
     }
 
-    async fn exec(&self, sql: &'static str, id: i64, _: Option<()>) -> anyhow::Result<()> {
+    async fn exec(&self, sql: &'static str, id: i64) -> anyhow::Result<()> {
         on_both!(
             self.store,
             write

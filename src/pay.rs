@@ -234,10 +234,6 @@ fn verified(session: &Session) -> anyhow::Result<(i64, crate::cases::CaseRef)> {
     }
 }
 
-fn ending(case_number: &str) -> &str {
-    &case_number[case_number.len().saturating_sub(4)..]
-}
-
 /// `pay-begin`: whether this caller may pay by card here: `ok` (a paying parent, a
 /// connector configured), `not-payer` (the receiving parent on this case),
 /// `unavailable` (no connector: the caller hears the other ways to pay), or `spent`
@@ -263,7 +259,7 @@ pub async fn begin(
     v.clear();
     v.insert(
         "case_ending".into(),
-        Value::Digits(ending(&case.case_number).to_string()),
+        Value::Digits(case.ending().to_string()),
     );
     if let Some(m) = case.monthly_support.filter(|m| *m > Decimal::ZERO) {
         v.insert("monthly_support".into(), Value::Money(m));

@@ -45,7 +45,7 @@ pub fn select_case(session: &mut Session) -> &'static str {
                 .enumerate()
                 .map(|(i, c)| {
                     BTreeMap::from([
-                        ("ending".to_string(), Value::Digits(ending(c).to_string())),
+                        ("ending".to_string(), Value::Digits(c.ending().to_string())),
                         ("key".to_string(), Value::Text((i + 1).to_string())),
                     ])
                 })
@@ -75,11 +75,6 @@ pub fn choose_case(session: &mut Session, keyed: &str) -> &'static str {
         }
         None => "nomatch",
     }
-}
-
-fn ending(c: &CaseRef) -> &str {
-    let n = &c.case_number;
-    &n[n.len().saturating_sub(4)..]
 }
 
 fn current(session: &Session) -> anyhow::Result<(i64, CaseRef)> {

@@ -114,12 +114,7 @@ pub async fn request(
             "ok"
         }
         Err(requested_at) => {
-            let day = chrono::DateTime::from_timestamp(requested_at, 0)
-                .map(|d| d.with_timezone(&tz).date_naive())
-                .context("a request time out of range")?;
-            session
-                .values
-                .insert("requested_on".into(), Value::Date(day));
+            say_requested_on(session, requested_at, tz)?;
             "already-open"
         }
     };
@@ -208,29 +203,22 @@ pub async fn open_since(
         (true, Some(c)) => c.case_id,
         _ => anyhow::bail!("a request without a verified caller and a chosen case"),
     };
-    let since: Option<i64> = on_both!(
-        store,
-        read | pool
-            | sqlx::query_scalar(
-                "SELECT requested_at FROM service_requests \
-                 WHERE case_id = $1 AND kind = $2 AND status <> 'done'"
-            )
-            .bind(case)
-            .bind(kind)
-            .fetch_optional(pool)
-            .await
-            .context("Failed to look for an open request")?
-    );
-    let Some(at) = since else {
+    let Some(at) = store.requests().open_at(case, kind).await? else {
         return Ok(false);
     };
+    say_requested_on(session, at, tz)?;
+    Ok(true)
+}
+
+/// Puts the day an open request was made (`at`, Unix seconds) in `{requested_on}`.
+fn say_requested_on(session: &mut Session, at: i64, tz: chrono_tz::Tz) -> anyhow::Result<()> {
     let day = chrono::DateTime::from_timestamp(at, 0)
         .map(|d| d.with_timezone(&tz).date_naive())
         .context("a request time out of range")?;
     session
         .values
         .insert("requested_on".into(), Value::Date(day));
-    Ok(true)
+    Ok(())
 }
 
 /// `text-reference`: sends the reference number just read back to the calling number
@@ -320,8 +308,6 @@ impl RequestQueue<'_> {
         let insert = "INSERT INTO service_requests (reference, kind, case_id, case_number, \
                       participant_id, lang, call_sid, requested_at, details, recording_sid) \
                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
-        let open = "SELECT requested_at FROM service_requests \
-                    WHERE case_id = $1 AND kind = $2 AND status <> 'done'";
         let reference = new_reference();
         let added = on_both!(
             self.store,
@@ -346,22 +332,30 @@ impl RequestQueue<'_> {
         if added == 1 {
             return Ok(Ok(reference));
         }
-        let since: Option<i64> = on_both!(
-            self.store,
-            write
-                | pool
-                | sqlx::query_scalar(open)
-                    .bind(case_id)
-                    .bind(kind)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to read the open request")?
-        );
+        let since = self.open_at(case_id, kind).await?;
         // No open one: the reference itself collided (one in a hundred million); the
         // caller hears an apology and can try again.
         since
             .map(Err)
             .context("the request was not stored and none is open")
+    }
+
+    /// When the case's open request of `kind` was made, if it has one (read on the
+    /// writer, so a request just stored is seen).
+    pub async fn open_at(&self, case_id: i64, kind: &str) -> anyhow::Result<Option<i64>> {
+        let sql = "SELECT requested_at FROM service_requests \
+                   WHERE case_id = $1 AND kind = $2 AND status <> 'done'";
+        Ok(on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query_scalar(sql)
+                    .bind(case_id)
+                    .bind(kind)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to read the open request")?
+        ))
     }
 
     /// One request by id.

@@ -40,15 +40,11 @@ pub async fn answer(s: &Services, p: &Params, request: Option<i64>) -> Result<Re
     session.lang = Some(lang);
     session.callback_request = Some(id);
     // A TTY caller on the modem reads the choices on the stream.
-    if channel == Channel::Tty && s.settings.tty_mode == crate::config::TtyMode::Baudot {
-        let first = s
-            .flow
-            .entry("callback-callee")
-            .map(|ix| s.flow.step(ix).name.clone());
-        let token = super::tty::new_token();
-        session.stream_token = Some(token.clone());
-        session.tty_resume = first;
-        let response = super::tty::connect(&s.settings.public_url, &token);
+    if super::tty::reads(s, &session)
+        && let Some(ix) = s.flow.entry("callback-callee")
+    {
+        let first = s.flow.step(ix).name.clone();
+        let response = super::tty::back_on_stream(s, &mut session, &first);
         return finish(s, session, None, response).await;
     }
     let response = engine::start(s, &mut session, "callback-callee")

@@ -180,10 +180,7 @@ pub async fn incoming(s: &Services, p: &Params) -> Result<Response, CallError> {
 /// A number as the provider sends it (`+` and digits), or nothing: a withheld or odd
 /// caller ID is not kept.
 fn e164(raw: &str) -> Option<String> {
-    let ok = raw.starts_with('+')
-        && (8..=16).contains(&raw.len())
-        && raw[1..].bytes().all(|b| b.is_ascii_digit());
-    ok.then(|| raw.to_string())
+    crate::config::is_e164(raw).then(|| raw.to_string())
 }
 
 /// How a `<Dial>` or `<Enqueue>` ended, when this request is its action.
@@ -195,10 +192,33 @@ fn transfer_result(p: &Params) -> Option<String> {
 
 /// `POST /voice/step/{name}`: a redirect to a step, or the end of a transfer.
 pub async fn step(s: &Services, p: &Params, name: &str) -> Result<Response, CallError> {
+    step_from(s, p, name, false).await
+}
+
+/// A step the TTY stream runs for its call (never sent back onto a stream).
+pub(crate) async fn step_on_stream(
+    s: &Services,
+    p: &Params,
+    name: &str,
+) -> Result<Response, CallError> {
+    step_from(s, p, name, true).await
+}
+
+async fn step_from(
+    s: &Services,
+    p: &Params,
+    name: &str,
+    on_stream: bool,
+) -> Result<Response, CallError> {
     let mut session = session_for(s, p).await?;
     let before = snapshot(s, &session);
     if let Some(result) = transfer_result(p) {
         session.transfer_result = Some(result);
+    }
+    // A TTY caller on the modem, back from a queue or a dial: the step runs on a stream.
+    if !on_stream && tty::reads(s, &session) {
+        let response = tty::back_on_stream(s, &mut session, name);
+        return finish(s, session, None, response).await;
     }
     // A `<Record>` ended: its SID only; the recording's URL is never kept.
     if p.get("RecordingSid").is_some() {
@@ -317,6 +337,24 @@ pub async fn input(s: &Services, p: &Params, name: &str) -> Result<Response, Cal
 /// `POST /voice/recover?attempt=N`: after an apology, try the call's recovery entry
 /// (the main menu) once; a second failure ends the call politely.
 pub async fn recover(s: &Services, p: &Params, attempt: u32) -> Result<Response, CallError> {
+    recover_from(s, p, attempt, false).await
+}
+
+/// The recovery the TTY stream runs for its call.
+pub(crate) async fn recover_on_stream(
+    s: &Services,
+    p: &Params,
+    attempt: u32,
+) -> Result<Response, CallError> {
+    recover_from(s, p, attempt, true).await
+}
+
+async fn recover_from(
+    s: &Services,
+    p: &Params,
+    attempt: u32,
+    on_stream: bool,
+) -> Result<Response, CallError> {
     let mut session = session_for(s, p).await.map_err(|mut e| {
         e.attempt = attempt;
         e
@@ -327,6 +365,16 @@ pub async fn recover(s: &Services, p: &Params, attempt: u32) -> Result<Response,
     } else {
         "voice"
     };
+    // A TTY caller on the modem recovers on a stream, from the recovery entry's step.
+    if !on_stream
+        && attempt <= 1
+        && tty::reads(s, &session)
+        && let Some(ix) = s.flow.entry(entry)
+    {
+        let step = s.flow.step(ix).name.clone();
+        let response = tty::back_on_stream(s, &mut session, &step);
+        return finish(s, session, None, response).await;
+    }
     let response = engine::start(s, &mut session, entry)
         .await
         .map_err(|source| CallError {

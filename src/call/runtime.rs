@@ -141,8 +141,7 @@ impl Runtime for Services {
             .case
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("<Pay> without a chosen case"))?;
-        let n = &case.case_number;
-        let ending = n[n.len().saturating_sub(4)..].to_string();
+        let ending = case.ending().to_string();
         if let Some(p) = session.paying.as_mut() {
             p.pending = true;
         }

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use super::{CallError, Params, finish, session_for, snapshot};
 use crate::flow::engine;
 use crate::prompts::Channel;
-use crate::session::CallSid;
+use crate::session::{CallSid, Session};
 use crate::state::AppState;
 use crate::tty::modem::{Demodulator, Modulator, SAMPLE_RATE};
 use crate::twiml::{Element, Response};
@@ -84,29 +84,18 @@ pub async fn after(s: &crate::state::Services, p: &Params) -> Result<Response, C
     finish(s, session, None, response).await
 }
 
-/// A provider's request for a step (or the recovery) of a TTY call in `baudot` mode,
-/// after a queue or a dial ended: the caller reads, so the step runs on the stream,
-/// which connects again and goes on from `step`. `None` for any other call.
-pub async fn on_stream(
-    s: &crate::state::Services,
-    p: &Params,
-    step: &str,
-) -> Result<Option<Response>, CallError> {
-    if s.settings.tty_mode != crate::config::TtyMode::Baudot {
-        return Ok(None);
-    }
-    let mut session = session_for(s, p).await?;
-    if session.channel != Channel::Tty {
-        return Ok(None);
-    }
-    if let Some(result) = super::transfer_result(p) {
-        session.transfer_result = Some(result);
-    }
+/// Whether the provider's request for a step of this call belongs on the TTY stream: a
+/// TTY call in `baudot` mode, after a queue or a dial ended (the caller reads).
+pub fn reads(s: &crate::state::Services, session: &Session) -> bool {
+    s.settings.tty_mode == crate::config::TtyMode::Baudot && session.channel == Channel::Tty
+}
+
+/// Sends such a call back onto a new stream, which goes on from `step`.
+pub fn back_on_stream(s: &crate::state::Services, session: &mut Session, step: &str) -> Response {
     let token = new_token();
     session.stream_token = Some(token.clone());
     session.tty_resume = Some(step.to_string());
-    let response = connect(&s.settings.public_url, &token);
-    finish(s, session, None, response).await.map(Some)
+    connect(&s.settings.public_url, &token)
 }
 
 /// A message from the provider, as much of it as is read.
@@ -434,14 +423,16 @@ impl TtyCall {
         let work = async {
             match path {
                 Path::Entry => entry(s, &Params(params)).await,
-                Path::Step(name) => super::step(s, &Params(params), &name).await,
+                Path::Step(name) => super::step_on_stream(s, &Params(params), &name).await,
                 Path::Input(name, keys) => {
                     if !keys.is_empty() {
                         params.push(("Digits".to_string(), keys));
                     }
                     super::input(s, &Params(params), &name).await
                 }
-                Path::Recover(attempt) => super::recover(s, &Params(params), attempt).await,
+                Path::Recover(attempt) => {
+                    super::recover_on_stream(s, &Params(params), attempt).await
+                }
             }
         };
         match tokio::time::timeout(ANSWER_DEADLINE, work).await {

@@ -85,9 +85,13 @@ pub struct Case {
 impl Case {
     /// The last four digits, which callers use to tell their cases apart.
     pub fn ending(&self) -> &str {
-        let n = &self.case_number;
-        &n[n.len().saturating_sub(4)..]
+        ending(&self.case_number)
     }
+}
+
+/// A case number's last four digits.
+pub fn ending(case_number: &str) -> &str {
+    &case_number[case_number.len().saturating_sub(4)..]
 }
 
 /// One of the caller's cases, for choosing between them.
@@ -96,6 +100,13 @@ pub struct CaseRef {
     pub case_id: i64,
     pub case_number: String,
     pub role: Role,
+}
+
+impl CaseRef {
+    /// The last four digits of its number.
+    pub fn ending(&self) -> &str {
+        ending(&self.case_number)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

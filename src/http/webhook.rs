@@ -130,12 +130,7 @@ fn segment(p: Segment) -> Result<String, CallError> {
 
 async fn step(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpResponse {
     answer(s.clone(), async move {
-        let name = segment(name)?;
-        // A TTY caller on the modem goes on over the stream.
-        if let Some(r) = call::tty::on_stream(&s, &p, &name).await? {
-            return Ok(r);
-        }
-        call::step(&s, &p, &name).await
+        call::step(&s, &p, &segment(name)?).await
     })
     .await
 }
@@ -202,20 +197,10 @@ fn attempt(query: Option<&str>) -> u32 {
 
 async fn recover(State(s): State<AppState>, uri: Uri, Form(p): Form) -> HttpResponse {
     let attempt = attempt(uri.query());
-    answer(s.clone(), async move {
-        // A TTY caller on the modem recovers over the stream, at the main menu.
-        let back = s
-            .flow
-            .entry("recover")
-            .map(|ix| s.flow.step(ix).name.clone());
-        if attempt <= 1
-            && let Some(step) = back
-            && let Some(r) = call::tty::on_stream(&s, &p, &step).await?
-        {
-            return Ok(r);
-        }
-        call::recover(&s, &p, attempt).await
-    })
+    answer(
+        s.clone(),
+        async move { call::recover(&s, &p, attempt).await },
+    )
     .await
 }
 
