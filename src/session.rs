@@ -136,6 +136,12 @@ pub struct Session {
     /// The caller left a callback request in this call.
     #[serde(default, skip_serializing_if = "is_false")]
     pub callback_left: bool,
+    /// Which answer this is: each webhook adds one, and the step and input URLs it
+    /// answers carry it (`?t=N`), so the server that gave answer N knows, when the
+    /// provider follows one of its URLs, that its own copy is the newest and need not
+    /// read the database (see `crate::store::Sessions::load`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub turn: u32,
 }
 
 /// The most a call's path keeps (a longer call keeps its first steps).
@@ -205,7 +211,7 @@ pub struct StaffTransfer {
 
 impl Session {
     /// True when the only differences from `before` are where the caller is: the step,
-    /// the step awaited and the miss count. Such a save may answer before its commit
+    /// the step awaited, the miss count, the path and the turn. Such a save may answer before its commit
     /// ([`crate::store::Sessions::save_position`]); anything else must wait. Every field is
     /// named here, so a new one is compared until someone decides otherwise.
     pub fn only_position_changed(&self, before: &Session) -> bool {
@@ -242,6 +248,7 @@ impl Session {
             path: _,
             transferred,
             callback_left,
+            turn: _,
         } = self;
         *call_sid == before.call_sid
             && *channel == before.channel
@@ -317,6 +324,7 @@ impl Session {
             path: String::new(),
             transferred: false,
             callback_left: false,
+            turn: 0,
         }
     }
 }

@@ -118,6 +118,8 @@ pub struct Figures {
 pub struct CpuUse {
     pub server: Duration,
     pub client: Duration,
+    /// PostgreSQL's processes (zero on SQLite, which runs inside the server).
+    pub database: Duration,
 }
 
 /// CPU time from the kernel's per-thread run time (`/proc/self/task/*/schedstat`,
@@ -127,12 +129,17 @@ pub struct CpuUse {
 pub struct Cpu {
     server: Duration,
     client: Duration,
+    database: Duration,
 }
 
 impl Cpu {
     pub fn start() -> Cpu {
         let (server, client) = thread_times();
-        Cpu { server, client }
+        Cpu {
+            server,
+            client,
+            database: postgres_time(),
+        }
     }
 
     pub fn per_request(&self, requests: usize) -> CpuUse {
@@ -141,8 +148,40 @@ impl Cpu {
         CpuUse {
             server: server.saturating_sub(self.server) / n,
             client: client.saturating_sub(self.client) / n,
+            database: postgres_time().saturating_sub(self.database) / n,
         }
     }
+}
+
+/// User and system time of every `postgres` process on the machine (`/proc/*/stat`,
+/// in clock ticks of 10 ms): the database's share of a request on PostgreSQL.
+fn postgres_time() -> Duration {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    let mut ticks = 0u64;
+    for p in procs.flatten() {
+        let Ok(stat) = std::fs::read_to_string(p.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`: fields after the closing parenthesis.
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        if !head.ends_with("(postgres") {
+            continue;
+        }
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after `comm`.
+        let time = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        ticks += time(11) + time(12);
+    }
+    Duration::from_millis(ticks * 10)
 }
 
 /// Run time of every other thread in the process, and of the calling one.
@@ -190,9 +229,15 @@ impl Figures {
 
     pub fn line(&self, name: &str) -> String {
         let cpu = self.cpu.map_or(String::new(), |c| {
-            let busy = (c.server + c.client).as_secs_f64() * self.requests as f64 / self.secs;
+            let busy = (c.server + c.client + c.database).as_secs_f64() * self.requests as f64
+                / self.secs;
+            let database = if c.database.is_zero() {
+                String::new()
+            } else {
+                format!(", database {:>5.1} µs", c.database.as_secs_f64() * 1e6)
+            };
             format!(
-                "   CPU/request: server {:>5.1} µs, client {:>5.1} µs ({:.0}% of 2 cores busy)",
+                "   CPU/request: server {:>5.1} µs, client {:>5.1} µs{database} ({:.0}% of 2 cores busy)",
                 c.server.as_secs_f64() * 1e6,
                 c.client.as_secs_f64() * 1e6,
                 busy * 50.0

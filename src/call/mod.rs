@@ -15,13 +15,25 @@ use crate::session::{CallSid, Session};
 use crate::state::Services;
 use crate::twiml::{Element, Response};
 
-/// The POST parameters of a webhook, in order (names may repeat).
+/// What a webhook brings: its POST parameters, and the turn its URL names.
 #[derive(Debug, Clone, Default)]
-pub struct Params(pub Vec<(String, String)>);
+pub struct Params {
+    /// The POST parameters, in order (names may repeat).
+    pub fields: Vec<(String, String)>,
+    /// `?t=N` from one of our step or input URLs: the answer that led here
+    /// ([`Session::turn`]). Absent on the provider's own URLs and on the TTY stream.
+    pub turn: Option<u32>,
+}
+
+impl From<Vec<(String, String)>> for Params {
+    fn from(fields: Vec<(String, String)>) -> Params {
+        Params { fields, turn: None }
+    }
+}
 
 impl Params {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        self.fields
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
@@ -114,10 +126,12 @@ pub(crate) async fn session_for(s: &Services, p: &Params) -> Result<Session, Cal
     let sid = call_sid(p)?;
     let now = s.now();
     Span::current().record("call_sid", sid.as_str());
-    match s.store.sessions().load(&sid, now).await? {
-        Some(session) => Ok(session),
-        None => Ok(Session::new(sid, channel_for(s, p), now)),
-    }
+    let mut session = match s.store.sessions().load(&sid, now, p.turn).await? {
+        Some(session) => session,
+        None => Session::new(sid, channel_for(s, p), now),
+    };
+    session.turn = session.turn.wrapping_add(1);
+    Ok(session)
 }
 
 /// The session as a webhook found it, kept only where the store can save a change of
@@ -158,6 +172,7 @@ pub async fn incoming(s: &Services, p: &Params) -> Result<Response, CallError> {
     let sid = call_sid(p)?;
     Span::current().record("call_sid", sid.as_str());
     let mut session = Session::new(sid, channel_for(s, p), s.now());
+    session.turn = 1;
     session.caller = p.get("From").and_then(e164);
     crate::observe::calls_active(1.0);
     // A TTY call in baudot mode: the server is the modem, on the call's media stream.
@@ -397,7 +412,7 @@ pub async fn status(s: &Services, p: &Params) -> Result<Response, CallError> {
     let over = ["completed", "busy", "failed", "no-answer", "canceled"];
     if let Some(status) = over.iter().find(|s| **s == status) {
         // The call's path, for the analytics, before its session ends.
-        if let Some(session) = s.store.sessions().load(&sid, s.now()).await? {
+        if let Some(session) = s.store.sessions().load(&sid, s.now(), None).await? {
             let caller = p.get("From").and_then(e164);
             crate::analytics::record(s, &session, caller.as_deref()).await?;
         }
@@ -460,11 +475,11 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        Params(
+        Params::from(
             pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+                .collect::<Vec<_>>(),
         )
     }
 

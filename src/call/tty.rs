@@ -232,7 +232,7 @@ impl TtyCall {
     pub async fn start(s: AppState, start: Start) -> Option<(TtyCall, Vec<Outbound>)> {
         let sid = CallSid::parse(&start.call_sid)?;
         let token = start.custom_parameters.get("token")?;
-        let session = s.store.sessions().load(&sid, s.now()).await.ok()??;
+        let session = s.store.sessions().load(&sid, s.now(), None).await.ok()??;
         let known = session.channel == Channel::Tty
             && session
                 .stream_token
@@ -422,16 +422,16 @@ impl TtyCall {
         };
         let work = async {
             match path {
-                Path::Entry => entry(s, &Params(params)).await,
-                Path::Step(name) => super::step_on_stream(s, &Params(params), &name).await,
+                Path::Entry => entry(s, &Params::from(params)).await,
+                Path::Step(name) => super::step_on_stream(s, &Params::from(params), &name).await,
                 Path::Input(name, keys) => {
                     if !keys.is_empty() {
                         params.push(("Digits".to_string(), keys));
                     }
-                    super::input(s, &Params(params), &name).await
+                    super::input(s, &Params::from(params), &name).await
                 }
                 Path::Recover(attempt) => {
-                    super::recover_on_stream(s, &Params(params), attempt).await
+                    super::recover_on_stream(s, &Params::from(params), attempt).await
                 }
             }
         };
@@ -529,7 +529,7 @@ impl TtyCall {
     /// Keeps `twiml` in the session for the `<Connect action>`.
     async fn leave(&self, twiml: Response) {
         let s = &*self.s;
-        let params = Params(vec![("CallSid".to_string(), self.call_sid.clone())]);
+        let params = Params::from(vec![("CallSid".to_string(), self.call_sid.clone())]);
         let saved = async {
             let mut session = session_for(s, &params).await?;
             session.tty_handoff = Some(twiml.to_xml());

@@ -10,7 +10,7 @@ use rust_decimal::prelude::ToPrimitive;
 use sqlx::Row;
 
 use super::model::{Case, CaseRef, CaseStatus, Disbursement, Method, Payment, Role, Source, Stage};
-use crate::store::{Cases, Sqlite, Store, on_both};
+use crate::store::{Cases, Postgres, Sqlite, Store, on_both};
 
 /// A participant row to write.
 #[derive(Debug, Clone)]
@@ -115,7 +115,9 @@ impl Cases<'_> {
     ) -> anyhow::Result<()> {
         match self.store {
             Store::Sqlite(db) => apply_sqlite(db, participants, cases, progress).await,
-            Store::Postgres(pool) => apply_pg(pool, participants, cases, progress).await,
+            Store::Postgres(Postgres { pool, .. }) => {
+                apply_pg(pool, participants, cases, progress).await
+            }
         }
         .context("Failed to write the import (nothing was changed)")
     }
@@ -193,7 +195,7 @@ impl Cases<'_> {
                     next_appointment: instant(r.try_get(11)?)?,
                 }))
             }
-            Store::Postgres(pool) => {
+            Store::Postgres(Postgres { pool, .. }) => {
                 let sql = "SELECT id, case_number, county, status, stage, caseworker, \
                            monthly_support, medical_support, next_due, arrears, \
                            next_hearing, next_appointment FROM cases WHERE id = $1";
@@ -240,7 +242,7 @@ impl Cases<'_> {
                     })
                     .collect()
             }
-            Store::Postgres(pool) => {
+            Store::Postgres(Postgres { pool, .. }) => {
                 let sql = "SELECT received_on, amount, source FROM payments WHERE case_id = $1 \
                            ORDER BY received_on DESC, id DESC LIMIT $2";
                 let rows = sqlx::query(sql)
@@ -289,7 +291,7 @@ impl Cases<'_> {
                     })
                     .collect()
             }
-            Store::Postgres(pool) => {
+            Store::Postgres(Postgres { pool, .. }) => {
                 let sql = "SELECT paid_on, amount, method FROM disbursements \
                            WHERE participant_id = $1 AND case_id = $2 \
                            ORDER BY paid_on DESC, id DESC LIMIT $3";

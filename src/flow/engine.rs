@@ -318,7 +318,7 @@ async fn run<R: Runtime>(
                             continue 'steps;
                         }
                         Verb::Redirect(t) => {
-                            let url = rt.url(&format!("/voice/step/{}", flow.step(*t).name));
+                            let url = turn_url(rt, session, "step", &flow.step(*t).name);
                             out.push(Element::new("Redirect").attr("method", "POST").text(url));
                             return Ok(());
                         }
@@ -368,8 +368,7 @@ async fn run<R: Runtime>(
                                 // A silent caller: the provider skips a <Record>'s action
                                 // and goes on, so the next verb leads to the same step.
                                 if recording {
-                                    let url =
-                                        rt.url(&format!("/voice/step/{}", flow.step(*t).name));
+                                    let url = turn_url(rt, session, "step", &flow.step(*t).name);
                                     out.push(
                                         Element::new("Redirect").attr("method", "POST").text(url),
                                     );
@@ -480,7 +479,7 @@ async fn present_with<R: Runtime>(
         timeout = timeout.max(TTY_MIN_TIMEOUT_SECS);
         mark_last_say(&mut children, "GA");
     }
-    let action = rt.url(&format!("/voice/input/{}", step.name));
+    let action = turn_url(rt, session, "input", &step.name);
     let lang = session.lang.unwrap_or(Lang::En);
     let mut gather = Element::new("Gather")
         .attr(
@@ -593,6 +592,13 @@ fn mark_last_say(children: &mut Vec<Element>, marker: &str) {
 fn end_turn_with(out: &mut Response, session: &Session, marker: &str) {
     let _ = session;
     mark_last_say(&mut out.verbs, marker);
+}
+
+/// One of our step or input URLs, carrying the session's turn: the provider requests it
+/// only in answer to this turn, so the server holding this turn's session knows it has
+/// the newest copy (see `crate::store::Sessions::load`).
+fn turn_url<R: Runtime>(rt: &R, session: &Session, kind: &str, step: &str) -> String {
+    rt.url(&format!("/voice/{kind}/{step}?t={}", session.turn))
 }
 
 fn say_id<R: Runtime>(rt: &R, session: &Session, id: &str) -> Vec<Element> {

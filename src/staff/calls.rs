@@ -78,7 +78,7 @@ async fn live_session(s: &Services, sid: &str) -> Result<Session, StaffError> {
     }
     s.store
         .sessions()
-        .load(&sid, s.now())
+        .load(&sid, s.now(), None)
         .await?
         .ok_or_else(not_found)
 }

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 
-use super::{AuditLog, INSERT_AUDIT, Sqlite, Store};
+use super::{AuditLog, INSERT_AUDIT, Postgres, Sqlite, Store};
 
 /// One line of the audit table: who (a call, a staff member), what happened, the
 /// outcome, and which participant and case it touched. Never digits. Built by the named
@@ -80,7 +80,7 @@ impl AuditLog<'_> {
                 .write_audit(line)
                 .await
                 .context("Failed to write the audit log"),
-            Store::Postgres(pool) => {
+            Store::Postgres(Postgres { pool, .. }) => {
                 sqlx::query(INSERT_AUDIT)
                     .bind(line.at)
                     .bind(line.call_sid)

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::Row;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -20,10 +20,12 @@ mod attempts;
 mod audit;
 mod cache;
 mod hot;
+mod pg;
 mod work;
 pub use attempts::{Guard, Limit, Reservation, Slot};
 pub use audit::{AuditEntry, AuditLine};
 use hot::{Hot, Write};
+pub use pg::Postgres;
 pub use work::WorkKind;
 
 /// A session not touched for this long is treated as over (the provider caps calls at
@@ -39,7 +41,7 @@ const STATEMENT_TIMEOUT_MS: &str = "5000";
 #[derive(Clone, Debug)]
 pub enum Store {
     Sqlite(Sqlite),
-    Postgres(PgPool),
+    Postgres(Postgres),
 }
 
 /// SQLite allows one writer at a time. The occasional writes (imports, staff, status
@@ -61,13 +63,13 @@ macro_rules! on_both {
     ($store:expr, read |$pool:ident| $body:expr) => {
         match $store {
             Store::Sqlite(Sqlite { read: $pool, .. }) => $body,
-            Store::Postgres($pool) => $body,
+            Store::Postgres($crate::store::Postgres { pool: $pool, .. }) => $body,
         }
     };
     ($store:expr, write |$pool:ident| $body:expr) => {
         match $store {
             Store::Sqlite(Sqlite { write: $pool, .. }) => $body,
-            Store::Postgres($pool) => $body,
+            Store::Postgres($crate::store::Postgres { pool: $pool, .. }) => $body,
         }
     };
 }
@@ -160,11 +162,11 @@ pub struct Announcement {
 /// provider's next request then starts that call's session afresh at the step it
 /// names). A restart of Caseline loses nothing, and every other write (audit lines,
 /// imports, staff actions) still waits for the flush.
-const UPSERT_SESSION: &str = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at) \
-    SELECT $1::text, $2::text, $3::bigint, $3::bigint \
+const UPSERT_SESSION: &str = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at, turn) \
+    SELECT $1::text, $2::text, $3::bigint, $3::bigint, $4::bigint \
     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed \
     ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
-    updated_at = excluded.updated_at, ended_at = NULL, end_status = NULL";
+    updated_at = excluded.updated_at, turn = excluded.turn, ended_at = NULL, end_status = NULL";
 
 /// Shared by both backends (SQLite binds `$n` by position too).
 const SELECT_SESSION: &str = "SELECT state FROM call_sessions \
@@ -245,7 +247,7 @@ impl Store {
                 .connect_with(opts)
                 .await
                 .context("Failed to connect to PostgreSQL")?;
-            Store::Postgres(pool)
+            Store::Postgres(Postgres::new(pool))
         } else {
             let opts = SqliteConnectOptions::from_str(url)
                 .context("CASELINE_DATABASE_URL is not a valid SQLite URL")?
@@ -276,7 +278,7 @@ impl Store {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
             Store::Sqlite(db) => sqlx::migrate!("./migrations/sqlite").run(&db.write).await,
-            Store::Postgres(pool) => {
+            Store::Postgres(Postgres { pool, .. }) => {
                 // A migration may take longer than a webhook's statement timeout: it
                 // runs on a connection of its own without one, closed after.
                 let mut conn = pool.acquire().await?;
@@ -336,15 +338,25 @@ impl Store {
                 db.write.close().await;
                 db.read.close().await;
             }
-            Store::Postgres(pool) => pool.close().await,
+            Store::Postgres(pg) => {
+                pg.hot.close().await;
+                pg.pool.close().await;
+            }
         }
     }
 }
 
 impl Sessions<'_> {
     /// The live session for a call, if any (ended or stale sessions are not returned).
+    /// `turn` is the one the request's URL names, if any: on PostgreSQL the server that
+    /// holds the session at that turn answers from memory (see `pg`).
     #[tracing::instrument(skip(self), fields(call_sid = %call_sid))]
-    pub async fn load(&self, call_sid: &CallSid, now: i64) -> anyhow::Result<Option<Session>> {
+    pub async fn load(
+        &self,
+        call_sid: &CallSid,
+        now: i64,
+        turn: Option<u32>,
+    ) -> anyhow::Result<Option<Session>> {
         let since = now - SESSION_TTL_SECS;
         let state: Option<String> = match self.store {
             Store::Sqlite(db) => {
@@ -353,16 +365,7 @@ impl Sessions<'_> {
                 }
                 db.hot.load_session(call_sid.as_str(), since)?
             }
-            Store::Postgres(pool) => once_more(|| {
-                sqlx::query(SELECT_SESSION)
-                    .bind(call_sid.as_str())
-                    .bind(since)
-                    .fetch_optional(pool)
-            })
-            .await
-            .context("Failed to load the call session")?
-            .map(|row| row.try_get::<String, _>("state"))
-            .transpose()?,
+            Store::Postgres(pg) => return pg.load(call_sid.as_str(), since, turn).await,
         };
         match state {
             Some(json) => Ok(Some(
@@ -388,17 +391,27 @@ impl Sessions<'_> {
                 .await
                 .map(|_| ())
                 .context("Failed to save the call session"),
-            Store::Postgres(pool) => {
-                once_more(|| {
+            Store::Postgres(pg) => {
+                let saved = once_more(|| {
                     sqlx::query(UPSERT_SESSION)
                         .bind(session.call_sid.as_str())
                         .bind(&state)
                         .bind(now)
-                        .execute(pool)
+                        .bind(i64::from(session.turn))
+                        .execute(&pg.pool)
                 })
-                .await
-                .context("Failed to save the call session")?;
-                Ok(())
+                .await;
+                match saved {
+                    Ok(_) => {
+                        pg.hot.saved(session.clone(), now);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        // Whether it reached the database is unknown: read it next time.
+                        pg.hot.forget(session.call_sid.as_str());
+                        Err(e).context("Failed to save the call session")
+                    }
+                }
             }
         }
     }
@@ -418,9 +431,13 @@ impl Sessions<'_> {
     }
 
     /// Whether [`Sessions::save_position`] answers before its commit: on SQLite, once this
-    /// process has claimed the database (it then serves sessions from memory).
+    /// process has claimed the database (it then serves sessions from memory); always on
+    /// PostgreSQL (see `pg`).
     pub fn writes_behind(&self) -> bool {
-        matches!(self.store, Store::Sqlite(db) if db.hot.caching())
+        match self.store {
+            Store::Sqlite(db) => db.hot.caching(),
+            Store::Postgres(_) => true,
+        }
     }
 
     /// Saves a session whose only change since it was loaded is where the caller is:
@@ -442,6 +459,15 @@ impl Sessions<'_> {
                     .save_behind(session, state, now)
                     .context("Failed to save the call session")
             }
+            // A session's first save waits, so a queued position always finds its row
+            // (a session read before turns were numbered counts as new).
+            Store::Postgres(pg) if session.turn > 1 => {
+                let state = serde_json::to_string(&session)?;
+                match pg.hot.save_behind(session, state, now) {
+                    Ok(()) => Ok(()),
+                    Err(session) => self.save(&session, now).await,
+                }
+            }
             _ => self.save(&session, now).await,
         }
     }
@@ -462,14 +488,20 @@ impl Sessions<'_> {
                 })
                 .await
                 .context("Failed to end the call session")? as u64,
-            Store::Postgres(pool) => sqlx::query(END_SESSION)
-                .bind(call_sid.as_str())
-                .bind(now)
-                .bind(status)
-                .execute(pool)
-                .await
-                .context("Failed to end the call session")?
-                .rows_affected(),
+            Store::Postgres(pg) => {
+                // After this server's queued position, which would not revive the call
+                // but is better written first.
+                pg.hot.settle(call_sid.as_str()).await;
+                pg.hot.forget(call_sid.as_str());
+                sqlx::query(END_SESSION)
+                    .bind(call_sid.as_str())
+                    .bind(now)
+                    .bind(status)
+                    .execute(&pg.pool)
+                    .await
+                    .context("Failed to end the call session")?
+                    .rows_affected()
+            }
         };
         Ok(rows > 0)
     }
@@ -493,8 +525,9 @@ impl Sessions<'_> {
 
     /// Deletes sessions not touched for [`SESSION_KEEP_SECS`]; answers how many.
     pub async fn expire(&self, now: i64) -> anyhow::Result<u64> {
-        if let Store::Sqlite(db) = self.store {
-            db.hot.sweep_cache(now - SESSION_TTL_SECS);
+        match self.store {
+            Store::Sqlite(db) => db.hot.sweep_cache(now - SESSION_TTL_SECS),
+            Store::Postgres(pg) => pg.hot.sweep(now - SESSION_TTL_SECS),
         }
         let sql = "DELETE FROM call_sessions WHERE updated_at < $1";
         Ok(on_both!(

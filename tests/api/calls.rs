@@ -20,6 +20,11 @@ on_both_stores!(
     announcement_plays_only_when_set,
 );
 
+on_postgres!(
+    a_server_answers_its_own_turn_from_memory_and_other_turns_from_the_database,
+    a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_call,
+);
+
 async fn caller_chooses_english_or_spanish(b: Backend) {
     let app = TestApp::spawn(b).await;
     let mut call = app.call();
@@ -322,7 +327,7 @@ async fn a_call_whose_last_position_was_lost_carries_on(b: Backend) {
     let store = &app.state.store;
     let at_main_menu = store
         .sessions()
-        .load(&sid, app.state.now())
+        .load(&sid, app.state.now(), None)
         .await
         .unwrap()
         .unwrap();
@@ -360,7 +365,7 @@ async fn status_callback_ends_the_session(b: Backend) {
         app.state
             .store
             .sessions()
-            .load(&sid, app.state.now())
+            .load(&sid, app.state.now(), None)
             .await
             .unwrap()
             .is_none()
@@ -409,4 +414,135 @@ async fn announcement_plays_only_when_set(b: Backend) {
         "past its end time"
     );
     app.state.store.announcements().clear().await.unwrap();
+}
+
+/// Puts the row of a call in Spanish behind the servers' backs (no server would): a
+/// change only a read of the database can see.
+async fn spanish_in_the_database(app: &TestApp, sid: &str) {
+    let (url, schema) = app.postgres().expect("PostgreSQL");
+    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+    let sql = format!(
+        "UPDATE {schema}.call_sessions SET state = jsonb_set(state::jsonb, '{{lang}}', '\"es\"')::text \
+         WHERE call_sid = $1"
+    );
+    let changed = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(sid)
+        .execute(&pool)
+        .await
+        .expect("update")
+        .rows_affected();
+    assert_eq!(changed, 1);
+    pool.close().await;
+}
+
+/// On PostgreSQL the server that gave out a turn answers the provider's request for it
+/// from the session it holds, without reading the database; a request naming another
+/// turn (the call went through another server, or a late retry) reads it.
+async fn a_server_answers_its_own_turn_from_memory_and_other_turns_from_the_database(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await; // English: the main menu.
+    assert!(call.press("3").await.says("General information."));
+    app.session_of(&call.sid).await; // Its queued position is in.
+    spanish_in_the_database(&app, &call.sid).await;
+    let from_memory = call.press("9").await;
+    assert!(
+        from_memory.says("For payment information"),
+        "the turn this server gave is answered from memory: {}",
+        from_memory.said()
+    );
+    app.session_of(&call.sid).await;
+    spanish_in_the_database(&app, &call.sid).await;
+    let action = call
+        .last
+        .as_ref()
+        .unwrap()
+        .gather()
+        .get("action")
+        .unwrap()
+        .to_string();
+    let (path, turn) = action.split_once("?t=").expect("the action names its turn");
+    let turn: u32 = turn.parse().unwrap();
+    let older = format!("{path}?t={}", turn - 1);
+    let from_database = call.post(&older, &[("Digits", "3")]).await;
+    assert!(
+        from_database.says("Información general."),
+        "another turn reads the database: {}",
+        from_database.said()
+    );
+}
+
+/// A position is saved behind the answer and committed with others later; it must not
+/// overwrite a later save, nor bring back a call another server has ended.
+async fn a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_call(b: Backend) {
+    use caseline::prompts::Channel;
+    use caseline::session::{CallSid, Session};
+
+    let app = TestApp::spawn(b).await;
+    let now = app.state.now();
+    let sid = CallSid::parse("CA0000000000000000000000000000beef").unwrap();
+    let mut later = Session::new(sid.clone(), Channel::Voice, now);
+    later.turn = 5;
+    later.step = Some("main-menu".into());
+    let mut earlier = later.clone();
+    earlier.turn = 4;
+    earlier.step = Some("info-menu".into());
+
+    let first = app.second_server().await.expect("a server");
+    first
+        .state
+        .store
+        .sessions()
+        .save(&later, now)
+        .await
+        .unwrap();
+    first
+        .state
+        .store
+        .sessions()
+        .save_position(earlier, now)
+        .await
+        .unwrap();
+    first.state.store.close().await; // Commits what it queued.
+    let read = app
+        .state
+        .store
+        .sessions()
+        .load(&sid, now, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((read.turn, read.step.as_deref()), (5, Some("main-menu")));
+
+    // Another server queues a move while this one ends the call.
+    let second = app.second_server().await.expect("a server");
+    let mut moved = read.clone();
+    moved.turn = 6;
+    moved.step = Some("info-menu".into());
+    assert!(
+        app.state
+            .store
+            .sessions()
+            .end(&sid, "completed", now)
+            .await
+            .unwrap()
+    );
+    second
+        .state
+        .store
+        .sessions()
+        .save_position(moved, now)
+        .await
+        .unwrap();
+    second.state.store.close().await;
+    let sessions = app.state.store.sessions();
+    assert!(
+        sessions.load(&sid, now, None).await.unwrap().is_none(),
+        "still over"
+    );
+    assert_eq!(
+        sessions.ended(&sid).await.unwrap().as_deref(),
+        Some("completed")
+    );
 }

@@ -33,10 +33,10 @@ fn params(extra: &[(&str, &str)]) -> Params {
         ("To", common::TOLL_FREE),
     ];
     p.extend_from_slice(extra);
-    Params(
+    Params::from(
         p.into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+            .collect::<Vec<_>>(),
     )
 }
 

@@ -398,7 +398,7 @@ impl TestApp {
         self.state
             .store
             .sessions()
-            .load(&sid, self.state.now())
+            .load(&sid, self.state.now(), None)
             .await
             .expect("load")
             .expect("a live session")

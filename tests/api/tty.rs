@@ -471,7 +471,7 @@ async fn a_hang_up_mid_turn_ends_the_call() {
         .state
         .store
         .sessions()
-        .load(&call, line.state.now())
+        .load(&call, line.state.now(), None)
         .await
         .expect("load");
     assert!(live.is_none(), "the call has ended");

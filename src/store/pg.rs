@@ -1,0 +1,478 @@
+//! PostgreSQL's webhook path: the sessions this server answered last, and a writer
+//! that commits the many calls' changes of position in one statement.
+//!
+//! Why: on PostgreSQL a menu step cost two round trips (read the session, write it
+//! back), each a statement the database parses, plans and logs; with the database on
+//! the same two cores that was most of a step's cost, and the line held a fifth of what
+//! it held on SQLite. Now a step the provider asks for by one of our URLs usually costs
+//! no round trip of its own:
+//!
+//! - **Reads.** Each answer is numbered ([`Session::turn`]) and our step and input URLs
+//!   carry the number. The provider asks for such a URL only in answer to that turn, so
+//!   if this server holds the session at that very turn, nobody has changed it since
+//!   (another server that moved the call on would have given out a later number). Any
+//!   other request (no number, another number, a session this server does not hold)
+//!   reads the database, as before, after this server's own pending write for the call.
+//! - **Writes.** A save that only moves the caller (see
+//!   [`super::Sessions::save_position`]) is queued and answered at once; one task
+//!   commits whatever is queued in one `INSERT ... SELECT FROM UNNEST` with a relaxed
+//!   commit. Every other save (a new call, a language, verification, a case, a
+//!   transfer...) still commits before the answer, as before.
+//!
+//! What holds: a call moves between servers (a server not holding the turn reads the
+//! database), and a crash or restart loses at most the caller's last position, which
+//! the next request's URL names anyway (the flow engine trusts the step the caller
+//! heard). A queued position never overwrites a later save or revives an ended call:
+//! the batch updates a row only while it is live and its turn is older.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+
+use anyhow::Context;
+
+use super::{SELECT_SESSION, once_more};
+use crate::session::Session;
+
+/// Positions waiting for the writer beyond this are saved the slow way (each waits for
+/// its own commit) rather than queued without bound.
+const QUEUE_MAX: usize = 8192;
+/// Rows in one statement at most.
+const BATCH_MAX: usize = 512;
+/// Sessions kept at most; past it, idle ones are dropped (see [`IDLE_SECS`]) and, if
+/// that is not enough, new ones are not kept (they are read from the database).
+const MAX_ENTRIES: usize = 50_000;
+/// A session this server has not answered for this long is dropped when room is
+/// needed: no caller waits that long at one of our prompts (the longest timeout is
+/// under a minute; queues and dials come back by URLs without a turn).
+const IDLE_SECS: i64 = 600;
+
+/// The relaxed, batched twin of `super::UPSERT_SESSION`, with the guard described in
+/// the module's documentation.
+const UPSERT_POSITIONS: &str = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at, turn) \
+    SELECT u.call_sid, u.state, u.at, u.at, u.turn \
+    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed, \
+    UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(call_sid, state, at, turn) \
+    ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
+    updated_at = excluded.updated_at, turn = excluded.turn \
+    WHERE call_sessions.ended_at IS NULL AND call_sessions.turn < excluded.turn";
+
+/// A PostgreSQL store: the pool every query uses, and the webhook path's sessions.
+#[derive(Clone, Debug)]
+pub struct Postgres {
+    pub pool: PgPool,
+    pub(super) hot: Arc<PgHot>,
+}
+
+impl Postgres {
+    /// Wraps a connected pool and starts its writer (on the current runtime).
+    pub(super) fn new(pool: PgPool) -> Postgres {
+        let (writes, queue) = mpsc::channel(QUEUE_MAX);
+        let hot = Arc::new(PgHot {
+            sessions: Mutex::new(HashMap::new()),
+            writes,
+            closed: AtomicBool::new(false),
+        });
+        tokio::spawn(write_positions(pool.clone(), queue, Arc::downgrade(&hot)));
+        Postgres { pool, hot }
+    }
+}
+
+impl Postgres {
+    /// The live session saved at or after `since`: from memory when this server holds
+    /// it at the request's `turn`, else from the database once this server's own queued
+    /// position for the call is in. When the database is behind the turn the URL names
+    /// (another server's position, queued a moment ago), it is read again for up to
+    /// [`BEHIND_WAIT`]; after that the caller goes on from the older copy, which differs
+    /// only in where the caller was.
+    pub(super) async fn load(
+        &self,
+        call_sid: &str,
+        since: i64,
+        turn: Option<u32>,
+    ) -> anyhow::Result<Option<Session>> {
+        if let Some(session) = turn.and_then(|t| self.hot.at_turn(call_sid, t, since)) {
+            return Ok(Some(session));
+        }
+        self.hot.settle(call_sid).await;
+        let started = Instant::now();
+        loop {
+            let state: Option<String> = once_more(|| {
+                sqlx::query_scalar(SELECT_SESSION)
+                    .bind(call_sid)
+                    .bind(since)
+                    .fetch_optional(&self.pool)
+            })
+            .await
+            .context("Failed to load the call session")?;
+            let session = state
+                .map(|json| serde_json::from_str::<Session>(&json))
+                .transpose()
+                .context("Stored session is not readable")?;
+            match (&session, turn) {
+                (Some(s), Some(t)) if s.turn < t && started.elapsed() < BEHIND_WAIT => {
+                    tokio::time::sleep(BEHIND_POLL).await;
+                }
+                _ => return Ok(session),
+            }
+        }
+    }
+}
+
+/// How long a read waits for another server's queued position, and how often it looks.
+const BEHIND_WAIT: Duration = Duration::from_millis(50);
+const BEHIND_POLL: Duration = Duration::from_millis(2);
+
+struct Entry {
+    session: Session,
+    /// Unix seconds of the save (as `call_sessions.updated_at`).
+    updated_at: i64,
+    /// Whether the database holds this turn yet (a queued position does not).
+    committed: bool,
+}
+
+enum Pending {
+    Position {
+        call_sid: String,
+        state: String,
+        turn: u32,
+        at: i64,
+    },
+    /// Answered once everything queued before it is committed (or failed).
+    Barrier(oneshot::Sender<()>),
+}
+
+pub(super) struct PgHot {
+    sessions: Mutex<HashMap<String, Entry>>,
+    writes: mpsc::Sender<Pending>,
+    /// Set by [`PgHot::close`]: nothing is served or queued any more, so a closed store
+    /// fails every read and write, as a closed pool does.
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for PgHot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgHot").finish_non_exhaustive()
+    }
+}
+
+impl PgHot {
+    /// The session at `turn`, if this server holds it at exactly that turn and it was
+    /// saved at or after `since`.
+    pub(super) fn at_turn(&self, call_sid: &str, turn: u32, since: i64) -> Option<Session> {
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        let sessions = self.sessions.lock().ok()?;
+        sessions
+            .get(call_sid)
+            .filter(|e| e.session.turn == turn && e.updated_at >= since)
+            .map(|e| e.session.clone())
+    }
+
+    /// Waits until this server's queued position for the call, if any, is committed,
+    /// so a read of the database sees it.
+    pub(super) async fn settle(&self, call_sid: &str) {
+        let pending = self
+            .sessions
+            .lock()
+            .is_ok_and(|s| s.get(call_sid).is_some_and(|e| !e.committed));
+        if pending {
+            self.flush().await;
+        }
+    }
+
+    /// Waits until everything queued so far is committed (or failed).
+    pub(super) async fn flush(&self) {
+        let (done, committed) = oneshot::channel();
+        if self.writes.send(Pending::Barrier(done)).await.is_ok() {
+            let _ = committed.await;
+        }
+    }
+
+    /// Keeps a session this server just saved (committed or not). A queued position
+    /// does not replace a later turn (two deliveries of one request at once); a
+    /// committed save always does (it may be a call started afresh).
+    fn keep(&self, session: Session, updated_at: i64, committed: bool) -> bool {
+        let Ok(mut sessions) = self.sessions.lock() else {
+            return false;
+        };
+        let key = session.call_sid.as_str();
+        if !committed
+            && let Some(e) = sessions.get(key)
+            && e.session.turn > session.turn
+        {
+            return true;
+        }
+        if sessions.len() >= MAX_ENTRIES && !sessions.contains_key(key) {
+            let idle = updated_at - IDLE_SECS;
+            sessions.retain(|_, e| e.updated_at >= idle);
+            if sessions.len() >= MAX_ENTRIES {
+                return false;
+            }
+        }
+        sessions.insert(
+            key.to_string(),
+            Entry {
+                session,
+                updated_at,
+                committed,
+            },
+        );
+        true
+    }
+
+    /// Records a save that has committed.
+    pub(super) fn saved(&self, session: Session, updated_at: i64) {
+        self.keep(session, updated_at, true);
+    }
+
+    /// Queues a change of position and keeps the session; answers `Err` with the
+    /// session when it could not be queued (the queue is full, or the cache: the caller
+    /// then saves it the slow way).
+    pub(super) fn save_behind(
+        &self,
+        session: Session,
+        state: String,
+        at: i64,
+    ) -> Result<(), Box<Session>> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Box::new(session));
+        }
+        let call_sid = session.call_sid.as_str().to_string();
+        let turn = session.turn;
+        let Ok(permit) = self.writes.try_reserve() else {
+            return Err(Box::new(session));
+        };
+        // Kept before it is sent, so a read that finds it uncommitted waits for it.
+        if !self.keep(session.clone(), at, false) {
+            return Err(Box::new(session));
+        }
+        permit.send(Pending::Position {
+            call_sid,
+            state,
+            turn,
+            at,
+        });
+        Ok(())
+    }
+
+    /// Commits what is queued, then serves and queues nothing more.
+    pub(super) async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.flush().await;
+        if let Ok(mut sessions) = self.sessions.lock() {
+            sessions.clear();
+        }
+    }
+
+    /// Drops a call (it ended; or a write of it failed, so only the database knows).
+    pub(super) fn forget(&self, call_sid: &str) {
+        if let Ok(mut sessions) = self.sessions.lock() {
+            sessions.remove(call_sid);
+        }
+    }
+
+    /// Drops a call's entry if it still holds `turn` (a later save stays).
+    fn forget_turn(&self, call_sid: &str, turn: u32) {
+        if let Ok(mut sessions) = self.sessions.lock()
+            && sessions
+                .get(call_sid)
+                .is_some_and(|e| e.session.turn == turn)
+        {
+            sessions.remove(call_sid);
+        }
+    }
+
+    /// Marks a queued turn committed, if the entry still holds it.
+    fn committed(&self, call_sid: &str, turn: u32) {
+        if let Ok(mut sessions) = self.sessions.lock()
+            && let Some(e) = sessions.get_mut(call_sid)
+            && e.session.turn == turn
+        {
+            e.committed = true;
+        }
+    }
+
+    /// Drops sessions saved before `since`.
+    pub(super) fn sweep(&self, since: i64) {
+        if let Ok(mut sessions) = self.sessions.lock() {
+            sessions.retain(|_, e| e.updated_at >= since);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.sessions.lock().map_or(0, |s| s.len())
+    }
+}
+
+/// The writer: takes whatever is queued (up to [`BATCH_MAX`] rows), keeps each call's
+/// last position, commits them in one statement, then answers the barriers. Ends when
+/// the store is dropped.
+async fn write_positions(pool: PgPool, mut queue: mpsc::Receiver<Pending>, hot: Weak<PgHot>) {
+    let mut taken = Vec::with_capacity(BATCH_MAX);
+    while queue.recv_many(&mut taken, BATCH_MAX).await > 0 {
+        let mut rows: HashMap<String, (String, u32, i64)> = HashMap::new();
+        let mut barriers = Vec::new();
+        for pending in taken.drain(..) {
+            match pending {
+                Pending::Position {
+                    call_sid,
+                    state,
+                    turn,
+                    at,
+                } => {
+                    // Queued in order: a later position of the same call replaces an
+                    // earlier one (one statement may not update a row twice).
+                    rows.insert(call_sid, (state, turn, at));
+                }
+                Pending::Barrier(done) => barriers.push(done),
+            }
+        }
+        if !rows.is_empty() {
+            let started = Instant::now();
+            let size = rows.len();
+            let mut sids = Vec::with_capacity(size);
+            let mut states = Vec::with_capacity(size);
+            let mut ats = Vec::with_capacity(size);
+            let mut turns = Vec::with_capacity(size);
+            for (sid, (state, turn, at)) in rows {
+                sids.push(sid);
+                states.push(state);
+                ats.push(at);
+                turns.push(i64::from(turn));
+            }
+            let result = once_more(|| {
+                sqlx::query(UPSERT_POSITIONS)
+                    .bind(&sids)
+                    .bind(&states)
+                    .bind(&ats)
+                    .bind(&turns)
+                    .execute(&pool)
+            })
+            .await;
+            metrics::histogram!("caseline_store_batch_size").record(size as f64);
+            metrics::histogram!("caseline_store_commit_seconds")
+                .record(started.elapsed().as_secs_f64());
+            if let Some(hot) = hot.upgrade() {
+                let ok = result.is_ok();
+                for (sid, turn) in sids.iter().zip(&turns) {
+                    let turn = u32::try_from(*turn).unwrap_or_default();
+                    if ok {
+                        hot.committed(sid, turn);
+                    } else {
+                        hot.forget_turn(sid, turn);
+                    }
+                }
+            }
+            if let Err(e) = result {
+                metrics::counter!("caseline_database_errors_total").increment(1);
+                tracing::error!(error = %e, rows = size, "call positions were not saved");
+                // A failing database is not hammered: the next batch waits a little.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        for done in barriers {
+            let _ = done.send(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prompts::Channel;
+    use crate::session::CallSid;
+
+    /// A cache whose writer never runs: the queue is kept so sends succeed until full.
+    fn hot() -> (PgHot, mpsc::Receiver<Pending>) {
+        let (writes, queue) = mpsc::channel(4);
+        let hot = PgHot {
+            sessions: Mutex::new(HashMap::new()),
+            writes,
+            closed: AtomicBool::new(false),
+        };
+        (hot, queue)
+    }
+
+    fn session(sid: &str, turn: u32) -> Session {
+        let mut s = Session::new(CallSid::parse(sid).unwrap(), Channel::Voice, 0);
+        s.turn = turn;
+        s
+    }
+
+    #[test]
+    fn a_session_is_served_only_at_its_own_turn_and_window() {
+        let (hot, _queue) = hot();
+        hot.saved(session("CA1", 3), 100);
+        assert_eq!(hot.at_turn("CA1", 3, 100).map(|s| s.turn), Some(3));
+        assert!(
+            hot.at_turn("CA1", 2, 0).is_none(),
+            "an older URL reads the database"
+        );
+        assert!(
+            hot.at_turn("CA1", 4, 0).is_none(),
+            "a later turn was given elsewhere"
+        );
+        assert!(
+            hot.at_turn("CA1", 3, 101).is_none(),
+            "older than the window"
+        );
+        assert!(hot.at_turn("CA2", 3, 0).is_none());
+    }
+
+    #[test]
+    fn a_failed_write_drops_only_its_own_turn() {
+        let (hot, _queue) = hot();
+        hot.saved(session("CA1", 5), 100);
+        hot.forget_turn("CA1", 4);
+        assert!(hot.at_turn("CA1", 5, 0).is_some(), "a later save stays");
+        hot.forget_turn("CA1", 5);
+        assert!(hot.at_turn("CA1", 5, 0).is_none());
+    }
+
+    #[test]
+    fn the_queue_refuses_when_full_so_the_save_waits_instead() {
+        let (hot, _queue) = hot();
+        for turn in 1..=4 {
+            assert!(
+                hot.save_behind(session("CA1", turn), "{}".into(), 100)
+                    .is_ok()
+            );
+        }
+        let refused = hot.save_behind(session("CA1", 5), "{}".into(), 100);
+        assert_eq!(refused.map_err(|s| s.turn), Err(5));
+        assert_eq!(hot.len(), 1);
+    }
+
+    #[test]
+    fn a_queued_position_never_replaces_a_later_turn() {
+        let (hot, _queue) = hot();
+        hot.saved(session("CA1", 5), 100);
+        assert!(hot.save_behind(session("CA1", 4), "{}".into(), 101).is_ok());
+        assert!(hot.at_turn("CA1", 5, 0).is_some());
+        // A committed save (a session started afresh) does replace it.
+        hot.saved(session("CA1", 1), 102);
+        assert!(hot.at_turn("CA1", 1, 0).is_some());
+    }
+
+    #[test]
+    fn idle_sessions_make_room_when_the_cache_is_full() {
+        let (hot, _queue) = hot();
+        for i in 0..MAX_ENTRIES {
+            hot.saved(session(&format!("CA{i}"), 1), 100);
+        }
+        // All recent: no room, the new one is not kept.
+        hot.saved(session("CAnew", 1), 200);
+        assert!(hot.at_turn("CAnew", 1, 0).is_none());
+        // Later, the old ones are idle and give way.
+        hot.saved(session("CAlater", 1), 100 + IDLE_SECS + 1);
+        assert!(hot.at_turn("CAlater", 1, 0).is_some());
+        assert_eq!(hot.len(), 1);
+    }
+}
