@@ -6,6 +6,10 @@
 //! answer (a readback, an information prompt, a request or payment confirmed) with no
 //! transfer and no callback request; *transferred* = sent to a person; *callbacks* =
 //! ended with a callback request; *abandoned* = hung up before any of those.
+//!
+//! [`chart`] draws the figures for the staff console.
+
+pub mod chart;
 
 use std::collections::BTreeMap;
 

@@ -182,6 +182,10 @@ enum FlowsCommand {
         prompts: Option<PathBuf>,
         #[arg(long, default_value = "dot", value_parser = ["dot", "mermaid", "svg"])]
         format: String,
+        /// Only the steps written in this flow file (`main` for main.xml), with the steps
+        /// they lead to in other files drawn grey.
+        #[arg(long)]
+        flow: Option<String>,
     },
     /// Check flows and prompts; prints file:line:column for each problem.
     Check {
@@ -274,6 +278,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     dir,
                     prompts,
                     format,
+                    flow: file,
                 },
         } => {
             let mut settings = Settings::load()?;
@@ -290,10 +295,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             };
+            use caseline::flow::diagram::Part;
+            let part = match &file {
+                None => Part::all(&flow),
+                Some(name) => match Part::file(&flow, name) {
+                    Some(p) => p,
+                    None => {
+                        eprintln!(
+                            "no flow file named '{name}' (the files: {})",
+                            flow.files().join(", ")
+                        );
+                        return Ok(ExitCode::FAILURE);
+                    }
+                },
+            };
             let text = match format.as_str() {
-                "mermaid" => caseline::flow::diagram::mermaid(&flow),
-                "svg" => caseline::flow::diagram::svg(&flow)?,
-                _ => caseline::flow::diagram::dot(&flow),
+                "mermaid" => part.mermaid(),
+                "svg" => part.svg()?,
+                _ => part.dot(),
             };
             print!("{text}");
             Ok(ExitCode::SUCCESS)

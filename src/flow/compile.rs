@@ -154,7 +154,10 @@ pub fn compile(
             "Menu" => StepKind::Menu(c.menu(node, &defaults)),
             _ => StepKind::Input(c.input(node, &defaults)),
         };
-        steps.push(Step { name, kind });
+        let file = std::path::Path::new(&*node.pos.file)
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        steps.push(Step { name, kind, file });
     }
     c.current = None;
 

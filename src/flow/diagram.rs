@@ -1,9 +1,65 @@
 //! The compiled flows as a picture, for analysts who change them: every step a node
 //! (its id, and its prompt for a menu or an input), keys and outcomes as labelled
 //! edges, misses dashed, the entry points marked. DOT (for Graphviz), Mermaid (for
-//! Markdown viewers), or SVG laid out here (no Graphviz needed).
+//! Markdown viewers), or SVG laid out here (no Graphviz needed). A [`Part`] draws the
+//! steps of one flow file only (`main` for `main.xml`), which stays readable where the
+//! whole set of flows is a poster.
 
 use super::{Flow, Miss, StepIx, StepKind, Verb};
+
+/// The steps a diagram draws: all of them, or those written in one flow file. The steps
+/// a part's edges lead to in other files are drawn grey, named with their file, and
+/// their own edges left out.
+pub struct Part<'a> {
+    flow: &'a Flow,
+    keep: Vec<bool>,
+}
+
+impl<'a> Part<'a> {
+    pub fn all(flow: &'a Flow) -> Part<'a> {
+        Part {
+            flow,
+            keep: vec![true; flow.steps.len()],
+        }
+    }
+
+    /// The steps written in `file` (`main` for `main.xml`); `None` when there are none.
+    pub fn file(flow: &'a Flow, file: &str) -> Option<Part<'a>> {
+        let keep: Vec<bool> = flow.steps.iter().map(|s| s.file == file).collect();
+        keep.contains(&true).then_some(Part { flow, keep })
+    }
+
+    /// The shared menu edges (as [`split`]) and this part's own edges.
+    fn edges(&self) -> (Vec<(String, StepIx)>, Vec<Edge>) {
+        let (shared, rest) = split(self.flow);
+        let has_menu = (0..self.keep.len())
+            .any(|ix| self.keep[ix] && matches!(self.flow.step(ix).kind, StepKind::Menu(_)));
+        let shared = if has_menu { shared } else { Vec::new() };
+        let rest = rest.into_iter().filter(|e| self.keep[e.from]).collect();
+        (shared, rest)
+    }
+
+    /// The steps outside the part that its edges lead to, in order.
+    fn outside(&self, edges: &[Edge]) -> Vec<StepIx> {
+        let mut out: Vec<StepIx> = edges
+            .iter()
+            .map(|e| e.to)
+            .filter(|to| !self.keep[*to])
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The part's entry points.
+    fn entries(&self) -> Vec<(String, StepIx)> {
+        self.flow
+            .entry_points()
+            .into_iter()
+            .filter(|(_, ix)| self.keep[*ix])
+            .collect()
+    }
+}
 
 /// One edge: from, to, its label, and whether it is a miss (drawn dashed).
 struct Edge {
@@ -136,111 +192,148 @@ fn quoted(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// Graphviz DOT.
+/// Graphviz DOT of every step.
 pub fn dot(flow: &Flow) -> String {
-    let mut out = String::from("digraph flows {\n  node [shape=box];\n");
-    for ix in 0..flow.steps.len() {
-        let shape = match flow.step(ix).kind {
-            StepKind::Menu(_) | StepKind::Input(_) => "box",
-            StepKind::Sequence(_) => "ellipse",
-        };
-        out.push_str(&format!(
-            "  {} [label={}, shape={shape}];\n",
-            quoted(&flow.step(ix).name),
-            quoted(&label(flow, ix))
-        ));
-    }
-    for (name, ix) in flow.entry_points() {
-        let node = format!("entry {name}");
-        out.push_str(&format!(
-            "  {} [label={}, shape=doublecircle];\n  {} -> {};\n",
-            quoted(&node),
-            quoted(&format!("entry: {name}")),
-            quoted(&node),
-            quoted(&flow.step(ix).name)
-        ));
-    }
-    let (shared, edges) = split(flow);
-    if !shared.is_empty() {
-        let note = shared
-            .iter()
-            .map(|(l, to)| format!("{l} -> {}", flow.step(*to).name))
-            .collect::<Vec<_>>()
-            .join("; ");
-        out.push_str(&format!(
-            "  \"every menu\" [label={}, shape=note];\n",
-            quoted(&format!("every menu: {note}"))
-        ));
-    }
-    for e in edges {
-        let style = if e.miss { ", style=dashed" } else { "" };
-        out.push_str(&format!(
-            "  {} -> {} [label={}{style}];\n",
-            quoted(&flow.step(e.from).name),
-            quoted(&flow.step(e.to).name),
-            quoted(&e.label)
-        ));
-    }
-    out.push_str("}\n");
-    out
+    Part::all(flow).dot()
 }
 
-/// A Mermaid flowchart (node ids are step numbers; labels carry the names).
+/// A Mermaid flowchart of every step.
 pub fn mermaid(flow: &Flow) -> String {
-    let text = |s: &str| s.replace('"', "'");
-    let mut out = String::from("flowchart TD\n");
-    for ix in 0..flow.steps.len() {
-        let l = text(&label(flow, ix));
-        match flow.step(ix).kind {
-            StepKind::Menu(_) | StepKind::Input(_) => out.push_str(&format!("  s{ix}[\"{l}\"]\n")),
-            StepKind::Sequence(_) => out.push_str(&format!("  s{ix}([\"{l}\"])\n")),
-        }
-    }
-    for (n, (name, ix)) in flow.entry_points().into_iter().enumerate() {
-        out.push_str(&format!(
-            "  e{n}(((\"entry: {}\"))) --> s{ix}\n",
-            text(&name)
-        ));
-    }
-    let (shared, edges) = split(flow);
-    if !shared.is_empty() {
-        let note = shared
-            .iter()
-            .map(|(l, to)| format!("{l} to {}", flow.step(*to).name))
-            .collect::<Vec<_>>()
-            .join("; ");
-        out.push_str(&format!("  every[\"every menu: {}\"]\n", text(&note)));
-    }
-    for e in edges {
-        let arrow = if e.miss { "-.->" } else { "-->" };
-        if e.label.is_empty() {
-            out.push_str(&format!("  s{} {arrow} s{}\n", e.from, e.to));
-        } else {
+    Part::all(flow).mermaid()
+}
+
+/// SVG of every step.
+pub fn svg(flow: &Flow) -> anyhow::Result<String> {
+    Part::all(flow).svg()
+}
+
+impl Part<'_> {
+    /// Graphviz DOT.
+    pub fn dot(&self) -> String {
+        let flow = self.flow;
+        let (shared, edges) = self.edges();
+        let mut out = String::from("digraph flows {\n  node [shape=box];\n");
+        for ix in (0..flow.steps.len()).filter(|ix| self.keep[*ix]) {
+            let shape = match flow.step(ix).kind {
+                StepKind::Menu(_) | StepKind::Input(_) => "box",
+                StepKind::Sequence(_) => "ellipse",
+            };
             out.push_str(&format!(
-                "  s{} {arrow}|\"{}\"| s{}\n",
-                e.from,
-                text(&e.label),
-                e.to
+                "  {} [label={}, shape={shape}];\n",
+                quoted(&flow.step(ix).name),
+                quoted(&label(flow, ix))
             ));
         }
+        for ix in self.outside(&edges) {
+            let step = flow.step(ix);
+            out.push_str(&format!(
+                "  {} [label={}, shape=box, style=filled];\n",
+                quoted(&step.name),
+                quoted(&format!("{} (in {})", step.name, step.file))
+            ));
+        }
+        for (name, ix) in self.entries() {
+            let node = format!("entry {name}");
+            out.push_str(&format!(
+                "  {} [label={}, shape=doublecircle];\n  {} -> {};\n",
+                quoted(&node),
+                quoted(&format!("entry: {name}")),
+                quoted(&node),
+                quoted(&flow.step(ix).name)
+            ));
+        }
+        if !shared.is_empty() {
+            let note = shared
+                .iter()
+                .map(|(l, to)| format!("{l} -> {}", flow.step(*to).name))
+                .collect::<Vec<_>>()
+                .join("; ");
+            out.push_str(&format!(
+                "  \"every menu\" [label={}, shape=note];\n",
+                quoted(&format!("every menu: {note}"))
+            ));
+        }
+        for e in edges {
+            let style = if e.miss { ", style=dashed" } else { "" };
+            out.push_str(&format!(
+                "  {} -> {} [label={}{style}];\n",
+                quoted(&flow.step(e.from).name),
+                quoted(&flow.step(e.to).name),
+                quoted(&e.label)
+            ));
+        }
+        out.push_str("}\n");
+        out
     }
-    out
-}
 
-/// SVG, laid out in Rust (the `layout-rs` crate) from the DOT text.
-pub fn svg(flow: &Flow) -> anyhow::Result<String> {
-    use layout::backends::svg::SVGWriter;
-    use layout::gv::{DotParser, GraphBuilder};
+    /// A Mermaid flowchart (node ids are step numbers; labels carry the names).
+    pub fn mermaid(&self) -> String {
+        let flow = self.flow;
+        let (shared, edges) = self.edges();
+        let text = |s: &str| s.replace('"', "'");
+        let mut out = String::from("flowchart TD\n");
+        for ix in (0..flow.steps.len()).filter(|ix| self.keep[*ix]) {
+            let l = text(&label(flow, ix));
+            match flow.step(ix).kind {
+                StepKind::Menu(_) | StepKind::Input(_) => {
+                    out.push_str(&format!("  s{ix}[\"{l}\"]\n"))
+                }
+                StepKind::Sequence(_) => out.push_str(&format!("  s{ix}([\"{l}\"])\n")),
+            }
+        }
+        for ix in self.outside(&edges) {
+            let step = flow.step(ix);
+            out.push_str(&format!(
+                "  s{ix}[/\"{} (in {})\"/]\n",
+                text(&step.name),
+                text(&step.file)
+            ));
+        }
+        for (n, (name, ix)) in self.entries().into_iter().enumerate() {
+            out.push_str(&format!(
+                "  e{n}(((\"entry: {}\"))) --> s{ix}\n",
+                text(&name)
+            ));
+        }
+        if !shared.is_empty() {
+            let note = shared
+                .iter()
+                .map(|(l, to)| format!("{l} to {}", flow.step(*to).name))
+                .collect::<Vec<_>>()
+                .join("; ");
+            out.push_str(&format!("  every[\"every menu: {}\"]\n", text(&note)));
+        }
+        for e in edges {
+            let arrow = if e.miss { "-.->" } else { "-->" };
+            if e.label.is_empty() {
+                out.push_str(&format!("  s{} {arrow} s{}\n", e.from, e.to));
+            } else {
+                out.push_str(&format!(
+                    "  s{} {arrow}|\"{}\"| s{}\n",
+                    e.from,
+                    text(&e.label),
+                    e.to
+                ));
+            }
+        }
+        out
+    }
 
-    let text = dot(flow);
-    let mut parser = DotParser::new(&text);
-    let graph = parser
-        .process()
-        .map_err(|e| anyhow::anyhow!("the diagram could not be laid out: {e}"))?;
-    let mut builder = GraphBuilder::new();
-    builder.visit_graph(&graph);
-    let mut visual = builder.get();
-    let mut svg = SVGWriter::new();
-    visual.do_it(false, false, false, &mut svg);
-    Ok(svg.finalize())
+    /// SVG, laid out in Rust (the `layout-rs` crate) from the DOT text.
+    pub fn svg(&self) -> anyhow::Result<String> {
+        use layout::backends::svg::SVGWriter;
+        use layout::gv::{DotParser, GraphBuilder};
+
+        let text = self.dot();
+        let mut parser = DotParser::new(&text);
+        let graph = parser
+            .process()
+            .map_err(|e| anyhow::anyhow!("the diagram could not be laid out: {e}"))?;
+        let mut builder = GraphBuilder::new();
+        builder.visit_graph(&graph);
+        let mut visual = builder.get();
+        let mut svg = SVGWriter::new();
+        visual.do_it(false, false, false, &mut svg);
+        Ok(svg.finalize())
+    }
 }

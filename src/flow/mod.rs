@@ -82,6 +82,14 @@ impl Flow {
         all
     }
 
+    /// The flow files the steps are written in, without `.xml`, sorted.
+    pub fn files(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self.steps.iter().map(|s| s.file.as_str()).collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
     /// The first step for an entry point (`voice`, `tty`, ...).
     pub fn entry(&self, name: &str) -> Option<StepIx> {
         self.entries.get(name).copied()
@@ -92,6 +100,9 @@ impl Flow {
 pub struct Step {
     pub name: String,
     pub kind: StepKind,
+    /// The flow file it is written in, without `.xml` (`main`), so a diagram can draw
+    /// one file's part of the flows.
+    pub file: String,
 }
 
 #[derive(Debug, Clone)]

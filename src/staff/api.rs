@@ -2,7 +2,7 @@
 //! route but the login and the console page. Handlers are thin; what they do is in
 //! [`super`] and [`calls`].
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -37,6 +37,10 @@ pub fn router() -> Router<AppState> {
         .route("/staff/requests", get(list_requests).post(work_request))
         .route("/staff/requests/{id}/recording", get(request_recording))
         .route("/staff/payments", get(list_payments))
+        .route("/staff/reports", get(report))
+        .route("/staff/reports/chart/{file}", get(report_chart))
+        .route("/staff/flows", get(list_flows))
+        .route("/staff/flows/diagram.svg", get(flow_diagram))
         .route(
             "/staff/announcement",
             get(show_announcement)
@@ -464,6 +468,82 @@ async fn list_payments(
     let since = s.now() - days * 86_400;
     let list = s.store.card_payments().list(since, 1000).await?;
     Ok(Json(json!({"payments": list})))
+}
+
+#[derive(Deserialize)]
+struct ReportQuery {
+    /// The last N days (default: the last 24 hours); text, so that a bad value gets
+    /// our message rather than the extractor's.
+    days: Option<String>,
+}
+
+/// A query string, or a clear 400 saying what is wrong with it.
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, StaffError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| StaffError::BadRequest(format!("bad query string: {}", e.body_text())))
+}
+
+/// An SVG we drew. It is shown as an image (where it runs nothing), and should someone
+/// open it as a page, its own policy lets nothing load or run.
+fn svg(body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The call analytics (supervisor and above), with the keys of `caseline report
+/// --format json`.
+async fn report(
+    State(s): State<AppState>,
+    a: Authed,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    let days = super::reports::days(query(q)?.days.as_deref())?;
+    Ok(Json(super::reports::figures(&s, days).await?))
+}
+
+/// A chart of the call analytics, as SVG (supervisor and above).
+async fn report_chart(
+    State(s): State<AppState>,
+    a: Authed,
+    Path(file): Path<String>,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Response, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    let days = super::reports::days(query(q)?.days.as_deref())?;
+    Ok(svg(super::reports::chart(&s, &file, days).await?))
+}
+
+/// The flow files a diagram can be limited to (supervisor and above).
+async fn list_flows(State(s): State<AppState>, a: Authed) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    Ok(Json(json!({"flows": super::reports::flow_files(&s)})))
+}
+
+#[derive(Deserialize)]
+struct DiagramQuery {
+    /// One flow file's steps (`main`); all of them when not given.
+    flow: Option<String>,
+}
+
+/// The loaded flows as an SVG diagram (supervisor and above).
+async fn flow_diagram(
+    State(s): State<AppState>,
+    a: Authed,
+    q: Result<Query<DiagramQuery>, QueryRejection>,
+) -> Result<Response, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    let file = query(q)?.flow.filter(|f| !f.is_empty());
+    Ok(svg(super::reports::diagram(&s, file).await?))
 }
 
 async fn show_announcement(

@@ -222,6 +222,137 @@ async function refreshPayments() {
   }
 }
 
+/// The Reports page (supervisors): the figures of `caseline report`, the charts the
+/// server draws, and the flow diagram. Nothing here polls; it loads when shown.
+const LANGUAGES = { en: "English", es: "Spanish", none: "not chosen" };
+const CHANNELS = { voice: "voice", tty: "TTY" };
+
+function counts(map, names) {
+  const parts = Object.entries(map).map(([k, v]) => (names[k] || k) + " " + v);
+  return parts.length ? parts.join(", ") : "none";
+}
+
+function duration(secs) {
+  const all = Math.round(secs), m = Math.floor(all / 60), s = all % 60;
+  return m ? m + " min " + s + " s" : s + " s";
+}
+
+const FIGURES = [
+  ["Calls", (r) => r.calls],
+  ["Contained", (r) => r.contained],
+  ["Transferred", (r) => r.transferred],
+  ["Callbacks", (r) => r.callbacks],
+  ["Abandoned", (r) => r.abandoned],
+  ["Containment rate", (r) => (r.containment_rate * 100).toFixed(1) + "%"],
+  ["Average time in the IVR", (r) => duration(r.average_ivr_seconds)],
+  ["Verification attempts", (r) => r.verification.attempts],
+  ["Verified", (r) => r.verification.succeeded],
+  ["Locked out", (r) => r.verification.locked],
+  ["Repeat callers (within 24 h)", (r) => r.repeat_callers_24h],
+  ["By language", (r) => counts(r.by_language, LANGUAGES), "wide"],
+  ["By channel", (r) => counts(r.by_channel, CHANNELS), "wide"],
+];
+
+/// Object URLs of the pictures shown, by image id, given back when replaced.
+const pictures = {};
+
+/// Fetches an SVG the server drew (with the staff token) and shows it in an <img>, where
+/// it can run nothing; anything but an SVG from us is refused.
+async function showSvg(img, path, alt) {
+  const res = await fetch(path, { headers: { Authorization: "Bearer " + token } });
+  if (res.status === 401) signedOut();
+  if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message || ("error " + res.status));
+  if (!(res.headers.get("content-type") || "").startsWith("image/svg+xml")) throw new Error("the server sent something other than a picture");
+  const url = URL.createObjectURL(new Blob([await res.blob()], { type: "image/svg+xml" }));
+  if (pictures[img.id]) URL.revokeObjectURL(pictures[img.id]);
+  pictures[img.id] = url;
+  img.alt = alt;
+  img.src = url;
+}
+
+async function loadReports() {
+  const days = $("report-days").value;
+  const period = $("report-days").options[$("report-days").selectedIndex].text;
+  $("reports-status").className = "status muted";
+  $("reports-status").textContent = "Loading...";
+  try {
+    const r = await api("GET", "/staff/reports?days=" + encodeURIComponent(days));
+    const figures = $("report-figures");
+    figures.replaceChildren();
+    for (const [name, value, wide] of FIGURES) {
+      const div = document.createElement("div");
+      if (wide) div.className = wide;
+      const dt = document.createElement("dt");
+      dt.textContent = name;
+      const dd = document.createElement("dd");
+      dd.textContent = String(value(r));
+      div.append(dt, dd);
+      figures.appendChild(div);
+    }
+    const body = $("report-drop-off");
+    body.replaceChildren();
+    const steps = Object.entries(r.drop_off).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    if (steps.length === 0) cell(body.insertRow(), "No abandoned calls.").colSpan = 2;
+    for (const [step, n] of steps) {
+      const row = body.insertRow();
+      cell(row, step);
+      cell(row, n);
+    }
+    await showSvg($("chart-outcomes"), "/staff/reports/chart/outcomes.svg?days=" + encodeURIComponent(days),
+      "Calls by outcome, " + period + ": contained " + r.contained + ", transferred " + r.transferred
+      + ", callbacks " + r.callbacks + ", abandoned " + r.abandoned + ".");
+    await showSvg($("chart-drop-off"), "/staff/reports/chart/drop-off.svg?days=" + encodeURIComponent(days),
+      "Abandoned calls by the step they ended on, " + period + ": "
+      + (steps.length ? steps.map(([k, v]) => k + " " + v).join(", ") : "none") + ".");
+    $("reports-status").textContent = "As of " + new Date().toLocaleTimeString() + ".";
+  } catch (e) {
+    $("reports-status").className = "status error";
+    $("reports-status").textContent = "The report could not be loaded: " + e.message;
+  }
+}
+
+/// Fills the flow file list once, choosing the main menu's file when there is one.
+async function loadFlowList() {
+  const select = $("diagram-flow");
+  if (select.options.length > 1) return;
+  const { flows } = await api("GET", "/staff/flows");
+  for (const f of flows) {
+    const o = document.createElement("option");
+    o.value = f;
+    o.textContent = f + ".xml";
+    select.appendChild(o);
+  }
+  if (flows.includes("main")) select.value = "main";
+}
+
+async function loadDiagram() {
+  $("diagram-status").className = "status";
+  $("diagram-status").textContent = "Drawing...";
+  try {
+    await loadFlowList();
+    const flow = $("diagram-flow").value;
+    await showSvg($("diagram"), "/staff/flows/diagram.svg" + (flow ? "?flow=" + encodeURIComponent(flow) : ""),
+      "Diagram of the call flow steps in " + (flow ? flow + ".xml" : "all flow files")
+      + "; the steps and their keys are listed in the flow files.");
+    $("diagram-status").textContent = "";
+  } catch (e) {
+    $("diagram-status").className = "status error";
+    $("diagram-status").textContent = "The diagram could not be drawn: " + e.message;
+  }
+}
+
+function showPage(name) {
+  const reports = name === "reports";
+  $("work-page").hidden = reports;
+  $("reports-page").hidden = !reports;
+  $("tab-work").setAttribute("aria-current", reports ? "false" : "page");
+  $("tab-reports").setAttribute("aria-current", reports ? "page" : "false");
+  if (reports) {
+    loadReports();
+    loadDiagram();
+  }
+}
+
 async function work(name, body) {
   const q = QUEUES[name];
   try {
@@ -254,6 +385,9 @@ function signedIn(name) {
   $("callbacks-section").hidden = !supervisor;
   $("requests-section").hidden = !supervisor;
   $("announcement-section").hidden = !supervisor;
+  // Agents have one page; supervisors also the Reports page.
+  $("tabs").hidden = !supervisor;
+  showPage("work");
   refresh();
   clearInterval(timer);
   timer = setInterval(refresh, 3000);
@@ -287,6 +421,12 @@ $("logout").addEventListener("click", async () => {
   try { await api("POST", "/staff/logout"); } catch (e) { /* signed out anyway */ }
   signedOut();
 });
+
+$("tab-work").addEventListener("click", () => showPage("work"));
+$("tab-reports").addEventListener("click", () => showPage("reports"));
+$("report-days").addEventListener("change", loadReports);
+$("report-refresh").addEventListener("click", loadReports);
+$("diagram-flow").addEventListener("change", loadDiagram);
 
 $("announcement-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();

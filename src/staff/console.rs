@@ -8,8 +8,11 @@ use axum::response::IntoResponse;
 const PAGE: &str = include_str!("console.html");
 const SCRIPT: &str = include_str!("console.js");
 
-/// Headers that keep the page to itself: no framing, no outside scripts.
+/// Headers that keep the page to itself: no framing, no outside scripts. Images and
+/// audio may also come from `blob:` URLs: the charts, the diagram and recordings are
+/// fetched with the staff token and shown from memory.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                   img-src 'self' blob:; media-src 'self' blob:; \
                    frame-ancestors 'none'; form-action 'self'";
 
 pub async fn page() -> impl IntoResponse {

@@ -6,6 +6,7 @@ pub mod api;
 pub mod calls;
 pub mod console;
 mod db;
+mod reports;
 mod requests;
 
 use serde::Serialize;
@@ -31,7 +32,8 @@ pub const ADDRESS_WINDOW_SECS: i64 = 15 * 60;
 pub enum Role {
     /// Sees live calls and moves them.
     Agent,
-    /// Also callbacks, the announcement and the audit log.
+    /// Also callbacks, requests, the announcement, the audit log, the reports and the
+    /// flow diagram.
     Supervisor,
     /// Also accounts.
     Admin,

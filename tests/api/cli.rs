@@ -589,3 +589,58 @@ fn flows_diagram_draws_every_step_in_each_format() {
         assert!(texts.contains(id), "{id} not drawn");
     }
 }
+
+#[test]
+fn flows_diagram_draws_one_flow_file_with_its_ways_out() {
+    let run = |args: &[&str]| {
+        caseline()
+            .args(["flows", "diagram"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--flow", "main"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dot = String::from_utf8(out.stdout).unwrap();
+    // The main menu's own steps, in full.
+    for id in ["welcome", "language", "main-menu", "representative"] {
+        assert!(dot.contains(&format!("\"{id}\" [label=")), "{id}: {dot}");
+    }
+    assert!(dot.contains("\"entry voice\" -> \"welcome\""), "{dot}");
+    // Where its keys lead in other files: grey, named with the file, not followed.
+    assert!(
+        dot.contains("\"payments\" [label=\"payments (in selfservice)\", shape=box, style=filled]"),
+        "{dot}"
+    );
+    assert!(dot.contains("\"main-menu\" -> \"payments\" [label=\"1\"]"));
+    assert!(
+        !dot.contains("pay-confirm") && !dot.contains("\"payments\" ->"),
+        "{dot}"
+    );
+    assert!(dot.contains("every menu: "));
+    // The SVG of it is XML.
+    let out = run(&["--flow", "main", "--format", "svg"]);
+    assert!(out.status.success());
+    let svg = String::from_utf8(out.stdout).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&svg);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("the SVG is not XML: {e}"),
+        }
+    }
+    assert!(svg.contains("main-menu"));
+    // A file that is not there is named, with the ones that are.
+    let out = run(&["--flow", "mian"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no flow file named 'mian'") && stderr.contains("main, pay"),
+        "{stderr}"
+    );
+}

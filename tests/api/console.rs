@@ -1,7 +1,9 @@
 //! The staff console in a real browser: headless Chromium driven through ChromeDriver
 //! (Debian's `chromium` and `chromium-driver`, which `.ci/run` installs) signs in at `/staff`, sees a live test call, and sends it into the
 //! IVR to verify; the provider's REST API is a wiremock server. A screenshot of the
-//! console is saved to `target/staff-console.png`.
+//! console is saved to `target/staff-console.png`. A supervisor's Reports page, after
+//! the scripted day of calls, shows the figures, the server's charts and the flow
+//! diagram (`target/staff-reports.png`, the README's picture); an agent has no such tab.
 //!
 //! `cargo test` reports it as ignored (a machine may have no browser); `.ci/run` runs it
 //! with `--include-ignored`, and there a missing browser fails it.
@@ -175,13 +177,17 @@ impl ChromeDriver {
     }
 
     async fn session(&self) -> Client {
+        self.session_of_size(1280, 900).await
+    }
+
+    async fn session_of_size(&self, width: u32, height: u32) -> Client {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
             serde_json::json!({
                 "binary": CHROMIUM,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,900"],
+                         "--disable-dev-shm-usage", format!("--window-size={width},{height}")],
             }),
         );
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -260,4 +266,172 @@ async fn drive_console(b: &Client, url: &str, shot: &std::path::Path) -> anyhow:
     }
     std::fs::write(shot, png)?;
     Ok(status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with --include-ignored"]
+async fn reports_page_shows_a_supervisor_the_charts_and_an_agent_no_tab() {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
+        "{CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)"
+    );
+    let app = common::TestApp::spawn(common::Backend::Sqlite)
+        .await
+        .with_demo_data()
+        .await;
+    crate::operating::scripted_day(&app).await;
+    let sam = app.add_staff("sam", Role::Supervisor).await;
+    let alex = app.add_staff("alex", Role::Agent).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        Application::from_parts(listener, app.state.clone()).run_until_stopped(async {
+            let _ = stopped.await;
+        }),
+    );
+
+    let url = format!("http://{addr}/staff");
+    let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/staff-reports.png");
+    let driver = ChromeDriver::start().await;
+    let browser = driver.session_of_size(1280, 1150).await;
+    let seen = drive_reports(&browser, &url, (&sam, &alex), &shot).await;
+    let _ = browser.close().await;
+    let figures = seen.unwrap_or_else(|e| panic!("browser: {e:#}"));
+    for want in [
+        "Calls=6",
+        "Contained=2",
+        "Transferred=1",
+        "Callbacks=1",
+        "Abandoned=2",
+        "Containment rate=33.3%",
+        "Average time in the IVR=40 s",
+        "Verification attempts=1",
+        "Verified=1",
+        "Locked out=0",
+        "Repeat callers (within 24 h)=1",
+        "By language=English 5, not chosen 1",
+        "By channel=voice 6",
+    ] {
+        assert!(
+            figures.iter().any(|f| f == want),
+            "{want} not in {figures:?}"
+        );
+    }
+    let _ = stop.send(());
+    let _ = server.await;
+}
+
+/// Signs in at the page as `name`.
+async fn sign_in(b: &Client, name: &str, password: &str) -> anyhow::Result<()> {
+    let field = b
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Id("login-name"))
+        .await?;
+    field.clear().await?;
+    field.send_keys(name).await?;
+    b.find(Locator::Id("login-password"))
+        .await?
+        .send_keys(password)
+        .await?;
+    b.find(Locator::Id("login-button")).await?.click().await?;
+    Ok(())
+}
+
+/// Waits until `script` returns true.
+async fn until(b: &Client, what: &str, script: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if b.execute(script, vec![]).await? == serde_json::Value::Bool(true) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("{what} did not happen");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The supervisor opens Reports: the charts and the diagram load as pictures, the page
+/// is photographed; then the agent signs in and has no Reports tab. Answers the figures
+/// shown, as `name=value`.
+async fn drive_reports(
+    b: &Client,
+    url: &str,
+    (sam, alex): (&str, &str),
+    shot: &std::path::Path,
+) -> anyhow::Result<Vec<String>> {
+    b.goto(url).await?;
+    sign_in(b, "sam", sam).await?;
+    until(
+        b,
+        "the Reports tab showing",
+        "return !document.getElementById('tabs').hidden",
+    )
+    .await?;
+    b.find(Locator::Id("tab-reports")).await?.click().await?;
+    until(
+        b,
+        "the charts and the diagram loading",
+        "return ['chart-outcomes', 'chart-drop-off', 'diagram'].every(id => { \
+           const i = document.getElementById(id); \
+           return i.complete && i.naturalWidth > 0 && i.src.startsWith('blob:'); })",
+    )
+    .await?;
+    let status = b.find(Locator::Id("reports-status")).await?.text().await?;
+    if !status.starts_with("As of") {
+        anyhow::bail!("the Reports page says: {status}");
+    }
+    let alt = b
+        .find(Locator::Id("chart-outcomes"))
+        .await?
+        .attr("alt")
+        .await?
+        .unwrap_or_default();
+    if !alt.contains("contained 2, transferred 1, callbacks 1, abandoned 2") {
+        anyhow::bail!("the outcome chart's text is: {alt}");
+    }
+    let table = b.find(Locator::Id("report-drop-off")).await?.text().await?;
+    if !(table.contains("language") && table.contains("main-menu")) {
+        anyhow::bail!("the drop-off table shows: {table}");
+    }
+    if b.find(Locator::Id("calls")).await?.is_displayed().await? {
+        anyhow::bail!("the live calls still show on the Reports page");
+    }
+    let figures = b
+        .execute(
+            "return [...document.querySelectorAll('#report-figures div')].map(d => \
+               d.querySelector('dt').textContent + '=' + d.querySelector('dd').textContent)",
+            vec![],
+        )
+        .await?;
+    let figures: Vec<String> = serde_json::from_value(figures)?;
+    // Let the pictures settle before the picture of them.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let png = b.screenshot().await?;
+    if let Some(parent) = shot.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(shot, png)?;
+
+    // An agent: the calls, and no Reports tab.
+    b.find(Locator::Id("logout")).await?.click().await?;
+    sign_in(b, "alex", alex).await?;
+    until(
+        b,
+        "the agent's console showing",
+        "return !document.getElementById('app').hidden \
+           && document.getElementById('who-name').textContent.includes('alex')",
+    )
+    .await?;
+    for id in ["tabs", "tab-reports", "reports-page"] {
+        if b.find(Locator::Id(id)).await?.is_displayed().await? {
+            anyhow::bail!("an agent sees #{id}");
+        }
+    }
+    if !b.find(Locator::Id("calls")).await?.is_displayed().await? {
+        anyhow::bail!("the agent does not see the live calls");
+    }
+    Ok(figures)
 }

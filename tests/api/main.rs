@@ -18,6 +18,7 @@ mod hardening;
 mod operating;
 mod paying;
 mod reaching;
+mod reports;
 mod requests;
 mod robustness;
 mod speaking;

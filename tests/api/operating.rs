@@ -180,8 +180,12 @@ const MARCO: (&str, &str) = ("900234567", "4820193757");
 
 on_both_stores!(a_scripted_day_gives_exactly_its_figures);
 
-async fn a_scripted_day_gives_exactly_its_figures(b: common::Backend) {
-    let app = common::TestApp::spawn(b).await.with_demo_data().await;
+/// The scripted day of calls, on demo data: two contained, one transferred, one
+/// callback, two abandoned (at the language menu and at the main menu), 240 seconds in
+/// the IVR in all, every call from the test phone's number. Answers a time just before
+/// the first call (for `analytics::report`); the reports tests and the browser test
+/// reuse it.
+pub async fn scripted_day(app: &common::TestApp) -> i64 {
     let since = app.state.now() - 60;
     // Contained: the office hours, heard.
     let mut call = app.call();
@@ -226,6 +230,12 @@ async fn a_scripted_day_gives_exactly_its_figures(b: common::Backend) {
     assert_eq!(again.status, axum::http::StatusCode::OK);
     // The provider repeats a status callback: nothing counted twice.
     call.hang_up().await;
+    since
+}
+
+async fn a_scripted_day_gives_exactly_its_figures(b: common::Backend) {
+    let app = common::TestApp::spawn(b).await.with_demo_data().await;
+    let since = scripted_day(&app).await;
 
     let r = caseline::analytics::report(&app.state.store, since)
         .await

@@ -1,0 +1,115 @@
+//! What supervisors read on the console's Reports page: the call analytics for a chosen
+//! period (the figures of `caseline report`), their charts, and the flow diagram. The
+//! handlers in [`super::api`] only check the role and pass their query on.
+
+use anyhow::Context;
+
+use super::StaffError;
+use crate::analytics::chart::Chart;
+use crate::analytics::{self, Report};
+use crate::flow::diagram::Part;
+use crate::state::{AppState, Services};
+
+/// The longest period a report covers, in days: as long as paths are kept by default
+/// (`CASELINE_ANALYTICS_DAYS`).
+pub const MAX_DAYS: i64 = 400;
+
+/// The period asked for in `?days=N`: the last 24 hours when not given.
+pub fn days(raw: Option<&str>) -> Result<i64, StaffError> {
+    let Some(raw) = raw else {
+        return Ok(1);
+    };
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|d| (1..=MAX_DAYS).contains(d))
+        .ok_or_else(|| {
+            StaffError::BadRequest(format!(
+                "days must be a whole number of days from 1 to {MAX_DAYS}"
+            ))
+        })
+}
+
+/// How a chart names its period.
+fn period(days: i64) -> String {
+    if days == 1 {
+        "Calls that ended in the last 24 hours".into()
+    } else {
+        format!("Calls that ended in the last {days} days")
+    }
+}
+
+/// The figures for the calls that ended in the last `days`.
+pub async fn figures(s: &Services, days: i64) -> Result<Report, StaffError> {
+    Ok(analytics::report(&s.store, s.now() - days * 86_400).await?)
+}
+
+/// A chart by its file name (`outcomes.svg`, `drop-off.svg`), for the last `days`.
+pub async fn chart(s: &Services, file: &str, days: i64) -> Result<String, StaffError> {
+    let chart = file
+        .strip_suffix(".svg")
+        .and_then(Chart::parse)
+        .ok_or_else(|| {
+            let names: Vec<String> = Chart::ALL.iter().map(|(n, _)| format!("{n}.svg")).collect();
+            StaffError::NotFound(format!(
+                "no such chart; the charts are {}",
+                names.join(", ")
+            ))
+        })?;
+    Ok(chart.svg(&figures(s, days).await?, &period(days)))
+}
+
+/// The flow files a diagram can be limited to (`main` for `main.xml`).
+pub fn flow_files(s: &Services) -> Vec<String> {
+    s.flow.files().into_iter().map(String::from).collect()
+}
+
+/// The loaded flows as SVG: all of them, or the steps of one flow file. Laid out on a
+/// blocking thread: the whole set of flows takes a while, and the webhooks must not
+/// wait behind it.
+pub async fn diagram(s: &AppState, file: Option<String>) -> Result<String, StaffError> {
+    let s = s.clone();
+    tokio::task::spawn_blocking(move || {
+        let part = match &file {
+            None => Part::all(&s.flow),
+            Some(name) => Part::file(&s.flow, name).ok_or_else(|| {
+                StaffError::NotFound(format!(
+                    "no flow file of that name; the files are {}",
+                    s.flow.files().join(", ")
+                ))
+            })?,
+        };
+        Ok(part.svg()?)
+    })
+    .await
+    .context("Failed to draw the flow diagram")?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_default_to_one_and_stay_within_what_is_kept() {
+        assert_eq!(days(None).ok(), Some(1));
+        assert_eq!(days(Some("7")).ok(), Some(7));
+        assert_eq!(days(Some("400")).ok(), Some(400));
+        for bad in [
+            "0",
+            "-1",
+            "401",
+            "abc",
+            "",
+            "1.5",
+            "7d",
+            "99999999999999999999",
+        ] {
+            match days(Some(bad)) {
+                Err(StaffError::BadRequest(m)) => assert!(m.contains("1 to 400"), "{m}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert_eq!(period(1), "Calls that ended in the last 24 hours");
+        assert_eq!(period(30), "Calls that ended in the last 30 days");
+    }
+}

@@ -1,0 +1,330 @@
+//! The console's Reports page, through the staff API: a supervisor reads the figures of
+//! `caseline report` for a period, its charts as SVG and the flow diagram; agents are
+//! refused, strangers asked to sign in, and a bad period or name is a clear 4xx.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use quick_xml::events::Event;
+use serde_json::json;
+use tower::ServiceExt;
+
+use caseline::staff::Role;
+
+use crate::helpers::{self as common, TestApp};
+use crate::operating::scripted_day;
+
+on_both_stores!(
+    a_supervisor_reads_the_scripted_days_figures_and_charts,
+    reports_and_the_diagram_are_for_supervisors_only,
+    a_bad_period_chart_or_flow_is_refused_clearly,
+);
+
+/// A GET with an optional Bearer token: status, headers and body as text.
+async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, HeaderMap, String) {
+    let mut req = Request::get(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let res = app
+        .router
+        .clone()
+        .oneshot(req.body(Body::empty()).expect("request"))
+        .await
+        .expect("router answers");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+/// The text of each element of an SVG, entities resolved; panics unless it is XML.
+pub fn svg_texts(svg: &str) -> Vec<String> {
+    let mut reader = quick_xml::Reader::from_str(svg);
+    let mut out: Vec<String> = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
+    loop {
+        let into = open.last().copied();
+        match reader.read_event() {
+            Ok(Event::Eof) => break,
+            Ok(Event::Start(_)) => {
+                open.push(out.len());
+                out.push(String::new());
+            }
+            Ok(Event::End(_)) => {
+                open.pop();
+            }
+            Ok(Event::Text(t)) => {
+                if let Some(i) = into {
+                    out[i].push_str(&t);
+                }
+            }
+            Ok(Event::GeneralRef(r)) => {
+                if let Some(i) = into {
+                    out[i].push_str(match &*r {
+                        "lt" => "<",
+                        "gt" => ">",
+                        "amp" => "&",
+                        "quot" => "\"",
+                        "apos" => "'",
+                        other => panic!("an unexpected entity {other}"),
+                    });
+                }
+            }
+            Ok(_) => {}
+            Err(e) => panic!("not XML ({e}): {svg}"),
+        }
+    }
+    out
+}
+
+/// An SVG answer: checks it is one, and answers its texts.
+async fn chart(app: &TestApp, path: &str, token: &str) -> Vec<String> {
+    let (status, headers, body) = get(app, path, Some(token)).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    assert_eq!(
+        headers["content-type"], "image/svg+xml; charset=utf-8",
+        "{path}"
+    );
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(body.contains("<svg"), "{path}: {body}");
+    svg_texts(&body)
+}
+
+fn has(texts: &[String], want: &str) -> bool {
+    texts.iter().any(|t| t == want)
+}
+
+async fn a_supervisor_reads_the_scripted_days_figures_and_charts(b: common::Backend) {
+    let app = TestApp::spawn(b).await.with_demo_data().await;
+    scripted_day(&app).await;
+    let token = app.staff_login("sam", Role::Supervisor).await;
+
+    let day = json!({
+        "calls": 6,
+        "contained": 2,
+        "transferred": 1,
+        "callbacks": 1,
+        "abandoned": 2,
+        "containment_rate": 2.0 / 6.0,
+        "drop_off": {"language": 1, "main-menu": 1},
+        "verification": {"attempts": 1, "succeeded": 1, "locked": 0},
+        "repeat_callers_24h": 1,
+        "by_language": {"en": 5, "none": 1},
+        "by_channel": {"voice": 6},
+        "average_ivr_seconds": 40.0,
+    });
+    // The last 24 hours by default, and the longer periods hold the same calls.
+    for path in [
+        "/staff/reports",
+        "/staff/reports?days=7",
+        "/staff/reports?days=30",
+    ] {
+        let (status, body) = app.staff("GET", path, Some(&token), None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert_eq!(body, day, "{path}");
+    }
+    // The same keys and figures as `caseline report --format json`.
+    let since = app.state.now() - 86_400;
+    let cli = caseline::analytics::report(&app.state.store, since)
+        .await
+        .expect("report");
+    let (_, body) = app.staff("GET", "/staff/reports", Some(&token), None).await;
+    assert_eq!(body, serde_json::to_value(&cli).expect("json"));
+
+    let outcomes = chart(&app, "/staff/reports/chart/outcomes.svg", &token).await;
+    for want in [
+        "Calls by outcome (6 calls)",
+        "Calls that ended in the last 24 hours",
+        "Contained",
+        "2 (33%)",
+        "Contained: 2",
+        "Transferred",
+        "Transferred: 1",
+        "1 (17%)",
+        "Callbacks",
+        "Callbacks: 1",
+        "Abandoned",
+        "Abandoned: 2",
+    ] {
+        assert!(has(&outcomes, want), "{want} not in {outcomes:?}");
+    }
+    let drop_off = chart(&app, "/staff/reports/chart/drop-off.svg?days=7", &token).await;
+    for want in [
+        "Abandoned calls by the step they ended on",
+        "Calls that ended in the last 7 days",
+        "language",
+        "language: 1",
+        "main-menu",
+        "main-menu: 1",
+    ] {
+        assert!(has(&drop_off, want), "{want} not in {drop_off:?}");
+    }
+
+    // Two days on, the last 24 hours are empty and the last week still holds the day
+    // (signed in again: a login lasts 8 hours).
+    app.clock.advance(2 * 86_400);
+    let token = app.staff_login("sky", Role::Supervisor).await;
+    let (_, body) = app
+        .staff("GET", "/staff/reports?days=1", Some(&token), None)
+        .await;
+    assert_eq!(
+        (body["calls"].clone(), body["drop_off"].clone()),
+        (json!(0), json!({}))
+    );
+    assert_eq!(body["containment_rate"], json!(0.0));
+    let (_, body) = app
+        .staff("GET", "/staff/reports?days=7", Some(&token), None)
+        .await;
+    assert_eq!(body, day);
+    let empty = chart(&app, "/staff/reports/chart/drop-off.svg?days=1", &token).await;
+    assert!(
+        has(&empty, "No abandoned calls in this period."),
+        "{empty:?}"
+    );
+    let none = chart(&app, "/staff/reports/chart/outcomes.svg", &token).await;
+    assert!(has(&none, "Calls by outcome (0 calls)"), "{none:?}");
+}
+
+/// Every route of the Reports page.
+const ROUTES: &[&str] = &[
+    "/staff/reports",
+    "/staff/reports?days=7",
+    "/staff/reports/chart/outcomes.svg",
+    "/staff/reports/chart/drop-off.svg?days=30",
+    "/staff/flows",
+    "/staff/flows/diagram.svg?flow=main",
+];
+
+async fn reports_and_the_diagram_are_for_supervisors_only(b: common::Backend) {
+    let app = TestApp::spawn(b).await;
+    let agent = app.staff_login("alex", Role::Agent).await;
+    let supervisor = app.staff_login("sam", Role::Supervisor).await;
+    let admin = app.staff_login("ada", Role::Admin).await;
+    for path in ROUTES {
+        let (status, headers, body) = get(&app, path, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
+        assert_eq!(headers["www-authenticate"], "Bearer");
+        let (status, _, _) = get(&app, path, Some("forged-token")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        let (status, body) = app.staff("GET", path, Some(&agent), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert_eq!(body["error"], "forbidden");
+        assert_eq!(body["message"], "your role (agent) cannot do this");
+        for token in [&supervisor, &admin] {
+            let (status, _, body) = get(&app, path, Some(token)).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        }
+    }
+    // An agent with a bad period is refused for the role, not the period.
+    let (status, _) = app
+        .staff("GET", "/staff/reports?days=0", Some(&agent), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn a_bad_period_chart_or_flow_is_refused_clearly(b: common::Backend) {
+    let app = TestApp::spawn(b).await;
+    let token = app.staff_login("sam", Role::Supervisor).await;
+    // Bad days, each for the figures and for a chart.
+    for days in ["0", "-3", "401", "abc", "7.5", "", "1e3", "7%20days"] {
+        for path in [
+            format!("/staff/reports?days={days}"),
+            format!("/staff/reports/chart/outcomes.svg?days={days}"),
+        ] {
+            let (status, body) = app.staff("GET", &path, Some(&token), None).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+            assert_eq!(body["error"], "bad-request", "{path}");
+            assert_eq!(
+                body["message"], "days must be a whole number of days from 1 to 400",
+                "{path}"
+            );
+        }
+    }
+    // A chart or a flow file that is not there.
+    for path in [
+        "/staff/reports/chart/pie.svg",
+        "/staff/reports/chart/outcomes",
+        "/staff/reports/chart/outcomes.png",
+    ] {
+        let (status, body) = app.staff("GET", path, Some(&token), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(
+            body["message"],
+            "no such chart; the charts are outcomes.svg, drop-off.svg"
+        );
+    }
+    let (status, body) = app
+        .staff(
+            "GET",
+            "/staff/flows/diagram.svg?flow=%3Cscript%3E",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let message = body["message"].as_str().expect("a message");
+    assert!(
+        message.contains("the files are callback, dialer, info, main"),
+        "{message}"
+    );
+    assert!(!message.contains("script"), "{message}");
+}
+
+#[tokio::test]
+async fn the_flow_diagram_is_drawn_whole_or_for_one_file() {
+    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    let token = app.staff_login("sam", Role::Supervisor).await;
+    let (status, body) = app.staff("GET", "/staff/flows", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["flows"],
+        json!([
+            "callback",
+            "dialer",
+            "info",
+            "main",
+            "pay",
+            "requests",
+            "selfservice",
+            "staff",
+            "tty"
+        ])
+    );
+    // The main menu's file: its steps, the steps it leads to elsewhere named with
+    // their file, and nothing further.
+    let main = chart(&app, "/staff/flows/diagram.svg?flow=main", &token).await;
+    let all = main.join("\n");
+    for want in [
+        "main-menu (menu.main)",
+        "welcome",
+        "language (language.choose)",
+        "entry: voice",
+        "payments (in selfservice)",
+        "requests-menu (in requests)",
+    ] {
+        assert!(all.contains(want), "{want} not in {all}");
+    }
+    assert!(!all.contains("pay-confirm"), "{all}");
+    // Every flow.
+    let whole = chart(&app, "/staff/flows/diagram.svg", &token)
+        .await
+        .join("\n");
+    for want in [
+        "main-menu (menu.main)",
+        "pay-confirm",
+        "callee-menu",
+        "entry: tty",
+    ] {
+        assert!(whole.contains(want), "{want} not in the whole diagram");
+    }
+    assert!(
+        !whole.contains("(in "),
+        "the whole diagram has no outside steps"
+    );
+}
