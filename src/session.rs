@@ -136,12 +136,13 @@ pub struct Session {
     /// The caller left a callback request in this call.
     #[serde(default, skip_serializing_if = "is_false")]
     pub callback_left: bool,
-    /// Which answer this is: each webhook adds one, and the step and input URLs it
-    /// answers carry it (`?t=N`), so the server that gave answer N knows, when the
+    /// Which answer this is: the high 32 bits count the answers, the low 32 name the
+    /// server that gave it (see [`Session::next_turn`]). The step and input URLs of an
+    /// answer carry it (`?t=N`), so the server that gave answer N knows, when the
     /// provider follows one of its URLs, that its own copy is the newest and need not
     /// read the database (see `crate::store::Sessions::load`).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub turn: u32,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub turn: u64,
 }
 
 /// The most a call's path keeps (a longer call keeps its first steps).
@@ -285,11 +286,30 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
 
 impl Session {
+    /// Numbers the answer being built: one past the later of the copy read and the turn
+    /// the request's URL names, in `server`'s name. Two servers that read the same copy
+    /// (one's save of it still queued) so give different numbers, and neither mistakes
+    /// the other's answer for its own.
+    pub fn next_turn(&mut self, url: Option<u64>, server: u32) {
+        let count = (self.turn >> 32).max(url.unwrap_or(0) >> 32) + 1;
+        // 31 bits of count keep the number a positive PostgreSQL bigint.
+        self.turn = ((count & 0x7FFF_FFFF) << 32) | u64::from(server);
+    }
+
+    /// How many answers the call has had (the turn without its server).
+    pub fn answers(&self) -> u64 {
+        self.turn >> 32
+    }
+
     pub fn new(call_sid: CallSid, channel: Channel, now: i64) -> Session {
         Session {
             call_sid,

@@ -22,7 +22,7 @@ pub struct Params {
     pub fields: Vec<(String, String)>,
     /// `?t=N` from one of our step or input URLs: the answer that led here
     /// ([`Session::turn`]). Absent on the provider's own URLs and on the TTY stream.
-    pub turn: Option<u32>,
+    pub turn: Option<u64>,
 }
 
 impl From<Vec<(String, String)>> for Params {
@@ -130,7 +130,7 @@ pub(crate) async fn session_for(s: &Services, p: &Params) -> Result<Session, Cal
         Some(session) => session,
         None => Session::new(sid, channel_for(s, p), now),
     };
-    session.turn = session.turn.wrapping_add(1);
+    s.store.sessions().number(&mut session, p.turn);
     Ok(session)
 }
 
@@ -152,8 +152,11 @@ async fn finish(
         Span::current().record("step", step.as_str());
     }
     let (lang, channel, now) = (session.lang, session.channel, s.now());
+    // An answer that hangs up waits for its save: the status callback follows at once,
+    // maybe on another server, and the call's last step must be there for the report.
+    let hangs_up = response.verbs.iter().any(|v| v.name == "Hangup");
     let saved = match before {
-        Some(before) if session.only_position_changed(&before) => {
+        Some(before) if session.only_position_changed(&before) && !hangs_up => {
             s.store.sessions().save_position(session, now).await
         }
         _ => s.store.sessions().save(&session, now).await,
@@ -172,7 +175,7 @@ pub async fn incoming(s: &Services, p: &Params) -> Result<Response, CallError> {
     let sid = call_sid(p)?;
     Span::current().record("call_sid", sid.as_str());
     let mut session = Session::new(sid, channel_for(s, p), s.now());
-    session.turn = 1;
+    s.store.sessions().number(&mut session, None);
     session.caller = p.get("From").and_then(e164);
     crate::observe::calls_active(1.0);
     // A TTY call in baudot mode: the server is the modem, on the call's media stream.

@@ -319,7 +319,7 @@ async fn checked_webhook(s: AppState, req: Request, next: Next) -> HttpResponse 
             return (StatusCode::FORBIDDEN, "invalid signature\n").into_response();
         }
     }
-    let turn = query_number(parts.uri.query(), "t").and_then(|t| u32::try_from(t).ok());
+    let turn = query_number(parts.uri.query(), "t").and_then(|t| u64::try_from(t).ok());
     let params = Params {
         fields: params,
         turn,

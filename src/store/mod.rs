@@ -355,7 +355,7 @@ impl Sessions<'_> {
         &self,
         call_sid: &CallSid,
         now: i64,
-        turn: Option<u32>,
+        turn: Option<u64>,
     ) -> anyhow::Result<Option<Session>> {
         let since = now - SESSION_TTL_SECS;
         let state: Option<String> = match self.store {
@@ -397,7 +397,7 @@ impl Sessions<'_> {
                         .bind(session.call_sid.as_str())
                         .bind(&state)
                         .bind(now)
-                        .bind(i64::from(session.turn))
+                        .bind(i64::try_from(session.turn).unwrap_or(i64::MAX))
                         .execute(&pg.pool)
                 })
                 .await;
@@ -428,6 +428,16 @@ impl Sessions<'_> {
                 .unwrap_or(session),
             Store::Postgres(_) => session,
         }
+    }
+
+    /// Numbers the answer a webhook is building for `session` ([`Session::next_turn`]),
+    /// in this server's name (on SQLite, where one server owns the file, the name is 0).
+    pub fn number(&self, session: &mut Session, url_turn: Option<u64>) {
+        let server = match self.store {
+            Store::Sqlite(_) => 0,
+            Store::Postgres(pg) => pg.hot.server,
+        };
+        session.next_turn(url_turn, server);
     }
 
     /// Whether [`Sessions::save_position`] answers before its commit: on SQLite, once this
@@ -461,7 +471,7 @@ impl Sessions<'_> {
             }
             // A session's first save waits, so a queued position always finds its row
             // (a session read before turns were numbered counts as new).
-            Store::Postgres(pg) if session.turn > 1 => {
+            Store::Postgres(pg) if session.answers() > 1 => {
                 let state = serde_json::to_string(&session)?;
                 match pg.hot.save_behind(session, state, now) {
                     Ok(()) => Ok(()),
@@ -527,7 +537,7 @@ impl Sessions<'_> {
     pub async fn expire(&self, now: i64) -> anyhow::Result<u64> {
         match self.store {
             Store::Sqlite(db) => db.hot.sweep_cache(now - SESSION_TTL_SECS),
-            Store::Postgres(pg) => pg.hot.sweep(now - SESSION_TTL_SECS),
+            Store::Postgres(pg) => pg.hot.sweep(now),
         }
         let sql = "DELETE FROM call_sessions WHERE updated_at < $1";
         Ok(on_both!(

@@ -25,7 +25,7 @@
 //! heard). A queued position never overwrites a later save or revives an ended call:
 //! the batch updates a row only while it is live and its turn is older.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -52,14 +52,16 @@ const MAX_ENTRIES: usize = 50_000;
 const IDLE_SECS: i64 = 600;
 
 /// The relaxed, batched twin of `super::UPSERT_SESSION`, with the guard described in
-/// the module's documentation.
+/// the module's documentation: a row is moved only by a later answer (a higher count in
+/// the turn's high bits), so another server's save of the same count stays.
 const UPSERT_POSITIONS: &str = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at, turn) \
     SELECT u.call_sid, u.state, u.at, u.at, u.turn \
     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed, \
     UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(call_sid, state, at, turn) \
     ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
     updated_at = excluded.updated_at, turn = excluded.turn \
-    WHERE call_sessions.ended_at IS NULL AND call_sessions.turn < excluded.turn";
+    WHERE call_sessions.ended_at IS NULL AND (call_sessions.turn >> 32) < (excluded.turn >> 32) \
+    RETURNING call_sid, turn";
 
 /// A PostgreSQL store: the pool every query uses, and the webhook path's sessions.
 #[derive(Clone, Debug)]
@@ -76,6 +78,7 @@ impl Postgres {
             sessions: Mutex::new(HashMap::new()),
             writes,
             closed: AtomicBool::new(false),
+            server: server_name(),
         });
         tokio::spawn(write_positions(pool.clone(), queue, Arc::downgrade(&hot)));
         Postgres { pool, hot }
@@ -93,7 +96,7 @@ impl Postgres {
         &self,
         call_sid: &str,
         since: i64,
-        turn: Option<u32>,
+        turn: Option<u64>,
     ) -> anyhow::Result<Option<Session>> {
         if let Some(session) = turn.and_then(|t| self.hot.at_turn(call_sid, t, since)) {
             return Ok(Some(session));
@@ -114,7 +117,7 @@ impl Postgres {
                 .transpose()
                 .context("Stored session is not readable")?;
             match (&session, turn) {
-                (Some(s), Some(t)) if s.turn < t && started.elapsed() < BEHIND_WAIT => {
+                (Some(s), Some(t)) if s.answers() < t >> 32 && started.elapsed() < BEHIND_WAIT => {
                     tokio::time::sleep(BEHIND_POLL).await;
                 }
                 _ => return Ok(session),
@@ -125,7 +128,12 @@ impl Postgres {
 
 /// How long a read waits for another server's queued position, and how often it looks.
 const BEHIND_WAIT: Duration = Duration::from_millis(50);
-const BEHIND_POLL: Duration = Duration::from_millis(2);
+const BEHIND_POLL: Duration = Duration::from_millis(10);
+/// How long a read or an end waits for this server's own queued position before it
+/// goes ahead without it (a slow database must not hold a webhook to its deadline).
+const SETTLE_WAIT: Duration = Duration::from_millis(500);
+/// How long a clean stop waits for the queue to be written.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 struct Entry {
     session: Session,
@@ -139,7 +147,7 @@ enum Pending {
     Position {
         call_sid: String,
         state: String,
-        turn: u32,
+        turn: u64,
         at: i64,
     },
     /// Answered once everything queued before it is committed (or failed).
@@ -152,6 +160,15 @@ pub(super) struct PgHot {
     /// Set by [`PgHot::close`]: nothing is served or queued any more, so a closed store
     /// fails every read and write, as a closed pool does.
     closed: AtomicBool,
+    /// This server's name in the turns it gives ([`Session::next_turn`]): random, so two
+    /// servers (or a server and its restarted self) never give the same turn.
+    pub(super) server: u32,
+}
+
+/// A random, non-zero server name.
+fn server_name() -> u32 {
+    let bits = uuid::Uuid::new_v4().as_u128();
+    (bits as u32).max(1)
 }
 
 impl std::fmt::Debug for PgHot {
@@ -163,7 +180,7 @@ impl std::fmt::Debug for PgHot {
 impl PgHot {
     /// The session at `turn`, if this server holds it at exactly that turn and it was
     /// saved at or after `since`.
-    pub(super) fn at_turn(&self, call_sid: &str, turn: u32, since: i64) -> Option<Session> {
+    pub(super) fn at_turn(&self, call_sid: &str, turn: u64, since: i64) -> Option<Session> {
         if self.closed.load(Ordering::Acquire) {
             return None;
         }
@@ -176,22 +193,31 @@ impl PgHot {
 
     /// Waits until this server's queued position for the call, if any, is committed,
     /// so a read of the database sees it.
+    /// Gives up after [`SETTLE_WAIT`]: the read then sees the older copy, which differs
+    /// only in where the caller was.
     pub(super) async fn settle(&self, call_sid: &str) {
-        let pending = self
-            .sessions
-            .lock()
-            .is_ok_and(|s| s.get(call_sid).is_some_and(|e| !e.committed));
-        if pending {
-            self.flush().await;
-        }
+        let pending = || {
+            self.sessions
+                .lock()
+                .is_ok_and(|s| s.get(call_sid).is_some_and(|e| !e.committed))
+        };
+        let _ = tokio::time::timeout(SETTLE_WAIT, async {
+            // Again while still pending: a barrier queued between the entry being kept
+            // and its position being sent comes back before it.
+            while pending() {
+                if !self.flush().await {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 
-    /// Waits until everything queued so far is committed (or failed).
-    pub(super) async fn flush(&self) {
+    /// Waits until everything queued so far is committed (or failed); false when the
+    /// writer has stopped.
+    pub(super) async fn flush(&self) -> bool {
         let (done, committed) = oneshot::channel();
-        if self.writes.send(Pending::Barrier(done)).await.is_ok() {
-            let _ = committed.await;
-        }
+        self.writes.send(Pending::Barrier(done)).await.is_ok() && committed.await.is_ok()
     }
 
     /// Keeps a session this server just saved (committed or not). A queued position
@@ -264,7 +290,7 @@ impl PgHot {
     /// Commits what is queued, then serves and queues nothing more.
     pub(super) async fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.flush().await;
+        let _ = tokio::time::timeout(CLOSE_WAIT, self.flush()).await;
         if let Ok(mut sessions) = self.sessions.lock() {
             sessions.clear();
         }
@@ -278,7 +304,7 @@ impl PgHot {
     }
 
     /// Drops a call's entry if it still holds `turn` (a later save stays).
-    fn forget_turn(&self, call_sid: &str, turn: u32) {
+    fn forget_turn(&self, call_sid: &str, turn: u64) {
         if let Ok(mut sessions) = self.sessions.lock()
             && sessions
                 .get(call_sid)
@@ -289,7 +315,7 @@ impl PgHot {
     }
 
     /// Marks a queued turn committed, if the entry still holds it.
-    fn committed(&self, call_sid: &str, turn: u32) {
+    fn committed(&self, call_sid: &str, turn: u64) {
         if let Ok(mut sessions) = self.sessions.lock()
             && let Some(e) = sessions.get_mut(call_sid)
             && e.session.turn == turn
@@ -298,10 +324,11 @@ impl PgHot {
         }
     }
 
-    /// Drops sessions saved before `since`.
-    pub(super) fn sweep(&self, since: i64) {
+    /// Drops the sessions this server has not answered for [`IDLE_SECS`]: it no longer
+    /// expects their URLs, and a call that ended on another server is not kept here.
+    pub(super) fn sweep(&self, now: i64) {
         if let Ok(mut sessions) = self.sessions.lock() {
-            sessions.retain(|_, e| e.updated_at >= since);
+            sessions.retain(|_, e| e.updated_at >= now - IDLE_SECS);
         }
     }
 
@@ -317,7 +344,9 @@ impl PgHot {
 async fn write_positions(pool: PgPool, mut queue: mpsc::Receiver<Pending>, hot: Weak<PgHot>) {
     let mut taken = Vec::with_capacity(BATCH_MAX);
     while queue.recv_many(&mut taken, BATCH_MAX).await > 0 {
-        let mut rows: HashMap<String, (String, u32, i64)> = HashMap::new();
+        // In CallSid order, so two servers' batches lock shared rows in the same order
+        // and cannot deadlock.
+        let mut rows: BTreeMap<String, (String, u64, i64)> = BTreeMap::new();
         let mut barriers = Vec::new();
         for pending in taken.drain(..) {
             match pending {
@@ -345,28 +374,33 @@ async fn write_positions(pool: PgPool, mut queue: mpsc::Receiver<Pending>, hot: 
                 sids.push(sid);
                 states.push(state);
                 ats.push(at);
-                turns.push(i64::from(turn));
+                turns.push(i64::try_from(turn).unwrap_or(i64::MAX));
             }
             let result = once_more(|| {
-                sqlx::query(UPSERT_POSITIONS)
+                sqlx::query_as::<_, (String, i64)>(UPSERT_POSITIONS)
                     .bind(&sids)
                     .bind(&states)
                     .bind(&ats)
                     .bind(&turns)
-                    .execute(&pool)
+                    .fetch_all(&pool)
             })
             .await;
             metrics::histogram!("caseline_store_batch_size").record(size as f64);
             metrics::histogram!("caseline_store_commit_seconds")
                 .record(started.elapsed().as_secs_f64());
             if let Some(hot) = hot.upgrade() {
-                let ok = result.is_ok();
+                // A row the guard refused (a later save, an ended call) is not in the
+                // database: this server must not serve its copy as if it were.
+                let written: std::collections::HashSet<(&str, i64)> = match &result {
+                    Ok(rows) => rows.iter().map(|(s, t)| (s.as_str(), *t)).collect(),
+                    Err(_) => Default::default(),
+                };
                 for (sid, turn) in sids.iter().zip(&turns) {
-                    let turn = u32::try_from(*turn).unwrap_or_default();
-                    if ok {
-                        hot.committed(sid, turn);
+                    let held = u64::try_from(*turn).unwrap_or_default();
+                    if written.contains(&(sid.as_str(), *turn)) {
+                        hot.committed(sid, held);
                     } else {
-                        hot.forget_turn(sid, turn);
+                        hot.forget_turn(sid, held);
                     }
                 }
             }
@@ -396,11 +430,12 @@ mod tests {
             sessions: Mutex::new(HashMap::new()),
             writes,
             closed: AtomicBool::new(false),
+            server: 7,
         };
         (hot, queue)
     }
 
-    fn session(sid: &str, turn: u32) -> Session {
+    fn session(sid: &str, turn: u64) -> Session {
         let mut s = Session::new(CallSid::parse(sid).unwrap(), Channel::Voice, 0);
         s.turn = turn;
         s

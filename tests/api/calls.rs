@@ -23,6 +23,7 @@ on_both_stores!(
 on_postgres!(
     a_server_answers_its_own_turn_from_memory_and_other_turns_from_the_database,
     a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_call,
+    two_servers_that_read_one_copy_never_mistake_each_others_answers,
 );
 
 async fn caller_chooses_english_or_spanish(b: Backend) {
@@ -463,7 +464,7 @@ async fn a_server_answers_its_own_turn_from_memory_and_other_turns_from_the_data
         .unwrap()
         .to_string();
     let (path, turn) = action.split_once("?t=").expect("the action names its turn");
-    let turn: u32 = turn.parse().unwrap();
+    let turn: u64 = turn.parse().unwrap();
     let older = format!("{path}?t={}", turn - 1);
     let from_database = call.post(&older, &[("Digits", "3")]).await;
     assert!(
@@ -483,10 +484,12 @@ async fn a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_cal
     let now = app.state.now();
     let sid = CallSid::parse("CA0000000000000000000000000000beef").unwrap();
     let mut later = Session::new(sid.clone(), Channel::Voice, now);
-    later.turn = 5;
+    // Turns as servers give them: the count of answers in the high bits.
+    let turn = |count: u64| (count << 32) | 1;
+    later.turn = turn(5);
     later.step = Some("main-menu".into());
     let mut earlier = later.clone();
-    earlier.turn = 4;
+    earlier.turn = turn(4);
     earlier.step = Some("info-menu".into());
 
     let first = app.second_server().await.expect("a server");
@@ -513,12 +516,15 @@ async fn a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_cal
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((read.turn, read.step.as_deref()), (5, Some("main-menu")));
+    assert_eq!(
+        (read.turn, read.step.as_deref()),
+        (turn(5), Some("main-menu"))
+    );
 
     // Another server queues a move while this one ends the call.
     let second = app.second_server().await.expect("a server");
     let mut moved = read.clone();
-    moved.turn = 6;
+    moved.turn = turn(6);
     moved.step = Some("info-menu".into());
     assert!(
         app.state
@@ -545,4 +551,55 @@ async fn a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_cal
         sessions.ended(&sid).await.unwrap().as_deref(),
         Some("completed")
     );
+    let (url, schema) = app.postgres().expect("PostgreSQL");
+    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+    let sql = format!("SELECT turn, state FROM {schema}.call_sessions WHERE call_sid = $1");
+    let (row_turn, state): (i64, String) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(sid.as_str())
+        .fetch_one(&pool)
+        .await
+        .expect("the row");
+    assert_eq!(
+        row_turn,
+        turn(5) as i64,
+        "the ended call's row was not moved"
+    );
+    assert!(state.contains("main-menu"), "{state}");
+    pool.close().await;
+}
+
+/// Two servers that read the same copy of a session (one's change of position still
+/// queued) give different turns, and a change of position never overwrites another
+/// server's save of the same turn: the provider follows the answer it got, and whichever
+/// server that request reaches serves the change that answer was built on.
+async fn two_servers_that_read_one_copy_never_mistake_each_others_answers(b: Backend) {
+    use caseline::prompts::{Channel, Lang};
+    use caseline::session::{CallSid, Session};
+
+    let app = TestApp::spawn(b).await;
+    let other = app.second_server().await.expect("a second server");
+    let (a, b) = (app.state.store.sessions(), other.state.store.sessions());
+    let now = app.state.now();
+    let sid = CallSid::parse("CA0000000000000000000000000000cafe").unwrap();
+    let mut first = Session::new(sid.clone(), Channel::Voice, now);
+    a.number(&mut first, None);
+    a.save(&first, now).await.unwrap();
+
+    // The same request, delivered twice: A moves the caller (queued), B changes the
+    // language (committed). The provider keeps B's answer.
+    let mut on_a = first.clone();
+    a.number(&mut on_a, Some(first.turn));
+    on_a.step = Some("info-menu".into());
+    let mut on_b = b.load(&sid, now, Some(first.turn)).await.unwrap().unwrap();
+    b.number(&mut on_b, Some(first.turn));
+    on_b.lang = Some(Lang::Es);
+    b.save(&on_b, now).await.unwrap();
+    a.save_position(on_a.clone(), now).await.unwrap();
+    assert_ne!(on_a.turn, on_b.turn, "two servers gave the same turn");
+    assert_eq!(on_a.answers(), on_b.answers());
+
+    // B's answer's next request reaches A.
+    let read = a.load(&sid, now, Some(on_b.turn)).await.unwrap().unwrap();
+    assert_eq!(read.lang, Some(Lang::Es), "A served its own copy");
+    assert_eq!(read.turn, on_b.turn);
 }
