@@ -50,5 +50,6 @@ pub mod staff;
 pub mod clock;
 pub mod demo;
 pub mod dialer;
+pub mod loadtest;
 pub mod observe;
 pub mod telemetry;

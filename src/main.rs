@@ -1,5 +1,5 @@
-//! The `caseline` command: serve the IVR, migrate, check flows, or try a call in the
-//! terminal.
+//! The `caseline` command: serve the IVR, migrate, check flows, try a call in the
+//! terminal, or load-test a running server.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,6 +84,55 @@ enum Command {
     Staff {
         #[command(subcommand)]
         command: StaffCommand,
+    },
+    /// Play the provider against a running server: many whole calls at once, signed
+    /// with CASELINE_TWILIO_AUTH_TOKEN; then the figures.
+    ///
+    /// Each call posts /voice/incoming, then at each <Gather> presses the keys a caller
+    /// would (a language, main menu 3, an information topic, 8, another topic; or with
+    /// --callers, main menu 1, the SSN, the PAR ID, the payments and case status
+    /// readbacks), posting to the action the server wrote and following every
+    /// <Redirect>; then /voice/status with CallStatus=completed.
+    ///
+    /// URLs: the server writes absolute URLs under its CASELINE_PUBLIC_URL and checks
+    /// each signature against that public URL plus the path and query it receives. So
+    /// each request is signed with the URL the server wrote, verbatim (query included),
+    /// and sent to --url with the same path and query; /voice/incoming and /voice/status
+    /// are signed under --public-url. A URL outside the public URL fails the call.
+    ///
+    /// A call fails (counted once in `errors`) at the first of: no HTTP answer within
+    /// 15 s; a status other than 200; a body that is not TwiML; the apology (a redirect
+    /// to /voice/recover); or the call going off its script (a <Gather> at another step
+    /// than expected, such as the SSN asked again after a refused verification, a
+    /// transfer, a hang-up). `completed` counts the calls that played their whole
+    /// script. Latencies are per webhook request, from sending to the whole answer.
+    /// Exits 1 if any call failed.
+    Loadtest {
+        /// Where to send the webhooks: the server's own address (http://HOST:PORT).
+        #[arg(long)]
+        url: String,
+        /// The server's CASELINE_PUBLIC_URL, what it signs against (default: --url).
+        #[arg(long, env = "CASELINE_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Calls to place in all.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        calls: u64,
+        /// Calls on the line at once.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        concurrency: u64,
+        /// Mean pause before each key press and before hanging up, in ms (each one
+        /// drawn from 0.5x to 1.5x); the first calls start spread over one pause.
+        #[arg(long, default_value_t = 2000)]
+        think_ms: u64,
+        /// Webhook requests in flight at once, however many calls (bounds the sockets).
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+        connections: u64,
+        /// People who verify: a JSON list of {"ssn": "...", "par_id": "..."}, used in
+        /// turn. Without it every call hears general information.
+        #[arg(long)]
+        callers: Option<PathBuf>,
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
     },
     /// Serve on demo settings and place a call from this terminal.
     Demo {
@@ -506,6 +555,58 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Loadtest {
+            url,
+            public_url,
+            calls,
+            concurrency,
+            think_ms,
+            connections,
+            callers,
+            format,
+        } => {
+            let token = std::env::var("CASELINE_TWILIO_AUTH_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "CASELINE_TWILIO_AUTH_TOKEN must be set: every webhook is signed with it"
+                    )
+                })?;
+            let callers = match callers {
+                Some(file) => {
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
+                    caseline::loadtest::parse_callers(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e:#}", file.display()))?
+                }
+                None => Vec::new(),
+            };
+            let summary = caseline::loadtest::run(caseline::loadtest::Options {
+                public_url: public_url.unwrap_or_else(|| url.clone()),
+                url,
+                token,
+                calls,
+                concurrency,
+                think: std::time::Duration::from_millis(think_ms),
+                connections: usize::try_from(connections).unwrap_or(256),
+                callers,
+                progress: true,
+            })
+            .await?;
+            for line in summary.failure_lines() {
+                eprintln!("{line}");
+            }
+            match format.as_str() {
+                "json" => println!("{}", summary.json()),
+                _ => print!("{}", summary.text()),
+            }
+            Ok(if summary.errors == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Demo { tty, database } => {
             telemetry::init("warn");

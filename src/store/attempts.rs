@@ -227,7 +227,9 @@ impl Attempts<'_> {
     }
 
     /// The reserved guess was right: the count starts again. Answers `false` when a
-    /// concurrent failure locked the key meanwhile; the caller must then refuse.
+    /// concurrent failure locked the key meanwhile; the caller must then refuse. A row
+    /// already gone was cleared by a concurrent right guess (the same person on two
+    /// lines), which is no lock: that answers `true` too.
     pub async fn succeeded(&self, guard: Guard, k: &str, now: i64) -> anyhow::Result<bool> {
         let q = sql(guard);
         let k = key(guard, k);
@@ -242,7 +244,10 @@ impl Attempts<'_> {
                     .context("Failed to clear the attempt count")?
             }
         );
-        Ok(row.is_some())
+        if row.is_some() {
+            return Ok(true);
+        }
+        Ok(self.locked(guard, &k, now).await?.is_none())
     }
 
     /// Gives a reserved slot back: the guess was not checked, or was right and should

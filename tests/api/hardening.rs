@@ -29,6 +29,7 @@ on_both_stores!(
     a_second_forwarded_for_line_is_the_proxy_s,
     a_guess_cancelled_before_its_check_gives_its_slot_back,
     a_password_typed_as_the_name_is_not_kept,
+    two_right_guesses_at_once_both_succeed,
 );
 
 // SQLite serves sessions from memory through one writer: no table lock to hold there,
@@ -525,4 +526,57 @@ async fn a_password_typed_as_the_name_is_not_kept(b: Backend) {
     };
     assert!(stored.contains("name:"), "the name was counted: {stored}");
     assert!(!stored.contains(typed), "the typed name is kept: {stored}");
+}
+
+/// The same person verifying on two lines at once (found by `caseline loadtest`): the
+/// first right guess clears the count, and the second must not read that as a lock.
+async fn two_right_guesses_at_once_both_succeed(b: Backend) {
+    use caseline::store::{Guard, Limit, Reservation, Slot};
+    let app = TestApp::spawn(b).await;
+    let store = &app.state.store;
+    let limit = Limit {
+        max: 5,
+        window_secs: 900,
+        lock_secs: 900,
+    };
+    let now = app.state.now();
+    for guard in [Guard::Ssn, Guard::StaffName] {
+        for _ in 0..2 {
+            let got = store
+                .attempts()
+                .reserve(guard, "same-key", now, limit)
+                .await
+                .expect("reserve");
+            assert_eq!(got, Reservation::Granted);
+        }
+        for line in ["first", "second"] {
+            let ok = store
+                .attempts()
+                .succeeded(guard, "same-key", now)
+                .await
+                .expect("succeeded");
+            assert!(ok, "the {line} right guess was refused ({guard:?})");
+            Slot::new(store, guard, "same-key").settle();
+        }
+    }
+    // A lock still refuses a right guess.
+    for _ in 0..5 {
+        store
+            .attempts()
+            .reserve(Guard::Ssn, "locked-key", now, limit)
+            .await
+            .expect("reserve");
+    }
+    let locked = store
+        .attempts()
+        .failed(Guard::Ssn, "locked-key", now, limit)
+        .await
+        .expect("failed");
+    assert!(locked);
+    let ok = store
+        .attempts()
+        .succeeded(Guard::Ssn, "locked-key", now)
+        .await
+        .expect("succeeded");
+    assert!(!ok, "a locked key let a right guess through");
 }

@@ -15,6 +15,7 @@ mod console;
 mod dialer;
 mod docs;
 mod hardening;
+mod loadtest;
 mod operating;
 mod paying;
 mod reaching;
