@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::prompts::Channel;
 use crate::session::Session;
 use crate::state::Services;
-use crate::store::{Sqlite, Store, on_both};
+use crate::store::{CallPathRow, Sqlite, Store, on_both};
 
 /// How a call ended, by the definitions above.
 pub fn outcome(session: &Session) -> &'static str {
@@ -47,39 +47,24 @@ fn self_served(session: &Session) -> bool {
 
 /// Stores the ended call's path (once: a repeated status callback adds nothing).
 pub async fn record(s: &Services, session: &Session, caller: Option<&str>) -> anyhow::Result<()> {
-    let now = s.now();
-    let sql = "INSERT INTO call_paths (call_sid, started_at, ended_at, lang, channel, verified, \
-               verify_attempts, verify_locked, outcome, ended_on, steps, caller_hash) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING";
-    let attempts = i64::from(session.verify_failures) + i64::from(session.verified);
-    let locked = i64::from(session.verify_outcome.as_deref() == Some("locked"));
-    let caller_hash = caller.map(|c| s.blind.caller(c));
-    on_both!(
-        &s.store,
-        write
-            | pool
-            | sqlx::query(sql)
-                .bind(session.call_sid.as_str())
-                .bind(session.started_at)
-                .bind(now)
-                .bind(session.lang.map_or("none", |l| l.code()))
-                .bind(match session.channel {
-                    Channel::Voice => "voice",
-                    Channel::Tty => "tty",
-                })
-                .bind(i64::from(session.verified))
-                .bind(attempts)
-                .bind(locked)
-                .bind(outcome(session))
-                .bind(session.step.as_deref().unwrap_or(""))
-                .bind(&session.path)
-                .bind(caller_hash)
-                .execute(pool)
-                .await
-                .context("Failed to keep the call's path")?
-                .rows_affected()
-    );
-    Ok(())
+    let row = CallPathRow {
+        call_sid: session.call_sid.as_str().to_string(),
+        started_at: session.started_at,
+        ended_at: s.now(),
+        lang: session.lang.map_or("none", |l| l.code()),
+        channel: match session.channel {
+            Channel::Voice => "voice",
+            Channel::Tty => "tty",
+        },
+        verified: i64::from(session.verified),
+        verify_attempts: i64::from(session.verify_failures) + i64::from(session.verified),
+        verify_locked: i64::from(session.verify_outcome.as_deref() == Some("locked")),
+        outcome: outcome(session),
+        ended_on: session.step.clone().unwrap_or_default(),
+        steps: session.path.clone(),
+        caller_hash: caller.map(|c| s.blind.caller(c)),
+    };
+    s.store.keep_call_path(row).await
 }
 
 /// One stored path, as the report reads it.

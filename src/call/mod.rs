@@ -128,7 +128,12 @@ pub(crate) async fn session_for(s: &Services, p: &Params) -> Result<Session, Cal
     Span::current().record("call_sid", sid.as_str());
     let mut session = match s.store.sessions().load(&sid, now, p.turn).await? {
         Some(session) => session,
-        None => Session::new(sid, channel_for(s, p), now),
+        // A call first seen here (a callback answered, a session expired): counted as
+        // active like one that came in, since its status callback will count it out.
+        None => {
+            crate::observe::calls_active(1.0);
+            Session::new(sid, channel_for(s, p), now)
+        }
     };
     s.store.sessions().number(&mut session, p.turn);
     Ok(session)

@@ -26,6 +26,7 @@ use anyhow::Context;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+use super::audit::{CallPathRow, INSERT_CALL_PATH};
 use super::cache::SessionCache;
 use super::{AuditLine, END_SESSION, INSERT_AUDIT, SELECT_SESSION};
 use crate::session::Session;
@@ -91,6 +92,8 @@ pub(super) enum Write {
         seq: u64,
     },
     Audit(AuditLine),
+    /// An ended call's path (boxed: it is larger than the other writes).
+    CallPath(Box<CallPathRow>),
     /// Writes nothing; answered once everything queued before it is committed.
     Barrier,
 }
@@ -102,7 +105,7 @@ impl Write {
             Write::Session { call_sid, seq, .. } | Write::End { call_sid, seq, .. } => {
                 Some((call_sid, *seq))
             }
-            Write::Audit(_) | Write::Barrier => None,
+            Write::Audit(_) | Write::CallPath(_) | Write::Barrier => None,
         }
     }
 }
@@ -494,7 +497,10 @@ fn remember(cache: &SessionCache, write: Write) {
             ..
         } => cache.put(*session, now, seq),
         Write::End { call_sid, seq, .. } => cache.forget(&call_sid, seq),
-        Write::Session { cached: None, .. } | Write::Audit(_) | Write::Barrier => {}
+        Write::Session { cached: None, .. }
+        | Write::Audit(_)
+        | Write::CallPath(_)
+        | Write::Barrier => {}
     }
 }
 
@@ -539,6 +545,20 @@ fn write_batch(tx: &Connection, batch: &[Pending]) -> rusqlite::Result<Vec<usize
                     .execute(rusqlite::named_params! { "$1": call_sid, "$2": now, "$3": status })?
             }
             Write::Barrier => 0,
+            Write::CallPath(p) => tx.prepare_cached(INSERT_CALL_PATH)?.execute(params![
+                p.call_sid,
+                p.started_at,
+                p.ended_at,
+                p.lang,
+                p.channel,
+                p.verified,
+                p.verify_attempts,
+                p.verify_locked,
+                p.outcome,
+                p.ended_on,
+                p.steps,
+                p.caller_hash
+            ])?,
             Write::Audit(a) => tx.prepare_cached(INSERT_AUDIT)?.execute(params![
                 a.at,
                 a.call_sid,

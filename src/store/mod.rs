@@ -23,7 +23,7 @@ mod hot;
 mod pg;
 mod work;
 pub use attempts::{Guard, Limit, Reservation, Slot};
-pub use audit::{AuditEntry, AuditLine};
+pub use audit::{AuditEntry, AuditLine, CallPathRow};
 use hot::{Hot, Write};
 pub use pg::Postgres;
 pub use work::WorkKind;
@@ -173,6 +173,13 @@ const SELECT_SESSION: &str = "SELECT state FROM call_sessions \
     WHERE call_sid = $1 AND ended_at IS NULL AND updated_at >= $2";
 
 const END_SESSION: &str = "UPDATE call_sessions SET ended_at = $2, end_status = $3, updated_at = $2 \
+    WHERE call_sid = $1 AND ended_at IS NULL";
+
+/// PostgreSQL's twin of [`END_SESSION`], relaxed like the session save: a database crash
+/// may forget that a call in its last fraction of a second ended; the sweeper removes
+/// the session when it goes stale.
+const END_SESSION_RELAXED: &str = "UPDATE call_sessions SET ended_at = $2, end_status = $3, updated_at = $2 \
+    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed \
     WHERE call_sid = $1 AND ended_at IS NULL";
 
 pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit (at, call_sid, actor, event, outcome, participant_id, case_id) \
@@ -503,7 +510,7 @@ impl Sessions<'_> {
                 // but is better written first.
                 pg.hot.settle(call_sid.as_str()).await;
                 pg.hot.forget(call_sid.as_str());
-                sqlx::query(END_SESSION)
+                sqlx::query(END_SESSION_RELAXED)
                     .bind(call_sid.as_str())
                     .bind(now)
                     .bind(status)
