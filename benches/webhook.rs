@@ -5,7 +5,7 @@
 //! `cargo bench --bench webhook` (release profile). Settings: BENCH_SECS (default 5),
 //! BENCH_CALLS (live calls, default 1000), BENCH_CONCURRENCY (requests at a time,
 //! default 50), BENCH_TARGET (`both`, the default; `caseline` or `bare`
-//! runs one side only, for profiling), BENCH_DATABASE_URL (default: a fresh SQLite file).
+//! runs one side only, for profiling; `serve-bare` only serves the bare handler, for wrk), BENCH_DATABASE_URL (default: a fresh SQLite file).
 
 mod common;
 
@@ -172,6 +172,13 @@ fn main() {
         .build()
         .expect("runtime");
     let target = std::env::var("BENCH_TARGET").unwrap_or_else(|_| "both".into());
+    if target == "serve-bare" {
+        // Only the bare handler, for an outside client such as wrk.
+        println!("bare handler on http://{bare_addr}/voice/input/main-menu");
+        loop {
+            std::thread::park();
+        }
+    }
     let (run_ours, run_bare) = (target != "bare", target != "caseline");
     client_rt.block_on(async {
         println!("webhook benchmark: {calls} live calls pressing * at the main menu, {concurrency} at a time, {secs} s each, loopback, 2 cores shared by client, servers and database");

@@ -3,7 +3,6 @@
 
 use anyhow::Context;
 
-use super::hot::Write;
 use super::{AuditLog, INSERT_AUDIT, Postgres, Sqlite, Store};
 
 /// One ended call's path, for the call analytics (`crate::analytics`), as stored.
@@ -46,11 +45,7 @@ impl Store {
     /// tester's 10,000 calls).
     pub async fn keep_call_path(&self, row: CallPathRow) -> anyhow::Result<()> {
         match self {
-            Store::Sqlite(db) => db
-                .hot
-                .write(Write::CallPath(Box::new(row)))
-                .await
-                .map(|_| ()),
+            Store::Sqlite(db) => db.write_call_path(row).await,
             Store::Postgres(Postgres { pool, .. }) => sqlx::query(INSERT_CALL_PATH_RELAXED)
                 .bind(&row.call_sid)
                 .bind(row.started_at)

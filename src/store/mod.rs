@@ -218,6 +218,14 @@ impl Sqlite {
     pub(crate) async fn write_audit(&self, line: AuditLine) -> anyhow::Result<()> {
         self.hot.write(Write::Audit(line)).await.map(|_| ())
     }
+
+    /// Writes an ended call's path through the group commit.
+    pub(crate) async fn write_call_path(&self, row: CallPathRow) -> anyhow::Result<()> {
+        self.hot
+            .write(Write::CallPath(Box::new(row)))
+            .await
+            .map(|_| ())
+    }
 }
 
 impl Store {
