@@ -424,8 +424,11 @@ pub async fn status(s: &Services, p: &Params) -> Result<Response, CallError> {
             let caller = p.get("From").and_then(e164);
             crate::analytics::record(s, &session, caller.as_deref()).await?;
         }
-        s.store.sessions().end(&sid, status, s.now()).await?;
-        crate::observe::calls_active(-1.0);
+        // Counted out once: a repeated callback, or one for a call this line never
+        // answered, ends nothing.
+        if s.store.sessions().end(&sid, status, s.now()).await? {
+            crate::observe::calls_active(-1.0);
+        }
     }
     Ok(Response::new())
 }
