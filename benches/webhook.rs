@@ -5,7 +5,9 @@
 //! `cargo bench --bench webhook` (release profile). Settings: BENCH_SECS (default 5),
 //! BENCH_CALLS (live calls, default 1000), BENCH_CONCURRENCY (requests at a time,
 //! default 50), BENCH_TARGET (`both`, the default; `caseline` or `bare`
-//! runs one side only, for profiling; `serve-bare` only serves the bare handler, for wrk), BENCH_DATABASE_URL (default: a fresh SQLite file).
+//! runs one side only, for profiling; `serve-bare` only serves the bare handler, for wrk,
+//! on BENCH_BARE_PORT if set), BENCH_DATABASE_URL (default: a fresh SQLite file).
+//! `benches/wrk/compare.sh` measures the same with wrk and the release binary.
 
 mod common;
 
@@ -157,7 +159,9 @@ fn main() {
     let addr = caseline_base.trim_start_matches("http://").to_string();
 
     // The bare handler.
-    let bare_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    // BENCH_BARE_PORT: a fixed port, for an outside client (`benches/wrk/compare.sh`).
+    let bare_port = env_num("BENCH_BARE_PORT", 0) as u16;
+    let bare_listener = std::net::TcpListener::bind(("127.0.0.1", bare_port)).expect("bind");
     let bare_addr = bare_listener.local_addr().expect("addr");
     bare_listener.set_nonblocking(true).expect("nonblocking");
     serve_in_background(move || {
