@@ -143,6 +143,28 @@ fn main() {
     let secs = env_num("BENCH_SECS", 5);
     let concurrency = env_num("BENCH_CONCURRENCY", 50) as usize;
     let calls = (env_num("BENCH_CALLS", 1000) as usize).max(concurrency);
+
+    // The bare handler.
+    // BENCH_BARE_PORT: a fixed port, for an outside client (`benches/wrk/compare.sh`).
+    let bare_port = env_num("BENCH_BARE_PORT", 0) as u16;
+    let bare_listener = std::net::TcpListener::bind(("127.0.0.1", bare_port)).expect("bind");
+    let bare_addr = bare_listener.local_addr().expect("addr");
+    bare_listener.set_nonblocking(true).expect("nonblocking");
+    serve_in_background(move || {
+        let listener = TcpListener::from_std(bare_listener).expect("listener");
+        let fixed = || async { ([("content-type", "application/xml")], FIXED) };
+        let app = Router::new().route("/voice/input/main-menu", post(fixed));
+        (listener, app)
+    });
+    let target = std::env::var("BENCH_TARGET").unwrap_or_else(|_| "both".into());
+    if target == "serve-bare" {
+        // Only the bare handler (no Caseline beside it), for an outside client such as wrk.
+        println!("bare handler on http://{bare_addr}/voice/input/main-menu");
+        loop {
+            std::thread::park();
+        }
+    }
+
     let dir = tempfile::tempdir().expect("temp dir");
     // BENCH_DATABASE_URL=postgres://... measures the production store instead (in a
     // fresh schema `caseline_bench`).
@@ -158,31 +180,10 @@ fn main() {
     let caseline_base = common::spawn_caseline(common::settings(&db));
     let addr = caseline_base.trim_start_matches("http://").to_string();
 
-    // The bare handler.
-    // BENCH_BARE_PORT: a fixed port, for an outside client (`benches/wrk/compare.sh`).
-    let bare_port = env_num("BENCH_BARE_PORT", 0) as u16;
-    let bare_listener = std::net::TcpListener::bind(("127.0.0.1", bare_port)).expect("bind");
-    let bare_addr = bare_listener.local_addr().expect("addr");
-    bare_listener.set_nonblocking(true).expect("nonblocking");
-    serve_in_background(move || {
-        let listener = TcpListener::from_std(bare_listener).expect("listener");
-        let fixed = || async { ([("content-type", "application/xml")], FIXED) };
-        let app = Router::new().route("/voice/input/main-menu", post(fixed));
-        (listener, app)
-    });
-
     let client_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let target = std::env::var("BENCH_TARGET").unwrap_or_else(|_| "both".into());
-    if target == "serve-bare" {
-        // Only the bare handler, for an outside client such as wrk.
-        println!("bare handler on http://{bare_addr}/voice/input/main-menu");
-        loop {
-            std::thread::park();
-        }
-    }
     let (run_ours, run_bare) = (target != "bare", target != "caseline");
     client_rt.block_on(async {
         println!("webhook benchmark: {calls} live calls pressing * at the main menu, {concurrency} at a time, {secs} s each, loopback, 2 cores shared by client, servers and database");

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The webhook comparison the way the issue measured it, with wrk following the calls:
 # 1,000 live calls pressing * at the main menu, 50 connections, against the release
-# binary on SQLite, on PostgreSQL (if a URL is given) and the bare axum handler.
+# binary on SQLite, on PostgreSQL (if a server URL is given) and the bare axum handler.
 #
 #   benches/wrk/compare.sh [postgres://postgres@127.0.0.1:5432]
 #   settings: RUNS (3), SECS (10), CALLS (1000), CONNECTIONS (50)
 #
 # Needs wrk, python3 and, for PostgreSQL, psql. Each run gets a fresh database and a
-# fresh server; the server's CPU (and PostgreSQL's) is read from /proc.
+# fresh server. CPU is read from /proc: the server's, and PostgreSQL's (the postmaster,
+# its live children and those that exited during the run). On PostgreSQL it also counts
+# the database's transactions: the webhook path reads nothing and commits positions in
+# batches, so there are far fewer than requests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-3} SECS=${SECS:-10} CALLS=${CALLS:-1000} CONNECTIONS=${CONNECTIONS:-50}
@@ -17,44 +20,71 @@ WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export CASELINE_TWILIO_AUTH_TOKEN=wrk-bench-token
 export CASELINE_BLIND_INDEX_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
-# Enough turns signed ahead for the fastest run seen, with room.
-TURNS=$((SECS * 100 * 1000 / CALLS))
+# Turns signed ahead: enough for 200,000 requests a second.
+TURNS=$((SECS * 200 * 1000 / CALLS))
+HZ=$(getconf CLK_TCK)
 
 cargo build --release -q
 BENCH=$(cargo bench --bench webhook --no-run --message-format=json 2>/dev/null \
   | python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("target",{}).get("name")=="webhook" and m.get("executable")][0])')
 
+# A database on the given server: the URL with its path (and query) replaced.
+pg_url() { python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit((p.scheme, p.netloc, "/" + sys.argv[2], "", "")))' "$PG" "$1"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; echo "nothing on port $1" >&2; exit 1; }
-ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
+# wait_port PORT PID LOG: until PID listens on PORT.
+wait_port() {
+  for _ in $(seq 100); do
+    kill -0 "$2" 2>/dev/null || break
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
+    sleep 0.1
+  done
+  echo "nothing answered on port $1" >&2; cat "$3" >&2; exit 1
+}
+# Clock ticks of a process (utime, stime; with `all`, also its exited children's).
+ticks() { awk -v all="${2:-}" '{ print $14 + $15 + (all ? $16 + $17 : 0) }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+  [ -n "$PG" ] || { echo 0; return; }
+  local postmaster t
+  postmaster=$(head -1 "$(psql "$(pg_url postgres)" -Atc 'SHOW data_directory')/postmaster.pid")
+  t=$(ticks "$postmaster" all)
+  for p in $(pgrep -P "$postmaster"); do t=$((t + $(ticks "$p"))); done
+  echo "$t"
+}
+pg_xacts() { psql "$(pg_url postgres)" -Atc "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'caseline_wrk'"; }
 
-# wrk_run NAME URL PID...: one wrk run; prints a line of figures.
+# wrk_run NAME URL PID EXPECT: one wrk run; prints a line of figures.
 wrk_run() {
-  local name=$1 url=$2; shift 2
-  local before pg_before out after pg_after
-  before=$(ticks "$@"); pg_before=$(ticks $(pgrep -x postgres || true))
-  out=$(WRK_CALLS="$WORK/calls.txt" WRK_THREADS=2 wrk -t2 -c"$CONNECTIONS" -d"${SECS}s" -s "$HERE/follow.lua" "$url")
-  after=$(ticks "$@"); pg_after=$(ticks $(pgrep -x postgres || true))
-  echo "$out" | grep -q "not-a-menu answers: 0, requests past the pre-signed turns: 0" \
-    || { echo "$out" >&2; echo "$name: some answers were not the menu, or the turns ran out" >&2; exit 1; }
-  local rps p99
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p99=$(echo "$out" | awk '/^p99:/ {print $2}')
-  printf '%-12s %10.0f req/s  p50 %s ms  p99 %s ms  server CPU %s s  postgres CPU %s s\n' "$name" "$rps" \
-    "$(echo "$out" | awk '/^p50:/ {print $2}')" "$p99" \
-    "$(echo "scale=1; ($after - $before) / 100" | bc)" "$(echo "scale=1; ($pg_after - $pg_before) / 100" | bc)"
+  local name=$1 url=$2 pid=$3 before pg_before xa out after pg_after xb requests
+  before=$(ticks "$pid"); pg_before=$(pg_ticks)
+  [ "$name" = PostgreSQL ] && xa=$(pg_xacts)
+  out=$(WRK_CALLS="$WORK/calls" WRK_EXPECT="$4" wrk -t2 -c"$CONNECTIONS" -d"${SECS}s" -s "$HERE/follow.lua" "$url")
+  after=$(ticks "$pid"); pg_after=$(pg_ticks)
+  grep -q "answers not matching .* 0, past the signed turns 0, socket errors 0" <<<"$out" \
+    || { echo "$out" >&2; echo "$name: the run failed" >&2; exit 1; }
+  requests=$(awk '/^requests:/ {print $2}' <<<"$out")
+  printf '%-11s %7.0f req/s  p50 %s ms  p99 %s ms  CPU per request: server %s µs' "$name" \
+    "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$(awk '/^p50:/ {print $2}' <<<"$out")" \
+    "$(awk '/^p99:/ {print $2}' <<<"$out")" "$(( (after - before) * 1000000 / HZ / requests ))"
+  if [ "$name" = PostgreSQL ]; then
+    sleep 1 # the statistics collector reports about once a second
+    xb=$(pg_xacts)
+    printf ', database %s µs; database transactions %s (%s per 1,000 requests)' \
+      "$(( (pg_after - pg_before) * 1000000 / HZ / requests ))" "$((xb - xa))" "$(( (xb - xa) * 1000 / requests ))"
+  fi
+  echo
 }
 
 # caseline_run NAME DATABASE_URL
 caseline_run() {
-  local port; port=$(free_port)
+  local port pid; port=$(free_port)
   CASELINE_LISTEN="127.0.0.1:$port" CASELINE_PUBLIC_URL="http://127.0.0.1:$port" \
     CASELINE_DATABASE_URL="$2" ./target/release/caseline serve 2>"$WORK/serve.log" &
-  local pid=$!
-  wait_port "$port"
-  python3 "$HERE/presign.py" "http://127.0.0.1:$port" "$CALLS" "$TURNS" "$WORK/calls.txt"
-  wrk_run "$1" "http://127.0.0.1:$port" "$pid"
+  pid=$!
+  wait_port "$port" "$pid" "$WORK/serve.log"
+  python3 "$HERE/presign.py" "http://127.0.0.1:$port" "$CALLS" "$TURNS" 2 "$WORK/calls"
+  wrk_run "$1" "http://127.0.0.1:$port" "$pid" 'main%-menu%?t='
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  if grep -E " (WARN|ERROR) " "$WORK/serve.log" >&2; then echo "$1: the server logged the above" >&2; exit 1; fi
 }
 
 echo "wrk -t2 -c$CONNECTIONS -d${SECS}s, $CALLS live calls pressing * at the main menu, following each answer's turn"
@@ -62,14 +92,15 @@ for run in $(seq "$RUNS"); do
   rm -f "$WORK"/s.db*
   caseline_run SQLite "sqlite://$WORK/s.db"
   if [ -n "$PG" ]; then
-    psql "$PG/postgres" -q -c "DROP DATABASE IF EXISTS caseline_wrk" -c "CREATE DATABASE caseline_wrk"
-    caseline_run PostgreSQL "$PG/caseline_wrk"
+    psql "$(pg_url postgres)" -q -c "DROP DATABASE IF EXISTS caseline_wrk WITH (FORCE)" -c "CREATE DATABASE caseline_wrk"
+    caseline_run PostgreSQL "$(pg_url caseline_wrk)"
   fi
+  # The bare handler gets the same requests (the last run's signed calls) and
+  # answers each with its fixed menu.
   port=$(free_port)
-  # The bare handler answers any turn; the SQLite calls' signed paths do.
-  BENCH_TARGET=serve-bare BENCH_BARE_PORT=$port "$BENCH" --bench >/dev/null &
+  BENCH_TARGET=serve-bare BENCH_BARE_PORT=$port "$BENCH" --bench >"$WORK/bare.log" 2>&1 &
   pid=$!
-  wait_port "$port"
-  wrk_run bare "http://127.0.0.1:$port" "$pid"
+  wait_port "$port" "$pid" "$WORK/bare.log"
+  wrk_run bare "http://127.0.0.1:$port" "$pid" 'main%-menu"'
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done

@@ -1,9 +1,12 @@
 """Puts CALLS calls at the main menu of a running Caseline and signs, for each, its next
 TURNS requests pressing * (each answer's URL names the next turn: the answer count in the
 high 32 bits of `t`, the server's name in the low ones), so that wrk can follow the calls
-as the provider does. Writes one line per request: call index, CallSid, path, signature.
+as the provider does. Writes one file per wrk thread, OUT.0 ... OUT.{THREADS-1}, thread
+n holding the calls whose index is n modulo THREADS, turn after turn (every call's first
+request, then every call's second...), one line per request: CallSid, path, signature.
+wrk reads them a line per request, so it loads nothing before it starts.
 
-python3 presign.py BASE_URL CALLS TURNS OUT   (CASELINE_TWILIO_AUTH_TOKEN set)
+python3 presign.py BASE_URL CALLS TURNS THREADS OUT   (CASELINE_TWILIO_AUTH_TOKEN set)
 """
 import base64
 import hashlib
@@ -14,7 +17,7 @@ import re
 import sys
 import urllib.parse
 
-base, calls, turns, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+base, calls, turns, threads, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 token = os.environ["CASELINE_TWILIO_AUTH_TOKEN"].encode()
 where = urllib.parse.urlparse(base)
 conn = http.client.HTTPConnection(where.hostname, where.port)
@@ -49,19 +52,28 @@ def turn(path):
     return int(re.search(r"[?&]t=(\d+)", path).group(1))
 
 
-with open(out, "w") as f:
-    for i in range(calls):
-        sid = "CA%032x" % (0x5EED0000 + i)
-        fields = [("CallSid", sid), ("From", "+15595550100"), ("To", "+18669013212")]
-        star = fields + [("Digits", "*")]
-        language = action(post("/voice/incoming", fields))
-        menu = action(post(language, fields + [("Digits", "1")]))
-        # Two presses show how the turn moves; the rest is signed ahead.
-        again = action(post(menu, star))
-        following = action(post(again, star))
-        assert turn(following) - turn(again) == 1 << 32, (again, following)
-        prefix = following.split("?")[0]
+def fields(sid):
+    return [("CallSid", sid), ("From", "+15595550100"), ("To", "+18669013212")]
+
+
+live = []  # (CallSid, path before the query, turn of the call's next request)
+for i in range(calls):
+    sid = "CA%032x" % (0x5EED0000 + i)
+    star = fields(sid) + [("Digits", "*")]
+    language = action(post("/voice/incoming", fields(sid)))
+    menu = action(post(language, fields(sid) + [("Digits", "1")]))
+    # Two presses show how the turn moves; the rest is signed ahead.
+    again = action(post(menu, star))
+    following = action(post(again, star))
+    assert turn(following) - turn(again) == 1 << 32, (again, following)
+    live.append((sid, following.split("?")[0], turn(following)))
+
+for n in range(threads):
+    mine = live[n::threads]
+    with open("%s.%d" % (out, n), "w") as f:
         for k in range(turns):
-            path = "%s?t=%d" % (prefix, turn(following) + (k << 32))
-            f.write("%d %s %s %s\n" % (i, sid, path, sign(base + path, star)))
+            for sid, prefix, first in mine:
+                path = "%s?t=%d" % (prefix, first + (k << 32))
+                signature = sign(base + path, fields(sid) + [("Digits", "*")])
+                f.write("%s %s %s\n" % (sid, path, signature))
 print(f"{calls} calls at the main menu, {turns} turns each signed ahead", file=sys.stderr)
