@@ -407,17 +407,29 @@ impl Sessions<'_> {
                 .map(|_| ())
                 .context("Failed to save the call session"),
             Store::Postgres(pg) => {
-                let saved = once_more(|| {
-                    sqlx::query(UPSERT_SESSION)
-                        .bind(session.call_sid.as_str())
-                        .bind(&state)
-                        .bind(now)
-                        .bind(i64::try_from(session.turn).unwrap_or(i64::MAX))
-                        .execute(&pg.pool)
-                })
-                .await;
+                // With other calls' saves in one statement; written here only when the
+                // writer cannot take it.
+                let saved = match pg
+                    .hot
+                    .save_grouped(session.call_sid.as_str(), state, session.turn, now)
+                    .await
+                {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(anyhow::anyhow!("the batch with this save failed")),
+                    Err(state) => once_more(|| {
+                        sqlx::query(UPSERT_SESSION)
+                            .bind(session.call_sid.as_str())
+                            .bind(&state)
+                            .bind(now)
+                            .bind(i64::try_from(session.turn).unwrap_or(i64::MAX))
+                            .execute(&pg.pool)
+                    })
+                    .await
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from),
+                };
                 match saved {
-                    Ok(_) => {
+                    Ok(()) => {
                         pg.hot.saved(session.clone(), now);
                         Ok(())
                     }

@@ -17,7 +17,9 @@
 //!   [`super::Sessions::save_position`]) is queued and answered at once; one task
 //!   commits whatever is queued in one `INSERT ... SELECT FROM UNNEST` with a relaxed
 //!   commit. Every other save (a new call, a language, verification, a case, a
-//!   transfer...) still commits before the answer, as before.
+//!   transfer...) goes through the same task and is answered only after its commit
+//!   (group commit): when calls start a thousand a second, one statement writes the
+//!   new sessions of many, instead of each waiting its turn for a connection.
 //!
 //! What holds: a call moves between servers (a server not holding the turn reads the
 //! database), and a crash or restart loses at most the caller's last position, which
@@ -61,6 +63,16 @@ const UPSERT_POSITIONS: &str = "INSERT INTO call_sessions (call_sid, state, crea
     ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
     updated_at = excluded.updated_at, turn = excluded.turn \
     WHERE call_sessions.ended_at IS NULL AND (call_sessions.turn >> 32) < (excluded.turn >> 32) \
+    RETURNING call_sid, turn";
+
+/// The batched twin of `super::UPSERT_SESSION` for saves that wait for their commit:
+/// the row becomes the session as saved, live (a call started afresh), whatever it held.
+const UPSERT_SAVES: &str = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at, turn) \
+    SELECT u.call_sid, u.state, u.at, u.at, u.turn \
+    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed, \
+    UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(call_sid, state, at, turn) \
+    ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
+    updated_at = excluded.updated_at, turn = excluded.turn, ended_at = NULL, end_status = NULL \
     RETURNING call_sid, turn";
 
 /// A PostgreSQL store: the pool every query uses, and the webhook path's sessions.
@@ -143,12 +155,22 @@ struct Entry {
     committed: bool,
 }
 
+/// A session's row as the writer writes it.
+struct Row {
+    call_sid: String,
+    state: String,
+    turn: u64,
+    at: i64,
+}
+
 enum Pending {
-    Position {
-        call_sid: String,
-        state: String,
-        turn: u64,
-        at: i64,
+    /// A change of position, answered before its commit (see the module's docs).
+    Position(Row),
+    /// A save answered after its commit: `true` once committed, `false` if the
+    /// statement failed (whether it reached the database is then unknown).
+    Save {
+        row: Row,
+        done: oneshot::Sender<bool>,
     },
     /// Answered once everything queued before it is committed (or failed).
     Barrier(oneshot::Sender<()>),
@@ -260,6 +282,35 @@ impl PgHot {
     /// Queues a change of position and keeps the session; answers `Err` with the
     /// session when it could not be queued (the queue is full, or the cache: the caller
     /// then saves it the slow way).
+    /// Saves a session through the writer and waits for its commit: `Ok(true)` once
+    /// committed, `Ok(false)` if the write failed; `Err` gives the state back when it
+    /// could not be queued (the queue is full or the store closed), for the caller to
+    /// write itself.
+    pub(super) async fn save_grouped(
+        &self,
+        call_sid: &str,
+        state: String,
+        turn: u64,
+        at: i64,
+    ) -> Result<bool, String> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(state);
+        }
+        let Ok(permit) = self.writes.try_reserve() else {
+            return Err(state);
+        };
+        let (done, committed) = oneshot::channel();
+        let row = Row {
+            call_sid: call_sid.to_string(),
+            state,
+            turn,
+            at,
+        };
+        permit.send(Pending::Save { row, done });
+        // The writer gone before answering: whether the row landed is unknown.
+        Ok(committed.await.unwrap_or(false))
+    }
+
     pub(super) fn save_behind(
         &self,
         session: Session,
@@ -278,12 +329,12 @@ impl PgHot {
         if !self.keep(session.clone(), at, false) {
             return Err(Box::new(session));
         }
-        permit.send(Pending::Position {
+        permit.send(Pending::Position(Row {
             call_sid,
             state,
             turn,
             at,
-        });
+        }));
         Ok(())
     }
 
@@ -338,56 +389,76 @@ impl PgHot {
     }
 }
 
-/// The writer: takes whatever is queued (up to [`BATCH_MAX`] rows), keeps each call's
-/// last position, commits them in one statement, then answers the barriers. Ends when
-/// the store is dropped.
+/// What one turn of the writer writes, in CallSid order (so two servers' batches lock
+/// shared rows in the same order and cannot deadlock), one row per call (one statement
+/// may not update a row twice).
+struct Batch {
+    /// Saves that wait, each call's last, with everyone waiting for it.
+    saves: BTreeMap<String, (Row, Vec<oneshot::Sender<bool>>)>,
+    /// Each call's last position.
+    positions: BTreeMap<String, Row>,
+    barriers: Vec<oneshot::Sender<()>>,
+}
+
+impl Batch {
+    /// Sorts what was queued, in the order it was queued: a later entry of a call
+    /// replaces an earlier one of its kind, a save supersedes the positions queued
+    /// before it, and a position queued after a save is written after it (under the
+    /// positions' guard).
+    fn of(taken: impl IntoIterator<Item = Pending>) -> Batch {
+        let mut batch = Batch {
+            saves: BTreeMap::new(),
+            positions: BTreeMap::new(),
+            barriers: Vec::new(),
+        };
+        for pending in taken {
+            match pending {
+                Pending::Save { row, done } => {
+                    batch.positions.remove(&row.call_sid);
+                    let mut waiting = batch
+                        .saves
+                        .remove(&row.call_sid)
+                        .map(|(_, waiting)| waiting)
+                        .unwrap_or_default();
+                    waiting.push(done);
+                    batch.saves.insert(row.call_sid.clone(), (row, waiting));
+                }
+                Pending::Position(row) => {
+                    batch.positions.insert(row.call_sid.clone(), row);
+                }
+                Pending::Barrier(done) => batch.barriers.push(done),
+            }
+        }
+        batch
+    }
+}
+
+/// The writer: takes whatever is queued (up to [`BATCH_MAX`] entries), commits the saves
+/// in one statement and answers them, then each call's last position in another, then
+/// answers the barriers. Ends when the store is dropped.
 async fn write_positions(pool: PgPool, mut queue: mpsc::Receiver<Pending>, hot: Weak<PgHot>) {
     let mut taken = Vec::with_capacity(BATCH_MAX);
     while queue.recv_many(&mut taken, BATCH_MAX).await > 0 {
-        // In CallSid order, so two servers' batches lock shared rows in the same order
-        // and cannot deadlock.
-        let mut rows: BTreeMap<String, (String, u64, i64)> = BTreeMap::new();
-        let mut barriers = Vec::new();
-        for pending in taken.drain(..) {
-            match pending {
-                Pending::Position {
-                    call_sid,
-                    state,
-                    turn,
-                    at,
-                } => {
-                    // Queued in order: a later position of the same call replaces an
-                    // earlier one (one statement may not update a row twice).
-                    rows.insert(call_sid, (state, turn, at));
-                }
-                Pending::Barrier(done) => barriers.push(done),
+        let Batch {
+            saves,
+            positions,
+            barriers,
+        } = Batch::of(taken.drain(..));
+        let started = Instant::now();
+        let size = saves.len() + positions.len();
+        let mut failed = false;
+        if !saves.is_empty() {
+            let (rows, waiting): (Vec<Row>, Vec<_>) = saves.into_values().unzip();
+            let committed = write_rows(&pool, UPSERT_SAVES, &rows).await.is_ok();
+            failed |= !committed;
+            for done in waiting.into_iter().flatten() {
+                let _ = done.send(committed);
             }
         }
-        if !rows.is_empty() {
-            let started = Instant::now();
-            let size = rows.len();
-            let mut sids = Vec::with_capacity(size);
-            let mut states = Vec::with_capacity(size);
-            let mut ats = Vec::with_capacity(size);
-            let mut turns = Vec::with_capacity(size);
-            for (sid, (state, turn, at)) in rows {
-                sids.push(sid);
-                states.push(state);
-                ats.push(at);
-                turns.push(i64::try_from(turn).unwrap_or(i64::MAX));
-            }
-            let result = once_more(|| {
-                sqlx::query_as::<_, (String, i64)>(UPSERT_POSITIONS)
-                    .bind(&sids)
-                    .bind(&states)
-                    .bind(&ats)
-                    .bind(&turns)
-                    .fetch_all(&pool)
-            })
-            .await;
-            metrics::histogram!("caseline_store_batch_size").record(size as f64);
-            metrics::histogram!("caseline_store_commit_seconds")
-                .record(started.elapsed().as_secs_f64());
+        if !positions.is_empty() {
+            let rows: Vec<Row> = positions.into_values().collect();
+            let result = write_rows(&pool, UPSERT_POSITIONS, &rows).await;
+            failed |= result.is_err();
             if let Some(hot) = hot.upgrade() {
                 // A row the guard refused (a later save, an ended call) is not in the
                 // database: this server must not serve its copy as if it were.
@@ -395,26 +466,59 @@ async fn write_positions(pool: PgPool, mut queue: mpsc::Receiver<Pending>, hot: 
                     Ok(rows) => rows.iter().map(|(s, t)| (s.as_str(), *t)).collect(),
                     Err(_) => Default::default(),
                 };
-                for (sid, turn) in sids.iter().zip(&turns) {
-                    let held = u64::try_from(*turn).unwrap_or_default();
-                    if written.contains(&(sid.as_str(), *turn)) {
-                        hot.committed(sid, held);
+                for row in &rows {
+                    let turn = i64::try_from(row.turn).unwrap_or(i64::MAX);
+                    if written.contains(&(row.call_sid.as_str(), turn)) {
+                        hot.committed(&row.call_sid, row.turn);
                     } else {
-                        hot.forget_turn(sid, held);
+                        hot.forget_turn(&row.call_sid, row.turn);
                     }
                 }
             }
-            if let Err(e) = result {
-                metrics::counter!("caseline_database_errors_total").increment(1);
-                tracing::error!(error = %e, rows = size, "call positions were not saved");
-                // A failing database is not hammered: the next batch waits a little.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+        }
+        if size > 0 {
+            metrics::histogram!("caseline_store_batch_size").record(size as f64);
+            metrics::histogram!("caseline_store_commit_seconds")
+                .record(started.elapsed().as_secs_f64());
         }
         for done in barriers {
             let _ = done.send(());
         }
+        if failed {
+            // A failing database is not hammered: the next batch waits a little.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
+}
+
+/// Writes rows in one statement (`sql` takes the four arrays and returns each written
+/// row's CallSid and turn); a failure is counted and logged.
+async fn write_rows(
+    pool: &PgPool,
+    sql: &'static str,
+    rows: &[Row],
+) -> sqlx::Result<Vec<(String, i64)>> {
+    let sids: Vec<&str> = rows.iter().map(|r| r.call_sid.as_str()).collect();
+    let states: Vec<&str> = rows.iter().map(|r| r.state.as_str()).collect();
+    let ats: Vec<i64> = rows.iter().map(|r| r.at).collect();
+    let turns: Vec<i64> = rows
+        .iter()
+        .map(|r| i64::try_from(r.turn).unwrap_or(i64::MAX))
+        .collect();
+    let result = once_more(|| {
+        sqlx::query_as::<_, (String, i64)>(sql)
+            .bind(&sids)
+            .bind(&states)
+            .bind(&ats)
+            .bind(&turns)
+            .fetch_all(pool)
+    })
+    .await;
+    if let Err(e) = &result {
+        metrics::counter!("caseline_database_errors_total").increment(1);
+        tracing::error!(error = %e, rows = rows.len(), "call sessions were not saved");
+    }
+    result
 }
 
 #[cfg(test)]
@@ -494,6 +598,55 @@ mod tests {
         // A committed save (a session started afresh) does replace it.
         hot.saved(session("CA1", 1), 102);
         assert!(hot.at_turn("CA1", 1, 0).is_some());
+    }
+
+    fn row(sid: &str, count: u64) -> Row {
+        Row {
+            call_sid: sid.to_string(),
+            state: format!("{sid}@{count}"),
+            turn: count << 32,
+            at: 100,
+        }
+    }
+
+    #[test]
+    fn a_batch_holds_each_calls_last_save_and_the_positions_not_superseded() {
+        let mut answers = Vec::new();
+        let mut save = |sid: &str, count: u64| {
+            let (done, answer) = oneshot::channel();
+            answers.push(answer);
+            Pending::Save {
+                row: row(sid, count),
+                done,
+            }
+        };
+        let queued = vec![
+            Pending::Position(row("CA3", 4)),
+            save("CA3", 5),                   // supersedes CA3's earlier position
+            Pending::Position(row("CA3", 6)), // after the save: written after it
+            save("CA1", 1),
+            save("CA2", 1),
+            save("CA1", 2), // CA1's later save; both its callers wait for it
+            Pending::Position(row("CA4", 9)),
+            Pending::Position(row("CA4", 10)),
+        ];
+        let batch = Batch::of(queued);
+        let saves: Vec<(&str, &str, usize)> = batch
+            .saves
+            .iter()
+            .map(|(sid, (row, waiting))| (sid.as_str(), row.state.as_str(), waiting.len()))
+            .collect();
+        assert_eq!(
+            saves,
+            [
+                ("CA1", "CA1@2", 2),
+                ("CA2", "CA2@1", 1),
+                ("CA3", "CA3@5", 1)
+            ]
+        );
+        let positions: Vec<&str> = batch.positions.values().map(|r| r.state.as_str()).collect();
+        assert_eq!(positions, ["CA3@6", "CA4@10"]);
+        assert_eq!(answers.len(), 4);
     }
 
     #[test]

@@ -24,6 +24,7 @@ on_postgres!(
     a_server_answers_its_own_turn_from_memory_and_other_turns_from_the_database,
     a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_call,
     two_servers_that_read_one_copy_never_mistake_each_others_answers,
+    saves_of_many_calls_share_a_commit_and_each_answers_after_it,
 );
 
 async fn caller_chooses_english_or_spanish(b: Backend) {
@@ -602,4 +603,92 @@ async fn two_servers_that_read_one_copy_never_mistake_each_others_answers(b: Bac
     let read = a.load(&sid, now, Some(on_b.turn)).await.unwrap().unwrap();
     assert_eq!(read.lang, Some(Lang::Es), "A served its own copy");
     assert_eq!(read.turn, on_b.turn);
+}
+
+/// On PostgreSQL a save that waits for its commit goes through the writer with other
+/// calls' saves (group commit): each is in the database when it answers, a call started
+/// afresh after it ended is live again, and a save supersedes a position queued before it.
+async fn saves_of_many_calls_share_a_commit_and_each_answers_after_it(b: Backend) {
+    use caseline::prompts::Channel;
+    use caseline::session::{CallSid, Session};
+
+    let app = TestApp::spawn(b).await;
+    // Another server holds nothing in memory: what it loads is what was committed.
+    let reader = app.second_server().await.expect("a server");
+    let now = app.state.now();
+    let turn = |count: u64| (count << 32) | 1;
+    let session = |i: u32, count: u64, step: &str| {
+        let sid = CallSid::parse(&format!("CA{i:032x}")).unwrap();
+        let mut s = Session::new(sid, Channel::Voice, now);
+        s.turn = turn(count);
+        s.step = Some(step.to_string());
+        s
+    };
+
+    let sessions = app.state.store.sessions();
+    let many: Vec<Session> = (0..64).map(|i| session(i, 1, "language")).collect();
+    let saved = futures::future::join_all(many.iter().map(|s| sessions.save(s, now))).await;
+    assert!(saved.iter().all(|r| r.is_ok()), "{saved:?}");
+    for s in &many {
+        let read = reader
+            .state
+            .store
+            .sessions()
+            .load(&s.call_sid, now, None)
+            .await;
+        let read = read.unwrap().expect("committed before the save answered");
+        assert_eq!(
+            (read.turn, read.step.as_deref()),
+            (turn(1), Some("language"))
+        );
+    }
+
+    // A call that ended and starts afresh (its first save, an earlier turn) is live.
+    let again = &many[0];
+    assert!(
+        sessions
+            .end(&again.call_sid, "completed", now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        reader
+            .state
+            .store
+            .sessions()
+            .load(&again.call_sid, now, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    sessions.save(again, now).await.unwrap();
+    let read = reader
+        .state
+        .store
+        .sessions()
+        .load(&again.call_sid, now, None)
+        .await;
+    assert_eq!(read.unwrap().map(|s| s.turn), Some(turn(1)), "live again");
+
+    // A position queued, then a save of the next answer: the save is what stays.
+    let moved = session(1, 5, "info-menu");
+    let next = session(1, 6, "main-menu");
+    sessions.save_position(moved, now).await.unwrap();
+    sessions.save(&next, now).await.unwrap();
+    let read = reader
+        .state
+        .store
+        .sessions()
+        .load(&next.call_sid, now, None)
+        .await;
+    let read = read.unwrap().expect("the save");
+    assert_eq!(
+        (read.turn, read.step.as_deref()),
+        (turn(6), Some("main-menu"))
+    );
+    let held = sessions
+        .load(&next.call_sid, now, Some(turn(6)))
+        .await
+        .unwrap();
+    assert_eq!(held.map(|s| s.turn), Some(turn(6)), "held at its turn");
 }
