@@ -409,12 +409,9 @@ impl Sessions<'_> {
             Store::Postgres(pg) => {
                 // With other calls' saves in one statement; written here only when the
                 // writer cannot take it.
-                let saved = match pg
-                    .hot
-                    .save_grouped(session.call_sid.as_str(), state, session.turn, now)
-                    .await
-                {
-                    Ok(true) => Ok(()),
+                let saved = match pg.hot.save_grouped(session, state, now).await {
+                    // The writer has recorded it in the cache.
+                    Ok(true) => return Ok(()),
                     Ok(false) => Err(anyhow::anyhow!("the batch with this save failed")),
                     Err(state) => once_more(|| {
                         sqlx::query(UPSERT_SESSION)

@@ -18,7 +18,7 @@
 //!   commits whatever is queued in one `INSERT ... SELECT FROM UNNEST` with a relaxed
 //!   commit. Every other save (a new call, a language, verification, a case, a
 //!   transfer...) goes through the same task and is answered only after its commit
-//!   (group commit): when calls start a thousand a second, one statement writes the
+//!   (group commit): when calls start thousands a second, one statement writes the
 //!   new sessions of many, instead of each waiting its turn for a connection.
 //!
 //! What holds: a call moves between servers (a server not holding the turn reads the
@@ -144,6 +144,10 @@ const BEHIND_POLL: Duration = Duration::from_millis(10);
 /// How long a read or an end waits for this server's own queued position before it
 /// goes ahead without it (a slow database must not hold a webhook to its deadline).
 const SETTLE_WAIT: Duration = Duration::from_millis(500);
+/// How long a save waits for the writer's commit before the webhook gives up on it (as
+/// long as the pool waits for a connection): a database that is down or slow must not
+/// hold a webhook to its deadline.
+const SAVE_WAIT: Duration = Duration::from_secs(3);
 /// How long a clean stop waits for the queue to be written.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
@@ -279,18 +283,19 @@ impl PgHot {
         self.keep(session, updated_at, true);
     }
 
-    /// Queues a change of position and keeps the session; answers `Err` with the
-    /// session when it could not be queued (the queue is full, or the cache: the caller
-    /// then saves it the slow way).
     /// Saves a session through the writer and waits for its commit: `Ok(true)` once
-    /// committed, `Ok(false)` if the write failed; `Err` gives the state back when it
-    /// could not be queued (the queue is full or the store closed), for the caller to
-    /// write itself.
+    /// committed, `Ok(false)` if the write failed or took longer than [`SAVE_WAIT`]
+    /// (whether it landed is then unknown, so the copy is dropped); `Err` gives the state
+    /// back when it could not be queued (the queue is full or the store closed), for the
+    /// caller to write itself.
+    ///
+    /// The session is kept uncommitted from the moment it is queued, so an end or a
+    /// read of the call on this server waits for it (see [`PgHot::settle`]), and the
+    /// writer marks it committed or drops it, whether or not anyone still waits.
     pub(super) async fn save_grouped(
         &self,
-        call_sid: &str,
+        session: &Session,
         state: String,
-        turn: u64,
         at: i64,
     ) -> Result<bool, String> {
         if self.closed.load(Ordering::Acquire) {
@@ -300,6 +305,9 @@ impl PgHot {
             return Err(state);
         };
         let (done, committed) = oneshot::channel();
+        let call_sid = session.call_sid.as_str();
+        let turn = session.turn;
+        self.keep(session.clone(), at, false);
         let row = Row {
             call_sid: call_sid.to_string(),
             state,
@@ -307,10 +315,19 @@ impl PgHot {
             at,
         };
         permit.send(Pending::Save { row, done });
-        // The writer gone before answering: whether the row landed is unknown.
-        Ok(committed.await.unwrap_or(false))
+        match tokio::time::timeout(SAVE_WAIT, committed).await {
+            Ok(Ok(true)) => Ok(true),
+            // Failed, timed out, or the writer gone before answering.
+            _ => {
+                self.forget_turn(call_sid, turn);
+                Ok(false)
+            }
+        }
     }
 
+    /// Queues a change of position and keeps the session; answers `Err` with the
+    /// session when it could not be queued (the queue is full, or the cache: the caller
+    /// then saves it the slow way).
     pub(super) fn save_behind(
         &self,
         session: Session,
@@ -397,6 +414,10 @@ struct Batch {
     saves: BTreeMap<String, (Row, Vec<oneshot::Sender<bool>>)>,
     /// Each call's last position.
     positions: BTreeMap<String, Row>,
+    /// The entries a later one of their call replaced: CallSid and turn. Each one's copy
+    /// in memory normally gave way to the later one when that was queued; if not (two
+    /// deliveries of one request, out of order) it is dropped, never left uncommitted.
+    superseded: Vec<(String, u64)>,
     barriers: Vec<oneshot::Sender<()>>,
 }
 
@@ -409,22 +430,29 @@ impl Batch {
         let mut batch = Batch {
             saves: BTreeMap::new(),
             positions: BTreeMap::new(),
+            superseded: Vec::new(),
             barriers: Vec::new(),
         };
         for pending in taken {
             match pending {
                 Pending::Save { row, done } => {
-                    batch.positions.remove(&row.call_sid);
-                    let mut waiting = batch
-                        .saves
-                        .remove(&row.call_sid)
-                        .map(|(_, waiting)| waiting)
-                        .unwrap_or_default();
+                    if let Some(old) = batch.positions.remove(&row.call_sid) {
+                        batch.superseded.push((old.call_sid, old.turn));
+                    }
+                    let mut waiting = match batch.saves.remove(&row.call_sid) {
+                        Some((old, waiting)) => {
+                            batch.superseded.push((old.call_sid, old.turn));
+                            waiting
+                        }
+                        None => Vec::new(),
+                    };
                     waiting.push(done);
                     batch.saves.insert(row.call_sid.clone(), (row, waiting));
                 }
                 Pending::Position(row) => {
-                    batch.positions.insert(row.call_sid.clone(), row);
+                    if let Some(old) = batch.positions.insert(row.call_sid.clone(), row) {
+                        batch.superseded.push((old.call_sid, old.turn));
+                    }
                 }
                 Pending::Barrier(done) => batch.barriers.push(done),
             }
@@ -439,24 +467,48 @@ impl Batch {
 async fn write_positions(pool: PgPool, mut queue: mpsc::Receiver<Pending>, hot: Weak<PgHot>) {
     let mut taken = Vec::with_capacity(BATCH_MAX);
     while queue.recv_many(&mut taken, BATCH_MAX).await > 0 {
-        let Batch {
-            saves,
-            positions,
-            barriers,
-        } = Batch::of(taken.drain(..));
-        let started = Instant::now();
-        let size = saves.len() + positions.len();
+        let batch = Batch::of(taken.drain(..));
         let mut failed = false;
-        if !saves.is_empty() {
-            let (rows, waiting): (Vec<Row>, Vec<_>) = saves.into_values().unzip();
-            let committed = write_rows(&pool, UPSERT_SAVES, &rows).await.is_ok();
-            failed |= !committed;
-            for done in waiting.into_iter().flatten() {
-                let _ = done.send(committed);
+        if let Some(hot) = hot.upgrade() {
+            // Nothing will commit these: a later entry of the call was written instead.
+            for (sid, turn) in &batch.superseded {
+                hot.forget_turn(sid, *turn);
             }
         }
-        if !positions.is_empty() {
-            let rows: Vec<Row> = positions.into_values().collect();
+        if !batch.saves.is_empty() {
+            let (rows, waiting): (Vec<Row>, Vec<_>) = batch.saves.into_values().unzip();
+            let mut results = match write_rows(&pool, UPSERT_SAVES, &rows).await {
+                Ok(_) => vec![true; rows.len()],
+                // One row the database refuses must not fail every call in the batch:
+                // each is tried alone (not when the database is unreachable).
+                Err(sqlx::Error::Database(_)) if rows.len() > 1 => {
+                    let mut each = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        let one = std::slice::from_ref(row);
+                        each.push(write_rows(&pool, UPSERT_SAVES, one).await.is_ok());
+                    }
+                    each
+                }
+                Err(_) => vec![false; rows.len()],
+            };
+            failed |= results.contains(&false);
+            if let Some(hot) = hot.upgrade() {
+                for (row, ok) in rows.iter().zip(&results) {
+                    if *ok {
+                        hot.committed(&row.call_sid, row.turn);
+                    } else {
+                        hot.forget_turn(&row.call_sid, row.turn);
+                    }
+                }
+            }
+            for (waiting, ok) in waiting.into_iter().zip(results.drain(..)) {
+                for done in waiting {
+                    let _ = done.send(ok);
+                }
+            }
+        }
+        if !batch.positions.is_empty() {
+            let rows: Vec<Row> = batch.positions.into_values().collect();
             let result = write_rows(&pool, UPSERT_POSITIONS, &rows).await;
             failed |= result.is_err();
             if let Some(hot) = hot.upgrade() {
@@ -476,12 +528,7 @@ async fn write_positions(pool: PgPool, mut queue: mpsc::Receiver<Pending>, hot: 
                 }
             }
         }
-        if size > 0 {
-            metrics::histogram!("caseline_store_batch_size").record(size as f64);
-            metrics::histogram!("caseline_store_commit_seconds")
-                .record(started.elapsed().as_secs_f64());
-        }
-        for done in barriers {
+        for done in batch.barriers {
             let _ = done.send(());
         }
         if failed {
@@ -492,7 +539,8 @@ async fn write_positions(pool: PgPool, mut queue: mpsc::Receiver<Pending>, hot: 
 }
 
 /// Writes rows in one statement (`sql` takes the four arrays and returns each written
-/// row's CallSid and turn); a failure is counted and logged.
+/// row's CallSid and turn), a commit of its own: measured, and a failure counted and
+/// logged.
 async fn write_rows(
     pool: &PgPool,
     sql: &'static str,
@@ -505,6 +553,7 @@ async fn write_rows(
         .iter()
         .map(|r| i64::try_from(r.turn).unwrap_or(i64::MAX))
         .collect();
+    let started = Instant::now();
     let result = once_more(|| {
         sqlx::query_as::<_, (String, i64)>(sql)
             .bind(&sids)
@@ -514,6 +563,8 @@ async fn write_rows(
             .fetch_all(pool)
     })
     .await;
+    metrics::histogram!("caseline_store_batch_size").record(rows.len() as f64);
+    metrics::histogram!("caseline_store_commit_seconds").record(started.elapsed().as_secs_f64());
     if let Err(e) = &result {
         metrics::counter!("caseline_database_errors_total").increment(1);
         tracing::error!(error = %e, rows = rows.len(), "call sessions were not saved");
@@ -611,10 +662,8 @@ mod tests {
 
     #[test]
     fn a_batch_holds_each_calls_last_save_and_the_positions_not_superseded() {
-        let mut answers = Vec::new();
-        let mut save = |sid: &str, count: u64| {
-            let (done, answer) = oneshot::channel();
-            answers.push(answer);
+        let save = |sid: &str, count: u64| {
+            let (done, _) = oneshot::channel();
             Pending::Save {
                 row: row(sid, count),
                 done,
@@ -646,7 +695,13 @@ mod tests {
         );
         let positions: Vec<&str> = batch.positions.values().map(|r| r.state.as_str()).collect();
         assert_eq!(positions, ["CA3@6", "CA4@10"]);
-        assert_eq!(answers.len(), 4);
+        // What the writer drops from memory if it still holds them.
+        let superseded: Vec<(&str, u64)> = batch
+            .superseded
+            .iter()
+            .map(|(sid, turn)| (sid.as_str(), turn >> 32))
+            .collect();
+        assert_eq!(superseded, [("CA3", 4), ("CA1", 1), ("CA4", 9)]);
     }
 
     #[test]

@@ -606,8 +606,10 @@ async fn two_servers_that_read_one_copy_never_mistake_each_others_answers(b: Bac
 }
 
 /// On PostgreSQL a save that waits for its commit goes through the writer with other
-/// calls' saves (group commit): each is in the database when it answers, a call started
-/// afresh after it ended is live again, and a save supersedes a position queued before it.
+/// calls' saves (group commit; `store::pg`'s unit tests show how a batch is made up).
+/// Each save is in the database when it answers; a call that ended and starts afresh is
+/// live again; a save overwrites a position queued before it, even a later one; and a
+/// hang-up's end waits for the save queued before it, so it is never undone by it.
 async fn saves_of_many_calls_share_a_commit_and_each_answers_after_it(b: Backend) {
     use caseline::prompts::Channel;
     use caseline::session::{CallSid, Session};
@@ -624,71 +626,63 @@ async fn saves_of_many_calls_share_a_commit_and_each_answers_after_it(b: Backend
         s.step = Some(step.to_string());
         s
     };
-
     let sessions = app.state.store.sessions();
+    let committed = |sid: CallSid| {
+        let reader = &reader;
+        async move {
+            let read = reader.state.store.sessions().load(&sid, now, None).await;
+            read.unwrap().map(|s| (s.turn, s.step))
+        }
+    };
+
+    // 64 new calls at once, each read from the database as soon as its save answers.
     let many: Vec<Session> = (0..64).map(|i| session(i, 1, "language")).collect();
-    let saved = futures::future::join_all(many.iter().map(|s| sessions.save(s, now))).await;
-    assert!(saved.iter().all(|r| r.is_ok()), "{saved:?}");
-    for s in &many {
-        let read = reader
-            .state
-            .store
-            .sessions()
-            .load(&s.call_sid, now, None)
-            .await;
-        let read = read.unwrap().expect("committed before the save answered");
-        assert_eq!(
-            (read.turn, read.step.as_deref()),
-            (turn(1), Some("language"))
-        );
+    let seen = futures::future::join_all(many.iter().map(|s| async {
+        sessions.save(s, now).await.expect("saved");
+        committed(s.call_sid.clone()).await
+    }))
+    .await;
+    for read in seen {
+        assert_eq!(read, Some((turn(1), Some("language".to_string()))));
     }
 
-    // A call that ended and starts afresh (its first save, an earlier turn) is live.
-    let again = &many[0];
-    assert!(
-        sessions
-            .end(&again.call_sid, "completed", now)
-            .await
-            .unwrap()
-    );
-    assert!(
-        reader
-            .state
-            .store
-            .sessions()
-            .load(&again.call_sid, now, None)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    sessions.save(again, now).await.unwrap();
-    let read = reader
-        .state
-        .store
-        .sessions()
-        .load(&again.call_sid, now, None)
-        .await;
-    assert_eq!(read.unwrap().map(|s| s.turn), Some(turn(1)), "live again");
-
-    // A position queued, then a save of the next answer: the save is what stays.
-    let moved = session(1, 5, "info-menu");
-    let next = session(1, 6, "main-menu");
-    sessions.save_position(moved, now).await.unwrap();
-    sessions.save(&next, now).await.unwrap();
-    let read = reader
-        .state
-        .store
-        .sessions()
-        .load(&next.call_sid, now, None)
-        .await;
-    let read = read.unwrap().expect("the save");
+    // A call that ended at its third answer starts afresh at its first: live again.
+    let old = session(100, 3, "main-menu");
+    sessions.save(&old, now).await.unwrap();
+    assert!(sessions.end(&old.call_sid, "completed", now).await.unwrap());
+    assert_eq!(committed(old.call_sid.clone()).await, None);
+    let afresh = session(100, 1, "language");
+    sessions.save(&afresh, now).await.unwrap();
     assert_eq!(
-        (read.turn, read.step.as_deref()),
-        (turn(6), Some("main-menu"))
+        committed(afresh.call_sid.clone()).await,
+        Some((turn(1), Some("language".to_string()))),
+        "live again"
     );
-    let held = sessions
-        .load(&next.call_sid, now, Some(turn(6)))
-        .await
-        .unwrap();
-    assert_eq!(held.map(|s| s.turn), Some(turn(6)), "held at its turn");
+
+    // A position queued (a later count, as two deliveries of one request can give),
+    // then a save: the save is what the call holds, in the database and here.
+    let moved = session(101, 7, "info-menu");
+    let saved = session(101, 6, "main-menu");
+    sessions.save_position(moved, now).await.unwrap();
+    sessions.save(&saved, now).await.unwrap();
+    let ours = sessions.load(&saved.call_sid, now, None).await.unwrap();
+    assert_eq!(ours.map(|s| s.turn), Some(turn(6)));
+    assert_eq!(
+        committed(saved.call_sid.clone()).await,
+        Some((turn(6), Some("main-menu".to_string())))
+    );
+
+    // The caller hangs up while the new call's save is queued: the end waits for it.
+    let new = session(102, 1, "language");
+    let (saved, ended) = tokio::join!(
+        sessions.save(&new, now),
+        sessions.end(&new.call_sid, "completed", now)
+    );
+    saved.unwrap();
+    assert!(ended.unwrap(), "the end found the saved call");
+    assert_eq!(
+        committed(new.call_sid.clone()).await,
+        None,
+        "and it stays over"
+    );
 }
