@@ -65,7 +65,7 @@ impl Default for Checkpoints {
 /// the kernel far less than growing it again, about a tenth of a menu step's CPU.
 const WAL_SIZE_LIMIT_BYTES: i64 = 256 * 1024 * 1024;
 
-/// PostgreSQL's twin relaxes its commit (see `super::UPSERT_SESSION`); here the group
+/// PostgreSQL's twin relaxes its commit (see `super::pg`'s `upsert_sessions!`); here the group
 /// commit already makes the save cheap.
 const UPSERT_SESSION: &str = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at) \
     VALUES ($1, $2, $3, $3) \

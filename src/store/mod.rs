@@ -155,19 +155,6 @@ pub struct Announcement {
     pub ends_at: Option<i64>,
 }
 
-/// PostgreSQL's session save commits without waiting for its WAL flush
-/// (`synchronous_commit` off, for this one statement's transaction: the `set_config`
-/// is local to it). A webhook then costs one round trip and no fsync; the trade is that
-/// a *database* crash may forget the last fraction of a second of call positions (the
-/// provider's next request then starts that call's session afresh at the step it
-/// names). A restart of Caseline loses nothing, and every other write (audit lines,
-/// imports, staff actions) still waits for the flush.
-const UPSERT_SESSION: &str = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at, turn) \
-    SELECT $1::text, $2::text, $3::bigint, $3::bigint, $4::bigint \
-    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed \
-    ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
-    updated_at = excluded.updated_at, turn = excluded.turn, ended_at = NULL, end_status = NULL";
-
 /// Shared by both backends (SQLite binds `$n` by position too).
 const SELECT_SESSION: &str = "SELECT state FROM call_sessions \
     WHERE call_sid = $1 AND ended_at IS NULL AND updated_at >= $2";
@@ -406,37 +393,7 @@ impl Sessions<'_> {
                 .await
                 .map(|_| ())
                 .context("Failed to save the call session"),
-            Store::Postgres(pg) => {
-                // With other calls' saves in one statement; written here only when the
-                // writer cannot take it.
-                let saved = match pg.hot.save_grouped(session, state, now).await {
-                    // The writer has recorded it in the cache.
-                    Ok(true) => return Ok(()),
-                    Ok(false) => Err(anyhow::anyhow!("the batch with this save failed")),
-                    Err(state) => once_more(|| {
-                        sqlx::query(UPSERT_SESSION)
-                            .bind(session.call_sid.as_str())
-                            .bind(&state)
-                            .bind(now)
-                            .bind(i64::try_from(session.turn).unwrap_or(i64::MAX))
-                            .execute(&pg.pool)
-                    })
-                    .await
-                    .map(|_| ())
-                    .map_err(anyhow::Error::from),
-                };
-                match saved {
-                    Ok(()) => {
-                        pg.hot.saved(session.clone(), now);
-                        Ok(())
-                    }
-                    Err(e) => {
-                        // Whether it reached the database is unknown: read it next time.
-                        pg.hot.forget(session.call_sid.as_str());
-                        Err(e).context("Failed to save the call session")
-                    }
-                }
-            }
+            Store::Postgres(pg) => pg.save(session, state, now).await,
         }
     }
 

@@ -53,27 +53,41 @@ const MAX_ENTRIES: usize = 50_000;
 /// under a minute; queues and dials come back by URLs without a turn).
 const IDLE_SECS: i64 = 600;
 
-/// The relaxed, batched twin of `super::UPSERT_SESSION`, with the guard described in
-/// the module's documentation: a row is moved only by a later answer (a higher count in
-/// the turn's high bits), so another server's save of the same count stays.
-const UPSERT_POSITIONS: &str = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at, turn) \
-    SELECT u.call_sid, u.state, u.at, u.at, u.turn \
-    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed, \
-    UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(call_sid, state, at, turn) \
-    ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
-    updated_at = excluded.updated_at, turn = excluded.turn \
-    WHERE call_sessions.ended_at IS NULL AND (call_sessions.turn >> 32) < (excluded.turn >> 32) \
-    RETURNING call_sid, turn";
+/// The sessions' upsert, rows given as four arrays (CallSid, state, time, turn), each
+/// written row returned, followed by what a conflict sets beyond state and turn.
+///
+/// It commits without waiting for its WAL flush (`synchronous_commit` off, for this
+/// statement's transaction only: the `set_config` is local to it), so a save costs no
+/// fsync; the trade is that a *database* crash may forget the last fraction of a second
+/// of call positions (the provider's next request then starts that call's session
+/// afresh at the step it names). A restart of Caseline loses nothing, and every other
+/// write (audit lines, imports, staff actions) still waits for the flush.
+macro_rules! upsert_sessions {
+    ($on_conflict:literal) => {
+        concat!(
+            "INSERT INTO call_sessions (call_sid, state, created_at, updated_at, turn) \
+             SELECT u.call_sid, u.state, u.at, u.at, u.turn \
+             FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed, \
+             UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[]) \
+             AS u(call_sid, state, at, turn) \
+             ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
+             updated_at = excluded.updated_at, turn = excluded.turn",
+            $on_conflict,
+            " RETURNING call_sid, turn"
+        )
+    };
+}
 
-/// The batched twin of `super::UPSERT_SESSION` for saves that wait for their commit:
-/// the row becomes the session as saved, live (a call started afresh), whatever it held.
-const UPSERT_SAVES: &str = "INSERT INTO call_sessions (call_sid, state, created_at, updated_at, turn) \
-    SELECT u.call_sid, u.state, u.at, u.at, u.turn \
-    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed, \
-    UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(call_sid, state, at, turn) \
-    ON CONFLICT (call_sid) DO UPDATE SET state = excluded.state, \
-    updated_at = excluded.updated_at, turn = excluded.turn, ended_at = NULL, end_status = NULL \
-    RETURNING call_sid, turn";
+/// Positions, with the guard described in the module's documentation: a row is moved
+/// only while the call is live and by a later answer (a higher count in the turn's high
+/// bits), so another server's save of the same count stays.
+const UPSERT_POSITIONS: &str = upsert_sessions!(
+    " WHERE call_sessions.ended_at IS NULL AND (call_sessions.turn >> 32) < (excluded.turn >> 32)"
+);
+
+/// Saves that wait for their commit: the row becomes the session as saved, live (a
+/// call started afresh), whatever it held.
+const UPSERT_SAVES: &str = upsert_sessions!(", ended_at = NULL, end_status = NULL");
 
 /// A PostgreSQL store: the pool every query uses, and the webhook path's sessions.
 #[derive(Clone, Debug)]
@@ -98,6 +112,45 @@ impl Postgres {
 }
 
 impl Postgres {
+    /// Saves a session and waits for its commit: with other calls' saves through the
+    /// writer, or in a statement of its own when the writer cannot take it (its queue
+    /// is full). A save that failed or may not have landed leaves nothing in memory, so
+    /// the call is read from the database next time.
+    pub(super) async fn save(
+        &self,
+        session: &Session,
+        state: String,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let saved = match self.hot.save_grouped(session, state, now).await {
+            // The writer has recorded it in memory.
+            Ok(true) => return Ok(()),
+            Ok(false) => Err(anyhow::anyhow!("the batch with this save failed")),
+            Err(state) => {
+                let row = Row {
+                    call_sid: session.call_sid.as_str().to_string(),
+                    state,
+                    turn: session.turn,
+                    at: now,
+                };
+                write_rows(&self.pool, UPSERT_SAVES, std::slice::from_ref(&row))
+                    .await
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from)
+            }
+        };
+        match saved {
+            Ok(()) => {
+                self.hot.saved(session.clone(), now);
+                Ok(())
+            }
+            Err(e) => {
+                self.hot.forget(session.call_sid.as_str());
+                Err(e).context("Failed to save the call session")
+            }
+        }
+    }
+
     /// The live session saved at or after `since`: from memory when this server holds
     /// it at the request's `turn`, else from the database once this server's own queued
     /// position for the call is in. When the database is behind the turn the URL names
