@@ -79,7 +79,9 @@ impl Services {
             settings.auth_token.clone(),
             settings.provider_timeout,
         )?;
+        let outbound = outbound_policy(&settings);
         Ok(Services {
+            outbound,
             health: Default::default(),
             waiting: Default::default(),
             provider,
@@ -95,6 +97,19 @@ impl Services {
             keys,
         })
     }
+}
+
+/// The numbers the agency calls back and texts: the regions it chose, never its own
+/// numbers (the ones callers dial, the caller IDs it calls and texts from).
+fn outbound_policy(s: &Settings) -> crate::outbound::Policy {
+    let own = [&s.csu_phone, &s.tty_phone]
+        .into_iter()
+        .chain(&s.tty_numbers)
+        .chain(&s.dialer.from)
+        .chain(&s.sms_from)
+        .chain(&s.csu_number)
+        .map(String::as_str);
+    crate::outbound::Policy::new(s.dialer.regions.clone(), own)
 }
 
 /// Loads and checks the prompt catalog and the flows, as at start.
@@ -179,6 +194,7 @@ impl Application {
         let listen = settings.listen;
         let metrics = settings.metrics_listen;
         let state = Arc::new(Services::serving(settings, store, clock)?);
+        crate::verify::check_key(&state.store, &state.blind).await?;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("Failed to listen on {listen}"))?;

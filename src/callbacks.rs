@@ -5,6 +5,7 @@
 use anyhow::Context;
 
 use crate::flow::engine::CallerInput;
+use crate::outbound::{Policy, Purpose, ten_digits};
 use crate::prompts::Channel;
 use crate::session::Session;
 use crate::speech::Value;
@@ -92,19 +93,6 @@ pub fn mask(number: &str) -> String {
     format!("***-***-{last4}")
 }
 
-/// A North American number as ten digits (area code and exchange not starting with 0
-/// or 1), from what the caller keyed or the provider's `From` (`+1` and ten digits).
-pub fn nanp_digits(raw: &str) -> Option<String> {
-    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
-    let ten = match digits.len() {
-        10 => digits,
-        11 if digits.starts_with('1') => digits[1..].to_string(),
-        _ => return None,
-    };
-    let b = ten.as_bytes();
-    (b[0] >= b'2' && b[3] >= b'2').then_some(ten)
-}
-
 fn set_number(session: &mut Session, ten: String) {
     session.values.insert(
         "callback_ending".into(),
@@ -116,41 +104,67 @@ fn set_number(session: &mut Session, ten: String) {
     session.callback_number = Some(format!("+1{ten}"));
 }
 
-/// `callback-use-caller`: the number the call came from, if it can be called back.
-pub fn use_caller(session: &mut Session) -> &'static str {
-    match session.caller.as_deref().and_then(nanp_digits) {
+/// `callback-use-caller`: the number the call came from, if the policy lets the agency
+/// call it back (`ok`); `none` when the caller can key another; `withheld` when the
+/// caller has neither verified nor shown a number. Such a caller gets no callback: a
+/// number keyed by someone nobody can trace would let anyone have the agency ring a
+/// stranger, so they are offered the queue and verification instead.
+pub fn use_caller(session: &mut Session, policy: &Policy) -> &'static str {
+    let callable = session.caller.as_deref().filter(|n| {
+        policy
+            .check(n, Purpose::Callback, session.dialled.as_deref())
+            .is_ok()
+    });
+    match callable.and_then(ten_digits) {
         Some(ten) => {
             set_number(session, ten);
             "ok"
         }
+        None if session.caller.is_none() && !session.verified => "withheld",
         None => "none",
     }
 }
 
-/// `callback-enter`: ten digits the caller keyed; anything else is a wrong entry.
-pub fn enter(session: &mut Session, input: &CallerInput) -> &'static str {
+/// `callback-enter`: ten digits the caller keyed: `ok`; `refused` for a number the
+/// agency does not call (see [`crate::outbound`]); anything else is a wrong entry.
+pub fn enter(session: &mut Session, input: &CallerInput, policy: &Policy) -> &'static str {
     let keyed = input.digits.trim_end_matches('#');
-    match nanp_digits(keyed).filter(|_| keyed.len() == 10) {
-        Some(ten) => {
+    let Some(ten) = ten_digits(keyed).filter(|_| keyed.len() == 10) else {
+        return "nomatch";
+    };
+    match policy.check(&ten, Purpose::Callback, session.dialled.as_deref()) {
+        Ok(()) => {
             set_number(session, ten);
             "ok"
         }
-        None => "nomatch",
+        Err(refusal) => {
+            crate::observe::count_refused_number("callback", refusal.label());
+            "refused"
+        }
     }
 }
 
-/// `request-callback`: stores the request; `already-open` when that number has one.
+/// `request-callback`: stores the request: `ok`; `already-open` when that number has
+/// one waiting; `limit` when this call already left one for another number or the
+/// number was asked for [`crate::outbound::CALLBACKS_PER_NUMBER_A_DAY`] times today; `refused` when the
+/// policy no longer lets the agency call it.
 pub async fn request(
     store: &Store,
-    now: i64,
+    policy: &Policy,
+    now: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
     session: &mut Session,
 ) -> anyhow::Result<&'static str> {
     let number = session
         .callback_number
         .clone()
         .context("request-callback ran before a number was chosen")?;
+    if let Err(refusal) = policy.check(&number, Purpose::Callback, session.dialled.as_deref()) {
+        crate::observe::count_refused_number("callback", refusal.label());
+        return Ok("refused");
+    }
     let case = session.case.as_ref().filter(|_| session.verified);
-    let created = store
+    let added = store
         .callback_queue()
         .add(&NewCallback {
             number: &number,
@@ -162,18 +176,32 @@ pub async fn request(
             call_sid: session.call_sid.as_str(),
             case_number: case.map(|c| c.case_number.as_str()),
             role: case.map(|c| c.role.as_str()),
-            requested_at: now,
+            requested_at: now.timestamp(),
+            day: agency_day(now, tz),
         })
         .await?;
-    if created {
-        tracing::info!(number = %mask(&number), "callback requested");
-        crate::observe::count("caseline_callbacks_requested_total");
-        session.callback_left = true;
-        session.callback_requested = false;
-        Ok("ok")
-    } else {
-        Ok("already-open")
-    }
+    Ok(match added {
+        Added::Created => {
+            tracing::info!(number = %mask(&number), "callback requested");
+            crate::observe::count("caseline_callbacks_requested_total");
+            session.callback_left = true;
+            session.callback_requested = false;
+            "ok"
+        }
+        Added::AlreadyOpen => "already-open",
+        Added::Limit => {
+            tracing::info!(number = %mask(&number), "a callback request over the limits");
+            crate::observe::count_refused_number("callback", "limit");
+            "limit"
+        }
+    })
+}
+
+/// The agency's day `now` falls in, as days of the common era: the per-number limit
+/// starts afresh at local midnight.
+fn agency_day(now: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> i64 {
+    use chrono::Datelike;
+    i64::from(now.with_timezone(&tz).date_naive().num_days_from_ce())
 }
 
 pub struct NewCallback<'a> {
@@ -184,34 +212,106 @@ pub struct NewCallback<'a> {
     pub case_number: Option<&'a str>,
     pub role: Option<&'a str>,
     pub requested_at: i64,
+    /// The agency day it is asked for on (see [`agency_day`]), for the daily limit.
+    pub day: i64,
+}
+
+/// What [`CallbackQueue::add`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Created,
+    /// The number has a request waiting, or this call left one for it.
+    AlreadyOpen,
+    /// This call left one for another number, or the number reached its daily limit.
+    Limit,
 }
 
 const COLUMNS: &str = "id, number, lang, channel, call_sid, case_number, role, status, \
                        requested_at, claimed_by, closed_at, outcome, attempts, due_at";
 
 impl CallbackQueue<'_> {
-    /// Stores a request; `false` when the number already has one open (nothing changes).
-    pub async fn add(&self, c: &NewCallback<'_>) -> anyhow::Result<bool> {
-        let sql = "INSERT INTO callbacks (number, lang, channel, call_sid, case_number, role, \
-                   requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
-        let done = on_both!(
+    /// Stores a request unless a limit stands in the way, in one transaction, so two
+    /// servers (or two deliveries of one webhook) agree: one open request a call, one
+    /// open request a number, at most [`crate::outbound::CALLBACKS_PER_NUMBER_A_DAY`] requests a number
+    /// a day (counted only for requests stored).
+    pub async fn add(&self, c: &NewCallback<'_>) -> anyhow::Result<Added> {
+        let open_for_call = format!(
+            "SELECT number FROM callbacks WHERE call_sid = $1 AND status NOT IN {CLOSED_SQL} LIMIT 1"
+        );
+        let open_for_number = format!(
+            "SELECT id FROM callbacks WHERE number = $1 AND status NOT IN {CLOSED_SQL} LIMIT 1"
+        );
+        let count = "INSERT INTO callback_quota (number, day, requests) VALUES ($1, $2, 1) \
+                     ON CONFLICT (number, day) DO UPDATE SET requests = callback_quota.requests + 1 \
+                     WHERE callback_quota.requests < $3 RETURNING requests";
+        let insert = "INSERT INTO callbacks (number, lang, channel, call_sid, case_number, role, \
+                      requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
+        // SQLite takes the write lock at once: the session writer may commit between a
+        // read and a write of a deferred transaction, which SQLite answers with BUSY.
+        let begin = match self.store {
+            Store::Sqlite(_) => "BEGIN IMMEDIATE",
+            Store::Postgres(_) => "BEGIN",
+        };
+        Ok(on_both!(
             self.store,
             write | pool | {
-                sqlx::query(sql)
-                    .bind(c.number)
-                    .bind(c.lang)
-                    .bind(c.channel)
-                    .bind(c.call_sid)
-                    .bind(c.case_number)
-                    .bind(c.role)
-                    .bind(c.requested_at)
-                    .execute(pool)
+                let mut tx = pool
+                    .begin_with(begin)
                     .await
-                    .context("Failed to store the callback request")?
-                    .rows_affected()
+                    .context("Failed to start storing a callback request")?;
+                let for_call: Option<String> =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(open_for_call))
+                        .bind(c.call_sid)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .context("Failed to read the call's callback request")?;
+                let for_number: Option<i64> =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(open_for_number))
+                        .bind(c.number)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .context("Failed to read the number's callback request")?;
+                match (for_call, for_number) {
+                    (Some(n), _) if n != c.number => Added::Limit,
+                    (Some(_), _) | (None, Some(_)) => Added::AlreadyOpen,
+                    (None, None) => {
+                        let counted: Option<i64> = sqlx::query_scalar(count)
+                            .bind(c.number)
+                            .bind(c.day)
+                            .bind(crate::outbound::CALLBACKS_PER_NUMBER_A_DAY)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .context("Failed to count the number's callback requests")?;
+                        if counted.is_none() {
+                            Added::Limit
+                        } else {
+                            let stored = sqlx::query(insert)
+                                .bind(c.number)
+                                .bind(c.lang)
+                                .bind(c.channel)
+                                .bind(c.call_sid)
+                                .bind(c.case_number)
+                                .bind(c.role)
+                                .bind(c.requested_at)
+                                .execute(&mut *tx)
+                                .await
+                                .context("Failed to store the callback request")?
+                                .rows_affected();
+                            if stored == 1 {
+                                tx.commit()
+                                    .await
+                                    .context("Failed to store the callback request")?;
+                                Added::Created
+                            } else {
+                                // Another server stored one for this number or call
+                                // first; the count is rolled back with this one.
+                                Added::AlreadyOpen
+                            }
+                        }
+                    }
+                }
             }
-        );
-        Ok(done == 1)
+        ))
     }
 
     /// Requests not closed yet, oldest first; with `all`, closed ones too.
@@ -252,19 +352,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_are_ten_nanp_digits_and_listings_show_four() {
-        assert_eq!(nanp_digits("+15305550123").as_deref(), Some("5305550123"));
-        assert_eq!(nanp_digits("5305550123").as_deref(), Some("5305550123"));
-        for bad in [
-            "",
-            "+442071234567",
-            "0305550123",
-            "5301550123",
-            "anonymous",
-            "900555012",
-        ] {
-            assert_eq!(nanp_digits(bad), None, "{bad}");
-        }
+    fn listings_show_four_digits() {
         assert_eq!(mask("+15305550123"), "***-***-0123");
     }
 }

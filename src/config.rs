@@ -102,6 +102,9 @@ pub struct DialerSettings {
     pub queue: Option<String>,
     /// The local hours (start, end) a callback may ring, besides the office hours.
     pub ring_hours: (u32, u32),
+    /// The +1 countries callbacks may ring (`CASELINE_CALLBACK_REGIONS`, `US` by
+    /// default; for example `US,CA`). Texts go to US numbers only, whatever this says.
+    pub regions: Vec<phonenumber::country::Id>,
 }
 
 impl Default for DialerSettings {
@@ -114,6 +117,7 @@ impl Default for DialerSettings {
             retry_secs: 15 * 60,
             queue: None,
             ring_hours: (8, 21),
+            regions: vec![phonenumber::country::Id::US],
         }
     }
 }
@@ -384,6 +388,10 @@ impl Settings {
         s.dialer.attempts = i64::from(number("callback_attempts", 3)?.max(1));
         s.dialer.retry_secs = i64::from(number("callback_retry_minutes", 15)?) * 60;
         s.dialer.queue = get("callback_queue");
+        if let Some(v) = get("callback_regions") {
+            s.dialer.regions = crate::outbound::Policy::parse_regions(&v)
+                .map_err(|e| anyhow!("CASELINE_CALLBACK_REGIONS: {e}"))?;
+        }
         s.tty_mode = match get("tty_mode").as_deref() {
             None | Some("baudot") => TtyMode::Baudot,
             Some("text") => TtyMode::Text,

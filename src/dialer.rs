@@ -12,6 +12,7 @@ use anyhow::Context;
 use chrono::Timelike;
 
 use crate::callbacks::CLOSED_SQL;
+use crate::outbound::Purpose;
 use crate::provider::ProviderError;
 use crate::state::Services;
 use crate::store::{AuditLine, CallbackQueue, Sqlite, Store, on_both};
@@ -70,6 +71,12 @@ pub async fn tick(s: &Services) -> anyhow::Result<Tick> {
         tracing::warn!(request = id, "a callback's dial never reported its end");
         not_reached(s, id, None, "lost").await?;
     }
+    // Requests left open with every attempt spent (by a release before "later" was
+    // counted) are closed, never dialled again.
+    s.store
+        .callback_queue()
+        .close_spent(s.settings.dialer.attempts, now.timestamp())
+        .await?;
     if s.store.callback_queue().paused().await? {
         return Ok(Tick::Paused);
     }
@@ -84,7 +91,7 @@ pub async fn tick(s: &Services) -> anyhow::Result<Tick> {
     let Some(claimed) = s
         .store
         .callback_queue()
-        .claim_due(now.timestamp(), None)
+        .claim_due(now.timestamp(), None, d.attempts)
         .await?
     else {
         return Ok(Tick::Nothing);
@@ -109,7 +116,8 @@ pub async fn dial_now(s: &Services, id: i64) -> anyhow::Result<Option<Tick>> {
         return Ok(Some(Tick::Closed));
     }
     let now = s.now();
-    match s.store.callback_queue().claim_due(now, Some(id)).await? {
+    let most = s.settings.dialer.attempts;
+    match s.store.callback_queue().claim_due(now, Some(id), most).await? {
         Some(claimed) => dial(s, from, claimed).await.map(Some),
         None => Ok(None),
     }
@@ -117,6 +125,17 @@ pub async fn dial_now(s: &Services, id: i64) -> anyhow::Result<Option<Tick>> {
 
 async fn dial(s: &Services, from: &str, c: Claimed) -> anyhow::Result<Tick> {
     let now = s.now();
+    let queue = s.store.callback_queue();
+    // Checked again where it is dialled: a request stored before the policy (or before
+    // a narrower setting) never rings a number the policy refuses.
+    if let Err(refusal) = s.outbound.check(&c.number, Purpose::Callback, None) {
+        tracing::warn!(request = c.id, reason = refusal.label(), "a callback's number is not one the agency calls");
+        crate::observe::count_refused_number("callback", refusal.label());
+        queue.attempt(c.id, now, None, "refused by policy").await?;
+        queue.close(c.id, "failed", now).await?;
+        audit(s, now, None, "callback.dial", "refused by policy", c.id).await?;
+        return Ok(Tick::Refused(c.id));
+    }
     let base = &s.settings.public_url;
     let url = format!("{base}/voice/callback/answer?request={}", c.id);
     let status = format!("{base}/voice/callback/status?request={}", c.id);
@@ -132,7 +151,6 @@ async fn dial(s: &Services, from: &str, c: Claimed) -> anyhow::Result<Tick> {
         ("MachineDetection", "DetectMessageEnd"),
         ("Timeout", RING_SECS),
     ];
-    let queue = s.store.callback_queue();
     match s.provider.place_call(&form).await {
         Ok(call_sid) => {
             queue.dialled(c.id, &call_sid).await?;
@@ -214,16 +232,17 @@ pub async fn not_reached(
     }
 }
 
-/// The callee chose: `connected` (1), `later` (2: due again after the gap), or
-/// `cancelled` (3). Audited.
+/// The callee chose: `connected` (1), `later` (2: due again after the gap, unless that
+/// was the last attempt: then closed as unreached, declined by the callee), or
+/// `cancelled` (3). Audited. Every dial was counted when it was claimed, so "later" and
+/// silence never ring a request more than the configured attempts in all.
 pub async fn chosen(s: &Services, id: i64, call_sid: &str, choice: &str) -> anyhow::Result<()> {
     let now = s.now();
     let queue = s.store.callback_queue();
-    let dialling = queue
-        .state(id)
-        .await?
-        .is_some_and(|(status, _)| status == "dialling");
-    if !dialling || !queue.is_dial(id, Some(call_sid)).await? {
+    let Some((status, attempts)) = queue.state(id).await? else {
+        return Ok(());
+    };
+    if status != "dialling" || !queue.is_dial(id, Some(call_sid)).await? {
         tracing::info!(
             request = id,
             "a callback choice for a request no longer dialling"
@@ -231,12 +250,27 @@ pub async fn chosen(s: &Services, id: i64, call_sid: &str, choice: &str) -> anyh
         return Ok(());
     }
     queue.attempt(id, now, Some(call_sid), choice).await?;
-    match choice {
-        "connected" => queue.set_status(id, "connected").await?,
-        "later" => queue.reopen(id, now + s.settings.dialer.retry_secs).await?,
-        _ => queue.close(id, "cancelled", now).await?,
-    }
-    audit(s, now, Some(call_sid), "callback.answer", choice, id).await
+    let event = match choice {
+        "connected" => {
+            queue.set_status(id, "connected").await?;
+            choice
+        }
+        "later" if attempts >= s.settings.dialer.attempts => {
+            queue
+                .close_as(id, "unreached", "declined by the callee", now)
+                .await?;
+            "later, declined"
+        }
+        "later" => {
+            queue.reopen(id, now + s.settings.dialer.retry_secs).await?;
+            choice
+        }
+        _ => {
+            queue.close(id, "cancelled", now).await?;
+            choice
+        }
+    };
+    audit(s, now, Some(call_sid), "callback.answer", event, id).await
 }
 
 impl CallbackQueue<'_> {
@@ -270,14 +304,22 @@ impl CallbackQueue<'_> {
         Ok(())
     }
 
-    /// Claims the oldest open request that is due (or request `only`): `dialling`, one
-    /// more attempt. A request two servers reach at once goes to one of them.
-    async fn claim_due(&self, now: i64, only: Option<i64>) -> anyhow::Result<Option<Claimed>> {
+    /// Claims the oldest open request that is due (or request `only`) with attempts
+    /// left (fewer than `most`): `dialling`, one more attempt. A request two servers
+    /// reach at once goes to one of them.
+    async fn claim_due(
+        &self,
+        now: i64,
+        only: Option<i64>,
+        most: i64,
+    ) -> anyhow::Result<Option<Claimed>> {
         let pick = match only {
-            Some(_) => "SELECT id FROM callbacks WHERE id = $2 AND status = 'open'",
+            Some(_) => {
+                "SELECT id FROM callbacks WHERE id = $2 AND status = 'open' AND attempts < $3"
+            }
             None => {
-                "SELECT id FROM callbacks WHERE status = 'open' AND (due_at IS NULL OR due_at <= $1) \
-                 ORDER BY requested_at, id LIMIT 1"
+                "SELECT id FROM callbacks WHERE status = 'open' AND attempts < $3 \
+                 AND (due_at IS NULL OR due_at <= $1) ORDER BY requested_at, id LIMIT 1"
             }
         };
         let lock = match self.store {
@@ -296,10 +338,31 @@ impl CallbackQueue<'_> {
                 | sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(now)
                     .bind(only.unwrap_or(0))
+                    .bind(most)
                     .fetch_optional(pool)
                     .await
                     .context("Failed to claim a callback")?
         ))
+    }
+
+    /// Closes as unreached the open requests with `most` attempts or more spent.
+    async fn close_spent(&self, most: i64, now: i64) -> anyhow::Result<()> {
+        let sql = "UPDATE callbacks SET status = 'unreached', closed_at = $2, \
+                   outcome = COALESCE(outcome, 'every attempt spent') \
+                   WHERE status = 'open' AND attempts >= $1";
+        on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query(sql)
+                    .bind(most)
+                    .bind(now)
+                    .execute(pool)
+                    .await
+                    .context("Failed to close spent callbacks")?
+                    .rows_affected()
+        );
+        Ok(())
     }
 
     /// Gives a claimed request back as it was (the dial never went out).
@@ -348,8 +411,20 @@ impl CallbackQueue<'_> {
 
     /// Closes a request that is not closed yet.
     pub async fn close(&self, id: i64, status: &str, now: i64) -> anyhow::Result<()> {
+        self.close_as(id, status, status, now).await
+    }
+
+    /// Closes a request that is not closed yet, saying how (`outcome`, unless staff
+    /// already wrote one).
+    pub async fn close_as(
+        &self,
+        id: i64,
+        status: &str,
+        outcome: &str,
+        now: i64,
+    ) -> anyhow::Result<()> {
         let sql = format!(
-            "UPDATE callbacks SET status = $2, closed_at = $3, outcome = COALESCE(outcome, $2) \
+            "UPDATE callbacks SET status = $2, closed_at = $3, outcome = COALESCE(outcome, $4) \
              WHERE id = $1 AND status NOT IN {CLOSED_SQL}"
         );
         on_both!(
@@ -360,6 +435,7 @@ impl CallbackQueue<'_> {
                     .bind(id)
                     .bind(status)
                     .bind(now)
+                    .bind(outcome)
                     .execute(pool)
                     .await
                     .context("Failed to close a callback")?

@@ -25,6 +25,7 @@ pub mod announcement;
 pub mod callbacks;
 pub mod cases;
 pub mod hours;
+pub mod outbound;
 pub mod pay;
 pub mod provider;
 pub mod readback;

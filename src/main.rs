@@ -306,6 +306,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             let hasher = caseline::verify::Hasher::new(settings.hash_cost)?;
             let store = Store::connect(&settings.database_url).await?;
+            caseline::verify::check_key(&store, &blind).await?;
             let started = std::time::Instant::now();
             let stats = caseline::cases::import::run(&store, &blind, &hasher, extract, &|m| {
                 eprintln!("  {m}")

@@ -13,6 +13,7 @@
 //! | `caseline_transfers_total` | counter | |
 //! | `caseline_callers_waiting` | gauge | |
 //! | `caseline_callbacks_requested_total`, `caseline_callbacks_dialled_total` | counter | |
+//! | `caseline_numbers_refused_total` | counter | `purpose` (`callback`, `text`), `reason` |
 //! | `caseline_payments_total` | counter | `result` |
 //! | `caseline_requests_total` | counter | `kind`, `outcome` |
 //! | `caseline_screen_pops_total` | counter | `result` (`delivered`, `failed`) |
@@ -139,6 +140,13 @@ pub fn count(name: &'static str) {
 
 pub fn count_by(name: &'static str, label: &'static str, value: &str) {
     metrics::counter!(name, label => value.to_string()).increment(1);
+}
+
+/// A number the outbound policy or its limits refused: `purpose` (`callback`, `text`)
+/// and why (`region`, `kind`, `own-number`, `invalid`, `limit`); never the number.
+pub fn count_refused_number(purpose: &'static str, reason: &'static str) {
+    metrics::counter!("caseline_numbers_refused_total", "purpose" => purpose, "reason" => reason)
+        .increment(1);
 }
 
 pub fn gauge(name: &'static str, value: f64) {

@@ -8,6 +8,7 @@
 
 use anyhow::Context;
 
+use crate::outbound::Purpose;
 use crate::session::Session;
 use crate::speech::Value;
 use crate::store::{AuditLine, RequestQueue, Sqlite, Store, on_both};
@@ -222,8 +223,9 @@ fn say_requested_on(session: &mut Session, at: i64, tz: chrono_tz::Tz) -> anyhow
 }
 
 /// `text-reference`: sends the reference number just read back to the calling number
-/// (`sent`), or says it could not (`failed`: no number, no sender, or the provider
-/// refused). Audited either way.
+/// (`sent`), or says it could not (`failed`: no number, no sender, a number the policy
+/// does not text, or the provider refused). At most one text a request, whatever the
+/// call or server. Audited either way.
 pub async fn text_reference(
     s: &crate::state::Services,
     session: &mut Session,
@@ -236,20 +238,36 @@ pub async fn text_reference(
     if matches!(session.values.get("texted"), Some(Value::Text(t)) if *t == reference) {
         return Ok("sent");
     }
-    let outcome = match (&s.settings.sms_from, &session.caller) {
-        (Some(from), Some(to)) => match s.provider.send_sms(to, from, &text_body(&reference)).await
-        {
-            Ok(()) => {
-                session
-                    .values
-                    .insert("texted".into(), Value::Text(reference.clone()));
-                "sent"
+    let to = session.caller.as_deref().filter(|to| {
+        match s.outbound.check(to, Purpose::Text, session.dialled.as_deref()) {
+            Ok(()) => true,
+            Err(refusal) => {
+                crate::observe::count_refused_number("text", refusal.label());
+                false
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "the reference text was not sent");
-                "failed"
+        }
+    });
+    let outcome = match (&s.settings.sms_from, to) {
+        (Some(from), Some(to)) => {
+            let requests = s.store.requests();
+            if !requests.mark_texted(&reference, s.now()).await? {
+                // Texted already, from another call or a second delivery of this key.
+                return Ok("sent");
             }
-        },
+            match s.provider.send_sms(to, from, &text_body(&reference)).await {
+                Ok(()) => {
+                    session
+                        .values
+                        .insert("texted".into(), Value::Text(reference.clone()));
+                    "sent"
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the reference text was not sent");
+                    requests.unmark_texted(&reference).await?;
+                    "failed"
+                }
+            }
+        }
         _ => "failed",
     };
     s.store
@@ -342,6 +360,43 @@ impl RequestQueue<'_> {
 
     /// When the case's open request of `kind` was made, if it has one (read on the
     /// writer, so a request just stored is seen).
+    /// Marks request `reference` as texted; `false` when it was already (one text a
+    /// request, decided by the database so two servers agree).
+    pub async fn mark_texted(&self, reference: &str, now: i64) -> anyhow::Result<bool> {
+        let sql = "UPDATE service_requests SET texted_at = $2 \
+                   WHERE reference = $1 AND texted_at IS NULL";
+        let marked = on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query(sql)
+                    .bind(reference)
+                    .bind(now)
+                    .execute(pool)
+                    .await
+                    .context("Failed to mark a request texted")?
+                    .rows_affected()
+        );
+        Ok(marked == 1)
+    }
+
+    /// Undoes [`Self::mark_texted`] when the text never went out.
+    pub async fn unmark_texted(&self, reference: &str) -> anyhow::Result<()> {
+        let sql = "UPDATE service_requests SET texted_at = NULL WHERE reference = $1";
+        on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query(sql)
+                    .bind(reference)
+                    .execute(pool)
+                    .await
+                    .context("Failed to unmark a request texted")?
+                    .rows_affected()
+        );
+        Ok(())
+    }
+
     pub async fn open_at(&self, case_id: i64, kind: &str) -> anyhow::Result<Option<i64>> {
         let sql = "SELECT requested_at FROM service_requests \
                    WHERE case_id = $1 AND kind = $2 AND status <> 'done'";

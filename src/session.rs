@@ -84,6 +84,10 @@ pub struct Session {
     /// number. Not shown to staff except inside a callback request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller: Option<String>,
+    /// The number the caller dialled (the provider's `To`), when it is not one of the
+    /// agency's configured numbers: one of its own all the same, never called back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialled: Option<String>,
     /// The number (E.164) the caller chose for a callback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_number: Option<String>,
@@ -234,6 +238,7 @@ impl Session {
             heard,
             values,
             caller,
+            dialled,
             callback_number,
             callback_requested,
             transfer_result,
@@ -265,6 +270,7 @@ impl Session {
             && *heard == before.heard
             && *values == before.values
             && *caller == before.caller
+            && *dialled == before.dialled
             && *callback_number == before.callback_number
             && *callback_requested == before.callback_requested
             && *transfer_result == before.transfer_result
@@ -329,6 +335,7 @@ impl Session {
             heard: Vec::new(),
             values: Default::default(),
             caller: None,
+            dialled: None,
             callback_number: None,
             callback_requested: false,
             transfer_result: None,

@@ -33,6 +33,8 @@ pub struct Services {
     pub health: crate::http::health::Health,
     /// Callers waiting in the queue, as its wait webhooks said (for the dialer).
     pub waiting: Waiting,
+    /// Which numbers the server may call back or text.
+    pub outbound: crate::outbound::Policy,
 }
 
 pub type AppState = Arc<Services>;

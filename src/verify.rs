@@ -19,7 +19,7 @@ use sha2::Sha256;
 use tokio::sync::Semaphore;
 
 use crate::config::{HashCost, Lockout};
-use crate::store::{AuditLine, Guard, Reservation, Slot, Store};
+use crate::store::{AuditLine, Guard, Reservation, Slot, Sqlite, Store, on_both};
 
 /// Nine SSN digits. No `Debug` or `Display`: the digits cannot reach a log by accident.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -117,6 +117,14 @@ impl BlindIndex {
             }
             Err(_) => String::new(),
         }
+    }
+
+    /// A fingerprint of the key, stored with the data: an HMAC of a fixed label, which
+    /// tells two keys apart and says nothing of either.
+    pub fn fingerprint(&self) -> String {
+        let mut mac = self.mac(b"fingerprint:", b"caseline blind index key");
+        mac.truncate(32);
+        mac
     }
 
     /// A calling number, for counting repeat callers without keeping the number.
@@ -342,6 +350,78 @@ pub async fn check_par(
         .write(AuditLine::in_call(now, call.as_deref(), "verify", outcome).participant(participant))
         .await?;
     Ok(outcome)
+}
+
+/// The name the blind index key's fingerprint is stored under.
+const BLIND_INDEX_KEY: &str = "blind_index";
+
+/// Refuses a blind index key other than the one the stored data was indexed with: with
+/// another key no caller could verify, and an import would add every participant a
+/// second time. The first server or import on a database records the key's
+/// fingerprint.
+pub async fn check_key(store: &Store, blind: &BlindIndex) -> anyhow::Result<()> {
+    let mine = blind.fingerprint();
+    let fingerprints = store.key_fingerprints();
+    let stored = match fingerprints.get(BLIND_INDEX_KEY).await? {
+        Some(stored) => stored,
+        // Two first starts at once: whichever was stored first is the database's key.
+        None => fingerprints.adopt(BLIND_INDEX_KEY, &mine).await?,
+    };
+    if stored != mine {
+        anyhow::bail!(
+            "CASELINE_BLIND_INDEX_KEY is not the key this database's participants were \
+             imported with (its fingerprint is {mine}; the database's is {stored}). With it \
+             no caller could verify, and an import would add every participant again. Set \
+             CASELINE_BLIND_INDEX_KEY to the key the data was imported with (kept in your \
+             secret store: see the README). If that key is lost, the indexes cannot be \
+             rebuilt: import the extract into a new, empty database with the new key."
+        );
+    }
+    Ok(())
+}
+
+impl crate::store::KeyFingerprints<'_> {
+    async fn get(&self, name: &str) -> anyhow::Result<Option<String>> {
+        let sql = "SELECT fingerprint FROM key_fingerprints WHERE name = $1";
+        Ok(on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_scalar(sql)
+                    .bind(name)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to read the key fingerprints")?
+        ))
+    }
+
+    /// Stores `fingerprint` unless one is stored already; answers the stored one.
+    async fn adopt(&self, name: &str, fingerprint: &str) -> anyhow::Result<String> {
+        let sql = "INSERT INTO key_fingerprints (name, fingerprint) VALUES ($1, $2) \
+                   ON CONFLICT (name) DO NOTHING";
+        on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query(sql)
+                    .bind(name)
+                    .bind(fingerprint)
+                    .execute(pool)
+                    .await
+                    .context("Failed to store the key's fingerprint")?
+                    .rows_affected()
+        );
+        let sql = "SELECT fingerprint FROM key_fingerprints WHERE name = $1";
+        Ok(on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query_scalar(sql)
+                    .bind(name)
+                    .fetch_one(pool)
+                    .await
+                    .context("Failed to read the key's fingerprint")?
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! `callback-enter`: ten digits to call back (an `<Input>`): `ok`; anything else is a wrong entry.
+//! `callback-enter`: ten digits to call back (an `<Input>`): `ok`; `refused` for a
+//! number the agency does not call; anything else is a wrong entry.
 
 use crate::callbacks;
 use super::{Act, Outcome};
@@ -7,14 +8,14 @@ use crate::flow::ActionSpec;
 pub const SPEC: ActionSpec = ActionSpec {
     name: "callback-enter",
     values: &[],
-    outcomes: &["ok"],
+    outcomes: &["ok", "refused"],
     takes_input: true,
     prompts: &[],
 };
 
-pub async fn run(Act { input, session, .. }: Act<'_>) -> Outcome {
+pub async fn run(Act { s, input, session, .. }: Act<'_>) -> Outcome {
     let outcome = match input {
-        Some(i) => callbacks::enter(session, i),
+        Some(i) => callbacks::enter(session, i, &s.outbound),
         None => "nomatch",
     };
     Ok(Some(outcome.to_string()))

@@ -1,4 +1,7 @@
-//! `callback-use-caller`: the calling number as the callback number: `ok`, or `none` when it cannot be called back (withheld, not a North American number).
+//! `callback-use-caller`: the calling number as the callback number: `ok`; `none` when
+//! the policy does not let the agency call it (the caller may key another); `withheld`
+//! when the caller neither verified nor showed a number (no callback: see
+//! [`callbacks::use_caller`]).
 
 use crate::callbacks;
 use super::{Act, Outcome};
@@ -7,11 +10,11 @@ use crate::flow::ActionSpec;
 pub const SPEC: ActionSpec = ActionSpec {
     name: "callback-use-caller",
     values: &[],
-    outcomes: &["ok", "none"],
+    outcomes: &["ok", "none", "withheld"],
     takes_input: false,
     prompts: &[],
 };
 
-pub async fn run(Act { session, .. }: Act<'_>) -> Outcome {
-    Ok(Some(callbacks::use_caller(session).to_string()))
+pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
+    Ok(Some(callbacks::use_caller(session, &s.outbound).to_string()))
 }

@@ -1,4 +1,6 @@
-//! `request-callback`: stores the callback request: `ok`, or `already-open` for a number with one.
+//! `request-callback`: stores the callback request: `ok`; `already-open` for a number
+//! with one; `limit` past one a call or three a number a day; `refused` for a number the
+//! policy no longer lets the agency call.
 
 use crate::callbacks;
 use super::{Act, Outcome};
@@ -7,11 +9,13 @@ use crate::flow::ActionSpec;
 pub const SPEC: ActionSpec = ActionSpec {
     name: "request-callback",
     values: &[],
-    outcomes: &["ok", "already-open"],
+    outcomes: &["ok", "already-open", "limit", "refused"],
     takes_input: false,
     prompts: &[],
 };
 
 pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
-    Ok(Some(callbacks::request(&s.store, s.now(), session).await?.to_string()))
+    let (now, tz) = (s.clock.now(), s.settings.hours.tz);
+    let outcome = callbacks::request(&s.store, &s.outbound, now, tz, session).await?;
+    Ok(Some(outcome.to_string()))
 }

@@ -182,6 +182,10 @@ pub async fn incoming(s: &Services, p: &Params) -> Result<Response, CallError> {
     let mut session = Session::new(sid, channel_for(s, p), s.now());
     s.store.sessions().number(&mut session, None);
     session.caller = p.get("From").and_then(e164);
+    session.dialled = p
+        .get("To")
+        .and_then(e164)
+        .filter(|to| !s.outbound.is_own(to));
     crate::observe::calls_active(1.0);
     // A TTY call in baudot mode: the server is the modem, on the call's media stream.
     if session.channel == Channel::Tty && s.settings.tty_mode == crate::config::TtyMode::Baudot {

@@ -4,6 +4,7 @@
 use crate::config::Settings;
 use crate::flow::engine::{CallerInput, Runtime};
 use crate::flow::{ActionId, Condition, Flow};
+use crate::outbound::Purpose;
 use crate::prompts::{Catalog, Channel, Lang};
 use crate::session::Session;
 use crate::speech;
@@ -67,7 +68,11 @@ impl Runtime for Services {
             Condition::CanText => {
                 self.settings.sms_from.is_some()
                     && self.settings.twilio_account_sid.is_some()
-                    && session.caller.is_some()
+                    && session.caller.as_deref().is_some_and(|n| {
+                        self.outbound
+                            .check(n, Purpose::Text, session.dialled.as_deref())
+                            .is_ok()
+                    })
             }
             Condition::RepresentativeReached => matches!(
                 session.transfer_result.as_deref(),

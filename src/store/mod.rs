@@ -126,6 +126,11 @@ part!(
     "Staff accounts, their logins, and their hand-offs of live calls."
 );
 part!(
+    KeyFingerprints,
+    key_fingerprints,
+    "Fingerprints of the keys the stored data depends on (never the keys)."
+);
+part!(
     CallbackQueue,
     callback_queue,
     "Callback requests left by callers."
