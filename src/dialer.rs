@@ -117,7 +117,12 @@ pub async fn dial_now(s: &Services, id: i64) -> anyhow::Result<Option<Tick>> {
     }
     let now = s.now();
     let most = s.settings.dialer.attempts;
-    match s.store.callback_queue().claim_due(now, Some(id), most).await? {
+    match s
+        .store
+        .callback_queue()
+        .claim_due(now, Some(id), most)
+        .await?
+    {
         Some(claimed) => dial(s, from, claimed).await.map(Some),
         None => Ok(None),
     }
@@ -129,7 +134,11 @@ async fn dial(s: &Services, from: &str, c: Claimed) -> anyhow::Result<Tick> {
     // Checked again where it is dialled: a request stored before the policy (or before
     // a narrower setting) never rings a number the policy refuses.
     if let Err(refusal) = s.outbound.check(&c.number, Purpose::Callback, None) {
-        tracing::warn!(request = c.id, reason = refusal.label(), "a callback's number is not one the agency calls");
+        tracing::warn!(
+            request = c.id,
+            reason = refusal.label(),
+            "a callback's number is not one the agency calls"
+        );
         crate::observe::count_refused_number("callback", refusal.label());
         queue.attempt(c.id, now, None, "refused by policy").await?;
         queue.close(c.id, "failed", now).await?;

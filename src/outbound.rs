@@ -86,9 +86,10 @@ impl Policy {
     pub fn parse_regions(v: &str) -> Result<Vec<Id>, String> {
         let mut regions = Vec::new();
         for code in v.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-            let id: Id = code.to_ascii_uppercase().parse().map_err(|_| {
-                format!("'{code}' is not a two-letter country code like US or CA")
-            })?;
+            let id: Id = code
+                .to_ascii_uppercase()
+                .parse()
+                .map_err(|_| format!("'{code}' is not a two-letter country code like US or CA"))?;
             let plus_one = phonenumber::metadata::DATABASE
                 .by_id(id.as_ref())
                 .is_some_and(|m| m.country_code() == 1);
@@ -154,7 +155,10 @@ impl Policy {
 fn not_special(ten: &str) -> Result<(), Refusal> {
     let (area, exchange, line) = (&ten[0..3], &ten[3..6], &ten[6..]);
     let n11 = |code: &str| code.ends_with("11");
-    if n11(area) || n11(exchange) || exchange == "976" || (exchange == "555" && line.starts_with("01"))
+    if n11(area)
+        || n11(exchange)
+        || exchange == "976"
+        || (exchange == "555" && line.starts_with("01"))
     {
         return Err(Refusal::Kind);
     }
@@ -195,9 +199,17 @@ mod tests {
             ("+19002101234", Err(Refusal::Kind), "900 premium rate"),
             ("+15309761234", Err(Refusal::Kind), "a 976 exchange"),
             ("+18762101234", Err(Refusal::Region), "Jamaica"),
-            ("+18092101234", Err(Refusal::Region), "the Dominican Republic"),
+            (
+                "+18092101234",
+                Err(Refusal::Region),
+                "the Dominican Republic",
+            ),
             ("+14734401234", Err(Refusal::Region), "Grenada"),
-            ("+12844941234", Err(Refusal::Region), "the British Virgin Islands"),
+            (
+                "+12844941234",
+                Err(Refusal::Region),
+                "the British Virgin Islands",
+            ),
             ("+16714721234", Err(Refusal::Region), "Guam"),
             ("+19112101234", Err(Refusal::Kind), "an N11 area code"),
             ("+15304111234", Err(Refusal::Kind), "an N11 exchange"),
@@ -206,7 +218,11 @@ mod tests {
             ("+18002101234", Err(Refusal::Kind), "an 800 number"),
             ("+18882101234", Err(Refusal::Kind), "an 888 number"),
             ("+15305550123", Err(Refusal::Kind), "555-01xx"),
-            ("+14162101234", Err(Refusal::Region), "Toronto, not by default"),
+            (
+                "+14162101234",
+                Err(Refusal::Region),
+                "Toronto, not by default",
+            ),
             ("+442071234567", Err(Refusal::Invalid), "London"),
             ("anonymous", Err(Refusal::Invalid), "no number"),
         ];

@@ -239,7 +239,10 @@ pub async fn text_reference(
         return Ok("sent");
     }
     let to = session.caller.as_deref().filter(|to| {
-        match s.outbound.check(to, Purpose::Text, session.dialled.as_deref()) {
+        match s
+            .outbound
+            .check(to, Purpose::Text, session.dialled.as_deref())
+        {
             Ok(()) => true,
             Err(refusal) => {
                 crate::observe::count_refused_number("text", refusal.label());

@@ -644,3 +644,57 @@ fn flows_diagram_draws_one_flow_file_with_its_ways_out() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_blind_index_key_other_than_the_imports_is_refused_by_import_and_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/keys.db", dir.path().display());
+    let extract = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/extract.json");
+    let first_key = "cli-test-blind-index-key-0123456789";
+    let other_key = "another-blind-index-key-9876543210";
+    let import = |key: &str| {
+        caseline()
+            .arg("import")
+            .arg(&extract)
+            .env("CASELINE_DATABASE_URL", &db)
+            .env("CASELINE_BLIND_INDEX_KEY", key)
+            .env("CASELINE_ARGON2_MEMORY_KIB", "256")
+            .env("CASELINE_ARGON2_ITERATIONS", "1")
+            .output()
+            .unwrap()
+    };
+    assert!(import(first_key).status.success());
+    let refused = import(other_key);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("CASELINE_BLIND_INDEX_KEY is not the key this database's participants were imported with"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(other_key) && !stderr.contains(first_key),
+        "{stderr}"
+    );
+    // Nothing was added: the right key finds every participant unchanged.
+    let again = import(first_key);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        stdout.contains("0 participants written, 6 unchanged"),
+        "{stdout}"
+    );
+
+    // The server refuses to start with the other key instead of failing every caller.
+    let out = caseline()
+        .args(["serve", "--insecure-no-signature"])
+        .env("CASELINE_DATABASE_URL", &db)
+        .env("CASELINE_BLIND_INDEX_KEY", other_key)
+        .env("CASELINE_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is not the key this database's participants were imported with"),
+        "{stderr}"
+    );
+}

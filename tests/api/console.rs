@@ -31,7 +31,7 @@ const PASSWORD: &str = "console-test-passphrase";
 fn params(extra: &[(&str, &str)]) -> Params {
     let mut p = vec![
         ("CallSid", CALL),
-        ("From", "+15595550123"),
+        ("From", "+15592310123"),
         ("To", common::TOLL_FREE),
     ];
     p.extend_from_slice(extra);

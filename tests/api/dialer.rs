@@ -18,7 +18,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 const AGENCY: &str = "+18669013212";
-const CALLER: &str = "+15595550123";
+const CALLER: &str = "+15592310123";
 const MARCO: (&str, &str) = ("900234567", "4820193757");
 /// The CallSid the wiremock provider gives every call it places.
 const DIAL_SID: &str = "CA99999999999999999999999999999999";
@@ -29,6 +29,8 @@ on_both_stores!(
     unanswered_calls_are_retried_after_the_gap_then_closed,
     no_call_when_closed_late_busy_or_paused,
     provider_trouble_is_retried_and_a_refused_number_closes,
+    later_and_silence_count_every_dial_and_the_last_closes_the_request,
+    a_stored_number_the_policy_refuses_is_never_dialled,
 );
 on_postgres!(two_servers_dial_a_request_once);
 
@@ -227,13 +229,14 @@ async fn request_again(app: &TestApp) -> i64 {
         .store
         .callback_queue()
         .add(&caseline::callbacks::NewCallback {
-            number: "+15305550188",
+            number: "+15302310188",
             lang: "es",
             channel: "voice",
             call_sid: "CA0123456789abcdef0123456789abcdef",
             case_number: None,
             role: None,
             requested_at: app.state.now(),
+            day: 1,
         })
         .await
         .expect("stored");
@@ -245,7 +248,7 @@ async fn request_again(app: &TestApp) -> i64 {
         .await
         .expect("list");
     open.iter()
-        .find(|c| c.number == "+15305550188")
+        .find(|c| c.number == "+15302310188")
         .expect("the request")
         .id
 }
@@ -520,4 +523,85 @@ async fn two_servers_dial_a_request_once(b: Backend) {
         "{ticks:?}"
     );
     assert_eq!(dials(&provider).await.len(), 1);
+}
+
+/// Every dial counts, whatever the callee chooses: "later" (2) and silence (three
+/// misses) reopen the request only while attempts are left, and the last closes it.
+async fn later_and_silence_count_every_dial_and_the_last_closes_the_request(b: Backend) {
+    let provider = provider_answering(201).await;
+    let app = dialler_app(b, &provider).await;
+    assert_eq!(app.state.settings.dialer.attempts, 3);
+    let id = request_callback(&app, false).await;
+    for round in 1..=3 {
+        assert_eq!(
+            tick(&app.state).await.expect("tick"),
+            Tick::Dialled(id),
+            "round {round}"
+        );
+        let mut callee = answered(&app, id, "human").await;
+        if round == 2 {
+            for _ in 0..3 {
+                callee.silence().await;
+            }
+        } else {
+            callee.press("2").await;
+        }
+        ended(&app, id, "completed").await;
+        app.clock.advance(15 * 60);
+    }
+    assert_eq!(status_of(&app, id).await, ("unreached".to_string(), 3));
+    for _ in 0..3 {
+        assert_eq!(tick(&app.state).await.expect("tick"), Tick::Nothing);
+        app.clock.advance(15 * 60);
+    }
+    assert_eq!(
+        dials(&provider).await.len(),
+        3,
+        "never more than the attempts"
+    );
+    let token = app.staff_login("sam", Role::Supervisor).await;
+    let (_, list) = app
+        .staff("GET", "/staff/callbacks?all=true", Some(&token), None)
+        .await;
+    assert_eq!(list["callbacks"][0]["outcome"], "declined by the callee");
+    // Staff cannot have it dialled again either.
+    assert_eq!(
+        caseline::dialer::dial_now(&app.state, id)
+            .await
+            .expect("dial now"),
+        None
+    );
+}
+
+/// A request stored before the policy (or a narrower setting) is checked where it is
+/// dialled: closed as failed, never rung.
+async fn a_stored_number_the_policy_refuses_is_never_dialled(b: Backend) {
+    let provider = provider_answering(201).await;
+    let app = dialler_app(b, &provider).await;
+    app.state
+        .store
+        .callback_queue()
+        .add(&caseline::callbacks::NewCallback {
+            number: "+18762101234",
+            lang: "en",
+            channel: "voice",
+            call_sid: "CA0123456789abcdef0123456789abcdef",
+            case_number: None,
+            role: None,
+            requested_at: app.state.now(),
+            day: 1,
+        })
+        .await
+        .expect("stored");
+    let id = app
+        .state
+        .store
+        .callback_queue()
+        .list(false)
+        .await
+        .expect("list")[0]
+        .id;
+    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Refused(id));
+    assert_eq!(status_of(&app, id).await.0, "failed");
+    assert!(dials(&provider).await.is_empty());
 }

@@ -312,6 +312,7 @@ impl TestApp {
             app: self,
             sid: format!("CA{}", uuid::Uuid::new_v4().simple()),
             to: to.to_string(),
+            from: CALLER_ID.to_string(),
             last: None,
         }
     }
@@ -534,15 +535,21 @@ pub struct Phone<'a> {
     pub app: &'a TestApp,
     pub sid: String,
     pub to: String,
+    /// The caller ID the provider sends (`From`): [`CALLER_ID`] unless a test changes
+    /// it (`anonymous` for a withheld number).
+    pub from: String,
     pub last: Option<Twiml>,
 }
+
+/// The number test calls come from: a US line the agency may call back.
+pub const CALLER_ID: &str = "+15592310123";
 
 impl Phone<'_> {
     fn base(&self) -> Vec<(&str, &str)> {
         vec![
             ("CallSid", self.sid.as_str()),
             ("AccountSid", "AC00000000000000000000000000000000"),
-            ("From", "+15595550123"),
+            ("From", self.from.as_str()),
             ("To", self.to.as_str()),
             ("Direction", "inbound"),
         ]

@@ -17,6 +17,7 @@ mod docs;
 mod hardening;
 mod loadtest;
 mod operating;
+mod outbound;
 mod paying;
 mod reaching;
 mod reports;

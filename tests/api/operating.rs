@@ -117,7 +117,7 @@ async fn metrics_count_a_call_on_their_own_address_only() {
 
     let before = scrape(metrics).await;
     let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
-    let caller = "+15595550177";
+    let caller = "+15592310177";
     let call = [
         ("CallSid", sid.as_str()),
         ("From", caller),
@@ -164,7 +164,7 @@ async fn metrics_count_a_call_on_their_own_address_only() {
     for (name, labels, _) in &after {
         for (_, v) in labels {
             assert!(
-                !v.contains(&sid) && !v.contains("5595550177"),
+                !v.contains(&sid) && !v.contains("5592310177"),
                 "{name} {labels:?}"
             );
         }

@@ -337,7 +337,7 @@ async fn queue_says_the_place_in_line_and_offers_a_callback(b: Backend) {
     );
     let open = app.state.store.callback_queue().list(false).await.unwrap();
     assert_eq!(open.len(), 1);
-    assert_eq!(open[0].number, "+15595550123");
+    assert_eq!(open[0].number, "+15592310123");
     assert_eq!(open[0].masked_number(), "***-***-0123");
     assert_eq!(open[0].lang, "en");
     assert_eq!(open[0].case_number, None, "not verified");
@@ -363,13 +363,13 @@ async fn callback_after_hours_to_another_number_one_open_per_number(b: Backend) 
     let confirm = call.press("1").await;
     assert!(confirm.says("termina en 0 1 2 3"), "{}", confirm.said());
     call.press("2").await;
-    let again = call.press("916555018").await;
+    let again = call.press("916231018").await;
     assert!(
         again.says("no es un número de teléfono de 10 dígitos"),
         "{}",
         again.said()
     );
-    let confirm = call.press("9165550188").await;
+    let confirm = call.press("9162310188").await;
     assert!(confirm.says("termina en 0 1 8 8"), "{}", confirm.said());
     let saved = call.press("1").await;
     assert!(
@@ -385,7 +385,7 @@ async fn callback_after_hours_to_another_number_one_open_per_number(b: Backend) 
     second.press("4").await;
     second.press("5").await;
     second.press("2").await;
-    second.press("9165550188").await;
+    second.press("9162310188").await;
     let dup = second.press("1").await;
     assert!(
         dup.says("There's already a callback waiting"),
@@ -396,13 +396,13 @@ async fn callback_after_hours_to_another_number_one_open_per_number(b: Backend) 
     let open = app.state.store.callback_queue().list(false).await.unwrap();
     assert_eq!(open.len(), 1, "{open:?}");
     let c = &open[0];
-    assert_eq!(c.number, "+19165550188");
+    assert_eq!(c.number, "+19162310188");
     assert_eq!(c.lang, "es");
     assert_eq!(c.case_number.as_deref(), Some("190000123456"));
     assert_eq!(c.role.as_deref(), Some("noncustodial"));
     let line = caseline::callbacks::listing_line(c, chrono_tz::America::Los_Angeles);
     assert!(
-        line.contains("***-***-0188") && !line.contains("916555"),
+        line.contains("***-***-0188") && !line.contains("916231"),
         "{line}"
     );
     assert!(line.contains("case 190000123456"), "{line}");

@@ -22,6 +22,7 @@ on_both_stores!(
     a_parent_with_no_checks_hears_so,
     the_recorded_address_plays_through_the_server_and_is_deleted_on_completion,
     the_reference_is_texted_and_nothing_else,
+    no_text_is_offered_to_a_number_the_agency_does_not_text,
     nothing_of_a_card_or_a_recording_is_left_anywhere,
 );
 
@@ -143,7 +144,7 @@ async fn a_spanish_caller_asks_for_the_deposit_form(b: Backend) {
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 const RECORDING: &str = "RE0123456789abcdef0123456789abcdef";
-const CALLER: &str = "+15595550123";
+const CALLER: &str = "+15592310123";
 const AGENCY: &str = "+18669013212";
 
 fn recording_path() -> String {
@@ -167,7 +168,19 @@ async fn request_from_main<'a>(
     who: (&str, &str),
     key: &str,
 ) -> (common::Phone<'a>, Twiml) {
+    request_from_main_as(app, common::CALLER_ID, lang, who, key).await
+}
+
+/// [`request_from_main`] from the caller ID `from`.
+async fn request_from_main_as<'a>(
+    app: &'a TestApp,
+    from: &str,
+    lang: &str,
+    who: (&str, &str),
+    key: &str,
+) -> (common::Phone<'a>, Twiml) {
     let mut call = app.call();
+    call.from = from.to_string();
     call.dial().await;
     call.press(lang).await;
     let menu = call.press("4").await;
@@ -495,6 +508,10 @@ async fn the_reference_is_texted_and_nothing_else(b: Backend) {
     assert_eq!(form["From"], AGENCY);
     assert_eq!(form["Body"], reference, "the number and nothing else");
     assert_eq!(form.len(), 3, "{form:?}");
+    // Once a request, decided by the database: no other call or server texts it again.
+    let now = app.state.now();
+    let requests = app.state.store.requests();
+    assert!(!requests.mark_texted(&reference, now).await.expect("mark"));
     // The same key delivered again sends nothing more.
     let url = format!("{}/voice/input/request-done-text", common::PUBLIC_URL);
     let twice = call.post(&url, &[("Digits", "1")]).await;
@@ -635,4 +652,54 @@ async fn nothing_of_a_card_or_a_recording_is_left_anywhere(b: Backend) {
     for secret in secrets {
         assert!(!text.contains(secret), "the store holds {secret}");
     }
+}
+
+/// Texts go to US numbers that may be mobiles, never abroad, toll-free, premium or the
+/// agency's own: from such a number the text is not offered, and nothing is sent.
+async fn no_text_is_offered_to_a_number_the_agency_does_not_text(b: Backend) {
+    let provider = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_string("{\"sid\":\"SM1\"}"))
+        .mount(&provider)
+        .await;
+    let app = app_with_provider(b, &provider).await;
+    for from in [
+        "+18762101234",
+        "+19002101234",
+        "+18002101234",
+        "+14162101234",
+        AGENCY,
+    ] {
+        let (call, _) = request_from_main_as(&app, from, "1", MARCO, "3").await;
+        let done = call.last.clone().expect("answered");
+        assert!(
+            done.says("Your reference number is"),
+            "{from}: {}",
+            done.said()
+        );
+        assert!(!done.says("in a text message"), "{from}: {}", done.said());
+        let url = format!("{}/voice/input/request-done-text", common::PUBLIC_URL);
+        let mut call = call;
+        call.post(&url, &[("Digits", "1")]).await;
+        // Each request of a case is open once; close it for the next caller ID.
+        let open = app.state.store.requests().list(false).await.expect("list");
+        for r in open {
+            let work = app.state.store.work();
+            let kind = caseline::store::WorkKind::Request;
+            let now = app.state.now();
+            assert!(
+                work.complete(kind, r.id, "sam", "sent", now)
+                    .await
+                    .expect("done")
+            );
+        }
+    }
+    assert!(
+        provider
+            .received_requests()
+            .await
+            .expect("requests")
+            .is_empty(),
+        "no text sent"
+    );
 }

@@ -170,7 +170,7 @@ impl Line {
                 "/voice/incoming",
                 &[
                     ("CallSid", &sid),
-                    ("From", "+15595550123"),
+                    ("From", "+15592310123"),
                     ("To", TTY_LINE),
                 ],
             )
