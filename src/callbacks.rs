@@ -104,6 +104,12 @@ fn set_number(session: &mut Session, ten: String) {
     session.callback_number = Some(format!("+1{ten}"));
 }
 
+/// Whether a callback may be offered at all: a caller who verified, or whose number
+/// shows. Anyone else could have the agency ring a stranger's number.
+pub fn may_offer(session: &Session) -> bool {
+    session.verified || session.caller.is_some()
+}
+
 /// `callback-use-caller`: the number the call came from, if the policy lets the agency
 /// call it back (`ok`); `none` when the caller can key another; `withheld` when the
 /// caller has neither verified nor shown a number. Such a caller gets no callback: a
@@ -120,7 +126,7 @@ pub fn use_caller(session: &mut Session, policy: &Policy) -> &'static str {
             set_number(session, ten);
             "ok"
         }
-        None if session.caller.is_none() && !session.verified => "withheld",
+        None if !may_offer(session) => "withheld",
         None => "none",
     }
 }

@@ -106,7 +106,11 @@ pub async fn wait(s: &Services, p: &Params) -> Response {
     if values.position >= s.settings.queue_long_position.max(1) {
         ids.push("queue.long");
     }
-    ids.push("queue.offer");
+    // No callback offered to a caller who could not have one: pressing 1 would cost
+    // them their place for nothing.
+    if session.as_ref().is_none_or(crate::callbacks::may_offer) {
+        ids.push("queue.offer");
+    }
     let mut gather = Element::new("Gather")
         .attr("input", "dtmf")
         .attr("numDigits", "1")
@@ -141,7 +145,7 @@ pub async fn choice(s: &Services, p: &Params) -> Result<Response, CallError> {
     let mut session = crate::call::session_for(s, p).await?;
     let lang = session.lang.unwrap_or(Lang::En);
     let mut r = Response::new();
-    if crate::call::caller_input(p).digits == "1" {
+    if crate::call::caller_input(p).digits == "1" && crate::callbacks::may_offer(&session) {
         session.callback_requested = true;
         save(s, &session).await?;
         r.verbs.extend(engine::say_element(

@@ -9,6 +9,7 @@ on_both_stores!(
     numbers_the_agency_does_not_call_are_refused_and_the_call_goes_on,
     one_callback_a_call_and_three_a_number_a_day,
     a_caller_who_neither_verified_nor_shows_a_number_gets_no_callback,
+    the_queue_offers_no_callback_to_a_caller_who_could_not_have_one,
 );
 
 const MARCO: (&str, &str) = ("900234567", "4820193757");
@@ -203,4 +204,25 @@ async fn a_caller_who_neither_verified_nor_shows_a_number_gets_no_callback(b: Ba
     call.press("9162101234").await;
     let saved = call.press("1").await;
     assert!(saved.says("will call you back"), "{}", saved.said());
+}
+
+async fn the_queue_offers_no_callback_to_a_caller_who_could_not_have_one(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call();
+    call.from = "anonymous".into();
+    call.dial().await;
+    call.press("1").await;
+    let transfer = call.press("0").await;
+    let wait_url = transfer
+        .find("Enqueue")
+        .and_then(|e| e.get("waitUrl"))
+        .expect("queued")
+        .to_string();
+    let wait = call.post(&wait_url, &[("QueuePosition", "3")]).await;
+    assert!(wait.says("You are number 3 in line."), "{}", wait.said());
+    assert!(!wait.says("call you back"), "{}", wait.said());
+    // 1 pressed anyway keeps the caller's place.
+    let stay = call.press("1").await;
+    assert!(stay.find("Leave").is_none(), "{}", stay.xml);
+    assert!(stay.says("stay on the line"), "{}", stay.said());
 }
