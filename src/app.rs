@@ -102,6 +102,17 @@ impl Services {
 /// The numbers the agency calls back and texts: the regions it chose, never its own
 /// numbers (the ones callers dial, the caller IDs it calls and texts from).
 fn outbound_policy(s: &Settings) -> crate::outbound::Policy {
+    for (name, number) in [
+        ("CASELINE_CSU_PHONE", &s.csu_phone),
+        ("CASELINE_TTY_PHONE", &s.tty_phone),
+    ] {
+        if crate::outbound::ten_digits(number).is_none() {
+            tracing::warn!(
+                setting = name,
+                "not a ten-digit North American number: callbacks to it are not refused as the agency's own"
+            );
+        }
+    }
     let own = [&s.csu_phone, &s.tty_phone]
         .into_iter()
         .chain(&s.tty_numbers)

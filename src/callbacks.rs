@@ -104,30 +104,37 @@ fn set_number(session: &mut Session, ten: String) {
     session.callback_number = Some(format!("+1{ten}"));
 }
 
-/// Whether a callback may be offered at all: a caller who verified, or whose number
-/// shows. Anyone else could have the agency ring a stranger's number.
-pub fn may_offer(session: &Session) -> bool {
-    session.verified || session.caller.is_some()
+/// Whether a callback may be offered at all: a caller who verified (they may key a
+/// number), or whose calling number the agency may call back. Anyone else could have
+/// the agency ring a stranger's number, or would be offered what they cannot have.
+pub fn may_offer(session: &Session, policy: &Policy) -> bool {
+    session.verified || callable_caller(session, policy).is_some()
+}
+
+/// The calling number's ten digits, if the policy lets the agency call it back.
+fn callable_caller(session: &Session, policy: &Policy) -> Option<String> {
+    let caller = session.caller.as_deref()?;
+    policy
+        .check(caller, Purpose::Callback, session.dialled.as_deref())
+        .ok()?;
+    ten_digits(caller)
 }
 
 /// `callback-use-caller`: the number the call came from, if the policy lets the agency
-/// call it back (`ok`); `none` when the caller can key another; `withheld` when the
-/// caller has neither verified nor shown a number. Such a caller gets no callback: a
-/// number keyed by someone nobody can trace would let anyone have the agency ring a
-/// stranger, so they are offered the queue and verification instead.
+/// call it back (`ok`); `refused` when it does not (the caller is told, and may key
+/// another); `none` when no number shows but the caller verified (they key one);
+/// `withheld` when the caller has neither verified nor shown a number. Such a caller
+/// gets no callback: a number keyed by someone nobody can trace would let anyone have
+/// the agency ring a stranger, so they are offered the menus and a person instead.
 pub fn use_caller(session: &mut Session, policy: &Policy) -> &'static str {
-    let callable = session.caller.as_deref().filter(|n| {
-        policy
-            .check(n, Purpose::Callback, session.dialled.as_deref())
-            .is_ok()
-    });
-    match callable.and_then(ten_digits) {
+    match callable_caller(session, policy) {
         Some(ten) => {
             set_number(session, ten);
             "ok"
         }
-        None if !may_offer(session) => "withheld",
-        None => "none",
+        None if session.caller.is_some() => "refused",
+        None if session.verified => "none",
+        None => "withheld",
     }
 }
 

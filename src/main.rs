@@ -44,6 +44,9 @@ enum Command {
         /// The extract file.
         file: PathBuf,
     },
+    /// Record CASELINE_BLIND_INDEX_KEY as this database's key: once, for a database
+    /// imported before key fingerprints were kept, with the key it was imported with.
+    AdoptKey,
     /// Call flows.
     Flows {
         #[command(subcommand)]
@@ -281,6 +284,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = Settings::load()?;
             let store = Store::connect(&settings.database_url).await?;
             println!("database ready ({}), migrations applied", store.backend());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::AdoptKey => {
+            telemetry::init("warn");
+            let settings = Settings::load()?;
+            let blind = caseline::verify::BlindIndex::new(
+                settings.blind_index_key.as_deref().unwrap_or(""),
+            )
+            .map_err(|_| {
+                anyhow::anyhow!("CASELINE_BLIND_INDEX_KEY must be set (at least 32 characters)")
+            })?;
+            let store = Store::connect(&settings.database_url).await?;
+            caseline::verify::adopt_key(&store, &blind).await?;
+            println!(
+                "recorded: serve and import now accept only this key (fingerprint {})",
+                blind.fingerprint()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { file } => {

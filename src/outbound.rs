@@ -111,15 +111,17 @@ impl Policy {
         ten_digits(number).is_some_and(|ten| self.own.contains(&ten))
     }
 
-    /// Whether the agency may ring (or text) `number` (E.164, `+1` and ten digits) for
-    /// `purpose`; `dialled` is the number the caller called, one of the agency's own.
+    /// Whether the agency may ring (or text) `number` for `purpose`: exactly `+1` and
+    /// ten digits (a caller ID) or ten digits (keyed). Nothing looser: `+47 92345678`
+    /// read digit by digit would pass as an Arkansas number. `dialled` is the number the
+    /// caller called, one of the agency's own.
     pub fn check(
         &self,
         number: &str,
         purpose: Purpose,
         dialled: Option<&str>,
     ) -> Result<(), Refusal> {
-        let ten = ten_digits(number).ok_or(Refusal::Invalid)?;
+        let ten = strict_ten(number).ok_or(Refusal::Invalid)?;
         if self.own.contains(&ten) || dialled.and_then(ten_digits).as_deref() == Some(&ten) {
             return Err(Refusal::Own);
         }
@@ -147,6 +149,16 @@ impl Policy {
         };
         if kind_ok { Ok(()) } else { Err(Refusal::Kind) }
     }
+}
+
+/// The ten digits of `+1` and ten digits, or of ten digits alone.
+fn strict_ten(number: &str) -> Option<String> {
+    let digits = number.strip_prefix("+1").unwrap_or(number);
+    let plain = digits.len() == 10 && digits.bytes().all(|b| b.is_ascii_digit());
+    let plus = number.starts_with('+') == number.starts_with("+1");
+    (plain && plus)
+        .then(|| digits.to_string())
+        .filter(|t| ten_digits(t).is_some())
 }
 
 /// North American numbers no person answers on, or that charge the caller, which the
@@ -225,6 +237,24 @@ mod tests {
             ),
             ("+442071234567", Err(Refusal::Invalid), "London"),
             ("anonymous", Err(Refusal::Invalid), "no number"),
+            (
+                "+4792345678",
+                Err(Refusal::Invalid),
+                "Norway, read as Arkansas",
+            ),
+            (
+                "+6592345678",
+                Err(Refusal::Invalid),
+                "Singapore, read as Alabama",
+            ),
+            (
+                "+7378742833",
+                Err(Refusal::Invalid),
+                "the provider's RESTRICTED",
+            ),
+            ("+1 916 210 1234", Err(Refusal::Invalid), "spaces"),
+            ("19162101234", Err(Refusal::Invalid), "eleven digits keyed"),
+            ("9162101234", Ok(()), "ten digits keyed"),
         ];
         for (number, want, what) in table {
             assert_eq!(

@@ -9,6 +9,7 @@
 use anyhow::Context;
 
 use crate::outbound::Purpose;
+use crate::provider::ProviderError;
 use crate::session::Session;
 use crate::speech::Value;
 use crate::store::{AuditLine, RequestQueue, Sqlite, Store, on_both};
@@ -250,28 +251,36 @@ pub async fn text_reference(
             }
         }
     });
-    let outcome = match (&s.settings.sms_from, to) {
-        (Some(from), Some(to)) => {
+    // What the caller hears (`sent`, `failed`: the number read again), and what the
+    // audit says happened.
+    let (outcome, audited) = match (&s.settings.sms_from, to, session.caller.is_some()) {
+        (Some(from), Some(to), _) => {
             let requests = s.store.requests();
-            if !requests.mark_texted(&reference, s.now()).await? {
-                // Texted already, from another call or a second delivery of this key.
-                return Ok("sent");
-            }
-            match s.provider.send_sms(to, from, &text_body(&reference)).await {
-                Ok(()) => {
-                    session
-                        .values
-                        .insert("texted".into(), Value::Text(reference.clone()));
-                    "sent"
+            if requests.mark_texted(&reference, s.now()).await? {
+                match s.provider.send_sms(to, from, &text_body(&reference)).await {
+                    Ok(()) => {
+                        session
+                            .values
+                            .insert("texted".into(), Value::Text(reference.clone()));
+                        ("sent", "sent")
+                    }
+                    // It may have gone out: never a second.
+                    Err(ProviderError::Timeout) => ("failed", "timed out"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the reference text was not sent");
+                        if let Err(e) = requests.unmark_texted(&reference).await {
+                            tracing::warn!(error = %format!("{e:#}"), "a request stays marked texted");
+                        }
+                        ("failed", "failed")
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "the reference text was not sent");
-                    requests.unmark_texted(&reference).await?;
-                    "failed"
-                }
+            } else {
+                // Texted already, by another delivery whose session was not kept.
+                ("failed", "already texted")
             }
         }
-        _ => "failed",
+        (_, None, true) => ("failed", "refused by policy"),
+        _ => ("failed", "failed"),
     };
     s.store
         .audit_log()
@@ -280,7 +289,7 @@ pub async fn text_reference(
                 s.now(),
                 Some(session.call_sid.as_str()),
                 "request.text",
-                outcome,
+                audited,
             )
             .participant(session.participant)
             .case(session.case.as_ref().map(|c| c.case_id)),

@@ -357,13 +357,21 @@ const BLIND_INDEX_KEY: &str = "blind_index";
 
 /// Refuses a blind index key other than the one the stored data was indexed with: with
 /// another key no caller could verify, and an import would add every participant a
-/// second time. The first server or import on a database records the key's
-/// fingerprint.
+/// second time. The first server or import on an empty database records the key's
+/// fingerprint; a database with participants but no fingerprint (imported before
+/// fingerprints were kept) waits for `caseline adopt-key`, so a wrong key is never
+/// recorded by accident.
 pub async fn check_key(store: &Store, blind: &BlindIndex) -> anyhow::Result<()> {
     let mine = blind.fingerprint();
     let fingerprints = store.key_fingerprints();
     let stored = match fingerprints.get(BLIND_INDEX_KEY).await? {
         Some(stored) => stored,
+        None if store.cases().has_participants().await? => anyhow::bail!(
+            "this database holds participants imported before key fingerprints were kept, \
+             so it cannot tell whether CASELINE_BLIND_INDEX_KEY is their key. If it is the \
+             key they were imported with, record it once with `caseline adopt-key`; a \
+             wrong key recorded there would leave every caller unable to verify."
+        ),
         // Two first starts at once: whichever was stored first is the database's key.
         None => fingerprints.adopt(BLIND_INDEX_KEY, &mine).await?,
     };
@@ -380,7 +388,33 @@ pub async fn check_key(store: &Store, blind: &BlindIndex) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// `caseline adopt-key`: records `blind`'s fingerprint as the database's, replacing any.
+pub async fn adopt_key(store: &Store, blind: &BlindIndex) -> anyhow::Result<()> {
+    store
+        .key_fingerprints()
+        .replace(BLIND_INDEX_KEY, &blind.fingerprint())
+        .await
+}
+
 impl crate::store::KeyFingerprints<'_> {
+    async fn replace(&self, name: &str, fingerprint: &str) -> anyhow::Result<()> {
+        let sql = "INSERT INTO key_fingerprints (name, fingerprint) VALUES ($1, $2) \
+                   ON CONFLICT (name) DO UPDATE SET fingerprint = excluded.fingerprint";
+        on_both!(
+            self.store,
+            write
+                | pool
+                | sqlx::query(sql)
+                    .bind(name)
+                    .bind(fingerprint)
+                    .execute(pool)
+                    .await
+                    .context("Failed to record the key's fingerprint")?
+                    .rows_affected()
+        );
+        Ok(())
+    }
+
     async fn get(&self, name: &str) -> anyhow::Result<Option<String>> {
         let sql = "SELECT fingerprint FROM key_fingerprints WHERE name = $1";
         Ok(on_both!(

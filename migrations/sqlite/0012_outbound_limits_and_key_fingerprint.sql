@@ -11,7 +11,14 @@ CREATE TABLE callback_quota (
 );
 
 -- One request not closed per call. A call that left several before this (the attack
--- that found the gap left 299) keeps its first; the others are cancelled.
+-- that found the gap left 299) keeps one: one a staff member or the dialer is working
+-- on if there is one, else its first; the others are cancelled.
+UPDATE callbacks SET status = 'cancelled', closed_at = requested_at, outcome = 'duplicate in one call'
+ WHERE status = 'open'
+   AND EXISTS (SELECT 1 FROM callbacks o
+                WHERE o.call_sid = callbacks.call_sid AND o.id <> callbacks.id
+                  AND o.status NOT IN ('done', 'unreached', 'cancelled', 'failed')
+                  AND (o.status <> 'open' OR o.id < callbacks.id));
 UPDATE callbacks SET status = 'cancelled', closed_at = requested_at, outcome = 'duplicate in one call'
  WHERE status NOT IN ('done', 'unreached', 'cancelled', 'failed')
    AND id NOT IN (SELECT MIN(id) FROM callbacks

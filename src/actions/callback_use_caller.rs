@@ -1,7 +1,7 @@
-//! `callback-use-caller`: the calling number as the callback number: `ok`; `none` when
-//! the policy does not let the agency call it (the caller may key another); `withheld`
-//! when the caller neither verified nor showed a number (no callback: see
-//! [`callbacks::use_caller`]).
+//! `callback-use-caller`: the calling number as the callback number: `ok`; `refused`
+//! when the policy does not let the agency call it (the caller may key another); `none`
+//! when no number shows but the caller verified; `withheld` when the caller neither
+//! verified nor showed a number (no callback: see [`callbacks::use_caller`]).
 
 use crate::callbacks;
 use super::{Act, Outcome};
@@ -10,7 +10,7 @@ use crate::flow::ActionSpec;
 pub const SPEC: ActionSpec = ActionSpec {
     name: "callback-use-caller",
     values: &[],
-    outcomes: &["ok", "none", "withheld"],
+    outcomes: &["ok", "none", "refused", "withheld"],
     takes_input: false,
     prompts: &[],
 };

@@ -205,9 +205,11 @@ pub async fn incoming(s: &Services, p: &Params) -> Result<Response, CallError> {
 }
 
 /// A number as the provider sends it (`+` and digits), or nothing: a withheld or odd
-/// caller ID is not kept.
+/// caller ID is not kept, nor the keypad spellings the provider sends for one
+/// (ANONYMOUS, RESTRICTED, UNAVAILABLE, BLOCKED), which look like real numbers.
 fn e164(raw: &str) -> Option<String> {
-    crate::config::is_e164(raw).then(|| raw.to_string())
+    const WITHHELD: &[&str] = &["+266696687", "+7378742833", "+86282452253", "+2562533"];
+    (crate::config::is_e164(raw) && !WITHHELD.contains(&raw)).then(|| raw.to_string())
 }
 
 /// How a `<Dial>` or `<Enqueue>` ended, when this request is its action.

@@ -108,7 +108,8 @@ pub async fn wait(s: &Services, p: &Params) -> Response {
     }
     // No callback offered to a caller who could not have one: pressing 1 would cost
     // them their place for nothing.
-    if session.as_ref().is_none_or(crate::callbacks::may_offer) {
+    let offer = |session: &Session| crate::callbacks::may_offer(session, &s.outbound);
+    if session.as_ref().is_none_or(offer) {
         ids.push("queue.offer");
     }
     let mut gather = Element::new("Gather")
@@ -145,7 +146,8 @@ pub async fn choice(s: &Services, p: &Params) -> Result<Response, CallError> {
     let mut session = crate::call::session_for(s, p).await?;
     let lang = session.lang.unwrap_or(Lang::En);
     let mut r = Response::new();
-    if crate::call::caller_input(p).digits == "1" && crate::callbacks::may_offer(&session) {
+    let may = crate::callbacks::may_offer(&session, &s.outbound);
+    if crate::call::caller_input(p).digits == "1" && may {
         session.callback_requested = true;
         save(s, &session).await?;
         r.verbs.extend(engine::say_element(

@@ -65,6 +65,15 @@ impl Runtime for Services {
                 .is_some(),
             Condition::CallbackRequested => session.callback_requested,
             Condition::StaffTransfer => session.staff_transfer.is_some(),
+            Condition::CallbackLastAttempt => match session.callback_request {
+                Some(id) => self
+                    .store
+                    .callback_queue()
+                    .state(id)
+                    .await?
+                    .is_some_and(|(_, attempts)| attempts >= self.settings.dialer.attempts),
+                None => false,
+            },
             Condition::CanText => {
                 self.settings.sms_from.is_some()
                     && self.settings.twilio_account_sid.is_some()

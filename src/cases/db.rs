@@ -83,6 +83,20 @@ fn word<T>(s: &str, parse: fn(&str) -> Option<T>) -> anyhow::Result<T> {
 }
 
 impl Cases<'_> {
+    /// Whether any participant has been imported.
+    pub async fn has_participants(&self) -> anyhow::Result<bool> {
+        let sql = "SELECT id FROM participants LIMIT 1";
+        let any: Option<i64> = on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_scalar(sql)
+                    .fetch_optional(pool)
+                    .await
+                    .context("Failed to look for participants")?
+        );
+        Ok(any.is_some())
+    }
+
     /// Every participant's blind index, row id and fingerprint (the import compares).
     pub async fn participant_fingerprints(&self) -> anyhow::Result<HashMap<String, (i64, String)>> {
         let sql = "SELECT par_index, id, fingerprint FROM participants";

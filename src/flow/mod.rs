@@ -243,6 +243,9 @@ pub enum Condition {
     /// A reference number can be texted to the caller: `CASELINE_SMS_FROM` is set and
     /// the calling number is known.
     CanText,
+    /// This call, placed by the dialer, is its request's last attempt: "later" is not
+    /// offered, since nobody would call again.
+    CallbackLastAttempt,
 }
 
 impl Condition {
@@ -257,6 +260,7 @@ impl Condition {
         ("representative-reached", Condition::RepresentativeReached),
         ("staff-transfer", Condition::StaffTransfer),
         ("can-text", Condition::CanText),
+        ("callback-last-attempt", Condition::CallbackLastAttempt),
     ];
 
     pub fn parse(name: &str) -> Option<Condition> {

@@ -683,6 +683,33 @@ fn a_blind_index_key_other_than_the_imports_is_refused_by_import_and_serve() {
         "{stdout}"
     );
 
+    // A database imported before fingerprints were kept waits for `adopt-key`.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+        sqlx::query("DELETE FROM key_fingerprints")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+    let waits = import(first_key);
+    let stderr = String::from_utf8_lossy(&waits.stderr);
+    assert!(!waits.status.success(), "{stderr}");
+    assert!(stderr.contains("caseline adopt-key"), "{stderr}");
+    let adopt = caseline()
+        .arg("adopt-key")
+        .env("CASELINE_DATABASE_URL", &db)
+        .env("CASELINE_BLIND_INDEX_KEY", first_key)
+        .output()
+        .unwrap();
+    assert!(
+        adopt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&adopt.stderr)
+    );
+    assert!(import(first_key).status.success());
+
     // The server refuses to start with the other key instead of failing every caller.
     let out = caseline()
         .args(["serve", "--insecure-no-signature"])

@@ -526,7 +526,8 @@ async fn two_servers_dial_a_request_once(b: Backend) {
 }
 
 /// Every dial counts, whatever the callee chooses: "later" (2) and silence (three
-/// misses) reopen the request only while attempts are left, and the last closes it.
+/// misses) reopen the request only while attempts are left, and the last closes it
+/// (and says so, offering no "later").
 async fn later_and_silence_count_every_dial_and_the_last_closes_the_request(b: Backend) {
     let provider = provider_answering(201).await;
     let app = dialler_app(b, &provider).await;
@@ -539,12 +540,31 @@ async fn later_and_silence_count_every_dial_and_the_last_closes_the_request(b: B
             "round {round}"
         );
         let mut callee = answered(&app, id, "human").await;
-        if round == 2 {
-            for _ in 0..3 {
-                callee.silence().await;
+        let menu = callee.last.clone().expect("answered");
+        match round {
+            1 => {
+                assert!(
+                    menu.says("To be called again later, press 2."),
+                    "{}",
+                    menu.said()
+                );
+                callee.press("2").await;
             }
-        } else {
-            callee.press("2").await;
+            2 => {
+                for _ in 0..3 {
+                    callee.silence().await;
+                }
+            }
+            _ => {
+                // The last attempt offers no "later": nobody would call again.
+                assert!(menu.says("This is our last try"), "{}", menu.said());
+                assert!(!menu.says("press 2"), "{}", menu.said());
+                let mut bye = callee.silence().await;
+                for _ in 0..2 {
+                    bye = callee.silence().await;
+                }
+                assert!(bye.says("We won't call again"), "{}", bye.said());
+            }
         }
         ended(&app, id, "completed").await;
         app.clock.advance(15 * 60);

@@ -87,14 +87,22 @@ async fn numbers_the_agency_does_not_call_are_refused_and_the_call_goes_on(b: Ba
     let heard = other_line.press("9162109999").await;
     assert!(heard.says("We can't call that number."), "{}", heard.said());
 
-    // A caller ID the agency does not call is not offered: the caller keys one.
-    let mut abroad = app.call();
-    abroad.from = "+18762101234".into();
-    abroad.dial().await;
-    abroad.press("1").await;
-    abroad.press("4").await;
-    let enter = abroad.press("5").await;
-    assert!(enter.says("10-digit phone number"), "{}", enter.said());
+    // A caller ID the agency does not call is not offered: the caller is told why and
+    // keys one. Norway's +47 92345678 is not read as the Arkansas number +1 479-234-5678.
+    for from in ["+18762101234", "+4792345678", "+18002101234"] {
+        let mut abroad = app.call();
+        abroad.from = from.into();
+        abroad.dial().await;
+        abroad.press("1").await;
+        abroad.press("4").await;
+        let enter = abroad.press("5").await;
+        assert!(
+            enter.says("We can't call back the number you're calling from")
+                && enter.says("10-digit phone number"),
+            "{from}: {}",
+            enter.said()
+        );
+    }
 }
 
 async fn one_callback_a_call_and_three_a_number_a_day(b: Backend) {
@@ -171,17 +179,27 @@ async fn one_callback_a_call_and_three_a_number_a_day(b: Backend) {
 
 async fn a_caller_who_neither_verified_nor_shows_a_number_gets_no_callback(b: Backend) {
     let app = TestApp::spawn(b).await.with_demo_data().await;
+    // The provider's stand-ins for a hidden number (ANONYMOUS, RESTRICTED spelled on
+    // the keypad) are no number: RESTRICTED would read as a real Austin line.
+    for from in ["anonymous", "+266696687", "+7378742833"] {
+        let mut call = app.call();
+        call.from = from.into();
+        call.dial().await;
+        call.press("1").await;
+        call.press("4").await;
+        let heard = call.press("5").await;
+        assert!(
+            heard.says("only when we can see the number you're calling from"),
+            "{from}: {}",
+            heard.said()
+        );
+    }
     let mut call = app.call();
     call.from = "anonymous".into();
     call.dial().await;
     call.press("1").await;
     call.press("4").await;
     let heard = call.press("5").await;
-    assert!(
-        heard.says("only when we can see the number you're calling from"),
-        "{}",
-        heard.said()
-    );
     assert!(
         heard.says("For the main menu, press 9."),
         "{}",
