@@ -178,10 +178,16 @@ pub struct Paying {
     /// Tries that ended without a payment.
     #[serde(default)]
     pub failures: u32,
-    /// A `<Pay>` was sent and its result has not come yet (a repeated callback for the
-    /// same `<Pay>` counts no second failure).
-    #[serde(default)]
-    pub pending: bool,
+    /// The id of the last `<Pay>` sent (in its action URL, [`crate::pay::new_pay_id`]):
+    /// only a result naming it is taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_id: Option<String>,
+    /// What the caller was told of the first result for [`Paying::pay_id`] (the
+    /// `pay-result` outcome): a later result for the same `<Pay>` (a repeat, or a
+    /// second success with another code) is answered the same, and stores and counts
+    /// nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<String>,
     /// The last `<Pay>` result, from its action callback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<PayResult>,
@@ -196,6 +202,9 @@ pub struct PayResult {
     pub confirmation: Option<String>,
     pub card_type: Option<String>,
     pub last4: Option<String>,
+    /// The amount the provider says it charged (`ChargeAmount`), if it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charged: Option<Decimal>,
 }
 
 /// Where a staff transfer came from and where the caller goes back to.

@@ -253,13 +253,21 @@ async fn step_from(
     finish(s, session, before, response).await
 }
 
-/// `POST /voice/paid/{name}`: the `<Pay>` verb ended; its result (never the card)
-/// goes into the session, and the flow's result step says what happened.
-pub async fn paid(s: &Services, p: &Params, name: &str) -> Result<Response, CallError> {
+/// `POST /voice/paid/{name}?pay={id}`: the `<Pay>` verb ended; its result (never the
+/// card) goes into the session if `id` names the call's last `<Pay>`, and the flow's
+/// result step says what happened.
+pub async fn paid(
+    s: &Services,
+    p: &Params,
+    name: &str,
+    pay_id: Option<&str>,
+) -> Result<Response, CallError> {
     let mut session = session_for(s, p).await?;
     let before = snapshot(s, &session);
     let result = crate::session::PayResult::from_params(|n| p.get(n));
-    session.paying.get_or_insert_with(Default::default).result = Some(result);
+    crate::pay::take_result(&s.store, s.now(), &mut session, pay_id, result)
+        .await
+        .map_err(CallError::during(&session))?;
     let response = engine::step(s, &mut session, name)
         .await
         .map_err(CallError::during(&session))?;
