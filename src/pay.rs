@@ -125,7 +125,7 @@ impl PayResult {
                     && c.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             })
-            .map(String::from);
+            .map(masked_if_card);
         let card_type = get("PaymentCardType")
             .map(|t| t.trim().to_ascii_lowercase())
             .filter(|t| {
@@ -145,6 +145,47 @@ impl PayResult {
             charged,
         }
     }
+}
+
+/// What a confirmation code that looks like a card number starts with once masked:
+/// only its last four digits are kept.
+pub const MASKED: &str = "****";
+
+/// A confirmation code as it may be kept: whole, unless it is shaped like a card number
+/// (13 to 19 digits, `-` and `_` aside, passing the Luhn check), which a misconfigured
+/// connector might send; then [`MASKED`] and its last four digits, in the session, the
+/// store, the staff listing, the readback and the log alike.
+pub fn masked_if_card(code: &str) -> String {
+    let digits: Vec<u32> = code
+        .chars()
+        .filter(|c| *c != '-' && *c != '_')
+        .map(|c| c.to_digit(10))
+        .collect::<Option<_>>()
+        .unwrap_or_default();
+    if (13..=19).contains(&digits.len()) && luhn(&digits) {
+        let last4: String = digits[digits.len() - 4..]
+            .iter()
+            .filter_map(|d| char::from_digit(*d, 10))
+            .collect();
+        format!("{MASKED}{last4}")
+    } else {
+        code.to_string()
+    }
+}
+
+/// The Luhn check digit test card numbers pass.
+fn luhn(digits: &[u32]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| match (i % 2, d * 2) {
+            (0, _) => *d,
+            (_, twice) if twice > 9 => twice - 9,
+            (_, twice) => twice,
+        })
+        .sum();
+    sum % 10 == 0
 }
 
 /// A new `<Pay>`'s id: 128 random bits, written as 32 letters `a` to `p` (a hex digit
@@ -472,6 +513,8 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
                     "a repeated payment callback or confirmation code; the payment was already stored"
                 );
             }
+            // Its last six characters; of a masked one, the four digits kept.
+            let code = code.strip_prefix(MASKED).unwrap_or(code);
             let chars: Vec<char> = code.chars().collect();
             let tail: String = chars[chars.len().saturating_sub(6)..].iter().collect();
             session
@@ -649,7 +692,8 @@ impl CardPayments<'_> {
                 )| {
                     CardPayment {
                         id,
-                        confirmation,
+                        // Rows stored before codes were masked on the way in.
+                        confirmation: masked_if_card(&confirmation),
                         case_number,
                         amount: Decimal::new(cents, 2),
                         card_type,
@@ -741,5 +785,29 @@ mod tests {
             (r.result.as_str(), r.confirmation),
             ("internal-error", None)
         );
+    }
+
+    #[test]
+    fn a_card_shaped_confirmation_code_keeps_its_last_four_digits() {
+        for (code, kept) in [
+            ("4111111111111111", "****1111"),
+            ("4012-8888-8888-1881", "****1881"),
+            ("378282246310005", "****0005"),
+            ("6011111111111117", "****1117"),
+            // Not a card: fails the Luhn check, too short, too long, or not all digits.
+            ("1234567812345678", "1234567812345678"),
+            ("411111111111", "411111111111"),
+            ("41111111111111111111", "41111111111111111111"),
+            ("ch_4111111111111111", "ch_4111111111111111"),
+        ] {
+            assert_eq!(masked_if_card(code), kept, "{code}");
+        }
+        let params = [
+            ("Result", "success"),
+            ("PaymentConfirmationCode", "4111111111111111"),
+        ];
+        let get = |n: &str| params.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
+        let r = PayResult::from_params(get);
+        assert_eq!(r.confirmation.as_deref(), Some("****1111"));
     }
 }

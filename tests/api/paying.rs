@@ -27,6 +27,7 @@ on_both_stores!(
     a_repeated_failure_counts_once_and_two_failures_end_card_payments_for_the_call,
     a_result_counts_only_for_its_own_pay_and_only_once,
     a_success_for_another_amount_is_kept_for_staff_as_a_mismatch,
+    a_card_number_sent_as_confirmation_code_is_kept_as_its_last_four_digits,
 );
 
 async fn paying_app(b: Backend) -> TestApp {
@@ -651,4 +652,99 @@ async fn a_success_for_another_amount_is_kept_for_staff_as_a_mismatch(b: Backend
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["payments"][0]["status"], "amount-mismatch", "{body}");
     assert_eq!(body["payments"][0]["charged"], "4.50", "{body}");
+}
+
+async fn a_card_number_sent_as_confirmation_code_is_kept_as_its_last_four_digits(b: Backend) {
+    const CARD: &str = "4012888888881881";
+    const OTHER_CARD: &str = "5555555555554444";
+    const OLD_CARD: &str = "378282246310005";
+    let logs = common::capture_logs();
+    let sqlite = matches!(b, Backend::Sqlite);
+    let app = paying_app(b).await;
+    let mut transcript = String::new();
+    let mut card_code = SUCCESS.to_vec();
+    card_code[1] = ("PaymentConfirmationCode", CARD);
+
+    // Approved: stored, listed and read back as its last four digits.
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    call.press("1").await;
+    let card = call.press("1").await;
+    let done = pay_result(&mut call, &action_of(&card), &card_code).await;
+    assert!(
+        done.says("Your confirmation code ends in 1, 8, 8, 1."),
+        "{}",
+        done.said()
+    );
+    transcript.push_str(&done.xml);
+    transcript.push_str(&call.press("*").await.xml);
+
+    // The path that cannot confirm a payment (its amount gone while <Pay> ran) logs
+    // nothing of the code either.
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    call.press("1").await;
+    let card = call.press("1").await;
+    let again = format!("{PUBLIC_URL}/voice/step/pay");
+    transcript.push_str(&call.post(&again, &[]).await.xml);
+    let mut other = SUCCESS.to_vec();
+    other[1] = ("PaymentConfirmationCode", OTHER_CARD);
+    let odd = pay_result(&mut call, &action_of(&card), &other).await;
+    transcript.push_str(&odd.xml);
+
+    // A row stored before codes were masked is listed masked.
+    app.state
+        .store
+        .card_payments()
+        .add(&caseline::pay::NewPayment {
+            confirmation: OLD_CARD,
+            pay_id: None,
+            status: caseline::pay::PAID,
+            charged: None,
+            case_id: 1,
+            case_number: "190000123456",
+            participant_id: 1,
+            amount: rust_decimal::Decimal::new(100, 2),
+            card_type: "amex",
+            card_last4: "0005",
+            lang: "en",
+            call_sid: &call.sid,
+            now: app.state.now() - 60,
+        })
+        .await
+        .expect("add");
+
+    let agent = app.staff_login("dana", Role::Agent).await;
+    let (status, body) = app
+        .staff("GET", "/staff/payments", Some(&agent), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let codes: Vec<&str> = body["payments"]
+        .as_array()
+        .expect("payments")
+        .iter()
+        .filter_map(|p| p["confirmation"].as_str())
+        .collect();
+    assert_eq!(codes, ["****1881", "****0005"], "{body}");
+
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    for secret in [CARD, OTHER_CARD] {
+        assert!(!logs.contains(secret), "a log line holds {secret}");
+        assert!(!transcript.contains(secret), "the TwiML holds {secret}");
+        assert!(!body.to_string().contains(secret), "staff see {secret}");
+    }
+    let session = serde_json::to_string(&app.session_of(&call.sid).await).unwrap();
+    assert!(!session.contains(OTHER_CARD), "{session}");
+    app.state.store.close().await;
+    let stored = if sqlite {
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(app.db_path().expect("sqlite path")).unwrap() {
+            bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        app.dump_postgres().await
+    };
+    assert!(stored.contains("****1881"), "the store was read");
+    for secret in [CARD, OTHER_CARD] {
+        assert!(!stored.contains(secret), "the store holds {secret}");
+    }
 }
