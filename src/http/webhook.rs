@@ -40,6 +40,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/voice/queue/wait", post(queue_wait))
         .route("/voice/staff/{entry}", post(staff_entry))
         .route("/voice/queue/choice", post(queue_choice))
+        // Any other URL under /voice (`/voice/` itself too, which `{*rest}` does not
+        // match): a signed request still gets TwiML, never a bare 404.
+        .route("/voice", post(unknown))
+        .route("/voice/", post(unknown))
         .route("/voice/{*rest}", post(unknown))
         .layer(middleware::from_fn_with_state(state, signed_webhook))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

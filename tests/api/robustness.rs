@@ -11,6 +11,7 @@ on_both_stores!(
     hostile_input_always_gets_well_formed_twiml,
     a_database_outage_gets_an_apology_not_an_error,
     fallback_url_apologises_and_ends_cleanly,
+    any_signed_voice_url_we_never_wrote_gets_an_apology_and_a_way_on,
 );
 
 /// Why, the headers sent, the parameters sent.
@@ -306,4 +307,41 @@ async fn fallback_url_apologises_and_ends_cleanly(b: Backend) {
     assert!(twiml.says("We're sorry"));
     assert!(twiml.says("Lo sentimos"));
     assert_eq!(twiml.last_verb(), "Hangup");
+}
+
+async fn any_signed_voice_url_we_never_wrote_gets_an_apology_and_a_way_on(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    for path in [
+        "/voice/",
+        "/voice",
+        "/voice//",
+        "/voice/nowhere",
+        "/voice/a/b/c",
+        "/voice/step",
+        "/voice/paid",
+        "/voice/?x=1",
+    ] {
+        let url = format!("{PUBLIC_URL}{path}");
+        let answer = app
+            .post_signed(&url, &[("CallSid", "CA0123456789abcdef0123456789abcdef")])
+            .await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        let twiml = answer.twiml();
+        assert!(
+            twiml.says("We're sorry") || twiml.says("Lo sentimos"),
+            "{path}: {}",
+            twiml.xml
+        );
+        // Somewhere to go: back into the call, or a goodbye.
+        assert!(
+            matches!(twiml.last_verb(), "Redirect" | "Hangup"),
+            "{path}: {}",
+            twiml.xml
+        );
+    }
+    // Unsigned, the same paths are still refused.
+    let answer = app
+        .post_raw(&format!("{PUBLIC_URL}/voice/"), vec![], &[])
+        .await;
+    assert_eq!(answer.status, 403);
 }
