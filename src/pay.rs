@@ -315,8 +315,9 @@ pub fn element(
         // A second chance at each step (the `attempt="2 3"` prompts), ten seconds a digit.
         .attr("maxAttempts", "2")
         .attr("timeout", "10")
+        // No `method`: `<Pay>` has none (its action is always POSTed), and the provider
+        // warns of an attribute it does not define.
         .attr("action", action)
-        .attr("method", "POST")
         .attr("statusCallback", status_callback)
         .attr("statusCallbackMethod", "POST")
 }

@@ -79,7 +79,6 @@ fn pay_verb(t: &Twiml, amount: &str, ending: &str) {
             ("maxAttempts", "2"),
             ("timeout", "10"),
             ("action", action),
-            ("method", "POST"),
             ("statusCallback", status.as_str()),
             ("statusCallbackMethod", "POST"),
         ],
