@@ -111,6 +111,10 @@ pub struct Session {
     /// until a request keeps it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_sid: Option<String>,
+    /// The step this call's last `<Record>` reports to (its action): a recording is
+    /// taken (or, empty, deleted) only from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_step: Option<String>,
     /// The random token the TTY media stream must present for this call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_token: Option<String>,
@@ -251,6 +255,7 @@ impl Session {
             replay,
             paying,
             recording_sid,
+            recording_step,
             stream_token,
             tty_handoff,
             tty_resume,
@@ -282,6 +287,7 @@ impl Session {
             && *replay == before.replay
             && *paying == before.paying
             && *recording_sid == before.recording_sid
+            && *recording_step == before.recording_step
             && *stream_token == before.stream_token
             && *tty_handoff == before.tty_handoff
             && *tty_resume == before.tty_resume
@@ -346,6 +352,7 @@ impl Session {
             replay: None,
             paying: None,
             recording_sid: None,
+            recording_step: None,
             stream_token: None,
             tty_handoff: None,
             tty_resume: None,

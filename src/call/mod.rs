@@ -243,9 +243,15 @@ async fn step_from(
         let response = tty::back_on_stream(s, &mut session, name);
         return finish(s, session, None, response).await;
     }
-    // A `<Record>` ended: its SID only; the recording's URL is never kept.
+    // A `<Record>` ended: its SID only; the recording's URL is never kept. Only at the
+    // step this call's own `<Record>` reports to: a recording named anywhere else is
+    // not this call's to keep or delete.
     if p.get("RecordingSid").is_some() {
-        session.recording_sid = recording_sid(s, p);
+        if session.recording_step.as_deref() == Some(name) {
+            session.recording_sid = recording_sid(s, p).await;
+        } else {
+            tracing::warn!("a recording reported at a step that recorded nothing; ignored");
+        }
     }
     let response = engine::step(s, &mut session, name)
         .await
@@ -276,8 +282,9 @@ pub async fn paid(
 
 /// The SID of a recording this request reports (`RE` and 32 hex digits), if any and
 /// if the caller said something. A recording of no length is none, and is deleted at
-/// the provider (in the background: the caller does not wait for it).
-fn recording_sid(s: &Services, p: &Params) -> Option<String> {
+/// the provider (in the background: the caller does not wait for it), unless a request
+/// holds it (a repeated or stray callback must not take a kept recording away).
+async fn recording_sid(s: &Services, p: &Params) -> Option<String> {
     let sid = p.get("RecordingSid")?;
     let ok =
         sid.len() == 34 && sid.starts_with("RE") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
@@ -288,6 +295,17 @@ fn recording_sid(s: &Services, p: &Params) -> Option<String> {
         .get("RecordingDuration")
         .is_some_and(|d| d.trim().parse::<u32>().is_ok_and(|n| n == 0));
     if empty {
+        match s.store.requests().holds_recording(sid).await {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::warn!("an empty recording callback names a kept recording; not deleted");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "an empty recording was not deleted: unknown if kept");
+                return None;
+            }
+        }
         let (provider, sid) = (s.provider.clone(), sid.to_string());
         tokio::spawn(async move {
             if let Err(e) = provider.delete_recording(&sid).await {
