@@ -28,6 +28,7 @@ on_both_stores!(
     a_result_counts_only_for_its_own_pay_and_only_once,
     a_success_for_another_amount_is_kept_for_staff_as_a_mismatch,
     a_card_number_sent_as_confirmation_code_is_kept_as_its_last_four_digits,
+    the_demo_phone_keys_the_prompts_own_example_as_the_provider_sends_it,
 );
 
 async fn paying_app(b: Backend) -> TestApp {
@@ -746,4 +747,43 @@ async fn a_card_number_sent_as_confirmation_code_is_kept_as_its_last_four_digits
     for secret in [CARD, OTHER_CARD] {
         assert!(!stored.contains(secret), "the store holds {secret}");
     }
+}
+
+async fn the_demo_phone_keys_the_prompts_own_example_as_the_provider_sends_it(b: Backend) {
+    let app = paying_app(b).await;
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    let ask = call.press("3").await;
+    // "for 25 dollars and 50 cents, press 2, 5, star, 5, 0, pound."
+    assert!(ask.says("press 2, 5, star, 5, 0, pound"), "{}", ask.said());
+    let gather = ask.gather();
+    let sent = caseline::demo::gathered(gather, "25*50#");
+    // The finishing key ends the input: it is never part of Digits.
+    assert_eq!(
+        sent,
+        [
+            ("Digits", "25*50".to_string()),
+            ("FinishedOnKey", "#".to_string())
+        ]
+    );
+    let url = gather.get("action").expect("action").to_string();
+    let params: Vec<(&str, &str)> = sent.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let confirm = call.post(&url, &params).await;
+    assert!(
+        confirm.says("You're paying twenty-five dollars and fifty cents"),
+        "{}",
+        confirm.said()
+    );
+    // A menu takes one key and has no finishing key: `#` is a key there, and keys past
+    // the first are never sent.
+    let menu = confirm.gather();
+    assert_eq!(menu.get("finishOnKey"), Some(""), "{}", confirm.xml);
+    assert_eq!(
+        caseline::demo::gathered(menu, "12"),
+        [("Digits", "1".to_string())]
+    );
+    assert_eq!(
+        caseline::demo::gathered(menu, "#"),
+        [("Digits", "#".to_string())]
+    );
+    assert!(caseline::demo::gathered(menu, "").is_empty(), "a timeout");
 }
