@@ -82,6 +82,7 @@ impl Services {
         Ok(Services {
             health: Default::default(),
             waiting: Default::default(),
+            diagrams: Default::default(),
             provider,
             screen_pop,
             blind,

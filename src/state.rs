@@ -33,6 +33,8 @@ pub struct Services {
     pub health: crate::http::health::Health,
     /// Callers waiting in the queue, as its wait webhooks said (for the dialer).
     pub waiting: Waiting,
+    /// The flow diagrams drawn for staff, kept with the flows they draw.
+    pub diagrams: crate::flow::diagram::Diagrams,
 }
 
 pub type AppState = Arc<Services>;
