@@ -185,7 +185,7 @@ fn luhn(digits: &[u32]) -> bool {
             (_, twice) => twice,
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A new `<Pay>`'s id: 128 random bits, written as 32 letters `a` to `p` (a hex digit

@@ -681,7 +681,7 @@ async fn an_empty_recording_callback_deletes_only_the_calls_own_new_recording(b:
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    assert_eq!(seen, [gone.clone()]);
+    assert_eq!(seen, std::slice::from_ref(&gone));
 
     // Recorded again: a request holds RECORDING.
     let done = record_address(&mut call, &again).await;
