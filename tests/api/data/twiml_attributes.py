@@ -9,6 +9,8 @@ less the ones the element's class takes as its text, named as the library writes
 them (`status_callback` -> `statusCallback`, `for_` -> `for`).
 
     pip download --no-deps twilio==9.13.0 -d /tmp/tw
+    # twilio-9.13.0-py2.py3-none-any.whl, sha256
+    # a73eb7139f47ed0ad934e9cf0a26cd0add6b86e6ca4aec5964624a9ea588c11c
     unzip -o /tmp/tw/twilio-9.13.0-py2.py3-none-any.whl 'twilio/twiml/*' -d /tmp/tw
     python3 tests/api/data/twiml_attributes.py /tmp/tw/twilio/twiml/voice_response.py 9.13.0 \
         > tests/api/data/twilio_voice_twiml.txt
