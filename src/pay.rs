@@ -133,8 +133,8 @@ impl PayResult {
                     && t.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
             });
         let last4 = get("PaymentCardNumber").and_then(last_four);
-        let charged = get("ChargeAmount")
-            .map(str::trim)
+        let said = get("ChargeAmount").map(str::trim);
+        let charged = said
             .filter(|a| a.len() <= 16)
             .and_then(|a| a.parse::<Decimal>().ok());
         PayResult {
@@ -143,6 +143,7 @@ impl PayResult {
             card_type,
             last4,
             charged,
+            charged_unreadable: said.is_some() && charged.is_none(),
         }
     }
 }
@@ -465,7 +466,9 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
     let outcome = match (r.result.as_str(), &r.confirmation, paying.amount) {
         // Charged another amount than the `<Pay>` asked for: kept for staff to put
         // right, and the caller goes to a person, as for a payment not confirmed.
-        ("success", Some(code), Some(amount)) if r.charged.is_some_and(|c| c != amount) => {
+        ("success", Some(code), Some(amount))
+            if r.charged_unreadable || r.charged.is_some_and(|c| c != amount) =>
+        {
             let stored = store
                 .card_payments()
                 .add(&NewPayment {
@@ -810,5 +813,20 @@ mod tests {
         let get = |n: &str| params.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
         let r = PayResult::from_params(get);
         assert_eq!(r.confirmation.as_deref(), Some("****1111"));
+    }
+
+    #[test]
+    fn a_charge_amount_is_read_or_known_unreadable() {
+        let read = |v: &str| {
+            let params = [("Result", "success"), ("ChargeAmount", v)];
+            PayResult::from_params(|n| params.iter().find(|(k, _)| *k == n).map(|(_, v)| *v))
+        };
+        let r = read("450.00");
+        assert_eq!((r.charged, r.charged_unreadable), (Some(d("450")), false));
+        for bad in ["abc", "", "$4.50", "99999999999999999999"] {
+            assert!(read(bad).charged_unreadable, "{bad}");
+        }
+        let none = PayResult::from_params(|_| None);
+        assert_eq!((none.charged, none.charged_unreadable), (None, false));
     }
 }

@@ -209,6 +209,9 @@ pub struct PayResult {
     /// The amount the provider says it charged (`ChargeAmount`), if it said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charged: Option<Decimal>,
+    /// A `ChargeAmount` was sent but is not an amount: it cannot be the one asked for.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub charged_unreadable: bool,
 }
 
 /// Where a staff transfer came from and where the caller goes back to.

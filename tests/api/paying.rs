@@ -652,6 +652,23 @@ async fn a_success_for_another_amount_is_kept_for_staff_as_a_mismatch(b: Backend
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["payments"][0]["status"], "amount-mismatch", "{body}");
     assert_eq!(body["payments"][0]["charged"], "4.50", "{body}");
+
+    // A ChargeAmount that is no amount cannot be the one asked for either.
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    call.press("1").await;
+    let card = call.press("1").await;
+    let mut garbled = SUCCESS.to_vec();
+    garbled[1] = ("PaymentConfirmationCode", "ch_Garbled0001");
+    garbled.retain(|(k, _)| *k != "ChargeAmount");
+    garbled.push(("ChargeAmount", "lots"));
+    let odd = pay_result(&mut call, &action_of(&card), &garbled).await;
+    assert!(!odd.says("was approved"), "{}", odd.said());
+    let stored = stored_payments(&app).await;
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert_eq!(
+        (stored[0].status.as_str(), stored[0].charged),
+        ("amount-mismatch", None)
+    );
 }
 
 async fn a_card_number_sent_as_confirmation_code_is_kept_as_its_last_four_digits(b: Backend) {
