@@ -339,6 +339,32 @@ async fn any_signed_voice_url_we_never_wrote_gets_an_apology_and_a_way_on(b: Bac
             twiml.xml
         );
     }
+    // Asked for with GET (a number configured that way), signed: TwiML all the same.
+    for path in ["/voice/", "/voice/nowhere", "/voice/incoming"] {
+        let url = format!("{PUBLIC_URL}{path}");
+        let sig = sign(Algorithm::HmacSha1, TOKEN, &signing_payload(&url, &[]));
+        let req = axum::http::Request::get(path)
+            .header("X-Twilio-Signature", sig)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let res = tower::ServiceExt::oneshot(app.router.clone(), req)
+            .await
+            .expect("router answers");
+        assert_eq!(res.status(), 200, "GET {path}");
+        let bytes = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .expect("body")
+            .to_bytes();
+        let answer = common::Answer {
+            status: axum::http::StatusCode::OK,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        assert!(
+            answer.twiml().find("Say").is_some(),
+            "GET {path}: {}",
+            answer.body
+        );
+    }
     // Unsigned, the same paths are still refused.
     let answer = app
         .post_raw(&format!("{PUBLIC_URL}/voice/"), vec![], &[])
