@@ -84,6 +84,7 @@ impl Services {
             outbound,
             health: Default::default(),
             waiting: Default::default(),
+            diagrams: Default::default(),
             provider,
             screen_pop,
             blind,

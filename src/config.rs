@@ -56,6 +56,9 @@ pub struct Settings {
     pub twilio_api_base: String,
     /// How long the provider's REST API gets to move a call.
     pub provider_timeout: std::time::Duration,
+    /// How long a staff request waits for a flow diagram being drawn (tests shorten
+    /// it); under the staff API's own 10-second deadline, so the answer says why.
+    pub diagram_deadline: std::time::Duration,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_proxy: bool,
     /// Tries, timeout and backoff for the screen pop (tests shorten them).
@@ -207,6 +210,7 @@ impl Default for Settings {
             twilio_api_base: "https://api.twilio.com".into(),
             trust_proxy: false,
             provider_timeout: std::time::Duration::from_secs(5),
+            diagram_deadline: std::time::Duration::from_secs(8),
             header_timeout: std::time::Duration::from_secs(5),
             idle_timeout: std::time::Duration::from_secs(75),
             max_connections: 10_000,

@@ -24,7 +24,7 @@ pub struct Options {
 
 const TOLL_FREE: &str = "+18669013212";
 const TTY_LINE: &str = "+18663994096";
-const DEMO_CALLER: &str = "+15595550100";
+const DEMO_CALLER: &str = "+15592310100";
 /// Webhooks one demo call may make before the demo stops following (a safety net).
 const MAX_TURNS: usize = 500;
 /// The demo's case data: made-up people with SSNs in the 900 range, which is never
@@ -233,8 +233,7 @@ impl Phone {
                                 println!("\n[you hung up]");
                                 return Ok(());
                             }
-                            Some("") => next = Some((action, vec![])),
-                            Some(keys) => next = Some((action, vec![("Digits", keys.to_string())])),
+                            Some(keys) => next = Some((action, gathered(verb, keys))),
                         }
                         break;
                     }
@@ -282,6 +281,10 @@ impl Phone {
                                 ),
                                 ("PaymentCardNumber", "xxxx-xxxxxx-x4242".to_string()),
                                 ("PaymentCardType", "visa".to_string()),
+                                (
+                                    "ChargeAmount",
+                                    verb.get("chargeAmount").unwrap_or_default().to_string(),
+                                ),
                             ],
                         };
                         let action = verb.get("action").unwrap_or_default().to_string();
@@ -353,6 +356,38 @@ impl Phone {
         .await
         .map(|_| ())
     }
+}
+
+/// What the provider sends a `<Gather>`'s action for the keys typed: the keys up to its
+/// `finishOnKey` (`#` when not given; none when empty) or its `numDigits`, whichever
+/// comes first, as `Digits`, and the finishing key, if one ended the input, as
+/// `FinishedOnKey`, never in `Digits`. Nothing typed is a timeout: no `Digits` at all.
+pub fn gathered(gather: &Element, typed: &str) -> Vec<(&'static str, String)> {
+    if typed.is_empty() {
+        return vec![];
+    }
+    let finish = gather.get("finishOnKey").unwrap_or("#");
+    let most = gather
+        .get("numDigits")
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n > 0);
+    let mut digits = String::new();
+    let mut finished = None;
+    for c in typed.chars().filter(|c| !c.is_whitespace()) {
+        if finish.contains(c) {
+            finished = Some(c.to_string());
+            break;
+        }
+        digits.push(c);
+        if most.is_some_and(|n| digits.chars().count() >= n) {
+            break;
+        }
+    }
+    let mut params = vec![("Digits", digits)];
+    if let Some(key) = finished {
+        params.push(("FinishedOnKey", key));
+    }
+    params
 }
 
 fn speak(say: &Element) {

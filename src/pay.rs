@@ -2,7 +2,12 @@
 //! by the provider's `<Pay>` verb (PCI mode on the provider's side): the card number,
 //! date and code never reach Caseline. What comes back is the processor's result; a
 //! success is stored with its confirmation code, the case, the amount, the time, the
-//! card type and the last four digits, never more, once per confirmation code.
+//! card type and the last four digits, never more, once per `<Pay>`.
+//!
+//! Each `<Pay>` has its own id, random and opaque, in its action URL; a result is taken
+//! only for the call's last `<Pay>`, and only once: a later result for the same id is
+//! answered as the first was. A success whose `ChargeAmount` is not the amount the
+//! `<Pay>` asked for is kept for staff as an `amount-mismatch`, never as a payment.
 
 use anyhow::{Context, anyhow};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -120,7 +125,7 @@ impl PayResult {
                     && c.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             })
-            .map(String::from);
+            .map(masked_if_card);
         let card_type = get("PaymentCardType")
             .map(|t| t.trim().to_ascii_lowercase())
             .filter(|t| {
@@ -128,13 +133,105 @@ impl PayResult {
                     && t.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
             });
         let last4 = get("PaymentCardNumber").and_then(last_four);
+        let said = get("ChargeAmount").map(str::trim);
+        let charged = said
+            .filter(|a| a.len() <= 16)
+            .and_then(|a| a.parse::<Decimal>().ok());
         PayResult {
             result,
             confirmation,
             card_type,
             last4,
+            charged,
+            charged_unreadable: said.is_some() && charged.is_none(),
         }
     }
+}
+
+/// What a confirmation code that looks like a card number starts with once masked:
+/// only its last four digits are kept.
+pub const MASKED: &str = "****";
+
+/// A confirmation code as it may be kept: whole, unless it is shaped like a card number
+/// (13 to 19 digits, `-` and `_` aside, passing the Luhn check), which a misconfigured
+/// connector might send; then [`MASKED`] and its last four digits, in the session, the
+/// store, the staff listing, the readback and the log alike.
+pub fn masked_if_card(code: &str) -> String {
+    let digits: Vec<u32> = code
+        .chars()
+        .filter(|c| *c != '-' && *c != '_')
+        .map(|c| c.to_digit(10))
+        .collect::<Option<_>>()
+        .unwrap_or_default();
+    if (13..=19).contains(&digits.len()) && luhn(&digits) {
+        let last4: String = digits[digits.len() - 4..]
+            .iter()
+            .filter_map(|d| char::from_digit(*d, 10))
+            .collect();
+        format!("{MASKED}{last4}")
+    } else {
+        code.to_string()
+    }
+}
+
+/// The Luhn check digit test card numbers pass.
+fn luhn(digits: &[u32]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| match (i % 2, d * 2) {
+            (0, _) => *d,
+            (_, twice) if twice > 9 => twice - 9,
+            (_, twice) => twice,
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// A new `<Pay>`'s id: 128 random bits, written as 32 letters `a` to `p` (a hex digit
+/// each), so that it names nothing about the call and can never be read as digits a
+/// caller keyed.
+pub fn new_pay_id() -> String {
+    uuid::Uuid::new_v4()
+        .as_bytes()
+        .iter()
+        .flat_map(|b| [b >> 4, b & 0x0f])
+        .map(|n| char::from(b'a' + n))
+        .collect()
+}
+
+/// Takes a `<Pay>` action callback's `result` into the session when `id` (from its
+/// URL) names the call's last `<Pay>` and is its first result; a later result for that
+/// `<Pay>` is dropped (the result step answers it as it answered the first). Anything
+/// else (no id, another id, a call that never reached `<Pay>`) is an error, audited,
+/// and nothing of it is kept.
+pub async fn take_result(
+    store: &Store,
+    now: i64,
+    session: &mut Session,
+    id: Option<&str>,
+    result: PayResult,
+) -> anyhow::Result<()> {
+    let call = session.call_sid.as_str().to_string();
+    let paying = session.paying.get_or_insert_with(Paying::default);
+    let ours = matches!((id, &paying.pay_id), (Some(id), Some(open)) if id == open);
+    if !ours {
+        let line = AuditLine::in_call(now, Some(&call), "pay.card.unmatched", &result.result)
+            .participant(session.participant)
+            .case(session.case.as_ref().map(|c| c.case_id));
+        if let Err(e) = store.audit_log().write(line).await {
+            tracing::error!(error = %e, "an unmatched payment result was not audited");
+        }
+        anyhow::bail!("a <Pay> result that names no <Pay> of this call; nothing kept");
+    }
+    if paying.answered.is_some() {
+        tracing::info!("a further result for a <Pay> already answered; the first stands");
+        paying.result = None;
+    } else {
+        paying.result = Some(result);
+    }
+    Ok(())
 }
 
 /// The last four digits of a masked card number (`xxxx-xxxxxx-x4001`); only ever four,
@@ -219,8 +316,9 @@ pub fn element(
         // A second chance at each step (the `attempt="2 3"` prompts), ten seconds a digit.
         .attr("maxAttempts", "2")
         .attr("timeout", "10")
+        // No `method`: `<Pay>` has none (its action is always POSTed), and the provider
+        // warns of an attribute it does not define.
         .attr("action", action)
-        .attr("method", "POST")
         .attr("statusCallback", status_callback)
         .attr("statusCallbackMethod", "POST")
 }
@@ -339,8 +437,9 @@ pub async fn choose_amount(
 /// success is stored once per confirmation code and its last six characters are put
 /// in `{confirmation}`; a success that cannot be confirmed (no code, or the amount
 /// lost) is `unconfirmed`, never "nothing was charged"; any other result is said as
-/// what it is, or, after [`MAX_TRIES`] failed tries, as `spent`. A callback the
-/// provider repeats counts once. Audited either way.
+/// what it is, or, after [`MAX_TRIES`] failed tries, as `spent`. A further result for
+/// the same `<Pay>` is answered as the first was, and counts and stores nothing.
+/// Audited either way.
 pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::Result<String> {
     let (participant, case_ref) = verified(session)?;
     let call = session.call_sid.as_str().to_string();
@@ -348,16 +447,60 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
     let paying = session.paying.get_or_insert_with(Paying::default);
     // Taken out of the session: the call keeps only what it says back.
     let Some(r) = paying.result.take() else {
-        anyhow::bail!("a payment result step without a result");
+        // A further result for the same `<Pay>`: said as the first was (its
+        // confirmation is still in the session), nothing stored or counted again.
+        let Some(outcome) = paying.answered.clone() else {
+            anyhow::bail!("a payment result step without a result");
+        };
+        store
+            .audit_log()
+            .write(
+                AuditLine::in_call(now, Some(&call), "pay.card", &outcome)
+                    .participant(Some(participant))
+                    .case(Some(case_ref.case_id)),
+            )
+            .await?;
+        return Ok(outcome);
     };
-    // Only the first callback for a `<Pay>` counts a failure.
-    let first = std::mem::take(&mut paying.pending);
+    let pay_id = paying.pay_id.clone();
     let outcome = match (r.result.as_str(), &r.confirmation, paying.amount) {
+        // Charged another amount than the `<Pay>` asked for: kept for staff to put
+        // right, and the caller goes to a person, as for a payment not confirmed.
+        ("success", Some(code), Some(amount))
+            if r.charged_unreadable || r.charged.is_some_and(|c| c != amount) =>
+        {
+            let stored = store
+                .card_payments()
+                .add(&NewPayment {
+                    confirmation: code,
+                    pay_id: pay_id.as_deref(),
+                    status: MISMATCH,
+                    charged: r.charged,
+                    case_id: case_ref.case_id,
+                    case_number: &case_ref.case_number,
+                    participant_id: participant,
+                    amount,
+                    card_type: r.card_type.as_deref().unwrap_or("unknown"),
+                    card_last4: r.last4.as_deref().unwrap_or(""),
+                    lang,
+                    call_sid: &call,
+                    now,
+                })
+                .await?;
+            tracing::error!(
+                stored,
+                "a payment result for another amount than its <Pay> asked; kept as amount-mismatch"
+            );
+            "unconfirmed".to_string()
+        }
         ("success", Some(code), Some(amount)) => {
             let stored = store
                 .card_payments()
                 .add(&NewPayment {
                     confirmation: code,
+                    pay_id: pay_id.as_deref(),
+                    status: PAID,
+                    charged: None,
                     case_id: case_ref.case_id,
                     case_number: &case_ref.case_number,
                     participant_id: participant,
@@ -370,8 +513,12 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
                 })
                 .await?;
             if !stored {
-                tracing::info!("a repeated payment callback; the payment was already stored");
+                tracing::info!(
+                    "a repeated payment callback or confirmation code; the payment was already stored"
+                );
             }
+            // Its last six characters; of a masked one, the four digits kept.
+            let code = code.strip_prefix(MASKED).unwrap_or(code);
             let chars: Vec<char> = code.chars().collect();
             let tail: String = chars[chars.len().saturating_sub(6)..].iter().collect();
             session
@@ -390,9 +537,7 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
             "unconfirmed".to_string()
         }
         (other, _, _) => {
-            if first {
-                paying.failures += 1;
-            }
+            paying.failures += 1;
             if other != "caller-hung-up" && paying.failures >= MAX_TRIES {
                 "spent".to_string()
             } else {
@@ -400,6 +545,9 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
             }
         }
     };
+    if let Some(p) = session.paying.as_mut() {
+        p.answered = Some(outcome.clone());
+    }
     crate::observe::count_by("caseline_payments_total", "result", &outcome);
     let audited = store
         .audit_log()
@@ -419,9 +567,21 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
     Ok(outcome)
 }
 
+/// A stored payment's status: taken as asked.
+pub const PAID: &str = "paid";
+/// A stored payment's status: the provider charged another amount than the `<Pay>`
+/// asked for (`charged`); staff put it right.
+pub const MISMATCH: &str = "amount-mismatch";
+
 /// A payment to store.
 pub struct NewPayment<'a> {
     pub confirmation: &'a str,
+    /// The `<Pay>` it answers; one payment per `<Pay>`.
+    pub pay_id: Option<&'a str>,
+    /// [`PAID`] or [`MISMATCH`].
+    pub status: &'a str,
+    /// What the provider reported charged, kept when it differs from `amount`.
+    pub charged: Option<Decimal>,
     pub case_id: i64,
     pub case_number: &'a str,
     pub participant_id: i64,
@@ -444,19 +604,41 @@ pub struct CardPayment {
     pub card_last4: String,
     pub lang: String,
     pub paid_at: i64,
+    /// [`PAID`], or [`MISMATCH`] for one staff must look at.
+    pub status: String,
+    /// What the provider reported charged, when it was not `amount`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charged: Option<Decimal>,
 }
 
-type Row = (i64, String, String, i64, String, String, String, i64);
+type Row = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    Option<i64>,
+);
+
+fn cents(amount: Decimal) -> anyhow::Result<i64> {
+    i64::try_from((amount * Decimal::from(100)).round().mantissa())
+        .context("an amount out of range")
+}
 
 impl CardPayments<'_> {
-    /// Stores a payment; `false` when its confirmation code is already stored (a
-    /// repeated callback), which changes nothing.
+    /// Stores a payment; `false` when its `<Pay>` or its (whole) confirmation code is
+    /// already stored (a repeated callback), which changes nothing.
     pub async fn add(&self, p: &NewPayment<'_>) -> anyhow::Result<bool> {
         let sql = "INSERT INTO card_payments (confirmation, case_id, case_number, participant_id, \
-                   amount_cents, card_type, card_last4, lang, call_sid, paid_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (confirmation) DO NOTHING";
-        let cents = i64::try_from((p.amount * Decimal::from(100)).round().mantissa())
-            .context("an amount out of range")?;
+                   amount_cents, card_type, card_last4, lang, call_sid, paid_at, pay_id, status, \
+                   charged_cents) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                   ON CONFLICT DO NOTHING";
+        let amount_cents = cents(p.amount)?;
+        let charged_cents = p.charged.map(cents).transpose()?;
         let n = on_both!(
             self.store,
             write
@@ -466,12 +648,15 @@ impl CardPayments<'_> {
                     .bind(p.case_id)
                     .bind(p.case_number)
                     .bind(p.participant_id)
-                    .bind(cents)
+                    .bind(amount_cents)
                     .bind(p.card_type)
                     .bind(p.card_last4)
                     .bind(p.lang)
                     .bind(p.call_sid)
                     .bind(p.now)
+                    .bind(p.pay_id)
+                    .bind(p.status)
+                    .bind(charged_cents)
                     .execute(pool)
                     .await
                     .context("Failed to store the card payment")?
@@ -483,7 +668,7 @@ impl CardPayments<'_> {
     /// Payments since `since` (Unix seconds), newest first, at most `limit`.
     pub async fn list(&self, since: i64, limit: i64) -> anyhow::Result<Vec<CardPayment>> {
         let sql = "SELECT id, confirmation, case_number, amount_cents, card_type, card_last4, lang, \
-                   paid_at FROM card_payments WHERE paid_at >= $1 ORDER BY paid_at DESC, id DESC LIMIT $2";
+                   paid_at, status, charged_cents FROM card_payments WHERE paid_at >= $1 ORDER BY paid_at DESC, id DESC LIMIT $2";
         let rows: Vec<Row> = on_both!(
             self.store,
             read | pool
@@ -497,16 +682,30 @@ impl CardPayments<'_> {
         Ok(rows
             .into_iter()
             .map(
-                |(id, confirmation, case_number, cents, card_type, card_last4, lang, paid_at)| {
+                |(
+                    id,
+                    confirmation,
+                    case_number,
+                    cents,
+                    card_type,
+                    card_last4,
+                    lang,
+                    paid_at,
+                    status,
+                    charged,
+                )| {
                     CardPayment {
                         id,
-                        confirmation,
+                        // Rows stored before codes were masked on the way in.
+                        confirmation: masked_if_card(&confirmation),
                         case_number,
                         amount: Decimal::new(cents, 2),
                         card_type,
                         card_last4,
                         lang,
                         paid_at,
+                        status,
+                        charged: charged.map(|c| Decimal::new(c, 2)),
                     }
                 },
             )
@@ -519,8 +718,13 @@ pub fn listing_line(p: &CardPayment, tz: chrono_tz::Tz) -> String {
     let when = chrono::DateTime::from_timestamp(p.paid_at, 0)
         .map(|d| d.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string())
         .unwrap_or_default();
+    let flag = match p.charged {
+        Some(charged) if p.status != PAID => format!("  {} (charged ${charged})", p.status),
+        _ if p.status != PAID => format!("  {}", p.status),
+        _ => String::new(),
+    };
     format!(
-        "#{:<5} {}  case {}  ${:>9}  {} ending {}  conf {}  {}",
+        "#{:<5} {}  case {}  ${:>9}  {} ending {}  conf {}  {}{flag}",
         p.id, when, p.case_number, p.amount, p.card_type, p.card_last4, p.confirmation, p.lang
     )
 }
@@ -585,5 +789,44 @@ mod tests {
             (r.result.as_str(), r.confirmation),
             ("internal-error", None)
         );
+    }
+
+    #[test]
+    fn a_card_shaped_confirmation_code_keeps_its_last_four_digits() {
+        for (code, kept) in [
+            ("4111111111111111", "****1111"),
+            ("4012-8888-8888-1881", "****1881"),
+            ("378282246310005", "****0005"),
+            ("6011111111111117", "****1117"),
+            // Not a card: fails the Luhn check, too short, too long, or not all digits.
+            ("1234567812345678", "1234567812345678"),
+            ("411111111111", "411111111111"),
+            ("41111111111111111111", "41111111111111111111"),
+            ("ch_4111111111111111", "ch_4111111111111111"),
+        ] {
+            assert_eq!(masked_if_card(code), kept, "{code}");
+        }
+        let params = [
+            ("Result", "success"),
+            ("PaymentConfirmationCode", "4111111111111111"),
+        ];
+        let get = |n: &str| params.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
+        let r = PayResult::from_params(get);
+        assert_eq!(r.confirmation.as_deref(), Some("****1111"));
+    }
+
+    #[test]
+    fn a_charge_amount_is_read_or_known_unreadable() {
+        let read = |v: &str| {
+            let params = [("Result", "success"), ("ChargeAmount", v)];
+            PayResult::from_params(|n| params.iter().find(|(k, _)| *k == n).map(|(_, v)| *v))
+        };
+        let r = read("450.00");
+        assert_eq!((r.charged, r.charged_unreadable), (Some(d("450")), false));
+        for bad in ["abc", "", "$4.50", "99999999999999999999"] {
+            assert!(read(bad).charged_unreadable, "{bad}");
+        }
+        let none = PayResult::from_params(|_| None);
+        assert_eq!((none.charged, none.charged_unreadable), (None, false));
     }
 }

@@ -115,6 +115,10 @@ pub struct Session {
     /// until a request keeps it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_sid: Option<String>,
+    /// The step this call's last `<Record>` reports to (its action): a recording is
+    /// taken (or, empty, deleted) only from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_step: Option<String>,
     /// The random token the TTY media stream must present for this call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_token: Option<String>,
@@ -182,10 +186,16 @@ pub struct Paying {
     /// Tries that ended without a payment.
     #[serde(default)]
     pub failures: u32,
-    /// A `<Pay>` was sent and its result has not come yet (a repeated callback for the
-    /// same `<Pay>` counts no second failure).
-    #[serde(default)]
-    pub pending: bool,
+    /// The id of the last `<Pay>` sent (in its action URL, [`crate::pay::new_pay_id`]):
+    /// only a result naming it is taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_id: Option<String>,
+    /// What the caller was told of the first result for [`Paying::pay_id`] (the
+    /// `pay-result` outcome): a later result for the same `<Pay>` (a repeat, or a
+    /// second success with another code) is answered the same, and stores and counts
+    /// nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<String>,
     /// The last `<Pay>` result, from its action callback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<PayResult>,
@@ -200,6 +210,12 @@ pub struct PayResult {
     pub confirmation: Option<String>,
     pub card_type: Option<String>,
     pub last4: Option<String>,
+    /// The amount the provider says it charged (`ChargeAmount`), if it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charged: Option<Decimal>,
+    /// A `ChargeAmount` was sent but is not an amount: it cannot be the one asked for.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub charged_unreadable: bool,
 }
 
 /// Where a staff transfer came from and where the caller goes back to.
@@ -247,6 +263,7 @@ impl Session {
             replay,
             paying,
             recording_sid,
+            recording_step,
             stream_token,
             tty_handoff,
             tty_resume,
@@ -279,6 +296,7 @@ impl Session {
             && *replay == before.replay
             && *paying == before.paying
             && *recording_sid == before.recording_sid
+            && *recording_step == before.recording_step
             && *stream_token == before.stream_token
             && *tty_handoff == before.tty_handoff
             && *tty_resume == before.tty_resume
@@ -344,6 +362,7 @@ impl Session {
             replay: None,
             paying: None,
             recording_sid: None,
+            recording_step: None,
             stream_token: None,
             tty_handoff: None,
             tty_resume: None,

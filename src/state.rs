@@ -35,6 +35,8 @@ pub struct Services {
     pub waiting: Waiting,
     /// Which numbers the server may call back or text.
     pub outbound: crate::outbound::Policy,
+    /// The flow diagrams drawn for staff, kept with the flows they draw.
+    pub diagrams: crate::flow::diagram::Diagrams,
 }
 
 pub type AppState = Arc<Services>;

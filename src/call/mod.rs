@@ -249,9 +249,15 @@ async fn step_from(
         let response = tty::back_on_stream(s, &mut session, name);
         return finish(s, session, None, response).await;
     }
-    // A `<Record>` ended: its SID only; the recording's URL is never kept.
+    // A `<Record>` ended: its SID only; the recording's URL is never kept. Only at the
+    // step this call's own `<Record>` reports to: a recording named anywhere else is
+    // not this call's to keep or delete.
     if p.get("RecordingSid").is_some() {
-        session.recording_sid = recording_sid(s, p);
+        if session.recording_step.as_deref() == Some(name) {
+            session.recording_sid = recording_sid(s, p).await;
+        } else {
+            tracing::warn!("a recording reported at a step that recorded nothing; ignored");
+        }
     }
     let response = engine::step(s, &mut session, name)
         .await
@@ -259,13 +265,21 @@ async fn step_from(
     finish(s, session, before, response).await
 }
 
-/// `POST /voice/paid/{name}`: the `<Pay>` verb ended; its result (never the card)
-/// goes into the session, and the flow's result step says what happened.
-pub async fn paid(s: &Services, p: &Params, name: &str) -> Result<Response, CallError> {
+/// `POST /voice/paid/{name}?pay={id}`: the `<Pay>` verb ended; its result (never the
+/// card) goes into the session if `id` names the call's last `<Pay>`, and the flow's
+/// result step says what happened.
+pub async fn paid(
+    s: &Services,
+    p: &Params,
+    name: &str,
+    pay_id: Option<&str>,
+) -> Result<Response, CallError> {
     let mut session = session_for(s, p).await?;
     let before = snapshot(s, &session);
     let result = crate::session::PayResult::from_params(|n| p.get(n));
-    session.paying.get_or_insert_with(Default::default).result = Some(result);
+    crate::pay::take_result(&s.store, s.now(), &mut session, pay_id, result)
+        .await
+        .map_err(CallError::during(&session))?;
     let response = engine::step(s, &mut session, name)
         .await
         .map_err(CallError::during(&session))?;
@@ -274,8 +288,9 @@ pub async fn paid(s: &Services, p: &Params, name: &str) -> Result<Response, Call
 
 /// The SID of a recording this request reports (`RE` and 32 hex digits), if any and
 /// if the caller said something. A recording of no length is none, and is deleted at
-/// the provider (in the background: the caller does not wait for it).
-fn recording_sid(s: &Services, p: &Params) -> Option<String> {
+/// the provider (in the background: the caller does not wait for it), unless a request
+/// holds it (a repeated or stray callback must not take a kept recording away).
+async fn recording_sid(s: &Services, p: &Params) -> Option<String> {
     let sid = p.get("RecordingSid")?;
     let ok =
         sid.len() == 34 && sid.starts_with("RE") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
@@ -286,6 +301,17 @@ fn recording_sid(s: &Services, p: &Params) -> Option<String> {
         .get("RecordingDuration")
         .is_some_and(|d| d.trim().parse::<u32>().is_ok_and(|n| n == 0));
     if empty {
+        match s.store.requests().holds_recording(sid).await {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::warn!("an empty recording callback names a kept recording; not deleted");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "an empty recording was not deleted: unknown if kept");
+                return None;
+            }
+        }
         let (provider, sid) = (s.provider.clone(), sid.to_string());
         tokio::spawn(async move {
             if let Err(e) = provider.delete_recording(&sid).await {

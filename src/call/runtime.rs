@@ -156,14 +156,18 @@ impl Runtime for Services {
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("<Pay> without a chosen case"))?;
         let ending = case.ending().to_string();
+        // This `<Pay>`'s own id: its result is taken only with it, and only once.
+        let id = crate::pay::new_pay_id();
+        let action = format!("{after}?pay={id}");
         if let Some(p) = session.paying.as_mut() {
-            p.pending = true;
+            p.pay_id = Some(id);
+            p.answered = None;
         }
         Ok(crate::pay::element(
             connector,
             amount,
             &ending,
-            after,
+            action,
             self.url("/voice/pay-status"),
         ))
     }

@@ -3,7 +3,11 @@
 //! edges, misses dashed, the entry points marked. DOT (for Graphviz), Mermaid (for
 //! Markdown viewers), or SVG laid out here (no Graphviz needed). A [`Part`] draws the
 //! steps of one flow file only (`main` for `main.xml`), which stays readable where the
-//! whole set of flows is a poster.
+//! whole set of flows is a poster. [`Diagrams`] keeps what the staff API has drawn.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{Flow, Miss, StepIx, StepKind, Verb};
 
@@ -335,5 +339,54 @@ impl Part<'_> {
         let mut svg = SVGWriter::new();
         visual.do_it(false, false, false, &mut svg);
         Ok(svg.finalize())
+    }
+}
+/// The flow diagrams drawn so far, by flow file (`None`: all of them). Drawing the
+/// whole set takes about a second of CPU, so each is drawn once: the flows are loaded
+/// once at start and never change while the server runs, so a diagram kept here is the
+/// diagram of the flow set it sits beside in `Services` (a new set means a new
+/// server, and an empty cache). At most one drawing runs at a time.
+pub struct Diagrams {
+    drawn: std::sync::Mutex<HashMap<Option<String>, Arc<str>>>,
+    /// One permit: a drawing cannot be stopped once started, so a request that gives up
+    /// leaves it running to completion (and into the cache), and no second one starts.
+    pub(crate) drawing: Arc<tokio::sync::Semaphore>,
+    draws: AtomicU64,
+}
+
+impl Default for Diagrams {
+    fn default() -> Self {
+        Diagrams {
+            drawn: Default::default(),
+            drawing: Arc::new(tokio::sync::Semaphore::new(1)),
+            draws: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Diagrams {
+    pub(crate) fn get(&self, file: &Option<String>) -> Option<Arc<str>> {
+        self.drawn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(file)
+            .cloned()
+    }
+
+    pub(crate) fn keep(&self, file: Option<String>, svg: Arc<str>) {
+        self.drawn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(file, svg);
+    }
+
+    /// Counts a drawing begun.
+    pub(crate) fn counted(&self) {
+        self.draws.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drawings made since start (each is made once).
+    pub fn draws(&self) -> u64 {
+        self.draws.load(Ordering::Relaxed)
     }
 }

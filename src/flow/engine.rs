@@ -365,6 +365,10 @@ async fn run<R: Runtime>(
                             let recording = el.name == "Record";
                             out.push(el);
                             if let Some(t) = after {
+                                // Where this call's own recording will be reported.
+                                if recording {
+                                    session.recording_step = Some(flow.step(*t).name.clone());
+                                }
                                 // A silent caller: the provider skips a <Record>'s action
                                 // and goes on, so the next verb leads to the same step.
                                 if recording {

@@ -40,6 +40,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/voice/queue/wait", post(queue_wait))
         .route("/voice/staff/{entry}", post(staff_entry))
         .route("/voice/queue/choice", post(queue_choice))
+        // Any other URL under /voice (`/voice/` itself too, which `{*rest}` does not
+        // match): a signed request still gets TwiML, never a bare 404.
+        .route("/voice", post(unknown))
+        .route("/voice/", post(unknown))
         .route("/voice/{*rest}", post(unknown))
         .layer(middleware::from_fn_with_state(state, signed_webhook))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -135,10 +139,12 @@ async fn step(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpRe
     .await
 }
 
-/// The `<Pay>` action callback: the payment's result, then the flow's result step.
-async fn paid(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpResponse {
+/// The `<Pay>` action callback (`?pay={id}`): the payment's result, then the flow's
+/// result step.
+async fn paid(State(s): State<AppState>, name: Segment, uri: Uri, Form(p): Form) -> HttpResponse {
+    let pay_id = query_value(uri.query(), "pay");
     answer(s.clone(), async move {
-        call::paid(&s, &p, &segment(name)?).await
+        call::paid(&s, &p, &segment(name)?, pay_id.as_deref()).await
     })
     .await
 }
@@ -239,11 +245,16 @@ async fn staff_entry(
 
 /// A whole number from `?name=N`, if given once and well-formed.
 fn query_number(query: Option<&str>, name: &str) -> Option<i64> {
+    query_value(query, name)?.parse().ok()
+}
+
+/// `?name=V`, if given once.
+fn query_value(query: Option<&str>, name: &str) -> Option<String> {
     let mut values = form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .filter(|(k, _)| k == name)
         .map(|(_, v)| v);
     match (values.next(), values.next()) {
-        (Some(v), None) => v.parse().ok(),
+        (Some(v), None) => Some(v.into_owned()),
         _ => None,
     }
 }

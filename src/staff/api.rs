@@ -214,7 +214,7 @@ async fn list_calls(State(s): State<AppState>, a: Authed) -> Result<impl IntoRes
 async fn one_call(
     State(s): State<AppState>,
     a: Authed,
-    Path(sid): Path<String>,
+    ApiPath(sid): ApiPath<String>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Agent)?;
     Ok(Json(calls::detail(&s, &sid).await?))
@@ -229,7 +229,7 @@ struct TransferBody {
 async fn transfer(
     State(s): State<AppState>,
     a: Authed,
-    Path(sid): Path<String>,
+    ApiPath(sid): ApiPath<String>,
     b: Result<Json<TransferBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Agent)?;
@@ -246,7 +246,7 @@ struct CallbackQuery {
 async fn list_callbacks(
     State(s): State<AppState>,
     a: Authed,
-    Query(q): Query<CallbackQuery>,
+    ApiQuery(q): ApiQuery<CallbackQuery>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
     let list = s
@@ -421,7 +421,7 @@ async fn work_item(
 async fn list_requests(
     State(s): State<AppState>,
     a: Authed,
-    Query(q): Query<CallbackQuery>,
+    ApiQuery(q): ApiQuery<CallbackQuery>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
     let list = s.store.requests().list(q.all.unwrap_or(false)).await?;
@@ -442,7 +442,7 @@ async fn work_request(
 async fn request_recording(
     State(s): State<AppState>,
     a: Authed,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, StaffError> {
     a.staff.require(Role::Supervisor)?;
     super::requests::recording(&s, &a.staff.name, id).await
@@ -458,7 +458,7 @@ struct PaymentsQuery {
 async fn list_payments(
     State(s): State<AppState>,
     a: Authed,
-    Query(q): Query<PaymentsQuery>,
+    ApiQuery(q): ApiQuery<PaymentsQuery>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Agent)?;
     let days = q.days.unwrap_or(30);
@@ -481,6 +481,32 @@ struct ReportQuery {
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, StaffError> {
     q.map(|Query(t)| t)
         .map_err(|e| StaffError::BadRequest(format!("bad query string: {}", e.body_text())))
+}
+
+/// axum's `Query`, refused as the API's JSON 400 rather than axum's plain text.
+struct ApiQuery<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = StaffError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, StaffError> {
+        query(Query::<T>::from_request_parts(parts, s).await).map(ApiQuery)
+    }
+}
+
+/// axum's `Path`, refused as the API's JSON 400 (a segment that is not the type asked
+/// for, or not text, such as `%FF`) rather than axum's plain text.
+struct ApiPath<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = StaffError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, StaffError> {
+        Path::<T>::from_request_parts(parts, s)
+            .await
+            .map(|Path(t)| ApiPath(t))
+            .map_err(|e| StaffError::BadRequest(format!("bad path: {}", e.body_text())))
+    }
 }
 
 /// An SVG we drew. It is shown as an image (where it runs nothing), and should someone
@@ -515,7 +541,7 @@ async fn report(
 async fn report_chart(
     State(s): State<AppState>,
     a: Authed,
-    Path(file): Path<String>,
+    ApiPath(file): ApiPath<String>,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, StaffError> {
     a.staff.require(Role::Supervisor)?;
@@ -649,7 +675,7 @@ async fn add_account(
 async fn disable_account(
     State(s): State<AppState>,
     a: Authed,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Admin)?;
     if !s.store.staff().disable(&name, s.now()).await? {

@@ -216,7 +216,9 @@ async function refreshPayments() {
     cell(row, p.id);
     cell(row, new Date(p.paid_at * 1000).toLocaleString());
     cell(row, p.case_number);
-    cell(row, "$" + p.amount);
+    // A payment the provider charged at another amount is flagged for staff to put right.
+    const flag = p.status === "paid" ? "" : " (" + p.status + (p.charged ? ", charged $" + p.charged : "") + ")";
+    cell(row, "$" + p.amount + flag);
     cell(row, p.card_type + " ending " + p.card_last4);
     cell(row, p.confirmation);
   }

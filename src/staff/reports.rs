@@ -2,6 +2,8 @@
 //! period (the figures of `caseline report`), their charts, and the flow diagram. The
 //! handlers in [`super::api`] only check the role and pass their query on.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 
 use super::StaffError;
@@ -64,25 +66,52 @@ pub fn flow_files(s: &Services) -> Vec<String> {
     s.flow.files().into_iter().map(String::from).collect()
 }
 
-/// The loaded flows as SVG: all of them, or the steps of one flow file. Laid out on a
-/// blocking thread: the whole set of flows takes a while, and the webhooks must not
-/// wait behind it.
+/// The loaded flows as SVG: all of them, or the steps of one flow file. Drawn once per
+/// file ([`crate::flow::diagram::Diagrams`]) on a blocking thread, so the webhooks never wait behind it; a
+/// request waits for a drawing at most `Settings::diagram_deadline`, then answers a
+/// timeout while the drawing finishes for the next request.
 pub async fn diagram(s: &AppState, file: Option<String>) -> Result<String, StaffError> {
+    if let Some(svg) = s.diagrams.get(&file) {
+        return Ok(svg.to_string());
+    }
+    if let Some(name) = &file
+        && !s.flow.files().contains(&name.as_str())
+    {
+        return Err(StaffError::NotFound(format!(
+            "no flow file of that name; the files are {}",
+            s.flow.files().join(", ")
+        )));
+    }
+    let deadline = tokio::time::Instant::now() + s.settings.diagram_deadline;
+    let permit = tokio::time::timeout_at(deadline, s.diagrams.drawing.clone().acquire_owned())
+        .await
+        .map_err(|_| StaffError::TimedOut)?
+        .context("the diagram semaphore closed")?;
+    // Drawn by the request this one waited behind.
+    if let Some(svg) = s.diagrams.get(&file) {
+        return Ok(svg.to_string());
+    }
     let s = s.clone();
-    tokio::task::spawn_blocking(move || {
+    let drawing = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let part = match &file {
             None => Part::all(&s.flow),
-            Some(name) => Part::file(&s.flow, name).ok_or_else(|| {
-                StaffError::NotFound(format!(
-                    "no flow file of that name; the files are {}",
-                    s.flow.files().join(", ")
-                ))
-            })?,
+            Some(name) => Part::file(&s.flow, name).context("a flow file went missing")?,
         };
-        Ok(part.svg()?)
-    })
-    .await
-    .context("Failed to draw the flow diagram")?
+        s.diagrams.counted();
+        let svg: Arc<str> = part.svg()?.into();
+        s.diagrams.keep(file, svg.clone());
+        anyhow::Ok(svg)
+    });
+    match tokio::time::timeout_at(deadline, drawing).await {
+        Ok(done) => Ok(done
+            .context("Failed to draw the flow diagram")??
+            .to_string()),
+        Err(_) => {
+            tracing::warn!("the flow diagram took past its deadline; it is kept when done");
+            Err(StaffError::TimedOut)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -228,6 +228,9 @@ fn announce_set_show_clear_and_callbacks_list() {
             .card_payments()
             .add(&caseline::pay::NewPayment {
                 confirmation: "ch_cli0001",
+                pay_id: None,
+                status: caseline::pay::PAID,
+                charged: None,
                 case_id: 1,
                 case_number: "190000123456",
                 participant_id: 1,

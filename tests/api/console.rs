@@ -92,6 +92,9 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
         .card_payments()
         .add(&caseline::pay::NewPayment {
             confirmation: "ch_console1",
+            pay_id: None,
+            status: caseline::pay::PAID,
+            charged: None,
             case_id: 1,
             case_number: "190000123456",
             participant_id: 1,

@@ -27,4 +27,5 @@ mod speaking;
 mod staff;
 mod tty;
 mod tty_peer;
+mod twiml_schema;
 mod verified;

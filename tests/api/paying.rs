@@ -25,6 +25,10 @@ on_both_stores!(
     a_spanish_caller_hears_the_card_prompts_in_spanish,
     a_tty_caller_pays_with_a_representative,
     a_repeated_failure_counts_once_and_two_failures_end_card_payments_for_the_call,
+    a_result_counts_only_for_its_own_pay_and_only_once,
+    a_success_for_another_amount_is_kept_for_staff_as_a_mismatch,
+    a_card_number_sent_as_confirmation_code_is_kept_as_its_last_four_digits,
+    the_demo_phone_keys_the_prompts_own_example_as_the_provider_sends_it,
 );
 
 async fn paying_app(b: Backend) -> TestApp {
@@ -55,7 +59,15 @@ fn pay_verb(t: &Twiml, amount: &str, ending: &str) {
         .unwrap_or_else(|| panic!("no <Pay> in {}", t.xml));
     let attrs: Vec<(&str, &str)> = pay.attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let description = format!("Child support, case ending {ending}");
-    let action = format!("{PUBLIC_URL}/voice/paid/pay-result");
+    // Each <Pay> has its own id: 32 letters, nothing of the call or the caller.
+    let action = pay.get("action").unwrap_or_default();
+    let id = action
+        .strip_prefix(&format!("{PUBLIC_URL}/voice/paid/pay-result?pay="))
+        .unwrap_or_else(|| panic!("{action}"));
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| (b'a'..=b'p').contains(&b)),
+        "{action}"
+    );
     let status = format!("{PUBLIC_URL}/voice/pay-status");
     assert_eq!(
         attrs,
@@ -67,8 +79,7 @@ fn pay_verb(t: &Twiml, amount: &str, ending: &str) {
             ("validCardTypes", "visa mastercard"),
             ("maxAttempts", "2"),
             ("timeout", "10"),
-            ("action", action.as_str()),
-            ("method", "POST"),
+            ("action", action),
             ("statusCallback", status.as_str()),
             ("statusCallbackMethod", "POST"),
         ],
@@ -99,10 +110,17 @@ fn pay_verb(t: &Twiml, amount: &str, ending: &str) {
     assert!(!t.xml.contains(MARCO.0) && !t.xml.contains(MARCO.1));
 }
 
-/// The provider's action callback for a `<Pay>`.
-async fn pay_result(call: &mut common::Phone<'_>, params: &[(&str, &str)]) -> Twiml {
-    let url = format!("{PUBLIC_URL}/voice/paid/pay-result");
-    call.post(&url, params).await
+/// The action URL of the `<Pay>` in `t`, where the provider sends its result.
+fn action_of(t: &Twiml) -> String {
+    t.find("Pay")
+        .and_then(|p| p.get("action"))
+        .unwrap_or_else(|| panic!("no <Pay> action in {}", t.xml))
+        .to_string()
+}
+
+/// The provider's action callback for the `<Pay>` whose action URL is `url`.
+async fn pay_result(call: &mut common::Phone<'_>, url: &str, params: &[(&str, &str)]) -> Twiml {
+    call.post(url, params).await
 }
 
 const SUCCESS: &[(&str, &str)] = &[
@@ -114,6 +132,7 @@ const SUCCESS: &[(&str, &str)] = &[
     ("PaymentCardPostalCode", "95814"),
     ("SecurityCode", "***"),
     ("PaymentMethod", "credit-card"),
+    ("ChargeAmount", "450.00"),
 ];
 
 async fn a_paying_parent_pays_the_monthly_amount_and_staff_see_it(b: Backend) {
@@ -141,8 +160,9 @@ async fn a_paying_parent_pays_the_monthly_amount_and_staff_see_it(b: Backend) {
     let card = call.press("1").await;
     assert!(card.says("have your card ready"), "{}", card.said());
     pay_verb(&card, "450.00", "3456");
+    let url = action_of(&card);
 
-    let done = pay_result(&mut call, SUCCESS).await;
+    let done = pay_result(&mut call, &url, SUCCESS).await;
     assert!(
         done.says("Your payment of four hundred fifty dollars was approved. Your confirmation code ends in Z, 9, Q, 8, R, 7."),
         "{}",
@@ -152,7 +172,7 @@ async fn a_paying_parent_pays_the_monthly_amount_and_staff_see_it(b: Backend) {
     let again = call.press("*").await;
     assert!(again.says("ends in Z, 9, Q, 8, R, 7"), "{}", again.said());
     // The provider repeats its callback: one payment all the same.
-    let twice = pay_result(&mut call, SUCCESS).await;
+    let twice = pay_result(&mut call, &url, SUCCESS).await;
     assert!(twice.says("was approved"), "{}", twice.said());
 
     let stored = app
@@ -281,9 +301,10 @@ async fn each_failure_is_said_and_nothing_is_stored(b: Backend) {
     for (result, words) in failures {
         let (mut call, _) = to_amount_menu(&app, MARCO).await;
         call.press("1").await;
-        call.press("1").await;
+        let card = call.press("1").await;
         let failed = pay_result(
             &mut call,
+            &action_of(&card),
             &[
                 ("Result", result),
                 ("PaymentError", "card declined 4111111111111111"),
@@ -297,7 +318,7 @@ async fn each_failure_is_said_and_nothing_is_stored(b: Backend) {
         // One more try gets the card again; a second failure offers a person instead.
         let retry = call.press("1").await;
         pay_verb(&retry, "450.00", "3456");
-        let spent = pay_result(&mut call, &[("Result", result)]).await;
+        let spent = pay_result(&mut call, &action_of(&retry), &[("Result", result)]).await;
         assert!(
             spent.says("We couldn't take a card payment in this call."),
             "{result}: {}",
@@ -308,15 +329,20 @@ async fn each_failure_is_said_and_nothing_is_stored(b: Backend) {
     // The caller hung up: nothing more to say.
     let (mut call, _) = to_amount_menu(&app, MARCO).await;
     call.press("1").await;
-    call.press("1").await;
-    let gone = pay_result(&mut call, &[("Result", "caller-hung-up")]).await;
+    let card = call.press("1").await;
+    let gone = pay_result(
+        &mut call,
+        &action_of(&card),
+        &[("Result", "caller-hung-up")],
+    )
+    .await;
     assert_eq!(gone.last_verb(), "Hangup", "{}", gone.xml);
     // A success without a confirmation code is not stored, and the caller is never told
     // that nothing was charged: a person checks it.
     let (mut call, _) = to_amount_menu(&app, MARCO).await;
     call.press("1").await;
-    call.press("1").await;
-    let odd = pay_result(&mut call, &[("Result", "success")]).await;
+    let card = call.press("1").await;
+    let odd = pay_result(&mut call, &action_of(&card), &[("Result", "success")]).await;
     assert!(
         odd.says("we couldn't confirm the payment. Please don't pay again."),
         "{}",
@@ -452,7 +478,7 @@ async fn a_spanish_caller_hears_the_card_prompts_in_spanish(b: Backend) {
         "{}",
         card.said()
     );
-    let done = pay_result(&mut call, SUCCESS).await;
+    let done = pay_result(&mut call, &action_of(&card), SUCCESS).await;
     assert!(
         done.says("Su pago de cuatrocientos cincuenta dólares fue aprobado."),
         "{}",
@@ -492,14 +518,14 @@ async fn a_repeated_failure_counts_once_and_two_failures_end_card_payments_for_t
     let app = paying_app(b).await;
     let (mut call, _) = to_amount_menu(&app, MARCO).await;
     call.press("1").await;
-    call.press("1").await;
+    let card = call.press("1").await;
     let declined = [("Result", "payment-connector-error")];
-    pay_result(&mut call, &declined).await;
+    pay_result(&mut call, &action_of(&card), &declined).await;
     // The provider sends the same callback again: still one more try.
-    let again = pay_result(&mut call, &declined).await;
+    let again = pay_result(&mut call, &action_of(&card), &declined).await;
     assert!(again.says("To try once more, press 1."), "{}", again.said());
-    call.press("1").await;
-    let spent = pay_result(&mut call, &declined).await;
+    let card = call.press("1").await;
+    let spent = pay_result(&mut call, &action_of(&card), &declined).await;
     assert!(
         spent.says("We couldn't take a card payment in this call."),
         "{}",
@@ -521,4 +547,260 @@ async fn a_repeated_failure_counts_once_and_two_failures_end_card_payments_for_t
     let ways = call.press("1").await;
     assert!(ways.says("deduction from your paycheck"), "{}", ways.said());
     assert!(!ways.says("can't take card payments"), "{}", ways.said());
+}
+
+async fn stored_payments(app: &TestApp) -> Vec<caseline::pay::CardPayment> {
+    app.state
+        .store
+        .card_payments()
+        .list(0, 10)
+        .await
+        .expect("list")
+}
+
+async fn a_result_counts_only_for_its_own_pay_and_only_once(b: Backend) {
+    let app = paying_app(b).await;
+    // A call that never reached <Pay>: a success sent for it is not a payment, and the
+    // caller still hears TwiML.
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    let bare = format!("{PUBLIC_URL}/voice/paid/pay-result");
+    let guessed = format!("{bare}?pay={}", "a".repeat(32));
+    for url in [&bare, &guessed] {
+        let answer = app
+            .post_signed(
+                url,
+                &[("CallSid", call.sid.as_str()), SUCCESS[0], SUCCESS[1]],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{url}");
+        let t = answer.twiml();
+        assert!(t.find("Say").is_some(), "{url}: {}", t.xml);
+    }
+    assert!(stored_payments(&app).await.is_empty());
+
+    // At <Pay>: a result naming another <Pay> is not taken either.
+    call.press("1").await;
+    let card = call.press("1").await;
+    let url = action_of(&card);
+    pay_result(&mut call, &guessed, SUCCESS).await;
+    assert!(stored_payments(&app).await.is_empty());
+
+    // Its own result is; a second success for the same <Pay>, with another code, is
+    // answered as the first and stored as nothing.
+    let done = pay_result(&mut call, &url, SUCCESS).await;
+    assert!(done.says("ends in Z, 9, Q, 8, R, 7"), "{}", done.said());
+    let mut second = SUCCESS.to_vec();
+    second[1] = ("PaymentConfirmationCode", "ch_Other99Code11");
+    let again = pay_result(&mut call, &url, &second).await;
+    assert!(again.says("ends in Z, 9, Q, 8, R, 7"), "{}", again.said());
+    let stored = stored_payments(&app).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(
+        (stored[0].confirmation.as_str(), stored[0].status.as_str()),
+        (CODE, "paid")
+    );
+
+    // The unmatched results are on the call's audit trail, for staff.
+    let audit = app
+        .state
+        .store
+        .audit_log()
+        .for_call(&call.sid)
+        .await
+        .expect("audit");
+    let unmatched = audit
+        .iter()
+        .filter(|(e, ..)| e == "pay.card.unmatched")
+        .count();
+    assert_eq!(unmatched, 3, "{audit:?}");
+}
+
+async fn a_success_for_another_amount_is_kept_for_staff_as_a_mismatch(b: Backend) {
+    let app = paying_app(b).await;
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    call.press("1").await;
+    let card = call.press("1").await;
+    pay_verb(&card, "450.00", "3456");
+    let mut cheap = SUCCESS.to_vec();
+    cheap.retain(|(k, _)| *k != "ChargeAmount");
+    cheap.push(("ChargeAmount", "4.50"));
+    let odd = pay_result(&mut call, &action_of(&card), &cheap).await;
+    // Not "approved": the caller is told not to pay again and goes to a person.
+    assert!(!odd.says("was approved"), "{}", odd.said());
+    assert!(
+        odd.says("we couldn't confirm the payment. Please don't pay again."),
+        "{}",
+        odd.said()
+    );
+    assert!(odd.find("Enqueue").is_some(), "{}", odd.xml);
+
+    let stored = stored_payments(&app).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].status, "amount-mismatch");
+    assert_eq!(stored[0].amount.to_string(), "450.00");
+    assert_eq!(
+        stored[0].charged.map(|c| c.to_string()).as_deref(),
+        Some("4.50")
+    );
+    let line = caseline::pay::listing_line(&stored[0], chrono_tz::America::Los_Angeles);
+    assert!(line.contains("amount-mismatch (charged $4.50)"), "{line}");
+
+    let agent = app.staff_login("dana", Role::Agent).await;
+    let (status, body) = app
+        .staff("GET", "/staff/payments", Some(&agent), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["payments"][0]["status"], "amount-mismatch", "{body}");
+    assert_eq!(body["payments"][0]["charged"], "4.50", "{body}");
+
+    // A ChargeAmount that is no amount cannot be the one asked for either.
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    call.press("1").await;
+    let card = call.press("1").await;
+    let mut garbled = SUCCESS.to_vec();
+    garbled[1] = ("PaymentConfirmationCode", "ch_Garbled0001");
+    garbled.retain(|(k, _)| *k != "ChargeAmount");
+    garbled.push(("ChargeAmount", "lots"));
+    let odd = pay_result(&mut call, &action_of(&card), &garbled).await;
+    assert!(!odd.says("was approved"), "{}", odd.said());
+    let stored = stored_payments(&app).await;
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert_eq!(
+        (stored[0].status.as_str(), stored[0].charged),
+        ("amount-mismatch", None)
+    );
+}
+
+async fn a_card_number_sent_as_confirmation_code_is_kept_as_its_last_four_digits(b: Backend) {
+    const CARD: &str = "4012888888881881";
+    const OTHER_CARD: &str = "5555555555554444";
+    const OLD_CARD: &str = "378282246310005";
+    let logs = common::capture_logs();
+    let sqlite = matches!(b, Backend::Sqlite);
+    let app = paying_app(b).await;
+    let mut transcript = String::new();
+    let mut card_code = SUCCESS.to_vec();
+    card_code[1] = ("PaymentConfirmationCode", CARD);
+
+    // Approved: stored, listed and read back as its last four digits.
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    call.press("1").await;
+    let card = call.press("1").await;
+    let done = pay_result(&mut call, &action_of(&card), &card_code).await;
+    assert!(
+        done.says("Your confirmation code ends in 1, 8, 8, 1."),
+        "{}",
+        done.said()
+    );
+    transcript.push_str(&done.xml);
+    transcript.push_str(&call.press("*").await.xml);
+
+    // The path that cannot confirm a payment (its amount gone while <Pay> ran) logs
+    // nothing of the code either.
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    call.press("1").await;
+    let card = call.press("1").await;
+    let again = format!("{PUBLIC_URL}/voice/step/pay");
+    transcript.push_str(&call.post(&again, &[]).await.xml);
+    let mut other = SUCCESS.to_vec();
+    other[1] = ("PaymentConfirmationCode", OTHER_CARD);
+    let odd = pay_result(&mut call, &action_of(&card), &other).await;
+    transcript.push_str(&odd.xml);
+
+    // A row stored before codes were masked is listed masked.
+    app.state
+        .store
+        .card_payments()
+        .add(&caseline::pay::NewPayment {
+            confirmation: OLD_CARD,
+            pay_id: None,
+            status: caseline::pay::PAID,
+            charged: None,
+            case_id: 1,
+            case_number: "190000123456",
+            participant_id: 1,
+            amount: rust_decimal::Decimal::new(100, 2),
+            card_type: "amex",
+            card_last4: "0005",
+            lang: "en",
+            call_sid: &call.sid,
+            now: app.state.now() - 60,
+        })
+        .await
+        .expect("add");
+
+    let agent = app.staff_login("dana", Role::Agent).await;
+    let (status, body) = app
+        .staff("GET", "/staff/payments", Some(&agent), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let codes: Vec<&str> = body["payments"]
+        .as_array()
+        .expect("payments")
+        .iter()
+        .filter_map(|p| p["confirmation"].as_str())
+        .collect();
+    assert_eq!(codes, ["****1881", "****0005"], "{body}");
+
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    for secret in [CARD, OTHER_CARD] {
+        assert!(!logs.contains(secret), "a log line holds {secret}");
+        assert!(!transcript.contains(secret), "the TwiML holds {secret}");
+        assert!(!body.to_string().contains(secret), "staff see {secret}");
+    }
+    let session = serde_json::to_string(&app.session_of(&call.sid).await).unwrap();
+    assert!(!session.contains(OTHER_CARD), "{session}");
+    app.state.store.close().await;
+    let stored = if sqlite {
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(app.db_path().expect("sqlite path")).unwrap() {
+            bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        app.dump_postgres().await
+    };
+    assert!(stored.contains("****1881"), "the store was read");
+    for secret in [CARD, OTHER_CARD] {
+        assert!(!stored.contains(secret), "the store holds {secret}");
+    }
+}
+
+async fn the_demo_phone_keys_the_prompts_own_example_as_the_provider_sends_it(b: Backend) {
+    let app = paying_app(b).await;
+    let (mut call, _) = to_amount_menu(&app, MARCO).await;
+    let ask = call.press("3").await;
+    // "for 25 dollars and 50 cents, press 2, 5, star, 5, 0, pound."
+    assert!(ask.says("press 2, 5, star, 5, 0, pound"), "{}", ask.said());
+    let gather = ask.gather();
+    let sent = caseline::demo::gathered(gather, "25*50#");
+    // The finishing key ends the input: it is never part of Digits.
+    assert_eq!(
+        sent,
+        [
+            ("Digits", "25*50".to_string()),
+            ("FinishedOnKey", "#".to_string())
+        ]
+    );
+    let url = gather.get("action").expect("action").to_string();
+    let params: Vec<(&str, &str)> = sent.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let confirm = call.post(&url, &params).await;
+    assert!(
+        confirm.says("You're paying twenty-five dollars and fifty cents"),
+        "{}",
+        confirm.said()
+    );
+    // A menu takes one key and has no finishing key: `#` is a key there, and keys past
+    // the first are never sent.
+    let menu = confirm.gather();
+    assert_eq!(menu.get("finishOnKey"), Some(""), "{}", confirm.xml);
+    assert_eq!(
+        caseline::demo::gathered(menu, "12"),
+        [("Digits", "1".to_string())]
+    );
+    assert_eq!(
+        caseline::demo::gathered(menu, "#"),
+        [("Digits", "#".to_string())]
+    );
+    assert!(caseline::demo::gathered(menu, "").is_empty(), "a timeout");
 }

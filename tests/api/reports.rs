@@ -328,3 +328,51 @@ async fn the_flow_diagram_is_drawn_whole_or_for_one_file() {
         "the whole diagram has no outside steps"
     );
 }
+
+/// The whole flow diagram is drawn once and then served from memory; asked for by
+/// several at once with a deadline shorter than a drawing, each request answers a
+/// timeout when its deadline passes, one drawing runs (never one per request) and
+/// what it drew serves the next request at once.
+#[tokio::test]
+async fn the_flow_diagram_is_drawn_once_and_a_slow_drawing_times_out_alone() {
+    const WHOLE: &str = "/staff/flows/diagram.svg";
+    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    let token = app.staff_login("sam", Role::Supervisor).await;
+    let first = get(&app, WHOLE, Some(&token)).await;
+    assert_eq!(first.0, StatusCode::OK);
+    let again = get(&app, WHOLE, Some(&token)).await;
+    assert_eq!(again.0, StatusCode::OK);
+    assert!(again.2 == first.2, "the same drawing");
+    assert_eq!(app.state.diagrams.draws(), 1, "drawn once");
+
+    let mut s = common::settings();
+    s.diagram_deadline = std::time::Duration::from_millis(1);
+    let app = TestApp::spawn_with(common::Backend::Sqlite, s).await;
+    let token = app.staff_login("sam", Role::Supervisor).await;
+    let (a, b, c) = tokio::join!(
+        get(&app, WHOLE, Some(&token)),
+        get(&app, WHOLE, Some(&token)),
+        get(&app, WHOLE, Some(&token)),
+    );
+    for (status, _, body) in [a, b, c] {
+        let short: String = body.chars().take(200).collect();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{short}");
+        assert!(body.contains("\"timeout\""), "{short}");
+    }
+    // The one drawing goes on, and is kept when done.
+    let mut done = None;
+    for _ in 0..1200 {
+        let (status, _, body) = get(&app, WHOLE, Some(&token)).await;
+        if status == StatusCode::OK {
+            done = Some(body);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let done = done.expect("the kept drawing is served");
+    assert!(
+        done.contains("<svg") && done.contains("main-menu"),
+        "an SVG of the flows"
+    );
+    assert_eq!(app.state.diagrams.draws(), 1, "one drawing for all of them");
+}

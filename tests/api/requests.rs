@@ -24,6 +24,7 @@ on_both_stores!(
     the_reference_is_texted_and_nothing_else,
     no_text_is_offered_to_a_number_the_agency_does_not_text,
     nothing_of_a_card_or_a_recording_is_left_anywhere,
+    an_empty_recording_callback_deletes_only_the_calls_own_new_recording,
 );
 
 /// The digits said after "reference number is" / "número de referencia es".
@@ -565,14 +566,15 @@ async fn nothing_of_a_card_or_a_recording_is_left_anywhere(b: Backend) {
     call.dial().await;
     call.press("1").await;
     transcript.push_str(&call.verify_for_payments(MARCO.0, MARCO.1).await.xml);
+    let mut url = String::new();
     for k in ["4", "1", "1"] {
         let t = call.press(k).await;
         // The <Pay> verb itself is checked on its own (tests/api/paying.rs).
-        if t.find("Pay").is_none() {
-            transcript.push_str(&t.xml);
+        match t.find("Pay").and_then(|p| p.get("action")) {
+            Some(action) => url = action.to_string(),
+            None => transcript.push_str(&t.xml),
         }
     }
-    let url = format!("{}/voice/paid/pay-result", common::PUBLIC_URL);
     let paid = call
         .post(
             &url,
@@ -702,4 +704,69 @@ async fn no_text_is_offered_to_a_number_the_agency_does_not_text(b: Backend) {
             .is_empty(),
         "no text sent"
     );
+}
+
+/// The DELETEs the provider received, by path.
+async fn deleted(provider: &MockServer) -> Vec<String> {
+    provider
+        .received_requests()
+        .await
+        .expect("requests")
+        .iter()
+        .filter(|r| r.method.as_str() == "DELETE")
+        .map(|r| r.url.path().to_string())
+        .collect()
+}
+
+async fn an_empty_recording_callback_deletes_only_the_calls_own_new_recording(b: Backend) {
+    const EMPTY: &str = "RE00000000000000000000000000000000";
+    let provider = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&provider)
+        .await;
+    let app = app_with_provider(b, &provider).await;
+    let save = format!("{}/voice/step/request-address-save", common::PUBLIC_URL);
+    let menu = format!("{}/voice/step/main-menu", common::PUBLIC_URL);
+    // The call's own <Record> came back empty: that recording goes.
+    let (mut call, consent) = request_from_main(&app, "1", MARCO, "4").await;
+    assert!(consent.says("record"), "{}", consent.said());
+    call.press("1").await;
+    let again = call
+        .post(
+            &save,
+            &[("RecordingSid", EMPTY), ("RecordingDuration", "0")],
+        )
+        .await;
+    assert!(again.says("We didn't hear an address."), "{}", again.said());
+    let gone = format!("/2010-04-01/Accounts/{ACCOUNT}/Recordings/{EMPTY}.json");
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        seen = deleted(&provider).await;
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen, std::slice::from_ref(&gone));
+
+    // Recorded again: a request holds RECORDING.
+    let done = record_address(&mut call, &again).await;
+    assert!(done.says("Your request is in"), "{}", done.said());
+    // Named with no length at a step that recorded nothing, by this call or another,
+    // and at this call's own recording step while the request holds it: kept.
+    let empty = [("RecordingSid", RECORDING), ("RecordingDuration", "0")];
+    call.post(&menu, &empty).await;
+    call.post(&save, &empty).await;
+    let mut stranger = app.call();
+    stranger.dial().await;
+    stranger.post(&menu, &empty).await;
+    stranger.post(&save, &empty).await;
+    assert_eq!(
+        deleted(&provider).await,
+        [gone],
+        "only the call's own empty one"
+    );
+    let requests = app.state.store.requests().list(false).await.unwrap();
+    assert_eq!(requests[0].recording_sid.as_deref(), Some(RECORDING));
 }

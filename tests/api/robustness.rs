@@ -11,6 +11,7 @@ on_both_stores!(
     hostile_input_always_gets_well_formed_twiml,
     a_database_outage_gets_an_apology_not_an_error,
     fallback_url_apologises_and_ends_cleanly,
+    any_signed_voice_url_we_never_wrote_gets_an_apology_and_a_way_on,
 );
 
 /// Why, the headers sent, the parameters sent.
@@ -306,4 +307,67 @@ async fn fallback_url_apologises_and_ends_cleanly(b: Backend) {
     assert!(twiml.says("We're sorry"));
     assert!(twiml.says("Lo sentimos"));
     assert_eq!(twiml.last_verb(), "Hangup");
+}
+
+async fn any_signed_voice_url_we_never_wrote_gets_an_apology_and_a_way_on(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    for path in [
+        "/voice/",
+        "/voice",
+        "/voice//",
+        "/voice/nowhere",
+        "/voice/a/b/c",
+        "/voice/step",
+        "/voice/paid",
+        "/voice/?x=1",
+    ] {
+        let url = format!("{PUBLIC_URL}{path}");
+        let answer = app
+            .post_signed(&url, &[("CallSid", "CA0123456789abcdef0123456789abcdef")])
+            .await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        let twiml = answer.twiml();
+        assert!(
+            twiml.says("We're sorry") || twiml.says("Lo sentimos"),
+            "{path}: {}",
+            twiml.xml
+        );
+        // Somewhere to go: back into the call, or a goodbye.
+        assert!(
+            matches!(twiml.last_verb(), "Redirect" | "Hangup"),
+            "{path}: {}",
+            twiml.xml
+        );
+    }
+    // Asked for with GET (a number configured that way), signed: TwiML all the same.
+    for path in ["/voice/", "/voice/nowhere", "/voice/incoming"] {
+        let url = format!("{PUBLIC_URL}{path}");
+        let sig = sign(Algorithm::HmacSha1, TOKEN, &signing_payload(&url, &[]));
+        let req = axum::http::Request::get(path)
+            .header("X-Twilio-Signature", sig)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let res = tower::ServiceExt::oneshot(app.router.clone(), req)
+            .await
+            .expect("router answers");
+        assert_eq!(res.status(), 200, "GET {path}");
+        let bytes = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .expect("body")
+            .to_bytes();
+        let answer = common::Answer {
+            status: axum::http::StatusCode::OK,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        assert!(
+            answer.twiml().find("Say").is_some(),
+            "GET {path}: {}",
+            answer.body
+        );
+    }
+    // Unsigned, the same paths are still refused.
+    let answer = app
+        .post_raw(&format!("{PUBLIC_URL}/voice/"), vec![], &[])
+        .await;
+    assert_eq!(answer.status, 403);
 }

@@ -26,6 +26,7 @@ on_both_stores!(
     callbacks_and_announcement_through_the_api,
     a_webhook_saving_during_a_transfer_does_not_lose_the_hand_off,
     a_hand_off_serves_its_own_call_and_entry_once,
+    every_malformed_query_path_or_body_gets_a_json_error,
 );
 
 async fn app_with_provider(b: Backend, provider: &MockServer) -> TestApp {
@@ -675,4 +676,65 @@ async fn a_hand_off_serves_its_own_call_and_entry_once(b: Backend) {
         stranger.staff_transfer.is_none(),
         "the other call was not handed off"
     );
+}
+
+async fn every_malformed_query_path_or_body_gets_a_json_error(b: Backend) {
+    let app = TestApp::spawn(b).await.with_demo_data().await;
+    let admin = app.staff_login("ada", Role::Admin).await;
+    let bad_json = Some(serde_json::json!("not an object"));
+    let cases: &[(&str, &str, Option<serde_json::Value>, &str)] = &[
+        ("GET", "/staff/payments?days=abc", None, "days not a number"),
+        ("GET", "/staff/callbacks?all=maybe", None, "all not a bool"),
+        ("GET", "/staff/requests?all=maybe", None, "all not a bool"),
+        (
+            "GET",
+            "/staff/requests/abc/recording",
+            None,
+            "id not a number",
+        ),
+        ("GET", "/staff/calls/%FF", None, "a call not text"),
+        ("POST", "/staff/calls/%FF/transfer", None, "a call not text"),
+        (
+            "POST",
+            "/staff/accounts/%FF/disable",
+            None,
+            "a name not text",
+        ),
+        ("GET", "/staff/reports/chart/%FF", None, "a file not text"),
+        ("GET", "/staff/reports?days=abc", None, "days not a number"),
+        (
+            "POST",
+            "/staff/callbacks",
+            bad_json.clone(),
+            "a body not an object",
+        ),
+        (
+            "POST",
+            "/staff/login",
+            bad_json.clone(),
+            "a body not an object",
+        ),
+        (
+            "PUT",
+            "/staff/announcement",
+            bad_json.clone(),
+            "a body not an object",
+        ),
+        ("POST", "/staff/accounts", bad_json, "a body not an object"),
+    ];
+    for (method, path, body, why) in cases {
+        let (status, json) = app.staff(method, path, Some(&admin), body.clone()).await;
+        assert!(
+            status.is_client_error(),
+            "{method} {path} ({why}): {status}"
+        );
+        assert_eq!(
+            json["error"], "bad-request",
+            "{method} {path} ({why}): {status} {json}"
+        );
+        assert!(
+            json["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{method} {path} ({why}): {json}"
+        );
+    }
 }
