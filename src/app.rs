@@ -82,6 +82,7 @@ impl Services {
         Ok(Services {
             health: Default::default(),
             waiting: Default::default(),
+            streams: Default::default(),
             provider,
             screen_pop,
             blind,

@@ -33,6 +33,8 @@ pub struct Services {
     pub health: crate::http::health::Health,
     /// Callers waiting in the queue, as its wait webhooks said (for the dialer).
     pub waiting: Waiting,
+    /// The TTY media streams open on this server ([`crate::http::stream`]).
+    pub streams: crate::http::stream::Streams,
 }
 
 pub type AppState = Arc<Services>;

@@ -87,6 +87,13 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::helpers::{self as common, PUBLIC_URL, TOKEN, TTY_LINE};
 
 const MARCO: (&str, &str) = ("900234567", "4820193757");
+/// The stream's URL as the `<Stream>` gives it, which the provider signs.
+const STREAM_URL: &str = "wss://ivr.example.test/tty/stream";
+
+/// The provider's signature of an upgrade to `url` (no parameters).
+fn stream_signature(url: &str) -> String {
+    sign(Algorithm::HmacSha1, TOKEN, &signing_payload(url, &[]))
+}
 /// How long the test waits for the server's next frame (wall clock: a safety net only;
 /// nothing is timed).
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -198,11 +205,31 @@ impl Line {
         (sid, token)
     }
 
+    /// The stream's socket, opened as the provider opens it: signed over the `wss://`
+    /// URL the `<Stream>` gave.
     async fn socket(&self) -> Socket {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/tty/stream", self.addr))
+        self.upgrade(Some(&stream_signature(STREAM_URL)))
             .await
-            .expect("the stream opens");
-        ws
+            .expect("the stream opens")
+    }
+
+    /// An upgrade with this signature header (or none): the socket, or the HTTP status
+    /// it was refused with.
+    async fn upgrade(&self, signature: Option<&str>) -> Result<Socket, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/tty/stream", self.addr)
+            .into_client_request()
+            .expect("a request");
+        if let Some(sig) = signature {
+            request
+                .headers_mut()
+                .insert("x-twilio-signature", sig.parse().expect("a header"));
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(ws),
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+            Err(e) => panic!("the upgrade failed: {e}"),
+        }
     }
 }
 
@@ -594,4 +621,148 @@ async fn silence_times_out_in_audio_time_and_the_queue_and_its_end_stay_in_text(
         unavailable.contains("1 CALLBACK. 2 MAIN MENU."),
         "{unavailable}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_or_forged_stream_upgrade_is_refused_before_it_opens() {
+    let line = Line::open().await;
+    assert_eq!(line.upgrade(None).await.err(), Some(403), "unsigned");
+    assert_eq!(
+        line.upgrade(Some("AAAAAAAAAAAAAAAAAAAAAAAAAAA="))
+            .await
+            .err(),
+        Some(403),
+        "forged"
+    );
+    // Signed over the https URL, or another path: not what the provider signs.
+    for url in [
+        "https://ivr.example.test/tty/stream",
+        "wss://ivr.example.test/voice/incoming",
+    ] {
+        assert_eq!(
+            line.upgrade(Some(&stream_signature(url))).await.err(),
+            Some(403),
+            "{url}"
+        );
+    }
+    // The provider's own, with or without the default port, opens.
+    for url in [STREAM_URL, "wss://ivr.example.test:443/tty/stream"] {
+        assert!(
+            line.upgrade(Some(&stream_signature(url))).await.is_ok(),
+            "{url}"
+        );
+    }
+    // Refused upgrades held nothing: only the two that opened count.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(line.state.streams.open() <= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_that_never_start_have_a_small_cap_and_calls_still_get_streams() {
+    use caseline::http::stream::MAX_UNSTARTED;
+    let line = Line::open().await;
+    let mut silent = Vec::new();
+    for _ in 0..MAX_UNSTARTED {
+        silent.push(line.socket().await);
+    }
+    assert_eq!(
+        line.upgrade(Some(&stream_signature(STREAM_URL)))
+            .await
+            .err(),
+        Some(503),
+        "one more socket that has not started"
+    );
+    // One leaves; a real call's stream opens, starts, and no longer counts as waiting.
+    drop(silent.pop());
+    let (sid, token) = line.ring().await;
+    let mut tty = loop {
+        // The server notices the dropped socket on its next read.
+        if line
+            .upgrade(Some(&stream_signature(STREAM_URL)))
+            .await
+            .is_ok()
+        {
+            break TtyCaller::start(&line, &sid, &token).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let hello = tty.hear().await.expect("the greeting");
+    assert!(hello.contains("ENGLISH: PRESS 1"), "{hello}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_stream_fails_twice_goes_to_a_person_instead_of_another_stream() {
+    let line = Line::open().await;
+    let (sid, _token) = line.ring().await;
+    // The stream never started (refused at the cap, say): the provider asks the
+    // <Connect action>. Once, the call gets a new stream.
+    let again = line.post("/voice/tty/after", &[("CallSid", &sid)]).await;
+    assert!(again.contains("<Stream"), "{again}");
+    // Twice: no third stream, but a person (the office is open), in TTY text.
+    let out = line.post("/voice/tty/after", &[("CallSid", &sid)]).await;
+    assert!(!out.contains("<Stream"), "{out}");
+    assert!(out.contains("<Enqueue"), "{out}");
+    assert!(out.contains(r#""channel":"tty""#), "{out}");
+    // When the queue ends, the step that follows is answered as TwiML, not a stream.
+    let back = line
+        .post(
+            "/voice/step/representative-after",
+            &[("CallSid", &sid), ("QueueResult", "hangup")],
+        )
+        .await;
+    assert!(!back.contains("<Stream"), "{back}");
+    assert!(back.contains("<Gather"), "{back}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_starts_at_once_with_one_token_get_one_stream() {
+    let line = Line::open().await;
+    for trial in 0..10 {
+        let (sid, token) = line.ring().await;
+        let (a, b) = tokio::join!(
+            TtyCaller::start(&line, &sid, &token),
+            TtyCaller::start(&line, &sid, &token)
+        );
+        let mut got = 0;
+        for mut c in [a, b] {
+            if !closed_without_audio_or_audio(&mut c.ws).await {
+                got += 1;
+            }
+        }
+        assert_eq!(got, 1, "trial {trial}: streams for one token");
+    }
+}
+
+/// True if the server closed the socket before any audio, false once audio comes.
+async fn closed_without_audio_or_audio(ws: &mut Socket) -> bool {
+    loop {
+        match tokio::time::timeout(PATIENCE, ws.next()).await {
+            Ok(Some(Ok(Message::Text(_)))) => return false,
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return true,
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => panic!("the server neither closed nor sent audio"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_refused_streams_logs_a_few_lines_and_counts() {
+    let line = Line::open().await;
+    let logs = common::capture_logs();
+    let (sid, _) = line.ring().await;
+    let before = logs.lock().expect("logs").len();
+    for _ in 0..60 {
+        assert_eq!(line.upgrade(None).await.err(), Some(403));
+    }
+    for _ in 0..60 {
+        let mut forged = TtyCaller::start(&line, &sid, "0000000000000000ffffffffffffffff").await;
+        assert!(closed_without_audio(&mut forged.ws).await);
+    }
+    let logs = String::from_utf8(logs.lock().expect("logs")[before..].to_vec()).expect("text");
+    let refusals = logs
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("TTY stream"))
+        .count();
+    // At most ten lines a kind and a count each (other tests' refusals may share them).
+    assert!(refusals <= 30, "{refusals} lines for 120 refusals:\n{logs}");
 }
