@@ -766,3 +766,42 @@ async fn a_flood_of_refused_streams_logs_a_few_lines_and_counts() {
     // At most ten lines a kind and a count each (other tests' refusals may share them).
     assert!(refusals <= 30, "{refusals} lines for 120 refusals:\n{logs}");
 }
+
+/// This process's resident memory, in bytes (Linux).
+fn resident() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("resident pages");
+    pages * 4096
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_waiting_for_its_start_holds_little_memory() {
+    let line = Line::open().await;
+    // Warm up: the first sockets pay for the runtime's and the library's own setup.
+    let mut warm = Vec::new();
+    for _ in 0..4 {
+        let mut ws = line.socket().await;
+        send_json(&mut ws, serde_json::json!({"event": "connected"})).await;
+        warm.push(ws);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = resident();
+    let mut sockets = Vec::new();
+    for _ in 0..48 {
+        let mut ws = line.socket().await;
+        // A message read, so the server's read buffer is in use.
+        send_json(&mut ws, serde_json::json!({"event": "connected"})).await;
+        sockets.push(ws);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let per_socket = resident().saturating_sub(before) / sockets.len();
+    // Both ends are in this process: the server's socket and the test's client.
+    assert!(
+        per_socket < 48 * 1024,
+        "{per_socket} bytes per waiting socket"
+    );
+}
