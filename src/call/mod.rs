@@ -419,18 +419,33 @@ pub async fn status(s: &Services, p: &Params) -> Result<Response, CallError> {
     let status = p.get("CallStatus").unwrap_or("");
     let over = ["completed", "busy", "failed", "no-answer", "canceled"];
     if let Some(status) = over.iter().find(|s| **s == status) {
-        // The call's path, for the analytics, before its session ends.
-        if let Some(session) = s.store.sessions().load(&sid, s.now(), None).await? {
-            let caller = p.get("From").and_then(e164);
-            crate::analytics::record(s, &session, caller.as_deref()).await?;
-        }
-        // Counted out once: a repeated callback, or one for a call this line never
-        // answered, ends nothing.
-        if s.store.sessions().end(&sid, status, s.now()).await? {
-            crate::observe::calls_active(-1.0);
-        }
+        let caller = p.get("From").and_then(e164);
+        end_call(s, &sid, status, caller.as_deref()).await?;
     }
     Ok(Response::new())
+}
+
+/// Ends a call's path: its analytics row, then its session, and counts it out. The
+/// status callback and a TTY stream's `stop` both end a call, whichever comes first;
+/// the row is kept once (a second insert adds nothing) and the call counted out once
+/// (only the end that finds the session live).
+pub(crate) async fn end_call(
+    s: &Services,
+    sid: &CallSid,
+    status: &str,
+    caller: Option<&str>,
+) -> anyhow::Result<()> {
+    // The call's path, for the analytics, before its session ends.
+    if let Some(session) = s.store.sessions().load(sid, s.now(), None).await? {
+        let caller = caller.or(session.caller.as_deref());
+        crate::analytics::record(s, &session, caller).await?;
+    }
+    // Counted out once: a repeated callback, or one for a call this line never
+    // answered, ends nothing.
+    if s.store.sessions().end(sid, status, s.now()).await? {
+        crate::observe::calls_active(-1.0);
+    }
+    Ok(())
 }
 
 struct Phones<'a>(&'a Services);

@@ -320,16 +320,12 @@ impl TtyCall {
     }
 
     /// The stream ended (the caller hung up): the call ends as the status callback
-    /// would end it.
+    /// ends it (its path kept for the reports, counted out of the active calls), once,
+    /// whichever of the two comes first.
     pub async fn stop(&mut self) {
         self.turn = Turn::Done;
         if let Some(sid) = CallSid::parse(&self.call_sid)
-            && let Err(e) = self
-                .s
-                .store
-                .sessions()
-                .end(&sid, "completed", self.s.now())
-                .await
+            && let Err(e) = super::end_call(&self.s, &sid, "completed", None).await
         {
             tracing::warn!(error = %format!("{e:#}"), "a TTY call's end was not saved");
         }
