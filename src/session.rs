@@ -147,6 +147,11 @@ pub struct Session {
     /// read the database (see `crate::store::Sessions::load`).
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub turn: u64,
+    /// Made by this request, not read from the store: the call is counted active once
+    /// this is first saved, so a request that fails before its save counts nothing.
+    /// Never stored.
+    #[serde(skip)]
+    pub fresh: bool,
 }
 
 /// TTY streams that may fail in one call before it stops asking for another.
@@ -258,6 +263,7 @@ impl Session {
             transferred,
             callback_left,
             turn: _,
+            fresh: _,
         } = self;
         *call_sid == before.call_sid
             && *channel == before.channel
@@ -355,6 +361,7 @@ impl Session {
             transferred: false,
             callback_left: false,
             turn: 0,
+            fresh: false,
         }
     }
 }

@@ -129,10 +129,12 @@ pub(crate) async fn session_for(s: &Services, p: &Params) -> Result<Session, Cal
     let mut session = match s.store.sessions().load(&sid, now, p.turn).await? {
         Some(session) => session,
         // A call first seen here (a callback answered, a session expired): counted as
-        // active like one that came in, since its status callback will count it out.
+        // active like one that came in once it is saved ([`finish`]), since its status
+        // callback will count it out.
         None => {
-            crate::observe::calls_active(1.0);
-            Session::new(sid, channel_for(s, p), now)
+            let mut session = Session::new(sid, channel_for(s, p), now);
+            session.fresh = true;
+            session
         }
     };
     s.store.sessions().number(&mut session, p.turn);
@@ -146,13 +148,15 @@ fn snapshot(s: &Services, session: &Session) -> Option<Session> {
 }
 
 /// Saves the session, then hands back the answer. When `before` shows that only the
-/// caller's position changed, the save may answer before its commit.
+/// caller's position changed, the save may answer before its commit. A call's first
+/// save counts it as active: a call is counted when it is answered, and once.
 async fn finish(
     s: &Services,
-    session: Session,
+    mut session: Session,
     before: Option<Session>,
     response: Response,
 ) -> Result<Response, CallError> {
+    let fresh = std::mem::take(&mut session.fresh);
     if let Some(step) = &session.step {
         Span::current().record("step", step.as_str());
     }
@@ -172,6 +176,9 @@ async fn finish(
         attempt: 0,
         source,
     })?;
+    if fresh {
+        crate::observe::calls_active(1.0);
+    }
     Ok(response)
 }
 
@@ -182,7 +189,7 @@ pub async fn incoming(s: &Services, p: &Params) -> Result<Response, CallError> {
     let mut session = Session::new(sid, channel_for(s, p), s.now());
     s.store.sessions().number(&mut session, None);
     session.caller = p.get("From").and_then(e164);
-    crate::observe::calls_active(1.0);
+    session.fresh = true;
     // A TTY call in baudot mode: the server is the modem, on the call's media stream.
     if session.channel == Channel::Tty && s.settings.tty_mode == crate::config::TtyMode::Baudot {
         let token = tty::new_token();
