@@ -31,6 +31,22 @@ fn the_product_s_audio_prints_right_on_an_independent_tty() {
     );
 }
 
+/// TTYs and modems that expect two stop bits (minimodem's `tdd` preset, as spandsp's
+/// TDD sender sends) print every character of ours: each has a whole two stop bits.
+#[test]
+fn the_product_sends_two_stop_bits_for_receivers_that_want_them() {
+    let mut m = Modulator::default();
+    // One character more is a start bit, five data bits and two stop bits (22 ms each).
+    let one = m.transmit("E").len();
+    let two = m.transmit("EE").len();
+    assert_eq!(two - one, 8 * 176);
+    let audio = m.transmit(EVERYTHING);
+    let mut rx = peer::Receiver::new().with_stop_bits(2.0);
+    rx.push(&audio);
+    assert_eq!(rx.take_text(), EVERYTHING);
+    assert_eq!(rx.framing_errors(), 0);
+}
+
 #[test]
 fn an_independent_tty_prints_right_on_the_product() {
     let mut tx = peer::Transmitter::default();
