@@ -876,3 +876,43 @@ async fn a_tty_call_ended_by_its_stream_stop_is_in_the_reports_once(backend: com
     assert_eq!(json["by_channel"], serde_json::json!({"tty": 1}), "{json}");
     assert_eq!(json["by_language"], serde_json::json!({"en": 1}), "{json}");
 }
+
+/// Verification and the readbacks reach a TTY caller as TTY text in either language:
+/// keys and typing, never "say the numbers".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tty_caller_verifies_and_hears_the_readback_in_tty_text_in_both_languages() {
+    let line = Line::open().await;
+    for (lang_key, ssn_words, spoken, choices) in [
+        (
+            "1",
+            "SOCIAL SECURITY",
+            "SAY",
+            "STAR TO REPEAT. 1 CASE STATUS.",
+        ),
+        (
+            "2",
+            "SEGURO SOCIAL",
+            "DIGA",
+            "ESTRELLA PARA REPETIR. 1 ESTADO DEL CASO.",
+        ),
+    ] {
+        let (sid, token) = line.ring().await;
+        let mut tty = TtyCaller::start(&line, &sid, &token).await;
+        tty.hear().await.expect("the greeting");
+        tty.type_text(lang_key).await;
+        tty.hear().await.expect("the main menu");
+        tty.type_text("1").await;
+        let ask_ssn = tty.hear().await.expect("the SSN prompt");
+        assert!(ask_ssn.contains(ssn_words), "{ask_ssn}");
+        assert!(!ask_ssn.contains(spoken), "{ask_ssn}");
+        tty.type_text(MARCO.0).await;
+        let ask_par = tty.hear().await.expect("the PAR ID prompt");
+        assert!(ask_par.contains("PAR ID"), "{ask_par}");
+        assert!(!ask_par.contains(spoken), "{ask_par}");
+        tty.type_text(&format!("{}\r\n", MARCO.1)).await;
+        let payments = tty.hear().await.expect("the payments readback");
+        assert!(payments.contains(choices), "{payments}");
+        assert!(payments.contains("$450.00"), "{payments}");
+        tty.hang_up(&sid).await;
+    }
+}
