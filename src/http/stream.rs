@@ -5,8 +5,6 @@
 //! closed. Each socket is its own task, so one caller's garbage or dropped line touches
 //! no other call.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -18,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use crate::call::tty::{Inbound, Outbound, TtyCall};
 use crate::http::signature;
 use crate::http::webhook::{Admit, LogBudget};
-use crate::state::{AppState, Services};
+use crate::state::{AppState, Services, Streams};
 
 /// The provider sends audio every 20 ms; this long without one of its messages, the
 /// line is gone.
@@ -39,42 +37,6 @@ pub const MAX_STREAMS: usize = 2_000;
 /// Of those, sockets that have not yet said which call they carry: the provider sends
 /// `start` at once, so only a few are ever waiting.
 pub const MAX_UNSTARTED: usize = 64;
-
-/// This server's streams: how many are open, how many have not started, and which
-/// tokens a `start` is taking right now.
-#[derive(Debug, Default)]
-pub struct Streams {
-    open: AtomicUsize,
-    unstarted: AtomicUsize,
-    taking: Mutex<HashSet<String>>,
-}
-
-impl Streams {
-    /// Streams open now.
-    pub fn open(&self) -> usize {
-        self.open.load(Ordering::Acquire)
-    }
-
-    /// Claims `token` for one `start` while it is checked and taken, so a second
-    /// `start` with it at the same moment is refused rather than let through by reading
-    /// the session before the first one's save. `None` if it is being taken already.
-    pub fn claim<'a>(&'a self, token: &str) -> Option<Claim<'a>> {
-        let mut taking = self.taking.lock().unwrap_or_else(|e| e.into_inner());
-        taking
-            .insert(token.to_string())
-            .then(|| Claim(self, token.to_string()))
-    }
-}
-
-/// A token being taken; released when dropped (by then the session says it is spent).
-pub struct Claim<'a>(&'a Streams, String);
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        let mut taking = self.0.taking.lock().unwrap_or_else(|e| e.into_inner());
-        taking.remove(&self.1);
-    }
-}
 
 /// One place in one of the counts, given back when dropped.
 struct Slot {
