@@ -254,6 +254,22 @@ impl Catalog {
             .collect()
     }
 
+    /// The ids that start with `prefix` (in English; the languages agree).
+    pub fn ids_under(&self, prefix: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .langs
+            .get(&Lang::En)
+            .map(|m| {
+                m.keys()
+                    .filter(|k| k.starts_with(prefix))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
     /// The languages in which `id` is missing.
     pub fn missing_in(&self, id: &str) -> Vec<Lang> {
         Lang::ALL

@@ -334,16 +334,23 @@ impl Compiler<'_> {
                 langs.join(", ")
             ));
         }
-        for id in super::ENGINE_PROMPTS
+        let own = super::ENGINE_PROMPTS
             .iter()
             .chain(["error.apology", "error.goodbye"].iter())
-        {
-            let missing = self.catalog.tty_missing_in(id);
-            if self.catalog.has(id) && !missing.is_empty() {
+            .map(|id| (id.to_string(), "the server's own prompt"));
+        let values = super::VALUE_PROMPTS.iter().flat_map(|id| {
+            let ids = match id.ends_with('.') {
+                true => self.catalog.ids_under(id),
+                false => vec![id.to_string()],
+            };
+            ids.into_iter().map(|id| (id, "the readbacks' prompt"))
+        });
+        for (id, whose) in own.chain(values) {
+            let missing = self.catalog.tty_missing_in(&id);
+            if self.catalog.has(&id) && !missing.is_empty() {
                 let langs: Vec<&str> = missing.iter().map(|l| l.code()).collect();
                 errors.push(format!(
-                    "prompts: the server's own prompt '{id}' reaches TTY callers, but has no \
-                     [tty] text in {}",
+                    "prompts: {whose} '{id}' reaches TTY callers, but has no [tty] text in {}",
                     langs.join(", ")
                 ));
             }

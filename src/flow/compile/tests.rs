@@ -273,3 +273,24 @@ fn a_prompt_a_tty_caller_can_reach_needs_tty_text() {
         "{err}"
     );
 }
+
+/// The prompts a readback puts in its values (a case's stage, say) reach TTY callers
+/// inside other prompts: they need TTY text too.
+#[test]
+fn a_readback_s_value_prompt_needs_tty_text() {
+    let en = format!("{}\n[stage]\nlocate = \"We are looking.\"\n", with_tty(EN));
+    let es = format!(
+        "{}\n[stage]\nlocate = \"Buscamos.\"\n",
+        with_tty(&EN.replace("Hello.", "Hola."))
+    );
+    let catalog =
+        Catalog::from_sources(&[(Lang::En, "en.toml", &en), (Lang::Es, "es.toml", &es)]).unwrap();
+    let err = compile(&[("f.xml", GOOD)], &catalog, SPECS, ENTRIES)
+        .unwrap_err()
+        .join("\n");
+    assert!(
+        err.contains("the readbacks' prompt 'stage.locate' reaches TTY callers")
+            && err.contains("no [tty] text in en, es"),
+        "{err}"
+    );
+}
