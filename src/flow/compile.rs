@@ -343,7 +343,7 @@ impl Compiler<'_> {
                 true => self.catalog.ids_under(id),
                 false => vec![id.to_string()],
             };
-            ids.into_iter().map(|id| (id, "the readbacks' prompt"))
+            ids.into_iter().map(|id| (id, "the server's prompt"))
         });
         for (id, whose) in own.chain(values) {
             let missing = self.catalog.tty_missing_in(&id);

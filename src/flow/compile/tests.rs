@@ -289,7 +289,7 @@ fn a_readback_s_value_prompt_needs_tty_text() {
         .unwrap_err()
         .join("\n");
     assert!(
-        err.contains("the readbacks' prompt 'stage.locate' reaches TTY callers")
+        err.contains("the server's prompt 'stage.locate' reaches TTY callers")
             && err.contains("no [tty] text in en, es"),
         "{err}"
     );
