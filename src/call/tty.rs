@@ -289,6 +289,21 @@ impl TtyCall {
             if !known {
                 return None;
             }
+            // Taken in the store too, so a `start` on another server with the same
+            // token is refused as well.
+            match s
+                .store
+                .sessions()
+                .take_stream_token(&sid, token, s.now())
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "a TTY stream's token could not be taken");
+                    return None;
+                }
+            }
             let mut session = session;
             session.stream_token = None;
             let resume = session.tty_resume.take();

@@ -123,6 +123,8 @@ struct Line {
     addr: std::net::SocketAddr,
     state: caseline::state::AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// PostgreSQL's URL and the test's schema, for a second server on the same store.
+    postgres: Option<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -134,15 +136,8 @@ impl Line {
     /// The same on either store (PostgreSQL in a schema of its own).
     async fn open_on(backend: common::Backend) -> Line {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut settings = common::settings();
-        settings.listen = "127.0.0.1:0".parse().expect("address");
-        settings.tty_mode = TtyMode::Baudot;
-        // A TaskRouter workflow, so the queue's TwiML carries the caller's context.
-        settings.csu_workflow_sid = Some("WW0123456789abcdef0123456789abcdef".into());
-        let store = match backend {
-            common::Backend::Sqlite => {
-                Store::connect(&format!("sqlite://{}/caseline.db", dir.path().display())).await
-            }
+        let postgres = match backend {
+            common::Backend::Sqlite => None,
             common::Backend::Postgres(url) => {
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
                 let admin = sqlx::PgPool::connect(&url).await.expect("PostgreSQL");
@@ -152,8 +147,34 @@ impl Line {
                     .await
                     .expect("create schema");
                 admin.close().await;
-                Store::connect_in_schema(&url, Some(&schema)).await
+                Some((url, schema))
             }
+        };
+        let line = Line::serve(dir, postgres).await;
+        let state = &line.state;
+        let extract = caseline::cases::import::parse(caseline::demo::DEMO_EXTRACT).expect("demo");
+        caseline::cases::import::run(&state.store, &state.blind, &state.hasher, extract, &|_| {})
+            .await
+            .expect("import");
+        line
+    }
+
+    /// A second server on this one's PostgreSQL store.
+    async fn beside(&self) -> Line {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Line::serve(dir, self.postgres.clone()).await
+    }
+
+    /// A server on the store in `dir` (SQLite) or in the PostgreSQL schema.
+    async fn serve(dir: tempfile::TempDir, postgres: Option<(String, String)>) -> Line {
+        let mut settings = common::settings();
+        settings.listen = "127.0.0.1:0".parse().expect("address");
+        settings.tty_mode = TtyMode::Baudot;
+        // A TaskRouter workflow, so the queue's TwiML carries the caller's context.
+        settings.csu_workflow_sid = Some("WW0123456789abcdef0123456789abcdef".into());
+        let store = match &postgres {
+            None => Store::connect(&format!("sqlite://{}/caseline.db", dir.path().display())).await,
+            Some((url, schema)) => Store::connect_in_schema(url, Some(schema)).await,
         }
         .expect("store");
         let app = Application::build_with(
@@ -165,10 +186,6 @@ impl Line {
         .expect("app");
         let addr = app.local_addr().expect("address");
         let state = app.state();
-        let extract = caseline::cases::import::parse(caseline::demo::DEMO_EXTRACT).expect("demo");
-        caseline::cases::import::run(&state.store, &state.blind, &state.hasher, extract, &|_| {})
-            .await
-            .expect("import");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
@@ -177,6 +194,7 @@ impl Line {
             addr,
             state,
             stop: Some(stop),
+            postgres,
             _dir: dir,
         }
     }
@@ -925,5 +943,28 @@ async fn a_tty_caller_verifies_and_hears_the_readback_in_tty_text_in_both_langua
         assert!(payments.contains(choices), "{payments}");
         assert!(payments.contains("$450.00"), "{payments}");
         tty.hang_up(&sid).await;
+    }
+}
+
+crate::on_postgres!(two_starts_with_one_token_on_two_servers_get_one_stream);
+
+/// The provider's two `start`s with one token reach two servers: one stream between
+/// them (the token is taken in the store, not only in one server's memory).
+async fn two_starts_with_one_token_on_two_servers_get_one_stream(backend: common::Backend) {
+    let first = Line::open_on(backend).await;
+    let second = first.beside().await;
+    for trial in 0..5 {
+        let (sid, token) = first.ring().await;
+        let (a, b) = tokio::join!(
+            TtyCaller::start(&first, &sid, &token),
+            TtyCaller::start(&second, &sid, &token)
+        );
+        let mut got = 0;
+        for mut c in [a, b] {
+            if !closed_without_audio_or_audio(&mut c.ws).await {
+                got += 1;
+            }
+        }
+        assert_eq!(got, 1, "trial {trial}: streams for one token");
     }
 }
