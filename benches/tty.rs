@@ -55,7 +55,17 @@ async fn one_stream(base: String, secs: u64, typed: std::sync::Arc<Vec<u8>>) -> 
         .expect("a stream token")
         .to_string();
     let ws_url = format!("{}/tty/stream", base.replacen("http", "ws", 1));
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+    // Signed as the provider signs it: over the stream's URL, no parameters.
+    let (_, _, sig) = signed(ws_url.clone(), Vec::new());
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            ws_url.as_str(),
+        )
+        .expect("a request");
+    request
+        .headers_mut()
+        .insert("x-twilio-signature", sig.parse().expect("a header"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("the stream opens");
     let stream_sid = format!("MZ{}", uuid::Uuid::new_v4().simple());

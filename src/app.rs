@@ -85,6 +85,7 @@ impl Services {
             health: Default::default(),
             waiting: Default::default(),
             diagrams: Default::default(),
+            streams: Default::default(),
             provider,
             screen_pop,
             blind,

@@ -1,6 +1,6 @@
 //! The words the IVR says: one catalog per language in `prompts/<lang>.toml`, each prompt
-//! a short sentence, with an optional TTY variant under `[tty]` (same id) for text
-//! telephones. Placeholders `{name}` are filled at run time with typed values from
+//! a short sentence, with a TTY variant under `[tty]` (same id) for text telephones,
+//! which `flows check` requires of every prompt a TTY caller can be sent. Placeholders `{name}` are filled at run time with typed values from
 //! [`crate::speech`], so an analyst can reword a sentence without touching Rust.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -239,6 +239,37 @@ impl Catalog {
             .all(|l| self.langs.get(l).is_some_and(|m| m.contains_key(id)))
     }
 
+    /// The languages in which `id` has no TTY text of its own (a TTY caller would be
+    /// sent its spoken words).
+    pub fn tty_missing_in(&self, id: &str) -> Vec<Lang> {
+        Lang::ALL
+            .iter()
+            .copied()
+            .filter(|l| {
+                self.langs
+                    .get(l)
+                    .and_then(|m| m.get(id))
+                    .is_none_or(|e| e.tty.is_none())
+            })
+            .collect()
+    }
+
+    /// The ids that start with `prefix` (in English; the languages agree).
+    pub fn ids_under(&self, prefix: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .langs
+            .get(&Lang::En)
+            .map(|m| {
+                m.keys()
+                    .filter(|k| k.starts_with(prefix))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
     /// The languages in which `id` is missing.
     pub fn missing_in(&self, id: &str) -> Vec<Lang> {
         Lang::ALL
@@ -334,6 +365,25 @@ fn flatten(
         }
         _ => errors.push(format!("{file}: prompt {prefix}: must be text")),
     }
+}
+
+/// Test catalogs with a TTY text for every prompt (`TTY ` and its words), as `flows
+/// check` asks of any prompt a TTY caller can be sent.
+#[cfg(test)]
+pub(crate) fn with_tty(src: &str) -> String {
+    fn marked(v: &toml::Value) -> toml::Value {
+        match v {
+            toml::Value::String(s) => toml::Value::String(format!("TTY {s}")),
+            toml::Value::Table(t) => {
+                toml::Value::Table(t.iter().map(|(k, v)| (k.clone(), marked(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    let mut table: toml::Table = toml::from_str(src).expect("TOML");
+    let tty = marked(&toml::Value::Table(table.clone()));
+    table.insert("tty".into(), tty);
+    toml::to_string(&table).expect("TOML")
 }
 
 #[cfg(test)]

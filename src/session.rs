@@ -130,6 +130,10 @@ pub struct Session {
     /// a dial, the provider asks a step's URL; the stream answers it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tty_resume: Option<String>,
+    /// TTY streams of this call that closed without a hand-off (refused, never
+    /// started, or dropped): after [`STREAM_FAILURES`] the call leaves the stream.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stream_failures: u32,
     /// The callback request this (outbound) call is returning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_request: Option<i64>,
@@ -151,7 +155,15 @@ pub struct Session {
     /// read the database (see `crate::store::Sessions::load`).
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub turn: u64,
+    /// Made by this request, not read from the store: the call is counted active once
+    /// this is first saved, so a request that fails before its save counts nothing.
+    /// Never stored.
+    #[serde(skip)]
+    pub fresh: bool,
 }
+
+/// TTY streams that may fail in one call before it stops asking for another.
+pub const STREAM_FAILURES: u32 = 2;
 
 /// The most a call's path keeps (a longer call keeps its first steps).
 pub const PATH_CHARS: usize = 600;
@@ -267,11 +279,13 @@ impl Session {
             stream_token,
             tty_handoff,
             tty_resume,
+            stream_failures,
             callback_request,
             path: _,
             transferred,
             callback_left,
             turn: _,
+            fresh: _,
         } = self;
         *call_sid == before.call_sid
             && *channel == before.channel
@@ -300,6 +314,7 @@ impl Session {
             && *stream_token == before.stream_token
             && *tty_handoff == before.tty_handoff
             && *tty_resume == before.tty_resume
+            && *stream_failures == before.stream_failures
             && *callback_request == before.callback_request
             && *transferred == before.transferred
             && *callback_left == before.callback_left
@@ -366,11 +381,13 @@ impl Session {
             stream_token: None,
             tty_handoff: None,
             tty_resume: None,
+            stream_failures: 0,
             callback_request: None,
             path: String::new(),
             transferred: false,
             callback_left: false,
             turn: 0,
+            fresh: false,
         }
     }
 }

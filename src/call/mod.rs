@@ -129,10 +129,12 @@ pub(crate) async fn session_for(s: &Services, p: &Params) -> Result<Session, Cal
     let mut session = match s.store.sessions().load(&sid, now, p.turn).await? {
         Some(session) => session,
         // A call first seen here (a callback answered, a session expired): counted as
-        // active like one that came in, since its status callback will count it out.
+        // active like one that came in once it is saved ([`finish`]), since its status
+        // callback will count it out.
         None => {
-            crate::observe::calls_active(1.0);
-            Session::new(sid, channel_for(s, p), now)
+            let mut session = Session::new(sid, channel_for(s, p), now);
+            session.fresh = true;
+            session
         }
     };
     s.store.sessions().number(&mut session, p.turn);
@@ -146,13 +148,15 @@ fn snapshot(s: &Services, session: &Session) -> Option<Session> {
 }
 
 /// Saves the session, then hands back the answer. When `before` shows that only the
-/// caller's position changed, the save may answer before its commit.
+/// caller's position changed, the save may answer before its commit. A call's first
+/// save counts it as active: a call is counted when it is answered, and once.
 async fn finish(
     s: &Services,
-    session: Session,
+    mut session: Session,
     before: Option<Session>,
     response: Response,
 ) -> Result<Response, CallError> {
+    let fresh = std::mem::take(&mut session.fresh);
     if let Some(step) = &session.step {
         Span::current().record("step", step.as_str());
     }
@@ -172,6 +176,9 @@ async fn finish(
         attempt: 0,
         source,
     })?;
+    if fresh {
+        crate::observe::calls_active(1.0);
+    }
     Ok(response)
 }
 
@@ -186,7 +193,7 @@ pub async fn incoming(s: &Services, p: &Params) -> Result<Response, CallError> {
         .get("To")
         .and_then(e164)
         .filter(|to| !s.outbound.is_own(to));
-    crate::observe::calls_active(1.0);
+    session.fresh = true;
     // A TTY call in baudot mode: the server is the modem, on the call's media stream.
     if session.channel == Channel::Tty && s.settings.tty_mode == crate::config::TtyMode::Baudot {
         let token = tty::new_token();
@@ -451,18 +458,33 @@ pub async fn status(s: &Services, p: &Params) -> Result<Response, CallError> {
     let status = p.get("CallStatus").unwrap_or("");
     let over = ["completed", "busy", "failed", "no-answer", "canceled"];
     if let Some(status) = over.iter().find(|s| **s == status) {
-        // The call's path, for the analytics, before its session ends.
-        if let Some(session) = s.store.sessions().load(&sid, s.now(), None).await? {
-            let caller = p.get("From").and_then(e164);
-            crate::analytics::record(s, &session, caller.as_deref()).await?;
-        }
-        // Counted out once: a repeated callback, or one for a call this line never
-        // answered, ends nothing.
-        if s.store.sessions().end(&sid, status, s.now()).await? {
-            crate::observe::calls_active(-1.0);
-        }
+        let caller = p.get("From").and_then(e164);
+        end_call(s, &sid, status, caller.as_deref()).await?;
     }
     Ok(Response::new())
+}
+
+/// Ends a call's path: its analytics row, then its session, and counts it out. The
+/// status callback and a TTY stream's `stop` both end a call, whichever comes first;
+/// the row is kept once (a second insert adds nothing) and the call counted out once
+/// (only the end that finds the session live).
+pub(crate) async fn end_call(
+    s: &Services,
+    sid: &CallSid,
+    status: &str,
+    caller: Option<&str>,
+) -> anyhow::Result<()> {
+    // The call's path, for the analytics, before its session ends.
+    if let Some(session) = s.store.sessions().load(sid, s.now(), None).await? {
+        let caller = caller.or(session.caller.as_deref());
+        crate::analytics::record(s, &session, caller).await?;
+    }
+    // Counted out once: a repeated callback, or one for a call this line never
+    // answered, ends nothing.
+    if s.store.sessions().end(sid, status, s.now()).await? {
+        crate::observe::calls_active(-1.0);
+    }
+    Ok(())
 }
 
 struct Phones<'a>(&'a Services);

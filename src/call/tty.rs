@@ -22,7 +22,7 @@ use serde::Deserialize;
 use super::{CallError, Params, finish, session_for, snapshot};
 use crate::flow::engine;
 use crate::prompts::Channel;
-use crate::session::{CallSid, Session};
+use crate::session::{CallSid, STREAM_FAILURES, Session};
 use crate::state::AppState;
 use crate::tty::modem::{Demodulator, Modulator, SAMPLE_RATE};
 use crate::twiml::{Element, Response};
@@ -39,13 +39,19 @@ const ANSWER_DEADLINE: Duration = Duration::from_secs(8);
 /// Redirects followed in one turn before giving up (a loop would be a bug).
 const MAX_REDIRECTS: usize = 8;
 
+/// The public base URL with the WebSocket scheme (`wss://` for `https://`): the stream's
+/// URL is written from it, and the provider signs the stream's upgrade over that URL.
+pub fn stream_base(public_url: &str) -> String {
+    match public_url.split_once("://") {
+        Some(("https", rest)) => format!("wss://{rest}"),
+        Some((_, rest)) => format!("ws://{rest}"),
+        None => format!("ws://{public_url}"),
+    }
+}
+
 /// The answer to a TTY call in `baudot` mode: the call's audio goes to our stream.
 pub fn connect(public_url: &str, token: &str) -> Response {
-    let stream_url = match public_url.split_once("://") {
-        Some(("https", rest)) => format!("wss://{rest}/tty/stream"),
-        Some((_, rest)) => format!("ws://{rest}/tty/stream"),
-        None => format!("ws://{public_url}/tty/stream"),
-    };
+    let stream_url = format!("{}/tty/stream", stream_base(public_url));
     let mut r = Response::new();
     r.push(
         Element::new("Connect")
@@ -68,26 +74,63 @@ pub fn new_token() -> String {
 }
 
 /// `POST /voice/tty/after`: the stream closed. The TwiML it left (a queue, a dial, a
-/// hang-up) is answered; a stream that closed without leaving any (a dropped socket)
-/// is connected again, and the call carries on where it was.
+/// hang-up) is answered; a stream that closed without leaving any (refused, never
+/// started, or dropped) is connected again, and the call carries on where it was.
+/// After [`STREAM_FAILURES`] such closes the call leaves the stream for a person, so a
+/// caller whose stream cannot be opened does not wait in silence for ever.
 pub async fn after(s: &crate::state::Services, p: &Params) -> Result<Response, CallError> {
     let mut session = session_for(s, p).await?;
     let response = match session.tty_handoff.take() {
         Some(xml) => crate::twiml::parse(&xml)
             .map_err(|e| CallError::during(&session)(anyhow::anyhow!("a stored hand-off: {e}")))?,
         None => {
-            let token = new_token();
-            session.stream_token = Some(token.clone());
-            connect(&s.settings.public_url, &token)
+            session.stream_failures = session.stream_failures.saturating_add(1);
+            if session.stream_failures >= STREAM_FAILURES {
+                tracing::warn!(
+                    failures = session.stream_failures,
+                    "a TTY call's stream failed again; the call leaves the stream"
+                );
+                session.stream_token = None;
+                leave_stream(s, &mut session).await?
+            } else {
+                let token = new_token();
+                session.stream_token = Some(token.clone());
+                connect(&s.settings.public_url, &token)
+            }
         }
     };
     finish(s, session, None, response).await
 }
 
+/// Where a call whose stream keeps failing goes: a person (the flow's `representative`
+/// step), or, in flows without one, on from its step as `text` mode answers it.
+async fn leave_stream(
+    s: &crate::state::Services,
+    session: &mut Session,
+) -> Result<Response, CallError> {
+    let resume = session.tty_resume.take().or(session.awaiting.clone());
+    let step = if s.flow.find(PERSON).is_some() {
+        Some(PERSON.to_string())
+    } else {
+        resume
+    };
+    match step {
+        Some(step) => engine::step(s, session, &step).await,
+        None => engine::start(s, session, "tty").await,
+    }
+    .map_err(CallError::during(session))
+}
+
+/// The flow step that puts a caller through to a person.
+const PERSON: &str = "representative";
+
 /// Whether the provider's request for a step of this call belongs on the TTY stream: a
-/// TTY call in `baudot` mode, after a queue or a dial ended (the caller reads).
+/// TTY call in `baudot` mode, after a queue or a dial ended (the caller reads), unless
+/// its stream has failed too often.
 pub fn reads(s: &crate::state::Services, session: &Session) -> bool {
-    s.settings.tty_mode == crate::config::TtyMode::Baudot && session.channel == Channel::Tty
+    s.settings.tty_mode == crate::config::TtyMode::Baudot
+        && session.channel == Channel::Tty
+        && session.stream_failures < STREAM_FAILURES
 }
 
 /// Sends such a call back onto a new stream, which goes on from `step`.
@@ -228,32 +271,49 @@ pub struct TtyCall {
 
 impl TtyCall {
     /// A stream's `start`: its token must be the one its call was given. Answers the
-    /// call and its first turn, or `None` (no audio; the socket is closed).
+    /// call and its first turn, or `None` (no audio; the socket is closed; the caller
+    /// logs the refusal).
     pub async fn start(s: AppState, start: Start) -> Option<(TtyCall, Vec<Outbound>)> {
         let sid = CallSid::parse(&start.call_sid)?;
         let token = start.custom_parameters.get("token")?;
-        let session = s.store.sessions().load(&sid, s.now(), None).await.ok()??;
-        let known = session.channel == Channel::Tty
-            && session
-                .stream_token
-                .as_deref()
-                .is_some_and(|t| same(t.as_bytes(), token.as_bytes()));
-        if !known {
-            tracing::warn!(
-                call_sid = sid.as_str(),
-                "a TTY stream for no live TTY call; closed"
-            );
-            return None;
-        }
-        // One stream per token: a second `start` with it is refused.
-        let mut session = session;
-        session.stream_token = None;
-        let resume = session.tty_resume.take();
-        let awaiting = session.awaiting.clone();
-        if let Err(e) = finish(&s, session, None, Response::new()).await {
-            tracing::error!(error = %format!("{:#}", e.source), "a TTY stream could not start");
-            return None;
-        }
+        let (resume, awaiting) = {
+            // One stream per token: the token is claimed while the session is read and
+            // saved without it, so of two `start`s with it at once only one goes on.
+            let _claim = s.streams.claim(token)?;
+            let session = s.store.sessions().load(&sid, s.now(), None).await.ok()??;
+            let known = session.channel == Channel::Tty
+                && session
+                    .stream_token
+                    .as_deref()
+                    .is_some_and(|t| same(t.as_bytes(), token.as_bytes()));
+            if !known {
+                return None;
+            }
+            // Taken in the store too, so a `start` on another server with the same
+            // token is refused as well.
+            match s
+                .store
+                .sessions()
+                .take_stream_token(&sid, token, s.now())
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "a TTY stream's token could not be taken");
+                    return None;
+                }
+            }
+            let mut session = session;
+            session.stream_token = None;
+            let resume = session.tty_resume.take();
+            let awaiting = session.awaiting.clone();
+            if let Err(e) = finish(&s, session, None, Response::new()).await {
+                tracing::error!(error = %format!("{:#}", e.source), "a TTY stream could not start");
+                return None;
+            }
+            (resume, awaiting)
+        };
         tracing::info!(call_sid = sid.as_str(), "TTY stream started");
         let mut call = TtyCall {
             s,
@@ -275,16 +335,12 @@ impl TtyCall {
     }
 
     /// The stream ended (the caller hung up): the call ends as the status callback
-    /// would end it.
+    /// ends it (its path kept for the reports, counted out of the active calls), once,
+    /// whichever of the two comes first.
     pub async fn stop(&mut self) {
         self.turn = Turn::Done;
         if let Some(sid) = CallSid::parse(&self.call_sid)
-            && let Err(e) = self
-                .s
-                .store
-                .sessions()
-                .end(&sid, "completed", self.s.now())
-                .await
+            && let Err(e) = super::end_call(&self.s, &sid, "completed", None).await
         {
             tracing::warn!(error = %format!("{e:#}"), "a TTY call's end was not saved");
         }

@@ -23,6 +23,14 @@ struct Compiler<'a> {
     /// Edges that stay inside one answer (Goto, If, Action outcomes), for loop detection.
     immediate: Vec<(StepIx, StepIx)>,
     current: Option<StepIx>,
+    /// What follows an `<If condition="tty">` in a step (or the target of `not tty`):
+    /// no TTY caller gets there.
+    voice_only: bool,
+    /// The edges a TTY caller can take.
+    tty_edges: Vec<(Option<StepIx>, StepIx)>,
+    /// Prompts a TTY caller may be sent, with the step that sends them (`None`: the menu
+    /// defaults, which every menu sends).
+    tty_prompts: Vec<(Option<StepIx>, Pos, String)>,
 }
 
 /// Compiles flow files (name, text) against the prompt catalog and the actions' specs;
@@ -92,6 +100,9 @@ pub fn compile(
         edges: Vec::new(),
         immediate: Vec::new(),
         current: None,
+        voice_only: false,
+        tty_edges: Vec::new(),
+        tty_prompts: Vec::new(),
     };
 
     // Menu defaults and entries.
@@ -188,6 +199,8 @@ pub fn compile(
         }
     }
 
+    c.tty_text(&steps, &entries);
+
     // A cycle of Goto/If/Action edges would spin inside one webhook answer.
     if let Some(cycle) = find_cycle(steps.len(), &c.immediate) {
         let names: Vec<&str> = cycle.iter().map(|&s| steps[s].name.as_str()).collect();
@@ -267,6 +280,84 @@ struct Defaults {
 }
 
 impl Compiler<'_> {
+    /// Every prompt a TTY caller can be sent must have TTY text in every language: a
+    /// TTY caller reached from any entry but the voice line's (staff, recovery and
+    /// callbacks take TTY callers too), by the edges a TTY caller can take; the server's
+    /// own prompts as well.
+    fn tty_text(&mut self, steps: &[Step], entries: &HashMap<String, StepIx>) {
+        let tty_entry = entries.keys().any(|e| e != "voice");
+        if !tty_entry {
+            return;
+        }
+        let mut reached = vec![false; steps.len()];
+        let mut todo: Vec<StepIx> = entries
+            .iter()
+            .filter(|(name, _)| *name != "voice")
+            .map(|(_, ix)| *ix)
+            .collect();
+        todo.extend(
+            self.tty_edges
+                .iter()
+                .filter(|(f, _)| f.is_none())
+                .map(|(_, t)| *t),
+        );
+        let mut out: HashMap<StepIx, Vec<StepIx>> = HashMap::new();
+        for (from, to) in &self.tty_edges {
+            if let Some(f) = from {
+                out.entry(*f).or_default().push(*to);
+            }
+        }
+        while let Some(s) = todo.pop() {
+            if std::mem::replace(&mut reached[s], true) {
+                continue;
+            }
+            todo.extend(out.get(&s).into_iter().flatten().copied());
+        }
+        let mut seen = HashSet::new();
+        let mut errors = Vec::new();
+        for (step, pos, id) in &self.tty_prompts {
+            if step.is_some_and(|s| !reached[s]) || !seen.insert((*step, id.clone())) {
+                continue;
+            }
+            let missing = self.catalog.tty_missing_in(id);
+            if missing.is_empty() || !self.catalog.has(id) {
+                continue;
+            }
+            let langs: Vec<&str> = missing.iter().map(|l| l.code()).collect();
+            let whose = match step {
+                Some(s) => format!("step '{}' reaches TTY callers", steps[*s].name),
+                None => "every menu's defaults reach TTY callers".to_string(),
+            };
+            errors.push(format!(
+                "{pos}: {whose}, but prompt '{id}' has no [tty] text in {} \
+                 (a TTY caller would be sent the spoken words)",
+                langs.join(", ")
+            ));
+        }
+        let own = super::ENGINE_PROMPTS
+            .iter()
+            .chain(["error.apology", "error.goodbye"].iter())
+            .map(|id| (id.to_string(), "the server's own prompt"));
+        let values = super::VALUE_PROMPTS.iter().flat_map(|id| {
+            let ids = match id.ends_with('.') {
+                true => self.catalog.ids_under(id),
+                false => vec![id.to_string()],
+            };
+            ids.into_iter().map(|id| (id, "the server's prompt"))
+        });
+        for (id, whose) in own.chain(values) {
+            let missing = self.catalog.tty_missing_in(&id);
+            if self.catalog.has(&id) && !missing.is_empty() {
+                let langs: Vec<&str> = missing.iter().map(|l| l.code()).collect();
+                errors.push(format!(
+                    "prompts: {whose} '{id}' reaches TTY callers, but has no [tty] text in {}",
+                    langs.join(", ")
+                ));
+            }
+        }
+        self.errors.extend(errors);
+    }
+
     fn err(&mut self, pos: &Pos, msg: &str) {
         self.errors.push(format!("{pos}: {msg}"));
     }
@@ -317,6 +408,9 @@ impl Compiler<'_> {
         match self.names.get(step) {
             Some(&ix) => {
                 self.edges.push((self.current, ix));
+                if !self.voice_only {
+                    self.tty_edges.push((self.current, ix));
+                }
                 Some(ix)
             }
             None => {
@@ -353,6 +447,10 @@ impl Compiler<'_> {
             );
             return false;
         }
+        if !self.voice_only {
+            self.tty_prompts
+                .push((self.current, pos.clone(), id.to_string()));
+        }
         for var in self.catalog.placeholders(id) {
             if !VARIABLES.contains(&var.as_str()) {
                 self.err(
@@ -385,11 +483,23 @@ impl Compiler<'_> {
 
     fn sequence(&mut self, node: &Node) -> Vec<Verb> {
         self.check_attrs(node, &["id"]);
-        let verbs: Vec<Verb> = node
-            .children
-            .iter()
-            .filter_map(|v| self.verb(v, true))
-            .collect();
+        let mut verbs: Vec<Verb> = Vec::new();
+        for v in &node.children {
+            let Some(verb) = self.verb(v, true) else {
+                continue;
+            };
+            // A TTY caller always takes `<If condition="tty">`: what follows is voice only.
+            if let Verb::If {
+                condition: Condition::Tty,
+                negate: false,
+                ..
+            } = verb
+            {
+                self.voice_only = true;
+            }
+            verbs.push(verb);
+        }
+        self.voice_only = false;
         let ends = verbs.last().is_some_and(|last| match last {
             Verb::Goto(_) | Verb::Redirect(_) | Verb::Hangup => true,
             Verb::Transfer { after, .. } => after.is_some(),
@@ -483,7 +593,12 @@ impl Compiler<'_> {
                     );
                     return None;
                 };
-                let target = self.target(node, "step")?;
+                // `not tty` leads voice callers only.
+                let was = self.voice_only;
+                self.voice_only |= condition == Condition::Tty && negate;
+                let target = self.target(node, "step");
+                self.voice_only = was;
+                let target = target?;
                 if let Some(from) = self.current {
                     self.immediate.push((from, target));
                 }

@@ -764,9 +764,10 @@ goodbye = "Bye."
 
     impl Fake {
         fn new() -> Fake {
+            let prompts = crate::prompts::with_tty(PROMPTS);
             let catalog = Catalog::from_sources(&[
-                (Lang::En, "en.toml", PROMPTS),
-                (Lang::Es, "es.toml", PROMPTS),
+                (Lang::En, "en.toml", &prompts),
+                (Lang::Es, "es.toml", &prompts),
             ])
             .expect("catalog");
             let flow = crate::flow::compile::compile(

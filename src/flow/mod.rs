@@ -295,6 +295,22 @@ pub struct ActionSpec {
 /// Prompts the engine itself says; checked at start like any other prompt.
 pub const ENGINE_PROMPTS: &[&str] = &["system.more-time", "announcement.notice"];
 
+/// Prompts the server says outside the flows' steps or inside other prompts' values
+/// (the queue's rounds and choice, [`crate::call::queue`]; the readbacks,
+/// [`crate::readback`], [`crate::requests`]): a TTY caller reads them too, so they need
+/// TTY text. A name ending in `.` stands for every prompt under it (one per case stage,
+/// say).
+pub const VALUE_PROMPTS: &[&str] = &[
+    "queue.",
+    "cases.choice",
+    "requests.check.item",
+    "history.received",
+    "history.sent",
+    "stage.",
+    "source.",
+    "method.",
+];
+
 /// The prompts inside `<Pay>` ([`crate::pay::PROMPTS`]), checked at start when a flow
 /// uses `<Pay>`.
 pub fn pay_prompts() -> impl Iterator<Item = &'static str> {

@@ -101,9 +101,11 @@ fn mac_base64<M: Mac + KeyInit>(key: &str, payload: &str) -> String {
 /// accepted (as its own libraries do). Pieces of the original, so nothing is copied.
 fn other_port_form(url: &str) -> Option<[&str; 3]> {
     let (scheme, rest) = url.split_once("://")?;
-    let default_port = if scheme.eq_ignore_ascii_case("https") {
+    // A media stream's upgrade is signed over its `wss://` URL.
+    let default_port = if scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("wss")
+    {
         ":443"
-    } else if scheme.eq_ignore_ascii_case("http") {
+    } else if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("ws") {
         ":80"
     } else {
         return None;
@@ -296,6 +298,29 @@ mod tests {
             sign(Algorithm::HmacSha1, "12345", &signing_payload(URL, &p)),
             "8SzZmIQzW5BYHxknUlfz52dLGPo="
         );
+    }
+
+    /// A media stream's upgrade is signed over its `wss://` URL, no parameters; with
+    /// or without the default port, as for `https://`.
+    #[test]
+    fn a_stream_upgrade_is_signed_over_its_wss_url() {
+        let url = "wss://ivr.agency.gov/tty/stream";
+        let sig = sign(Algorithm::HmacSha1, "12345", &signing_payload(url, &[]));
+        assert!(validate(&keys(), None, url, &[], &sig));
+        assert!(validate(
+            &keys(),
+            None,
+            "wss://ivr.agency.gov:443/tty/stream",
+            &[],
+            &sig
+        ));
+        assert!(!validate(
+            &keys(),
+            None,
+            "https://ivr.agency.gov/tty/stream",
+            &[],
+            &sig
+        ));
     }
 
     #[test]

@@ -519,16 +519,50 @@ impl Sessions<'_> {
         Ok(status.flatten())
     }
 
-    /// Deletes sessions not touched for [`SESSION_KEEP_SECS`]; answers how many.
+    /// Takes a TTY stream's token for its `start`: `true` for the first to take it, on
+    /// any server; `false` if it was taken before.
+    #[tracing::instrument(skip(self, token), fields(call_sid = %call_sid))]
+    pub async fn take_stream_token(
+        &self,
+        call_sid: &CallSid,
+        token: &str,
+        now: i64,
+    ) -> anyhow::Result<bool> {
+        let sql = "INSERT INTO stream_starts (token, call_sid, taken_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT (token) DO NOTHING";
+        let rows = on_both!(
+            self.store,
+            write | pool | {
+                sqlx::query(sql)
+                    .bind(token)
+                    .bind(call_sid.as_str())
+                    .bind(now)
+                    .execute(pool)
+                    .await
+                    .context("Failed to take a stream token")?
+                    .rows_affected()
+            }
+        );
+        Ok(rows == 1)
+    }
+
+    /// Deletes sessions not touched for [`SESSION_KEEP_SECS`] (and stream tokens taken
+    /// as long ago); answers how many sessions.
     pub async fn expire(&self, now: i64) -> anyhow::Result<u64> {
         match self.store {
             Store::Sqlite(db) => db.hot.sweep_cache(now - SESSION_TTL_SECS),
             Store::Postgres(pg) => pg.hot.sweep(now),
         }
         let sql = "DELETE FROM call_sessions WHERE updated_at < $1";
+        let tokens = "DELETE FROM stream_starts WHERE taken_at < $1";
         Ok(on_both!(
             self.store,
             write | pool | {
+                sqlx::query(tokens)
+                    .bind(now - SESSION_KEEP_SECS)
+                    .execute(pool)
+                    .await
+                    .context("Failed to expire stream tokens")?;
                 sqlx::query(sql)
                     .bind(now - SESSION_KEEP_SECS)
                     .execute(pool)

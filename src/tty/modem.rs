@@ -3,8 +3,10 @@
 //! calls or streams.
 //!
 //! Mark (1) is 1400 Hz, space (0) 1800 Hz; a bit is 22 ms (176 samples); a character is a
-//! start bit (space), five data bits least significant first and 1.5 stop bits (mark),
-//! with the phase continuous across bit changes. A transmission opens with 150 ms of
+//! start bit (space), five data bits least significant first and stop bits (mark), with
+//! the phase continuous across bit changes. We send 2 stop bits, as spandsp's TDD sender
+//! does: receivers that expect 2 (minimodem's `tdd`) misread 1.5, and those that expect
+//! 1.5 read 2 as a little idle mark. A transmission opens with 150 ms of
 //! mark and holds mark 300 ms after its last character, at -14 dBm0.
 //!
 //! The receiver correlates the audio with both tones over a sliding half-bit window (in
@@ -20,8 +22,8 @@ use super::mulaw;
 pub const SAMPLE_RATE: usize = 8000;
 /// Samples per bit at 45.45 baud.
 pub const BIT: usize = 176;
-/// Samples of 1.5 stop bits.
-const STOP: usize = BIT * 3 / 2;
+/// Samples of the 2 stop bits we send (we read 1.5 or more).
+const STOP: usize = BIT * 2;
 /// Mark before the first character (150 ms) and after the last (300 ms).
 const LEADER: usize = 1200;
 const HOLD: usize = 2400;
@@ -371,8 +373,9 @@ mod tests {
     fn the_waveform_is_the_standard_one() {
         let mut m = Modulator::default();
         let s = m.samples("E");
-        // Leader, LTRS, E, hold: 1200 + 2 x 1320 + 2400 samples.
-        assert_eq!(s.len(), 1200 + 2 * 1320 + 2400);
+        // Leader, LTRS, E, hold: 1200 + 2 x 1408 + 2400 samples (a character is 8
+        // bits: start, five data, two stop).
+        assert_eq!(s.len(), 1200 + 2 * 1408 + 2400);
         // -14 dBm0 peaks near 32636 x 10^(-17.17/20) = 4,52x.
         let top = s.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
         assert!((4490..=4560).contains(&top), "{top}");

@@ -624,10 +624,11 @@ impl Phone<'_> {
     /// From the main menu: 1 (payments), then the SSN, then the PAR ID.
     pub async fn verify_for_payments(&mut self, ssn: &str, par: &str) -> Twiml {
         let ask = self.press("1").await;
+        // Upper case on a TTY line.
+        let said = ask.said().to_uppercase();
         assert!(
-            ask.says("Social Security") || ask.says("Seguro Social"),
-            "{}",
-            ask.said()
+            said.contains("SOCIAL SECURITY") || said.contains("SEGURO SOCIAL"),
+            "{said}"
         );
         let ask = self.press(ssn).await;
         assert!(ask.says("PAR ID"), "{}", ask.said());

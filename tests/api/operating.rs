@@ -179,7 +179,71 @@ async fn metrics_count_a_call_on_their_own_address_only() {
 
 const MARCO: (&str, &str) = ("900234567", "4820193757");
 
-on_both_stores!(a_scripted_day_gives_exactly_its_figures);
+on_both_stores!(
+    a_scripted_day_gives_exactly_its_figures,
+    calls_active_counts_answered_calls_once_and_not_failed_webhooks
+);
+
+/// `caseline_calls_active` as this process's recorder has it now.
+fn calls_active() -> f64 {
+    let text = caseline::observe::handle()
+        .map(|h| h.render())
+        .unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("caseline_calls_active "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A hundred webhooks for calls this line never answered, each failing (a step that is
+/// not in the flows) and each followed by its status callback, leave the gauge where it
+/// was; answered calls count in once and out once. The gauge is the process's, so other
+/// tests running at once may move it a little: the bounds allow for that, not for the
+/// hundred.
+async fn calls_active_counts_answered_calls_once_and_not_failed_webhooks(b: common::Backend) {
+    let app = common::TestApp::spawn(b).await;
+    let before = calls_active();
+    for _ in 0..100 {
+        let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
+        let failed = app
+            .post_signed(
+                &format!("{PUBLIC_URL}/voice/input/no-such-step"),
+                &[("CallSid", &sid), ("Digits", "1")],
+            )
+            .await;
+        let apology = failed.twiml();
+        assert!(apology.says("sorry"), "{}", apology.said());
+        app.post_signed(
+            &format!("{PUBLIC_URL}/voice/status"),
+            &[("CallSid", &sid), ("CallStatus", "completed")],
+        )
+        .await;
+    }
+    let after_failed = calls_active() - before;
+    assert!(
+        after_failed.abs() < 20.0,
+        "100 failed webhooks moved the gauge by {after_failed}"
+    );
+    // Ten answered calls, each hung up: counted in and out once each.
+    let mid = calls_active();
+    let mut calls = Vec::new();
+    for _ in 0..10 {
+        let mut call = app.call();
+        call.dial().await;
+        call.press("1").await;
+        calls.push(call);
+    }
+    let answered = calls_active() - mid;
+    assert!(
+        (5.0..15.0).contains(&answered),
+        "ten answered calls: {answered}"
+    );
+    for call in &mut calls {
+        call.hang_up().await;
+    }
+    let left = calls_active() - mid;
+    assert!(left.abs() < 5.0, "ten calls ended: {left}");
+}
 
 /// The scripted day of calls, on demo data: two contained, one transferred, one
 /// callback, two abandoned (at the language menu and at the main menu), 240 seconds in

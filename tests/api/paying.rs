@@ -504,8 +504,9 @@ async fn a_tty_caller_pays_with_a_representative(b: Backend) {
     call.press("1").await;
     let to_person = call.press("1").await;
     assert!(to_person.find("Pay").is_none(), "{}", to_person.xml);
+    // In TTY text: upper case.
     assert!(
-        to_person.says("a representative will help you"),
+        to_person.says("A REPRESENTATIVE WILL HELP YOU"),
         "{}",
         to_person.said()
     );

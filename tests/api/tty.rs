@@ -31,6 +31,22 @@ fn the_product_s_audio_prints_right_on_an_independent_tty() {
     );
 }
 
+/// TTYs and modems that expect two stop bits (minimodem's `tdd` preset, as spandsp's
+/// TDD sender sends) print every character of ours: each has a whole two stop bits.
+#[test]
+fn the_product_sends_two_stop_bits_for_receivers_that_want_them() {
+    let mut m = Modulator::default();
+    // One character more is a start bit, five data bits and two stop bits (22 ms each).
+    let one = m.transmit("E").len();
+    let two = m.transmit("EE").len();
+    assert_eq!(two - one, 8 * 176);
+    let audio = m.transmit(EVERYTHING);
+    let mut rx = peer::Receiver::new().with_stop_bits(2.0);
+    rx.push(&audio);
+    assert_eq!(rx.take_text(), EVERYTHING);
+    assert_eq!(rx.framing_errors(), 0);
+}
+
 #[test]
 fn an_independent_tty_prints_right_on_the_product() {
     let mut tx = peer::Transmitter::default();
@@ -87,6 +103,13 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::helpers::{self as common, PUBLIC_URL, TOKEN, TTY_LINE};
 
 const MARCO: (&str, &str) = ("900234567", "4820193757");
+/// The stream's URL as the `<Stream>` gives it, which the provider signs.
+const STREAM_URL: &str = "wss://ivr.example.test/tty/stream";
+
+/// The provider's signature of an upgrade to `url` (no parameters).
+fn stream_signature(url: &str) -> String {
+    sign(Algorithm::HmacSha1, TOKEN, &signing_payload(url, &[]))
+}
 /// How long the test waits for the server's next frame (wall clock: a safety net only;
 /// nothing is timed).
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -100,20 +123,60 @@ struct Line {
     addr: std::net::SocketAddr,
     state: caseline::state::AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// PostgreSQL's URL and the test's schema, for a second server on the same store.
+    postgres: Option<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
 impl Line {
     async fn open() -> Line {
+        Line::open_on(common::Backend::Sqlite).await
+    }
+
+    /// The same on either store (PostgreSQL in a schema of its own).
+    async fn open_on(backend: common::Backend) -> Line {
         let dir = tempfile::tempdir().expect("temp dir");
+        let postgres = match backend {
+            common::Backend::Sqlite => None,
+            common::Backend::Postgres(url) => {
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(&url).await.expect("PostgreSQL");
+                // The schema name is ours (a UUID), never input.
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&admin)
+                    .await
+                    .expect("create schema");
+                admin.close().await;
+                Some((url, schema))
+            }
+        };
+        let line = Line::serve(dir, postgres).await;
+        let state = &line.state;
+        let extract = caseline::cases::import::parse(caseline::demo::DEMO_EXTRACT).expect("demo");
+        caseline::cases::import::run(&state.store, &state.blind, &state.hasher, extract, &|_| {})
+            .await
+            .expect("import");
+        line
+    }
+
+    /// A second server on this one's PostgreSQL store.
+    async fn beside(&self) -> Line {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Line::serve(dir, self.postgres.clone()).await
+    }
+
+    /// A server on the store in `dir` (SQLite) or in the PostgreSQL schema.
+    async fn serve(dir: tempfile::TempDir, postgres: Option<(String, String)>) -> Line {
         let mut settings = common::settings();
         settings.listen = "127.0.0.1:0".parse().expect("address");
         settings.tty_mode = TtyMode::Baudot;
         // A TaskRouter workflow, so the queue's TwiML carries the caller's context.
         settings.csu_workflow_sid = Some("WW0123456789abcdef0123456789abcdef".into());
-        let store = Store::connect(&format!("sqlite://{}/caseline.db", dir.path().display()))
-            .await
-            .expect("store");
+        let store = match &postgres {
+            None => Store::connect(&format!("sqlite://{}/caseline.db", dir.path().display())).await,
+            Some((url, schema)) => Store::connect_in_schema(url, Some(schema)).await,
+        }
+        .expect("store");
         let app = Application::build_with(
             settings,
             store,
@@ -123,10 +186,6 @@ impl Line {
         .expect("app");
         let addr = app.local_addr().expect("address");
         let state = app.state();
-        let extract = caseline::cases::import::parse(caseline::demo::DEMO_EXTRACT).expect("demo");
-        caseline::cases::import::run(&state.store, &state.blind, &state.hasher, extract, &|_| {})
-            .await
-            .expect("import");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
@@ -135,6 +194,7 @@ impl Line {
             addr,
             state,
             stop: Some(stop),
+            postgres,
             _dir: dir,
         }
     }
@@ -198,11 +258,31 @@ impl Line {
         (sid, token)
     }
 
+    /// The stream's socket, opened as the provider opens it: signed over the `wss://`
+    /// URL the `<Stream>` gave.
     async fn socket(&self) -> Socket {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/tty/stream", self.addr))
+        self.upgrade(Some(&stream_signature(STREAM_URL)))
             .await
-            .expect("the stream opens");
-        ws
+            .expect("the stream opens")
+    }
+
+    /// An upgrade with this signature header (or none): the socket, or the HTTP status
+    /// it was refused with.
+    async fn upgrade(&self, signature: Option<&str>) -> Result<Socket, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/tty/stream", self.addr)
+            .into_client_request()
+            .expect("a request");
+        if let Some(sig) = signature {
+            request
+                .headers_mut()
+                .insert("x-twilio-signature", sig.parse().expect("a header"));
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(ws),
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+            Err(e) => panic!("the upgrade failed: {e}"),
+        }
     }
 }
 
@@ -229,7 +309,11 @@ struct TtyCaller {
 impl TtyCaller {
     /// Opens the stream and sends `connected` and `start` for the call.
     async fn start(line: &Line, call_sid: &str, token: &str) -> TtyCaller {
-        let mut ws = line.socket().await;
+        TtyCaller::start_on(line.socket().await, call_sid, token).await
+    }
+
+    /// Sends `connected` and `start` for the call on a socket already open.
+    async fn start_on(mut ws: Socket, call_sid: &str, token: &str) -> TtyCaller {
         let stream_sid = format!("MZ{}", uuid::Uuid::new_v4().simple());
         send_json(
             &mut ws,
@@ -594,4 +678,294 @@ async fn silence_times_out_in_audio_time_and_the_queue_and_its_end_stay_in_text(
         unavailable.contains("1 CALLBACK. 2 MAIN MENU."),
         "{unavailable}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_or_forged_stream_upgrade_is_refused_before_it_opens() {
+    let line = Line::open().await;
+    assert_eq!(line.upgrade(None).await.err(), Some(403), "unsigned");
+    assert_eq!(
+        line.upgrade(Some("AAAAAAAAAAAAAAAAAAAAAAAAAAA="))
+            .await
+            .err(),
+        Some(403),
+        "forged"
+    );
+    // Signed over the https URL, or another path: not what the provider signs.
+    for url in [
+        "https://ivr.example.test/tty/stream",
+        "wss://ivr.example.test/voice/incoming",
+    ] {
+        assert_eq!(
+            line.upgrade(Some(&stream_signature(url))).await.err(),
+            Some(403),
+            "{url}"
+        );
+    }
+    // The provider's own, with or without the default port, opens.
+    for url in [STREAM_URL, "wss://ivr.example.test:443/tty/stream"] {
+        assert!(
+            line.upgrade(Some(&stream_signature(url))).await.is_ok(),
+            "{url}"
+        );
+    }
+    // Refused upgrades held nothing: only the two that opened count.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(line.state.streams.open() <= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_that_never_start_have_a_small_cap_and_calls_still_get_streams() {
+    use caseline::http::stream::MAX_UNSTARTED;
+    let line = Line::open().await;
+    let mut silent = Vec::new();
+    for _ in 0..MAX_UNSTARTED {
+        silent.push(line.socket().await);
+    }
+    assert_eq!(
+        line.upgrade(Some(&stream_signature(STREAM_URL)))
+            .await
+            .err(),
+        Some(503),
+        "one more socket that has not started"
+    );
+    // One leaves; a real call's stream opens, starts, and no longer counts as waiting.
+    drop(silent.pop());
+    let (sid, token) = line.ring().await;
+    let mut tty = loop {
+        // The server notices the dropped socket on its next read; the first socket it
+        // lets in is the call's (a probe dropped here would hold the place a while).
+        if let Ok(ws) = line.upgrade(Some(&stream_signature(STREAM_URL))).await {
+            break TtyCaller::start_on(ws, &sid, &token).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let hello = tty.hear().await.expect("the greeting");
+    assert!(hello.contains("ENGLISH: PRESS 1"), "{hello}");
+}
+
+async fn a_call_whose_stream_fails_twice_goes_to_a_person_instead_of_another_stream(
+    backend: common::Backend,
+) {
+    let line = Line::open_on(backend).await;
+    let (sid, _token) = line.ring().await;
+    // The stream never started (refused at the cap, say): the provider asks the
+    // <Connect action>. Once, the call gets a new stream.
+    let again = line.post("/voice/tty/after", &[("CallSid", &sid)]).await;
+    assert!(again.contains("<Stream"), "{again}");
+    // Twice: no third stream, but a person (the office is open), in TTY text.
+    let out = line.post("/voice/tty/after", &[("CallSid", &sid)]).await;
+    assert!(!out.contains("<Stream"), "{out}");
+    assert!(out.contains("<Enqueue"), "{out}");
+    assert!(out.contains(r#""channel":"tty""#), "{out}");
+    // When the queue ends, the step that follows is answered as TwiML, not a stream.
+    let back = line
+        .post(
+            "/voice/step/representative-after",
+            &[("CallSid", &sid), ("QueueResult", "hangup")],
+        )
+        .await;
+    assert!(!back.contains("<Stream"), "{back}");
+    assert!(back.contains("<Gather"), "{back}");
+}
+
+/// On two worker threads, as the race needs (before the token was claimed, 11 of 20
+/// such pairs both got a stream).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_starts_at_once_with_one_token_get_one_stream_on_two_threads() {
+    two_starts_at_once_with_one_token_get_one_stream(common::Backend::Sqlite).await;
+}
+
+async fn two_starts_at_once_with_one_token_get_one_stream(backend: common::Backend) {
+    let line = Line::open_on(backend).await;
+    for trial in 0..10 {
+        let (sid, token) = line.ring().await;
+        let (a, b) = tokio::join!(
+            TtyCaller::start(&line, &sid, &token),
+            TtyCaller::start(&line, &sid, &token)
+        );
+        let mut got = 0;
+        for mut c in [a, b] {
+            if !closed_without_audio_or_audio(&mut c.ws).await {
+                got += 1;
+            }
+        }
+        assert_eq!(got, 1, "trial {trial}: streams for one token");
+    }
+}
+
+/// True if the server closed the socket before any audio, false once audio comes.
+async fn closed_without_audio_or_audio(ws: &mut Socket) -> bool {
+    loop {
+        match tokio::time::timeout(PATIENCE, ws.next()).await {
+            Ok(Some(Ok(Message::Text(_)))) => return false,
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return true,
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => panic!("the server neither closed nor sent audio"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_refused_streams_logs_a_few_lines_and_counts() {
+    let line = Line::open().await;
+    let logs = common::capture_logs();
+    let (sid, _) = line.ring().await;
+    let before = logs.lock().expect("logs").len();
+    for _ in 0..100 {
+        assert_eq!(line.upgrade(None).await.err(), Some(403));
+    }
+    for _ in 0..100 {
+        let mut forged = TtyCaller::start(&line, &sid, "0000000000000000ffffffffffffffff").await;
+        assert!(closed_without_audio(&mut forged.ws).await);
+    }
+    let logs = String::from_utf8(logs.lock().expect("logs")[before..].to_vec()).expect("text");
+    // The lines about these two kinds of refusal (other tests' refusals may share them;
+    // before the fix, each forged start logged a line of its own).
+    let refusals = logs
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("TTY stream"))
+        .filter(|l| !l.contains("not started") && !l.contains("no start in time"))
+        .filter(|l| !l.contains("all streams in use"))
+        .count();
+    // At most ten lines a kind and a count each, per 10-second interval; the flood may
+    // straddle two.
+    assert!(refusals <= 44, "{refusals} lines for 200 refusals:\n{logs}");
+}
+
+/// This process's resident memory, in bytes (Linux).
+fn resident() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("resident pages");
+    pages * 4096
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_waiting_for_its_start_holds_little_memory() {
+    let line = Line::open().await;
+    // Warm up: the first sockets pay for the runtime's and the library's own setup.
+    let mut warm = Vec::new();
+    for _ in 0..4 {
+        let mut ws = line.socket().await;
+        send_json(&mut ws, serde_json::json!({"event": "connected"})).await;
+        warm.push(ws);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = resident();
+    let mut sockets = Vec::new();
+    for _ in 0..48 {
+        let mut ws = line.socket().await;
+        // A message read, so the server's read buffer is in use.
+        send_json(&mut ws, serde_json::json!({"event": "connected"})).await;
+        sockets.push(ws);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let per_socket = resident().saturating_sub(before) / sockets.len();
+    // Both ends are in this process: the server's socket and the test's client.
+    assert!(
+        per_socket < 48 * 1024,
+        "{per_socket} bytes per waiting socket"
+    );
+}
+
+crate::on_both_stores!(
+    a_tty_call_ended_by_its_stream_stop_is_in_the_reports_once,
+    a_call_whose_stream_fails_twice_goes_to_a_person_instead_of_another_stream,
+    two_starts_at_once_with_one_token_get_one_stream,
+);
+
+/// The caller hangs up: the stream's `stop` comes before the status callback. The call
+/// is in the reports, as a TTY call, once.
+async fn a_tty_call_ended_by_its_stream_stop_is_in_the_reports_once(backend: common::Backend) {
+    let line = Line::open_on(backend).await;
+    let since = line.state.now() - 60;
+    let (sid, token) = line.ring().await;
+    let mut tty = TtyCaller::start(&line, &sid, &token).await;
+    tty.hear().await.expect("the greeting");
+    tty.type_text("1").await;
+    tty.hear().await.expect("the main menu");
+    tty.hang_up(&sid).await;
+    assert!(closed_without_audio(&mut tty.ws).await);
+    line.post(
+        "/voice/status",
+        &[
+            ("CallSid", &sid),
+            ("CallStatus", "completed"),
+            ("From", "+15595550123"),
+        ],
+    )
+    .await;
+    let r = caseline::analytics::report(&line.state.store, since)
+        .await
+        .expect("report");
+    let json = serde_json::to_value(&r).expect("json");
+    assert_eq!(json["by_channel"], serde_json::json!({"tty": 1}), "{json}");
+    assert_eq!(json["by_language"], serde_json::json!({"en": 1}), "{json}");
+}
+
+/// Verification and the readbacks reach a TTY caller as TTY text in either language:
+/// keys and typing, never "say the numbers".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tty_caller_verifies_and_hears_the_readback_in_tty_text_in_both_languages() {
+    let line = Line::open().await;
+    for (lang_key, ssn_words, spoken, choices) in [
+        (
+            "1",
+            "SOCIAL SECURITY",
+            "SAY",
+            "STAR TO REPEAT. 1 CASE STATUS.",
+        ),
+        (
+            "2",
+            "SEGURO SOCIAL",
+            "DIGA",
+            "ESTRELLA PARA REPETIR. 1 ESTADO DEL CASO.",
+        ),
+    ] {
+        let (sid, token) = line.ring().await;
+        let mut tty = TtyCaller::start(&line, &sid, &token).await;
+        tty.hear().await.expect("the greeting");
+        tty.type_text(lang_key).await;
+        tty.hear().await.expect("the main menu");
+        tty.type_text("1").await;
+        let ask_ssn = tty.hear().await.expect("the SSN prompt");
+        assert!(ask_ssn.contains(ssn_words), "{ask_ssn}");
+        assert!(!ask_ssn.contains(spoken), "{ask_ssn}");
+        tty.type_text(MARCO.0).await;
+        let ask_par = tty.hear().await.expect("the PAR ID prompt");
+        assert!(ask_par.contains("PAR ID"), "{ask_par}");
+        assert!(!ask_par.contains(spoken), "{ask_par}");
+        tty.type_text(&format!("{}\r\n", MARCO.1)).await;
+        let payments = tty.hear().await.expect("the payments readback");
+        assert!(payments.contains(choices), "{payments}");
+        assert!(payments.contains("$450.00"), "{payments}");
+        tty.hang_up(&sid).await;
+    }
+}
+
+crate::on_postgres!(two_starts_with_one_token_on_two_servers_get_one_stream);
+
+/// The provider's two `start`s with one token reach two servers: one stream between
+/// them (the token is taken in the store, not only in one server's memory).
+async fn two_starts_with_one_token_on_two_servers_get_one_stream(backend: common::Backend) {
+    let first = Line::open_on(backend).await;
+    let second = first.beside().await;
+    for trial in 0..5 {
+        let (sid, token) = first.ring().await;
+        let (a, b) = tokio::join!(
+            TtyCaller::start(&first, &sid, &token),
+            TtyCaller::start(&second, &sid, &token)
+        );
+        let mut got = 0;
+        for mut c in [a, b] {
+            if !closed_without_audio_or_audio(&mut c.ws).await {
+                got += 1;
+            }
+        }
+        assert_eq!(got, 1, "trial {trial}: streams for one token");
+    }
 }

@@ -433,6 +433,8 @@ pub struct Receiver {
     shift: Shift,
     text: String,
     framing_errors: usize,
+    /// The stop bits the receiver requires mark for (1.5 unless told).
+    stop_bits: f64,
 }
 
 impl Default for Receiver {
@@ -467,6 +469,7 @@ impl Receiver {
             shift: Shift::Letters,
             text: String::new(),
             framing_errors: 0,
+            stop_bits: 1.5,
         }
     }
 
@@ -619,6 +622,10 @@ impl Receiver {
             // bits even at ±2 % rate error, and ends before the next start bit.
             let (from, to) = if bit < 6 {
                 (bit as f64 + 0.25, bit as f64 + 0.75)
+            } else if self.stop_bits > 1.5 {
+                // A receiver that wants more (minimodem's `tdd`: 2) checks mark over
+                // nearly all of them: a shorter stop runs into the next start bit.
+                (6.2, 6.0 + self.stop_bits - 0.2)
             } else {
                 (6.2, 6.8)
             };
@@ -688,6 +695,18 @@ impl Receiver {
                 }
             }
         }
+    }
+}
+
+impl Receiver {
+    /// A receiver that requires `bits` stop bits of mark (from 1.5 up).
+    pub fn with_stop_bits(mut self, bits: f64) -> Self {
+        assert!(
+            (1.5..=3.0).contains(&bits),
+            "stop bits {bits} out of 1.5..=3"
+        );
+        self.stop_bits = bits;
+        self
     }
 }
 

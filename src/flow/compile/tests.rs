@@ -5,7 +5,7 @@ use crate::actions::SPECS;
 
 /// The entries these test flows must define.
 const ENTRIES: &[&str] = &["voice", "tty"];
-use crate::prompts::{Catalog, Lang};
+use crate::prompts::{Catalog, Lang, with_tty};
 
 const EN: &str = r#"
 hello = "Hello."
@@ -29,8 +29,8 @@ goodbye = "Bye."
 
 fn catalog() -> Catalog {
     let es = EN.replace("Hello.", "Hola.");
-    let es = format!("{es}\nonly-es = \"Solo.\"\n");
-    let en = format!("{EN}\nonly-es = \"Only.\"\n");
+    let es = with_tty(&format!("{es}\nonly-es = \"Solo.\"\n"));
+    let en = with_tty(&format!("{EN}\nonly-es = \"Only.\"\n"));
     Catalog::from_sources(&[(Lang::En, "en.toml", &en), (Lang::Es, "es.toml", &es)]).unwrap()
 }
 
@@ -217,4 +217,80 @@ fn the_shipped_flows_are_valid() {
         &["voice", "tty", "staff-verify"],
     );
     assert!(flow.is_ok(), "{:#}", flow.err().unwrap());
+}
+
+/// A TTY caller must never be sent spoken words: a prompt a TTY caller can reach without
+/// TTY text is refused, with its place and why; one only voice callers reach is fine.
+#[test]
+fn a_prompt_a_tty_caller_can_reach_needs_tty_text() {
+    // `spoken` first, so it is a top-level prompt, with no [tty] text.
+    let en = format!("spoken = \"Say the numbers.\"\n{}", with_tty(EN));
+    let es = format!(
+        "spoken = \"Diga los números.\"\n{}",
+        with_tty(&EN.replace("Hello.", "Hola."))
+    );
+    let catalog =
+        Catalog::from_sources(&[(Lang::En, "en.toml", &en), (Lang::Es, "es.toml", &es)]).unwrap();
+    let reached = GOOD.replace(
+        r#"<Say prompt="with-var"/>"#,
+        r#"<Say prompt="with-var"/><Say prompt="spoken"/>"#,
+    );
+    let err = compile(&[("f.xml", &reached)], &catalog, SPECS, ENTRIES)
+        .unwrap_err()
+        .join("\n");
+    assert!(
+        err.contains("f.xml:12:")
+            && err.contains("step 'start' reaches TTY callers")
+            && err.contains("prompt 'spoken' has no [tty] text in en, es"),
+        "{err}"
+    );
+    // Behind <If condition="tty">, or at `not tty`, only voice callers get there.
+    let voice_only = GOOD.replace(
+        r#"<Say prompt="with-var"/>"#,
+        r#"<Say prompt="with-var"/><If condition="tty" step="menu"/><Say prompt="spoken"/>"#,
+    );
+    compile(&[("f.xml", &voice_only)], &catalog, SPECS, ENTRIES).unwrap();
+    let voice_only = GOOD
+        .replace(
+            r#"<Say prompt="with-var"/>"#,
+            r#"<Say prompt="with-var"/><If condition="not tty" step="spoken"/>"#,
+        )
+        .replace(
+            "</Flow>",
+            r#"<Step id="spoken"><Say prompt="spoken"/><Hangup/></Step></Flow>"#,
+        );
+    compile(&[("f.xml", &voice_only)], &catalog, SPECS, ENTRIES).unwrap();
+    // A menu's prompt counts too.
+    let menu = GOOD.replace(
+        r#"prompt="menu" help="help""#,
+        r#"prompt="spoken" help="help""#,
+    );
+    let err = compile(&[("f.xml", &menu)], &catalog, SPECS, ENTRIES)
+        .unwrap_err()
+        .join("\n");
+    assert!(
+        err.contains("step 'menu' reaches TTY callers") && err.contains("'spoken'"),
+        "{err}"
+    );
+}
+
+/// The prompts a readback puts in its values (a case's stage, say) reach TTY callers
+/// inside other prompts: they need TTY text too.
+#[test]
+fn a_readback_s_value_prompt_needs_tty_text() {
+    let en = format!("{}\n[stage]\nlocate = \"We are looking.\"\n", with_tty(EN));
+    let es = format!(
+        "{}\n[stage]\nlocate = \"Buscamos.\"\n",
+        with_tty(&EN.replace("Hello.", "Hola."))
+    );
+    let catalog =
+        Catalog::from_sources(&[(Lang::En, "en.toml", &en), (Lang::Es, "es.toml", &es)]).unwrap();
+    let err = compile(&[("f.xml", GOOD)], &catalog, SPECS, ENTRIES)
+        .unwrap_err()
+        .join("\n");
+    assert!(
+        err.contains("the server's prompt 'stage.locate' reaches TTY callers")
+            && err.contains("no [tty] text in en, es"),
+        "{err}"
+    );
 }
