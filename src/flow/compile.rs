@@ -965,7 +965,7 @@ impl Compiler<'_> {
     }
 
     fn menu(&mut self, node: &Node, defaults: &Defaults) -> Menu {
-        self.check_attrs(node, &["id", "prompt", "help", "timeout"]);
+        self.check_attrs(node, &["id", "prompt", "help", "timeout", "bilingual"]);
         let mut keys = Vec::new();
         for child in &node.children {
             match child.name.as_str() {
@@ -1014,6 +1014,8 @@ impl Compiler<'_> {
     /// in some language or the TTY text; and a digit offered in any of those words has a
     /// key (its own, or one from `<MenuDefaults>`). An analyst who adds a key but not
     /// the words, or the words but not the key, hears about it here, not from callers.
+    /// Each language offers the same keys (on each channel), unless the menu is
+    /// `bilingual` (each language offering its own, as the language menu does).
     fn keys_match_words(
         &mut self,
         node: &Node,
@@ -1032,10 +1034,23 @@ impl Compiler<'_> {
             )
             .collect();
         let mut offered = std::collections::BTreeSet::new();
+        // The keys each language offers, per channel: a key offered in English must be
+        // offered in Spanish too, and the other way round, unless the menu says it is
+        // bilingual (the language menu: each language offers its own key).
+        let mut by_lang: Vec<((Channel, Lang), std::collections::BTreeSet<char>)> = Vec::new();
         for id in &ids {
             for (lang, channel, text) in self.catalog.texts(id) {
+                let at = match by_lang.iter().position(|(k, _)| *k == (channel, lang)) {
+                    Some(at) => at,
+                    None => {
+                        by_lang.push(((channel, lang), Default::default()));
+                        by_lang.len() - 1
+                    }
+                };
+                let per_lang = &mut by_lang[at].1;
                 for digit in super::words::offered_digits(&text) {
                     offered.insert(digit);
+                    per_lang.insert(digit);
                     let handled = own.iter().chain(defaults).any(|(k, _)| *k == digit);
                     if !handled {
                         let tty = if channel == crate::prompts::Channel::Tty {
@@ -1048,6 +1063,31 @@ impl Compiler<'_> {
                             &format!(
                                 "prompt '{id}' ({}{tty}) offers key {digit}, but this menu has no <Key digit=\"{digit}\">",
                                 lang.code()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        let bilingual = node.attr("bilingual").is_some_and(|v| v.value == "true");
+        if !bilingual {
+            for ((channel, lang), keys) in &by_lang {
+                for ((other_channel, other), theirs) in &by_lang {
+                    if other_channel != channel || other == lang {
+                        continue;
+                    }
+                    for digit in theirs.difference(keys) {
+                        let tty = if *channel == Channel::Tty { " TTY" } else { "" };
+                        self.err(
+                            &node.pos,
+                            &format!(
+                                "key {digit} is offered in the {}{tty} words but not in the {}{tty} words of {} (a menu offers the same keys in every language; `bilingual=\"true\"` on a menu whose languages each offer their own)",
+                                other.code(),
+                                lang.code(),
+                                ids.iter()
+                                    .map(|i| format!("'{i}'"))
+                                    .collect::<Vec<_>>()
+                                    .join(" or ")
                             ),
                         );
                     }

@@ -294,3 +294,26 @@ fn a_readback_s_value_prompt_needs_tty_text() {
         "{err}"
     );
 }
+
+#[test]
+fn a_key_offered_in_one_language_must_be_offered_in_the_other() {
+    // Spanish drops "Press 2" from the help: English offers a key Spanish does not.
+    let en = with_tty(EN);
+    let es = with_tty(&EN.replace("Press 1, really. Press 2 to leave.", "Press 1, really."));
+    let catalog =
+        Catalog::from_sources(&[(Lang::En, "en.toml", &en), (Lang::Es, "es.toml", &es)]).unwrap();
+    let errors = match compile(&[("f.xml", GOOD)], &catalog, SPECS, ENTRIES) {
+        Ok(_) => String::new(),
+        Err(e) => e.join("\n"),
+    };
+    assert!(
+        errors.contains("f.xml:15:3: key 2 is offered in the en words but not in the es words"),
+        "{errors}"
+    );
+    // A menu whose languages each offer their own key says so.
+    let bilingual = GOOD.replace(
+        r#"<Menu id="menu" prompt="menu" help="help">"#,
+        r#"<Menu id="menu" prompt="menu" help="help" bilingual="true">"#,
+    );
+    assert!(compile(&[("f.xml", &bilingual)], &catalog, SPECS, ENTRIES).is_ok());
+}
