@@ -15,9 +15,9 @@ use tokio::net::TcpListener;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::flow::Flow;
-use crate::http::signature::Keys;
 use crate::http::webhook;
 use crate::prompts::Catalog;
+use crate::state::Keys;
 use crate::state::{AppState, Services};
 use crate::store::Store;
 
@@ -164,7 +164,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// 200 while the store answers, 503 while it does not ([`crate::http::health`]).
+/// 200 while the store answers, 503 while it does not ([`crate::store::health`]).
 async fn healthz(
     axum::extract::State(s): axum::extract::State<AppState>,
 ) -> (axum::http::StatusCode, &'static str) {

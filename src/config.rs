@@ -74,7 +74,7 @@ pub struct Settings {
     pub max_connections: u32,
     /// Paying by card (`CASELINE_PAY_CONNECTOR`, `CASELINE_PAY_MAX`,
     /// `CASELINE_PAY_CARD_FEE_PERCENT`).
-    pub pay: crate::pay::PaySettings,
+    pub pay: PaySettings,
     /// The agency's number that texts a request's reference number to the caller
     /// (`CASELINE_SMS_FROM`); unset, no text is offered.
     pub sms_from: Option<String>,
@@ -214,7 +214,7 @@ impl Default for Settings {
             header_timeout: std::time::Duration::from_secs(5),
             idle_timeout: std::time::Duration::from_secs(75),
             max_connections: 10_000,
-            pay: crate::pay::PaySettings::default(),
+            pay: PaySettings::default(),
             sms_from: None,
             tty_mode: TtyMode::Baudot,
             dialer: DialerSettings::default(),
@@ -393,8 +393,8 @@ impl Settings {
         s.dialer.retry_secs = i64::from(number("callback_retry_minutes", 15)?) * 60;
         s.dialer.queue = get("callback_queue");
         if let Some(v) = get("callback_regions") {
-            s.dialer.regions = crate::outbound::Policy::parse_regions(&v)
-                .map_err(|e| anyhow!("CASELINE_CALLBACK_REGIONS: {e}"))?;
+            s.dialer.regions =
+                callback_regions(&v).map_err(|e| anyhow!("CASELINE_CALLBACK_REGIONS: {e}"))?;
         }
         s.tty_mode = match get("tty_mode").as_deref() {
             None | Some("baudot") => TtyMode::Baudot,
@@ -415,14 +415,60 @@ impl Settings {
     }
 }
 
+/// The card payment settings (`CASELINE_PAY_*`).
+#[derive(Debug, Clone)]
+pub struct PaySettings {
+    /// The provider's payment connector; without one, callers hear the other ways to pay.
+    pub connector: Option<String>,
+    /// The most one payment may be.
+    pub max: rust_decimal::Decimal,
+    /// The card processor's fee, a percentage of the amount, said before the card is
+    /// asked for (the processor charges it, not the agency).
+    pub fee_percent: rust_decimal::Decimal,
+}
+
+impl Default for PaySettings {
+    fn default() -> Self {
+        PaySettings {
+            connector: None,
+            max: rust_decimal::Decimal::new(500_000, 2),
+            fee_percent: rust_decimal::Decimal::new(19, 1),
+        }
+    }
+}
+
+/// Parses `CASELINE_CALLBACK_REGIONS`: comma-separated codes of +1 countries.
+fn callback_regions(v: &str) -> Result<Vec<phonenumber::country::Id>, String> {
+    let mut regions = Vec::new();
+    for code in v.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        let id: phonenumber::country::Id = code
+            .to_ascii_uppercase()
+            .parse()
+            .map_err(|_| format!("'{code}' is not a two-letter country code like US or CA"))?;
+        let plus_one = phonenumber::metadata::DATABASE
+            .by_id(id.as_ref())
+            .is_some_and(|m| m.country_code() == 1);
+        if !plus_one {
+            return Err(format!(
+                "'{code}' is not a +1 country: callbacks are dialled as +1 and ten digits"
+            ));
+        }
+        regions.push(id);
+    }
+    if regions.is_empty() {
+        return Err("name at least one country, such as US".into());
+    }
+    Ok(regions)
+}
+
 /// A number as the provider writes it: `+` and 7 to 15 digits.
 pub fn is_e164(n: &str) -> bool {
     n.starts_with('+') && (8..=16).contains(&n.len()) && n[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
-fn pay_settings(get: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<crate::pay::PaySettings> {
+fn pay_settings(get: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<PaySettings> {
     use rust_decimal::Decimal;
-    let mut pay = crate::pay::PaySettings {
+    let mut pay = PaySettings {
         connector: get("pay_connector"),
         ..Default::default()
     };
@@ -632,5 +678,16 @@ mod tests {
             "postgres://u:***@db/x"
         );
         assert_eq!(redact_url("sqlite://caseline.db"), "sqlite://caseline.db");
+    }
+
+    #[test]
+    fn regions_must_be_plus_one_countries() {
+        assert!(callback_regions("GB").is_err());
+        assert!(callback_regions("XX").is_err());
+        assert!(callback_regions(" , ").is_err());
+        assert_eq!(
+            callback_regions("US").unwrap(),
+            vec![phonenumber::country::Id::US]
+        );
     }
 }

@@ -82,30 +82,6 @@ impl Policy {
         }
     }
 
-    /// Parses `CASELINE_CALLBACK_REGIONS`: comma-separated codes of +1 countries.
-    pub fn parse_regions(v: &str) -> Result<Vec<Id>, String> {
-        let mut regions = Vec::new();
-        for code in v.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-            let id: Id = code
-                .to_ascii_uppercase()
-                .parse()
-                .map_err(|_| format!("'{code}' is not a two-letter country code like US or CA"))?;
-            let plus_one = phonenumber::metadata::DATABASE
-                .by_id(id.as_ref())
-                .is_some_and(|m| m.country_code() == 1);
-            if !plus_one {
-                return Err(format!(
-                    "'{code}' is not a +1 country: callbacks are dialled as +1 and ten digits"
-                ));
-            }
-            regions.push(id);
-        }
-        if regions.is_empty() {
-            return Err("name at least one country, such as US".into());
-        }
-        Ok(regions)
-    }
-
     /// Whether `number` is one of the agency's configured numbers.
     pub fn is_own(&self, number: &str) -> bool {
         ten_digits(number).is_some_and(|ten| self.own.contains(&ten))
@@ -276,8 +252,7 @@ mod tests {
 
     #[test]
     fn a_setting_widens_callbacks_to_canada_but_never_texts() {
-        let regions = Policy::parse_regions("us, CA").unwrap();
-        let p = Policy::new(regions, []);
+        let p = Policy::new(vec![Id::US, Id::CA], []);
         assert_eq!(p.check("+14162101234", Purpose::Callback, None), Ok(()));
         assert_eq!(
             p.check("+14162101234", Purpose::Text, None),
@@ -305,13 +280,5 @@ mod tests {
         ] {
             assert_eq!(ten_digits(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn regions_must_be_plus_one_countries() {
-        assert!(Policy::parse_regions("GB").is_err());
-        assert!(Policy::parse_regions("XX").is_err());
-        assert!(Policy::parse_regions(" , ").is_err());
-        assert_eq!(Policy::parse_regions("US").unwrap(), vec![Id::US]);
     }
 }

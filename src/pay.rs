@@ -19,27 +19,7 @@ use crate::speech::Value;
 use crate::store::{AuditLine, CardPayments, Sqlite, Store, on_both};
 use crate::twiml::Element;
 
-/// The card payment settings (`CASELINE_PAY_*`).
-#[derive(Debug, Clone)]
-pub struct PaySettings {
-    /// The provider's payment connector; without one, callers hear the other ways to pay.
-    pub connector: Option<String>,
-    /// The most one payment may be.
-    pub max: Decimal,
-    /// The card processor's fee, a percentage of the amount, said before the card is
-    /// asked for (the processor charges it, not the agency).
-    pub fee_percent: Decimal,
-}
-
-impl Default for PaySettings {
-    fn default() -> Self {
-        PaySettings {
-            connector: None,
-            max: Decimal::new(500_000, 2),
-            fee_percent: Decimal::new(19, 1),
-        }
-    }
-}
+pub use crate::config::PaySettings;
 
 /// Card types the agency's processor takes.
 pub const CARD_TYPES: &str = "visa mastercard";

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::flow::Flow;
-use crate::http::signature::Keys;
 use crate::prompts::Catalog;
 use crate::store::Store;
 
@@ -31,7 +30,7 @@ pub struct Services {
     /// The CRM event on transfers, when `CASELINE_SCREEN_POP_URL` is set.
     pub screen_pop: Option<crate::screenpop::ScreenPop>,
     /// The last look at the store, for `/healthz`.
-    pub health: crate::http::health::Health,
+    pub health: crate::store::health::Health,
     /// Callers waiting in the queue, as its wait webhooks said (for the dialer).
     pub waiting: Waiting,
     /// Which numbers the server may call back or text.
@@ -40,6 +39,21 @@ pub struct Services {
     pub diagrams: crate::flow::diagram::Diagrams,
     /// The TTY media streams open on this server ([`crate::http::stream`]).
     pub streams: Streams,
+}
+
+/// Keys that requests may be signed with (the provider's auth token and, for a
+/// provider that signs with another secret, that one): built from the settings once,
+/// checked by [`crate::http::signature`].
+#[derive(Clone)]
+pub struct Keys {
+    pub auth_token: String,
+    pub shared_key: Option<String>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys { .. }")
+    }
 }
 
 pub type AppState = Arc<Services>;

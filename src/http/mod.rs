@@ -3,7 +3,6 @@
 //! the load balancer's health check ([`health`]). The staff API is in
 //! [`crate::staff::api`].
 
-pub mod health;
 pub mod server;
 pub mod signature;
 pub mod stream;

@@ -12,6 +12,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::Sha256;
 
+use crate::state::Keys;
+
 /// Which keyed hash the request says it was signed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -38,19 +40,6 @@ impl Algorithm {
             Some(a) if a.eq_ignore_ascii_case("HMAC_SHA1") => Some(Algorithm::HmacSha1),
             Some(_) => None,
         }
-    }
-}
-
-/// Keys that requests may be signed with.
-#[derive(Clone)]
-pub struct Keys {
-    pub auth_token: String,
-    pub shared_key: Option<String>,
-}
-
-impl std::fmt::Debug for Keys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Keys { .. }")
     }
 }
 

@@ -19,6 +19,7 @@ use crate::session::{CallSid, Session};
 mod attempts;
 mod audit;
 mod cache;
+pub mod health;
 mod hot;
 mod pg;
 mod work;

@@ -1,5 +1,5 @@
-//! `GET /healthz` for load balancers: 200 while the store answers, 503 while it does
-//! not, so a balancer stops sending calls to a server that could only apologise. The
+//! Whether the store answers, for `GET /healthz` (200 while it does, 503 while it does
+//! not, so a balancer stops sending calls to a server that could only apologise). The
 //! store is asked at most once a second however often the balancer looks.
 
 use std::future::Future;
