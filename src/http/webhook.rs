@@ -224,9 +224,16 @@ async fn status(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
 }
 
 async fn fallback(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
-    if let Some(code) = p.get("ErrorCode") {
-        tracing::warn!(error_code = code, "the provider used the fallback URL");
-    }
+    // The provider's error codes are a few digits; anything else (a card number, an
+    // SSN, free text) is not written to the log.
+    let code = p.get("ErrorCode").map(|c| {
+        let ok = (1..=6).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_digit());
+        if ok { c } else { "not a code" }
+    });
+    tracing::warn!(
+        error_code = code.unwrap_or("none"),
+        "the provider used the fallback URL"
+    );
     Twiml(call::fallback(&s, &p)).into_response()
 }
 
@@ -337,7 +344,7 @@ async fn checked_webhook(s: AppState, req: Request, next: Next) -> HttpResponse 
     };
     let span = tracing::info_span!(
         "webhook",
-        route = %route,
+        route = %Short(&route),
         call_sid = tracing::field::Empty,
         step = tracing::field::Empty,
     );
@@ -372,7 +379,7 @@ async fn checked_webhook(s: AppState, req: Request, next: Next) -> HttpResponse 
 /// Refusals logged in full per interval; past that they are only counted.
 const REFUSALS_LOGGED: u32 = 10;
 const REFUSAL_INTERVAL_SECS: u64 = 10;
-/// How much of a refused request's path a log line keeps.
+/// How much of a request's path a log line keeps (signed or not: a step name is short).
 const LOGGED_PATH_CHARS: usize = 96;
 
 static REFUSALS: LogBudget = LogBudget::new(REFUSALS_LOGGED, REFUSAL_INTERVAL_SECS);
@@ -392,17 +399,27 @@ fn refused(route: &str) {
                     "more webhooks were refused (bad signature) than were logged"
                 );
             }
-            let mut end = route.len().min(LOGGED_PATH_CHARS);
-            while !route.is_char_boundary(end) {
-                end -= 1;
-            }
-            let cut = if end < route.len() { "..." } else { "" };
             tracing::warn!(
-                route = %format_args!("{}{cut}", &route[..end]),
+                route = %Short(route),
                 "refused a webhook with a missing or invalid signature"
             );
         }
         Admit::Count => {}
+    }
+}
+
+/// A path as a log line keeps it: at most [`LOGGED_PATH_CHARS`], then `...`.
+struct Short<'a>(&'a str);
+
+impl std::fmt::Display for Short<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let route = self.0;
+        let mut end = route.len().min(LOGGED_PATH_CHARS);
+        while !route.is_char_boundary(end) {
+            end -= 1;
+        }
+        let cut = if end < route.len() { "..." } else { "" };
+        write!(f, "{}{cut}", &route[..end])
     }
 }
 

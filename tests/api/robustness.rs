@@ -12,6 +12,7 @@ on_both_stores!(
     a_database_outage_gets_an_apology_not_an_error,
     fallback_url_apologises_and_ends_cleanly,
     any_signed_voice_url_we_never_wrote_gets_an_apology_and_a_way_on,
+    a_signed_request_with_a_long_path_is_cut_short_in_the_log,
 );
 
 /// Why, the headers sent, the parameters sent.
@@ -291,6 +292,7 @@ async fn a_database_outage_gets_an_apology_not_an_error(b: Backend) {
 }
 
 async fn fallback_url_apologises_and_ends_cleanly(b: Backend) {
+    let logs = common::capture_logs();
     let app = TestApp::spawn(b).await;
     app.state.store.close().await; // Works with no database at all.
     let mut call = app.call();
@@ -307,6 +309,14 @@ async fn fallback_url_apologises_and_ends_cleanly(b: Backend) {
     assert!(twiml.says("We're sorry"));
     assert!(twiml.says("Lo sentimos"));
     assert_eq!(twiml.last_verb(), "Hangup");
+    // Only a code is logged: a card number or an SSN sent as the code is not.
+    for odd in ["4111111111111111", "900-12-3456"] {
+        call.post(&url, &[("ErrorCode", odd)]).await;
+        let text = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
+        assert!(!text.contains(odd), "{odd} in the log");
+    }
+    let text = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
+    assert!(text.contains("error_code=\"11200\""), "the code is logged");
 }
 
 async fn any_signed_voice_url_we_never_wrote_gets_an_apology_and_a_way_on(b: Backend) {
@@ -370,4 +380,23 @@ async fn any_signed_voice_url_we_never_wrote_gets_an_apology_and_a_way_on(b: Bac
         .post_raw(&format!("{PUBLIC_URL}/voice/"), vec![], &[])
         .await;
     assert_eq!(answer.status, 403);
+}
+
+/// A signed request's path in its log line is cut short, as a refused one's is: a step
+/// name is short, and a long one is someone's text.
+async fn a_signed_request_with_a_long_path_is_cut_short_in_the_log(b: Backend) {
+    let logs = common::capture_logs();
+    let app = TestApp::spawn(b).await;
+    let long = format!("zq{}", "y".repeat(2000));
+    let url = format!("{PUBLIC_URL}/voice/step/{long}");
+    let answer = app
+        .post_signed(&url, &[("CallSid", "CA0123456789abcdef0123456789abcdef")])
+        .await;
+    assert_eq!(answer.status, axum::http::StatusCode::OK);
+    let text = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
+    assert!(text.contains("/voice/step/zqyyy"), "the request was logged");
+    assert!(
+        !text.contains(&"y".repeat(200)),
+        "the whole path is in the log"
+    );
 }
