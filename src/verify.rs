@@ -397,24 +397,6 @@ pub async fn adopt_key(store: &Store, blind: &BlindIndex) -> anyhow::Result<()> 
 }
 
 impl crate::store::KeyFingerprints<'_> {
-    async fn replace(&self, name: &str, fingerprint: &str) -> anyhow::Result<()> {
-        let sql = "INSERT INTO key_fingerprints (name, fingerprint) VALUES ($1, $2) \
-                   ON CONFLICT (name) DO UPDATE SET fingerprint = excluded.fingerprint";
-        on_both!(
-            self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(name)
-                    .bind(fingerprint)
-                    .execute(pool)
-                    .await
-                    .context("Failed to record the key's fingerprint")?
-                    .rows_affected()
-        );
-        Ok(())
-    }
-
     async fn get(&self, name: &str) -> anyhow::Result<Option<String>> {
         let sql = "SELECT fingerprint FROM key_fingerprints WHERE name = $1";
         Ok(on_both!(
@@ -430,30 +412,31 @@ impl crate::store::KeyFingerprints<'_> {
 
     /// Stores `fingerprint` unless one is stored already; answers the stored one.
     async fn adopt(&self, name: &str, fingerprint: &str) -> anyhow::Result<String> {
+        self.put(name, fingerprint, false).await
+    }
+
+    /// Stores `fingerprint`, replacing any.
+    async fn replace(&self, name: &str, fingerprint: &str) -> anyhow::Result<()> {
+        self.put(name, fingerprint, true).await.map(drop)
+    }
+
+    /// One statement either way, so two servers starting at once agree on the row.
+    async fn put(&self, name: &str, fingerprint: &str, replace: bool) -> anyhow::Result<String> {
         let sql = "INSERT INTO key_fingerprints (name, fingerprint) VALUES ($1, $2) \
-                   ON CONFLICT (name) DO NOTHING";
-        on_both!(
-            self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(name)
-                    .bind(fingerprint)
-                    .execute(pool)
-                    .await
-                    .context("Failed to store the key's fingerprint")?
-                    .rows_affected()
-        );
-        let sql = "SELECT fingerprint FROM key_fingerprints WHERE name = $1";
+                   ON CONFLICT (name) DO UPDATE SET fingerprint = \
+                   CASE WHEN $3 THEN excluded.fingerprint ELSE key_fingerprints.fingerprint END \
+                   RETURNING fingerprint";
         Ok(on_both!(
             self.store,
             write
                 | pool
                 | sqlx::query_scalar(sql)
                     .bind(name)
+                    .bind(fingerprint)
+                    .bind(replace)
                     .fetch_one(pool)
                     .await
-                    .context("Failed to read the key's fingerprint")?
+                    .context("Failed to store the key's fingerprint")?
         ))
     }
 }

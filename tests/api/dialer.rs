@@ -225,12 +225,17 @@ async fn the_dial_and_a_person_who_presses_1_2_or_3(b: Backend) {
 
 /// A second request, from another number.
 async fn request_again(app: &TestApp) -> i64 {
+    stored_request(app, "+15302310188", "es").await
+}
+
+/// A request stored as a call leaves one, for `number`; answers its id.
+async fn stored_request(app: &TestApp, number: &str, lang: &str) -> i64 {
     app.state
         .store
         .callback_queue()
         .add(&caseline::callbacks::NewCallback {
-            number: "+15302310188",
-            lang: "es",
+            number,
+            lang,
             channel: "voice",
             call_sid: "CA0123456789abcdef0123456789abcdef",
             case_number: None,
@@ -248,7 +253,7 @@ async fn request_again(app: &TestApp) -> i64 {
         .await
         .expect("list");
     open.iter()
-        .find(|c| c.number == "+15302310188")
+        .find(|c| c.number == number)
         .expect("the request")
         .id
 }
@@ -598,29 +603,7 @@ async fn later_and_silence_count_every_dial_and_the_last_closes_the_request(b: B
 async fn a_stored_number_the_policy_refuses_is_never_dialled(b: Backend) {
     let provider = provider_answering(201).await;
     let app = dialler_app(b, &provider).await;
-    app.state
-        .store
-        .callback_queue()
-        .add(&caseline::callbacks::NewCallback {
-            number: "+18762101234",
-            lang: "en",
-            channel: "voice",
-            call_sid: "CA0123456789abcdef0123456789abcdef",
-            case_number: None,
-            role: None,
-            requested_at: app.state.now(),
-            day: 1,
-        })
-        .await
-        .expect("stored");
-    let id = app
-        .state
-        .store
-        .callback_queue()
-        .list(false)
-        .await
-        .expect("list")[0]
-        .id;
+    let id = stored_request(&app, "+18762101234", "en").await;
     assert_eq!(tick(&app.state).await.expect("tick"), Tick::Refused(id));
     assert_eq!(status_of(&app, id).await.0, "failed");
     assert!(dials(&provider).await.is_empty());
