@@ -443,6 +443,22 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
         return Ok(outcome);
     };
     let pay_id = paying.pay_id.clone();
+    // The payment as stored: what the processor confirmed, for this `<Pay>`.
+    let payment = |confirmation, amount, status, charged| NewPayment {
+        confirmation,
+        pay_id: pay_id.as_deref(),
+        status,
+        charged,
+        case_id: case_ref.case_id,
+        case_number: &case_ref.case_number,
+        participant_id: participant,
+        amount,
+        card_type: r.card_type.as_deref().unwrap_or("unknown"),
+        card_last4: r.last4.as_deref().unwrap_or(""),
+        lang,
+        call_sid: &call,
+        now,
+    };
     let outcome = match (r.result.as_str(), &r.confirmation, paying.amount) {
         // Charged another amount than the `<Pay>` asked for: kept for staff to put
         // right, and the caller goes to a person, as for a payment not confirmed.
@@ -451,21 +467,7 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
         {
             let stored = store
                 .card_payments()
-                .add(&NewPayment {
-                    confirmation: code,
-                    pay_id: pay_id.as_deref(),
-                    status: MISMATCH,
-                    charged: r.charged,
-                    case_id: case_ref.case_id,
-                    case_number: &case_ref.case_number,
-                    participant_id: participant,
-                    amount,
-                    card_type: r.card_type.as_deref().unwrap_or("unknown"),
-                    card_last4: r.last4.as_deref().unwrap_or(""),
-                    lang,
-                    call_sid: &call,
-                    now,
-                })
+                .add(&payment(code, amount, MISMATCH, r.charged))
                 .await?;
             tracing::error!(
                 stored,
@@ -476,21 +478,7 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
         ("success", Some(code), Some(amount)) => {
             let stored = store
                 .card_payments()
-                .add(&NewPayment {
-                    confirmation: code,
-                    pay_id: pay_id.as_deref(),
-                    status: PAID,
-                    charged: None,
-                    case_id: case_ref.case_id,
-                    case_number: &case_ref.case_number,
-                    participant_id: participant,
-                    amount,
-                    card_type: r.card_type.as_deref().unwrap_or("unknown"),
-                    card_last4: r.last4.as_deref().unwrap_or(""),
-                    lang,
-                    call_sid: &call,
-                    now,
-                })
+                .add(&payment(code, amount, PAID, None))
                 .await?;
             if !stored {
                 tracing::info!(

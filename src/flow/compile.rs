@@ -173,21 +173,7 @@ pub fn compile(
     c.current = None;
 
     // Reachability from the entries (and from what the defaults point to).
-    let mut reached = vec![false; steps.len()];
-    let mut todo: Vec<StepIx> = entries.values().copied().collect();
-    todo.extend(c.edges.iter().filter(|(f, _)| f.is_none()).map(|(_, t)| *t));
-    let mut out: HashMap<StepIx, Vec<StepIx>> = HashMap::new();
-    for (from, to) in &c.edges {
-        if let Some(f) = from {
-            out.entry(*f).or_default().push(*to);
-        }
-    }
-    while let Some(s) = todo.pop() {
-        if std::mem::replace(&mut reached[s], true) {
-            continue;
-        }
-        todo.extend(out.get(&s).into_iter().flatten().copied());
-    }
+    let reached = reach(steps.len(), entries.values().copied(), &c.edges);
     if !entries.is_empty() {
         for (ix, node) in step_nodes.iter().enumerate() {
             if !reached[ix] {
@@ -279,6 +265,31 @@ struct Defaults {
     nomatch: Vec<(u32, Miss)>,
 }
 
+/// Which of `count` steps `edges` lead to from `starts` (an edge from `None`, a menu
+/// default, leads from anywhere).
+fn reach(
+    count: usize,
+    starts: impl IntoIterator<Item = StepIx>,
+    edges: &[(Option<StepIx>, StepIx)],
+) -> Vec<bool> {
+    let mut reached = vec![false; count];
+    let mut todo: Vec<StepIx> = starts.into_iter().collect();
+    todo.extend(edges.iter().filter(|(f, _)| f.is_none()).map(|(_, t)| *t));
+    let mut out: HashMap<StepIx, Vec<StepIx>> = HashMap::new();
+    for (from, to) in edges {
+        if let Some(f) = from {
+            out.entry(*f).or_default().push(*to);
+        }
+    }
+    while let Some(s) = todo.pop() {
+        if std::mem::replace(&mut reached[s], true) {
+            continue;
+        }
+        todo.extend(out.get(&s).into_iter().flatten().copied());
+    }
+    reached
+}
+
 impl Compiler<'_> {
     /// Every prompt a TTY caller can be sent must have TTY text in every language: a
     /// TTY caller reached from any entry but the voice line's (staff, recovery and
@@ -289,30 +300,11 @@ impl Compiler<'_> {
         if !tty_entry {
             return;
         }
-        let mut reached = vec![false; steps.len()];
-        let mut todo: Vec<StepIx> = entries
+        let starts = entries
             .iter()
             .filter(|(name, _)| *name != "voice")
-            .map(|(_, ix)| *ix)
-            .collect();
-        todo.extend(
-            self.tty_edges
-                .iter()
-                .filter(|(f, _)| f.is_none())
-                .map(|(_, t)| *t),
-        );
-        let mut out: HashMap<StepIx, Vec<StepIx>> = HashMap::new();
-        for (from, to) in &self.tty_edges {
-            if let Some(f) = from {
-                out.entry(*f).or_default().push(*to);
-            }
-        }
-        while let Some(s) = todo.pop() {
-            if std::mem::replace(&mut reached[s], true) {
-                continue;
-            }
-            todo.extend(out.get(&s).into_iter().flatten().copied());
-        }
+            .map(|(_, ix)| *ix);
+        let reached = reach(steps.len(), starts, &self.tty_edges);
         let mut seen = HashSet::new();
         let mut errors = Vec::new();
         for (step, pos, id) in &self.tty_prompts {
