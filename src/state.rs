@@ -3,9 +3,8 @@
 //! the layers that serve calls and staff use it; the domain modules below take the
 //! parts they need.
 
-use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -113,40 +112,18 @@ impl Waiting {
     }
 }
 
-/// This server's streams: how many are open, how many have not started, and which
-/// tokens a `start` is taking right now.
+/// This server's streams: how many are open, and how many have not started.
 #[derive(Debug, Default)]
 pub struct Streams {
     /// Streams open now ([`crate::http::stream`] counts them).
     pub(crate) open: AtomicUsize,
     /// Of those, the ones whose `start` has not come.
     pub(crate) unstarted: AtomicUsize,
-    taking: Mutex<HashSet<String>>,
 }
 
 impl Streams {
     /// Streams open now.
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Acquire)
-    }
-
-    /// Claims `token` for one `start` while it is checked and taken, so a second
-    /// `start` with it at the same moment is refused rather than let through by reading
-    /// the session before the first one's save. `None` if it is being taken already.
-    pub fn claim<'a>(&'a self, token: &str) -> Option<Claim<'a>> {
-        let mut taking = self.taking.lock().unwrap_or_else(|e| e.into_inner());
-        taking
-            .insert(token.to_string())
-            .then(|| Claim(self, token.to_string()))
-    }
-}
-
-/// A token being taken; released when dropped (by then the session says it is spent).
-pub struct Claim<'a>(&'a Streams, String);
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        let mut taking = self.0.taking.lock().unwrap_or_else(|e| e.into_inner());
-        taking.remove(&self.1);
     }
 }

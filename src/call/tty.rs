@@ -277,9 +277,6 @@ impl TtyCall {
         let sid = CallSid::parse(&start.call_sid)?;
         let token = start.custom_parameters.get("token")?;
         let (resume, awaiting) = {
-            // One stream per token: the token is claimed while the session is read and
-            // saved without it, so of two `start`s with it at once only one goes on.
-            let _claim = s.streams.claim(token)?;
             let session = s.store.sessions().load(&sid, s.now(), None).await.ok()??;
             let known = session.channel == Channel::Tty
                 && session
@@ -289,8 +286,8 @@ impl TtyCall {
             if !known {
                 return None;
             }
-            // Taken in the store too, so a `start` on another server with the same
-            // token is refused as well.
+            // One stream per token: the store takes it in one insert, so of two
+            // `start`s with it at once (on this server or another) only one goes on.
             match s
                 .store
                 .sessions()
