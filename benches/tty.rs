@@ -172,7 +172,8 @@ fn main() {
     settings.tty_numbers = vec![TTY_LINE.to_string()];
     let base = common::spawn_caseline(settings);
     // The caller's "1", typed on a TTY.
-    let typed = std::sync::Arc::new(caseline::tty::modem::Modulator::default().transmit("1"));
+    let typed =
+        std::sync::Arc::new(caseline::telephony::tty::modem::Modulator::default().transmit("1"));
 
     // The provider's side on this thread alone, so the other threads' time is the
     // server's.

@@ -10,10 +10,10 @@ mod common;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use caseline::cases::import;
 use caseline::config::HashCost;
+use caseline::domain::cases::import;
+use caseline::domain::verify::{BlindIndex, Hasher, ParId};
 use caseline::store::Store;
-use caseline::verify::{BlindIndex, Hasher, ParId};
 use common::{Figures, env_num, send, signed};
 
 fn ssn(i: u64) -> String {

@@ -16,10 +16,10 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::flow::Flow;
 use crate::http::webhook;
-use crate::prompts::Catalog;
 use crate::state::Keys;
 use crate::state::{AppState, Services};
 use crate::store::Store;
+use crate::words::prompts::Catalog;
 
 /// Building the shared state is wiring, so it happens here: the state module only
 /// holds it.
@@ -55,25 +55,26 @@ impl Services {
                  Set it, or pass --insecure-no-signature for a local experiment."
             ),
         };
-        let blind =
-            crate::verify::BlindIndex::new(settings.blind_index_key.as_deref().unwrap_or(""))
-                .map_err(|_| {
-                    anyhow::anyhow!(
-                        "CASELINE_BLIND_INDEX_KEY is not set (or shorter than 32 characters): \
+        let blind = crate::domain::verify::BlindIndex::new(
+            settings.blind_index_key.as_deref().unwrap_or(""),
+        )
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "CASELINE_BLIND_INDEX_KEY is not set (or shorter than 32 characters): \
                      callers cannot be verified without it"
-                    )
-                })?;
-        let hasher = crate::verify::Hasher::new(settings.hash_cost)?;
+            )
+        })?;
+        let hasher = crate::domain::verify::Hasher::new(settings.hash_cost)?;
         let lockout = settings.lockout;
         let screen_pop = match (&settings.screen_pop_url, &settings.screen_pop_secret) {
-            (Some(url), Some(secret)) => Some(crate::screenpop::ScreenPop::new(
+            (Some(url), Some(secret)) => Some(crate::domain::transfer::screenpop::ScreenPop::new(
                 url.clone(),
                 secret.clone(),
                 settings.screen_pop_retry,
             )?),
             _ => None,
         };
-        let provider = crate::provider::Provider::new(
+        let provider = crate::telephony::provider::Provider::new(
             &settings.twilio_api_base,
             settings.twilio_account_sid.clone(),
             settings.auth_token.clone(),
@@ -103,12 +104,12 @@ impl Services {
 
 /// The numbers the agency calls back and texts: the regions it chose, never its own
 /// numbers (the ones callers dial, the caller IDs it calls and texts from).
-fn outbound_policy(s: &Settings) -> crate::outbound::Policy {
+fn outbound_policy(s: &Settings) -> crate::domain::outbound::Policy {
     for (name, number) in [
         ("CASELINE_CSU_PHONE", &s.csu_phone),
         ("CASELINE_TTY_PHONE", &s.tty_phone),
     ] {
-        if crate::outbound::ten_digits(number).is_none() {
+        if crate::domain::outbound::ten_digits(number).is_none() {
             tracing::warn!(
                 setting = name,
                 "not a ten-digit North American number: callbacks to it are not refused as the agency's own"
@@ -122,7 +123,7 @@ fn outbound_policy(s: &Settings) -> crate::outbound::Policy {
         .chain(&s.sms_from)
         .chain(&s.csu_number)
         .map(String::as_str);
-    crate::outbound::Policy::new(s.dialer.regions.clone(), own)
+    crate::domain::outbound::Policy::new(s.dialer.regions.clone(), own)
 }
 
 /// Loads and checks the prompt catalog and the flows, as at start.
@@ -207,7 +208,7 @@ impl Application {
         let listen = settings.listen;
         let metrics = settings.metrics_listen;
         let state = Arc::new(Services::serving(settings, store, clock)?);
-        crate::verify::check_key(&state.store, &state.blind).await?;
+        crate::domain::verify::check_key(&state.store, &state.blind).await?;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("Failed to listen on {listen}"))?;
@@ -228,7 +229,7 @@ impl Application {
     pub fn from_parts(listener: TcpListener, state: AppState) -> Application {
         let open_files = crate::http::server::raise_open_file_limit();
         // Metrics are recorded from the start; served only where configured.
-        let _ = crate::observe::handle();
+        let _ = crate::ops::metrics::handle();
         Application {
             listener,
             metrics: None,
@@ -260,7 +261,9 @@ impl Application {
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_sessions(self.state.clone()));
         let dialer = tokio::spawn(run_dialer(self.state.clone()));
-        let metrics = self.metrics.map(|l| tokio::spawn(crate::observe::serve(l)));
+        let metrics = self
+            .metrics
+            .map(|l| tokio::spawn(crate::ops::metrics::serve(l)));
         let settings = &self.state.settings;
         let options = crate::http::server::Options {
             header_timeout: settings.header_timeout,
@@ -294,8 +297,8 @@ async fn run_dialer(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match crate::dialer::tick(&state).await {
-            Ok(crate::dialer::Tick::Dialled(id)) => {
+        match crate::domain::callbacks::dialer::tick(&state).await {
+            Ok(crate::domain::callbacks::dialer::Tick::Dialled(id)) => {
                 tracing::info!(request = id, "callback dialled")
             }
             Ok(_) => {}
@@ -315,7 +318,8 @@ async fn sweep_sessions(state: AppState) {
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "session sweep failed"),
         }
         let keep = i64::from(state.settings.analytics_days) * 86_400;
-        if let Err(e) = crate::analytics::forget_before(&state.store, state.now() - keep).await {
+        if let Err(e) = crate::ops::analytics::forget_before(&state.store, state.now() - keep).await
+        {
             tracing::warn!(error = %format!("{e:#}"), "call path sweep failed");
         }
         let day_ago = state.now() - crate::store::SESSION_KEEP_SECS;

@@ -36,7 +36,7 @@ pub struct Settings {
     pub insecure_no_signature: bool,
     /// When the Customer Service Unit answers (`CASELINE_TIMEZONE`, `CASELINE_HOURS`,
     /// `CASELINE_HOLIDAYS_FILE`).
-    pub hours: crate::hours::Hours,
+    pub hours: crate::clock::hours::Hours,
     /// Where a caller who asks for a person goes: the number or SIP URI in
     /// `CASELINE_CSU_NUMBER` if set, else the queue `CASELINE_CSU_QUEUE`.
     pub csu_queue: String,
@@ -197,7 +197,7 @@ impl Default for Settings {
             hash_cost: HashCost::default(),
             lockout: Lockout::default(),
             insecure_no_signature: false,
-            hours: crate::hours::Hours::default(),
+            hours: crate::clock::hours::Hours::default(),
             csu_queue: "customer-service".into(),
             csu_number: None,
             csu_workflow_sid: None,
@@ -511,24 +511,25 @@ fn pay_settings(get: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<PaySetti
 /// there (running from the project folder).
 pub const DEFAULT_HOLIDAYS_FILE: &str = "holidays/california.txt";
 
-fn hours(get: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<crate::hours::Hours> {
+fn hours(get: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<crate::clock::hours::Hours> {
     let tz: chrono_tz::Tz = match get("timezone") {
         Some(v) => v.parse().map_err(|_| {
             anyhow!("CASELINE_TIMEZONE: '{v}' is not a time zone name like America/Los_Angeles")
         })?,
         None => chrono_tz::America::Los_Angeles,
     };
-    let spec = get("hours").unwrap_or_else(|| crate::hours::DEFAULT_HOURS.to_string());
+    let spec = get("hours").unwrap_or_else(|| crate::clock::hours::DEFAULT_HOURS.to_string());
     let holidays = match get("holidays_file") {
         Some(f) if f == "none" => Default::default(),
-        Some(f) => crate::hours::load_holidays(Path::new(&f))
+        Some(f) => crate::clock::hours::load_holidays(Path::new(&f))
             .map_err(|e| anyhow!("CASELINE_HOLIDAYS_FILE: {e:#}"))?,
         None if Path::new(DEFAULT_HOLIDAYS_FILE).exists() => {
-            crate::hours::load_holidays(Path::new(DEFAULT_HOLIDAYS_FILE))?
+            crate::clock::hours::load_holidays(Path::new(DEFAULT_HOLIDAYS_FILE))?
         }
         None => Default::default(),
     };
-    crate::hours::Hours::new(tz, &spec, holidays).map_err(|e| anyhow!("CASELINE_HOURS: {e:#}"))
+    crate::clock::hours::Hours::new(tz, &spec, holidays)
+        .map_err(|e| anyhow!("CASELINE_HOURS: {e:#}"))
 }
 
 /// argon2id settings for PAR ID hashes.
@@ -571,7 +572,7 @@ impl Default for Lockout {
 
 /// How hard to try. The defaults give up within about ten seconds, well before a
 /// representative could answer and need the screen.
-/// The screen pop's tries (see [`crate::screenpop`]).
+/// The screen pop's tries (see [`crate::domain::transfer::screenpop`]).
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub attempts: u32,

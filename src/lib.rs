@@ -1,56 +1,44 @@
 //! Caseline: the IVR behind a child support agency's toll-free line.
 //!
-//! A call, top to bottom: a request comes in ([`http`]: the server loop, the provider's
-//! signed webhooks); the call layer finds the call's session and answers ([`call`]); the
-//! flow engine walks the call flow ([`flow`]); actions do the domain work ([`actions`],
-//! then [`verify`], [`readback`], [`callbacks`], [`transfer`]...); prompts and words
-//! turn values into speech ([`prompts`], [`speech`]); TwiML goes out ([`twiml`]).
-//! Sessions and data live in the [`store`]. Staff have their own surface ([`staff`]).
-//! [`app`] wires it all together over the shared [`state`]; [`config`] is the settings.
+//! The folders are the pipeline of a call, top to bottom; a module imports only from
+//! its own layer or the ones below it (`tests/api/architecture.rs` holds the rule):
+//!
+//! - [`cli`] and [`app`]: the commands, and the composition root that builds the
+//!   shared [`state`] and the server from the [`config`].
+//! - [`http`]: the server loop, the provider's signed webhooks, the TTY media stream;
+//!   [`staff`]: the staff API and console.
+//! - [`call`]: finds the call's [`session`] and answers the turn.
+//! - [`actions`]: the Rust behind each `<Action>` a flow names, over the [`flow`]
+//!   engine that walks the compiled call flows.
+//! - [`domain`]: verifying callers, reading cases back, payments, requests, callbacks
+//!   and the dialer, transfers and the screen pop, the announcement.
+//! - [`store`]: sessions and data, SQLite or PostgreSQL.
+//! - [`words`]: prompts and speech; [`telephony`]: TwiML, the provider's REST API and
+//!   the TTY modem; [`clock`]: time and opening hours; [`ops`]: metrics, logs,
+//!   reports and the load tester.
 
-// Wiring and shared state.
+// The commands and the composition root.
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod state;
 
-// A request comes in, a call is answered, the flow is walked, actions run.
+// Surfaces: what the provider and staff reach.
+pub mod http;
+pub mod staff;
+
+// A call: its layer, its actions, its flow, its record.
 pub mod actions;
 pub mod call;
 pub mod flow;
-pub mod http;
-
-// The domain: who the caller is, their cases, reaching a person.
-pub mod analytics;
-pub mod announcement;
-pub mod callbacks;
-pub mod cases;
-pub mod hours;
-pub mod outbound;
-pub mod pay;
-pub mod provider;
-pub mod readback;
-pub mod requests;
-pub mod screenpop;
 pub mod session;
-pub mod transfer;
-pub mod tty;
-pub mod verify;
 
-// Words and TwiML out.
-pub mod prompts;
-pub mod speech;
-pub mod twiml;
-
-// Data.
+// The domain and its data.
+pub mod domain;
 pub mod store;
 
-// Customer service staff: accounts, the API, the console.
-pub mod staff;
-
-// Around the edges.
+// Beneath everything: words, the provider's vocabulary, time, operations.
 pub mod clock;
-pub mod demo;
-pub mod dialer;
-pub mod loadtest;
-pub mod observe;
-pub mod telemetry;
+pub mod ops;
+pub mod telephony;
+pub mod words;

@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand};
 use caseline::app::{Application, load_flows};
 use caseline::config::Settings;
 
+use caseline::cli::demo;
+use caseline::ops::telemetry;
 use caseline::store::Store;
-use caseline::{demo, telemetry};
 
 /// Every webhook parses a form, a session and builds TwiML: many small, short-lived
 /// allocations, which mimalloc serves markedly cheaper than the system allocator (see
@@ -289,14 +290,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::AdoptKey => {
             telemetry::init("warn");
             let settings = Settings::load()?;
-            let blind = caseline::verify::BlindIndex::new(
+            let blind = caseline::domain::verify::BlindIndex::new(
                 settings.blind_index_key.as_deref().unwrap_or(""),
             )
             .map_err(|_| {
                 anyhow::anyhow!("CASELINE_BLIND_INDEX_KEY must be set (at least 32 characters)")
             })?;
             let store = Store::connect(&settings.database_url).await?;
-            caseline::verify::adopt_key(&store, &blind).await?;
+            caseline::domain::verify::adopt_key(&store, &blind).await?;
             println!(
                 "recorded: serve and import now accept only this key (fingerprint {})",
                 blind.fingerprint()
@@ -308,7 +309,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = Settings::load()?;
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
-            let extract = match caseline::cases::import::parse(&text) {
+            let extract = match caseline::domain::cases::import::parse(&text) {
                 Ok(x) => x,
                 Err(errors) => {
                     for e in &errors {
@@ -318,20 +319,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            let blind = caseline::verify::BlindIndex::new(
+            let blind = caseline::domain::verify::BlindIndex::new(
                 settings.blind_index_key.as_deref().unwrap_or(""),
             )
             .map_err(|_| {
                 anyhow::anyhow!("CASELINE_BLIND_INDEX_KEY must be set (at least 32 characters)")
             })?;
-            let hasher = caseline::verify::Hasher::new(settings.hash_cost)?;
+            let hasher = caseline::domain::verify::Hasher::new(settings.hash_cost)?;
             let store = Store::connect(&settings.database_url).await?;
-            caseline::verify::check_key(&store, &blind).await?;
+            caseline::domain::verify::check_key(&store, &blind).await?;
             let started = std::time::Instant::now();
-            let stats = caseline::cases::import::run(&store, &blind, &hasher, extract, &|m| {
-                eprintln!("  {m}")
-            })
-            .await?;
+            let stats =
+                caseline::domain::cases::import::run(&store, &blind, &hasher, extract, &|m| {
+                    eprintln!("  {m}")
+                })
+                .await?;
             println!(
                 "imported in {:.1} s: {} participants written, {} unchanged; {} cases written, {} unchanged",
                 started.elapsed().as_secs_f64(),
@@ -424,7 +426,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     from,
                     until,
                 } => {
-                    let a = caseline::announcement::build(
+                    let a = caseline::domain::announcement::build(
                         &en,
                         &es,
                         from.as_deref(),
@@ -435,7 +437,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     store.announcements().set(&a, now.timestamp()).await?;
                     println!(
                         "announcement set\n{}",
-                        caseline::announcement::describe(&a, settings.hours.tz, now)
+                        caseline::domain::announcement::describe(&a, settings.hours.tz, now)
                     );
                 }
                 AnnounceCommand::Clear => {
@@ -445,7 +447,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 AnnounceCommand::Show => match store.announcements().slot().await? {
                     Some(a) => println!(
                         "{}",
-                        caseline::announcement::describe(&a, settings.hours.tz, now)
+                        caseline::domain::announcement::describe(&a, settings.hours.tz, now)
                     ),
                     None => println!("no announcement"),
                 },
@@ -483,7 +485,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for c in &list {
                 println!(
                     "{}",
-                    caseline::callbacks::listing_line(c, settings.hours.tz)
+                    caseline::domain::callbacks::listing_line(c, settings.hours.tz)
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -503,7 +505,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (None, Some(d)) => chrono::Utc::now().timestamp() - i64::from(d) * 86_400,
                 (None, None) => chrono::Utc::now().timestamp() - 86_400,
             };
-            let report = caseline::analytics::report(&store, from).await?;
+            let report = caseline::ops::analytics::report(&store, from).await?;
             match format.as_str() {
                 "json" => println!("{}", serde_json::to_string_pretty(&report)?),
                 "csv" => print!("{}", report.csv()),
@@ -523,7 +525,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("no card payments in the last {days} days");
             }
             for p in &list {
-                println!("{}", caseline::pay::listing_line(p, settings.hours.tz));
+                println!(
+                    "{}",
+                    caseline::domain::pay::listing_line(p, settings.hours.tz)
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -538,7 +543,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("no requests");
             }
             for r in &list {
-                println!("{}", caseline::requests::listing_line(r, settings.hours.tz));
+                println!(
+                    "{}",
+                    caseline::domain::requests::listing_line(r, settings.hours.tz)
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -553,7 +561,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let role = caseline::staff::Role::parse(&role)
                         .ok_or_else(|| anyhow::anyhow!("unknown role"))?;
                     let password = read_password(&name)?;
-                    let hasher = caseline::verify::Hasher::new(settings.hash_cost)?;
+                    let hasher = caseline::domain::verify::Hasher::new(settings.hash_cost)?;
                     caseline::staff::add(&store, &hasher, now, &name, role, &password).await?;
                     println!("added {name} ({})", role.as_str());
                 }
@@ -599,12 +607,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(file) => {
                     let text = std::fs::read_to_string(&file)
                         .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
-                    caseline::loadtest::parse_callers(&text)
+                    caseline::ops::loadtest::parse_callers(&text)
                         .map_err(|e| anyhow::anyhow!("{}: {e:#}", file.display()))?
                 }
                 None => Vec::new(),
             };
-            let summary = caseline::loadtest::run(caseline::loadtest::Options {
+            let summary = caseline::ops::loadtest::run(caseline::ops::loadtest::Options {
                 public_url: public_url.unwrap_or_else(|| url.clone()),
                 url,
                 token,

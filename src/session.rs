@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::prompts::{Channel, Lang};
+use crate::words::prompts::{Channel, Lang};
 
 /// The provider's identifier for a call. Twilio's are `CA` + 32 hex digits; other
 /// TwiML providers use UUIDs, so any short run of letters, digits, `-` and `_` is taken.
@@ -71,15 +71,15 @@ pub struct Session {
     pub participant: Option<i64>,
     /// The caller's cases, and the one being read back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cases: Vec<crate::cases::CaseRef>,
+    pub cases: Vec<crate::domain::cases::CaseRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub case: Option<crate::cases::CaseRef>,
+    pub case: Option<crate::domain::cases::CaseRef>,
     /// Topics the caller has heard (for a representative's context).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub heard: Vec<String>,
     /// Values for the readback prompts, typed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub values: BTreeMap<String, crate::speech::Value>,
+    pub values: BTreeMap<String, crate::words::speech::Value>,
     /// The number the call came from (the provider's `From`), to offer as the callback
     /// number. Not shown to staff except inside a callback request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -198,7 +198,7 @@ pub struct Paying {
     /// Tries that ended without a payment.
     #[serde(default)]
     pub failures: u32,
-    /// The id of the last `<Pay>` sent (in its action URL, [`crate::pay::new_pay_id`]):
+    /// The id of the last `<Pay>` sent (in its action URL, [`crate::domain::pay::new_pay_id`]):
     /// only a result naming it is taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pay_id: Option<String>,
@@ -217,7 +217,7 @@ pub struct Paying {
 /// expiry, code or postal code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayResult {
-    /// One of [`crate::pay::RESULTS`]; anything else is `internal-error`.
+    /// One of [`crate::domain::pay::RESULTS`]; anything else is `internal-error`.
     pub result: String,
     pub confirmation: Option<String>,
     pub card_type: Option<String>,
@@ -235,7 +235,7 @@ pub struct PayResult {
 pub struct StaffTransfer {
     /// `verify`, `payments`, `case-status`, `main-menu` or `spanish`.
     pub entry: String,
-    /// A number, SIP URI or `client:` identity ([`crate::transfer::Destination`]).
+    /// A number, SIP URI or `client:` identity ([`crate::domain::transfer::Destination`]).
     pub return_to: String,
     /// The staff member's name.
     pub by: String,

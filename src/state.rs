@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicUsize, Ordering};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::flow::Flow;
-use crate::prompts::Catalog;
 use crate::store::Store;
+use crate::words::prompts::Catalog;
 
 /// Everything a webhook needs, built once at start.
 pub struct Services {
@@ -21,19 +21,19 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     /// `None` only when signatures are switched off on purpose.
     pub keys: Option<Keys>,
-    pub blind: crate::verify::BlindIndex,
-    pub hasher: crate::verify::Hasher,
+    pub blind: crate::domain::verify::BlindIndex,
+    pub hasher: crate::domain::verify::Hasher,
     pub lockout: crate::config::Lockout,
     /// The provider's REST API (staff transfers).
-    pub provider: crate::provider::Provider,
+    pub provider: crate::telephony::provider::Provider,
     /// The CRM event on transfers, when `CASELINE_SCREEN_POP_URL` is set.
-    pub screen_pop: Option<crate::screenpop::ScreenPop>,
+    pub screen_pop: Option<crate::domain::transfer::screenpop::ScreenPop>,
     /// The last look at the store, for `/healthz`.
     pub health: crate::store::health::Health,
     /// Callers waiting in the queue, as its wait webhooks said (for the dialer).
     pub waiting: Waiting,
     /// Which numbers the server may call back or text.
-    pub outbound: crate::outbound::Policy,
+    pub outbound: crate::domain::outbound::Policy,
     /// The flow diagrams drawn for staff, kept with the flows they draw.
     pub diagrams: crate::flow::diagram::Diagrams,
     /// The TTY media streams open on this server ([`crate::http::stream`]).
@@ -59,8 +59,8 @@ pub type AppState = Arc<Services>;
 
 impl Services {
     /// The parts the verification steps use.
-    pub fn checks(&self) -> crate::verify::Checks<'_> {
-        crate::verify::Checks {
+    pub fn checks(&self) -> crate::domain::verify::Checks<'_> {
+        crate::domain::verify::Checks {
             store: &self.store,
             blind: &self.blind,
             hasher: &self.hasher,
@@ -70,8 +70,8 @@ impl Services {
     }
 
     /// The parts a readback uses.
-    pub fn reading(&self) -> crate::readback::Reading<'_> {
-        crate::readback::Reading {
+    pub fn reading(&self) -> crate::domain::readback::Reading<'_> {
+        crate::domain::readback::Reading {
             store: &self.store,
             tz: self.settings.hours.tz,
             now: self.now(),
@@ -99,7 +99,7 @@ impl Waiting {
     pub fn saw(&self, size: u32, now: i64) {
         self.size.store(size, Ordering::Release);
         self.at.store(now, Ordering::Release);
-        crate::observe::gauge("caseline_callers_waiting", f64::from(size));
+        crate::ops::metrics::gauge("caseline_callers_waiting", f64::from(size));
     }
 
     /// Callers waiting now: none once no wait webhook has come for a while.

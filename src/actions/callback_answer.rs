@@ -22,6 +22,6 @@ pub async fn run(Act { s, arg, session, .. }: Act<'_>) -> Outcome {
         Some("later") => "later",
         _ => "cancelled",
     };
-    crate::dialer::chosen(s, id, session.call_sid.as_str(), choice).await?;
+    crate::domain::callbacks::dialer::chosen(s, id, session.call_sid.as_str(), choice).await?;
     Ok(None)
 }

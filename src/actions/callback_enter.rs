@@ -1,7 +1,7 @@
 //! `callback-enter`: ten digits to call back (an `<Input>`): `ok`; `refused` for a
 //! number the agency does not call; anything else is a wrong entry.
 
-use crate::callbacks;
+use crate::domain::callbacks;
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
 

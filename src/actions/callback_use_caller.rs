@@ -3,7 +3,7 @@
 //! when no number shows but the caller verified; `withheld` when the caller neither
 //! verified nor showed a number (no callback: see [`callbacks::use_caller`]).
 
-use crate::callbacks;
+use crate::domain::callbacks;
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
 

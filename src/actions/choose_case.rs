@@ -1,6 +1,6 @@
 //! `choose-case`: the key for one of several cases (an `<Input>`): `ok`.
 
-use crate::readback;
+use crate::domain::readback;
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
 

@@ -14,7 +14,7 @@ pub const SPEC: ActionSpec = ActionSpec {
 
 pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
     Ok(Some(
-        crate::requests::list_checks(&s.store, session)
+        crate::domain::requests::list_checks(&s.store, session)
             .await?
             .to_string(),
     ))

@@ -8,8 +8,8 @@
 use crate::flow::engine::CallerInput;
 use crate::flow::{ActionId, ActionSpec};
 use crate::session::Session;
-use crate::speech;
 use crate::state::Services;
+use crate::words::speech;
 
 /// What an action is given: the shared state, its `value` from the flow, the caller's
 /// entry (for actions fed by an `<Input>`), and the call's session to change.

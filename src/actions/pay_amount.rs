@@ -13,6 +13,6 @@ pub const SPEC: ActionSpec = ActionSpec {
 };
 
 pub async fn run(Act { s, arg, session, .. }: Act<'_>) -> Outcome {
-    let outcome = crate::pay::choose_amount(&s.store, &s.settings.pay, session, arg, "").await?;
+    let outcome = crate::domain::pay::choose_amount(&s.store, &s.settings.pay, session, arg, "").await?;
     Ok(Some(outcome.to_string()))
 }

@@ -14,6 +14,6 @@ pub const SPEC: ActionSpec = ActionSpec {
 };
 
 pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
-    let outcome = crate::pay::begin(&s.store, &s.settings.pay, session).await?;
+    let outcome = crate::domain::pay::begin(&s.store, &s.settings.pay, session).await?;
     Ok(Some(outcome.to_string()))
 }

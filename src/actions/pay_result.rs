@@ -27,5 +27,5 @@ pub const SPEC: ActionSpec = ActionSpec {
 };
 
 pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
-    Ok(Some(crate::pay::result(&s.store, s.now(), session).await?))
+    Ok(Some(crate::domain::pay::result(&s.store, s.now(), session).await?))
 }

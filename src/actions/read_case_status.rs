@@ -1,6 +1,6 @@
 //! `read-case-status`: the case status readback: `open` or `closed`.
 
-use crate::readback;
+use crate::domain::readback;
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
 

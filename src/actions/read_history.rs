@@ -1,6 +1,6 @@
 //! `read-history`: the last five payments: `paying`, `receiving` or `none`.
 
-use crate::readback;
+use crate::domain::readback;
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
 

@@ -1,6 +1,6 @@
 //! `read-payments`: the payment readback for the chosen case: `paying`, `receiving` or `none`.
 
-use crate::readback;
+use crate::domain::readback;
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
 

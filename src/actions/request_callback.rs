@@ -2,7 +2,7 @@
 //! with one; `limit` past one a call or three a number a day; `refused` for a number the
 //! policy no longer lets the agency call.
 
-use crate::callbacks;
+use crate::domain::callbacks;
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
 

@@ -4,7 +4,7 @@
 
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
-use crate::requests;
+use crate::domain::requests;
 
 pub const SPEC: ActionSpec = ActionSpec {
     name: "request-mail",

@@ -1,6 +1,6 @@
 //! `select-case`: the verified caller'\''s cases: `one` (chosen), `several` (ask), `none`.
 
-use crate::readback;
+use crate::domain::readback;
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
 

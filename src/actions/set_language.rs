@@ -1,6 +1,6 @@
 //! `set-language`: the language for the rest of the call (`value="en|es"`).
 
-use crate::prompts::Lang;
+use crate::words::prompts::Lang;
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
 

@@ -13,6 +13,6 @@ pub const SPEC: ActionSpec = ActionSpec {
 };
 
 pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
-    let outcome = crate::requests::text_reference(s, session).await?;
+    let outcome = crate::domain::requests::text_reference(s, session).await?;
     Ok(Some(outcome.to_string()))
 }

@@ -1,6 +1,6 @@
 //! `verify-par`: the PAR ID (an `<Input>`): `ok`, `failed` (try again), `too-many` (tries used up), `locked`.
 
-use crate::verify;
+use crate::domain::verify;
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
 
@@ -15,9 +15,9 @@ pub const SPEC: ActionSpec = ActionSpec {
 pub async fn run(Act { s, input, session, .. }: Act<'_>) -> Outcome {
     let o = verify::check_par(&s.checks(), session, &super::keyed(input)).await?;
     session.verify_outcome = Some(o.to_string());
-    crate::observe::count_by("caseline_verifications_total", "outcome", o);
+    crate::ops::metrics::count_by("caseline_verifications_total", "outcome", o);
     if o == "locked" {
-        crate::observe::count("caseline_lockouts_total");
+        crate::ops::metrics::count("caseline_lockouts_total");
     }
     Ok(Some(o.to_string()))
 }

@@ -1,6 +1,6 @@
 //! `verify-ssn`: the SSN (an `<Input>`): `ok` (ask for the PAR ID next) or `locked`.
 
-use crate::verify;
+use crate::domain::verify;
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
 
@@ -15,8 +15,8 @@ pub const SPEC: ActionSpec = ActionSpec {
 pub async fn run(Act { s, input, session, .. }: Act<'_>) -> Outcome {
     let o = verify::check_ssn(&s.checks(), session, &super::keyed(input)).await?;
     if o == "locked" {
-        crate::observe::count("caseline_lockouts_total");
-        crate::observe::count_by("caseline_verifications_total", "outcome", "locked");
+        crate::ops::metrics::count("caseline_lockouts_total");
+        crate::ops::metrics::count_by("caseline_verifications_total", "outcome", "locked");
         session.verify_outcome = Some(o.to_string());
     }
     Ok(Some(o.to_string()))

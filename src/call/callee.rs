@@ -6,10 +6,10 @@
 
 use super::{CallError, Params, call_sid, finish};
 use crate::flow::engine;
-use crate::prompts::{Channel, Lang};
 use crate::session::Session;
 use crate::state::Services;
-use crate::twiml::{Element, Response};
+use crate::telephony::twiml::{Element, Response};
+use crate::words::prompts::{Channel, Lang};
 
 /// `POST /voice/callback/answer?request=N`.
 pub async fn answer(s: &Services, p: &Params, request: Option<i64>) -> Result<Response, CallError> {
@@ -29,7 +29,7 @@ pub async fn answer(s: &Services, p: &Params, request: Option<i64>) -> Result<Re
     };
     let answered_by = p.get("AnsweredBy").unwrap_or("unknown");
     if answered_by.starts_with("machine") || answered_by == "fax" {
-        crate::dialer::not_reached(s, id, Some(sid.as_str()), "machine").await?;
+        crate::domain::callbacks::dialer::not_reached(s, id, Some(sid.as_str()), "machine").await?;
         let mut r = Response::new();
         r.verbs
             .extend(super::say(s, "callee.machine", lang, channel));
@@ -74,7 +74,8 @@ pub async fn status(s: &Services, p: &Params, request: Option<i64>) -> Result<Re
             // Put through to the queue, and the call is over: the request is done.
             s.store.callback_queue().close(id, "done", s.now()).await?;
         } else {
-            crate::dialer::not_reached(s, id, Some(sid.as_str()), result).await?;
+            crate::domain::callbacks::dialer::not_reached(s, id, Some(sid.as_str()), result)
+                .await?;
         }
     }
     s.store.sessions().end(&sid, "completed", s.now()).await?;

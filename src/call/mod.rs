@@ -10,10 +10,10 @@ pub mod tty;
 use tracing::Span;
 
 use crate::flow::engine::{self, CallerInput};
-use crate::prompts::{Channel, Fill, Lang};
 use crate::session::{CallSid, Session};
 use crate::state::Services;
-use crate::twiml::{Element, Response};
+use crate::telephony::twiml::{Element, Response};
+use crate::words::prompts::{Channel, Fill, Lang};
 
 /// What a webhook brings: its POST parameters, and the turn its URL names.
 #[derive(Debug, Clone, Default)]
@@ -177,7 +177,7 @@ async fn finish(
         source,
     })?;
     if fresh {
-        crate::observe::calls_active(1.0);
+        crate::ops::metrics::calls_active(1.0);
     }
     Ok(response)
 }
@@ -284,7 +284,7 @@ pub async fn paid(
     let mut session = session_for(s, p).await?;
     let before = snapshot(s, &session);
     let result = crate::session::PayResult::from_params(|n| p.get(n));
-    crate::pay::take_result(&s.store, s.now(), &mut session, pay_id, result)
+    crate::domain::pay::take_result(&s.store, s.now(), &mut session, pay_id, result)
         .await
         .map_err(CallError::during(&session))?;
     let response = engine::step(s, &mut session, name)
@@ -375,7 +375,7 @@ pub async fn input(s: &Services, p: &Params, name: &str) -> Result<Response, Cal
     if let Some(replay) = &session.replay
         && replay.step == name
         && session.awaiting.as_deref() != Some(name)
-        && let Ok(answer) = crate::twiml::parse(&replay.answer)
+        && let Ok(answer) = crate::telephony::twiml::parse(&replay.answer)
     {
         tracing::info!("a repeated delivery of an answered entry; answering it again");
         return Ok(answer);
@@ -477,12 +477,12 @@ pub(crate) async fn end_call(
     // The call's path, for the analytics, before its session ends.
     if let Some(session) = s.store.sessions().load(sid, s.now(), None).await? {
         let caller = caller.or(session.caller.as_deref());
-        crate::analytics::record(s, &session, caller).await?;
+        crate::ops::analytics::record(s, &session, caller).await?;
     }
     // Counted out once: a repeated callback, or one for a call this line never
     // answered, ends nothing.
     if s.store.sessions().end(sid, status, s.now()).await? {
-        crate::observe::calls_active(-1.0);
+        crate::ops::metrics::calls_active(-1.0);
     }
     Ok(())
 }

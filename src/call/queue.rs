@@ -6,10 +6,10 @@
 
 use crate::call::{CallError, Params};
 use crate::flow::engine;
-use crate::prompts::{Channel, Fill, Lang};
 use crate::session::Session;
 use crate::state::Services;
-use crate::twiml::{Element, Response};
+use crate::telephony::twiml::{Element, Response};
+use crate::words::prompts::{Channel, Fill, Lang};
 
 /// How long the wait looks for the caller's session before it plays the round
 /// without it (both languages), well inside the provider's 15 seconds.
@@ -108,7 +108,7 @@ pub async fn wait(s: &Services, p: &Params) -> Response {
     }
     // No callback offered to a caller who could not have one: pressing 1 would cost
     // them their place for nothing.
-    let offer = |session: &Session| crate::callbacks::may_offer(session, &s.outbound);
+    let offer = |session: &Session| crate::domain::callbacks::may_offer(session, &s.outbound);
     if session.as_ref().is_none_or(offer) {
         ids.push("queue.offer");
     }
@@ -146,7 +146,7 @@ pub async fn choice(s: &Services, p: &Params) -> Result<Response, CallError> {
     let mut session = crate::call::session_for(s, p).await?;
     let lang = session.lang.unwrap_or(Lang::En);
     let mut r = Response::new();
-    let may = crate::callbacks::may_offer(&session, &s.outbound);
+    let may = crate::domain::callbacks::may_offer(&session, &s.outbound);
     if crate::call::caller_input(p).digits == "1" && may {
         session.callback_requested = true;
         save(s, &session).await?;

@@ -2,13 +2,13 @@
 //! values, conditions, actions and hand-offs the engine asks for while it walks a call.
 
 use crate::config::Settings;
+use crate::domain::outbound::Purpose;
 use crate::flow::engine::{CallerInput, Runtime};
 use crate::flow::{ActionId, Condition, Flow};
-use crate::outbound::Purpose;
-use crate::prompts::{Catalog, Channel, Lang};
 use crate::session::Session;
-use crate::speech;
 use crate::state::Services;
+use crate::words::prompts::{Catalog, Channel, Lang};
+use crate::words::speech;
 
 impl Runtime for Services {
     fn flow(&self) -> &Flow {
@@ -104,8 +104,8 @@ impl Runtime for Services {
         &self,
         session: &mut Session,
         after: String,
-    ) -> anyhow::Result<crate::twiml::Element> {
-        let mut ctx = crate::transfer::Context::of(session);
+    ) -> anyhow::Result<crate::telephony::twiml::Element> {
+        let mut ctx = crate::domain::transfer::Context::of(session);
         // A caller the dialer called back: the case and role of their request.
         if let Some(id) = session.callback_request
             && let Some(c) = self.store.callback_queue().get(id).await?
@@ -116,18 +116,18 @@ impl Runtime for Services {
         // A caller a staff member sent here goes back to that staff member (once).
         let (el, destination) = match session.staff_transfer.take() {
             Some(t) => {
-                let dest = crate::transfer::Destination::parse_return_to(&t.return_to)
+                let dest = crate::domain::transfer::Destination::parse_return_to(&t.return_to)
                     .map_err(anyhow::Error::msg)?;
                 (dest.dial(&ctx, after), t.return_to)
             }
             None => {
                 let wait = self.url("/voice/queue/wait");
-                crate::transfer::to_representative(&self.settings, &ctx, after, wait)?
+                crate::domain::transfer::to_representative(&self.settings, &ctx, after, wait)?
             }
         };
         session.transfer_result = None;
         session.callback_requested = false;
-        crate::observe::count("caseline_transfers_total");
+        crate::ops::metrics::count("caseline_transfers_total");
         session.transferred = true;
         if let Some(pop) = &self.screen_pop {
             pop.send(&ctx, destination);
@@ -139,7 +139,7 @@ impl Runtime for Services {
         &self,
         session: &mut Session,
         after: String,
-    ) -> anyhow::Result<crate::twiml::Element> {
+    ) -> anyhow::Result<crate::telephony::twiml::Element> {
         let connector = self
             .settings
             .pay
@@ -157,13 +157,13 @@ impl Runtime for Services {
             .ok_or_else(|| anyhow::anyhow!("<Pay> without a chosen case"))?;
         let ending = case.ending().to_string();
         // This `<Pay>`'s own id: its result is taken only with it, and only once.
-        let id = crate::pay::new_pay_id();
+        let id = crate::domain::pay::new_pay_id();
         let action = format!("{after}?pay={id}");
         if let Some(p) = session.paying.as_mut() {
             p.pay_id = Some(id);
             p.answered = None;
         }
-        Ok(crate::pay::element(
+        Ok(crate::domain::pay::element(
             connector,
             amount,
             &ending,

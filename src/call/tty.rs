@@ -1,6 +1,6 @@
 //! A TTY call without a relay: the IVR runs as text over the call's audio, through the
 //! provider's bidirectional media stream, with the server as the TTY modem
-//! ([`crate::tty::modem`]).
+//! ([`crate::telephony::tty::modem`]).
 //!
 //! The call is answered with `<Connect><Stream>` and a random per-call token. Once the
 //! stream starts, the same compiled flows run as for any call: each answer the call
@@ -21,11 +21,11 @@ use serde::Deserialize;
 
 use super::{CallError, Params, finish, session_for, snapshot};
 use crate::flow::engine;
-use crate::prompts::Channel;
 use crate::session::{CallSid, STREAM_FAILURES, Session};
 use crate::state::AppState;
-use crate::tty::modem::{Demodulator, Modulator, SAMPLE_RATE};
-use crate::twiml::{Element, Response};
+use crate::telephony::tty::modem::{Demodulator, Modulator, SAMPLE_RATE};
+use crate::telephony::twiml::{Element, Response};
+use crate::words::prompts::Channel;
 
 /// Received audio not listened to after our own transmission has played: its echo
 /// (300 ms).
@@ -81,7 +81,7 @@ pub fn new_token() -> String {
 pub async fn after(s: &crate::state::Services, p: &Params) -> Result<Response, CallError> {
     let mut session = session_for(s, p).await?;
     let response = match session.tty_handoff.take() {
-        Some(xml) => crate::twiml::parse(&xml)
+        Some(xml) => crate::telephony::twiml::parse(&xml)
             .map_err(|e| CallError::during(&session)(anyhow::anyhow!("a stored hand-off: {e}")))?,
         None => {
             session.stream_failures = session.stream_failures.saturating_add(1);
@@ -783,6 +783,6 @@ mod tests {
             xml.contains(r#"url="ws://127.0.0.1:8080/tty/stream""#),
             "{xml}"
         );
-        assert!(crate::twiml::check(&connect("http://h", "t")).is_ok());
+        assert!(crate::telephony::twiml::check(&connect("http://h", "t")).is_ok());
     }
 }

@@ -7,8 +7,8 @@ use super::{
     ActionId, ActionSpec, Condition, Flow, Input, KeyWords, Menu, Miss, Prompting, Say, Step,
     StepIx, StepKind, VARIABLES, Verb,
 };
-use crate::prompts::{Catalog, Channel, Lang};
-use crate::twiml::{self, Element};
+use crate::telephony::twiml::{self, Element};
+use crate::words::prompts::{Catalog, Channel, Lang};
 
 /// The highest miss count a handler may name.
 const MAX_MISSES: u32 = 9;
@@ -1045,7 +1045,7 @@ impl Compiler<'_> {
                     per_lang.insert(digit);
                     let handled = own.iter().chain(defaults).any(|(k, _)| *k == digit);
                     if !handled {
-                        let tty = if channel == crate::prompts::Channel::Tty {
+                        let tty = if channel == crate::words::prompts::Channel::Tty {
                             " TTY"
                         } else {
                             ""

@@ -5,9 +5,9 @@
 use anyhow::{Context, anyhow, bail};
 
 use super::{ActionId, Condition, Flow, Miss, Prompting, Say, StepIx, StepKind, Verb};
-use crate::prompts::{Catalog, Channel, Fill, Lang};
 use crate::session::Session;
-use crate::twiml::{Element, Response};
+use crate::telephony::twiml::{Element, Response};
+use crate::words::prompts::{Catalog, Channel, Fill, Lang};
 
 /// How many steps one answer may pass through; validation already forbids loops, this
 /// only guards against a bug.
@@ -285,7 +285,7 @@ async fn run<R: Runtime>(
         }
         let step = flow.step(current);
         session.step = Some(step.name.clone());
-        crate::observe::step(&step.name);
+        crate::ops::metrics::step(&step.name);
         if session.path.len() + step.name.len() < crate::session::PATH_CHARS {
             if !session.path.is_empty() {
                 session.path.push(',');
@@ -389,7 +389,7 @@ async fn run<R: Runtime>(
                         Verb::Pay { after } => {
                             let url = rt.url(&format!("/voice/paid/{}", flow.step(*after).name));
                             let mut el = rt.pay(session, url).await?;
-                            for (for_, error, attempt, id) in crate::pay::PROMPTS {
+                            for (for_, error, attempt, id) in crate::domain::pay::PROMPTS {
                                 let mut prompt = Element::new("Prompt").attr("for", *for_);
                                 if let Some(e) = error {
                                     prompt = prompt.attr("errorType", *e);
@@ -764,7 +764,7 @@ goodbye = "Bye."
 
     impl Fake {
         fn new() -> Fake {
-            let prompts = crate::prompts::with_tty(PROMPTS);
+            let prompts = crate::words::prompts::with_tty(PROMPTS);
             let catalog = Catalog::from_sources(&[
                 (Lang::En, "en.toml", &prompts),
                 (Lang::Es, "es.toml", &prompts),

@@ -14,8 +14,8 @@ use std::path::Path;
 
 use anyhow::{Context, anyhow};
 
-use crate::prompts::{Catalog, Lang};
-use crate::twiml::Element;
+use crate::telephony::twiml::Element;
+use crate::words::prompts::{Catalog, Lang};
 
 pub use compile::compile;
 
@@ -287,7 +287,7 @@ pub struct ActionSpec {
     pub outcomes: &'static [&'static str],
     /// Whether it is fed by an `<Input>` (digits or speech).
     pub takes_input: bool,
-    /// Prompts the action puts in the caller's values (as [`crate::speech::Value::Prompt`]),
+    /// Prompts the action puts in the caller's values (as [`crate::words::speech::Value::Prompt`]),
     /// checked at start wherever a flow uses the action.
     pub prompts: &'static [&'static str],
 }
@@ -297,7 +297,7 @@ pub const ENGINE_PROMPTS: &[&str] = &["system.more-time", "announcement.notice"]
 
 /// Prompts the server says outside the flows' steps or inside other prompts' values
 /// (the queue's rounds and choice, [`crate::call::queue`]; the readbacks,
-/// [`crate::readback`], [`crate::requests`]): a TTY caller reads them too, so they need
+/// [`crate::domain::readback`], [`crate::domain::requests`]): a TTY caller reads them too, so they need
 /// TTY text. A name ending in `.` stands for every prompt under it (one per case stage,
 /// say).
 pub const VALUE_PROMPTS: &[&str] = &[
@@ -311,14 +311,14 @@ pub const VALUE_PROMPTS: &[&str] = &[
     "method.",
 ];
 
-/// The prompts inside `<Pay>` ([`crate::pay::PROMPTS`]), checked at start when a flow
+/// The prompts inside `<Pay>` ([`crate::domain::pay::PROMPTS`]), checked at start when a flow
 /// uses `<Pay>`.
 pub fn pay_prompts() -> impl Iterator<Item = &'static str> {
-    crate::pay::PROMPTS.iter().map(|(_, _, _, id)| *id)
+    crate::domain::pay::PROMPTS.iter().map(|(_, _, _, id)| *id)
 }
 
 /// Placeholders prompts may use, filled by the call layer (`call::runtime`) in the words of
-/// [`crate::speech`].
+/// [`crate::words::speech`].
 pub const VARIABLES: &[&str] = &[
     "csu_phone",
     "tty_phone",

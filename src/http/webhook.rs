@@ -17,7 +17,7 @@ use tracing::Instrument;
 use crate::call::{self, CallError, Params};
 use crate::http::signature;
 use crate::state::AppState;
-use crate::twiml::Response;
+use crate::telephony::twiml::Response;
 
 /// Webhook bodies are a few hundred bytes; anything far larger is not the provider.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -278,12 +278,12 @@ async fn queue_choice(State(s): State<AppState>, Form(p): Form) -> HttpResponse 
         Ok(Err(e)) => {
             tracing::warn!(error = %format!("{:#}", e.source), "queue choice failed; caller keeps their place");
             let mut r = Response::new();
-            r.push(crate::twiml::Element::new("Pause").attr("length", "1"));
+            r.push(crate::telephony::twiml::Element::new("Pause").attr("length", "1"));
             Twiml(r).into_response()
         }
         Err(_) => {
             let mut r = Response::new();
-            r.push(crate::twiml::Element::new("Pause").attr("length", "1"));
+            r.push(crate::telephony::twiml::Element::new("Pause").attr("length", "1"));
             Twiml(r).into_response()
         }
     }
@@ -333,7 +333,7 @@ async fn checked_webhook(s: AppState, req: Request, next: Next) -> HttpResponse 
         let settings = header("x-twilio-webhooks-signature-settings");
         if !signature::validate(keys, settings, &url, &params, signature) {
             refused(&route);
-            crate::observe::webhook(&template, "refused", started.elapsed().as_secs_f64());
+            crate::ops::metrics::webhook(&template, "refused", started.elapsed().as_secs_f64());
             return (StatusCode::FORBIDDEN, "invalid signature\n").into_response();
         }
     }
@@ -369,7 +369,7 @@ async fn checked_webhook(s: AppState, req: Request, next: Next) -> HttpResponse 
             tracing::debug!("webhook answered");
             "answered"
         };
-        crate::observe::webhook(&template, outcome, started.elapsed().as_secs_f64());
+        crate::ops::metrics::webhook(&template, outcome, started.elapsed().as_secs_f64());
         response
     }
     .instrument(span)

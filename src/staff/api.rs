@@ -290,9 +290,9 @@ async fn work_callback(
                 }
                 open
             } else {
-                match crate::dialer::dial_now(&s, b.id).await? {
-                    Some(crate::dialer::Tick::Dialled(_)) => true,
-                    Some(crate::dialer::Tick::Off) => {
+                match crate::domain::callbacks::dialer::dial_now(&s, b.id).await? {
+                    Some(crate::domain::callbacks::dialer::Tick::Dialled(_)) => true,
+                    Some(crate::domain::callbacks::dialer::Tick::Off) => {
                         return Err(StaffError::BadRequest(
                             "the dialer is not configured (CASELINE_CALLBACK_FROM)".into(),
                         ));
@@ -599,8 +599,14 @@ async fn set_announcement(
     a.staff.require(Role::Supervisor)?;
     let b = body(b)?;
     let now = s.clock.now();
-    let ann = crate::announcement::build(&b.en, &b.es, b.from.as_deref(), b.until.as_deref(), now)
-        .map_err(StaffError::BadRequest)?;
+    let ann = crate::domain::announcement::build(
+        &b.en,
+        &b.es,
+        b.from.as_deref(),
+        b.until.as_deref(),
+        now,
+    )
+    .map_err(StaffError::BadRequest)?;
     s.store.announcements().set(&ann, now.timestamp()).await?;
     s.store
         .audit_log()

@@ -5,11 +5,11 @@
 use serde::Serialize;
 
 use super::{Staff, StaffError};
-use crate::provider::ProviderError;
+use crate::domain::transfer::Destination;
 use crate::session::{CallSid, Session, StaffTransfer};
 use crate::state::Services;
 use crate::store::AuditLine;
-use crate::transfer::Destination;
+use crate::telephony::provider::ProviderError;
 
 /// The IVR entries a staff member can send a caller to.
 pub const ENTRIES: &[&str] = &["verify", "payments", "case-status", "main-menu", "spanish"];
@@ -47,8 +47,8 @@ fn view(s: &Session, now: i64) -> CallView {
         step: s.step.clone(),
         language: s.lang.map(|l| l.code().to_string()),
         channel: match s.channel {
-            crate::prompts::Channel::Voice => "voice",
-            crate::prompts::Channel::Tty => "tty",
+            crate::words::prompts::Channel::Voice => "voice",
+            crate::words::prompts::Channel::Tty => "tty",
         },
         verified: s.verified,
         case_number: case.map(|c| c.case_number.clone()),
@@ -87,7 +87,7 @@ pub async fn detail(s: &Services, sid: &str) -> Result<CallDetail, StaffError> {
     let session = live_session(s, sid).await?;
     Ok(CallDetail {
         call: view(&session, s.now()),
-        verification: crate::transfer::verification(&session),
+        verification: crate::domain::transfer::verification(&session),
         failed_attempts: session.verify_failures,
         topics_heard: session.heard.clone(),
     })

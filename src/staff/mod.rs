@@ -12,9 +12,9 @@ mod requests;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::domain::verify::Hasher;
 use crate::state::Services;
 use crate::store::{AuditLine, Guard, Limit, Reservation, Slot, Store};
-use crate::verify::Hasher;
 
 /// How long a login lasts.
 pub const SESSION_SECS: i64 = 8 * 3600;

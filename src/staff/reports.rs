@@ -7,9 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::StaffError;
-use crate::analytics::chart::Chart;
-use crate::analytics::{self, Report};
 use crate::flow::diagram::Part;
+use crate::ops::analytics::chart::Chart;
+use crate::ops::analytics::{self, Report};
 use crate::state::{AppState, Services};
 
 /// The longest period a report covers, in days: as long as paths are kept by default

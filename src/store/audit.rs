@@ -5,7 +5,7 @@ use anyhow::Context;
 
 use super::{AuditLog, INSERT_AUDIT, Postgres, Sqlite, Store};
 
-/// One ended call's path, for the call analytics (`crate::analytics`), as stored.
+/// One ended call's path, for the call analytics (`crate::ops::analytics`), as stored.
 #[derive(Debug, Clone)]
 pub struct CallPathRow {
     pub call_sid: String,

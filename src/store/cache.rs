@@ -125,8 +125,8 @@ impl SessionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prompts::Channel;
     use crate::session::CallSid;
+    use crate::words::prompts::Channel;
 
     fn session(sid: &str, step: &str) -> Session {
         let mut s = Session::new(CallSid::parse(sid).unwrap(), Channel::Voice, 0);

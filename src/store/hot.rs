@@ -750,7 +750,7 @@ mod tests {
     fn typed(sid: &str, step: &str) -> Session {
         let mut s = Session::new(
             crate::session::CallSid::parse(sid).unwrap(),
-            crate::prompts::Channel::Voice,
+            crate::words::prompts::Channel::Voice,
             0,
         );
         s.step = Some(step.into());

@@ -628,8 +628,8 @@ async fn write_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prompts::Channel;
     use crate::session::CallSid;
+    use crate::words::prompts::Channel;
 
     /// A cache whose writer never runs: the queue is kept so sends succeed until full.
     fn hot() -> (PgHot, mpsc::Receiver<Pending>) {

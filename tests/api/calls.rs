@@ -478,8 +478,8 @@ async fn a_server_answers_its_own_turn_from_memory_and_other_turns_from_the_data
 /// A position is saved behind the answer and committed with others later; it must not
 /// overwrite a later save, nor bring back a call another server has ended.
 async fn a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_call(b: Backend) {
-    use caseline::prompts::Channel;
     use caseline::session::{CallSid, Session};
+    use caseline::words::prompts::Channel;
 
     let app = TestApp::spawn(b).await;
     let now = app.state.now();
@@ -574,8 +574,8 @@ async fn a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_cal
 /// server's save of the same turn: the provider follows the answer it got, and whichever
 /// server that request reaches serves the change that answer was built on.
 async fn two_servers_that_read_one_copy_never_mistake_each_others_answers(b: Backend) {
-    use caseline::prompts::{Channel, Lang};
     use caseline::session::{CallSid, Session};
+    use caseline::words::prompts::{Channel, Lang};
 
     let app = TestApp::spawn(b).await;
     let other = app.second_server().await.expect("a second server");
@@ -611,8 +611,8 @@ async fn two_servers_that_read_one_copy_never_mistake_each_others_answers(b: Bac
 /// live again; a save overwrites a position queued before it, even a later one; and a
 /// hang-up's end waits for the save queued before it, so it is never undone by it.
 async fn saves_of_many_calls_share_a_commit_and_each_answers_after_it(b: Backend) {
-    use caseline::prompts::Channel;
     use caseline::session::{CallSid, Session};
+    use caseline::words::prompts::Channel;
 
     let app = TestApp::spawn(b).await;
     // Another server holds nothing in memory: what it loads is what was committed.

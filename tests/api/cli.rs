@@ -226,10 +226,10 @@ fn announce_set_show_clear_and_callbacks_list() {
         let store = caseline::store::Store::connect(&db).await.unwrap();
         store
             .card_payments()
-            .add(&caseline::pay::NewPayment {
+            .add(&caseline::domain::pay::NewPayment {
                 confirmation: "ch_cli0001",
                 pay_id: None,
-                status: caseline::pay::PAID,
+                status: caseline::domain::pay::PAID,
                 charged: None,
                 case_id: 1,
                 case_number: "190000123456",

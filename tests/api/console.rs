@@ -90,10 +90,10 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
     state
         .store
         .card_payments()
-        .add(&caseline::pay::NewPayment {
+        .add(&caseline::domain::pay::NewPayment {
             confirmation: "ch_console1",
             pay_id: None,
-            status: caseline::pay::PAID,
+            status: caseline::domain::pay::PAID,
             charged: None,
             case_id: 1,
             case_number: "190000123456",

@@ -1,6 +1,6 @@
 //! The callback dialer: requests dialled by the server when the unit is open and the
 //! queue is short, against a wiremock provider and a fixed clock; each tick is run by
-//! the test (`caseline::dialer::tick`), so nothing waits on a timer. On both stores,
+//! the test (`caseline::domain::callbacks::dialer::tick`), so nothing waits on a timer. On both stores,
 //! and two servers on one PostgreSQL database dial a request once.
 
 use crate::helpers as common;
@@ -8,7 +8,7 @@ use crate::helpers as common;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use caseline::dialer::{Tick, tick};
+use caseline::domain::callbacks::dialer::{Tick, tick};
 use caseline::staff::Role;
 use chrono::TimeZone;
 use common::{Backend, PUBLIC_URL, TestApp, Twiml};
@@ -233,7 +233,7 @@ async fn stored_request(app: &TestApp, number: &str, lang: &str) -> i64 {
     app.state
         .store
         .callback_queue()
-        .add(&caseline::callbacks::NewCallback {
+        .add(&caseline::domain::callbacks::NewCallback {
             number,
             lang,
             channel: "voice",
@@ -359,7 +359,7 @@ async fn no_call_when_closed_late_busy_or_paused(b: Backend) {
     s.twilio_api_base = provider.uri();
     s.dialer.from = Some(AGENCY.into());
     // Open around the clock, to see the 9 p.m. limit on its own.
-    s.hours = caseline::hours::Hours::new(
+    s.hours = caseline::clock::hours::Hours::new(
         chrono_tz::America::Los_Angeles,
         "mon-sun 00:00-23:59",
         Default::default(),
@@ -591,7 +591,7 @@ async fn later_and_silence_count_every_dial_and_the_last_closes_the_request(b: B
     assert_eq!(list["callbacks"][0]["outcome"], "declined by the callee");
     // Staff cannot have it dialled again either.
     assert_eq!(
-        caseline::dialer::dial_now(&app.state, id)
+        caseline::domain::callbacks::dialer::dial_now(&app.state, id)
             .await
             .expect("dial now"),
         None

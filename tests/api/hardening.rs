@@ -202,7 +202,7 @@ async fn a_return_to_with_sip_headers_is_refused(b: Backend) {
         ("sip:csu@pbx.example?X%2DCaseline%2DCase=1", false),
     ] {
         assert_eq!(
-            caseline::transfer::Destination::parse(uri).is_ok(),
+            caseline::domain::transfer::Destination::parse(uri).is_ok(),
             ok,
             "{uri}"
         );

@@ -17,7 +17,7 @@ use caseline::config::Settings;
 use caseline::http::signature::{Algorithm, sign, signing_payload};
 use caseline::state::{AppState, Services};
 use caseline::store::Store;
-use caseline::twiml::{self, Element, Response};
+use caseline::telephony::twiml::{self, Element, Response};
 
 pub const TOKEN: &str = "test-auth-token";
 pub const SHARED_KEY: &str = "test-shared-key";
@@ -202,7 +202,7 @@ impl TestApp {
     async fn try_on(db: Db, settings: Settings, clock: FixedClock) -> anyhow::Result<TestApp> {
         // The metrics recorder is one per process: installed before any test's first call,
         // so a call counted in is also counted out (the metrics test reads the gauges).
-        let _ = caseline::observe::handle();
+        let _ = caseline::ops::metrics::handle();
         let store = match &db {
             Db::Sqlite(_, url) => Store::connect(url).await,
             Db::Postgres(url, schema) => Store::connect_in_schema(url, Some(schema)).await,
@@ -289,9 +289,9 @@ impl TestApp {
 
     /// Loads the demo extract (the people in `demo/extract.json`).
     pub async fn with_demo_data(self) -> TestApp {
-        let extract =
-            caseline::cases::import::parse(caseline::demo::DEMO_EXTRACT).expect("demo data");
-        caseline::cases::import::run(
+        let extract = caseline::domain::cases::import::parse(caseline::cli::demo::DEMO_EXTRACT)
+            .expect("demo data");
+        caseline::domain::cases::import::run(
             &self.state.store,
             &self.state.blind,
             &self.state.hasher,

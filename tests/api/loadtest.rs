@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use caseline::app::Application;
-use caseline::loadtest::{self, Caller, Options, Summary};
+use caseline::ops::loadtest::{self, Caller, Options, Summary};
 use tokio::sync::oneshot;
 
 use crate::helpers as common;
@@ -53,7 +53,7 @@ fn options(url: &str, callers: Vec<Caller>) -> Options {
 /// The six demo people, from the demo extract.
 fn demo_callers() -> Vec<Caller> {
     let data: serde_json::Value =
-        serde_json::from_str(caseline::demo::DEMO_EXTRACT).expect("demo extract");
+        serde_json::from_str(caseline::cli::demo::DEMO_EXTRACT).expect("demo extract");
     let people: Vec<serde_json::Value> = data["participants"]
         .as_array()
         .expect("participants")
@@ -82,7 +82,7 @@ async fn information_calls_complete_and_end_on_the_server(b: Backend) {
     // Per call: incoming, the language, 3, a topic, 8, another topic, the status.
     assert_eq!(s.requests, CALLS * 7, "{s:?}");
     // Each call ended on the server (its status callback), having heard information.
-    let report = caseline::analytics::report(&app.state.store, 0)
+    let report = caseline::ops::analytics::report(&app.state.store, 0)
         .await
         .expect("report");
     assert_eq!(report.calls, CALLS as i64);
@@ -100,7 +100,7 @@ async fn verifying_callers_hear_their_readbacks(b: Backend) {
     // Per call: incoming, the language, 1, the SSN, the PAR ID, 1, the status; the
     // caller on three cases (every sixth call) also picks one, once.
     assert_eq!(s.requests, CALLS * 7 + CALLS / 6, "{s:?}");
-    let report = caseline::analytics::report(&app.state.store, 0)
+    let report = caseline::ops::analytics::report(&app.state.store, 0)
         .await
         .expect("report");
     assert_eq!(report.calls, CALLS as i64);

@@ -186,7 +186,7 @@ on_both_stores!(
 
 /// `caseline_calls_active` as this process's recorder has it now.
 fn calls_active() -> f64 {
-    let text = caseline::observe::handle()
+    let text = caseline::ops::metrics::handle()
         .map(|h| h.render())
         .unwrap_or_default();
     text.lines()
@@ -302,7 +302,7 @@ async fn a_scripted_day_gives_exactly_its_figures(b: common::Backend) {
     let app = common::TestApp::spawn(b).await.with_demo_data().await;
     let since = scripted_day(&app).await;
 
-    let r = caseline::analytics::report(&app.state.store, since)
+    let r = caseline::ops::analytics::report(&app.state.store, since)
         .await
         .expect("report");
     let json = serde_json::to_value(&r).expect("json");

@@ -26,7 +26,7 @@ async fn to_the_number_entry(call: &mut common::Phone<'_>) -> Twiml {
     enter
 }
 
-async fn open_requests(app: &TestApp) -> Vec<caseline::callbacks::Callback> {
+async fn open_requests(app: &TestApp) -> Vec<caseline::domain::callbacks::Callback> {
     app.state
         .store
         .callback_queue()

@@ -88,7 +88,12 @@ fn pay_verb(t: &Twiml, amount: &str, ending: &str) {
     );
     // A prompt for each step and error, in the caller's language.
     let prompts: Vec<_> = pay.children.iter().filter(|c| c.name == "Prompt").collect();
-    assert_eq!(prompts.len(), caseline::pay::PROMPTS.len(), "{}", t.xml);
+    assert_eq!(
+        prompts.len(),
+        caseline::domain::pay::PROMPTS.len(),
+        "{}",
+        t.xml
+    );
     for p in &prompts {
         let say = p.children.first().expect("a <Say> in each <Prompt>");
         assert_eq!(say.get("language"), Some("en-US"), "{}", t.xml);
@@ -550,7 +555,7 @@ async fn a_repeated_failure_counts_once_and_two_failures_end_card_payments_for_t
     assert!(!ways.says("can't take card payments"), "{}", ways.said());
 }
 
-async fn stored_payments(app: &TestApp) -> Vec<caseline::pay::CardPayment> {
+async fn stored_payments(app: &TestApp) -> Vec<caseline::domain::pay::CardPayment> {
     app.state
         .store
         .card_payments()
@@ -643,7 +648,7 @@ async fn a_success_for_another_amount_is_kept_for_staff_as_a_mismatch(b: Backend
         stored[0].charged.map(|c| c.to_string()).as_deref(),
         Some("4.50")
     );
-    let line = caseline::pay::listing_line(&stored[0], chrono_tz::America::Los_Angeles);
+    let line = caseline::domain::pay::listing_line(&stored[0], chrono_tz::America::Los_Angeles);
     assert!(line.contains("amount-mismatch (charged $4.50)"), "{line}");
 
     let agent = app.staff_login("dana", Role::Agent).await;
@@ -712,10 +717,10 @@ async fn a_card_number_sent_as_confirmation_code_is_kept_as_its_last_four_digits
     app.state
         .store
         .card_payments()
-        .add(&caseline::pay::NewPayment {
+        .add(&caseline::domain::pay::NewPayment {
             confirmation: OLD_CARD,
             pay_id: None,
-            status: caseline::pay::PAID,
+            status: caseline::domain::pay::PAID,
             charged: None,
             case_id: 1,
             case_number: "190000123456",
@@ -774,7 +779,7 @@ async fn the_demo_phone_keys_the_prompts_own_example_as_the_provider_sends_it(b:
     // "for 25 dollars and 50 cents, press 2, 5, star, 5, 0, pound."
     assert!(ask.says("press 2, 5, star, 5, 0, pound"), "{}", ask.said());
     let gather = ask.gather();
-    let sent = caseline::demo::gathered(gather, "25*50#");
+    let sent = caseline::cli::demo::gathered(gather, "25*50#");
     // The finishing key ends the input: it is never part of Digits.
     assert_eq!(
         sent,
@@ -796,12 +801,15 @@ async fn the_demo_phone_keys_the_prompts_own_example_as_the_provider_sends_it(b:
     let menu = confirm.gather();
     assert_eq!(menu.get("finishOnKey"), Some(""), "{}", confirm.xml);
     assert_eq!(
-        caseline::demo::gathered(menu, "12"),
+        caseline::cli::demo::gathered(menu, "12"),
         [("Digits", "1".to_string())]
     );
     assert_eq!(
-        caseline::demo::gathered(menu, "#"),
+        caseline::cli::demo::gathered(menu, "#"),
         [("Digits", "#".to_string())]
     );
-    assert!(caseline::demo::gathered(menu, "").is_empty(), "a timeout");
+    assert!(
+        caseline::cli::demo::gathered(menu, "").is_empty(),
+        "a timeout"
+    );
 }

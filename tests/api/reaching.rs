@@ -27,12 +27,12 @@ on_both_stores!(
     a_unit_that_never_opens_still_gives_its_number,
 );
 
-fn california() -> caseline::hours::Hours {
+fn california() -> caseline::clock::hours::Hours {
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/holidays/california.txt");
-    let days = caseline::hours::load_holidays(std::path::Path::new(file)).unwrap();
-    caseline::hours::Hours::new(
+    let days = caseline::clock::hours::load_holidays(std::path::Path::new(file)).unwrap();
+    caseline::clock::hours::Hours::new(
         chrono_tz::America::Los_Angeles,
-        caseline::hours::DEFAULT_HOURS,
+        caseline::clock::hours::DEFAULT_HOURS,
         days,
     )
     .unwrap()
@@ -196,7 +196,10 @@ async fn verified_caller_reaches_the_queue_with_context_and_a_signed_screen_pop(
         .get("x-caseline-signature")
         .and_then(|v| v.to_str().ok())
         .expect("signed");
-    assert_eq!(signature, caseline::screenpop::sign(POP_SECRET, &pop.body));
+    assert_eq!(
+        signature,
+        caseline::domain::transfer::screenpop::sign(POP_SECRET, &pop.body)
+    );
     let event: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(event["event"], "transfer");
     assert_eq!(event["call_sid"], call.sid.as_str());
@@ -400,7 +403,7 @@ async fn callback_after_hours_to_another_number_one_open_per_number(b: Backend) 
     assert_eq!(c.lang, "es");
     assert_eq!(c.case_number.as_deref(), Some("190000123456"));
     assert_eq!(c.role.as_deref(), Some("noncustodial"));
-    let line = caseline::callbacks::listing_line(c, chrono_tz::America::Los_Angeles);
+    let line = caseline::domain::callbacks::listing_line(c, chrono_tz::America::Los_Angeles);
     assert!(
         line.contains("***-***-0188") && !line.contains("916231"),
         "{line}"
@@ -411,7 +414,7 @@ async fn callback_after_hours_to_another_number_one_open_per_number(b: Backend) 
 async fn announcement_is_heard_in_both_languages_until_cleared(b: Backend) {
     let app = TestApp::spawn(b).await;
     let now = app.state.clock.now();
-    let a = caseline::announcement::build(
+    let a = caseline::domain::announcement::build(
         "All offices are closed today because of the storm.",
         "Todas las oficinas están cerradas hoy por la tormenta.",
         None,
@@ -506,7 +509,7 @@ async fn zero_reaches_a_representative_from_every_menu() {
 /// The screen pop's retries, against a real HTTP server.
 #[tokio::test]
 async fn screen_pop_retries_server_errors_then_gives_up() {
-    use caseline::screenpop::{DeliveryError, ScreenPop};
+    use caseline::domain::transfer::screenpop::{DeliveryError, ScreenPop};
     let flaky = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(500))
@@ -561,7 +564,7 @@ async fn screen_pop_retries_server_errors_then_gives_up() {
 
 async fn the_hours_callers_hear_are_the_configured_hours(b: Backend) {
     let mut s = settings();
-    s.hours = caseline::hours::Hours::new(
+    s.hours = caseline::clock::hours::Hours::new(
         chrono_tz::America::Los_Angeles,
         "mon-fri 07:30-17:00",
         Default::default(),
@@ -595,7 +598,7 @@ async fn the_hours_callers_hear_are_the_configured_hours(b: Backend) {
 
 async fn a_unit_that_never_opens_still_gives_its_number(b: Backend) {
     let mut s = settings();
-    s.hours = caseline::hours::Hours::new(
+    s.hours = caseline::clock::hours::Hours::new(
         chrono_tz::America::Los_Angeles,
         "closed",
         Default::default(),

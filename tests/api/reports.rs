@@ -131,7 +131,7 @@ async fn a_supervisor_reads_the_scripted_days_figures_and_charts(b: common::Back
     }
     // The same keys and figures as `caseline report --format json`.
     let since = app.state.now() - 86_400;
-    let cli = caseline::analytics::report(&app.state.store, since)
+    let cli = caseline::ops::analytics::report(&app.state.store, since)
         .await
         .expect("report");
     let (_, body) = app.staff("GET", "/staff/reports", Some(&token), None).await;

@@ -4,7 +4,7 @@
 
 use crate::tty_peer as peer;
 
-use caseline::tty::modem::{Demodulator, Modulator};
+use caseline::telephony::tty::modem::{Demodulator, Modulator};
 
 const EVERYTHING: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 -$',!:(\")?./; GA";
 
@@ -152,10 +152,17 @@ impl Line {
         };
         let line = Line::serve(dir, postgres).await;
         let state = &line.state;
-        let extract = caseline::cases::import::parse(caseline::demo::DEMO_EXTRACT).expect("demo");
-        caseline::cases::import::run(&state.store, &state.blind, &state.hasher, extract, &|_| {})
-            .await
-            .expect("import");
+        let extract = caseline::domain::cases::import::parse(caseline::cli::demo::DEMO_EXTRACT)
+            .expect("demo");
+        caseline::domain::cases::import::run(
+            &state.store,
+            &state.blind,
+            &state.hasher,
+            extract,
+            &|_| {},
+        )
+        .await
+        .expect("import");
         line
     }
 
@@ -235,8 +242,8 @@ impl Line {
                 ],
             )
             .await;
-        let twiml = caseline::twiml::parse(&xml).expect("TwiML");
-        caseline::twiml::check(&twiml).expect("valid TwiML");
+        let twiml = caseline::telephony::twiml::parse(&xml).expect("TwiML");
+        caseline::telephony::twiml::check(&twiml).expect("valid TwiML");
         let connect = &twiml.verbs[0];
         assert_eq!(connect.name, "Connect", "{xml}");
         assert_eq!(
@@ -374,7 +381,7 @@ impl TtyCaller {
                 }
                 Some("mark") => {
                     let printed = crate::tty_peer::decode(&audio);
-                    let mut own = caseline::tty::modem::Demodulator::new();
+                    let mut own = caseline::telephony::tty::modem::Demodulator::new();
                     own.push(&audio);
                     assert_eq!(own.take_text(), printed, "the two receivers agree");
                     let name = v["mark"]["name"].clone();
@@ -513,8 +520,8 @@ async fn a_tty_caller_verifies_hears_payments_and_reaches_a_person_over_the_stre
     assert!(to_person.trim_end().ends_with("GA"), "{to_person}");
     assert!(tty.hear().await.is_none(), "the server closed the stream");
     let xml = line.post("/voice/tty/after", &[("CallSid", &sid)]).await;
-    let twiml = caseline::twiml::parse(&xml).expect("TwiML");
-    caseline::twiml::check(&twiml).expect("valid");
+    let twiml = caseline::telephony::twiml::parse(&xml).expect("TwiML");
+    caseline::telephony::twiml::check(&twiml).expect("valid");
     assert!(xml.contains("<Enqueue"), "{xml}");
     assert!(
         xml.contains(r#""channel":"tty""#),
@@ -657,7 +664,7 @@ async fn silence_times_out_in_audio_time_and_the_queue_and_its_end_stay_in_text(
             &[("CallSid", &sid), ("QueuePosition", "2")],
         )
         .await;
-    let twiml = caseline::twiml::parse(&wait).expect("TwiML");
+    let twiml = caseline::telephony::twiml::parse(&wait).expect("TwiML");
     assert!(twiml.verbs.iter().all(|v| v.name == "Pause"), "{wait}");
     // Nobody answered: the queue's action is a step; it goes on over a new stream.
     let back = line
@@ -667,7 +674,11 @@ async fn silence_times_out_in_audio_time_and_the_queue_and_its_end_stay_in_text(
         )
         .await;
     assert!(back.contains("<Stream"), "{back}");
-    let new_token = caseline::twiml::parse(&back).expect("TwiML").verbs[0].children[0].children[0]
+    let new_token = caseline::telephony::twiml::parse(&back)
+        .expect("TwiML")
+        .verbs[0]
+        .children[0]
+        .children[0]
         .get("value")
         .expect("a token")
         .to_string();
@@ -899,7 +910,7 @@ async fn a_tty_call_ended_by_its_stream_stop_is_in_the_reports_once(backend: com
         ],
     )
     .await;
-    let r = caseline::analytics::report(&line.state.store, since)
+    let r = caseline::ops::analytics::report(&line.state.store, since)
         .await
         .expect("report");
     let json = serde_json::to_value(&r).expect("json");

@@ -311,7 +311,7 @@ async fn import_rejects_a_bad_file_and_changes_nothing(b: Backend) {
         "next_hearing": "Jan 14", "payments": [{"received_on": "2026-13-01", "amount": "1", "source": "cash"}],
         "disbursements": [{"paid_on": "2026-11-03", "amount": "1.00", "to_par_id": "4820193756", "method": "card"}],
         "extra": 1}]}"#;
-    let errors = caseline::cases::import::parse(bad).unwrap_err();
+    let errors = caseline::domain::cases::import::parse(bad).unwrap_err();
     let all = errors.join("\n");
     for want in [
         "participants[0].ssn: must be 9 digits",
@@ -341,7 +341,8 @@ async fn import_rejects_a_bad_file_and_changes_nothing(b: Backend) {
         );
     }
     assert!(
-        caseline::cases::import::parse("{\"participants\": [").unwrap_err()[0].contains("line 1")
+        caseline::domain::cases::import::parse("{\"participants\": [").unwrap_err()[0]
+            .contains("line 1")
     );
     // Nothing was written (the bad file never reached the store).
     assert_eq!(
@@ -359,11 +360,13 @@ async fn reimporting_the_same_extract_changes_nothing(b: Backend) {
         .participant_fingerprints()
         .await
         .unwrap();
-    let extract = caseline::cases::import::parse(caseline::demo::DEMO_EXTRACT).unwrap();
+    let extract =
+        caseline::domain::cases::import::parse(caseline::cli::demo::DEMO_EXTRACT).unwrap();
     let s = &app.state;
-    let stats = caseline::cases::import::run(&s.store, &s.blind, &s.hasher, extract, &|_| {})
-        .await
-        .unwrap();
+    let stats =
+        caseline::domain::cases::import::run(&s.store, &s.blind, &s.hasher, extract, &|_| {})
+            .await
+            .unwrap();
     assert_eq!(stats.participants_written, 0);
     assert_eq!(stats.cases_written, 0);
     assert_eq!(stats.participants_unchanged, 6);
@@ -373,11 +376,12 @@ async fn reimporting_the_same_extract_changes_nothing(b: Backend) {
         before
     );
     // A changed amount rewrites just that case.
-    let changed = caseline::demo::DEMO_EXTRACT.replace("\"1234.56\"", "\"1200.00\"");
-    let extract = caseline::cases::import::parse(&changed).unwrap();
-    let stats = caseline::cases::import::run(&s.store, &s.blind, &s.hasher, extract, &|_| {})
-        .await
-        .unwrap();
+    let changed = caseline::cli::demo::DEMO_EXTRACT.replace("\"1234.56\"", "\"1200.00\"");
+    let extract = caseline::domain::cases::import::parse(&changed).unwrap();
+    let stats =
+        caseline::domain::cases::import::run(&s.store, &s.blind, &s.hasher, extract, &|_| {})
+            .await
+            .unwrap();
     assert_eq!((stats.cases_written, stats.cases_unchanged), (1, 3));
     let mut call = english(&app).await;
     let heard = call.verify_for_payments(MARCO.0, MARCO.1).await;

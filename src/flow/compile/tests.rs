@@ -5,7 +5,7 @@ use crate::actions::SPECS;
 
 /// The entries these test flows must define.
 const ENTRIES: &[&str] = &["voice", "tty"];
-use crate::prompts::{Catalog, Lang, with_tty};
+use crate::words::prompts::{Catalog, Lang, with_tty};
 
 const EN: &str = r#"
 hello = "Hello."

@@ -5,7 +5,7 @@
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::prompts::{Channel, Lang};
+use crate::words::prompts::{Channel, Lang};
 
 /// An amount: in words for the voice ("one thousand two hundred thirty-four dollars and
 /// fifty-six cents", "mil doscientos treinta y cuatro dólares con cincuenta y seis

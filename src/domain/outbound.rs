@@ -7,7 +7,7 @@
 //! rules the metadata does not draw (N11 codes, 555-01xx, 976 exchanges) are added.
 //!
 //! How often a number may be asked for is a store matter: see
-//! [`crate::callbacks::request`] (one open request a call, at most
+//! [`crate::domain::callbacks::request`] (one open request a call, at most
 //! [`CALLBACKS_PER_NUMBER_A_DAY`] a day per number, on every server).
 
 use std::collections::HashSet;

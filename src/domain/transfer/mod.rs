@@ -3,12 +3,14 @@
 //! who answers already knows the language, whether the caller proved who they are, the
 //! case and what they heard. Never the SSN or PAR ID: the session does not hold them.
 
+pub mod screenpop;
+
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::prompts::Channel;
 use crate::session::Session;
-use crate::twiml::Element;
+use crate::telephony::twiml::Element;
+use crate::words::prompts::Channel;
 
 /// What a representative (and the screen pop) learns about the caller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -322,7 +324,7 @@ mod tests {
     #[test]
     fn sip_dial_carries_the_context_as_x_headers() {
         let d = Destination::Sip("sip:csu@pbx.example.org".into());
-        let mut r = crate::twiml::Response::new();
+        let mut r = crate::telephony::twiml::Response::new();
         r.push(d.dial(&ctx(), "https://x/after".into()));
         let xml = r.to_xml();
         assert!(xml.contains("X-Caseline-Case=BC-1042"), "{xml}");
@@ -336,10 +338,10 @@ mod tests {
     #[test]
     fn context_leaves_out_an_unverified_callers_case() {
         let mut s = Session::new(CallSid::parse("CA9").unwrap(), Channel::Voice, 0);
-        s.case = Some(crate::cases::CaseRef {
+        s.case = Some(crate::domain::cases::CaseRef {
             case_id: 1,
             case_number: "BC-1".into(),
-            role: crate::cases::Role::Noncustodial,
+            role: crate::domain::cases::Role::Noncustodial,
         });
         let c = Context::of(&s);
         assert!(!c.verified);

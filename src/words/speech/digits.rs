@@ -1,7 +1,7 @@
 //! Digits as a listener takes them: keys said aloud read back as digits, digits
 //! spoken one by one, phone numbers grouped (and written with dashes on a TTY).
 
-use crate::prompts::Channel;
+use crate::words::prompts::Channel;
 
 /// Digits from speech recognition: "one two three", "1 2 3", "123-45", "uno dos
 /// tres", "oh" for zero. `None` when anything else was said.

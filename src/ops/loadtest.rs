@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use crate::http::signature::{Algorithm, sign, signing_payload};
-use crate::twiml::{self, Response};
+use crate::telephony::twiml::{self, Response};
 
 /// How long one webhook may take before it counts as a transport failure: the
 /// provider's own limit (it gives up on a webhook after 15 seconds).
@@ -781,7 +781,7 @@ fn print_progress(shared: &Shared, per_sec: u64, elapsed: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::twiml::Element;
+    use crate::telephony::twiml::Element;
 
     fn gather(step: &str) -> Response {
         Response {

@@ -1,5 +1,7 @@
 //! Time, injectable: the server uses the system clock, tests a clock they set.
 
+pub mod hours;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 

@@ -8,11 +8,11 @@
 
 use anyhow::Context;
 
-use crate::outbound::Purpose;
-use crate::provider::ProviderError;
+use crate::domain::outbound::Purpose;
 use crate::session::Session;
-use crate::speech::Value;
 use crate::store::{AuditLine, RequestQueue, Sqlite, Store, on_both};
+use crate::telephony::provider::ProviderError;
+use crate::words::speech::Value;
 
 /// The kinds a caller can ask for, as the flow names them (`<Action name="request-mail"
 /// value="...">`) and as staff see them.
@@ -146,7 +146,7 @@ pub async fn list_checks(store: &Store, session: &mut Session) -> anyhow::Result
         .disbursements(participant, case.case_id, 200)
         .await?
         .into_iter()
-        .filter(|d| d.method == crate::cases::Method::Check)
+        .filter(|d| d.method == crate::domain::cases::Method::Check)
         .take(MAX_CHECKS)
         .collect();
     if checks.is_empty() {
@@ -246,7 +246,7 @@ pub async fn text_reference(
         {
             Ok(()) => true,
             Err(refusal) => {
-                crate::observe::count_refused_number("text", refusal.label());
+                crate::ops::metrics::count_refused_number("text", refusal.label());
                 false
             }
         }

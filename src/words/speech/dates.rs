@@ -3,7 +3,7 @@
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
-use crate::prompts::Lang;
+use crate::words::prompts::Lang;
 
 const EN_MONTHS: [&str; 12] = [
     "January",
@@ -167,7 +167,7 @@ pub fn next_open(now: NaiveDateTime, open: NaiveDateTime, lang: Lang) -> String 
 /// Friday from 7:30 a.m. to 5 p.m., and on Saturday from 9 a.m. to noon"; "todos los
 /// días de las 8 de la mañana a las 4 de la tarde"; "at no set hours for now" when the
 /// unit never opens.
-pub fn office_hours(hours: &crate::hours::Hours, lang: Lang) -> Option<String> {
+pub fn office_hours(hours: &crate::clock::hours::Hours, lang: Lang) -> Option<String> {
     let parts: Vec<String> = hours
         .weekly()
         .iter()

@@ -13,11 +13,11 @@ use anyhow::{Context, anyhow};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 
-use crate::cases::Role;
+use crate::domain::cases::Role;
 use crate::session::{PayResult, Paying, Session};
-use crate::speech::Value;
 use crate::store::{AuditLine, CardPayments, Sqlite, Store, on_both};
-use crate::twiml::Element;
+use crate::telephony::twiml::Element;
+use crate::words::speech::Value;
 
 pub use crate::config::PaySettings;
 
@@ -303,7 +303,7 @@ pub fn element(
         .attr("statusCallbackMethod", "POST")
 }
 
-fn verified(session: &Session) -> anyhow::Result<(i64, crate::cases::CaseRef)> {
+fn verified(session: &Session) -> anyhow::Result<(i64, crate::domain::cases::CaseRef)> {
     match (session.verified, session.participant, &session.case) {
         (true, Some(p), Some(c)) => Ok((p, c.clone())),
         _ => Err(anyhow!(
@@ -516,7 +516,7 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
     if let Some(p) = session.paying.as_mut() {
         p.answered = Some(outcome.clone());
     }
-    crate::observe::count_by("caseline_payments_total", "result", &outcome);
+    crate::ops::metrics::count_by("caseline_payments_total", "result", &outcome);
     let audited = store
         .audit_log()
         .write(

@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::http::signature::{Algorithm, sign, signing_payload};
 use crate::state::Services;
 use crate::store::Store;
-use crate::twiml::{self, Element, Response};
+use crate::telephony::twiml::{self, Element, Response};
 
 pub struct Options {
     pub tty: bool,
@@ -29,7 +29,7 @@ const DEMO_CALLER: &str = "+15592310100";
 const MAX_TURNS: usize = 500;
 /// The demo's case data: made-up people with SSNs in the 900 range, which is never
 /// issued, so no real number is ever shown.
-pub const DEMO_EXTRACT: &str = include_str!("../demo/extract.json");
+pub const DEMO_EXTRACT: &str = include_str!("../../demo/extract.json");
 /// A fixed key, so the demo database can be reused between runs. Never for production.
 const DEMO_BLIND_INDEX_KEY: &str = "demo-only-blind-index-key-do-not-use-in-production";
 
@@ -93,11 +93,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 }
 
 async fn load_demo_data(store: &Store, settings: &Settings) -> anyhow::Result<()> {
-    let extract = crate::cases::import::parse(DEMO_EXTRACT)
+    let extract = crate::domain::cases::import::parse(DEMO_EXTRACT)
         .map_err(|e| anyhow::anyhow!("the demo data is invalid: {}", e.join("; ")))?;
-    let blind = crate::verify::BlindIndex::new(DEMO_BLIND_INDEX_KEY)?;
-    let hasher = crate::verify::Hasher::new(settings.hash_cost)?;
-    crate::cases::import::run(store, &blind, &hasher, extract, &|_| {}).await?;
+    let blind = crate::domain::verify::BlindIndex::new(DEMO_BLIND_INDEX_KEY)?;
+    let hasher = crate::domain::verify::Hasher::new(settings.hash_cost)?;
+    crate::domain::cases::import::run(store, &blind, &hasher, extract, &|_| {}).await?;
     Ok(())
 }
 

@@ -9,8 +9,8 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 use super::model::{CaseStatus, Method, Role, Source, Stage};
-use crate::prompts::Lang;
-use crate::verify::{ParId, Ssn};
+use crate::domain::verify::{ParId, Ssn};
+use crate::words::prompts::Lang;
 
 #[derive(Debug)]
 pub struct Extract {
@@ -478,8 +478,8 @@ fn sha256_hex(s: &str) -> String {
 /// pay for an argon2 hash, computed on every core.
 pub async fn run(
     store: &crate::store::Store,
-    blind: &crate::verify::BlindIndex,
-    hasher: &crate::verify::Hasher,
+    blind: &crate::domain::verify::BlindIndex,
+    hasher: &crate::domain::verify::Hasher,
     extract: Extract,
     progress: &(dyn Fn(&str) + Sync),
 ) -> anyhow::Result<Stats> {

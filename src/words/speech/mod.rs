@@ -14,7 +14,7 @@ pub use numbers::{en_words, es_words, money};
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::Decimal;
 
-use crate::prompts::{Channel, Lang};
+use crate::words::prompts::{Channel, Lang};
 
 /// A typed value for a prompt placeholder.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -59,7 +59,7 @@ impl Value {
     /// The words for any value, using the prompt catalog where needed.
     pub fn render(
         &self,
-        catalog: &crate::prompts::Catalog,
+        catalog: &crate::words::prompts::Catalog,
         lang: Lang,
         channel: Channel,
     ) -> String {
@@ -78,10 +78,10 @@ impl Value {
 
 struct Items<'a>(
     &'a std::collections::BTreeMap<String, Value>,
-    &'a crate::prompts::Catalog,
+    &'a crate::words::prompts::Catalog,
 );
 
-impl crate::prompts::Fill for Items<'_> {
+impl crate::words::prompts::Fill for Items<'_> {
     fn fill(&self, name: &str, lang: Lang, channel: Channel) -> Option<String> {
         self.0.get(name).map(|v| v.render(self.1, lang, channel))
     }
@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn office_hours_come_from_the_rules() {
-        use crate::hours::Hours;
+        use crate::clock::hours::Hours;
         let tz = chrono_tz::America::Los_Angeles;
         let said = |spec: &str, lang| {
             office_hours(&Hours::new(tz, spec, Default::default()).unwrap(), lang)

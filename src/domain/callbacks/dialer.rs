@@ -11,11 +11,11 @@
 use anyhow::Context;
 use chrono::Timelike;
 
-use crate::callbacks::CLOSED_SQL;
-use crate::outbound::Purpose;
-use crate::provider::ProviderError;
+use crate::domain::callbacks::CLOSED_SQL;
+use crate::domain::outbound::Purpose;
 use crate::state::Services;
 use crate::store::{AuditLine, CallbackQueue, Sqlite, Store, on_both};
+use crate::telephony::provider::ProviderError;
 
 /// Seconds a callback rings before it counts as not answered.
 const RING_SECS: &str = "30";
@@ -139,7 +139,7 @@ async fn dial(s: &Services, from: &str, c: Claimed) -> anyhow::Result<Tick> {
             reason = refusal.label(),
             "a callback's number is not one the agency calls"
         );
-        crate::observe::count_refused_number("callback", refusal.label());
+        crate::ops::metrics::count_refused_number("callback", refusal.label());
         queue.attempt(c.id, now, None, "refused by policy").await?;
         queue.close(c.id, "failed", now).await?;
         audit(s, now, None, "callback.dial", "refused by policy", c.id).await?;
@@ -165,7 +165,7 @@ async fn dial(s: &Services, from: &str, c: Claimed) -> anyhow::Result<Tick> {
             queue.dialled(c.id, &call_sid).await?;
             queue.attempt(c.id, now, Some(&call_sid), "dialled").await?;
             audit(s, now, Some(&call_sid), "callback.dial", "dialled", c.id).await?;
-            crate::observe::count("caseline_callbacks_dialled_total");
+            crate::ops::metrics::count("caseline_callbacks_dialled_total");
             Ok(Tick::Dialled(c.id))
         }
         Err(e @ ProviderError::NumberRefused(_)) => {

@@ -2,14 +2,16 @@
 //! number to call back, in their language, with their case if they verified. One open
 //! request per number. Staff list, claim and complete them.
 
+pub mod dialer;
+
 use anyhow::Context;
 
+use crate::domain::outbound::{Policy, Purpose, ten_digits};
 use crate::flow::engine::CallerInput;
-use crate::outbound::{Policy, Purpose, ten_digits};
-use crate::prompts::Channel;
 use crate::session::Session;
-use crate::speech::Value;
 use crate::store::{CallbackQueue, Sqlite, Store, on_both};
+use crate::words::prompts::Channel;
+use crate::words::speech::Value;
 
 /// Where a request stands: waiting (`open`), taken by a staff member (`claimed`), being
 /// dialled, put through to the queue (`connected`), or closed: `done`, `unreached`
@@ -139,7 +141,7 @@ pub fn use_caller(session: &mut Session, policy: &Policy) -> &'static str {
 }
 
 /// `callback-enter`: ten digits the caller keyed: `ok`; `refused` for a number the
-/// agency does not call (see [`crate::outbound`]); anything else is a wrong entry.
+/// agency does not call (see [`crate::domain::outbound`]); anything else is a wrong entry.
 pub fn enter(session: &mut Session, input: &CallerInput, policy: &Policy) -> &'static str {
     let keyed = input.digits.trim_end_matches('#');
     let Some(ten) = ten_digits(keyed).filter(|_| keyed.len() == 10) else {
@@ -151,7 +153,7 @@ pub fn enter(session: &mut Session, input: &CallerInput, policy: &Policy) -> &'s
             "ok"
         }
         Err(refusal) => {
-            crate::observe::count_refused_number("callback", refusal.label());
+            crate::ops::metrics::count_refused_number("callback", refusal.label());
             "refused"
         }
     }
@@ -159,7 +161,7 @@ pub fn enter(session: &mut Session, input: &CallerInput, policy: &Policy) -> &'s
 
 /// `request-callback`: stores the request: `ok`; `already-open` when that number has
 /// one waiting; `limit` when this call already left one for another number or the
-/// number was asked for [`crate::outbound::CALLBACKS_PER_NUMBER_A_DAY`] times today; `refused` when the
+/// number was asked for [`crate::domain::outbound::CALLBACKS_PER_NUMBER_A_DAY`] times today; `refused` when the
 /// policy no longer lets the agency call it.
 pub async fn request(
     store: &Store,
@@ -173,7 +175,7 @@ pub async fn request(
         .clone()
         .context("request-callback ran before a number was chosen")?;
     if let Err(refusal) = policy.check(&number, Purpose::Callback, session.dialled.as_deref()) {
-        crate::observe::count_refused_number("callback", refusal.label());
+        crate::ops::metrics::count_refused_number("callback", refusal.label());
         return Ok("refused");
     }
     let case = session.case.as_ref().filter(|_| session.verified);
@@ -196,7 +198,7 @@ pub async fn request(
     Ok(match added {
         Added::Created => {
             tracing::info!(number = %mask(&number), "callback requested");
-            crate::observe::count("caseline_callbacks_requested_total");
+            crate::ops::metrics::count("caseline_callbacks_requested_total");
             session.callback_left = true;
             session.callback_requested = false;
             "ok"
@@ -204,7 +206,7 @@ pub async fn request(
         Added::AlreadyOpen => "already-open",
         Added::Limit => {
             tracing::info!(number = %mask(&number), "a callback request over the limits");
-            crate::observe::count_refused_number("callback", "limit");
+            crate::ops::metrics::count_refused_number("callback", "limit");
             "limit"
         }
     })
@@ -245,7 +247,7 @@ const COLUMNS: &str = "id, number, lang, channel, call_sid, case_number, role, s
 impl CallbackQueue<'_> {
     /// Stores a request unless a limit stands in the way, in one transaction, so two
     /// servers (or two deliveries of one webhook) agree: one open request a call, one
-    /// open request a number, at most [`crate::outbound::CALLBACKS_PER_NUMBER_A_DAY`] requests a number
+    /// open request a number, at most [`crate::domain::outbound::CALLBACKS_PER_NUMBER_A_DAY`] requests a number
     /// a day (counted only for requests stored).
     pub async fn add(&self, c: &NewCallback<'_>) -> anyhow::Result<Added> {
         let open_for_call = format!(
@@ -291,7 +293,7 @@ impl CallbackQueue<'_> {
                         let counted: Option<i64> = sqlx::query_scalar(count)
                             .bind(c.number)
                             .bind(c.day)
-                            .bind(crate::outbound::CALLBACKS_PER_NUMBER_A_DAY)
+                            .bind(crate::domain::outbound::CALLBACKS_PER_NUMBER_A_DAY)
                             .fetch_optional(&mut *tx)
                             .await
                             .context("Failed to count the number's callback requests")?;

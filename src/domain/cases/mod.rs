@@ -1,5 +1,5 @@
 //! The case database: the agency's nightly extract in ([`import`]), case status and
-//! payments out ([`db`], read back by [`crate::readback`]).
+//! payments out ([`db`], read back by [`crate::domain::readback`]).
 
 pub mod db;
 pub mod import;

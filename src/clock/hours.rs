@@ -70,13 +70,13 @@ impl Hours {
 
     /// The holiday's name when `now` falls on one, in `lang` when the file gives it
     /// (`name | nombre`), else as written.
-    pub fn holiday(&self, now: DateTime<Utc>, lang: crate::prompts::Lang) -> Option<&str> {
+    pub fn holiday(&self, now: DateTime<Utc>, lang: crate::words::prompts::Lang) -> Option<&str> {
         let day = now.with_timezone(&self.tz).date_naive();
         let name = self.holidays.get(&day)?;
         let (en, es) = name.split_once('|').unwrap_or((name, name));
         Some(match lang {
-            crate::prompts::Lang::En => en.trim(),
-            crate::prompts::Lang::Es => es.trim(),
+            crate::words::prompts::Lang::En => en.trim(),
+            crate::words::prompts::Lang::Es => es.trim(),
         })
     }
 
@@ -285,11 +285,11 @@ mod tests {
         let now = utc(2026, 11, 26, 18, 0);
         assert!(!h.is_open(now));
         assert_eq!(
-            h.holiday(now, crate::prompts::Lang::En),
+            h.holiday(now, crate::words::prompts::Lang::En),
             Some("Thanksgiving Day")
         );
         assert_eq!(
-            h.holiday(now, crate::prompts::Lang::Es),
+            h.holiday(now, crate::words::prompts::Lang::Es),
             Some("Thanksgiving Day"),
             "no Spanish name given: as written"
         );
@@ -322,11 +322,11 @@ mod tests {
         let h = Hours::new(chrono_tz::America::Los_Angeles, DEFAULT_HOURS, days).unwrap();
         let noon = christmas.and_hms_opt(20, 0, 0).unwrap().and_utc();
         assert_eq!(
-            h.holiday(noon, crate::prompts::Lang::En),
+            h.holiday(noon, crate::words::prompts::Lang::En),
             Some("Christmas Day")
         );
         assert_eq!(
-            h.holiday(noon, crate::prompts::Lang::Es),
+            h.holiday(noon, crate::words::prompts::Lang::Es),
             Some("la Navidad")
         );
     }

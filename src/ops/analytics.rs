@@ -16,10 +16,10 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::prompts::Channel;
 use crate::session::Session;
 use crate::state::Services;
 use crate::store::{CallPathRow, Sqlite, Store, on_both};
+use crate::words::prompts::Channel;
 
 /// How a call ended, by the definitions above.
 pub fn outcome(session: &Session) -> &'static str {

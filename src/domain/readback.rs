@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use anyhow::anyhow;
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 
-use crate::cases::{CaseRef, CaseStatus, Role};
+use crate::domain::cases::{CaseRef, CaseStatus, Role};
 use crate::session::Session;
-use crate::speech::Value;
 use crate::store::AuditLine;
+use crate::words::speech::Value;
 
 /// What a readback uses, and nothing else: the store, the agency's time zone, the time.
 pub struct Reading<'a> {

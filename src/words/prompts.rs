@@ -1,7 +1,7 @@
 //! The words the IVR says: one catalog per language in `prompts/<lang>.toml`, each prompt
 //! a short sentence, with a TTY variant under `[tty]` (same id) for text telephones,
 //! which `flows check` requires of every prompt a TTY caller can be sent. Placeholders `{name}` are filled at run time with typed values from
-//! [`crate::speech`], so an analyst can reword a sentence without touching Rust.
+//! [`crate::words::speech`], so an analyst can reword a sentence without touching Rust.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;

@@ -7,7 +7,7 @@ use hmac::{KeyInit, Mac};
 use serde::Serialize;
 
 use crate::config::RetryPolicy;
-use crate::transfer::Context;
+use crate::domain::transfer::Context;
 
 /// The header carrying `sha256=<hex HMAC-SHA256 of the body>`.
 pub const SIGNATURE_HEADER: &str = "X-Caseline-Signature";
@@ -76,11 +76,15 @@ impl ScreenPop {
         tokio::spawn(async move {
             match this.deliver(body).await {
                 Ok(attempts) => {
-                    crate::observe::count_by("caseline_screen_pops_total", "result", "delivered");
+                    crate::ops::metrics::count_by(
+                        "caseline_screen_pops_total",
+                        "result",
+                        "delivered",
+                    );
                     tracing::info!(call_sid, attempts, "screen pop delivered")
                 }
                 Err(e) => {
-                    crate::observe::count_by("caseline_screen_pops_total", "result", "failed");
+                    crate::ops::metrics::count_by("caseline_screen_pops_total", "result", "failed");
                     tracing::warn!(call_sid, error = %e, "screen pop not delivered")
                 }
             }

@@ -1,0 +1,3 @@
+//! The `caseline` commands: what `main` dispatches to.
+
+pub mod demo;

@@ -1,0 +1,6 @@
+//! The provider's vocabulary: TwiML out, its REST API, and the TTY modem on its media
+//! stream.
+
+pub mod provider;
+pub mod tty;
+pub mod twiml;
