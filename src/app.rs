@@ -12,8 +12,10 @@ use axum::Router;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
+use crate::call::Line;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::domain::callbacks::dialer::Dialer;
 use crate::flow::Flow;
 use crate::http::webhook;
 use crate::state::Keys;
@@ -81,13 +83,11 @@ impl Services {
             settings.provider_timeout,
         )?;
         let outbound = outbound_policy(&settings);
-        Ok(Services {
+        let line = Line {
             outbound,
-            health: Default::default(),
             waiting: Default::default(),
-            diagrams: Default::default(),
-            streams: Default::default(),
-            provider,
+            texts: provider.texts(),
+            recordings: provider.recordings(),
             screen_pop,
             blind,
             hasher,
@@ -97,8 +97,29 @@ impl Services {
             flow,
             catalog,
             clock,
+        };
+        Ok(Services {
+            line: Arc::new(line),
+            health: Default::default(),
+            diagrams: Default::default(),
+            streams: Default::default(),
+            provider,
             keys,
         })
+    }
+
+    /// The dialer's parts: the queue, the settings, the clock, the policy, the queue's
+    /// news, and the provider handle that places calls.
+    pub fn dialer(&self) -> Dialer<'_> {
+        let l = &self.line;
+        Dialer {
+            store: &l.store,
+            settings: &l.settings,
+            clock: l.clock.as_ref(),
+            outbound: &l.outbound,
+            waiting: &l.waiting,
+            dialing: self.provider.dialing(),
+        }
     }
 }
 
@@ -144,9 +165,7 @@ pub fn load_flows(settings: &Settings) -> anyhow::Result<(Catalog, Flow)> {
 /// The flow entries the server jumps to: a call on each line, and each place a staff
 /// member can send a caller (`flows check` refuses flows without them).
 fn required_entries() -> Vec<String> {
-    let staff = crate::staff::calls::ENTRIES
-        .iter()
-        .map(|e| format!("staff-{e}"));
+    let staff = crate::call::ENTRIES.iter().map(|e| format!("staff-{e}"));
     ["voice", "tty"]
         .map(String::from)
         .into_iter()
@@ -169,7 +188,7 @@ pub fn router(state: AppState) -> Router {
 async fn healthz(
     axum::extract::State(s): axum::extract::State<AppState>,
 ) -> (axum::http::StatusCode, &'static str) {
-    if s.health.check(|| s.store.ping()).await {
+    if s.health.check(|| s.line.store.ping()).await {
         (axum::http::StatusCode::OK, "ok")
     } else {
         (
@@ -208,7 +227,7 @@ impl Application {
         let listen = settings.listen;
         let metrics = settings.metrics_listen;
         let state = Arc::new(Services::serving(settings, store, clock)?);
-        crate::domain::verify::check_key(&state.store, &state.blind).await?;
+        crate::domain::verify::check_key(&state.line.store, &state.line.blind).await?;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("Failed to listen on {listen}"))?;
@@ -264,7 +283,7 @@ impl Application {
         let metrics = self
             .metrics
             .map(|l| tokio::spawn(crate::ops::metrics::serve(l)));
-        let settings = &self.state.settings;
+        let settings = &self.state.line.settings;
         let options = crate::http::server::Options {
             header_timeout: settings.header_timeout,
             idle_timeout: settings.idle_timeout,
@@ -281,7 +300,7 @@ impl Application {
         }
         // Saves that answered before their commit are still queued: commit them, so a
         // restart finds every call where its caller last heard it.
-        self.state.store.close().await;
+        self.state.line.store.close().await;
         Ok(())
     }
 }
@@ -290,14 +309,14 @@ impl Application {
 /// configured. It runs beside the webhooks and never holds them up; its errors are
 /// logged and the next tick tries again.
 async fn run_dialer(state: AppState) {
-    if state.settings.dialer.from.is_none() {
+    if state.line.settings.dialer.from.is_none() {
         return;
     }
-    let mut tick = tokio::time::interval(state.settings.dialer.tick);
+    let mut tick = tokio::time::interval(state.line.settings.dialer.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match crate::domain::callbacks::dialer::tick(&state).await {
+        match crate::domain::callbacks::dialer::tick(&state.dialer()).await {
             Ok(crate::domain::callbacks::dialer::Tick::Dialled(id)) => {
                 tracing::info!(request = id, "callback dialled")
             }
@@ -312,30 +331,32 @@ async fn sweep_sessions(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
-        match state.store.sessions().expire(state.now()).await {
+        match state.line.store.sessions().expire(state.line.now()).await {
             Ok(n) if n > 0 => tracing::info!(expired = n, "expired old call sessions"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "session sweep failed"),
         }
-        let keep = i64::from(state.settings.analytics_days) * 86_400;
-        if let Err(e) = crate::ops::analytics::forget_before(&state.store, state.now() - keep).await
+        let keep = i64::from(state.line.settings.analytics_days) * 86_400;
+        if let Err(e) =
+            crate::ops::analytics::forget_before(&state.line.store, state.line.now() - keep).await
         {
             tracing::warn!(error = %format!("{e:#}"), "call path sweep failed");
         }
-        let day_ago = state.now() - crate::store::SESSION_KEEP_SECS;
-        if let Err(e) = state.store.staff().expire_handoffs(day_ago).await {
+        let day_ago = state.line.now() - crate::store::SESSION_KEEP_SECS;
+        if let Err(e) = state.line.store.staff().expire_handoffs(day_ago).await {
             tracing::warn!(error = %format!("{e:#}"), "hand-off sweep failed");
         }
         let staff_window = crate::staff::LOCK_SECS.max(crate::staff::ADDRESS_WINDOW_SECS);
         let counts = [
             (crate::store::Guard::StaffName, staff_window),
-            (crate::store::Guard::Ssn, state.lockout.window_secs),
+            (crate::store::Guard::Ssn, state.line.lockout.window_secs),
         ];
         for (guard, window) in counts {
             if let Err(e) = state
+                .line
                 .store
                 .attempts()
-                .sweep(guard, state.now(), window)
+                .sweep(guard, state.line.now(), window)
                 .await
             {
                 tracing::warn!(error = %format!("{e:#}"), "attempt count sweep failed");

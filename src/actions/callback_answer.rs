@@ -13,7 +13,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { s, arg, session, .. }: Act<'_>) -> Outcome {
+pub async fn run(Act { store, settings, now, arg, session, .. }: Act<'_>) -> Outcome {
     let id = session
         .callback_request
         .ok_or_else(|| anyhow::anyhow!("callback-answer in a call that is not a callback"))?;
@@ -22,6 +22,7 @@ pub async fn run(Act { s, arg, session, .. }: Act<'_>) -> Outcome {
         Some("later") => "later",
         _ => "cancelled",
     };
-    crate::domain::callbacks::dialer::chosen(s, id, session.call_sid.as_str(), choice).await?;
+    let (sid, now) = (session.call_sid.as_str(), now.timestamp());
+    crate::domain::callbacks::dialer::chosen(store, &settings.dialer, now, id, sid, choice).await?;
     Ok(None)
 }

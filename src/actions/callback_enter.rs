@@ -13,9 +13,9 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { s, input, session, .. }: Act<'_>) -> Outcome {
+pub async fn run(Act { outbound, input, session, .. }: Act<'_>) -> Outcome {
     let outcome = match input {
-        Some(i) => callbacks::enter(session, i, &s.outbound),
+        Some(i) => callbacks::enter(session, i, outbound),
         None => "nomatch",
     };
     Ok(Some(outcome.to_string()))

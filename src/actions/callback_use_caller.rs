@@ -15,6 +15,6 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
-    Ok(Some(callbacks::use_caller(session, &s.outbound).to_string()))
+pub async fn run(Act { outbound, session, .. }: Act<'_>) -> Outcome {
+    Ok(Some(callbacks::use_caller(session, outbound).to_string()))
 }

@@ -12,9 +12,9 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
+pub async fn run(Act { store, session, .. }: Act<'_>) -> Outcome {
     Ok(Some(
-        crate::domain::requests::list_checks(&s.store, session)
+        crate::domain::requests::list_checks(store, session)
             .await?
             .to_string(),
     ))

@@ -5,16 +5,37 @@
 //! checks flows against [`SPECS`], and [`run`] dispatches to it. Adding an action is
 //! one new file and one line.
 
-use crate::flow::engine::CallerInput;
+use chrono::{DateTime, Utc};
+
+use crate::config::Settings;
+use crate::domain::outbound::Policy;
+use crate::domain::readback::Reading;
+use crate::domain::verify::Checks;
 use crate::flow::{ActionId, ActionSpec};
 use crate::session::Session;
-use crate::state::Services;
+use crate::store::Store;
+use crate::telephony::input::CallerInput;
+use crate::telephony::provider::{Recordings, Texts};
 use crate::words::speech;
 
-/// What an action is given: the shared state, its `value` from the flow, the caller's
-/// entry (for actions fed by an `<Input>`), and the call's session to change.
+/// What an action is given: the few parts actions use (never the provider client that
+/// moves live calls, nor the signing keys), its `value` from the flow, the caller's
+/// entry (for actions fed by an `<Input>`), and the call's session to change. Each
+/// action takes apart only the fields it uses, so its first line says what it touches.
 pub struct Act<'a> {
-    pub s: &'a Services,
+    pub store: &'a Store,
+    pub settings: &'a Settings,
+    /// Which numbers may be called back or texted.
+    pub outbound: &'a Policy,
+    /// The SSN and PAR ID checks.
+    pub checks: Checks<'a>,
+    /// Reading a case back.
+    pub reading: Reading<'a>,
+    /// Texting a reference number.
+    pub texts: &'a Texts,
+    /// Deleting a recording no request keeps.
+    pub recordings: &'a Recordings,
+    pub now: DateTime<Utc>,
     pub arg: Option<&'a str>,
     pub input: Option<&'a CallerInput>,
     pub session: &'a mut Session,
@@ -40,16 +61,9 @@ macro_rules! registry {
 
         const ORDER: &[Which] = &[$(Which::$file),*];
 
-        /// Runs the action `id` (its place in [`SPECS`]); answers its outcome (`None`
-        /// for actions without outcomes).
-        pub async fn run(
-            s: &Services,
-            id: ActionId,
-            arg: Option<&str>,
-            input: Option<&CallerInput>,
-            session: &mut Session,
-        ) -> anyhow::Result<Option<String>> {
-            let act = Act { s, arg, input, session };
+        /// Runs the action `id` (its place in [`SPECS`]) with what it is handed;
+        /// answers its outcome (`None` for actions without outcomes).
+        pub async fn run(id: ActionId, act: Act<'_>) -> anyhow::Result<Option<String>> {
             match ORDER.get(usize::from(id.0)) {
                 $(Some(Which::$file) => $file::run(act).await,)*
                 None => anyhow::bail!("no action number {}", id.0),

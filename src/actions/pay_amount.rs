@@ -12,7 +12,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { s, arg, session, .. }: Act<'_>) -> Outcome {
-    let outcome = crate::domain::pay::choose_amount(&s.store, &s.settings.pay, session, arg, "").await?;
+pub async fn run(Act { store, settings, arg, session, .. }: Act<'_>) -> Outcome {
+    let outcome = crate::domain::pay::choose_amount(store, &settings.pay, session, arg, "").await?;
     Ok(Some(outcome.to_string()))
 }

@@ -13,7 +13,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
-    let outcome = crate::domain::pay::begin(&s.store, &s.settings.pay, session).await?;
+pub async fn run(Act { store, settings, session, .. }: Act<'_>) -> Outcome {
+    let outcome = crate::domain::pay::begin(store, &settings.pay, session).await?;
     Ok(Some(outcome.to_string()))
 }

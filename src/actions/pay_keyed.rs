@@ -12,10 +12,10 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { s, input, session, .. }: Act<'_>) -> Outcome {
+pub async fn run(Act { store, settings, input, session, .. }: Act<'_>) -> Outcome {
     // Keys only: an amount is never taken from speech.
     let keys = input.map(|i| i.digits.as_str()).unwrap_or("");
     let outcome =
-        crate::domain::pay::choose_amount(&s.store, &s.settings.pay, session, None, keys).await?;
+        crate::domain::pay::choose_amount(store, &settings.pay, session, None, keys).await?;
     Ok(Some(outcome.to_string()))
 }

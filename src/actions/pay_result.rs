@@ -26,6 +26,6 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
-    Ok(Some(crate::domain::pay::result(&s.store, s.now(), session).await?))
+pub async fn run(Act { store, now, session, .. }: Act<'_>) -> Outcome {
+    Ok(Some(crate::domain::pay::result(store, now.timestamp(), session).await?))
 }

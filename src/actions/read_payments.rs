@@ -12,6 +12,6 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
-    Ok(Some(readback::payments(&s.reading(), session).await?.to_string()))
+pub async fn run(Act { reading, session, .. }: Act<'_>) -> Outcome {
+    Ok(Some(readback::payments(&reading, session).await?.to_string()))
 }

@@ -14,7 +14,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &["requests.what.address-change"],
 };
 
-pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
+pub async fn run(Act { store, settings, now, recordings, session, .. }: Act<'_>) -> Outcome {
     let Some(sid) = session.recording_sid.take() else {
         return Ok(Some("no-recording".to_string()));
     };
@@ -22,14 +22,14 @@ pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
         details: None,
         recording_sid: Some(sid.clone()),
     };
-    let tz = s.settings.hours.tz;
+    let tz = settings.hours.tz;
     let outcome =
-        requests::request(&s.store, s.now(), tz, "address-change", extra, session).await?;
+        requests::request(store, now.timestamp(), tz, "address-change", extra, session).await?;
     // Not kept: the open request has its own recording, so this one goes, unless it is
     // that same recording (the provider delivered its callback twice).
     if outcome == "already-open"
-        && !s.store.requests().holds_recording(&sid).await?
-        && let Err(e) = s.provider.delete_recording(&sid).await
+        && !store.requests().holds_recording(&sid).await?
+        && let Err(e) = recordings.delete(&sid).await
     {
         tracing::warn!(error = %e, "a second address recording could not be deleted");
     }

@@ -14,8 +14,8 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
-    let (now, tz) = (s.clock.now(), s.settings.hours.tz);
-    let outcome = callbacks::request(&s.store, &s.outbound, now, tz, session).await?;
+pub async fn run(Act { store, outbound, settings, now, session, .. }: Act<'_>) -> Outcome {
+    let (now, tz) = (now, settings.hours.tz);
+    let outcome = callbacks::request(store, outbound, now, tz, session).await?;
     Ok(Some(outcome.to_string()))
 }

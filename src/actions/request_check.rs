@@ -15,7 +15,7 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &["requests.what.missing-check"],
 };
 
-pub async fn run(Act { s, input, session, .. }: Act<'_>) -> Outcome {
+pub async fn run(Act { store, settings, now, input, session, .. }: Act<'_>) -> Outcome {
     let keyed = super::keyed(input);
     // The list offers 0 for a check that is not in it.
     if keyed == "0" {
@@ -28,8 +28,8 @@ pub async fn run(Act { s, input, session, .. }: Act<'_>) -> Outcome {
         details: Some(details),
         recording_sid: None,
     };
-    let tz = s.settings.hours.tz;
+    let tz = settings.hours.tz;
     let outcome =
-        requests::request(&s.store, s.now(), tz, "missing-check", extra, session).await?;
+        requests::request(store, now.timestamp(), tz, "missing-check", extra, session).await?;
     Ok(Some(outcome.to_string()))
 }

@@ -14,10 +14,10 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &["requests.what.history-this-year", "requests.what.history-last-year", "requests.what.deposit-form"],
 };
 
-pub async fn run(Act { s, arg, session, .. }: Act<'_>) -> Outcome {
+pub async fn run(Act { store, settings, now, arg, session, .. }: Act<'_>) -> Outcome {
     let kind = arg.unwrap_or_default();
-    let tz = s.settings.hours.tz;
+    let tz = settings.hours.tz;
     let extra = requests::Extra::default();
-    let outcome = requests::request(&s.store, s.now(), tz, kind, extra, session).await?;
+    let outcome = requests::request(store, now.timestamp(), tz, kind, extra, session).await?;
     Ok(Some(outcome.to_string()))
 }

@@ -14,9 +14,9 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { s, arg, session, .. }: Act<'_>) -> Outcome {
+pub async fn run(Act { store, settings, arg, session, .. }: Act<'_>) -> Outcome {
     let kind = arg.unwrap_or_default();
-    let tz = s.settings.hours.tz;
-    let open = requests::open_since(&s.store, tz, kind, session).await?;
+    let tz = settings.hours.tz;
+    let open = requests::open_since(store, tz, kind, session).await?;
     Ok(Some(if open { "open" } else { "none" }.to_string()))
 }

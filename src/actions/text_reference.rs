@@ -2,6 +2,7 @@
 //! number the caller is calling from: `sent` or `failed`.
 
 use super::{Act, Outcome};
+use crate::domain::requests::Texting;
 use crate::flow::ActionSpec;
 
 pub const SPEC: ActionSpec = ActionSpec {
@@ -12,7 +13,14 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { s, session, .. }: Act<'_>) -> Outcome {
-    let outcome = crate::domain::requests::text_reference(s, session).await?;
+pub async fn run(Act { store, settings, outbound, texts, now, session, .. }: Act<'_>) -> Outcome {
+    let texting = Texting {
+        store,
+        texts,
+        from: settings.sms_from.as_deref(),
+        policy: outbound,
+        now: now.timestamp(),
+    };
+    let outcome = crate::domain::requests::text_reference(&texting, session).await?;
     Ok(Some(outcome.to_string()))
 }

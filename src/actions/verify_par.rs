@@ -12,8 +12,8 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { s, input, session, .. }: Act<'_>) -> Outcome {
-    let o = verify::check_par(&s.checks(), session, &super::keyed(input)).await?;
+pub async fn run(Act { checks, input, session, .. }: Act<'_>) -> Outcome {
+    let o = verify::check_par(&checks, session, &super::keyed(input)).await?;
     session.verify_outcome = Some(o.to_string());
     crate::ops::metrics::count_by("caseline_verifications_total", "outcome", o);
     if o == "locked" {

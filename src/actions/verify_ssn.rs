@@ -12,8 +12,8 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { s, input, session, .. }: Act<'_>) -> Outcome {
-    let o = verify::check_ssn(&s.checks(), session, &super::keyed(input)).await?;
+pub async fn run(Act { checks, input, session, .. }: Act<'_>) -> Outcome {
+    let o = verify::check_ssn(&checks, session, &super::keyed(input)).await?;
     if o == "locked" {
         crate::ops::metrics::count("caseline_lockouts_total");
         crate::ops::metrics::count_by("caseline_verifications_total", "outcome", "locked");

@@ -5,14 +5,14 @@
 //! request); a machine gets a short message with no personal data.
 
 use super::{CallError, Params, call_sid, finish};
+use crate::call::Line;
 use crate::flow::engine;
 use crate::session::Session;
-use crate::state::Services;
 use crate::telephony::twiml::{Element, Response};
 use crate::words::prompts::{Channel, Lang};
 
 /// `POST /voice/callback/answer?request=N`.
-pub async fn answer(s: &Services, p: &Params, request: Option<i64>) -> Result<Response, CallError> {
+pub async fn answer(s: &Line, p: &Params, request: Option<i64>) -> Result<Response, CallError> {
     let sid = call_sid(p)?;
     let id = request
         .ok_or_else(|| CallError::new(anyhow::anyhow!("a callback answer without its request")))?;
@@ -29,7 +29,15 @@ pub async fn answer(s: &Services, p: &Params, request: Option<i64>) -> Result<Re
     };
     let answered_by = p.get("AnsweredBy").unwrap_or("unknown");
     if answered_by.starts_with("machine") || answered_by == "fax" {
-        crate::domain::callbacks::dialer::not_reached(s, id, Some(sid.as_str()), "machine").await?;
+        crate::domain::callbacks::dialer::not_reached(
+            &s.store,
+            &s.settings.dialer,
+            s.now(),
+            id,
+            Some(sid.as_str()),
+            "machine",
+        )
+        .await?;
         let mut r = Response::new();
         r.verbs
             .extend(super::say(s, "callee.machine", lang, channel));
@@ -56,7 +64,7 @@ pub async fn answer(s: &Services, p: &Params, request: Option<i64>) -> Result<Re
 /// `POST /voice/callback/status?request=N`: the callback call ended. Not answered,
 /// busy or failed is an attempt that reached no one; answered by a person who chose
 /// nothing, too.
-pub async fn status(s: &Services, p: &Params, request: Option<i64>) -> Result<Response, CallError> {
+pub async fn status(s: &Line, p: &Params, request: Option<i64>) -> Result<Response, CallError> {
     let sid = call_sid(p)?;
     let result = match p.get("CallStatus").unwrap_or("") {
         r @ ("no-answer" | "busy" | "failed" | "canceled") => r,
@@ -74,8 +82,15 @@ pub async fn status(s: &Services, p: &Params, request: Option<i64>) -> Result<Re
             // Put through to the queue, and the call is over: the request is done.
             s.store.callback_queue().close(id, "done", s.now()).await?;
         } else {
-            crate::domain::callbacks::dialer::not_reached(s, id, Some(sid.as_str()), result)
-                .await?;
+            crate::domain::callbacks::dialer::not_reached(
+                &s.store,
+                &s.settings.dialer,
+                s.now(),
+                id,
+                Some(sid.as_str()),
+                result,
+            )
+            .await?;
         }
     }
     s.store.sessions().end(&sid, "completed", s.now()).await?;

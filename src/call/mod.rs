@@ -1,19 +1,25 @@
-//! What each webhook does, as plain functions over [`Services`]: find or start the
+//! What each webhook does, as plain functions over the [`Line`]: find or start the
 //! call's session, let the flow engine answer, save the session. No HTTP here; errors
 //! come back as [`CallError`], which the HTTP layer turns into a spoken apology.
 
 pub mod callee;
+mod line;
 pub mod queue;
 mod runtime;
 pub mod tty;
 
 use tracing::Span;
 
-use crate::flow::engine::{self, CallerInput};
+use crate::flow::engine;
 use crate::session::{CallSid, Session};
-use crate::state::Services;
+use crate::telephony::input::CallerInput;
 use crate::telephony::twiml::{Element, Response};
 use crate::words::prompts::{Channel, Fill, Lang};
+pub use line::Line;
+
+/// The IVR entries a staff member can send a caller to (the flow entries
+/// `staff-{entry}`).
+pub const ENTRIES: &[&str] = &["verify", "payments", "case-status", "main-menu", "spanish"];
 
 /// What a webhook brings: its POST parameters, and the turn its URL names.
 #[derive(Debug, Clone, Default)]
@@ -83,7 +89,7 @@ fn call_sid(p: &Params) -> Result<CallSid, CallError> {
         .ok_or_else(|| CallError::new(anyhow::anyhow!("missing or malformed CallSid")))
 }
 
-fn channel_for(s: &Services, p: &Params) -> Channel {
+fn channel_for(s: &Line, p: &Params) -> Channel {
     let to = p.get("To").or_else(|| p.get("Called")).unwrap_or("");
     if s.settings.tty_numbers.iter().any(|n| n == to) {
         Channel::Tty
@@ -122,7 +128,7 @@ pub fn caller_input(p: &Params) -> CallerInput {
 
 /// Loads the call's session, or starts one when it is unknown or has expired (a call
 /// that outlived its session continues from the step it asked for).
-pub(crate) async fn session_for(s: &Services, p: &Params) -> Result<Session, CallError> {
+pub(crate) async fn session_for(s: &Line, p: &Params) -> Result<Session, CallError> {
     let sid = call_sid(p)?;
     let now = s.now();
     Span::current().record("call_sid", sid.as_str());
@@ -143,7 +149,7 @@ pub(crate) async fn session_for(s: &Services, p: &Params) -> Result<Session, Cal
 
 /// The session as a webhook found it, kept only where the store can save a change of
 /// position without waiting for its commit ([`crate::store::Store::save_position`]).
-fn snapshot(s: &Services, session: &Session) -> Option<Session> {
+fn snapshot(s: &Line, session: &Session) -> Option<Session> {
     s.store.sessions().writes_behind().then(|| session.clone())
 }
 
@@ -151,7 +157,7 @@ fn snapshot(s: &Services, session: &Session) -> Option<Session> {
 /// caller's position changed, the save may answer before its commit. A call's first
 /// save counts it as active: a call is counted when it is answered, and once.
 async fn finish(
-    s: &Services,
+    s: &Line,
     mut session: Session,
     before: Option<Session>,
     response: Response,
@@ -183,7 +189,7 @@ async fn finish(
 }
 
 /// `POST /voice/incoming`: a new call.
-pub async fn incoming(s: &Services, p: &Params) -> Result<Response, CallError> {
+pub async fn incoming(s: &Line, p: &Params) -> Result<Response, CallError> {
     let sid = call_sid(p)?;
     Span::current().record("call_sid", sid.as_str());
     let mut session = Session::new(sid, channel_for(s, p), s.now());
@@ -227,13 +233,13 @@ fn transfer_result(p: &Params) -> Option<String> {
 }
 
 /// `POST /voice/step/{name}`: a redirect to a step, or the end of a transfer.
-pub async fn step(s: &Services, p: &Params, name: &str) -> Result<Response, CallError> {
+pub async fn step(s: &Line, p: &Params, name: &str) -> Result<Response, CallError> {
     step_from(s, p, name, false).await
 }
 
 /// A step the TTY stream runs for its call (never sent back onto a stream).
 pub(crate) async fn step_on_stream(
-    s: &Services,
+    s: &Line,
     p: &Params,
     name: &str,
 ) -> Result<Response, CallError> {
@@ -241,7 +247,7 @@ pub(crate) async fn step_on_stream(
 }
 
 async fn step_from(
-    s: &Services,
+    s: &Line,
     p: &Params,
     name: &str,
     on_stream: bool,
@@ -276,7 +282,7 @@ async fn step_from(
 /// card) goes into the session if `id` names the call's last `<Pay>`, and the flow's
 /// result step says what happened.
 pub async fn paid(
-    s: &Services,
+    s: &Line,
     p: &Params,
     name: &str,
     pay_id: Option<&str>,
@@ -297,7 +303,7 @@ pub async fn paid(
 /// if the caller said something. A recording of no length is none, and is deleted at
 /// the provider (in the background: the caller does not wait for it), unless a request
 /// holds it (a repeated or stray callback must not take a kept recording away).
-async fn recording_sid(s: &Services, p: &Params) -> Option<String> {
+async fn recording_sid(s: &Line, p: &Params) -> Option<String> {
     let sid = p.get("RecordingSid")?;
     let ok =
         sid.len() == 34 && sid.starts_with("RE") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
@@ -319,9 +325,9 @@ async fn recording_sid(s: &Services, p: &Params) -> Option<String> {
                 return None;
             }
         }
-        let (provider, sid) = (s.provider.clone(), sid.to_string());
+        let (recordings, sid) = (s.recordings.clone(), sid.to_string());
         tokio::spawn(async move {
-            if let Err(e) = provider.delete_recording(&sid).await {
+            if let Err(e) = recordings.delete(&sid).await {
                 tracing::warn!(error = %e, "an empty recording could not be deleted");
             }
         });
@@ -335,12 +341,12 @@ async fn recording_sid(s: &Services, p: &Params) -> Option<String> {
 /// goes back to) is read from its own row, named by the URL, and kept in the session
 /// from here on, in the call's own order.
 pub async fn staff_entry(
-    s: &Services,
+    s: &Line,
     p: &Params,
     entry: &str,
     handoff: Option<i64>,
 ) -> Result<Response, CallError> {
-    if !crate::staff::calls::ENTRIES.contains(&entry) {
+    if !ENTRIES.contains(&entry) {
         return Err(CallError::new(anyhow::anyhow!("unknown staff entry")));
     }
     let mut session = session_for(s, p).await?;
@@ -370,7 +376,7 @@ pub async fn staff_entry(
 /// provider retry, or a crash between the commit and the answer): it gets the same
 /// answer, rather than a second run of its action against a session that has moved on
 /// (a verified caller would otherwise hear "we couldn't confirm that").
-pub async fn input(s: &Services, p: &Params, name: &str) -> Result<Response, CallError> {
+pub async fn input(s: &Line, p: &Params, name: &str) -> Result<Response, CallError> {
     let mut session = session_for(s, p).await?;
     if let Some(replay) = &session.replay
         && replay.step == name
@@ -398,13 +404,13 @@ pub async fn input(s: &Services, p: &Params, name: &str) -> Result<Response, Cal
 
 /// `POST /voice/recover?attempt=N`: after an apology, try the call's recovery entry
 /// (the main menu) once; a second failure ends the call politely.
-pub async fn recover(s: &Services, p: &Params, attempt: u32) -> Result<Response, CallError> {
+pub async fn recover(s: &Line, p: &Params, attempt: u32) -> Result<Response, CallError> {
     recover_from(s, p, attempt, false).await
 }
 
 /// The recovery the TTY stream runs for its call.
 pub(crate) async fn recover_on_stream(
-    s: &Services,
+    s: &Line,
     p: &Params,
     attempt: u32,
 ) -> Result<Response, CallError> {
@@ -412,7 +418,7 @@ pub(crate) async fn recover_on_stream(
 }
 
 async fn recover_from(
-    s: &Services,
+    s: &Line,
     p: &Params,
     attempt: u32,
     on_stream: bool,
@@ -452,7 +458,7 @@ async fn recover_from(
 }
 
 /// `POST /voice/status`: the provider reports the call's end.
-pub async fn status(s: &Services, p: &Params) -> Result<Response, CallError> {
+pub async fn status(s: &Line, p: &Params) -> Result<Response, CallError> {
     let sid = call_sid(p)?;
     Span::current().record("call_sid", sid.as_str());
     let status = p.get("CallStatus").unwrap_or("");
@@ -469,7 +475,7 @@ pub async fn status(s: &Services, p: &Params) -> Result<Response, CallError> {
 /// the row is kept once (a second insert adds nothing) and the call counted out once
 /// (only the end that finds the session live).
 pub(crate) async fn end_call(
-    s: &Services,
+    s: &Line,
     sid: &CallSid,
     status: &str,
     caller: Option<&str>,
@@ -477,7 +483,7 @@ pub(crate) async fn end_call(
     // The call's path, for the analytics, before its session ends.
     if let Some(session) = s.store.sessions().load(sid, s.now(), None).await? {
         let caller = caller.or(session.caller.as_deref());
-        crate::ops::analytics::record(s, &session, caller).await?;
+        crate::ops::analytics::record(&s.store, &s.blind, s.now(), &session, caller).await?;
     }
     // Counted out once: a repeated callback, or one for a call this line never
     // answered, ends nothing.
@@ -487,7 +493,7 @@ pub(crate) async fn end_call(
     Ok(())
 }
 
-struct Phones<'a>(&'a Services);
+struct Phones<'a>(&'a Line);
 
 impl Fill for Phones<'_> {
     fn fill(&self, name: &str, lang: Lang, channel: Channel) -> Option<String> {
@@ -495,14 +501,14 @@ impl Fill for Phones<'_> {
     }
 }
 
-fn say(s: &Services, id: &str, lang: Lang, channel: Channel) -> Option<Element> {
+fn say(s: &Line, id: &str, lang: Lang, channel: Channel) -> Option<Element> {
     engine::say_element(s, id, lang, channel, &Phones(s))
 }
 
 /// The answer to a failed webhook: an apology in the caller's language (both when
 /// unknown) and a way forward: one more try at the main menu, or after that the
 /// office's number and a goodbye. Never redirects twice, so it cannot loop.
-pub fn apology(s: &Services, err: &CallError) -> Response {
+pub fn apology(s: &Line, err: &CallError) -> Response {
     let langs: Vec<Lang> = err.lang.map_or(Lang::ALL.to_vec(), |l| vec![l]);
     let mut r = Response::new();
     if err.attempt == 0 {
@@ -519,13 +525,13 @@ pub fn apology(s: &Services, err: &CallError) -> Response {
 
 /// `POST /voice/fallback`: the provider could not reach us or got no answer. Touches
 /// nothing that could be down (no database): apologise, give the number, hang up.
-pub fn fallback(s: &Services, p: &Params) -> Response {
+pub fn fallback(s: &Line, p: &Params) -> Response {
     let mut r = Response::new();
     goodbye(s, &Lang::ALL, channel_for(s, p), &mut r);
     r
 }
 
-fn goodbye(s: &Services, langs: &[Lang], channel: Channel, r: &mut Response) {
+fn goodbye(s: &Line, langs: &[Lang], channel: Channel, r: &mut Response) {
     for &lang in langs {
         r.verbs.extend(say(s, "error.goodbye", lang, channel));
     }

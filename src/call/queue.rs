@@ -4,10 +4,10 @@
 //! place in line and the expected wait, offers a callback instead (1 leaves the queue),
 //! then holds with music or silence. Keys work throughout: the round is one `<Gather>`.
 
+use crate::call::Line;
 use crate::call::{CallError, Params};
 use crate::flow::engine;
 use crate::session::Session;
-use crate::state::Services;
 use crate::telephony::twiml::{Element, Response};
 use crate::words::prompts::{Channel, Fill, Lang};
 
@@ -19,7 +19,7 @@ const SESSION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
 const HOLD_SECS: u32 = 45;
 
 struct QueueValues<'a> {
-    s: &'a Services,
+    s: &'a Line,
     position: u32,
     wait_minutes: u32,
 }
@@ -63,7 +63,7 @@ fn number(p: &Params, name: &str) -> u32 {
 }
 
 /// `POST /voice/queue/wait`: one round of announcements and hold.
-pub async fn wait(s: &Services, p: &Params) -> Response {
+pub async fn wait(s: &Line, p: &Params) -> Response {
     // Without the session (database trouble) the caller still hears the queue, in both
     // languages: the wait must never fail.
     let session = match tokio::time::timeout(SESSION_DEADLINE, crate::call::session_for(s, p)).await
@@ -142,7 +142,7 @@ pub async fn wait(s: &Services, p: &Params) -> Response {
 /// `POST /voice/queue/choice`: a key pressed while waiting. 1 leaves the queue for a
 /// callback (the `<Enqueue>` action then runs the flow's callback steps); anything else
 /// keeps the caller's place.
-pub async fn choice(s: &Services, p: &Params) -> Result<Response, CallError> {
+pub async fn choice(s: &Line, p: &Params) -> Result<Response, CallError> {
     let mut session = crate::call::session_for(s, p).await?;
     let lang = session.lang.unwrap_or(Lang::En);
     let mut r = Response::new();
@@ -170,7 +170,7 @@ pub async fn choice(s: &Services, p: &Params) -> Result<Response, CallError> {
     Ok(r)
 }
 
-async fn save(s: &Services, session: &Session) -> Result<(), CallError> {
+async fn save(s: &Line, session: &Session) -> Result<(), CallError> {
     s.store
         .sessions()
         .save(session, s.now())

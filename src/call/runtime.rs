@@ -1,16 +1,17 @@
-//! The flow engine's [`Runtime`] over the shared [`Services`]: the URLs, voices,
+//! The flow engine's [`Runtime`] over the shared [`Line`]: the URLs, voices,
 //! values, conditions, actions and hand-offs the engine asks for while it walks a call.
 
+use crate::call::Line;
 use crate::config::Settings;
 use crate::domain::outbound::Purpose;
-use crate::flow::engine::{CallerInput, Runtime};
+use crate::flow::engine::Runtime;
 use crate::flow::{ActionId, Condition, Flow};
 use crate::session::Session;
-use crate::state::Services;
+use crate::telephony::input::CallerInput;
 use crate::words::prompts::{Catalog, Channel, Lang};
 use crate::words::speech;
 
-impl Runtime for Services {
+impl Runtime for Line {
     fn flow(&self) -> &Flow {
         &self.flow
     }
@@ -97,7 +98,20 @@ impl Runtime for Services {
         input: Option<&CallerInput>,
         session: &mut Session,
     ) -> anyhow::Result<Option<String>> {
-        crate::actions::run(self, action, arg, input, session).await
+        let act = crate::actions::Act {
+            store: &self.store,
+            settings: &self.settings,
+            outbound: &self.outbound,
+            checks: self.checks(),
+            reading: self.reading(),
+            texts: &self.texts,
+            recordings: &self.recordings,
+            now: self.clock.now(),
+            arg,
+            input,
+            session,
+        };
+        crate::actions::run(action, act).await
     }
 
     async fn representative(

@@ -22,7 +22,9 @@ use serde::Deserialize;
 use super::{CallError, Params, finish, session_for, snapshot};
 use crate::flow::engine;
 use crate::session::{CallSid, STREAM_FAILURES, Session};
-use crate::state::AppState;
+use std::sync::Arc;
+
+use crate::call::Line;
 use crate::telephony::tty::modem::{Demodulator, Modulator, SAMPLE_RATE};
 use crate::telephony::twiml::{Element, Response};
 use crate::words::prompts::Channel;
@@ -78,7 +80,7 @@ pub fn new_token() -> String {
 /// started, or dropped) is connected again, and the call carries on where it was.
 /// After [`STREAM_FAILURES`] such closes the call leaves the stream for a person, so a
 /// caller whose stream cannot be opened does not wait in silence for ever.
-pub async fn after(s: &crate::state::Services, p: &Params) -> Result<Response, CallError> {
+pub async fn after(s: &crate::call::Line, p: &Params) -> Result<Response, CallError> {
     let mut session = session_for(s, p).await?;
     let response = match session.tty_handoff.take() {
         Some(xml) => crate::telephony::twiml::parse(&xml)
@@ -104,10 +106,7 @@ pub async fn after(s: &crate::state::Services, p: &Params) -> Result<Response, C
 
 /// Where a call whose stream keeps failing goes: a person (the flow's `representative`
 /// step), or, in flows without one, on from its step as `text` mode answers it.
-async fn leave_stream(
-    s: &crate::state::Services,
-    session: &mut Session,
-) -> Result<Response, CallError> {
+async fn leave_stream(s: &crate::call::Line, session: &mut Session) -> Result<Response, CallError> {
     let resume = session.tty_resume.take().or(session.awaiting.clone());
     let step = if s.flow.find(PERSON).is_some() {
         Some(PERSON.to_string())
@@ -127,14 +126,14 @@ const PERSON: &str = "representative";
 /// Whether the provider's request for a step of this call belongs on the TTY stream: a
 /// TTY call in `baudot` mode, after a queue or a dial ended (the caller reads), unless
 /// its stream has failed too often.
-pub fn reads(s: &crate::state::Services, session: &Session) -> bool {
+pub fn reads(s: &crate::call::Line, session: &Session) -> bool {
     s.settings.tty_mode == crate::config::TtyMode::Baudot
         && session.channel == Channel::Tty
         && session.stream_failures < STREAM_FAILURES
 }
 
 /// Sends such a call back onto a new stream, which goes on from `step`.
-pub fn back_on_stream(s: &crate::state::Services, session: &mut Session, step: &str) -> Response {
+pub fn back_on_stream(s: &crate::call::Line, session: &mut Session, step: &str) -> Response {
     let token = new_token();
     session.stream_token = Some(token.clone());
     session.tty_resume = Some(step.to_string());
@@ -260,7 +259,7 @@ enum Then {
 
 /// One TTY call on one stream.
 pub struct TtyCall {
-    s: AppState,
+    s: Arc<Line>,
     call_sid: String,
     stream_sid: String,
     modulator: Modulator,
@@ -273,7 +272,7 @@ impl TtyCall {
     /// A stream's `start`: its token must be the one its call was given. Answers the
     /// call and its first turn, or `None` (no audio; the socket is closed; the caller
     /// logs the refusal).
-    pub async fn start(s: AppState, start: Start) -> Option<(TtyCall, Vec<Outbound>)> {
+    pub async fn start(s: Arc<Line>, start: Start) -> Option<(TtyCall, Vec<Outbound>)> {
         let sid = CallSid::parse(&start.call_sid)?;
         let token = start.custom_parameters.get("token")?;
         let (resume, awaiting) = {
@@ -716,7 +715,7 @@ fn hang_up() -> Response {
 }
 
 /// The TTY entry for a call answered with the stream: its greeting and first menu.
-async fn entry(s: &crate::state::Services, p: &Params) -> Result<Response, CallError> {
+async fn entry(s: &crate::call::Line, p: &Params) -> Result<Response, CallError> {
     let mut session = session_for(s, p).await?;
     let before = snapshot(s, &session);
     let response = engine::start(s, &mut session, "tty")

@@ -38,58 +38,6 @@ pub const RESULTS: &[&str] = &[
 /// Failed tries in one call before the caller is offered a person instead.
 pub const MAX_TRIES: u32 = 2;
 
-/// The `<Prompt>`s inside `<Pay>`: (`for`, `errorType`, `attempt`, prompt id). Each is
-/// said in the caller's language; the ids are in the prompt catalogs.
-pub const PROMPTS: &[(&str, Option<&str>, Option<&str>, &str)] = &[
-    ("payment-card-number", None, Some("1"), "pay.card.number"),
-    (
-        "payment-card-number",
-        None,
-        Some("2 3"),
-        "pay.card.number.again",
-    ),
-    (
-        "payment-card-number",
-        Some("timeout"),
-        None,
-        "pay.card.number.timeout",
-    ),
-    (
-        "payment-card-number",
-        Some("invalid-card-number"),
-        None,
-        "pay.card.number.invalid",
-    ),
-    (
-        "payment-card-number",
-        Some("invalid-card-type"),
-        None,
-        "pay.card.type.invalid",
-    ),
-    ("expiration-date", None, None, "pay.card.expiry"),
-    (
-        "expiration-date",
-        Some("timeout invalid-date"),
-        None,
-        "pay.card.expiry.invalid",
-    ),
-    ("security-code", None, None, "pay.card.security"),
-    (
-        "security-code",
-        Some("timeout invalid-security-code"),
-        None,
-        "pay.card.security.invalid",
-    ),
-    ("postal-code", None, None, "pay.card.postal"),
-    (
-        "postal-code",
-        Some("timeout invalid-postal-code"),
-        None,
-        "pay.card.postal.invalid",
-    ),
-    ("payment-processing", None, None, "pay.card.processing"),
-];
-
 impl PayResult {
     /// Reads the callback's parameters (`get` by name), checking each shape; a value of
     /// the wrong shape is dropped, so no free text from the request is kept.

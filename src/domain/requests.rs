@@ -223,12 +223,22 @@ fn say_requested_on(session: &mut Session, at: i64, tz: chrono_tz::Tz) -> anyhow
     Ok(())
 }
 
+/// What texting a reference uses: the requests (marked texted), the provider's texting
+/// handle, the agency's sending number, and the policy for the calling number.
+pub struct Texting<'a> {
+    pub store: &'a Store,
+    pub texts: &'a crate::telephony::provider::Texts,
+    pub from: Option<&'a str>,
+    pub policy: &'a crate::domain::outbound::Policy,
+    pub now: i64,
+}
+
 /// `text-reference`: sends the reference number just read back to the calling number
 /// (`sent`), or says it could not (`failed`: no number, no sender, a number the policy
 /// does not text, or the provider refused). At most one text a request, whatever the
 /// call or server. Audited either way.
 pub async fn text_reference(
-    s: &crate::state::Services,
+    t: &Texting<'_>,
     session: &mut Session,
 ) -> anyhow::Result<&'static str> {
     let reference = match session.values.get("reference") {
@@ -240,8 +250,8 @@ pub async fn text_reference(
         return Ok("sent");
     }
     let to = session.caller.as_deref().filter(|to| {
-        match s
-            .outbound
+        match t
+            .policy
             .check(to, Purpose::Text, session.dialled.as_deref())
         {
             Ok(()) => true,
@@ -253,11 +263,11 @@ pub async fn text_reference(
     });
     // What the caller hears (`sent`, `failed`: the number read again), and what the
     // audit says happened.
-    let (outcome, audited) = match (&s.settings.sms_from, to, session.caller.is_some()) {
+    let (outcome, audited) = match (t.from, to, session.caller.is_some()) {
         (Some(from), Some(to), _) => {
-            let requests = s.store.requests();
-            if requests.mark_texted(&reference, s.now()).await? {
-                match s.provider.send_sms(to, from, &text_body(&reference)).await {
+            let requests = t.store.requests();
+            if requests.mark_texted(&reference, t.now).await? {
+                match t.texts.send(to, from, &text_body(&reference)).await {
                     Ok(()) => {
                         session
                             .values
@@ -282,11 +292,11 @@ pub async fn text_reference(
         (_, None, true) => ("failed", "refused by policy"),
         _ => ("failed", "failed"),
     };
-    s.store
+    t.store
         .audit_log()
         .write(
             AuditLine::in_call(
-                s.now(),
+                t.now,
                 Some(session.call_sid.as_str()),
                 "request.text",
                 audited,

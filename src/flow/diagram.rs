@@ -344,7 +344,7 @@ impl Part<'_> {
 /// The flow diagrams drawn so far, by flow file (`None`: all of them). Drawing the
 /// whole set takes about a second of CPU, so each is drawn once: the flows are loaded
 /// once at start and never change while the server runs, so a diagram kept here is the
-/// diagram of the flow set it sits beside in `Services` (a new set means a new
+/// diagram of the flow set it sits beside in the shared state (a new set means a new
 /// server, and an empty cache). At most one drawing runs at a time.
 pub struct Diagrams {
     drawn: std::sync::Mutex<HashMap<Option<String>, Arc<str>>>,

@@ -6,6 +6,7 @@ use anyhow::{Context, anyhow, bail};
 
 use super::{ActionId, Condition, Flow, Miss, Prompting, Say, StepIx, StepKind, Verb};
 use crate::session::Session;
+use crate::telephony::input::CallerInput;
 use crate::telephony::twiml::{Element, Response};
 use crate::words::prompts::{Catalog, Channel, Fill, Lang};
 
@@ -20,21 +21,6 @@ pub const MIN_SPEECH_CONFIDENCE: f32 = 0.5;
 const MENU_SPEECH_TIMEOUT_SECS: u32 = 2;
 /// TTY users type; Section 508 and common practice want long timeouts.
 const TTY_MIN_TIMEOUT_SECS: u32 = 30;
-
-/// What the caller sent with a gather: keys and, where allowed, speech.
-#[derive(Debug, Clone, Default)]
-pub struct CallerInput {
-    pub digits: String,
-    pub speech: Option<String>,
-    /// The provider's confidence in `speech`, 0 to 1, when it said.
-    pub confidence: Option<f32>,
-}
-
-impl CallerInput {
-    pub fn is_empty(&self) -> bool {
-        self.digits.is_empty() && self.speech.as_deref().is_none_or(|s| s.trim().is_empty())
-    }
-}
 
 /// The server side the engine needs.
 #[allow(async_fn_in_trait)]
@@ -389,7 +375,7 @@ async fn run<R: Runtime>(
                         Verb::Pay { after } => {
                             let url = rt.url(&format!("/voice/paid/{}", flow.step(*after).name));
                             let mut el = rt.pay(session, url).await?;
-                            for (for_, error, attempt, id) in crate::domain::pay::PROMPTS {
+                            for (for_, error, attempt, id) in super::PAY_PROMPTS {
                                 let mut prompt = Element::new("Prompt").attr("for", *for_);
                                 if let Some(e) = error {
                                     prompt = prompt.attr("errorType", *e);

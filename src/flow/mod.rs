@@ -311,10 +311,62 @@ pub const VALUE_PROMPTS: &[&str] = &[
     "method.",
 ];
 
-/// The prompts inside `<Pay>` ([`crate::domain::pay::PROMPTS`]), checked at start when a flow
-/// uses `<Pay>`.
+/// The `<Prompt>`s the engine puts inside `<Pay>`: (`for`, `errorType`, `attempt`,
+/// prompt id). Each is said in the caller's language; the ids are in the prompt
+/// catalogs, checked at start when a flow uses `<Pay>`.
+pub const PAY_PROMPTS: &[(&str, Option<&str>, Option<&str>, &str)] = &[
+    ("payment-card-number", None, Some("1"), "pay.card.number"),
+    (
+        "payment-card-number",
+        None,
+        Some("2 3"),
+        "pay.card.number.again",
+    ),
+    (
+        "payment-card-number",
+        Some("timeout"),
+        None,
+        "pay.card.number.timeout",
+    ),
+    (
+        "payment-card-number",
+        Some("invalid-card-number"),
+        None,
+        "pay.card.number.invalid",
+    ),
+    (
+        "payment-card-number",
+        Some("invalid-card-type"),
+        None,
+        "pay.card.type.invalid",
+    ),
+    ("expiration-date", None, None, "pay.card.expiry"),
+    (
+        "expiration-date",
+        Some("timeout invalid-date"),
+        None,
+        "pay.card.expiry.invalid",
+    ),
+    ("security-code", None, None, "pay.card.security"),
+    (
+        "security-code",
+        Some("timeout invalid-security-code"),
+        None,
+        "pay.card.security.invalid",
+    ),
+    ("postal-code", None, None, "pay.card.postal"),
+    (
+        "postal-code",
+        Some("timeout invalid-postal-code"),
+        None,
+        "pay.card.postal.invalid",
+    ),
+    ("payment-processing", None, None, "pay.card.processing"),
+];
+
+/// The prompts inside `<Pay>` ([`PAY_PROMPTS`]).
 pub fn pay_prompts() -> impl Iterator<Item = &'static str> {
-    crate::domain::pay::PROMPTS.iter().map(|(_, _, _, id)| *id)
+    PAY_PROMPTS.iter().map(|(_, _, _, id)| *id)
 }
 
 /// Placeholders prompts may use, filled by the call layer (`call::runtime`) in the words of

@@ -135,7 +135,7 @@ fn signed(s: &Services, headers: &HeaderMap, uri: &Uri) -> bool {
     let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
     let url = format!(
         "{}{path_and_query}",
-        crate::call::tty::stream_base(&s.settings.public_url)
+        crate::call::tty::stream_base(&s.line.settings.public_url)
     );
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     signature::validate(
@@ -208,7 +208,7 @@ async fn serve(s: AppState, mut socket: WebSocket, _open: Slot, unstarted: Slot)
         let out = match (&mut call, event) {
             (None, Inbound::Start { start }) => {
                 let sid = start.call_sid.clone();
-                match TtyCall::start(s.clone(), start).await {
+                match TtyCall::start(s.line.clone(), start).await {
                     Some((c, out)) => {
                         call = Some(c);
                         // Started: it no longer counts against the sockets waiting.

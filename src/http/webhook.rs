@@ -94,7 +94,7 @@ struct Apology(CallError, AppState);
 impl IntoResponse for Apology {
     fn into_response(self) -> HttpResponse {
         let Apology(err, state) = self;
-        let mut response = Twiml(call::apology(&state, &err)).into_response();
+        let mut response = Twiml(call::apology(&state.line, &err)).into_response();
         response
             .extensions_mut()
             .insert(Failure(std::sync::Arc::new(format!("{:#}", err.source))));
@@ -120,7 +120,7 @@ async fn answer(
 }
 
 async fn incoming(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
-    answer(s.clone(), async move { call::incoming(&s, &p).await }).await
+    answer(s.clone(), async move { call::incoming(&s.line, &p).await }).await
 }
 
 /// A path segment, or the apology when it is not one (invalid UTF-8 such as `%FF`):
@@ -134,7 +134,7 @@ fn segment(p: Segment) -> Result<String, CallError> {
 
 async fn step(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpResponse {
     answer(s.clone(), async move {
-        call::step(&s, &p, &segment(name)?).await
+        call::step(&s.line, &p, &segment(name)?).await
     })
     .await
 }
@@ -144,7 +144,7 @@ async fn step(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpRe
 async fn paid(State(s): State<AppState>, name: Segment, uri: Uri, Form(p): Form) -> HttpResponse {
     let pay_id = query_value(uri.query(), "pay");
     answer(s.clone(), async move {
-        call::paid(&s, &p, &segment(name)?, pay_id.as_deref()).await
+        call::paid(&s.line, &p, &segment(name)?, pay_id.as_deref()).await
     })
     .await
 }
@@ -153,7 +153,7 @@ async fn paid(State(s): State<AppState>, name: Segment, uri: Uri, Form(p): Form)
 async fn callee_answer(State(s): State<AppState>, uri: Uri, Form(p): Form) -> HttpResponse {
     let request = query_number(uri.query(), "request");
     answer(s.clone(), async move {
-        call::callee::answer(&s, &p, request).await
+        call::callee::answer(&s.line, &p, request).await
     })
     .await
 }
@@ -162,14 +162,18 @@ async fn callee_answer(State(s): State<AppState>, uri: Uri, Form(p): Form) -> Ht
 async fn callee_status(State(s): State<AppState>, uri: Uri, Form(p): Form) -> HttpResponse {
     let request = query_number(uri.query(), "request");
     answer(s.clone(), async move {
-        call::callee::status(&s, &p, request).await
+        call::callee::status(&s.line, &p, request).await
     })
     .await
 }
 
 /// The TTY stream closed: what it left for the provider (a queue, a dial, a hang-up).
 async fn tty_after(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
-    answer(s.clone(), async move { call::tty::after(&s, &p).await }).await
+    answer(
+        s.clone(),
+        async move { call::tty::after(&s.line, &p).await },
+    )
+    .await
 }
 
 /// `<Pay>`'s progress (each step and error): acknowledged, and logged by kind only.
@@ -187,7 +191,7 @@ fn is_word(v: &str) -> bool {
 
 async fn input(State(s): State<AppState>, name: Segment, Form(p): Form) -> HttpResponse {
     answer(s.clone(), async move {
-        call::input(&s, &p, &segment(name)?).await
+        call::input(&s.line, &p, &segment(name)?).await
     })
     .await
 }
@@ -203,10 +207,9 @@ fn attempt(query: Option<&str>) -> u32 {
 
 async fn recover(State(s): State<AppState>, uri: Uri, Form(p): Form) -> HttpResponse {
     let attempt = attempt(uri.query());
-    answer(
-        s.clone(),
-        async move { call::recover(&s, &p, attempt).await },
-    )
+    answer(s.clone(), async move {
+        call::recover(&s.line, &p, attempt).await
+    })
     .await
 }
 
@@ -220,7 +223,7 @@ async fn unknown(State(s): State<AppState>) -> HttpResponse {
 }
 
 async fn status(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
-    answer(s.clone(), async move { call::status(&s, &p).await }).await
+    answer(s.clone(), async move { call::status(&s.line, &p).await }).await
 }
 
 async fn fallback(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
@@ -234,7 +237,7 @@ async fn fallback(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
         error_code = code.unwrap_or("none"),
         "the provider used the fallback URL"
     );
-    Twiml(call::fallback(&s, &p)).into_response()
+    Twiml(call::fallback(&s.line, &p)).into_response()
 }
 
 async fn staff_entry(
@@ -245,7 +248,7 @@ async fn staff_entry(
 ) -> HttpResponse {
     let handoff = query_number(uri.query(), "handoff");
     answer(s.clone(), async move {
-        call::staff_entry(&s, &p, &segment(entry)?, handoff).await
+        call::staff_entry(&s.line, &p, &segment(entry)?, handoff).await
     })
     .await
 }
@@ -267,13 +270,13 @@ fn query_value(query: Option<&str>, name: &str) -> Option<String> {
 }
 
 async fn queue_wait(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
-    Twiml(crate::call::queue::wait(&s, &p).await).into_response()
+    Twiml(crate::call::queue::wait(&s.line, &p).await).into_response()
 }
 
 /// A key pressed in the queue. On any error the caller keeps their place (a moment of
 /// silence, then the wait music again) rather than hearing the main apology.
 async fn queue_choice(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
-    match tokio::time::timeout(WEBHOOK_DEADLINE, crate::call::queue::choice(&s, &p)).await {
+    match tokio::time::timeout(WEBHOOK_DEADLINE, crate::call::queue::choice(&s.line, &p)).await {
         Ok(Ok(r)) => Twiml(r).into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %format!("{:#}", e.source), "queue choice failed; caller keeps their place");
@@ -327,7 +330,7 @@ async fn checked_webhook(s: AppState, req: Request, next: Next) -> HttpResponse 
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let route = parts.uri.path().to_string();
     if let Some(keys) = &s.keys {
-        let url = format!("{}{path_and_query}", s.settings.public_url);
+        let url = format!("{}{path_and_query}", s.line.settings.public_url);
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let signature = header("x-twilio-signature").unwrap_or("");
         let settings = header("x-twilio-webhooks-signature-settings");

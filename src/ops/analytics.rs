@@ -17,7 +17,6 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::session::Session;
-use crate::state::Services;
 use crate::store::{CallPathRow, Sqlite, Store, on_both};
 use crate::words::prompts::Channel;
 
@@ -46,11 +45,17 @@ fn self_served(session: &Session) -> bool {
 }
 
 /// Stores the ended call's path (once: a repeated status callback adds nothing).
-pub async fn record(s: &Services, session: &Session, caller: Option<&str>) -> anyhow::Result<()> {
+pub async fn record(
+    store: &Store,
+    blind: &crate::domain::verify::BlindIndex,
+    now: i64,
+    session: &Session,
+    caller: Option<&str>,
+) -> anyhow::Result<()> {
     let row = CallPathRow {
         call_sid: session.call_sid.as_str().to_string(),
         started_at: session.started_at,
-        ended_at: s.now(),
+        ended_at: now,
         lang: session.lang.map_or("none", |l| l.code()),
         channel: match session.channel {
             Channel::Voice => "voice",
@@ -62,9 +67,9 @@ pub async fn record(s: &Services, session: &Session, caller: Option<&str>) -> an
         outcome: outcome(session),
         ended_on: session.step.clone().unwrap_or_default(),
         steps: session.path.clone(),
-        caller_hash: caller.map(|c| s.blind.caller(c)),
+        caller_hash: caller.map(|c| blind.caller(c)),
     };
-    s.store.keep_call_path(row).await
+    store.keep_call_path(row).await
 }
 
 /// One stored path, as the report reads it.

@@ -165,7 +165,7 @@ fn address(
     parts: &axum::http::HeaderMap,
     peer: Option<std::net::SocketAddr>,
 ) -> String {
-    if s.settings.trust_proxy
+    if s.line.settings.trust_proxy
         && let Some(last) = parts
             .get_all("x-forwarded-for")
             .iter()
@@ -250,6 +250,7 @@ async fn list_callbacks(
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
     let list = s
+        .line
         .store
         .callback_queue()
         .list(q.all.unwrap_or(false))
@@ -274,23 +275,25 @@ async fn work_callback(
     match b.action.as_str() {
         "dial-now" | "cancel" => {
             a.staff.require(Role::Supervisor)?;
-            let now = s.now();
+            let now = s.line.now();
             let done = if b.action == "cancel" {
                 let open = s
+                    .line
                     .store
                     .callback_queue()
                     .state(b.id)
                     .await?
                     .is_some_and(|(st, _)| matches!(st.as_str(), "open" | "claimed"));
                 if open {
-                    s.store
+                    s.line
+                        .store
                         .callback_queue()
                         .close(b.id, "cancelled", now)
                         .await?;
                 }
                 open
             } else {
-                match crate::domain::callbacks::dialer::dial_now(&s, b.id).await? {
+                match crate::domain::callbacks::dialer::dial_now(&s.dialer(), b.id).await? {
                     Some(crate::domain::callbacks::dialer::Tick::Dialled(_)) => true,
                     Some(crate::domain::callbacks::dialer::Tick::Off) => {
                         return Err(StaffError::BadRequest(
@@ -312,7 +315,8 @@ async fn work_callback(
                     b.id
                 )));
             }
-            s.store
+            s.line
+                .store
                 .audit_log()
                 .write(AuditLine::by_staff(
                     now,
@@ -332,9 +336,9 @@ async fn dialer_state(
     a: Authed,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    let paused = s.store.callback_queue().paused().await?;
+    let paused = s.line.store.callback_queue().paused().await?;
     Ok(Json(json!({
-        "configured": s.settings.dialer.from.is_some(),
+        "configured": s.line.settings.dialer.from.is_some(),
         "paused": paused,
     })))
 }
@@ -352,12 +356,13 @@ async fn set_dialer(
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
     let b = body(b)?;
-    s.store.callback_queue().set_paused(b.paused).await?;
+    s.line.store.callback_queue().set_paused(b.paused).await?;
     let what = if b.paused { "paused" } else { "resumed" };
-    s.store
+    s.line
+        .store
         .audit_log()
         .write(AuditLine::by_staff(
-            s.now(),
+            s.line.now(),
             Some(&a.staff.name),
             "callback.dialer",
             what,
@@ -375,8 +380,8 @@ async fn work_item(
     b: CallbackWork,
 ) -> Result<Json<serde_json::Value>, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    let now = s.now();
-    let queue = s.store.work();
+    let now = s.line.now();
+    let queue = s.line.store.work();
     let done = match b.action.as_str() {
         "claim" => queue.claim(kind, b.id, &a.staff.name, now).await?,
         "complete" => {
@@ -406,7 +411,8 @@ async fn work_item(
             b.id, b.action
         )));
     }
-    s.store
+    s.line
+        .store
         .audit_log()
         .write(AuditLine::by_staff(
             now,
@@ -424,7 +430,7 @@ async fn list_requests(
     ApiQuery(q): ApiQuery<CallbackQuery>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    let list = s.store.requests().list(q.all.unwrap_or(false)).await?;
+    let list = s.line.store.requests().list(q.all.unwrap_or(false)).await?;
     Ok(Json(json!({"requests": list})))
 }
 
@@ -465,8 +471,8 @@ async fn list_payments(
     if !(1..=400).contains(&days) {
         return Err(StaffError::BadRequest("days must be from 1 to 400".into()));
     }
-    let since = s.now() - days * 86_400;
-    let list = s.store.card_payments().list(since, 1000).await?;
+    let since = s.line.now() - days * 86_400;
+    let list = s.line.store.card_payments().list(since, 1000).await?;
     Ok(Json(json!({"payments": list})))
 }
 
@@ -577,7 +583,7 @@ async fn show_announcement(
     a: Authed,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    let slot = s.store.announcements().slot().await?;
+    let slot = s.line.store.announcements().slot().await?;
     Ok(Json(json!({"announcement": slot.map(|a| json!({
         "en": a.text_en, "es": a.text_es, "from": a.starts_at, "until": a.ends_at,
     }))})))
@@ -598,7 +604,7 @@ async fn set_announcement(
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
     let b = body(b)?;
-    let now = s.clock.now();
+    let now = s.line.clock.now();
     let ann = crate::domain::announcement::build(
         &b.en,
         &b.es,
@@ -607,8 +613,13 @@ async fn set_announcement(
         now,
     )
     .map_err(StaffError::BadRequest)?;
-    s.store.announcements().set(&ann, now.timestamp()).await?;
-    s.store
+    s.line
+        .store
+        .announcements()
+        .set(&ann, now.timestamp())
+        .await?;
+    s.line
+        .store
         .audit_log()
         .write(AuditLine::by_staff(
             now.timestamp(),
@@ -625,11 +636,12 @@ async fn clear_announcement(
     a: Authed,
 ) -> Result<StatusCode, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    s.store.announcements().clear().await?;
-    s.store
+    s.line.store.announcements().clear().await?;
+    s.line
+        .store
         .audit_log()
         .write(AuditLine::by_staff(
-            s.now(),
+            s.line.now(),
             Some(&a.staff.name),
             "announcement.clear",
             "ok",
@@ -641,13 +653,15 @@ async fn clear_announcement(
 async fn audit(State(s): State<AppState>, a: Authed) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
     Ok(Json(
-        json!({"audit": s.store.audit_log().recent(200).await?}),
+        json!({"audit": s.line.store.audit_log().recent(200).await?}),
     ))
 }
 
 async fn accounts(State(s): State<AppState>, a: Authed) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Admin)?;
-    Ok(Json(json!({"accounts": s.store.staff().list().await?})))
+    Ok(Json(
+        json!({"accounts": s.line.store.staff().list().await?}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -668,10 +682,18 @@ async fn add_account(
         .ok_or_else(|| StaffError::BadRequest("role must be agent, supervisor or admin".into()))?;
     super::check_name(&b.name).map_err(StaffError::BadRequest)?;
     super::check_password(&b.password).map_err(StaffError::BadRequest)?;
-    if s.store.staff().credentials(&b.name).await?.is_some() {
+    if s.line.store.staff().credentials(&b.name).await?.is_some() {
         return Err(StaffError::Conflict(format!("'{}' already exists", b.name)));
     }
-    let id = super::add(&s.store, &s.hasher, s.now(), &b.name, role, &b.password).await?;
+    let id = super::add(
+        &s.line.store,
+        &s.line.hasher,
+        s.line.now(),
+        &b.name,
+        role,
+        &b.password,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": id, "name": b.name, "role": role})),
@@ -684,15 +706,16 @@ async fn disable_account(
     ApiPath(name): ApiPath<String>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Admin)?;
-    if !s.store.staff().disable(&name, s.now()).await? {
+    if !s.line.store.staff().disable(&name, s.line.now()).await? {
         return Err(StaffError::NotFound(format!(
             "no enabled account named '{name}'"
         )));
     }
-    s.store
+    s.line
+        .store
         .audit_log()
         .write(AuditLine::by_staff(
-            s.now(),
+            s.line.now(),
             Some(&a.staff.name),
             "staff.disable",
             &name,

@@ -11,8 +11,7 @@ use crate::state::Services;
 use crate::store::AuditLine;
 use crate::telephony::provider::ProviderError;
 
-/// The IVR entries a staff member can send a caller to.
-pub const ENTRIES: &[&str] = &["verify", "payments", "case-status", "main-menu", "spanish"];
+use crate::call::ENTRIES;
 
 #[derive(Debug, Serialize)]
 pub struct CallView {
@@ -60,8 +59,9 @@ fn view(s: &Session, now: i64) -> CallView {
 }
 
 pub async fn live(s: &Services) -> Result<Vec<CallView>, StaffError> {
-    let now = s.now();
-    Ok(s.store
+    let now = s.line.now();
+    Ok(s.line
+        .store
         .sessions()
         .live(now)
         .await?
@@ -73,12 +73,13 @@ pub async fn live(s: &Services) -> Result<Vec<CallView>, StaffError> {
 async fn live_session(s: &Services, sid: &str) -> Result<Session, StaffError> {
     let not_found = || StaffError::NotFound("no live call with that id".into());
     let sid = CallSid::parse(sid).ok_or_else(not_found)?;
-    if s.store.sessions().ended(&sid).await?.is_some() {
+    if s.line.store.sessions().ended(&sid).await?.is_some() {
         return Err(StaffError::NotFound("that call has ended".into()));
     }
-    s.store
+    s.line
+        .store
         .sessions()
-        .load(&sid, s.now(), None)
+        .load(&sid, s.line.now(), None)
         .await?
         .ok_or_else(not_found)
 }
@@ -86,7 +87,7 @@ async fn live_session(s: &Services, sid: &str) -> Result<Session, StaffError> {
 pub async fn detail(s: &Services, sid: &str) -> Result<CallDetail, StaffError> {
     let session = live_session(s, sid).await?;
     Ok(CallDetail {
-        call: view(&session, s.now()),
+        call: view(&session, s.line.now()),
         verification: crate::domain::transfer::verification(&session),
         failed_attempts: session.verify_failures,
         topics_heard: session.heard.clone(),
@@ -128,14 +129,18 @@ pub async fn transfer(
         entry: entry.to_string(),
         return_to: return_to.clone(),
         by: staff.name.clone(),
-        at: s.now(),
+        at: s.line.now(),
     };
     let id = s
+        .line
         .store
         .staff()
         .add_handoff(session.call_sid.as_str(), &handoff)
         .await?;
-    let url = format!("{}/voice/staff/{entry}?handoff={id}", s.settings.public_url);
+    let url = format!(
+        "{}/voice/staff/{entry}?handoff={id}",
+        s.line.settings.public_url
+    );
     let moved = s
         .provider
         .redirect_call(session.call_sid.as_str(), &url)
@@ -144,11 +149,12 @@ pub async fn transfer(
         Ok(()) => "ok".to_string(),
         Err(e) => format!("{e:?}"),
     };
-    s.store
+    s.line
+        .store
         .audit_log()
         .write(
             AuditLine::by_staff(
-                s.now(),
+                s.line.now(),
                 Some(&staff.name),
                 &format!("staff.transfer.{entry}"),
                 &outcome,
@@ -170,7 +176,7 @@ pub async fn transfer(
                 | ProviderError::NumberRefused(_)
         );
         if refused {
-            s.store.staff().delete_handoff(id).await?;
+            s.line.store.staff().delete_handoff(id).await?;
         }
         return Err(provider_error(e));
     }

@@ -223,10 +223,11 @@ pub async fn login(
     password: &str,
     address: &str,
 ) -> Result<Login, StaffError> {
-    let now = s.now();
+    let now = s.line.now();
     let by_address = Guard::StaffAddress;
     let by_name = Guard::StaffName;
     if let Reservation::Refused(_) = s
+        .line
         .store
         .attempts()
         .reserve(by_address, address, now, ADDRESS_LIMIT_RULE)
@@ -235,50 +236,59 @@ pub async fn login(
         return Err(StaffError::TooManyFromAddress);
     }
     if let Reservation::Refused(until) = s
+        .line
         .store
         .attempts()
         .reserve(by_name, name, now, NAME_LIMIT)
         .await?
     {
         // Not checked, so it does not count against the address.
-        s.store.attempts().release(by_address, address).await?;
+        s.line.store.attempts().release(by_address, address).await?;
         return Err(StaffError::Locked(minutes_until(until, now)));
     }
     // Given back if this request is cancelled before its check is counted.
-    let address_slot = Slot::new(&s.store, by_address, address);
-    let name_slot = Slot::new(&s.store, by_name, name);
-    let account = s.store.staff().credentials(name).await?;
+    let address_slot = Slot::new(&s.line.store, by_address, address);
+    let name_slot = Slot::new(&s.line.store, by_name, name);
+    let account = s.line.store.staff().credentials(name).await?;
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     let secret = (password.len() <= 256).then(|| password.as_bytes().to_vec());
-    let ok = s.hasher.verify_bytes(secret, hash).await?;
+    let ok = s.line.hasher.verify_bytes(secret, hash).await?;
     let account = match account {
         Some(a) if ok && !a.disabled => {
             // A right password does not count against the office's shared address,
             // even when the name turns out locked.
-            s.store.attempts().release(by_address, address).await?;
+            s.line.store.attempts().release(by_address, address).await?;
             address_slot.settle();
-            let unlocked = s.store.attempts().succeeded(by_name, name, now).await?;
+            let unlocked = s
+                .line
+                .store
+                .attempts()
+                .succeeded(by_name, name, now)
+                .await?;
             name_slot.settle();
             if !unlocked {
-                let until = s.store.attempts().lock_of(by_name, name, now).await?;
+                let until = s.line.store.attempts().lock_of(by_name, name, now).await?;
                 return Err(StaffError::Locked(minutes_until(until, now)));
             }
             a
         }
         other => {
             let locked = s
+                .line
                 .store
                 .attempts()
                 .failed(by_name, name, now, NAME_LIMIT)
                 .await?;
             name_slot.settle();
-            s.store
+            s.line
+                .store
                 .attempts()
                 .failed(by_address, address, now, ADDRESS_LIMIT_RULE)
                 .await?;
             address_slot.settle();
             // Written for unknown names too, so both take the same time.
-            s.store
+            s.line
+                .store
                 .audit_log()
                 .write(AuditLine::by_staff(
                     now,
@@ -296,11 +306,13 @@ pub async fn login(
     };
     let token = new_token();
     let expires = now + SESSION_SECS;
-    s.store
+    s.line
+        .store
         .staff()
         .start_session(&token_hash(&token), account.id, now, expires)
         .await?;
-    s.store
+    s.line
+        .store
         .audit_log()
         .write(AuditLine::by_staff(
             now,
@@ -324,22 +336,25 @@ pub async fn authenticate(s: &Services, token: &str) -> Result<Staff, StaffError
     if token.is_empty() || token.len() > 128 {
         return Err(StaffError::Unauthenticated);
     }
-    s.store
+    s.line
+        .store
         .staff()
-        .for_token(&token_hash(token), s.now())
+        .for_token(&token_hash(token), s.line.now())
         .await?
         .ok_or(StaffError::Unauthenticated)
 }
 
 pub async fn logout(s: &Services, staff: &Staff, token: &str) -> Result<(), StaffError> {
-    s.store
+    s.line
+        .store
         .staff()
-        .revoke_session(&token_hash(token), s.now())
+        .revoke_session(&token_hash(token), s.line.now())
         .await?;
-    s.store
+    s.line
+        .store
         .audit_log()
         .write(AuditLine::by_staff(
-            s.now(),
+            s.line.now(),
             Some(&staff.name),
             "staff.logout",
             "ok",

@@ -43,7 +43,7 @@ fn period(days: i64) -> String {
 
 /// The figures for the calls that ended in the last `days`.
 pub async fn figures(s: &Services, days: i64) -> Result<Report, StaffError> {
-    Ok(analytics::report(&s.store, s.now() - days * 86_400).await?)
+    Ok(analytics::report(&s.line.store, s.line.now() - days * 86_400).await?)
 }
 
 /// A chart by its file name (`outcomes.svg`, `drop-off.svg`), for the last `days`.
@@ -63,7 +63,7 @@ pub async fn chart(s: &Services, file: &str, days: i64) -> Result<String, StaffE
 
 /// The flow files a diagram can be limited to (`main` for `main.xml`).
 pub fn flow_files(s: &Services) -> Vec<String> {
-    s.flow.files().into_iter().map(String::from).collect()
+    s.line.flow.files().into_iter().map(String::from).collect()
 }
 
 /// The loaded flows as SVG: all of them, or the steps of one flow file. Drawn once per
@@ -75,14 +75,14 @@ pub async fn diagram(s: &AppState, file: Option<String>) -> Result<String, Staff
         return Ok(svg.to_string());
     }
     if let Some(name) = &file
-        && !s.flow.files().contains(&name.as_str())
+        && !s.line.flow.files().contains(&name.as_str())
     {
         return Err(StaffError::NotFound(format!(
             "no flow file of that name; the files are {}",
-            s.flow.files().join(", ")
+            s.line.flow.files().join(", ")
         )));
     }
-    let deadline = tokio::time::Instant::now() + s.settings.diagram_deadline;
+    let deadline = tokio::time::Instant::now() + s.line.settings.diagram_deadline;
     let permit = tokio::time::timeout_at(deadline, s.diagrams.drawing.clone().acquire_owned())
         .await
         .map_err(|_| StaffError::TimedOut)?
@@ -95,8 +95,8 @@ pub async fn diagram(s: &AppState, file: Option<String>) -> Result<String, Staff
     let drawing = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let part = match &file {
-            None => Part::all(&s.flow),
-            Some(name) => Part::file(&s.flow, name).context("a flow file went missing")?,
+            None => Part::all(&s.line.flow),
+            Some(name) => Part::file(&s.line.flow, name).context("a flow file went missing")?,
         };
         s.diagrams.counted();
         let svg: Arc<str> = part.svg()?.into();

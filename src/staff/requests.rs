@@ -18,6 +18,7 @@ fn not_found(what: &str) -> StaffError {
 /// The recording of request `id` as audio, streamed as the provider sends it. Audited.
 pub async fn recording(s: &Services, who: &str, id: i64) -> Result<Response, StaffError> {
     let request = s
+        .line
         .store
         .requests()
         .get(id)
@@ -26,11 +27,17 @@ pub async fn recording(s: &Services, who: &str, id: i64) -> Result<Response, Sta
     let sid = request
         .recording_sid
         .ok_or_else(|| not_found("this request has no recording (or it was deleted)"))?;
-    let upstream = s.provider.recording(&sid).await.map_err(provider_error)?;
-    s.store
+    let upstream = s
+        .provider
+        .recordings()
+        .fetch(&sid)
+        .await
+        .map_err(provider_error)?;
+    s.line
+        .store
         .audit_log()
         .write(
-            AuditLine::by_staff(s.now(), Some(who), "request.recording", "played")
+            AuditLine::by_staff(s.line.now(), Some(who), "request.recording", "played")
                 .case(Some(request_case(s, id).await?)),
         )
         .await?;
@@ -57,7 +64,7 @@ pub async fn recording(s: &Services, who: &str, id: i64) -> Result<Response, Sta
 }
 
 async fn request_case(s: &Services, id: i64) -> anyhow::Result<i64> {
-    s.store.requests().case_of(id).await
+    s.line.store.requests().case_of(id).await
 }
 
 /// Before request `id` is completed: its recording, if any, is deleted at the provider
@@ -65,16 +72,17 @@ async fn request_case(s: &Services, id: i64) -> anyhow::Result<i64> {
 /// staff member hears why and tries again), so a completed request never leaves a
 /// recording behind.
 pub async fn delete_recording(s: &Services, id: i64) -> Result<(), StaffError> {
-    let Some(request) = s.store.requests().get(id).await? else {
+    let Some(request) = s.line.store.requests().get(id).await? else {
         return Ok(());
     };
     let Some(sid) = request.recording_sid.filter(|_| request.status != "done") else {
         return Ok(());
     };
     s.provider
-        .delete_recording(&sid)
+        .recordings()
+        .delete(&sid)
         .await
         .map_err(provider_error)?;
-    s.store.requests().forget_recording(id).await?;
+    s.line.store.requests().forget_recording(id).await?;
     Ok(())
 }

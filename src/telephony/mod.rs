@@ -1,6 +1,7 @@
 //! The provider's vocabulary: TwiML out, its REST API, and the TTY modem on its media
 //! stream.
 
+pub mod input;
 pub mod provider;
 pub mod tty;
 pub mod twiml;

@@ -38,6 +38,8 @@ const NUMBER_ERRORS: [u32; 5] = [21211, 21214, 21215, 21216, 21217];
 /// How long a recording may take to arrive, body included.
 const RECORDING_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The whole REST client: it moves live calls, so only staff transfers hold it; the
+/// rest of the server holds one of the narrower handles below.
 #[derive(Clone)]
 pub struct Provider {
     client: reqwest::Client,
@@ -94,7 +96,7 @@ impl Provider {
 
     /// The recording `sid` as audio (MP3), for a staff member to hear through the
     /// server: the answer's body is read as it streams.
-    pub async fn recording(&self, sid: &str) -> Result<reqwest::Response, ProviderError> {
+    async fn recording(&self, sid: &str) -> Result<reqwest::Response, ProviderError> {
         let (account, token) = self.account()?;
         let endpoint = format!(
             "{}/2010-04-01/Accounts/{account}/Recordings/{sid}.mp3",
@@ -116,7 +118,7 @@ impl Provider {
     }
 
     /// Deletes the recording `sid` at the provider; one already gone counts as deleted.
-    pub async fn delete_recording(&self, sid: &str) -> Result<(), ProviderError> {
+    async fn delete_recording(&self, sid: &str) -> Result<(), ProviderError> {
         let (account, token) = self.account()?;
         let endpoint = format!(
             "{}/2010-04-01/Accounts/{account}/Recordings/{sid}.json",
@@ -136,7 +138,7 @@ impl Provider {
     }
 
     /// Places an outbound call (`POST .../Calls.json` with `form`); answers its CallSid.
-    pub async fn place_call(&self, form: &[(&str, &str)]) -> Result<String, ProviderError> {
+    async fn place_call(&self, form: &[(&str, &str)]) -> Result<String, ProviderError> {
         let (account, token) = self.account()?;
         let endpoint = format!("{}/2010-04-01/Accounts/{account}/Calls.json", self.api_base);
         match self
@@ -167,7 +169,7 @@ impl Provider {
     }
 
     /// Sends a text message `body` from `from` to `to`.
-    pub async fn send_sms(&self, to: &str, from: &str, body: &str) -> Result<(), ProviderError> {
+    async fn send_sms(&self, to: &str, from: &str, body: &str) -> Result<(), ProviderError> {
         let (account, token) = self.account()?;
         let endpoint = format!(
             "{}/2010-04-01/Accounts/{account}/Messages.json",
@@ -185,6 +187,62 @@ impl Provider {
             Ok(r) => Err(refusal(r).await),
             Err(e) => Err(unsent(&e)),
         }
+    }
+}
+
+impl Provider {
+    /// The handle that texts and does nothing else (the texted reference).
+    pub fn texts(&self) -> Texts {
+        Texts(self.clone())
+    }
+
+    /// The handle that fetches and deletes recordings and does nothing else.
+    pub fn recordings(&self) -> Recordings {
+        Recordings(self.clone())
+    }
+
+    /// The handle that places calls and does nothing else (the dialer's callbacks).
+    pub fn dialing(&self) -> Dialing {
+        Dialing(self.clone())
+    }
+}
+
+/// Texting through the provider: what a call's actions may ask of it.
+#[derive(Clone)]
+pub struct Texts(Provider);
+
+impl Texts {
+    /// Sends a text message `body` from `from` to `to`.
+    pub async fn send(&self, to: &str, from: &str, body: &str) -> Result<(), ProviderError> {
+        self.0.send_sms(to, from, body).await
+    }
+}
+
+/// A caller's recordings at the provider: heard by staff through the server, deleted
+/// when no request keeps them.
+#[derive(Clone)]
+pub struct Recordings(Provider);
+
+impl Recordings {
+    /// The recording `sid` as audio (MP3), read as it streams.
+    pub async fn fetch(&self, sid: &str) -> Result<reqwest::Response, ProviderError> {
+        self.0.recording(sid).await
+    }
+
+    /// Deletes the recording `sid`; one already gone counts as deleted.
+    pub async fn delete(&self, sid: &str) -> Result<(), ProviderError> {
+        self.0.delete_recording(sid).await
+    }
+}
+
+/// Placing outbound calls: the dialer's handle.
+#[derive(Clone)]
+pub struct Dialing(Provider);
+
+impl Dialing {
+    /// Places an outbound call (`POST .../Calls.json` with `form`); answers its CallSid.
+    pub async fn place(&self, form: &[(&str, &str)]) -> Result<String, ProviderError> {
+        self.0.place_call(form).await
     }
 }
 

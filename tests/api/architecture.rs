@@ -1,5 +1,7 @@
-//! The shape of the code: no import cycle between modules, except a parent and its own
-//! child. `cargo test architecture -- --nocapture` prints the module graph (each module
+//! The shape of the code: the layers of [`LAYERS`], each importing only from itself and
+//! the layers below, no import cycle between modules (except a parent and its own
+//! child), and the whole shared state named only by the composition root and the HTTP
+//! handlers. `cargo test architecture -- --nocapture` prints the module graph (each module
 //! and what it imports) for anyone who wants to see it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -247,6 +249,117 @@ fn architecture_no_import_cycle_beyond_parent_and_child() {
         found.is_empty(),
         "modules that import each other round in a circle: {found:#?}"
     );
+}
+
+/// The layers, top to bottom, as module paths (a module belongs to the longest path
+/// that prefixes it): a module imports from its own layer and the layers below, never
+/// up the pipeline. The README's layout section draws the same tree.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("the commands", &["cli"]),
+    ("the composition root", &["app"]),
+    (
+        "what the provider and staff reach, and the load tester that plays the provider",
+        &["http", "staff", "ops::loadtest"],
+    ),
+    ("the shared state", &["state"]),
+    ("the call layer", &["call"]),
+    ("actions", &["actions"]),
+    ("the flow engine", &["flow"]),
+    (
+        "the domain, and the reports read from it",
+        &["domain", "ops::analytics"],
+    ),
+    ("the store", &["store"]),
+    ("a call's record", &["session"]),
+    (
+        "speech, the provider's vocabulary, the settings",
+        &["words::speech", "telephony", "config"],
+    ),
+    ("opening hours", &["clock::hours"]),
+    (
+        "leaves: prompt catalogs, time, metrics, logs",
+        &["words", "clock", "ops"],
+    ),
+];
+
+/// The layer of a module: its place in [`LAYERS`] (0 is the top).
+fn layer(module: &str) -> Option<usize> {
+    LAYERS
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, paths))| paths.iter().map(move |p| (i, *p)))
+        .filter(|(_, p)| module == *p || module.starts_with(&format!("{p}::")))
+        .max_by_key(|(_, p)| p.len())
+        .map(|(i, _)| i)
+}
+
+/// A test module (`flow::compile::tests`) drives the layers above it on purpose.
+fn is_test_module(module: &str) -> bool {
+    module.split("::").any(|part| part == "tests")
+}
+
+#[test]
+fn architecture_every_import_runs_down_the_layers() {
+    let g = graph();
+    let mut up = Vec::new();
+    for (m, deps) in &g {
+        let Some(from) = layer(m) else {
+            panic!("module {m} is in no layer of LAYERS: give it one");
+        };
+        if is_test_module(m) {
+            continue;
+        }
+        for d in deps {
+            let to = layer(d).unwrap_or(usize::MAX);
+            if to < from {
+                up.push(format!(
+                    "{m} ({}) imports {d} ({})",
+                    LAYERS[from].0, LAYERS[to].0
+                ));
+            }
+        }
+    }
+    assert!(
+        up.is_empty(),
+        "imports that run up the pipeline:\n{}",
+        up.join("\n")
+    );
+}
+
+#[test]
+fn architecture_only_the_root_and_the_http_handlers_name_the_whole_state() {
+    let allowed = ["app", "state", "cli", "http", "staff"];
+    let naming: Vec<String> = modules()
+        .into_iter()
+        .filter(|(m, _)| {
+            !allowed
+                .iter()
+                .any(|a| m == a || m.starts_with(&format!("{a}::")))
+        })
+        .filter(|(_, text)| {
+            crate_paths(text)
+                .iter()
+                .any(|p| p == "state" || p.starts_with("state::"))
+                || text.contains("Services")
+                || text.contains("AppState")
+        })
+        .map(|(m, _)| m)
+        .collect();
+    assert!(
+        naming.is_empty(),
+        "modules below the HTTP handlers that name the whole state: {naming:?}"
+    );
+}
+
+#[test]
+fn architecture_layers_place_each_module_as_the_readme_says() {
+    assert_eq!(layer("call::tty"), layer("call"));
+    assert_eq!(layer("words::prompts"), layer("clock"));
+    assert!(layer("words::speech") < layer("words::prompts"));
+    assert!(layer("http::webhook") < layer("state"));
+    assert!(layer("ops::loadtest") < layer("ops::analytics"));
+    assert!(layer("ops::analytics") < layer("ops::metrics"));
+    assert!(is_test_module("flow::compile::tests"));
 }
 
 #[test]

@@ -326,17 +326,17 @@ async fn a_call_whose_last_position_was_lost_carries_on(b: Backend) {
     call.dial().await;
     call.press("1").await; // English: the main menu.
     let sid = caseline::session::CallSid::parse(&call.sid).unwrap();
-    let store = &app.state.store;
+    let store = &app.state.line.store;
     let at_main_menu = store
         .sessions()
-        .load(&sid, app.state.now(), None)
+        .load(&sid, app.state.line.now(), None)
         .await
         .unwrap()
         .unwrap();
     assert!(call.press("3").await.says("General information."));
     store
         .sessions()
-        .save(&at_main_menu, app.state.now())
+        .save(&at_main_menu, app.state.line.now())
         .await
         .unwrap();
     let (sid, last) = (call.sid.clone(), call.last.clone());
@@ -361,13 +361,14 @@ async fn status_callback_ends_the_session(b: Backend) {
     let done = call.hang_up().await;
     assert_eq!(done.status, 200);
     let sid = caseline::session::CallSid::parse(&call.sid).unwrap();
-    let end = app.state.store.sessions().ended(&sid).await.unwrap();
+    let end = app.state.line.store.sessions().ended(&sid).await.unwrap();
     assert_eq!(end.as_deref(), Some("completed"));
     assert!(
         app.state
+            .line
             .store
             .sessions()
-            .load(&sid, app.state.now(), None)
+            .load(&sid, app.state.line.now(), None)
             .await
             .unwrap()
             .is_none()
@@ -376,9 +377,10 @@ async fn status_callback_ends_the_session(b: Backend) {
     app.clock.advance(25 * 3600);
     assert_eq!(
         app.state
+            .line
             .store
             .sessions()
-            .expire(app.state.now())
+            .expire(app.state.line.now())
             .await
             .unwrap(),
         1
@@ -390,8 +392,9 @@ async fn announcement_plays_only_when_set(b: Backend) {
     let mut call = app.call();
     let quiet = call.dial().await;
     assert!(!quiet.says("Important notice"));
-    let now = app.state.now();
+    let now = app.state.line.now();
     app.state
+        .line
         .store
         .announcements()
         .set(
@@ -415,7 +418,7 @@ async fn announcement_plays_only_when_set(b: Backend) {
         !call.dial().await.says("Important notice"),
         "past its end time"
     );
-    app.state.store.announcements().clear().await.unwrap();
+    app.state.line.store.announcements().clear().await.unwrap();
 }
 
 /// Puts the row of a call in Spanish behind the servers' backs (no server would): a
@@ -482,7 +485,7 @@ async fn a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_cal
     use caseline::words::prompts::Channel;
 
     let app = TestApp::spawn(b).await;
-    let now = app.state.now();
+    let now = app.state.line.now();
     let sid = CallSid::parse("CA0000000000000000000000000000beef").unwrap();
     let mut later = Session::new(sid.clone(), Channel::Voice, now);
     // Turns as servers give them: the count of answers in the high bits.
@@ -496,6 +499,7 @@ async fn a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_cal
     let first = app.second_server().await.expect("a server");
     first
         .state
+        .line
         .store
         .sessions()
         .save(&later, now)
@@ -503,14 +507,16 @@ async fn a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_cal
         .unwrap();
     first
         .state
+        .line
         .store
         .sessions()
         .save_position(earlier, now)
         .await
         .unwrap();
-    first.state.store.close().await; // Commits what it queued.
+    first.state.line.store.close().await; // Commits what it queued.
     let read = app
         .state
+        .line
         .store
         .sessions()
         .load(&sid, now, None)
@@ -529,6 +535,7 @@ async fn a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_cal
     moved.step = Some("info-menu".into());
     assert!(
         app.state
+            .line
             .store
             .sessions()
             .end(&sid, "completed", now)
@@ -537,13 +544,14 @@ async fn a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_cal
     );
     second
         .state
+        .line
         .store
         .sessions()
         .save_position(moved, now)
         .await
         .unwrap();
-    second.state.store.close().await;
-    let sessions = app.state.store.sessions();
+    second.state.line.store.close().await;
+    let sessions = app.state.line.store.sessions();
     assert!(
         sessions.load(&sid, now, None).await.unwrap().is_none(),
         "still over"
@@ -579,8 +587,11 @@ async fn two_servers_that_read_one_copy_never_mistake_each_others_answers(b: Bac
 
     let app = TestApp::spawn(b).await;
     let other = app.second_server().await.expect("a second server");
-    let (a, b) = (app.state.store.sessions(), other.state.store.sessions());
-    let now = app.state.now();
+    let (a, b) = (
+        app.state.line.store.sessions(),
+        other.state.line.store.sessions(),
+    );
+    let now = app.state.line.now();
     let sid = CallSid::parse("CA0000000000000000000000000000cafe").unwrap();
     let mut first = Session::new(sid.clone(), Channel::Voice, now);
     a.number(&mut first, None);
@@ -617,7 +628,7 @@ async fn saves_of_many_calls_share_a_commit_and_each_answers_after_it(b: Backend
     let app = TestApp::spawn(b).await;
     // Another server holds nothing in memory: what it loads is what was committed.
     let reader = app.second_server().await.expect("a server");
-    let now = app.state.now();
+    let now = app.state.line.now();
     let turn = |count: u64| (count << 32) | 1;
     let session = |i: u32, count: u64, step: &str| {
         let sid = CallSid::parse(&format!("CA{i:032x}")).unwrap();
@@ -626,11 +637,17 @@ async fn saves_of_many_calls_share_a_commit_and_each_answers_after_it(b: Backend
         s.step = Some(step.to_string());
         s
     };
-    let sessions = app.state.store.sessions();
+    let sessions = app.state.line.store.sessions();
     let committed = |sid: CallSid| {
         let reader = &reader;
         async move {
-            let read = reader.state.store.sessions().load(&sid, now, None).await;
+            let read = reader
+                .state
+                .line
+                .store
+                .sessions()
+                .load(&sid, now, None)
+                .await;
             read.unwrap().map(|s| (s.turn, s.step))
         }
     };

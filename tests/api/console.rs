@@ -71,16 +71,16 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
     let state = app.state();
 
     // A caller who chose English and is waiting for a representative.
-    caseline::call::incoming(&state, &params(&[]))
+    caseline::call::incoming(&state.line, &params(&[]))
         .await
         .unwrap();
-    caseline::call::input(&state, &params(&[("Digits", "1")]), "language")
+    caseline::call::input(&state.line, &params(&[("Digits", "1")]), "language")
         .await
         .unwrap();
     caseline::staff::add(
-        &state.store,
-        &state.hasher,
-        state.now(),
+        &state.line.store,
+        &state.line.hasher,
+        state.line.now(),
         "dana",
         Role::Supervisor,
         PASSWORD,
@@ -88,6 +88,7 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
     .await
     .unwrap();
     state
+        .line
         .store
         .card_payments()
         .add(&caseline::domain::pay::NewPayment {
@@ -103,7 +104,7 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
             card_last4: "4242",
             lang: "en",
             call_sid: CALL,
-            now: state.now(),
+            now: state.line.now(),
         })
         .await
         .unwrap();
@@ -136,6 +137,7 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
         .and_then(|n| n.parse().ok())
         .expect("a hand-off id");
     let sent = state
+        .line
         .store
         .staff()
         .take_handoff(id, CALL, "verify")

@@ -77,6 +77,7 @@ async fn request_callback(app: &TestApp, verify: bool) -> i64 {
     assert!(saved.says("will call you back"), "{}", saved.said());
     let open = app
         .state
+        .line
         .store
         .callback_queue()
         .list(false)
@@ -106,6 +107,7 @@ async fn ended(app: &TestApp, id: i64, status: &str) {
 
 async fn status_of(app: &TestApp, id: i64) -> (String, i64) {
     app.state
+        .line
         .store
         .callback_queue()
         .state(id)
@@ -133,7 +135,10 @@ async fn the_dial_and_a_person_who_presses_1_2_or_3(b: Backend) {
     let provider = provider_answering(201).await;
     let app = dialler_app(b, &provider).await;
     let id = request_callback(&app, true).await;
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Dialled(id));
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Dialled(id)
+    );
 
     // The exact request, and nothing of the caller's in it.
     let sent = dials(&provider).await;
@@ -195,25 +200,32 @@ async fn the_dial_and_a_person_who_presses_1_2_or_3(b: Backend) {
 
     // 2: called again after the gap; 3: cancelled.
     let later = request_again(&app).await;
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Dialled(later));
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Dialled(later)
+    );
     let mut callee = answered(&app, later, "unknown").await;
     let bye = callee.press("2").await;
     // In the language of the request (Spanish here).
     assert!(bye.says("Le llamaremos otra vez"), "{}", bye.said());
     assert_eq!(status_of(&app, later).await.0, "open");
     assert_eq!(
-        tick(&app.state).await.expect("tick"),
+        tick(&app.state.dialer()).await.expect("tick"),
         Tick::Nothing,
         "not due yet"
     );
     app.clock.advance(15 * 60);
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Dialled(later));
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Dialled(later)
+    );
     let mut callee = answered(&app, later, "human").await;
     let gone = callee.press("3").await;
     assert!(gone.says("quedó cancelada"), "{}", gone.said());
     assert_eq!(status_of(&app, later).await.0, "cancelled");
     let attempts = app
         .state
+        .line
         .store
         .callback_queue()
         .attempts(later)
@@ -231,6 +243,7 @@ async fn request_again(app: &TestApp) -> i64 {
 /// A request stored as a call leaves one, for `number`; answers its id.
 async fn stored_request(app: &TestApp, number: &str, lang: &str) -> i64 {
     app.state
+        .line
         .store
         .callback_queue()
         .add(&caseline::domain::callbacks::NewCallback {
@@ -240,13 +253,14 @@ async fn stored_request(app: &TestApp, number: &str, lang: &str) -> i64 {
             call_sid: "CA0123456789abcdef0123456789abcdef",
             case_number: None,
             role: None,
-            requested_at: app.state.now(),
+            requested_at: app.state.line.now(),
             day: 1,
         })
         .await
         .expect("stored");
     let open = app
         .state
+        .line
         .store
         .callback_queue()
         .list(false)
@@ -262,7 +276,7 @@ async fn a_machine_hears_no_personal_data(b: Backend) {
     let provider = provider_answering(201).await;
     let app = dialler_app(b, &provider).await;
     let id = request_callback(&app, true).await;
-    tick(&app.state).await.expect("tick");
+    tick(&app.state.dialer()).await.expect("tick");
     let callee = answered(&app, id, "machine_end_beep").await;
     let heard: Twiml = callee.last.clone().expect("answered");
     assert!(heard.says("returning your call"), "{}", heard.said());
@@ -276,9 +290,13 @@ async fn a_machine_hears_no_personal_data(b: Backend) {
     assert_eq!(status_of(&app, id).await, ("open".to_string(), 1));
     ended(&app, id, "completed").await;
     assert_eq!(status_of(&app, id).await, ("open".to_string(), 1));
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Nothing);
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Nothing
+    );
     let attempts = app
         .state
+        .line
         .store
         .callback_queue()
         .attempts(id)
@@ -289,13 +307,19 @@ async fn a_machine_hears_no_personal_data(b: Backend) {
     // A person who presses 0 reaches a representative too; one who says nothing three
     // times is called again later, never queued unasked.
     app.clock.advance(15 * 60);
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Dialled(id));
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Dialled(id)
+    );
     let mut callee = answered(&app, id, "human").await;
     let queued = callee.press("0").await;
     assert!(queued.find("Enqueue").is_some(), "{}", queued.xml);
     assert_eq!(status_of(&app, id).await.0, "connected");
     let other = request_again(&app).await;
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Dialled(other));
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Dialled(other)
+    );
     let mut callee = answered(&app, other, "unknown").await;
     callee.silence().await;
     callee.silence().await;
@@ -311,13 +335,13 @@ async fn unanswered_calls_are_retried_after_the_gap_then_closed(b: Backend) {
     let id = request_callback(&app, false).await;
     for (n, result) in ["no-answer", "busy", "failed"].into_iter().enumerate() {
         assert_eq!(
-            tick(&app.state).await.expect("tick"),
+            tick(&app.state.dialer()).await.expect("tick"),
             Tick::Dialled(id),
             "attempt {n}"
         );
         ended(&app, id, result).await;
         assert_eq!(
-            tick(&app.state).await.expect("tick"),
+            tick(&app.state.dialer()).await.expect("tick"),
             Tick::Nothing,
             "before the gap"
         );
@@ -326,16 +350,22 @@ async fn unanswered_calls_are_retried_after_the_gap_then_closed(b: Backend) {
     assert_eq!(status_of(&app, id).await, ("unreached".to_string(), 3));
     // A dial whose end never comes counts after ten minutes.
     let lost = request_again(&app).await;
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Dialled(lost));
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Dialled(lost)
+    );
     app.clock.advance(11 * 60);
-    tick(&app.state).await.expect("tick");
+    tick(&app.state.dialer()).await.expect("tick");
     let (status, attempts) = status_of(&app, lost).await;
     assert_eq!(
         (status.as_str(), attempts),
         ("open", 1),
         "due again after the gap"
     );
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Nothing);
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Nothing
+    );
     assert_eq!(dials(&provider).await.len(), 4);
     // Staff see the attempts and the state.
     let token = app.staff_login("sam", Role::Supervisor).await;
@@ -345,7 +375,14 @@ async fn unanswered_calls_are_retried_after_the_gap_then_closed(b: Backend) {
     let row = &list["callbacks"][0];
     assert_eq!(row["status"], "unreached");
     assert_eq!(row["attempts"], 3);
-    let audit = app.state.store.audit_log().recent(50).await.expect("audit");
+    let audit = app
+        .state
+        .line
+        .store
+        .audit_log()
+        .recent(50)
+        .await
+        .expect("audit");
     assert!(
         audit.iter().any(|a| a.event == "callback.attempt"),
         "{audit:?}"
@@ -376,7 +413,7 @@ async fn no_call_when_closed_late_busy_or_paused(b: Backend) {
             .with_ymd_and_hms(2026, 11, 25, 5, 30, 0)
             .unwrap(),
     );
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Closed);
+    assert_eq!(tick(&app.state.dialer()).await.expect("tick"), Tick::Closed);
     // 10 a.m.: a long queue holds callbacks back.
     app.clock.set(common::open_time());
     let wait = format!("{PUBLIC_URL}/voice/queue/wait");
@@ -389,7 +426,10 @@ async fn no_call_when_closed_late_busy_or_paused(b: Backend) {
         ],
     )
     .await;
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::QueueLong);
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::QueueLong
+    );
     // The queue empties (its news goes stale), but a supervisor paused the dialer.
     app.clock.advance(5 * 60);
     let token = app.staff_login("sam", Role::Supervisor).await;
@@ -402,7 +442,7 @@ async fn no_call_when_closed_late_busy_or_paused(b: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Paused);
+    assert_eq!(tick(&app.state.dialer()).await.expect("tick"), Tick::Paused);
     app.staff(
         "POST",
         "/staff/callbacks/dialer",
@@ -411,7 +451,10 @@ async fn no_call_when_closed_late_busy_or_paused(b: Backend) {
     )
     .await;
     assert!(dials(&provider).await.is_empty(), "no call while held back");
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Dialled(id));
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Dialled(id)
+    );
 
     // Closed hours (the default hours, 7 p.m.): no call.
     let provider = provider_answering(201).await;
@@ -422,7 +465,7 @@ async fn no_call_when_closed_late_busy_or_paused(b: Backend) {
     let app = TestApp::spawn_with(b, s).await;
     request_callback(&app, false).await;
     app.clock.set(common::closed_time());
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Closed);
+    assert_eq!(tick(&app.state.dialer()).await.expect("tick"), Tick::Closed);
     assert!(dials(&provider).await.is_empty());
 }
 
@@ -430,7 +473,10 @@ async fn provider_trouble_is_retried_and_a_refused_number_closes(b: Backend) {
     let provider = provider_answering(500).await;
     let app = dialler_app(b, &provider).await;
     let id = request_callback(&app, false).await;
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Retry(id));
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Retry(id)
+    );
     assert_eq!(
         status_of(&app, id).await,
         ("open".to_string(), 0),
@@ -442,7 +488,10 @@ async fn provider_trouble_is_retried_and_a_refused_number_closes(b: Backend) {
         .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(2)))
         .mount(&provider)
         .await;
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Retry(id));
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Retry(id)
+    );
     assert_eq!(status_of(&app, id).await, ("open".to_string(), 0));
     // Our own mistake (a From number the account does not own, 21212; a 404): not the
     // caller's number, so nothing is closed.
@@ -453,7 +502,7 @@ async fn provider_trouble_is_retried_and_a_refused_number_closes(b: Backend) {
             .mount(&provider)
             .await;
         assert_eq!(
-            tick(&app.state).await.expect("tick"),
+            tick(&app.state.dialer()).await.expect("tick"),
             Tick::Retry(id),
             "{status}"
         );
@@ -465,7 +514,10 @@ async fn provider_trouble_is_retried_and_a_refused_number_closes(b: Backend) {
         .respond_with(ResponseTemplate::new(400).set_body_string(r#"{"code":21211}"#))
         .mount(&provider)
         .await;
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Refused(id));
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Refused(id)
+    );
     assert_eq!(status_of(&app, id).await.0, "failed");
 
     // Staff: dial now, and cancel.
@@ -520,7 +572,8 @@ async fn two_servers_dial_a_request_once(b: Backend) {
     let app = dialler_app(b, &provider).await;
     let other = app.second_server().await.expect("a second server");
     let id = request_callback(&app, false).await;
-    let (one, two) = tokio::join!(tick(&app.state), tick(&other.state));
+    let (a, b) = (app.state.dialer(), other.state.dialer());
+    let (one, two) = tokio::join!(tick(&a), tick(&b));
     let ticks = [one.expect("tick"), two.expect("tick")];
     assert_eq!(
         ticks.iter().filter(|t| **t == Tick::Dialled(id)).count(),
@@ -536,11 +589,11 @@ async fn two_servers_dial_a_request_once(b: Backend) {
 async fn later_and_silence_count_every_dial_and_the_last_closes_the_request(b: Backend) {
     let provider = provider_answering(201).await;
     let app = dialler_app(b, &provider).await;
-    assert_eq!(app.state.settings.dialer.attempts, 3);
+    assert_eq!(app.state.line.settings.dialer.attempts, 3);
     let id = request_callback(&app, false).await;
     for round in 1..=3 {
         assert_eq!(
-            tick(&app.state).await.expect("tick"),
+            tick(&app.state.dialer()).await.expect("tick"),
             Tick::Dialled(id),
             "round {round}"
         );
@@ -576,7 +629,10 @@ async fn later_and_silence_count_every_dial_and_the_last_closes_the_request(b: B
     }
     assert_eq!(status_of(&app, id).await, ("unreached".to_string(), 3));
     for _ in 0..3 {
-        assert_eq!(tick(&app.state).await.expect("tick"), Tick::Nothing);
+        assert_eq!(
+            tick(&app.state.dialer()).await.expect("tick"),
+            Tick::Nothing
+        );
         app.clock.advance(15 * 60);
     }
     assert_eq!(
@@ -591,7 +647,7 @@ async fn later_and_silence_count_every_dial_and_the_last_closes_the_request(b: B
     assert_eq!(list["callbacks"][0]["outcome"], "declined by the callee");
     // Staff cannot have it dialled again either.
     assert_eq!(
-        caseline::domain::callbacks::dialer::dial_now(&app.state, id)
+        caseline::domain::callbacks::dialer::dial_now(&app.state.dialer(), id)
             .await
             .expect("dial now"),
         None
@@ -604,7 +660,10 @@ async fn a_stored_number_the_policy_refuses_is_never_dialled(b: Backend) {
     let provider = provider_answering(201).await;
     let app = dialler_app(b, &provider).await;
     let id = stored_request(&app, "+18762101234", "en").await;
-    assert_eq!(tick(&app.state).await.expect("tick"), Tick::Refused(id));
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Refused(id)
+    );
     assert_eq!(status_of(&app, id).await.0, "failed");
     assert!(dials(&provider).await.is_empty());
 }

@@ -58,7 +58,7 @@ async fn a_burst_of_guesses_with_the_right_password_late_gets_no_token(b: Backen
     let app = TestApp::spawn(b).await;
     let right = app.add_staff("dana", Role::Agent).await;
     let right = right.as_str();
-    let checks_before = app.state.hasher.checks();
+    let checks_before = app.state.line.hasher.checks();
     let guesses: Vec<String> = (0..80)
         .map(|i| {
             if i == 50 {
@@ -74,7 +74,7 @@ async fn a_burst_of_guesses_with_the_right_password_late_gets_no_token(b: Backen
             .map(|pw| login(&app, "dana", pw, "198.51.100.9")),
     )
     .await;
-    let checked = app.state.hasher.checks() - checks_before;
+    let checked = app.state.line.hasher.checks() - checks_before;
     assert!(
         answers.iter().all(|(s, _)| *s != StatusCode::OK),
         "a token came out of the burst: {answers:?}"
@@ -95,14 +95,14 @@ async fn a_burst_of_guesses_with_the_right_password_late_gets_no_token(b: Backen
 
 async fn guesses_over_many_accounts_from_one_address_check_at_most_the_limit(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let checks_before = app.state.hasher.checks();
+    let checks_before = app.state.line.hasher.checks();
     let app = &app;
     let answers = join_all((0..150).map(|i| async move {
         let name = format!("user{}", i % 30);
         login(app, &name, "not the password", "198.51.100.10").await
     }))
     .await;
-    let checked = app.state.hasher.checks() - checks_before;
+    let checked = app.state.line.hasher.checks() - checks_before;
     assert!(
         checked <= u64::from(caseline::staff::ADDRESS_LIMIT),
         "{checked} passwords were checked from one address"
@@ -152,7 +152,7 @@ async fn simultaneous_par_id_guesses_for_one_ssn_check_at_most_the_limit(b: Back
     }
     // ...eleven of them guess at once (on PostgreSQL, as truly concurrently as its pool
     // allows)...
-    let checks_before = app.state.hasher.checks();
+    let checks_before = app.state.line.hasher.checks();
     let mut right = calls.pop().expect("twelve calls");
     join_all(
         calls
@@ -161,7 +161,7 @@ async fn simultaneous_par_id_guesses_for_one_ssn_check_at_most_the_limit(b: Back
             .map(|(i, call)| async move { call.press(&format!("11111111{i:02}")).await }),
     )
     .await;
-    let checked = app.state.hasher.checks() - checks_before;
+    let checked = app.state.line.hasher.checks() - checks_before;
     assert!(checked <= 5, "{checked} PAR IDs were checked for one SSN");
     // ...and the right PAR ID after them finds the SSN locked, unchecked.
     let last = right.press(MARCO.1).await;
@@ -170,7 +170,7 @@ async fn simultaneous_par_id_guesses_for_one_ssn_check_at_most_the_limit(b: Back
         "the SSN should be locked: {}",
         last.said()
     );
-    assert_eq!(app.state.hasher.checks() - checks_before, checked);
+    assert_eq!(app.state.line.hasher.checks() - checks_before, checked);
 }
 
 async fn a_return_to_with_sip_headers_is_refused(b: Backend) {
@@ -272,7 +272,14 @@ async fn a_repeated_par_id_delivery_answers_the_same_again(b: Backend) {
     // The call goes on, verified.
     let detail = app.session_of(&call.sid).await;
     assert!(detail.verified);
-    let audit = app.state.store.audit_log().recent(50).await.expect("audit");
+    let audit = app
+        .state
+        .line
+        .store
+        .audit_log()
+        .recent(50)
+        .await
+        .expect("audit");
     let oks = audit
         .iter()
         .filter(|a| a.event == "verify" && a.outcome == "ok")
@@ -284,7 +291,7 @@ async fn health_says_503_while_the_store_is_down(b: Backend) {
     let app = TestApp::spawn(b.clone()).await;
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
     let down = TestApp::spawn(b).await;
-    down.state.store.close().await;
+    down.state.line.store.close().await;
     assert_eq!(
         down.get("/healthz").await.status,
         StatusCode::SERVICE_UNAVAILABLE
@@ -454,13 +461,13 @@ async fn a_second_forwarded_for_line_is_the_proxy_s(b: Backend) {
 async fn a_guess_cancelled_before_its_check_gives_its_slot_back(b: Backend) {
     use caseline::store::{Guard, Limit, Reservation, Slot};
     let app = TestApp::spawn(b).await;
-    let store = &app.state.store;
+    let store = &app.state.line.store;
     let limit = Limit {
         max: 5,
         window_secs: 900,
         lock_secs: 900,
     };
-    let now = app.state.now();
+    let now = app.state.line.now();
     // Five guesses reserve their slots and are dropped before their checks are counted
     // (a request cancelled by its deadline): each slot is given back.
     for _ in 0..5 {
@@ -489,7 +496,7 @@ async fn a_guess_cancelled_before_its_check_gives_its_slot_back(b: Backend) {
     assert!(granted, "dropped guesses kept their slots");
     // A settled slot is not given back: five counted guesses, then the sixth is refused.
     let store2 = TestApp::spawn(Backend::Sqlite).await;
-    let s2 = &store2.state.store;
+    let s2 = &store2.state.line.store;
     for _ in 0..5 {
         s2.attempts()
             .reserve(Guard::StaffName, "lee", now, limit)
@@ -533,13 +540,13 @@ async fn a_password_typed_as_the_name_is_not_kept(b: Backend) {
 async fn two_right_guesses_at_once_both_succeed(b: Backend) {
     use caseline::store::{Guard, Limit, Reservation, Slot};
     let app = TestApp::spawn(b).await;
-    let store = &app.state.store;
+    let store = &app.state.line.store;
     let limit = Limit {
         max: 5,
         window_secs: 900,
         lock_secs: 900,
     };
-    let now = app.state.now();
+    let now = app.state.line.now();
     for guard in [Guard::Ssn, Guard::StaffName] {
         for _ in 0..2 {
             let got = store

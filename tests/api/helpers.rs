@@ -275,7 +275,7 @@ impl TestApp {
             db,
             settings,
         } = self;
-        state.store.close().await;
+        state.line.store.close().await;
         drop(router);
         drop(state);
         Self::on(db, settings, clock).await
@@ -292,9 +292,9 @@ impl TestApp {
         let extract = caseline::domain::cases::import::parse(caseline::cli::demo::DEMO_EXTRACT)
             .expect("demo data");
         caseline::domain::cases::import::run(
-            &self.state.store,
-            &self.state.blind,
-            &self.state.hasher,
+            &self.state.line.store,
+            &self.state.line.blind,
+            &self.state.line.hasher,
             extract,
             &|_| {},
         )
@@ -400,9 +400,10 @@ impl TestApp {
     pub async fn session_of(&self, call_sid: &str) -> caseline::session::Session {
         let sid = caseline::session::CallSid::parse(call_sid).expect("a CallSid");
         self.state
+            .line
             .store
             .sessions()
-            .load(&sid, self.state.now(), None)
+            .load(&sid, self.state.line.now(), None)
             .await
             .expect("load")
             .expect("a live session")
@@ -412,9 +413,16 @@ impl TestApp {
     pub async fn add_staff(&self, name: &str, role: caseline::staff::Role) -> String {
         let password = format!("{name}-correct-horse-battery");
         let s = &self.state;
-        caseline::staff::add(&s.store, &s.hasher, s.now(), name, role, &password)
-            .await
-            .expect("staff account");
+        caseline::staff::add(
+            &s.line.store,
+            &s.line.hasher,
+            s.line.now(),
+            name,
+            role,
+            &password,
+        )
+        .await
+        .expect("staff account");
         password
     }
 

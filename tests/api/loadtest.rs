@@ -82,7 +82,7 @@ async fn information_calls_complete_and_end_on_the_server(b: Backend) {
     // Per call: incoming, the language, 3, a topic, 8, another topic, the status.
     assert_eq!(s.requests, CALLS * 7, "{s:?}");
     // Each call ended on the server (its status callback), having heard information.
-    let report = caseline::ops::analytics::report(&app.state.store, 0)
+    let report = caseline::ops::analytics::report(&app.state.line.store, 0)
         .await
         .expect("report");
     assert_eq!(report.calls, CALLS as i64);
@@ -100,7 +100,7 @@ async fn verifying_callers_hear_their_readbacks(b: Backend) {
     // Per call: incoming, the language, 1, the SSN, the PAR ID, 1, the status; the
     // caller on three cases (every sixth call) also picks one, once.
     assert_eq!(s.requests, CALLS * 7 + CALLS / 6, "{s:?}");
-    let report = caseline::ops::analytics::report(&app.state.store, 0)
+    let report = caseline::ops::analytics::report(&app.state.line.store, 0)
         .await
         .expect("report");
     assert_eq!(report.calls, CALLS as i64);

@@ -251,7 +251,7 @@ async fn calls_active_counts_answered_calls_once_and_not_failed_webhooks(b: comm
 /// the first call (for `analytics::report`); the reports tests and the browser test
 /// reuse it.
 pub async fn scripted_day(app: &common::TestApp) -> i64 {
-    let since = app.state.now() - 60;
+    let since = app.state.line.now() - 60;
     // Contained: the office hours, heard.
     let mut call = app.call();
     call.dial().await;
@@ -302,7 +302,7 @@ async fn a_scripted_day_gives_exactly_its_figures(b: common::Backend) {
     let app = common::TestApp::spawn(b).await.with_demo_data().await;
     let since = scripted_day(&app).await;
 
-    let r = caseline::ops::analytics::report(&app.state.store, since)
+    let r = caseline::ops::analytics::report(&app.state.line.store, since)
         .await
         .expect("report");
     let json = serde_json::to_value(&r).expect("json");

@@ -28,6 +28,7 @@ async fn to_the_number_entry(call: &mut common::Phone<'_>) -> Twiml {
 
 async fn open_requests(app: &TestApp) -> Vec<caseline::domain::callbacks::Callback> {
     app.state
+        .line
         .store
         .callback_queue()
         .list(false)
@@ -145,8 +146,9 @@ async fn one_callback_a_call_and_three_a_number_a_day(b: Backend) {
                 .find(|c| c.number == number)
                 .expect("stored")
                 .id;
-            let now = app.state.now();
+            let now = app.state.line.now();
             app.state
+                .line
                 .store
                 .callback_queue()
                 .close(id, "cancelled", now)
@@ -162,6 +164,7 @@ async fn one_callback_a_call_and_three_a_number_a_day(b: Backend) {
     }
     let all = app
         .state
+        .line
         .store
         .callback_queue()
         .list(true)

@@ -90,7 +90,7 @@ fn pay_verb(t: &Twiml, amount: &str, ending: &str) {
     let prompts: Vec<_> = pay.children.iter().filter(|c| c.name == "Prompt").collect();
     assert_eq!(
         prompts.len(),
-        caseline::domain::pay::PROMPTS.len(),
+        caseline::flow::PAY_PROMPTS.len(),
         "{}",
         t.xml
     );
@@ -182,6 +182,7 @@ async fn a_paying_parent_pays_the_monthly_amount_and_staff_see_it(b: Backend) {
 
     let stored = app
         .state
+        .line
         .store
         .card_payments()
         .list(0, 10)
@@ -196,7 +197,7 @@ async fn a_paying_parent_pays_the_monthly_amount_and_staff_see_it(b: Backend) {
         (p.card_type.as_str(), p.card_last4.as_str()),
         ("visa", "4242")
     );
-    assert_eq!(p.paid_at, app.state.now());
+    assert_eq!(p.paid_at, app.state.line.now());
 
     // Staff (agents too) see it; the card is its type and last four only.
     let agent = app.staff_login("dana", Role::Agent).await;
@@ -217,6 +218,7 @@ async fn a_paying_parent_pays_the_monthly_amount_and_staff_see_it(b: Backend) {
     // Audited: every callback the provider sent is a line.
     let audit = app
         .state
+        .line
         .store
         .audit_log()
         .for_call(&call.sid)
@@ -283,6 +285,7 @@ async fn zero_and_over_the_limit_are_refused(b: Backend) {
     );
     let none = app
         .state
+        .line
         .store
         .card_payments()
         .list(0, 10)
@@ -358,6 +361,7 @@ async fn each_failure_is_said_and_nothing_is_stored(b: Backend) {
 
     let none = app
         .state
+        .line
         .store
         .card_payments()
         .list(0, 10)
@@ -491,6 +495,7 @@ async fn a_spanish_caller_hears_the_card_prompts_in_spanish(b: Backend) {
     );
     let stored = app
         .state
+        .line
         .store
         .card_payments()
         .list(0, 10)
@@ -557,6 +562,7 @@ async fn a_repeated_failure_counts_once_and_two_failures_end_card_payments_for_t
 
 async fn stored_payments(app: &TestApp) -> Vec<caseline::domain::pay::CardPayment> {
     app.state
+        .line
         .store
         .card_payments()
         .list(0, 10)
@@ -609,6 +615,7 @@ async fn a_result_counts_only_for_its_own_pay_and_only_once(b: Backend) {
     // The unmatched results are on the call's audit trail, for staff.
     let audit = app
         .state
+        .line
         .store
         .audit_log()
         .for_call(&call.sid)
@@ -715,6 +722,7 @@ async fn a_card_number_sent_as_confirmation_code_is_kept_as_its_last_four_digits
 
     // A row stored before codes were masked is listed masked.
     app.state
+        .line
         .store
         .card_payments()
         .add(&caseline::domain::pay::NewPayment {
@@ -730,7 +738,7 @@ async fn a_card_number_sent_as_confirmation_code_is_kept_as_its_last_four_digits
             card_last4: "0005",
             lang: "en",
             call_sid: &call.sid,
-            now: app.state.now() - 60,
+            now: app.state.line.now() - 60,
         })
         .await
         .expect("add");
@@ -756,7 +764,7 @@ async fn a_card_number_sent_as_confirmation_code_is_kept_as_its_last_four_digits
     }
     let session = serde_json::to_string(&app.session_of(&call.sid).await).unwrap();
     assert!(!session.contains(OTHER_CARD), "{session}");
-    app.state.store.close().await;
+    app.state.line.store.close().await;
     let stored = if sqlite {
         let mut bytes = Vec::new();
         for entry in std::fs::read_dir(app.db_path().expect("sqlite path")).unwrap() {

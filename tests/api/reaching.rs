@@ -338,7 +338,14 @@ async fn queue_says_the_place_in_line_and_offers_a_callback(b: Backend) {
         "{}",
         saved.said()
     );
-    let open = app.state.store.callback_queue().list(false).await.unwrap();
+    let open = app
+        .state
+        .line
+        .store
+        .callback_queue()
+        .list(false)
+        .await
+        .unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].number, "+15592310123");
     assert_eq!(open[0].masked_number(), "***-***-0123");
@@ -396,7 +403,14 @@ async fn callback_after_hours_to_another_number_one_open_per_number(b: Backend) 
         dup.said()
     );
 
-    let open = app.state.store.callback_queue().list(false).await.unwrap();
+    let open = app
+        .state
+        .line
+        .store
+        .callback_queue()
+        .list(false)
+        .await
+        .unwrap();
     assert_eq!(open.len(), 1, "{open:?}");
     let c = &open[0];
     assert_eq!(c.number, "+19162310188");
@@ -413,7 +427,7 @@ async fn callback_after_hours_to_another_number_one_open_per_number(b: Backend) 
 
 async fn announcement_is_heard_in_both_languages_until_cleared(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let now = app.state.clock.now();
+    let now = app.state.line.clock.now();
     let a = caseline::domain::announcement::build(
         "All offices are closed today because of the storm.",
         "Todas las oficinas están cerradas hoy por la tormenta.",
@@ -423,6 +437,7 @@ async fn announcement_is_heard_in_both_languages_until_cleared(b: Backend) {
     )
     .unwrap();
     app.state
+        .line
         .store
         .announcements()
         .set(&a, now.timestamp())
@@ -445,7 +460,7 @@ async fn announcement_is_heard_in_both_languages_until_cleared(b: Backend) {
         said.find("Thank you for calling") < said.find("storm"),
         "right after the welcome"
     );
-    app.state.store.announcements().clear().await.unwrap();
+    app.state.line.store.announcements().clear().await.unwrap();
     let mut call = app.call();
     let hello = call.dial().await;
     assert!(

@@ -130,8 +130,8 @@ async fn a_supervisor_reads_the_scripted_days_figures_and_charts(b: common::Back
         assert_eq!(body, day, "{path}");
     }
     // The same keys and figures as `caseline report --format json`.
-    let since = app.state.now() - 86_400;
-    let cli = caseline::ops::analytics::report(&app.state.store, since)
+    let since = app.state.line.now() - 86_400;
+    let cli = caseline::ops::analytics::report(&app.state.line.store, since)
         .await
         .expect("report");
     let (_, body) = app.staff("GET", "/staff/reports", Some(&token), None).await;

@@ -113,6 +113,7 @@ async fn a_paying_parent_asks_for_this_years_history_and_staff_work_it(b: Backen
     // Audited, with the outcome each time.
     let audit = app
         .state
+        .line
         .store
         .audit_log()
         .for_call(&call.sid)
@@ -137,7 +138,14 @@ async fn a_spanish_caller_asks_for_the_deposit_form(b: Backend) {
     let done = call.press("3").await;
     assert!(done.says("Su número de referencia es"), "{}", done.said());
     assert_eq!(reference_in(&done.said()).len(), 8, "{}", done.said());
-    let list = app.state.store.requests().list(false).await.expect("list");
+    let list = app
+        .state
+        .line
+        .store
+        .requests()
+        .list(false)
+        .await
+        .expect("list");
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].kind, "deposit-form");
     assert_eq!(list[0].lang, "es");
@@ -323,6 +331,7 @@ async fn a_parent_with_no_checks_hears_so(b: Backend) {
     assert!(again.says("We didn't hear an address."), "{}", again.said());
     assert!(
         app.state
+            .line
             .store
             .requests()
             .list(true)
@@ -467,7 +476,14 @@ async fn the_recorded_address_plays_through_the_server_and_is_deleted_on_complet
         .staff("GET", "/staff/requests?all=true", Some(&sup), None)
         .await;
     assert_eq!(all["requests"][0]["has_recording"], false, "{all}");
-    let audit = app.state.store.audit_log().recent(50).await.expect("audit");
+    let audit = app
+        .state
+        .line
+        .store
+        .audit_log()
+        .recent(50)
+        .await
+        .expect("audit");
     assert!(
         audit
             .iter()
@@ -510,8 +526,8 @@ async fn the_reference_is_texted_and_nothing_else(b: Backend) {
     assert_eq!(form["Body"], reference, "the number and nothing else");
     assert_eq!(form.len(), 3, "{form:?}");
     // Once a request, decided by the database: no other call or server texts it again.
-    let now = app.state.now();
-    let requests = app.state.store.requests();
+    let now = app.state.line.now();
+    let requests = app.state.line.store.requests();
     assert!(!requests.mark_texted(&reference, now).await.expect("mark"));
     // The same key delivered again sends nothing more.
     let url = format!("{}/voice/input/request-done-text", common::PUBLIC_URL);
@@ -634,7 +650,7 @@ async fn nothing_of_a_card_or_a_recording_is_left_anywhere(b: Backend) {
         assert!(!transcript.contains(secret), "the TwiML holds {secret}");
     }
     // What may be kept is kept where it belongs.
-    let store = &app.state.store;
+    let store = &app.state.line.store;
     let paid = store.card_payments().list(0, 10).await.unwrap();
     assert_eq!(paid[0].card_last4, "4242");
     let requests = store.requests().list(false).await.unwrap();
@@ -684,11 +700,18 @@ async fn no_text_is_offered_to_a_number_the_agency_does_not_text(b: Backend) {
         let mut call = call;
         call.post(&url, &[("Digits", "1")]).await;
         // Each request of a case is open once; close it for the next caller ID.
-        let open = app.state.store.requests().list(false).await.expect("list");
+        let open = app
+            .state
+            .line
+            .store
+            .requests()
+            .list(false)
+            .await
+            .expect("list");
         for r in open {
-            let work = app.state.store.work();
+            let work = app.state.line.store.work();
             let kind = caseline::store::WorkKind::Request;
-            let now = app.state.now();
+            let now = app.state.line.now();
             assert!(
                 work.complete(kind, r.id, "sam", "sent", now)
                     .await
@@ -767,6 +790,6 @@ async fn an_empty_recording_callback_deletes_only_the_calls_own_new_recording(b:
         [gone],
         "only the call's own empty one"
     );
-    let requests = app.state.store.requests().list(false).await.unwrap();
+    let requests = app.state.line.store.requests().list(false).await.unwrap();
     assert_eq!(requests[0].recording_sid.as_deref(), Some(RECORDING));
 }

@@ -255,7 +255,7 @@ async fn a_database_outage_gets_an_apology_not_an_error(b: Backend) {
     assert!(!sorry.says("We're sorry"), "{}", sorry.said());
     let menu = call.follow().await;
     assert!(menu.says("Para información sobre pagos"), "{}", menu.said());
-    app.state.store.close().await; // The database goes away mid-call.
+    app.state.line.store.close().await; // The database goes away mid-call.
     let sorry = call.press("3").await;
     // The session (and so the language) cannot be read: the apology comes in both.
     assert!(
@@ -294,7 +294,7 @@ async fn a_database_outage_gets_an_apology_not_an_error(b: Backend) {
 async fn fallback_url_apologises_and_ends_cleanly(b: Backend) {
     let logs = common::capture_logs();
     let app = TestApp::spawn(b).await;
-    app.state.store.close().await; // Works with no database at all.
+    app.state.line.store.close().await; // Works with no database at all.
     let mut call = app.call();
     let url = format!("{PUBLIC_URL}/voice/fallback");
     let twiml = call

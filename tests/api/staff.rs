@@ -586,9 +586,10 @@ async fn a_webhook_saving_during_a_transfer_does_not_lose_the_hand_off(b: Backen
     assert_eq!(status, StatusCode::ACCEPTED, "{moved}");
     // ...and the webhook saves what it loaded, after the transfer.
     app.state
+        .line
         .store
         .sessions()
-        .save(&stale, app.state.now())
+        .save(&stale, app.state.line.now())
         .await
         .expect("save");
     let sent = call
@@ -629,6 +630,7 @@ async fn a_hand_off_serves_its_own_call_and_entry_once(b: Backend) {
     let url = entry_url(&provider).await;
     let pending = app
         .state
+        .line
         .store
         .staff()
         .pending_handoffs(&call.sid)
@@ -651,6 +653,7 @@ async fn a_hand_off_serves_its_own_call_and_entry_once(b: Backend) {
     .await;
     assert_eq!(
         app.state
+            .line
             .store
             .staff()
             .pending_handoffs(&call.sid)
@@ -664,6 +667,7 @@ async fn a_hand_off_serves_its_own_call_and_entry_once(b: Backend) {
     call.post(&url, &[]).await;
     assert!(
         app.state
+            .line
             .store
             .staff()
             .pending_handoffs(&call.sid)

@@ -155,9 +155,9 @@ impl Line {
         let extract = caseline::domain::cases::import::parse(caseline::cli::demo::DEMO_EXTRACT)
             .expect("demo");
         caseline::domain::cases::import::run(
-            &state.store,
-            &state.blind,
-            &state.hasher,
+            &state.line.store,
+            &state.line.blind,
+            &state.line.hasher,
             extract,
             &|_| {},
         )
@@ -560,9 +560,10 @@ async fn a_hang_up_mid_turn_ends_the_call() {
     let call = caseline::session::CallSid::parse(&sid).expect("sid");
     let live = line
         .state
+        .line
         .store
         .sessions()
-        .load(&call, line.state.now(), None)
+        .load(&call, line.state.line.now(), None)
         .await
         .expect("load");
     assert!(live.is_none(), "the call has ended");
@@ -893,7 +894,7 @@ crate::on_both_stores!(
 /// is in the reports, as a TTY call, once.
 async fn a_tty_call_ended_by_its_stream_stop_is_in_the_reports_once(backend: common::Backend) {
     let line = Line::open_on(backend).await;
-    let since = line.state.now() - 60;
+    let since = line.state.line.now() - 60;
     let (sid, token) = line.ring().await;
     let mut tty = TtyCaller::start(&line, &sid, &token).await;
     tty.hear().await.expect("the greeting");
@@ -910,7 +911,7 @@ async fn a_tty_call_ended_by_its_stream_stop_is_in_the_reports_once(backend: com
         ],
     )
     .await;
-    let r = caseline::ops::analytics::report(&line.state.store, since)
+    let r = caseline::ops::analytics::report(&line.state.line.store, since)
         .await
         .expect("report");
     let json = serde_json::to_value(&r).expect("json");

@@ -149,13 +149,13 @@ async fn caller_on_three_cases_picks_one_and_hears_a_closed_case(b: Backend) {
 
 async fn wrong_par_id_and_unknown_ssn_sound_the_same(b: Backend) {
     let app = TestApp::spawn(b).await.with_demo_data().await;
-    let before = app.state.hasher.checks();
+    let before = app.state.line.hasher.checks();
     let mut wrong_par = english(&app).await;
     let a = wrong_par.verify_for_payments(MARCO.0, "1111111111").await;
-    let after_wrong = app.state.hasher.checks();
+    let after_wrong = app.state.line.hasher.checks();
     let mut unknown = english(&app).await;
     let b2 = unknown.verify_for_payments(UNKNOWN_SSN, MARCO.1).await;
-    let after_unknown = app.state.hasher.checks();
+    let after_unknown = app.state.line.hasher.checks();
     assert_eq!(a.said(), b2.said(), "same words");
     assert!(a.says("we couldn't confirm that information"));
     assert!(
@@ -167,6 +167,7 @@ async fn wrong_par_id_and_unknown_ssn_sound_the_same(b: Backend) {
     assert_eq!(after_unknown - after_wrong, 1);
     let audit_a = app
         .state
+        .line
         .store
         .audit_log()
         .for_call(&wrong_par.sid)
@@ -174,6 +175,7 @@ async fn wrong_par_id_and_unknown_ssn_sound_the_same(b: Backend) {
         .unwrap();
     let audit_b = app
         .state
+        .line
         .store
         .audit_log()
         .for_call(&unknown.sid)
@@ -300,7 +302,14 @@ async fn spoken_digits_verify_too(b: Backend) {
 
 async fn import_rejects_a_bad_file_and_changes_nothing(b: Backend) {
     let app = TestApp::spawn(b).await.with_demo_data().await;
-    let before = app.state.store.cases().case_fingerprints().await.unwrap();
+    let before = app
+        .state
+        .line
+        .store
+        .cases()
+        .case_fingerprints()
+        .await
+        .unwrap();
     let bad = r#"{"participants": [
         {"par_id": "4820193756", "ssn": "123-45-678", "first_name": "Ana", "last_name": "Reyes", "language": "fr"},
         {"par_id": "12", "ssn": "900-00-0001", "first_name": "", "last_name": "X"},
@@ -346,7 +355,13 @@ async fn import_rejects_a_bad_file_and_changes_nothing(b: Backend) {
     );
     // Nothing was written (the bad file never reached the store).
     assert_eq!(
-        app.state.store.cases().case_fingerprints().await.unwrap(),
+        app.state
+            .line
+            .store
+            .cases()
+            .case_fingerprints()
+            .await
+            .unwrap(),
         before
     );
 }
@@ -355,6 +370,7 @@ async fn reimporting_the_same_extract_changes_nothing(b: Backend) {
     let app = TestApp::spawn(b).await.with_demo_data().await;
     let before = app
         .state
+        .line
         .store
         .cases()
         .participant_fingerprints()
@@ -363,25 +379,40 @@ async fn reimporting_the_same_extract_changes_nothing(b: Backend) {
     let extract =
         caseline::domain::cases::import::parse(caseline::cli::demo::DEMO_EXTRACT).unwrap();
     let s = &app.state;
-    let stats =
-        caseline::domain::cases::import::run(&s.store, &s.blind, &s.hasher, extract, &|_| {})
-            .await
-            .unwrap();
+    let stats = caseline::domain::cases::import::run(
+        &s.line.store,
+        &s.line.blind,
+        &s.line.hasher,
+        extract,
+        &|_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(stats.participants_written, 0);
     assert_eq!(stats.cases_written, 0);
     assert_eq!(stats.participants_unchanged, 6);
     assert_eq!(stats.cases_unchanged, 4);
     assert_eq!(
-        s.store.cases().participant_fingerprints().await.unwrap(),
+        s.line
+            .store
+            .cases()
+            .participant_fingerprints()
+            .await
+            .unwrap(),
         before
     );
     // A changed amount rewrites just that case.
     let changed = caseline::cli::demo::DEMO_EXTRACT.replace("\"1234.56\"", "\"1200.00\"");
     let extract = caseline::domain::cases::import::parse(&changed).unwrap();
-    let stats =
-        caseline::domain::cases::import::run(&s.store, &s.blind, &s.hasher, extract, &|_| {})
-            .await
-            .unwrap();
+    let stats = caseline::domain::cases::import::run(
+        &s.line.store,
+        &s.line.blind,
+        &s.line.hasher,
+        extract,
+        &|_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!((stats.cases_written, stats.cases_unchanged), (1, 3));
     let mut call = english(&app).await;
     let heard = call.verify_for_payments(MARCO.0, MARCO.1).await;
@@ -431,7 +462,7 @@ async fn no_ssn_or_par_id_is_left_anywhere(b: Backend) {
         );
     }
     // The database: every text in every table, and on SQLite the files themselves.
-    let store = &app.state.store;
+    let store = &app.state.line.store;
     let audit = store.audit_log().for_call(&call.sid).await.unwrap();
     assert!(audit.iter().any(|(e, o, _, _)| e == "verify" && o == "ok"));
     assert!(

@@ -9,12 +9,16 @@
 //! the last.
 
 use anyhow::Context;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+
 use chrono::Timelike;
 
+use crate::clock::Clock;
+use crate::config::{DialerSettings, Settings};
 use crate::domain::callbacks::CLOSED_SQL;
 use crate::domain::outbound::Purpose;
-use crate::state::Services;
 use crate::store::{AuditLine, CallbackQueue, Sqlite, Store, on_both};
+use crate::telephony::provider::Dialing;
 use crate::telephony::provider::ProviderError;
 
 /// Seconds a callback rings before it counts as not answered.
@@ -43,6 +47,34 @@ pub enum Tick {
     Refused(i64),
 }
 
+/// How long what the queue's wait webhook said about the queue stays true: each waiting
+/// caller's wait is asked about every minute or so.
+const QUEUE_NEWS_SECS: i64 = 90;
+/// Callers waiting in the queue, as the last wait webhook said.
+#[derive(Debug, Default)]
+pub struct Waiting {
+    size: AtomicU32,
+    at: AtomicI64,
+}
+
+impl Waiting {
+    /// The queue's size (`CurrentQueueSize`) at `now`.
+    pub fn saw(&self, size: u32, now: i64) {
+        self.size.store(size, Ordering::Release);
+        self.at.store(now, Ordering::Release);
+        crate::ops::metrics::gauge("caseline_callers_waiting", f64::from(size));
+    }
+
+    /// Callers waiting now: none once no wait webhook has come for a while.
+    pub fn now(&self, now: i64) -> u32 {
+        if now - self.at.load(Ordering::Acquire) > QUEUE_NEWS_SECS {
+            0
+        } else {
+            self.size.load(Ordering::Acquire)
+        }
+    }
+}
+
 /// A request claimed for dialling.
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct Claimed {
@@ -50,8 +82,25 @@ struct Claimed {
     number: String,
 }
 
+/// What the dialer is handed: the queue, its settings, the clock, the policy, what the
+/// queue's wait webhooks said, and the one provider handle that places calls.
+pub struct Dialer<'a> {
+    pub store: &'a Store,
+    pub settings: &'a Settings,
+    pub clock: &'a dyn Clock,
+    pub outbound: &'a crate::domain::outbound::Policy,
+    pub waiting: &'a Waiting,
+    pub dialing: Dialing,
+}
+
+impl Dialer<'_> {
+    fn now(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+}
+
 /// One round of the dialer: at most one call placed.
-pub async fn tick(s: &Services) -> anyhow::Result<Tick> {
+pub async fn tick(s: &Dialer<'_>) -> anyhow::Result<Tick> {
     let d = &s.settings.dialer;
     let Some(from) = d.from.as_deref() else {
         return Ok(Tick::Off);
@@ -69,7 +118,15 @@ pub async fn tick(s: &Services) -> anyhow::Result<Tick> {
         .await?
     {
         tracing::warn!(request = id, "a callback's dial never reported its end");
-        not_reached(s, id, None, "lost").await?;
+        not_reached(
+            s.store,
+            &s.settings.dialer,
+            now.timestamp(),
+            id,
+            None,
+            "lost",
+        )
+        .await?;
     }
     // Requests left open with every attempt spent (by a release before "later" was
     // counted) are closed, never dialled again.
@@ -101,7 +158,7 @@ pub async fn tick(s: &Services) -> anyhow::Result<Tick> {
 
 /// Dials request `id` now, whatever the hours and the queue (a staff member's choice);
 /// `None` when it is not open.
-pub async fn dial_now(s: &Services, id: i64) -> anyhow::Result<Option<Tick>> {
+pub async fn dial_now(s: &Dialer<'_>, id: i64) -> anyhow::Result<Option<Tick>> {
     let Some(from) = s.settings.dialer.from.as_deref() else {
         return Ok(Some(Tick::Off));
     };
@@ -128,7 +185,7 @@ pub async fn dial_now(s: &Services, id: i64) -> anyhow::Result<Option<Tick>> {
     }
 }
 
-async fn dial(s: &Services, from: &str, c: Claimed) -> anyhow::Result<Tick> {
+async fn dial(s: &Dialer<'_>, from: &str, c: Claimed) -> anyhow::Result<Tick> {
     let now = s.now();
     let queue = s.store.callback_queue();
     // Checked again where it is dialled: a request stored before the policy (or before
@@ -142,7 +199,15 @@ async fn dial(s: &Services, from: &str, c: Claimed) -> anyhow::Result<Tick> {
         crate::ops::metrics::count_refused_number("callback", refusal.label());
         queue.attempt(c.id, now, None, "refused by policy").await?;
         queue.close(c.id, "failed", now).await?;
-        audit(s, now, None, "callback.dial", "refused by policy", c.id).await?;
+        audit(
+            s.store,
+            now,
+            None,
+            "callback.dial",
+            "refused by policy",
+            c.id,
+        )
+        .await?;
         return Ok(Tick::Refused(c.id));
     }
     let base = &s.settings.public_url;
@@ -160,11 +225,19 @@ async fn dial(s: &Services, from: &str, c: Claimed) -> anyhow::Result<Tick> {
         ("MachineDetection", "DetectMessageEnd"),
         ("Timeout", RING_SECS),
     ];
-    match s.provider.place_call(&form).await {
+    match s.dialing.place(&form).await {
         Ok(call_sid) => {
             queue.dialled(c.id, &call_sid).await?;
             queue.attempt(c.id, now, Some(&call_sid), "dialled").await?;
-            audit(s, now, Some(&call_sid), "callback.dial", "dialled", c.id).await?;
+            audit(
+                s.store,
+                now,
+                Some(&call_sid),
+                "callback.dial",
+                "dialled",
+                c.id,
+            )
+            .await?;
             crate::ops::metrics::count("caseline_callbacks_dialled_total");
             Ok(Tick::Dialled(c.id))
         }
@@ -172,7 +245,7 @@ async fn dial(s: &Services, from: &str, c: Claimed) -> anyhow::Result<Tick> {
             tracing::warn!(request = c.id, error = %e, "the provider refused a callback's number");
             queue.attempt(c.id, now, None, "refused").await?;
             queue.close(c.id, "failed", now).await?;
-            audit(s, now, None, "callback.dial", "refused", c.id).await?;
+            audit(s.store, now, None, "callback.dial", "refused", c.id).await?;
             Ok(Tick::Refused(c.id))
         }
         Err(e) => {
@@ -186,14 +259,14 @@ async fn dial(s: &Services, from: &str, c: Claimed) -> anyhow::Result<Tick> {
 }
 
 async fn audit(
-    s: &Services,
+    store: &Store,
     now: i64,
     call_sid: Option<&str>,
     event: &str,
     outcome: &str,
     id: i64,
 ) -> anyhow::Result<()> {
-    s.store
+    store
         .audit_log()
         .write(AuditLine::in_call(
             now,
@@ -208,13 +281,14 @@ async fn audit(
 /// chose nothing): counted; due again after the gap, or closed as unreached after the
 /// last attempt. Only a request still being dialled is changed.
 pub async fn not_reached(
-    s: &Services,
+    store: &Store,
+    d: &DialerSettings,
+    now: i64,
     id: i64,
     call_sid: Option<&str>,
     result: &str,
 ) -> anyhow::Result<()> {
-    let now = s.now();
-    let queue = s.store.callback_queue();
+    let queue = store.callback_queue();
     let Some((status, attempts)) = queue.state(id).await? else {
         return Ok(());
     };
@@ -224,10 +298,10 @@ pub async fn not_reached(
         return Ok(());
     }
     queue.attempt(id, now, call_sid, result).await?;
-    if attempts >= s.settings.dialer.attempts {
+    if attempts >= d.attempts {
         queue.close(id, "unreached", now).await?;
         audit(
-            s,
+            store,
             now,
             call_sid,
             "callback.attempt",
@@ -236,8 +310,8 @@ pub async fn not_reached(
         )
         .await
     } else {
-        queue.reopen(id, now + s.settings.dialer.retry_secs).await?;
-        audit(s, now, call_sid, "callback.attempt", result, id).await
+        queue.reopen(id, now + d.retry_secs).await?;
+        audit(store, now, call_sid, "callback.attempt", result, id).await
     }
 }
 
@@ -245,9 +319,15 @@ pub async fn not_reached(
 /// was the last attempt: then closed as unreached, declined by the callee), or
 /// `cancelled` (3). Audited. Every dial was counted when it was claimed, so "later" and
 /// silence never ring a request more than the configured attempts in all.
-pub async fn chosen(s: &Services, id: i64, call_sid: &str, choice: &str) -> anyhow::Result<()> {
-    let now = s.now();
-    let queue = s.store.callback_queue();
+pub async fn chosen(
+    store: &Store,
+    d: &DialerSettings,
+    now: i64,
+    id: i64,
+    call_sid: &str,
+    choice: &str,
+) -> anyhow::Result<()> {
+    let queue = store.callback_queue();
     let Some((status, attempts)) = queue.state(id).await? else {
         return Ok(());
     };
@@ -264,14 +344,14 @@ pub async fn chosen(s: &Services, id: i64, call_sid: &str, choice: &str) -> anyh
             queue.set_status(id, "connected").await?;
             choice
         }
-        "later" if attempts >= s.settings.dialer.attempts => {
+        "later" if attempts >= d.attempts => {
             queue
                 .close_as(id, "unreached", "declined by the callee", now)
                 .await?;
             "later, declined"
         }
         "later" => {
-            queue.reopen(id, now + s.settings.dialer.retry_secs).await?;
+            queue.reopen(id, now + d.retry_secs).await?;
             choice
         }
         _ => {
@@ -279,7 +359,7 @@ pub async fn chosen(s: &Services, id: i64, call_sid: &str, choice: &str) -> anyh
             choice
         }
     };
-    audit(s, now, Some(call_sid), "callback.answer", event, id).await
+    audit(store, now, Some(call_sid), "callback.answer", event, id).await
 }
 
 impl CallbackQueue<'_> {

@@ -7,9 +7,9 @@ pub mod dialer;
 use anyhow::Context;
 
 use crate::domain::outbound::{Policy, Purpose, ten_digits};
-use crate::flow::engine::CallerInput;
 use crate::session::Session;
 use crate::store::{CallbackQueue, Sqlite, Store, on_both};
+use crate::telephony::input::CallerInput;
 use crate::words::prompts::Channel;
 use crate::words::speech::Value;
 
