@@ -13,11 +13,9 @@
 //! caller's audio as it arrives, never the clock, so a test may send faster than real
 //! time and a call behaves the same.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use base64::Engine;
-use serde::Deserialize;
 
 use super::{CallError, Params, finish, session_for, snapshot};
 use crate::flow::engine;
@@ -25,6 +23,7 @@ use crate::session::{CallSid, STREAM_FAILURES, Session};
 use std::sync::Arc;
 
 use crate::call::Line;
+use crate::telephony::stream::{Outbound, Start};
 use crate::telephony::tty::modem::{Demodulator, Modulator, SAMPLE_RATE};
 use crate::telephony::twiml::{Element, Response};
 use crate::words::prompts::Channel;
@@ -138,52 +137,6 @@ pub fn back_on_stream(s: &crate::call::Line, session: &mut Session, step: &str) 
     session.stream_token = Some(token.clone());
     session.tty_resume = Some(step.to_string());
     connect(&s.settings.public_url, &token)
-}
-
-/// A message from the provider, as much of it as is read.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "event", rename_all = "lowercase")]
-pub enum Inbound {
-    Connected,
-    Start { start: Start },
-    Media { media: Media },
-    Dtmf { dtmf: Dtmf },
-    Mark { mark: MarkName },
-    Stop,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Start {
-    #[serde(rename = "streamSid")]
-    pub stream_sid: String,
-    #[serde(rename = "callSid")]
-    pub call_sid: String,
-    #[serde(rename = "customParameters", default)]
-    pub custom_parameters: HashMap<String, String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Media {
-    pub payload: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Dtmf {
-    pub digit: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct MarkName {
-    pub name: String,
-}
-
-/// What to send the provider.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outbound {
-    /// A JSON text frame.
-    Frame(String),
-    /// Close the socket (the provider then asks the `<Connect action>`).
-    Close,
 }
 
 /// A `<Gather>` being filled.

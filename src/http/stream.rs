@@ -13,10 +13,11 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::call::tty::{Inbound, Outbound, TtyCall};
+use crate::call::tty::TtyCall;
 use crate::http::signature;
 use crate::http::webhook::{Admit, LogBudget};
 use crate::state::{AppState, Services, Streams};
+use crate::telephony::stream::{Inbound, Outbound};
 
 /// The provider sends audio every 20 ms; this long without one of its messages, the
 /// line is gone.

@@ -3,5 +3,6 @@
 
 pub mod input;
 pub mod provider;
+pub mod stream;
 pub mod tty;
 pub mod twiml;
