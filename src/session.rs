@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::words::prompts::{Channel, Lang};
+use crate::words::word_enum;
 
 /// The provider's identifier for a call. Twilio's are `CA` + 32 hex digits; other
 /// TwiML providers use UUIDs, so any short run of letters, digits, `-` and `_` is taken.
@@ -59,7 +60,7 @@ pub struct Session {
     pub started_at: i64,
     /// What the caller asked for before verifying (`payments`, `case-status`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub topic: Option<String>,
+    pub topic: Option<Topic>,
     /// The SSN's blind index between the SSN and PAR ID questions (never the digits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_ssn: Option<String>,
@@ -102,7 +103,7 @@ pub struct Session {
     pub staff_transfer: Option<StaffTransfer>,
     /// The last verification outcome (`ok`, `failed`, `too-many`, `locked`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_outcome: Option<String>,
+    pub verify_outcome: Option<VerifyOutcome>,
     /// The answer to the last entry that moved the call on from an input step, so a
     /// second delivery of that same request (a provider retry, or a crash between the
     /// commit and the answer) hears it again instead of running the action twice.
@@ -176,18 +177,32 @@ pub struct Replay {
     pub answer: String,
 }
 
-/// What a caller may ask for before verifying, kept across verification and routed to
-/// after it: the readbacks, staff's `return`, paying by card, and each request.
-pub const TOPICS: &[&str] = &[
-    "payments",
-    "case-status",
-    "return",
-    "pay",
-    "history-by-mail",
-    "missing-check",
-    "deposit-form",
-    "address-change",
-];
+word_enum!(
+    /// What a caller may ask for before verifying, kept across verification and routed
+    /// to after it: the readbacks, staff's `return`, paying by card, and each request.
+    /// The `set-topic` values and `route-topic` outcomes are these words.
+    Topic {
+        Payments = "payments",
+        CaseStatus = "case-status",
+        Return = "return",
+        Pay = "pay",
+        HistoryByMail = "history-by-mail",
+        MissingCheck = "missing-check",
+        DepositForm = "deposit-form",
+        AddressChange = "address-change",
+    }
+);
+
+word_enum!(
+    /// How the last verification in this call ended (the `verify-ssn` and `verify-par`
+    /// outcomes that are kept: staff read them, the reports count the locked).
+    VerifyOutcome {
+        Ok = "ok",
+        Failed = "failed",
+        TooMany = "too-many",
+        Locked = "locked",
+    }
+);
 
 /// Where the caller's payment stands in this call (kept in the session).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -440,7 +455,7 @@ mod tests {
         let changes: [fn(&mut Session); 6] = [
             |s| s.lang = Some(Lang::Es),
             |s| s.verified = true,
-            |s| s.topic = Some("payments".into()),
+            |s| s.topic = Some(Topic::Payments),
             |s| s.heard.push("payments".into()),
             |s| s.callback_requested = true,
             |s| s.verify_failures = 1,

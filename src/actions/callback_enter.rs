@@ -16,7 +16,7 @@ pub const SPEC: ActionSpec = ActionSpec {
 pub async fn run(Act { outbound, input, session, .. }: Act<'_>) -> Outcome {
     let outcome = match input {
         Some(i) => callbacks::enter(session, i, outbound),
-        None => "nomatch",
+        None => crate::telephony::input::NO_MATCH,
     };
     Ok(Some(outcome.to_string()))
 }

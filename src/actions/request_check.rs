@@ -22,7 +22,7 @@ pub async fn run(Act { store, settings, now, input, session, .. }: Act<'_>) -> O
         return Ok(Some("representative".to_string()));
     }
     let Some(details) = requests::picked_check(session, &keyed) else {
-        return Ok(Some("nomatch".to_string()));
+        return Ok(Some(crate::telephony::input::NO_MATCH.to_string()));
     };
     let extra = requests::Extra {
         details: Some(details),

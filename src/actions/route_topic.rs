@@ -1,24 +1,21 @@
 //! `route-topic`: where the caller was going before verifying (one of
-//! [`crate::session::TOPICS`]).
+//! [`Topic`]).
 
 
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
+use crate::session::Topic;
 
 pub const SPEC: ActionSpec = ActionSpec {
     name: "route-topic",
     values: &[],
-    outcomes: crate::session::TOPICS,
+    outcomes: Topic::WORDS,
     takes_input: false,
     prompts: &[],
 };
 
 pub async fn run(Act { session, .. }: Act<'_>) -> Outcome {
     // Payments unless the caller asked for something else we know.
-    let to = session
-        .topic
-        .as_deref()
-        .and_then(|t| crate::session::TOPICS.iter().find(|k| **k == t))
-        .unwrap_or(&"payments");
-    Ok(Some(to.to_string()))
+    let to = session.topic.unwrap_or(Topic::Payments);
+    Ok(Some(to.as_str().to_string()))
 }

@@ -3,6 +3,7 @@
 use crate::domain::verify;
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
+use crate::session::VerifyOutcome;
 
 pub const SPEC: ActionSpec = ActionSpec {
     name: "verify-ssn",
@@ -17,7 +18,7 @@ pub async fn run(Act { checks, input, session, .. }: Act<'_>) -> Outcome {
     if o == "locked" {
         crate::ops::metrics::count("caseline_lockouts_total");
         crate::ops::metrics::count_by("caseline_verifications_total", "outcome", "locked");
-        session.verify_outcome = Some(o.to_string());
+        session.verify_outcome = Some(VerifyOutcome::Locked);
     }
     Ok(Some(o.to_string()))
 }

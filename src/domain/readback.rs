@@ -73,7 +73,7 @@ pub fn choose_case(session: &mut Session, keyed: &str) -> &'static str {
             session.case = session.cases.get(n - 1).cloned();
             "ok"
         }
-        None => "nomatch",
+        None => crate::telephony::input::NO_MATCH,
     }
 }
 

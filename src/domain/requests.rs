@@ -13,19 +13,29 @@ use crate::session::Session;
 use crate::store::{AuditLine, RequestQueue, Sqlite, Store, on_both};
 use crate::telephony::provider::ProviderError;
 use crate::words::speech::Value;
+use crate::words::word_enum;
 
-/// The kinds a caller can ask for, as the flow names them (`<Action name="request-mail"
-/// value="...">`) and as staff see them.
-pub const KINDS: &[&str] = &[
-    "history-this-year",
-    "history-last-year",
-    "deposit-form",
-    "missing-check",
-    "address-change",
-];
+word_enum!(
+    /// What a verified caller can ask for by phone: the `request-open` values, each
+    /// stored request's `kind`, the `requests.what.{kind}` prompts.
+    RequestKind {
+        HistoryThisYear = "history-this-year",
+        HistoryLastYear = "history-last-year",
+        DepositForm = "deposit-form",
+        MissingCheck = "missing-check",
+        AddressChange = "address-change",
+    }
+);
+
+/// Every kind's word (the `request-open` values).
+pub const KINDS: &[&str] = RequestKind::WORDS;
 
 /// The kinds asked for with nothing more than the kind (`<Action name="request-mail">`).
-pub const MAIL_KINDS: &[&str] = &["history-this-year", "history-last-year", "deposit-form"];
+pub const MAIL_KINDS: &[&str] = &[
+    RequestKind::HistoryThisYear.as_str(),
+    RequestKind::HistoryLastYear.as_str(),
+    RequestKind::DepositForm.as_str(),
+];
 
 /// Check disbursements offered to a caller reporting one missing, newest first.
 pub const MAX_CHECKS: usize = 5;
@@ -82,7 +92,7 @@ pub async fn request(
     extra: Extra,
     session: &mut Session,
 ) -> anyhow::Result<&'static str> {
-    if !KINDS.contains(&kind) {
+    if RequestKind::parse(kind).is_none() {
         anyhow::bail!("unknown request kind '{kind}'");
     }
     let (participant, case) = match (session.verified, session.participant, &session.case) {

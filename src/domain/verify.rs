@@ -19,6 +19,7 @@ use sha2::Sha256;
 use tokio::sync::Semaphore;
 
 use crate::config::{HashCost, Lockout};
+use crate::session::VerifyOutcome;
 use crate::store::{AuditLine, Guard, Reservation, Slot, Sqlite, Store, on_both};
 
 /// Nine SSN digits. No `Debug` or `Display`: the digits cannot reach a log by accident.
@@ -240,7 +241,7 @@ pub async fn check_ssn(
     entered: &str,
 ) -> anyhow::Result<&'static str> {
     let Some(ssn) = Ssn::parse(entered) else {
-        return Ok("nomatch");
+        return Ok(crate::telephony::input::NO_MATCH);
     };
     let index = c.blind.ssn(&ssn);
     let now = c.now;
@@ -273,12 +274,12 @@ pub async fn check_par(
     c: &Checks<'_>,
     session: &mut crate::session::Session,
     entered: &str,
-) -> anyhow::Result<&'static str> {
+) -> anyhow::Result<VerifyOutcome> {
     let now = c.now;
     let call = Some(session.call_sid.as_str().to_string());
     let Some(index) = session.pending_ssn.clone() else {
         // No SSN on file for this call (a stale request): ask again from the start.
-        return Ok("failed");
+        return Ok(VerifyOutcome::Failed);
     };
     let l = c.lockout;
     let limit = crate::store::Limit {
@@ -299,7 +300,7 @@ pub async fn check_par(
             .write(AuditLine::in_call(now, call.as_deref(), "verify", "locked"))
             .await?;
         session.pending_ssn = None;
-        return Ok("locked");
+        return Ok(VerifyOutcome::Locked);
     }
     // Given back if this request is cancelled before its check is counted.
     let slot = Slot::new(c.store, Guard::Ssn, &index);
@@ -326,7 +327,7 @@ pub async fn check_par(
             .audit_log()
             .write(AuditLine::in_call(now, call.as_deref(), "verify", "ok").participant(Some(id)))
             .await?;
-        return Ok("ok");
+        return Ok(VerifyOutcome::Ok);
     }
     let locked = matched
         || c.store
@@ -339,15 +340,18 @@ pub async fn check_par(
     // ID cannot be told apart.
     session.pending_ssn = None;
     let outcome = if locked {
-        "locked"
+        VerifyOutcome::Locked
     } else if session.verify_failures >= l.tries_per_call {
-        "too-many"
+        VerifyOutcome::TooMany
     } else {
-        "failed"
+        VerifyOutcome::Failed
     };
     c.store
         .audit_log()
-        .write(AuditLine::in_call(now, call.as_deref(), "verify", outcome).participant(participant))
+        .write(
+            AuditLine::in_call(now, call.as_deref(), "verify", outcome.as_str())
+                .participant(participant),
+        )
         .await?;
     Ok(outcome)
 }

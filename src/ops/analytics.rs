@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::session::Session;
+use crate::session::{Session, VerifyOutcome};
 use crate::store::{CallPathRow, Sqlite, Store, on_both};
 use crate::words::prompts::Channel;
 
@@ -63,7 +63,7 @@ pub async fn record(
         },
         verified: i64::from(session.verified),
         verify_attempts: i64::from(session.verify_failures) + i64::from(session.verified),
-        verify_locked: i64::from(session.verify_outcome.as_deref() == Some("locked")),
+        verify_locked: i64::from(session.verify_outcome == Some(VerifyOutcome::Locked)),
         outcome: outcome(session),
         ended_on: session.step.clone().unwrap_or_default(),
         steps: session.path.clone(),

@@ -15,3 +15,9 @@ impl CallerInput {
         self.digits.is_empty() && self.speech.as_deref().is_none_or(|s| s.trim().is_empty())
     }
 }
+
+/// What an action fed by an `<Input>` answers when the caller's entry matched nothing
+/// (not nine digits, no such check): the engine counts a miss at the step and plays
+/// its `<NoMatch>`. Every such action may answer it, so no spec lists it among its
+/// outcomes, and a flow cannot route it.
+pub const NO_MATCH: &str = "nomatch";

@@ -145,7 +145,7 @@ pub fn use_caller(session: &mut Session, policy: &Policy) -> &'static str {
 pub fn enter(session: &mut Session, input: &CallerInput, policy: &Policy) -> &'static str {
     let keyed = input.digits.trim_end_matches('#');
     let Some(ten) = ten_digits(keyed).filter(|_| keyed.len() == 10) else {
-        return "nomatch";
+        return crate::telephony::input::NO_MATCH;
     };
     match policy.check(&ten, Purpose::Callback, session.dialled.as_deref()) {
         Ok(()) => {

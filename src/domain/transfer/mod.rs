@@ -8,7 +8,7 @@ pub mod screenpop;
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::session::Session;
+use crate::session::{Session, VerifyOutcome};
 use crate::telephony::twiml::Element;
 use crate::words::prompts::Channel;
 
@@ -94,9 +94,9 @@ pub fn verification(session: &Session) -> &'static str {
     if session.verified {
         return "verified";
     }
-    match session.verify_outcome.as_deref() {
-        Some("locked") => "locked",
-        Some("too-many") => "too-many",
+    match session.verify_outcome {
+        Some(VerifyOutcome::Locked) => "locked",
+        Some(VerifyOutcome::TooMany) => "too-many",
         Some(_) => "failed",
         None => "not-attempted",
     }

@@ -179,7 +179,7 @@ pub async fn input<R: Runtime>(
                             session.misses = 0;
                             run(rt, session, *t, &mut out).await?;
                         }
-                        (Some("nomatch") | None, None) => {
+                        (Some(crate::telephony::input::NO_MATCH) | None, None) => {
                             return miss(rt, session, ix, p, MissKind::NoMatch, out).await;
                         }
                         (Some(o), None) => bail!("outcome '{o}' has no step"),
