@@ -8,6 +8,61 @@ use serde::{Deserialize, Serialize};
 
 use crate::words::prompts::{Channel, Lang};
 
+/// Declares an enum stored and shown as fixed words: `as_str`, `parse`, `ALL` and the
+/// accepted `words()` for error messages. Here because [`Role`] is a session's, and the
+/// store's case words are declared with it too.
+macro_rules! word_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &[$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $word),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($word => Some($name::$variant),)+ _ => None }
+            }
+
+            /// The accepted words, for error messages.
+            pub fn words() -> String {
+                [$($word),+].join(", ")
+            }
+        }
+    };
+}
+
+pub(crate) use word_enum;
+
+word_enum!(
+    /// A participant's part in a case.
+    Role { Custodial = "custodial", Noncustodial = "noncustodial" }
+);
+
+/// One of the caller's cases, for choosing between them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CaseRef {
+    pub case_id: i64,
+    pub case_number: String,
+    pub role: Role,
+}
+
+impl CaseRef {
+    /// The last four digits of its number.
+    pub fn ending(&self) -> &str {
+        ending(&self.case_number)
+    }
+}
+
+/// A case number's last four digits, which callers use to tell their cases apart.
+pub fn ending(case_number: &str) -> &str {
+    &case_number[case_number.len().saturating_sub(4)..]
+}
+
 /// The provider's identifier for a call. Twilio's are `CA` + 32 hex digits; other
 /// TwiML providers use UUIDs, so any short run of letters, digits, `-` and `_` is taken.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -71,9 +126,9 @@ pub struct Session {
     pub participant: Option<i64>,
     /// The caller's cases, and the one being read back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cases: Vec<crate::domain::cases::CaseRef>,
+    pub cases: Vec<CaseRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub case: Option<crate::domain::cases::CaseRef>,
+    pub case: Option<CaseRef>,
     /// Topics the caller has heard (for a representative's context).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub heard: Vec<String>,

@@ -28,7 +28,8 @@ use tokio::sync::oneshot;
 
 use super::audit::{CallPathRow, INSERT_CALL_PATH};
 use super::cache::SessionCache;
-use super::{AuditLine, END_SESSION, INSERT_AUDIT, SELECT_SESSION};
+use super::sessions::{END_SESSION, SELECT_SESSION};
+use super::{AuditLine, INSERT_AUDIT};
 use crate::session::Session;
 
 /// How many writes one transaction takes at most.

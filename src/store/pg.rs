@@ -37,7 +37,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use anyhow::Context;
 
-use super::{SELECT_SESSION, once_more};
+use super::once_more;
+use super::sessions::SELECT_SESSION;
 use crate::session::Session;
 
 /// Positions waiting for the writer beyond this are saved the slow way (each waits for
@@ -92,7 +93,7 @@ const UPSERT_SAVES: &str = upsert_sessions!(", ended_at = NULL, end_status = NUL
 /// A PostgreSQL store: the pool every query uses, and the webhook path's sessions.
 #[derive(Clone, Debug)]
 pub struct Postgres {
-    pub pool: PgPool,
+    pub(super) pool: PgPool,
     pub(super) hot: Arc<PgHot>,
 }
 

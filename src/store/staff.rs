@@ -1,11 +1,63 @@
-//! Staff accounts, login sessions and the audit listing, on both stores.
+//! The staff tables: accounts, login sessions and hand-offs of live calls.
 
 use anyhow::{Context, anyhow};
 use sqlx::Row;
 
-use super::{Account, Role, Staff};
-use crate::session::{Session, StaffTransfer};
-use crate::store::{Sessions, Sqlite, StaffAccounts, Store, on_both};
+use serde::Serialize;
+
+use super::{Sqlite, StaffAccounts, Store, on_both};
+use crate::session::StaffTransfer;
+
+/// What a staff member may do. Each role can do everything the one before can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Sees live calls and moves them.
+    Agent,
+    /// Also callbacks, requests, the announcement, the audit log, the reports and the
+    /// flow diagram.
+    Supervisor,
+    /// Also accounts.
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "agent" => Some(Role::Agent),
+            "supervisor" => Some(Role::Supervisor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A staff account as listed (never the hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub locked_until: Option<i64>,
+    pub created_at: i64,
+}
+
+/// The signed-in staff member behind a request.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+}
 
 /// What a login needs to check.
 pub struct Credentials {
@@ -295,30 +347,5 @@ impl StaffAccounts<'_> {
                     .rows_affected()
             }
         ))
-    }
-}
-
-impl Sessions<'_> {
-    /// Calls not ended and heard from within `SESSION_TTL`, newest first, each as this
-    /// server last saved it.
-    pub async fn live(&self, now: i64) -> anyhow::Result<Vec<Session>> {
-        let sql = "SELECT state FROM call_sessions WHERE ended_at IS NULL AND updated_at > $1 \
-                   ORDER BY created_at DESC LIMIT 500";
-        let since = now - crate::store::SESSION_TTL_SECS;
-        let states: Vec<String> = on_both!(
-            self.store,
-            read | pool | {
-                sqlx::query_scalar(sql)
-                    .bind(since)
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to list live calls")?
-            }
-        );
-        Ok(states
-            .iter()
-            .filter_map(|s| serde_json::from_str(s).ok())
-            .map(|s| self.newest(s, now))
-            .collect())
     }
 }

@@ -1,4 +1,5 @@
-//! Case queries, one indexed statement each, for both stores. SQLite keeps money as
+//! The case tables: what a case is, in the words of the agency's extract, and its
+//! queries, one indexed statement each, for both stores. SQLite keeps money as
 //! integer cents and dates as ISO text; PostgreSQL as NUMERIC, DATE and TIMESTAMPTZ.
 
 use std::collections::HashMap;
@@ -9,8 +10,79 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use sqlx::Row;
 
-use super::model::{Case, CaseRef, CaseStatus, Disbursement, Method, Payment, Role, Source, Stage};
-use crate::store::{Cases, Postgres, Sqlite, Store, on_both};
+use super::{Cases, Postgres, Sqlite, Store, on_both};
+use crate::session::{CaseRef, Role, ending, word_enum};
+
+word_enum!(
+    /// The ten steps of a child support case.
+    Stage {
+        Enrollment = "enrollment",
+        Locate = "locate",
+        SummonsAndComplaint = "summons_and_complaint",
+        Parentage = "parentage",
+        StipulatedAgreement = "stipulated_agreement",
+        CourtOrder = "court_order",
+        Payments = "payments",
+        Enforcement = "enforcement",
+        Modification = "modification",
+        Closing = "closing",
+    }
+);
+word_enum!(
+    /// Where a payment came from.
+    Source {
+        WageWithholding = "wage_withholding",
+        TaxRefundIntercept = "tax_refund_intercept",
+        UnemploymentBenefits = "unemployment_benefits",
+        DirectPayment = "direct_payment",
+        Other = "other",
+    }
+);
+word_enum!(
+    /// How money was sent to a receiving parent.
+    Method { EpcCard = "epc_card", DirectDeposit = "direct_deposit", Check = "check" }
+);
+word_enum!(
+    CaseStatus { Open = "open", Closed = "closed" }
+);
+
+/// A case as the IVR reads it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    pub id: i64,
+    pub case_number: String,
+    pub county: String,
+    pub status: CaseStatus,
+    pub stage: Stage,
+    pub caseworker: Option<String>,
+    pub monthly_support: Option<Decimal>,
+    pub medical_support: Option<bool>,
+    pub next_due: Option<NaiveDate>,
+    pub arrears: Option<Decimal>,
+    pub next_hearing: Option<DateTime<FixedOffset>>,
+    pub next_appointment: Option<DateTime<FixedOffset>>,
+}
+
+impl Case {
+    /// The last four digits, which callers use to tell their cases apart.
+    pub fn ending(&self) -> &str {
+        ending(&self.case_number)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payment {
+    pub received_on: NaiveDate,
+    pub amount: Decimal,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disbursement {
+    pub paid_on: NaiveDate,
+    pub amount: Decimal,
+    pub method: Method,
+}
 
 /// A participant row to write.
 #[derive(Debug, Clone)]
