@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use super::{Announcements, Sqlite, Store, on_both};
+use super::{Announcements, on_both};
 
 /// The announcement in the slot, with its window.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -10,7 +10,7 @@
 
 use anyhow::Context;
 
-use super::{Attempts, Sqlite, Store};
+use super::{Attempts, Store};
 
 /// What is being guessed at, and so which table and key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

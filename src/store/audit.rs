@@ -3,7 +3,8 @@
 
 use anyhow::Context;
 
-use super::{AuditLog, INSERT_AUDIT, Postgres, Sqlite, Store};
+use super::backend::{Backend, on_backend};
+use super::{AuditLog, Store};
 
 /// One ended call's path, for the call analytics (`crate::ops::analytics`), as stored.
 #[derive(Debug, Clone)]
@@ -22,17 +23,6 @@ pub struct CallPathRow {
     pub caller_hash: Option<String>,
 }
 
-/// PostgreSQL's twin of [`INSERT_CALL_PATH`], committed without waiting for the WAL
-/// flush (as the session save is): a database crash may lose the last fraction of a
-/// second of paths, a figure in a report, and a busy line's status callbacks do not
-/// queue behind flushes.
-const INSERT_CALL_PATH_RELAXED: &str = "INSERT INTO call_paths (call_sid, started_at, ended_at, \
-    lang, channel, verified, verify_attempts, verify_locked, outcome, ended_on, steps, caller_hash) \
-    SELECT $1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::bigint, $7::bigint, \
-    $8::bigint, $9::text, $10::text, $11::text, $12::text \
-    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed \
-    ON CONFLICT DO NOTHING";
-
 /// Shared by both backends; a repeated status callback adds nothing.
 pub(crate) const INSERT_CALL_PATH: &str = "INSERT INTO call_paths (call_sid, started_at, ended_at, \
     lang, channel, verified, verify_attempts, verify_locked, outcome, ended_on, steps, caller_hash) \
@@ -44,27 +34,7 @@ impl Store {
     /// status callbacks of a busy line queued behind each other (200 ms under the load
     /// tester's 10,000 calls).
     pub async fn keep_call_path(&self, row: CallPathRow) -> anyhow::Result<()> {
-        match self {
-            Store::Sqlite(db) => db.write_call_path(row).await,
-            Store::Postgres(Postgres { pool, .. }) => sqlx::query(INSERT_CALL_PATH_RELAXED)
-                .bind(&row.call_sid)
-                .bind(row.started_at)
-                .bind(row.ended_at)
-                .bind(row.lang)
-                .bind(row.channel)
-                .bind(row.verified)
-                .bind(row.verify_attempts)
-                .bind(row.verify_locked)
-                .bind(row.outcome)
-                .bind(&row.ended_on)
-                .bind(&row.steps)
-                .bind(&row.caller_hash)
-                .execute(pool)
-                .await
-                .map(|_| ())
-                .map_err(Into::into),
-        }
-        .context("Failed to keep the call's path")
+        on_backend!(self, |b| b.keep_call_path(row).await).context("Failed to keep the call's path")
     }
 }
 
@@ -138,26 +108,8 @@ pub struct AuditEntry {
 impl AuditLog<'_> {
     /// Writes one line to the audit table (durable when this answers).
     pub async fn write(&self, line: AuditLine) -> anyhow::Result<()> {
-        match self.store {
-            Store::Sqlite(db) => db
-                .write_audit(line)
-                .await
-                .context("Failed to write the audit log"),
-            Store::Postgres(Postgres { pool, .. }) => {
-                sqlx::query(INSERT_AUDIT)
-                    .bind(line.at)
-                    .bind(line.call_sid)
-                    .bind(line.actor)
-                    .bind(line.event)
-                    .bind(line.outcome)
-                    .bind(line.participant_id)
-                    .bind(line.case_id)
-                    .execute(pool)
-                    .await
-                    .context("Failed to write the audit log")?;
-                Ok(())
-            }
-        }
+        on_backend!(self.store, |b| b.write_audit(line).await)
+            .context("Failed to write the audit log")
     }
 
     /// Audit lines for a call: (event, outcome, participant, case), oldest first.

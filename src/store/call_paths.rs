@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use super::{CallPaths, Sqlite, Store, on_both};
+use super::{CallPaths, on_both};
 
 /// One stored path, as the report reads it.
 #[derive(Debug, Clone, sqlx::FromRow)]

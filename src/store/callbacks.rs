@@ -3,7 +3,8 @@
 
 use anyhow::Context;
 
-use super::{CallbackQueue, Sqlite, Store, on_both};
+use super::backend::{Backend, on_backend};
+use super::{CallbackQueue, on_both};
 
 /// Callback requests one number may receive in a day (agency time), across calls and
 /// servers.
@@ -82,12 +83,7 @@ impl CallbackQueue<'_> {
                      WHERE callback_quota.requests < $3 RETURNING requests";
         let insert = "INSERT INTO callbacks (number, lang, channel, call_sid, case_number, role, \
                       requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
-        // SQLite takes the write lock at once: the session writer may commit between a
-        // read and a write of a deferred transaction, which SQLite answers with BUSY.
-        let begin = match self.store {
-            Store::Sqlite(_) => "BEGIN IMMEDIATE",
-            Store::Postgres(_) => "BEGIN",
-        };
+        let begin = on_backend!(self.store, |b| b.begin_write());
         Ok(on_both!(
             self.store,
             write | pool | {
@@ -232,10 +228,7 @@ impl CallbackQueue<'_> {
                  AND (due_at IS NULL OR due_at <= $1) ORDER BY requested_at, id LIMIT 1"
             }
         };
-        let lock = match self.store {
-            Store::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-            Store::Sqlite(_) => "",
-        };
+        let lock = on_backend!(self.store, |b| b.skip_locked());
         let sql = format!(
             "UPDATE callbacks SET status = 'dialling', attempts = attempts + 1, due_at = NULL, \
              dialled_at = $1, dial_sid = NULL \

@@ -4,7 +4,7 @@ use anyhow::Context;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::{CardPayments, Sqlite, Store, on_both};
+use super::{CardPayments, on_both};
 
 /// A stored payment's status: taken as asked.
 pub const PAID: &str = "paid";

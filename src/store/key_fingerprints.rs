@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use super::{KeyFingerprints, Sqlite, Store, on_both};
+use super::{KeyFingerprints, on_both};
 
 impl KeyFingerprints<'_> {
     /// The fingerprint stored under `name`, if any.

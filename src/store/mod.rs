@@ -3,37 +3,28 @@
 //! one indexed statement. Where the dialects agree the SQL text is shared (`$1`
 //! placeholders work in both); each backend has its own `migrations/<backend>/`.
 
-use std::str::FromStr;
-use std::sync::Arc;
-use std::time::Duration;
-
-use anyhow::Context;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-
 mod announcements;
 mod attempts;
 mod audit;
-mod cache;
+mod backend;
 pub mod call_paths;
 pub mod callbacks;
 pub mod card_payments;
 pub mod cases;
 pub mod health;
-mod hot;
 mod key_fingerprints;
-mod pg;
+mod postgres;
 pub mod requests;
 mod sessions;
+mod sqlite;
 pub mod staff;
 mod work;
 pub use announcements::Announcement;
 pub use attempts::{Guard, Limit, Reservation, Slot};
 pub use audit::{AuditEntry, AuditLine, CallPathRow};
-use hot::{Hot, Write};
-pub use pg::Postgres;
+use backend::{Backend, on_backend};
+pub use postgres::Postgres;
+pub use sqlite::Sqlite;
 pub use work::WorkKind;
 
 /// A session not touched for this long is treated as over (the provider caps calls at
@@ -42,27 +33,10 @@ pub const SESSION_TTL_SECS: i64 = 4 * 3600;
 /// Rows older than this are deleted by the sweeper.
 pub const SESSION_KEEP_SECS: i64 = 24 * 3600;
 
-/// PostgreSQL's `statement_timeout` and `lock_timeout` for every connection, in
-/// milliseconds.
-const STATEMENT_TIMEOUT_MS: &str = "5000";
-
 #[derive(Clone, Debug)]
 pub enum Store {
     Sqlite(Sqlite),
     Postgres(Postgres),
-}
-
-/// SQLite allows one writer at a time. The occasional writes (imports, staff, status
-/// callbacks) share one pooled connection, so they queue in the pool (an async wait)
-/// instead of contending for the file lock (SQLite's busy handler sleeps, which showed
-/// as multi-millisecond p99s); readers use their own pool, which WAL lets run beside the
-/// writer. Session reads and writes and audit lines, on every webhook's path, take the
-/// `hot` path.
-#[derive(Clone, Debug)]
-pub struct Sqlite {
-    read: SqlitePool,
-    write: SqlitePool,
-    hot: Arc<Hot>,
 }
 
 /// Runs the same statement on whichever backend this is; `read` or `write` picks the
@@ -70,14 +44,14 @@ pub struct Sqlite {
 macro_rules! on_both {
     ($store:expr, read |$pool:ident| $body:expr) => {
         match $store {
-            Store::Sqlite(Sqlite { read: $pool, .. }) => $body,
-            Store::Postgres($crate::store::Postgres { pool: $pool, .. }) => $body,
+            $crate::store::Store::Sqlite($crate::store::Sqlite { read: $pool, .. }) => $body,
+            $crate::store::Store::Postgres($crate::store::Postgres { pool: $pool, .. }) => $body,
         }
     };
     ($store:expr, write |$pool:ident| $body:expr) => {
         match $store {
-            Store::Sqlite(Sqlite { write: $pool, .. }) => $body,
-            Store::Postgres($crate::store::Postgres { pool: $pool, .. }) => $body,
+            $crate::store::Store::Sqlite($crate::store::Sqlite { write: $pool, .. }) => $body,
+            $crate::store::Store::Postgres($crate::store::Postgres { pool: $pool, .. }) => $body,
         }
     };
 }
@@ -195,21 +169,6 @@ fn connection_lost(e: &sqlx::Error) -> bool {
     }
 }
 
-impl Sqlite {
-    /// Writes an audit line through the group commit; answers once it is durable.
-    pub(crate) async fn write_audit(&self, line: AuditLine) -> anyhow::Result<()> {
-        self.hot.write(Write::Audit(line)).await.map(|_| ())
-    }
-
-    /// Writes an ended call's path through the group commit.
-    pub(crate) async fn write_call_path(&self, row: CallPathRow) -> anyhow::Result<()> {
-        self.hot
-            .write(Write::CallPath(Box::new(row)))
-            .await
-            .map(|_| ())
-    }
-}
-
 impl Store {
     /// Connects (creating a SQLite file if missing) and applies pending migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
@@ -220,75 +179,16 @@ impl Store {
     /// schema each).
     pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> anyhow::Result<Store> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let mut opts = PgConnectOptions::from_str(url)
-                .context("CASELINE_DATABASE_URL is not a valid PostgreSQL URL")?
-                .application_name("caseline")
-                // A statement stuck behind a lock fails in time for the caller to hear
-                // an apology (the webhook deadline is 8 s), instead of holding a pooled
-                // connection until the provider gives up. Imports lift it for their
-                // own transaction.
-                .options([
-                    ("statement_timeout", STATEMENT_TIMEOUT_MS),
-                    ("lock_timeout", STATEMENT_TIMEOUT_MS),
-                ]);
-            if let Some(schema) = schema {
-                // The schema in the name too, so an operator (or a test) can tell the
-                // connections of one schema apart.
-                opts = opts
-                    .options([("search_path", schema)])
-                    .application_name(&format!("caseline {schema}"));
-            }
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(3))
-                .connect_with(opts)
-                .await
-                .context("Failed to connect to PostgreSQL")?;
-            Store::Postgres(Postgres::new(pool))
+            Store::Postgres(Postgres::connect(url, schema).await?)
         } else {
-            let opts = SqliteConnectOptions::from_str(url)
-                .context("CASELINE_DATABASE_URL is not a valid SQLite URL")?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(3))
-                .foreign_keys(true);
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(3))
-                .connect_with(opts.clone())
-                .await
-                .context("Failed to open the SQLite database")?;
-            let read = SqlitePoolOptions::new()
-                .max_connections(4)
-                .acquire_timeout(Duration::from_secs(3))
-                .connect_with(opts.clone().read_only(true).create_if_missing(false))
-                .await
-                .context("Failed to open the SQLite database")?;
-            let hot = Hot::open(opts.get_filename())?;
-            Store::Sqlite(Sqlite { read, write, hot })
+            Store::Sqlite(Sqlite::connect(url).await?)
         };
         store.migrate().await?;
         Ok(store)
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        match self {
-            Store::Sqlite(db) => sqlx::migrate!("./migrations/sqlite").run(&db.write).await,
-            Store::Postgres(Postgres { pool, .. }) => {
-                // A migration may take longer than a webhook's statement timeout: it
-                // runs on a connection of its own without one, closed after.
-                let mut conn = pool.acquire().await?;
-                conn.close_on_drop();
-                for set in ["SET statement_timeout = 0", "SET lock_timeout = 0"] {
-                    sqlx::query(set).execute(&mut *conn).await?;
-                }
-                sqlx::migrate!("./migrations/postgres")
-                    .run(&mut *conn)
-                    .await
-            }
-        }
-        .context("Failed to apply database migrations")
+        on_backend!(self, |b| b.migrate().await)
     }
 
     /// Makes this process the server that answers calls on this database. On SQLite it
@@ -300,10 +200,7 @@ impl Store {
     /// Commands that only manage data (`import`, `staff`, `announce`...) do not claim, so
     /// they run beside a live server.
     pub fn claim_sessions(&self) -> anyhow::Result<()> {
-        match self {
-            Store::Sqlite(db) => db.hot.claim(),
-            Store::Postgres(_) => Ok(()),
-        }
+        on_backend!(self, |b| b.claim())
     }
 
     /// Whether the database answers a trivial query.
@@ -329,17 +226,7 @@ impl Store {
     /// Stops the store: reads and writes fail from now on, and on SQLite everything
     /// already queued is committed first.
     pub async fn close(&self) {
-        match self {
-            Store::Sqlite(db) => {
-                db.hot.close().await;
-                db.write.close().await;
-                db.read.close().await;
-            }
-            Store::Postgres(pg) => {
-                pg.hot.close().await;
-                pg.pool.close().await;
-            }
-        }
+        on_backend!(self, |b| b.close().await)
     }
 }
 

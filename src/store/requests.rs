@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 
-use super::{RequestQueue, Sqlite, Store, on_both};
+use super::{RequestQueue, on_both};
 
 /// A stored request as staff see it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]

@@ -5,8 +5,8 @@
 use anyhow::Context;
 use sqlx::Row;
 
-use super::hot::Write;
-use super::{SESSION_KEEP_SECS, SESSION_TTL_SECS, Sessions, Sqlite, Store, on_both};
+use super::backend::{Backend, on_backend};
+use super::{SESSION_KEEP_SECS, SESSION_TTL_SECS, Sessions, on_both};
 use crate::session::{CallSid, Session};
 
 /// Shared by both backends (SQLite binds `$n` by position too).
@@ -16,17 +16,10 @@ pub(super) const SELECT_SESSION: &str = "SELECT state FROM call_sessions \
 pub(super) const END_SESSION: &str = "UPDATE call_sessions SET ended_at = $2, end_status = $3, updated_at = $2 \
     WHERE call_sid = $1 AND ended_at IS NULL";
 
-/// PostgreSQL's twin of [`END_SESSION`], relaxed like the session save: a database crash
-/// may forget that a call in its last fraction of a second ended; the sweeper removes
-/// the session when it goes stale.
-const END_SESSION_RELAXED: &str = "UPDATE call_sessions SET ended_at = $2, end_status = $3, updated_at = $2 \
-    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed \
-    WHERE call_sid = $1 AND ended_at IS NULL";
-
 impl Sessions<'_> {
     /// The live session for a call, if any (ended or stale sessions are not returned).
     /// `turn` is the one the request's URL names, if any: on PostgreSQL the server that
-    /// holds the session at that turn answers from memory (see `pg`).
+    /// holds the session at that turn answers from memory (see `postgres::writer`).
     #[tracing::instrument(skip(self), fields(call_sid = %call_sid))]
     pub async fn load(
         &self,
@@ -34,76 +27,34 @@ impl Sessions<'_> {
         now: i64,
         turn: Option<u64>,
     ) -> anyhow::Result<Option<Session>> {
-        let since = now - SESSION_TTL_SECS;
-        let state: Option<String> = match self.store {
-            Store::Sqlite(db) => {
-                if let Some(session) = db.hot.cached_session(call_sid.as_str(), since)? {
-                    return Ok(Some(session));
-                }
-                db.hot.load_session(call_sid.as_str(), since)?
-            }
-            Store::Postgres(pg) => return pg.load(call_sid.as_str(), since, turn).await,
-        };
-        match state {
-            Some(json) => Ok(Some(
-                serde_json::from_str(&json).context("Stored session is not readable")?,
-            )),
-            None => Ok(None),
-        }
+        on_backend!(self.store, |b| b
+            .load(call_sid, now - SESSION_TTL_SECS, turn)
+            .await)
     }
 
     #[tracing::instrument(skip_all, fields(call_sid = %session.call_sid))]
     pub async fn save(&self, session: &Session, now: i64) -> anyhow::Result<()> {
-        let state = serde_json::to_string(session)?;
-        match self.store {
-            Store::Sqlite(db) => db
-                .hot
-                .write(Write::Session {
-                    call_sid: session.call_sid.as_str().to_string(),
-                    state,
-                    now,
-                    cached: db.hot.caching().then(|| Box::new(session.clone())),
-                    seq: db.hot.next_seq(),
-                })
-                .await
-                .map(|_| ())
-                .context("Failed to save the call session"),
-            Store::Postgres(pg) => pg.save(session, state, now).await,
-        }
+        on_backend!(self.store, |b| b.save(session, now).await)
     }
 
     /// The newest copy of a session read from the file: the one in memory when this
     /// server holds a later save (one that has not reached the file yet).
     pub(crate) fn newest(&self, session: Session, now: i64) -> Session {
-        match self.store {
-            Store::Sqlite(db) => db
-                .hot
-                .cached_session(session.call_sid.as_str(), now - SESSION_TTL_SECS)
-                .ok()
-                .flatten()
-                .unwrap_or(session),
-            Store::Postgres(_) => session,
-        }
+        on_backend!(self.store, |b| b.newest(session, now))
     }
 
     /// Numbers the answer a webhook is building for `session` ([`Session::next_turn`]),
     /// in this server's name (on SQLite, where one server owns the file, the name is 0).
     pub fn number(&self, session: &mut Session, url_turn: Option<u64>) {
-        let server = match self.store {
-            Store::Sqlite(_) => 0,
-            Store::Postgres(pg) => pg.hot.server,
-        };
+        let server = on_backend!(self.store, |b| b.server());
         session.next_turn(url_turn, server);
     }
 
     /// Whether [`Sessions::save_position`] answers before its commit: on SQLite, once this
     /// process has claimed the database (it then serves sessions from memory); always on
-    /// PostgreSQL (see `pg`).
+    /// PostgreSQL (see `postgres::writer`).
     pub fn writes_behind(&self) -> bool {
-        match self.store {
-            Store::Sqlite(db) => db.hot.caching(),
-            Store::Postgres(_) => true,
-        }
+        on_backend!(self.store, |b| b.writes_behind())
     }
 
     /// Saves a session whose only change since it was loaded is where the caller is:
@@ -118,57 +69,13 @@ impl Sessions<'_> {
     /// transfers) goes through [`Sessions::save`] and waits. A clean stop
     /// ([`Store::close`]) commits what is queued.
     pub async fn save_position(&self, session: Session, now: i64) -> anyhow::Result<()> {
-        match self.store {
-            Store::Sqlite(db) if db.hot.caching() => {
-                let state = serde_json::to_string(&session)?;
-                db.hot
-                    .save_behind(session, state, now)
-                    .context("Failed to save the call session")
-            }
-            // A session's first save waits, so a queued position always finds its row
-            // (a session read before turns were numbered counts as new).
-            Store::Postgres(pg) if session.answers() > 1 => {
-                let state = serde_json::to_string(&session)?;
-                match pg.hot.save_behind(session, state, now) {
-                    Ok(()) => Ok(()),
-                    Err(session) => self.save(&session, now).await,
-                }
-            }
-            _ => self.save(&session, now).await,
-        }
+        on_backend!(self.store, |b| b.save_position(session, now).await)
     }
 
     /// Marks a call over (from the provider's status callback).
     #[tracing::instrument(skip(self), fields(call_sid = %call_sid))]
     pub async fn end(&self, call_sid: &CallSid, status: &str, now: i64) -> anyhow::Result<bool> {
-        let rows = match self.store {
-            // Through the session writer, so the end is ordered with the call's saves
-            // and the cache forgets the call.
-            Store::Sqlite(db) => db
-                .hot
-                .write(Write::End {
-                    call_sid: call_sid.as_str().to_string(),
-                    status: status.to_string(),
-                    now,
-                    seq: db.hot.next_seq(),
-                })
-                .await
-                .context("Failed to end the call session")? as u64,
-            Store::Postgres(pg) => {
-                // After this server's queued position, which would not revive the call
-                // but is better written first.
-                pg.hot.settle(call_sid.as_str()).await;
-                pg.hot.forget(call_sid.as_str());
-                sqlx::query(END_SESSION_RELAXED)
-                    .bind(call_sid.as_str())
-                    .bind(now)
-                    .bind(status)
-                    .execute(&pg.pool)
-                    .await
-                    .context("Failed to end the call session")?
-                    .rows_affected()
-            }
-        };
+        let rows = on_backend!(self.store, |b| b.end(call_sid, status, now).await)?;
         Ok(rows > 0)
     }
 
@@ -219,10 +126,7 @@ impl Sessions<'_> {
     /// Deletes sessions not touched for [`SESSION_KEEP_SECS`] (and stream tokens taken
     /// as long ago); answers how many sessions.
     pub async fn expire(&self, now: i64) -> anyhow::Result<u64> {
-        match self.store {
-            Store::Sqlite(db) => db.hot.sweep_cache(now - SESSION_TTL_SECS),
-            Store::Postgres(pg) => pg.hot.sweep(now),
-        }
+        on_backend!(self.store, |b| b.sweep(now));
         let sql = "DELETE FROM call_sessions WHERE updated_at < $1";
         let tokens = "DELETE FROM stream_starts WHERE taken_at < $1";
         Ok(on_both!(

@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use serde::Serialize;
 
-use super::{Sqlite, StaffAccounts, Store, on_both};
+use super::{StaffAccounts, on_both};
 use crate::session::StaffTransfer;
 
 /// What a staff member may do. Each role can do everything the one before can.

@@ -26,11 +26,11 @@ use anyhow::Context;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::audit::{CallPathRow, INSERT_CALL_PATH};
 use super::cache::SessionCache;
-use super::sessions::{END_SESSION, SELECT_SESSION};
-use super::{AuditLine, INSERT_AUDIT};
 use crate::session::Session;
+use crate::store::audit::{CallPathRow, INSERT_CALL_PATH};
+use crate::store::sessions::{END_SESSION, SELECT_SESSION};
+use crate::store::{AuditLine, INSERT_AUDIT};
 
 /// How many writes one transaction takes at most.
 const GROUP_COMMIT_MAX: usize = 256;
@@ -585,9 +585,9 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
         for sql in [
-            include_str!("../../migrations/sqlite/0001_call_sessions.sql"),
-            include_str!("../../migrations/sqlite/0002_cases.sql"),
-            include_str!("../../migrations/sqlite/0005_call_sessions_without_rowid.sql"),
+            include_str!("../../../migrations/sqlite/0001_call_sessions.sql"),
+            include_str!("../../../migrations/sqlite/0002_cases.sql"),
+            include_str!("../../../migrations/sqlite/0005_call_sessions_without_rowid.sql"),
         ] {
             conn.execute_batch(sql).unwrap();
         }
