@@ -22,6 +22,10 @@ pub(crate) trait Backend {
     /// one writer, so nothing).
     fn skip_locked(&self) -> &'static str;
 
+    /// The statement that lifts the statement timeout for the rest of a transaction
+    /// (an import's statements may take longer than a webhook's), if there is one.
+    fn lift_statement_timeout(&self) -> Option<&'static str>;
+
     /// Applies pending migrations (`migrations/<backend>/`).
     async fn migrate(&self) -> anyhow::Result<()>;
     /// Makes this process the server that answers calls (see `Store::claim_sessions`).

@@ -1,16 +1,17 @@
 //! The case tables: what a case is, in the words of the agency's extract, and its
-//! queries, one indexed statement each, for both stores. SQLite keeps money as
-//! integer cents and dates as ISO text; PostgreSQL as NUMERIC, DATE and TIMESTAMPTZ.
+//! queries, one indexed statement each, the same on both stores: money is kept as
+//! integer cents, dates as ISO text and times as RFC 3339 text on both (PostgreSQL's
+//! migration 0015 brought its NUMERIC, DATE and TIMESTAMPTZ columns to that).
 
 use std::collections::HashMap;
 
 use anyhow::{Context, anyhow};
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use sqlx::Row;
 
-use super::{Cases, Postgres, Sqlite, Store, on_both};
+use super::backend::{Backend, on_backend};
+use super::{Cases, on_both};
 use crate::session::{CaseRef, Role, ending, word_enum};
 
 word_enum!(
@@ -126,6 +127,41 @@ const UPSERT_PARTICIPANT: &str = "INSERT INTO participants (par_index, ssn_index
              last_name = excluded.last_name, language = excluded.language, fingerprint = excluded.fingerprint \
              RETURNING id";
 
+/// A case, inserted or updated in place (its row id stays).
+const UPSERT_CASE: &str = "INSERT INTO cases (case_number, county, status, stage, caseworker, \
+    monthly_support_cents, medical_support, next_due, arrears_cents, next_hearing, next_appointment, \
+    fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+    ON CONFLICT (case_number) DO UPDATE SET county = excluded.county, status = excluded.status, \
+    stage = excluded.stage, caseworker = excluded.caseworker, \
+    monthly_support_cents = excluded.monthly_support_cents, medical_support = excluded.medical_support, \
+    next_due = excluded.next_due, arrears_cents = excluded.arrears_cents, \
+    next_hearing = excluded.next_hearing, next_appointment = excluded.next_appointment, \
+    fingerprint = excluded.fingerprint RETURNING id";
+
+const SELECT_PARTICIPANT: &str = "SELECT id FROM participants WHERE par_index = $1";
+const INSERT_MEMBER: &str =
+    "INSERT INTO case_members (participant_id, case_id, role) VALUES ($1, $2, $3)";
+const INSERT_PAYMENT: &str =
+    "INSERT INTO payments (case_id, received_on, amount_cents, source) VALUES ($1, $2, $3, $4)";
+const INSERT_DISBURSEMENT: &str = "INSERT INTO disbursements (case_id, participant_id, paid_on, \
+    amount_cents, method) VALUES ($1, $2, $3, $4, $5)";
+
+/// A case row as read: money in cents, dates and times as text.
+type CaseColumns = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<bool>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
 /// A case's children, replaced whole by each import of the case.
 const CLEAR_CASE: [&str; 3] = [
     "DELETE FROM case_members WHERE case_id = $1",
@@ -199,13 +235,113 @@ impl Cases<'_> {
         cases: &[CaseRow],
         progress: &(dyn Fn(usize) + Sync),
     ) -> anyhow::Result<()> {
-        match self.store {
-            Store::Sqlite(db) => apply_sqlite(db, participants, cases, progress).await,
-            Store::Postgres(Postgres { pool, .. }) => {
-                apply_pg(pool, participants, cases, progress).await
+        let lift = on_backend!(self.store, |b| b.lift_statement_timeout());
+        let written: anyhow::Result<()> = on_both!(
+            self.store,
+            write | pool | {
+                async {
+                    let mut tx = pool.begin().await?;
+                    if let Some(lift) = lift {
+                        sqlx::query(lift).execute(&mut *tx).await?;
+                    }
+                    // Each participant's row id by blind index: the ones written here,
+                    // and those looked up for a case that names one written before.
+                    let mut ids: HashMap<&str, i64> = HashMap::new();
+                    macro_rules! participant_id {
+                        ($par_index:expr) => {
+                            match ids.get($par_index.as_str()) {
+                                Some(id) => *id,
+                                None => {
+                                    let id: i64 = sqlx::query_scalar(SELECT_PARTICIPANT)
+                                        .bind($par_index)
+                                        .fetch_one(&mut *tx)
+                                        .await?;
+                                    ids.insert($par_index.as_str(), id);
+                                    id
+                                }
+                            }
+                        };
+                    }
+                    let mut done = 0usize;
+                    let mut tick = || {
+                        done += 1;
+                        if done.is_multiple_of(10_000) {
+                            progress(done);
+                        }
+                        done
+                    };
+                    for p in participants {
+                        let id: i64 = sqlx::query_scalar(UPSERT_PARTICIPANT)
+                            .bind(&p.par_index)
+                            .bind(&p.ssn_index)
+                            .bind(&p.par_hash)
+                            .bind(&p.first_name)
+                            .bind(&p.last_name)
+                            .bind(&p.language)
+                            .bind(&p.fingerprint)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        ids.insert(p.par_index.as_str(), id);
+                        tick();
+                    }
+                    for c in cases {
+                        let case_id: i64 = sqlx::query_scalar(UPSERT_CASE)
+                            .bind(&c.case_number)
+                            .bind(&c.county)
+                            .bind(c.status.as_str())
+                            .bind(c.stage.as_str())
+                            .bind(&c.caseworker)
+                            .bind(c.monthly_support.map(cents))
+                            .bind(c.medical_support)
+                            .bind(c.next_due.map(|d| d.to_string()))
+                            .bind(c.arrears.map(cents))
+                            .bind(c.next_hearing.map(|t| t.to_rfc3339()))
+                            .bind(c.next_appointment.map(|t| t.to_rfc3339()))
+                            .bind(&c.fingerprint)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        for sql in CLEAR_CASE {
+                            sqlx::query(sql).bind(case_id).execute(&mut *tx).await?;
+                        }
+                        for (par_index, role) in &c.members {
+                            let pid = participant_id!(par_index);
+                            sqlx::query(INSERT_MEMBER)
+                                .bind(pid)
+                                .bind(case_id)
+                                .bind(role.as_str())
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        for (on, amount, source) in &c.payments {
+                            sqlx::query(INSERT_PAYMENT)
+                                .bind(case_id)
+                                .bind(on.to_string())
+                                .bind(cents(*amount))
+                                .bind(source.as_str())
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        for (on, amount, par_index, method) in &c.disbursements {
+                            let pid = participant_id!(par_index);
+                            sqlx::query(INSERT_DISBURSEMENT)
+                                .bind(case_id)
+                                .bind(pid)
+                                .bind(on.to_string())
+                                .bind(cents(*amount))
+                                .bind(method.as_str())
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        tick();
+                    }
+                    tx.commit().await?;
+                    progress(done);
+                    Ok(())
+                }
+                .await
             }
-        }
-        .context("Failed to write the import (nothing was changed)")
+        );
+        written.context("Failed to write the import (nothing was changed)")
     }
 
     /// The participant with this SSN blind index: row id and PAR ID hash.
@@ -248,105 +384,74 @@ impl Cases<'_> {
             .collect()
     }
 
-    /// One case. The twin arms stay: SQLite keeps money as integer cents and dates as
-    /// text, PostgreSQL as NUMERIC and DATE, so each reads its own columns and types.
+    /// One case.
     pub async fn case(&self, case_id: i64) -> anyhow::Result<Option<Case>> {
-        match self.store {
-            Store::Sqlite(db) => {
-                let sql = "SELECT id, case_number, county, status, stage, caseworker, \
-                           monthly_support_cents, medical_support, next_due, arrears_cents, \
-                           next_hearing, next_appointment FROM cases WHERE id = $1";
-                let Some(r) = sqlx::query(sql)
+        let sql = "SELECT id, case_number, county, status, stage, caseworker, \
+                   monthly_support_cents, medical_support, next_due, arrears_cents, \
+                   next_hearing, next_appointment FROM cases WHERE id = $1";
+        let row: Option<CaseColumns> = on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_as(sql)
                     .bind(case_id)
-                    .fetch_optional(&db.read)
+                    .fetch_optional(pool)
                     .await?
-                else {
-                    return Ok(None);
-                };
-                Ok(Some(Case {
-                    id: r.try_get(0)?,
-                    case_number: r.try_get(1)?,
-                    county: r.try_get(2)?,
-                    status: word(&r.try_get::<String, _>(3)?, CaseStatus::parse)?,
-                    stage: word(&r.try_get::<String, _>(4)?, Stage::parse)?,
-                    caseworker: r.try_get(5)?,
-                    monthly_support: r.try_get::<Option<i64>, _>(6)?.map(from_cents),
-                    medical_support: r.try_get::<Option<i64>, _>(7)?.map(|b| b != 0),
-                    next_due: r
-                        .try_get::<Option<String>, _>(8)?
-                        .map(|s| day(&s))
-                        .transpose()?,
-                    arrears: r.try_get::<Option<i64>, _>(9)?.map(from_cents),
-                    next_hearing: instant(r.try_get(10)?)?,
-                    next_appointment: instant(r.try_get(11)?)?,
-                }))
-            }
-            Store::Postgres(Postgres { pool, .. }) => {
-                let sql = "SELECT id, case_number, county, status, stage, caseworker, \
-                           monthly_support, medical_support, next_due, arrears, \
-                           next_hearing, next_appointment FROM cases WHERE id = $1";
-                let Some(r) = sqlx::query(sql).bind(case_id).fetch_optional(pool).await? else {
-                    return Ok(None);
-                };
-                let utc = |v: Option<DateTime<Utc>>| v.map(|t| t.fixed_offset());
-                Ok(Some(Case {
-                    id: r.try_get(0)?,
-                    case_number: r.try_get(1)?,
-                    county: r.try_get(2)?,
-                    status: word(&r.try_get::<String, _>(3)?, CaseStatus::parse)?,
-                    stage: word(&r.try_get::<String, _>(4)?, Stage::parse)?,
-                    caseworker: r.try_get(5)?,
-                    monthly_support: r.try_get(6)?,
-                    medical_support: r.try_get(7)?,
-                    next_due: r.try_get(8)?,
-                    arrears: r.try_get(9)?,
-                    next_hearing: utc(r.try_get(10)?),
-                    next_appointment: utc(r.try_get(11)?),
-                }))
-            }
-        }
+        );
+        let Some((
+            id,
+            case_number,
+            county,
+            status,
+            stage,
+            caseworker,
+            monthly,
+            medical,
+            due,
+            arrears,
+            hearing,
+            appointment,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Case {
+            id,
+            case_number,
+            county,
+            status: word(&status, CaseStatus::parse)?,
+            stage: word(&stage, Stage::parse)?,
+            caseworker,
+            monthly_support: monthly.map(from_cents),
+            medical_support: medical,
+            next_due: due.map(|s| day(&s)).transpose()?,
+            arrears: arrears.map(from_cents),
+            next_hearing: instant(hearing)?,
+            next_appointment: instant(appointment)?,
+        }))
     }
 
     /// The latest payments received on a case, newest first.
     pub async fn payments(&self, case_id: i64, limit: i64) -> anyhow::Result<Vec<Payment>> {
-        match self.store {
-            Store::Sqlite(db) => {
-                let sql = "SELECT received_on, amount_cents, source FROM payments WHERE case_id = $1 \
-                           ORDER BY received_on DESC, id DESC LIMIT $2";
-                let rows = sqlx::query(sql)
-                    .bind(case_id)
-                    .bind(limit)
-                    .fetch_all(&db.read)
-                    .await?;
-                rows.into_iter()
-                    .map(|r| {
-                        Ok(Payment {
-                            received_on: day(&r.try_get::<String, _>(0)?)?,
-                            amount: from_cents(r.try_get(1)?),
-                            source: word(&r.try_get::<String, _>(2)?, Source::parse)?,
-                        })
-                    })
-                    .collect()
-            }
-            Store::Postgres(Postgres { pool, .. }) => {
-                let sql = "SELECT received_on, amount, source FROM payments WHERE case_id = $1 \
-                           ORDER BY received_on DESC, id DESC LIMIT $2";
-                let rows = sqlx::query(sql)
+        let sql = "SELECT received_on, amount_cents, source FROM payments WHERE case_id = $1 \
+                   ORDER BY received_on DESC, id DESC LIMIT $2";
+        let rows: Vec<(String, i64, String)> = on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_as(sql)
                     .bind(case_id)
                     .bind(limit)
                     .fetch_all(pool)
-                    .await?;
-                rows.into_iter()
-                    .map(|r| {
-                        Ok(Payment {
-                            received_on: r.try_get(0)?,
-                            amount: r.try_get(1)?,
-                            source: word(&r.try_get::<String, _>(2)?, Source::parse)?,
-                        })
-                    })
-                    .collect()
-            }
-        }
+                    .await?
+        );
+        rows.into_iter()
+            .map(|(on, cents, source)| {
+                Ok(Payment {
+                    received_on: day(&on)?,
+                    amount: from_cents(cents),
+                    source: word(&source, Source::parse)?,
+                })
+            })
+            .collect()
     }
 
     /// The latest payments sent to a participant on a case, newest first.
@@ -356,243 +461,27 @@ impl Cases<'_> {
         case_id: i64,
         limit: i64,
     ) -> anyhow::Result<Vec<Disbursement>> {
-        match self.store {
-            Store::Sqlite(db) => {
-                let sql = "SELECT paid_on, amount_cents, method FROM disbursements \
-                           WHERE participant_id = $1 AND case_id = $2 \
-                           ORDER BY paid_on DESC, id DESC LIMIT $3";
-                let rows = sqlx::query(sql)
-                    .bind(participant_id)
-                    .bind(case_id)
-                    .bind(limit)
-                    .fetch_all(&db.read)
-                    .await?;
-                rows.into_iter()
-                    .map(|r| {
-                        Ok(Disbursement {
-                            paid_on: day(&r.try_get::<String, _>(0)?)?,
-                            amount: from_cents(r.try_get(1)?),
-                            method: word(&r.try_get::<String, _>(2)?, Method::parse)?,
-                        })
-                    })
-                    .collect()
-            }
-            Store::Postgres(Postgres { pool, .. }) => {
-                let sql = "SELECT paid_on, amount, method FROM disbursements \
-                           WHERE participant_id = $1 AND case_id = $2 \
-                           ORDER BY paid_on DESC, id DESC LIMIT $3";
-                let rows = sqlx::query(sql)
+        let sql = "SELECT paid_on, amount_cents, method FROM disbursements \
+                   WHERE participant_id = $1 AND case_id = $2 \
+                   ORDER BY paid_on DESC, id DESC LIMIT $3";
+        let rows: Vec<(String, i64, String)> = on_both!(
+            self.store,
+            read | pool
+                | sqlx::query_as(sql)
                     .bind(participant_id)
                     .bind(case_id)
                     .bind(limit)
                     .fetch_all(pool)
-                    .await?;
-                rows.into_iter()
-                    .map(|r| {
-                        Ok(Disbursement {
-                            paid_on: r.try_get(0)?,
-                            amount: r.try_get(1)?,
-                            method: word(&r.try_get::<String, _>(2)?, Method::parse)?,
-                        })
-                    })
-                    .collect()
-            }
-        }
+                    .await?
+        );
+        rows.into_iter()
+            .map(|(on, cents, method)| {
+                Ok(Disbursement {
+                    paid_on: day(&on)?,
+                    amount: from_cents(cents),
+                    method: word(&method, Method::parse)?,
+                })
+            })
+            .collect()
     }
-}
-
-async fn apply_sqlite(
-    db: &Sqlite,
-    participants: &[ParticipantRow],
-    cases: &[CaseRow],
-    progress: &(dyn Fn(usize) + Sync),
-) -> anyhow::Result<()> {
-    let mut tx = db.write.begin().await?;
-    let mut ids: HashMap<&str, i64> = HashMap::new();
-    let mut done = 0usize;
-    for p in participants {
-        let id: i64 = sqlx::query(UPSERT_PARTICIPANT)
-            .bind(&p.par_index)
-            .bind(&p.ssn_index)
-            .bind(&p.par_hash)
-            .bind(&p.first_name)
-            .bind(&p.last_name)
-            .bind(&p.language)
-            .bind(&p.fingerprint)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        ids.insert(p.par_index.as_str(), id);
-        done += 1;
-        if done.is_multiple_of(10_000) {
-            progress(done);
-        }
-    }
-    for c in cases {
-        let case_id: i64 = sqlx::query(
-            "INSERT INTO cases (case_number, county, status, stage, caseworker, monthly_support_cents, \
-             medical_support, next_due, arrears_cents, next_hearing, next_appointment, fingerprint) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (case_number) DO UPDATE SET \
-             county = excluded.county, status = excluded.status, stage = excluded.stage, \
-             caseworker = excluded.caseworker, monthly_support_cents = excluded.monthly_support_cents, \
-             medical_support = excluded.medical_support, next_due = excluded.next_due, \
-             arrears_cents = excluded.arrears_cents, next_hearing = excluded.next_hearing, \
-             next_appointment = excluded.next_appointment, fingerprint = excluded.fingerprint RETURNING id",
-        )
-        .bind(&c.case_number).bind(&c.county).bind(c.status.as_str()).bind(c.stage.as_str())
-        .bind(&c.caseworker).bind(c.monthly_support.map(cents)).bind(c.medical_support.map(i64::from))
-        .bind(c.next_due.map(|d| d.to_string())).bind(c.arrears.map(cents))
-        .bind(c.next_hearing.map(|t| t.to_rfc3339())).bind(c.next_appointment.map(|t| t.to_rfc3339()))
-        .bind(&c.fingerprint)
-        .fetch_one(&mut *tx).await?.try_get(0)?;
-        for sql in CLEAR_CASE {
-            sqlx::query(sql).bind(case_id).execute(&mut *tx).await?;
-        }
-        for (par_index, role) in &c.members {
-            let pid = participant_id(&mut tx, &mut ids, par_index).await?;
-            sqlx::query(
-                "INSERT INTO case_members (participant_id, case_id, role) VALUES ($1, $2, $3)",
-            )
-            .bind(pid)
-            .bind(case_id)
-            .bind(role.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (on, amount, source) in &c.payments {
-            sqlx::query("INSERT INTO payments (case_id, received_on, amount_cents, source) VALUES ($1, $2, $3, $4)")
-                .bind(case_id).bind(on.to_string()).bind(cents(*amount)).bind(source.as_str())
-                .execute(&mut *tx).await?;
-        }
-        for (on, amount, par_index, method) in &c.disbursements {
-            let pid = participant_id(&mut tx, &mut ids, par_index).await?;
-            sqlx::query("INSERT INTO disbursements (case_id, participant_id, paid_on, amount_cents, method) VALUES ($1, $2, $3, $4, $5)")
-                .bind(case_id).bind(pid).bind(on.to_string()).bind(cents(*amount)).bind(method.as_str())
-                .execute(&mut *tx).await?;
-        }
-        done += 1;
-        if done.is_multiple_of(10_000) {
-            progress(done);
-        }
-    }
-    tx.commit().await?;
-    progress(done);
-    Ok(())
-}
-
-async fn participant_id<'a>(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    ids: &mut HashMap<&'a str, i64>,
-    par_index: &'a str,
-) -> anyhow::Result<i64> {
-    if let Some(id) = ids.get(par_index) {
-        return Ok(*id);
-    }
-    let id: i64 = sqlx::query("SELECT id FROM participants WHERE par_index = $1")
-        .bind(par_index)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get(0)?;
-    ids.insert(par_index, id);
-    Ok(id)
-}
-
-async fn apply_pg(
-    pool: &sqlx::PgPool,
-    participants: &[ParticipantRow],
-    cases: &[CaseRow],
-    progress: &(dyn Fn(usize) + Sync),
-) -> anyhow::Result<()> {
-    let mut tx = pool.begin().await?;
-    // An import's statements may take longer than a webhook's statement timeout.
-    sqlx::query("SET LOCAL statement_timeout = 0")
-        .execute(&mut *tx)
-        .await?;
-    let mut ids: HashMap<&str, i64> = HashMap::new();
-    let mut done = 0usize;
-    for p in participants {
-        let id: i64 = sqlx::query(UPSERT_PARTICIPANT)
-            .bind(&p.par_index)
-            .bind(&p.ssn_index)
-            .bind(&p.par_hash)
-            .bind(&p.first_name)
-            .bind(&p.last_name)
-            .bind(&p.language)
-            .bind(&p.fingerprint)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        ids.insert(p.par_index.as_str(), id);
-        done += 1;
-        if done.is_multiple_of(10_000) {
-            progress(done);
-        }
-    }
-    for c in cases {
-        let case_id: i64 = sqlx::query(
-            "INSERT INTO cases (case_number, county, status, stage, caseworker, monthly_support, \
-             medical_support, next_due, arrears, next_hearing, next_appointment, fingerprint) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (case_number) DO UPDATE SET \
-             county = excluded.county, status = excluded.status, stage = excluded.stage, \
-             caseworker = excluded.caseworker, monthly_support = excluded.monthly_support, \
-             medical_support = excluded.medical_support, next_due = excluded.next_due, \
-             arrears = excluded.arrears, next_hearing = excluded.next_hearing, \
-             next_appointment = excluded.next_appointment, fingerprint = excluded.fingerprint RETURNING id",
-        )
-        .bind(&c.case_number).bind(&c.county).bind(c.status.as_str()).bind(c.stage.as_str())
-        .bind(&c.caseworker).bind(c.monthly_support).bind(c.medical_support)
-        .bind(c.next_due).bind(c.arrears)
-        .bind(c.next_hearing.map(|t| t.with_timezone(&Utc))).bind(c.next_appointment.map(|t| t.with_timezone(&Utc)))
-        .bind(&c.fingerprint)
-        .fetch_one(&mut *tx).await?.try_get(0)?;
-        for sql in CLEAR_CASE {
-            sqlx::query(sql).bind(case_id).execute(&mut *tx).await?;
-        }
-        for (par_index, role) in &c.members {
-            let pid = pg_participant_id(&mut tx, &mut ids, par_index).await?;
-            sqlx::query(
-                "INSERT INTO case_members (participant_id, case_id, role) VALUES ($1, $2, $3)",
-            )
-            .bind(pid)
-            .bind(case_id)
-            .bind(role.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (on, amount, source) in &c.payments {
-            sqlx::query("INSERT INTO payments (case_id, received_on, amount, source) VALUES ($1, $2, $3, $4)")
-                .bind(case_id).bind(on).bind(amount).bind(source.as_str())
-                .execute(&mut *tx).await?;
-        }
-        for (on, amount, par_index, method) in &c.disbursements {
-            let pid = pg_participant_id(&mut tx, &mut ids, par_index).await?;
-            sqlx::query("INSERT INTO disbursements (case_id, participant_id, paid_on, amount, method) VALUES ($1, $2, $3, $4, $5)")
-                .bind(case_id).bind(pid).bind(on).bind(amount).bind(method.as_str())
-                .execute(&mut *tx).await?;
-        }
-        done += 1;
-        if done.is_multiple_of(10_000) {
-            progress(done);
-        }
-    }
-    tx.commit().await?;
-    progress(done);
-    Ok(())
-}
-
-async fn pg_participant_id<'a>(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    ids: &mut HashMap<&'a str, i64>,
-    par_index: &'a str,
-) -> anyhow::Result<i64> {
-    if let Some(id) = ids.get(par_index) {
-        return Ok(*id);
-    }
-    let id: i64 = sqlx::query("SELECT id FROM participants WHERE par_index = $1")
-        .bind(par_index)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get(0)?;
-    ids.insert(par_index, id);
-    Ok(id)
 }

@@ -90,6 +90,10 @@ impl Backend for Postgres {
         " FOR UPDATE SKIP LOCKED"
     }
 
+    fn lift_statement_timeout(&self) -> Option<&'static str> {
+        Some("SET LOCAL statement_timeout = 0")
+    }
+
     async fn migrate(&self) -> anyhow::Result<()> {
         // A migration may take longer than a webhook's statement timeout: it runs on a
         // connection of its own without one, closed after.

@@ -68,6 +68,10 @@ impl Backend for Sqlite {
         ""
     }
 
+    fn lift_statement_timeout(&self) -> Option<&'static str> {
+        None
+    }
+
     async fn migrate(&self) -> anyhow::Result<()> {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.write)
