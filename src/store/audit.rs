@@ -127,14 +127,11 @@ impl AuditLog<'_> {
     /// The newest audit lines, newest first.
     pub async fn recent(&self, limit: i64) -> anyhow::Result<Vec<AuditEntry>> {
         let sql = "SELECT at, call_sid, actor, event, outcome FROM audit ORDER BY id DESC LIMIT $1";
-        Ok(super::on_both!(
+        Ok(super::run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sql)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to read the audit log")?
-        ))
+            read,
+            query_as(sql, limit).fetch_all,
+            "Failed to read the audit log"
+        )?)
     }
 }

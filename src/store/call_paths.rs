@@ -1,8 +1,6 @@
 //! The call paths' table: how each ended call went, for the reports.
 
-use anyhow::Context;
-
-use super::{CallPaths, on_both};
+use super::{CallPaths, run};
 
 /// One stored path, as the report reads it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -24,30 +22,22 @@ impl CallPaths<'_> {
     pub async fn since(&self, since: i64) -> anyhow::Result<Vec<Path>> {
         let sql = "SELECT started_at, ended_at, lang, channel, verified, verify_attempts, \
                    verify_locked, outcome, ended_on, caller_hash FROM call_paths WHERE ended_at >= $1";
-        Ok(on_both!(
+        run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sql)
-                    .bind(since)
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to read the call paths")?
-        ))
+            read,
+            query_as(sql, since).fetch_all,
+            "Failed to read the call paths"
+        )
     }
 
     /// Deletes paths that ended before `before`.
     pub async fn forget_before(&self, before: i64) -> anyhow::Result<u64> {
         let sql = "DELETE FROM call_paths WHERE ended_at < $1";
-        Ok(on_both!(
+        run!(
             self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(before)
-                    .execute(pool)
-                    .await
-                    .context("Failed to delete old call paths")?
-                    .rows_affected()
-        ))
+            write,
+            query(sql, before).execute,
+            "Failed to delete old call paths"
+        )
     }
 }

@@ -4,7 +4,7 @@
 use anyhow::Context;
 
 use super::backend::{Backend, on_backend};
-use super::{CallbackQueue, on_both};
+use super::{CallbackQueue, on_both, run};
 
 /// Callback requests one number may receive in a day (agency time), across calls and
 /// servers.
@@ -154,28 +154,23 @@ impl CallbackQueue<'_> {
             format!("WHERE status NOT IN {CLOSED_SQL}")
         };
         let sql = format!("SELECT {COLUMNS} FROM callbacks {filter} ORDER BY requested_at, id");
-        Ok(on_both!(
+        run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to list callbacks")?
-        ))
+            read,
+            query_as(sqlx::AssertSqlSafe(sql)).fetch_all,
+            "Failed to list callbacks"
+        )
     }
 
     /// One request by id.
     pub async fn get(&self, id: i64) -> anyhow::Result<Option<Callback>> {
         let sql = format!("SELECT {COLUMNS} FROM callbacks WHERE id = $1");
-        Ok(on_both!(
+        run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to read a callback")?
-        ))
+            read,
+            query_as(sqlx::AssertSqlSafe(sql), id).fetch_optional,
+            "Failed to read a callback"
+        )
     }
 }
 
@@ -183,30 +178,23 @@ impl CallbackQueue<'_> {
     /// Whether the dialer is paused (every server reads the same switch).
     pub async fn paused(&self) -> anyhow::Result<bool> {
         let sql = "SELECT paused FROM dialer_state WHERE id = 1";
-        let paused: Option<i64> = on_both!(
+        let paused: Option<i64> = run!(
             self.store,
-            read | pool
-                | sqlx::query_scalar(sql)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to read the dialer's state")?
-        );
+            read,
+            query_scalar(sql).fetch_optional,
+            "Failed to read the dialer's state"
+        )?;
         Ok(paused.unwrap_or(0) != 0)
     }
 
     pub async fn set_paused(&self, paused: bool) -> anyhow::Result<()> {
         let sql = "UPDATE dialer_state SET paused = $1 WHERE id = 1";
-        on_both!(
+        run!(
             self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(i64::from(paused))
-                    .execute(pool)
-                    .await
-                    .context("Failed to pause or resume the dialer")?
-                    .rows_affected()
-        );
+            write,
+            query(sql, i64::from(paused)).execute,
+            "Failed to pause or resume the dialer"
+        )?;
         Ok(())
     }
 
@@ -234,18 +222,12 @@ impl CallbackQueue<'_> {
              dialled_at = $1, dial_sid = NULL \
              WHERE id = ({pick}{lock}) AND status = 'open' RETURNING id, number"
         );
-        Ok(on_both!(
+        run!(
             self.store,
-            write
-                | pool
-                | sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .bind(now)
-                    .bind(only.unwrap_or(0))
-                    .bind(most)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to claim a callback")?
-        ))
+            write,
+            query_as(sqlx::AssertSqlSafe(sql), now, only.unwrap_or(0), most).fetch_optional,
+            "Failed to claim a callback"
+        )
     }
 
     /// Closes as unreached the open requests with `most` attempts or more spent.
@@ -253,18 +235,12 @@ impl CallbackQueue<'_> {
         let sql = "UPDATE callbacks SET status = 'unreached', closed_at = $2, \
                    outcome = COALESCE(outcome, 'every attempt spent') \
                    WHERE status = 'open' AND attempts >= $1";
-        on_both!(
+        run!(
             self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(most)
-                    .bind(now)
-                    .execute(pool)
-                    .await
-                    .context("Failed to close spent callbacks")?
-                    .rows_affected()
-        );
+            write,
+            query(sql, most, now).execute,
+            "Failed to close spent callbacks"
+        )?;
         Ok(())
     }
 
@@ -280,35 +256,23 @@ impl CallbackQueue<'_> {
 
     pub(crate) async fn reopen(&self, id: i64, due_at: i64) -> anyhow::Result<()> {
         let sql = "UPDATE callbacks SET status = 'open', due_at = $2 WHERE id = $1 AND status = 'dialling'";
-        on_both!(
+        run!(
             self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(id)
-                    .bind(due_at)
-                    .execute(pool)
-                    .await
-                    .context("Failed to reopen a callback")?
-                    .rows_affected()
-        );
+            write,
+            query(sql, id, due_at).execute,
+            "Failed to reopen a callback"
+        )?;
         Ok(())
     }
 
     pub(crate) async fn set_status(&self, id: i64, status: &str) -> anyhow::Result<()> {
         let sql = "UPDATE callbacks SET status = $2 WHERE id = $1 AND status = 'dialling'";
-        on_both!(
+        run!(
             self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(id)
-                    .bind(status)
-                    .execute(pool)
-                    .await
-                    .context("Failed to update a callback")?
-                    .rows_affected()
-        );
+            write,
+            query(sql, id, status).execute,
+            "Failed to update a callback"
+        )?;
         Ok(())
     }
 
@@ -330,53 +294,34 @@ impl CallbackQueue<'_> {
             "UPDATE callbacks SET status = $2, closed_at = $3, outcome = COALESCE(outcome, $4) \
              WHERE id = $1 AND status NOT IN {CLOSED_SQL}"
         );
-        on_both!(
+        run!(
             self.store,
-            write
-                | pool
-                | sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(id)
-                    .bind(status)
-                    .bind(now)
-                    .bind(outcome)
-                    .execute(pool)
-                    .await
-                    .context("Failed to close a callback")?
-                    .rows_affected()
-        );
+            write,
+            query(sqlx::AssertSqlSafe(sql), id, status, now, outcome).execute,
+            "Failed to close a callback"
+        )?;
         Ok(())
     }
 
     async fn exec(&self, sql: &'static str, id: i64) -> anyhow::Result<()> {
-        on_both!(
+        run!(
             self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(id)
-                    .execute(pool)
-                    .await
-                    .context("Failed to update a callback")?
-                    .rows_affected()
-        );
+            write,
+            query(sql, id).execute,
+            "Failed to update a callback"
+        )?;
         Ok(())
     }
 
     /// The provider's CallSid of the dial under way.
     pub(crate) async fn dialled(&self, id: i64, call_sid: &str) -> anyhow::Result<()> {
         let sql = "UPDATE callbacks SET dial_sid = $2 WHERE id = $1 AND status = 'dialling'";
-        on_both!(
+        run!(
             self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(id)
-                    .bind(call_sid)
-                    .execute(pool)
-                    .await
-                    .context("Failed to record a callback's call")?
-                    .rows_affected()
-        );
+            write,
+            query(sql, id, call_sid).execute,
+            "Failed to record a callback's call"
+        )?;
         Ok(())
     }
 
@@ -387,15 +332,12 @@ impl CallbackQueue<'_> {
             return Ok(true);
         };
         let sql = "SELECT dial_sid FROM callbacks WHERE id = $1";
-        let sid: Option<Option<String>> = on_both!(
+        let sid: Option<Option<String>> = run!(
             self.store,
-            read | pool
-                | sqlx::query_scalar(sql)
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to read a callback's call")?
-        );
+            read,
+            query_scalar(sql, id).fetch_optional,
+            "Failed to read a callback's call"
+        )?;
         Ok(match sid.flatten() {
             Some(dial) => dial == call_sid,
             None => true,
@@ -406,29 +348,23 @@ impl CallbackQueue<'_> {
     pub(crate) async fn stale_dialling(&self, before: i64) -> anyhow::Result<Vec<i64>> {
         let sql =
             "SELECT id FROM callbacks WHERE status = 'dialling' AND COALESCE(dialled_at, 0) < $1";
-        Ok(on_both!(
+        run!(
             self.store,
-            read | pool
-                | sqlx::query_scalar(sql)
-                    .bind(before)
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to look for lost dials")?
-        ))
+            read,
+            query_scalar(sql, before).fetch_all,
+            "Failed to look for lost dials"
+        )
     }
 
     /// A request's status and attempts so far.
     pub async fn state(&self, id: i64) -> anyhow::Result<Option<(String, i64)>> {
         let sql = "SELECT status, attempts FROM callbacks WHERE id = $1";
-        Ok(on_both!(
+        run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sql)
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to read a callback")?
-        ))
+            read,
+            query_as(sql, id).fetch_optional,
+            "Failed to read a callback"
+        )
     }
 
     /// Records one attempt and its result.
@@ -441,34 +377,23 @@ impl CallbackQueue<'_> {
     ) -> anyhow::Result<()> {
         let sql = "INSERT INTO callback_attempts (callback_id, at, call_sid, result) \
                    VALUES ($1, $2, $3, $4)";
-        on_both!(
+        run!(
             self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(id)
-                    .bind(now)
-                    .bind(call_sid)
-                    .bind(result)
-                    .execute(pool)
-                    .await
-                    .context("Failed to record a callback attempt")?
-                    .rows_affected()
-        );
+            write,
+            query(sql, id, now, call_sid, result).execute,
+            "Failed to record a callback attempt"
+        )?;
         Ok(())
     }
 
     /// Each attempt's time and result, oldest first.
     pub async fn attempts(&self, id: i64) -> anyhow::Result<Vec<(i64, String)>> {
         let sql = "SELECT at, result FROM callback_attempts WHERE callback_id = $1 ORDER BY at, id";
-        Ok(on_both!(
+        run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sql)
-                    .bind(id)
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to read callback attempts")?
-        ))
+            read,
+            query_as(sql, id).fetch_all,
+            "Failed to read callback attempts"
+        )
     }
 }

@@ -4,7 +4,7 @@ use anyhow::Context;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::{CardPayments, on_both};
+use super::{CardPayments, run};
 
 /// A stored payment's status: taken as asked.
 pub const PAID: &str = "paid";
@@ -78,29 +78,28 @@ impl CardPayments<'_> {
                    ON CONFLICT DO NOTHING";
         let amount_cents = cents(p.amount)?;
         let charged_cents = p.charged.map(cents).transpose()?;
-        let n = on_both!(
+        let n = run!(
             self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(p.confirmation)
-                    .bind(p.case_id)
-                    .bind(p.case_number)
-                    .bind(p.participant_id)
-                    .bind(amount_cents)
-                    .bind(p.card_type)
-                    .bind(p.card_last4)
-                    .bind(p.lang)
-                    .bind(p.call_sid)
-                    .bind(p.now)
-                    .bind(p.pay_id)
-                    .bind(p.status)
-                    .bind(charged_cents)
-                    .execute(pool)
-                    .await
-                    .context("Failed to store the card payment")?
-                    .rows_affected()
-        );
+            write,
+            query(
+                sql,
+                p.confirmation,
+                p.case_id,
+                p.case_number,
+                p.participant_id,
+                amount_cents,
+                p.card_type,
+                p.card_last4,
+                p.lang,
+                p.call_sid,
+                p.now,
+                p.pay_id,
+                p.status,
+                charged_cents
+            )
+            .execute,
+            "Failed to store the card payment"
+        )?;
         Ok(n == 1)
     }
 
@@ -108,16 +107,12 @@ impl CardPayments<'_> {
     pub async fn list(&self, since: i64, limit: i64) -> anyhow::Result<Vec<CardPayment>> {
         let sql = "SELECT id, confirmation, case_number, amount_cents, card_type, card_last4, lang, \
                    paid_at, status, charged_cents FROM card_payments WHERE paid_at >= $1 ORDER BY paid_at DESC, id DESC LIMIT $2";
-        let rows: Vec<Row> = on_both!(
+        let rows: Vec<Row> = run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sql)
-                    .bind(since)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to list card payments")?
-        );
+            read,
+            query_as(sql, since, limit).fetch_all,
+            "Failed to list card payments"
+        )?;
         Ok(rows
             .into_iter()
             .map(

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::backend::{Backend, on_backend};
-use super::{Cases, on_both};
+use super::{Cases, on_both, run};
 use crate::session::{CaseRef, Role, ending, word_enum};
 
 word_enum!(
@@ -194,14 +194,12 @@ impl Cases<'_> {
     /// Whether any participant has been imported.
     pub async fn has_participants(&self) -> anyhow::Result<bool> {
         let sql = "SELECT id FROM participants LIMIT 1";
-        let any: Option<i64> = on_both!(
+        let any: Option<i64> = run!(
             self.store,
-            read | pool
-                | sqlx::query_scalar(sql)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to look for participants")?
-        );
+            read,
+            query_scalar(sql).fetch_optional,
+            "Failed to look for participants"
+        )?;
         Ok(any.is_some())
     }
 

@@ -1,22 +1,17 @@
 //! The key fingerprints' table: which keys the stored data depends on (never the keys).
 
-use anyhow::Context;
-
-use super::{KeyFingerprints, on_both};
+use super::{KeyFingerprints, run};
 
 impl KeyFingerprints<'_> {
     /// The fingerprint stored under `name`, if any.
     pub async fn get(&self, name: &str) -> anyhow::Result<Option<String>> {
         let sql = "SELECT fingerprint FROM key_fingerprints WHERE name = $1";
-        Ok(on_both!(
+        run!(
             self.store,
-            read | pool
-                | sqlx::query_scalar(sql)
-                    .bind(name)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to read the key fingerprints")?
-        ))
+            read,
+            query_scalar(sql, name).fetch_optional,
+            "Failed to read the key fingerprints"
+        )
     }
 
     /// Stores `fingerprint` unless one is stored already; answers the stored one.
@@ -35,17 +30,11 @@ impl KeyFingerprints<'_> {
                    ON CONFLICT (name) DO UPDATE SET fingerprint = \
                    CASE WHEN $3 THEN excluded.fingerprint ELSE key_fingerprints.fingerprint END \
                    RETURNING fingerprint";
-        Ok(on_both!(
+        run!(
             self.store,
-            write
-                | pool
-                | sqlx::query_scalar(sql)
-                    .bind(name)
-                    .bind(fingerprint)
-                    .bind(replace)
-                    .fetch_one(pool)
-                    .await
-                    .context("Failed to store the key's fingerprint")?
-        ))
+            write,
+            query_scalar(sql, name, fingerprint, replace).fetch_one,
+            "Failed to store the key's fingerprint"
+        )
     }
 }

@@ -58,6 +58,31 @@ macro_rules! on_both {
 
 pub(in crate::store) use on_both;
 
+/// Runs one statement on whichever backend, given only the statement: its maker
+/// (`query`, `query_as`, `query_scalar`), its text and the values bound in order, how
+/// it runs (`execute` answers the rows changed; `fetch_one`, `fetch_optional`,
+/// `fetch_all` the rows) and what failed if it does; `read` or `write` picks the
+/// SQLite pool. `run!(self.store, write, query(sql, id).execute, "Failed to ...")`.
+macro_rules! run {
+    ($store:expr, $pool:ident, query($sql:expr $(, $arg:expr)* $(,)?).execute, $what:expr) => {
+        anyhow::Context::context(
+            $crate::store::on_both!(
+                $store,
+                $pool | pool | sqlx::query($sql)$(.bind($arg))*.execute(pool).await.map(|r| r.rows_affected())
+            ),
+            $what,
+        )
+    };
+    ($store:expr, $pool:ident, $make:ident($sql:expr $(, $arg:expr)* $(,)?).$fetch:ident, $what:expr) => {
+        anyhow::Context::context(
+            $crate::store::on_both!($store, $pool | pool | sqlx::$make($sql)$(.bind($arg))*.$fetch(pool).await),
+            $what,
+        )
+    };
+}
+
+pub(in crate::store) use run;
+
 /// Declares a part of the store: a view that says what it holds, reached as
 /// `store.<part>()` (`store.sessions().load(..)`), with its queries in its own `impl`.
 macro_rules! part {

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 
-use super::{RequestQueue, on_both};
+use super::{RequestQueue, run};
 
 /// A stored request as staff see it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
@@ -68,26 +68,25 @@ impl RequestQueue<'_> {
                       participant_id, lang, call_sid, requested_at, details, recording_sid) \
                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
         let reference = new_reference();
-        let added = on_both!(
+        let added = run!(
             self.store,
-            write | pool | {
-                sqlx::query(insert)
-                    .bind(&reference)
-                    .bind(r.kind)
-                    .bind(r.case_id)
-                    .bind(r.case_number)
-                    .bind(r.participant_id)
-                    .bind(r.lang)
-                    .bind(r.call_sid)
-                    .bind(r.requested_at)
-                    .bind(&r.extra.details)
-                    .bind(&r.extra.recording_sid)
-                    .execute(pool)
-                    .await
-                    .context("Failed to store the request")?
-                    .rows_affected()
-            }
-        );
+            write,
+            query(
+                insert,
+                &reference,
+                r.kind,
+                r.case_id,
+                r.case_number,
+                r.participant_id,
+                r.lang,
+                r.call_sid,
+                r.requested_at,
+                &r.extra.details,
+                &r.extra.recording_sid
+            )
+            .execute,
+            "Failed to store the request"
+        )?;
         if added == 1 {
             return Ok(Ok(reference));
         }
@@ -106,111 +105,81 @@ impl RequestQueue<'_> {
     pub async fn mark_texted(&self, reference: &str, now: i64) -> anyhow::Result<bool> {
         let sql = "UPDATE service_requests SET texted_at = $2 \
                    WHERE reference = $1 AND texted_at IS NULL";
-        let marked = on_both!(
+        let marked = run!(
             self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(reference)
-                    .bind(now)
-                    .execute(pool)
-                    .await
-                    .context("Failed to mark a request texted")?
-                    .rows_affected()
-        );
+            write,
+            query(sql, reference, now).execute,
+            "Failed to mark a request texted"
+        )?;
         Ok(marked == 1)
     }
 
     /// Undoes [`Self::mark_texted`] when the text never went out.
     pub async fn unmark_texted(&self, reference: &str) -> anyhow::Result<()> {
         let sql = "UPDATE service_requests SET texted_at = NULL WHERE reference = $1";
-        on_both!(
+        run!(
             self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(reference)
-                    .execute(pool)
-                    .await
-                    .context("Failed to unmark a request texted")?
-                    .rows_affected()
-        );
+            write,
+            query(sql, reference).execute,
+            "Failed to unmark a request texted"
+        )?;
         Ok(())
     }
 
     pub async fn open_at(&self, case_id: i64, kind: &str) -> anyhow::Result<Option<i64>> {
         let sql = "SELECT requested_at FROM service_requests \
                    WHERE case_id = $1 AND kind = $2 AND status <> 'done'";
-        Ok(on_both!(
+        run!(
             self.store,
-            write
-                | pool
-                | sqlx::query_scalar(sql)
-                    .bind(case_id)
-                    .bind(kind)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to read the open request")?
-        ))
+            write,
+            query_scalar(sql, case_id, kind).fetch_optional,
+            "Failed to read the open request"
+        )
     }
 
     /// One request by id.
     pub async fn get(&self, id: i64) -> anyhow::Result<Option<Request>> {
         let sql = format!("SELECT {COLUMNS} FROM service_requests WHERE id = $1");
-        Ok(on_both!(
+        run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to read the request")?
-        ))
+            read,
+            query_as(sqlx::AssertSqlSafe(sql), id).fetch_optional,
+            "Failed to read the request"
+        )
     }
 
     /// The case row id of request `id`.
     pub async fn case_of(&self, id: i64) -> anyhow::Result<i64> {
         let sql = "SELECT case_id FROM service_requests WHERE id = $1";
-        Ok(on_both!(
+        run!(
             self.store,
-            read | pool
-                | sqlx::query_scalar(sql)
-                    .bind(id)
-                    .fetch_one(pool)
-                    .await
-                    .context("Failed to read the request's case")?
-        ))
+            read,
+            query_scalar(sql, id).fetch_one,
+            "Failed to read the request's case"
+        )
     }
 
     /// Whether a request holds the recording `sid`.
     pub async fn holds_recording(&self, sid: &str) -> anyhow::Result<bool> {
         let sql = "SELECT COUNT(*) FROM service_requests WHERE recording_sid = $1";
-        let n: i64 = on_both!(
+        let n: i64 = run!(
             self.store,
-            read | pool
-                | sqlx::query_scalar(sql)
-                    .bind(sid)
-                    .fetch_one(pool)
-                    .await
-                    .context("Failed to look for the recording")?
-        );
+            read,
+            query_scalar(sql, sid).fetch_one,
+            "Failed to look for the recording"
+        )?;
         Ok(n > 0)
     }
 
     /// Forgets a request's recording once the provider has deleted it.
     pub async fn forget_recording(&self, id: i64) -> anyhow::Result<()> {
         let sql = "UPDATE service_requests SET recording_sid = NULL WHERE id = $1";
-        on_both!(
+        run!(
             self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(id)
-                    .execute(pool)
-                    .await
-                    .context("Failed to forget the recording")?
-                    .rows_affected()
-        );
+            write,
+            query(sql, id).execute,
+            "Failed to forget the recording"
+        )?;
         Ok(())
     }
 
@@ -219,13 +188,11 @@ impl RequestQueue<'_> {
         let filter = if all { "" } else { "WHERE status <> 'done'" };
         let sql =
             format!("SELECT {COLUMNS} FROM service_requests {filter} ORDER BY requested_at, id");
-        Ok(on_both!(
+        run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to list requests")?
-        ))
+            read,
+            query_as(sqlx::AssertSqlSafe(sql)).fetch_all,
+            "Failed to list requests"
+        )
     }
 }

@@ -6,7 +6,7 @@ use anyhow::Context;
 use sqlx::Row;
 
 use super::backend::{Backend, on_backend};
-use super::{SESSION_KEEP_SECS, SESSION_TTL_SECS, Sessions, on_both};
+use super::{SESSION_KEEP_SECS, SESSION_TTL_SECS, Sessions, on_both, run};
 use crate::session::{CallSid, Session};
 
 /// Shared by both backends (SQLite binds `$n` by position too).
@@ -107,19 +107,12 @@ impl Sessions<'_> {
     ) -> anyhow::Result<bool> {
         let sql = "INSERT INTO stream_starts (token, call_sid, taken_at) VALUES ($1, $2, $3) \
                    ON CONFLICT (token) DO NOTHING";
-        let rows = on_both!(
+        let rows = run!(
             self.store,
-            write | pool | {
-                sqlx::query(sql)
-                    .bind(token)
-                    .bind(call_sid.as_str())
-                    .bind(now)
-                    .execute(pool)
-                    .await
-                    .context("Failed to take a stream token")?
-                    .rows_affected()
-            }
-        );
+            write,
+            query(sql, token, call_sid.as_str(), now).execute,
+            "Failed to take a stream token"
+        )?;
         Ok(rows == 1)
     }
 
@@ -153,16 +146,12 @@ impl Sessions<'_> {
         let sql = "SELECT state FROM call_sessions WHERE ended_at IS NULL AND updated_at > $1 \
                    ORDER BY created_at DESC LIMIT 500";
         let since = now - crate::store::SESSION_TTL_SECS;
-        let states: Vec<String> = on_both!(
+        let states: Vec<String> = run!(
             self.store,
-            read | pool | {
-                sqlx::query_scalar(sql)
-                    .bind(since)
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to list live calls")?
-            }
-        );
+            read,
+            query_scalar(sql, since).fetch_all,
+            "Failed to list live calls"
+        )?;
         Ok(states
             .iter()
             .filter_map(|s| serde_json::from_str(s).ok())

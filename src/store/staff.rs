@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use serde::Serialize;
 
-use super::{StaffAccounts, on_both};
+use super::{StaffAccounts, on_both, run};
 use crate::session::StaffTransfer;
 
 /// What a staff member may do. Each role can do everything the one before can.
@@ -76,19 +76,12 @@ impl StaffAccounts<'_> {
     pub async fn add(&self, name: &str, role: Role, hash: &str, now: i64) -> anyhow::Result<i64> {
         let sql = "INSERT INTO staff (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4) \
                    ON CONFLICT (name) DO NOTHING RETURNING id";
-        let id: Option<i64> = on_both!(
+        let id: Option<i64> = run!(
             self.store,
-            write | pool | {
-                sqlx::query_scalar(sql)
-                    .bind(name)
-                    .bind(role.as_str())
-                    .bind(hash)
-                    .bind(now)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to add the staff account")?
-            }
-        );
+            write,
+            query_scalar(sql, name, role.as_str(), hash, now).fetch_optional,
+            "Failed to add the staff account"
+        )?;
         id.ok_or_else(|| anyhow!("there is already a staff account named '{name}'"))
     }
 
@@ -251,20 +244,12 @@ impl StaffAccounts<'_> {
     pub async fn add_handoff(&self, call_sid: &str, t: &StaffTransfer) -> anyhow::Result<i64> {
         let sql = "INSERT INTO staff_handoffs (call_sid, entry, return_to, by_name, at) \
                    VALUES ($1, $2, $3, $4, $5) RETURNING id";
-        Ok(on_both!(
+        run!(
             self.store,
-            write | pool | {
-                sqlx::query_scalar(sql)
-                    .bind(call_sid)
-                    .bind(&t.entry)
-                    .bind(&t.return_to)
-                    .bind(&t.by)
-                    .bind(t.at)
-                    .fetch_one(pool)
-                    .await
-                    .context("Failed to record the hand-off")?
-            }
-        ))
+            write,
+            query_scalar(sql, call_sid, &t.entry, &t.return_to, &t.by, t.at).fetch_one,
+            "Failed to record the hand-off"
+        )
     }
 
     /// Takes the hand-off `id` for this call and entry, once: the row is deleted as it
@@ -308,15 +293,12 @@ impl StaffAccounts<'_> {
         call_sid: &str,
     ) -> anyhow::Result<Vec<(i64, String, String)>> {
         let sql = "SELECT id, entry, by_name FROM staff_handoffs WHERE call_sid = $1 ORDER BY id";
-        Ok(on_both!(
+        run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sql)
-                    .bind(call_sid)
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to read the hand-offs")?
-        ))
+            read,
+            query_as(sql, call_sid).fetch_all,
+            "Failed to read the hand-offs"
+        )
     }
 
     /// Forgets a hand-off the provider refused to carry out.
@@ -336,16 +318,11 @@ impl StaffAccounts<'_> {
 
     /// Deletes hand-offs older than `before` (their calls are long over).
     pub async fn expire_handoffs(&self, before: i64) -> anyhow::Result<u64> {
-        Ok(on_both!(
+        run!(
             self.store,
-            write | pool | {
-                sqlx::query("DELETE FROM staff_handoffs WHERE at < $1")
-                    .bind(before)
-                    .execute(pool)
-                    .await
-                    .context("Failed to expire hand-offs")?
-                    .rows_affected()
-            }
-        ))
+            write,
+            query("DELETE FROM staff_handoffs WHERE at < $1", before).execute,
+            "Failed to expire hand-offs"
+        )
     }
 }
