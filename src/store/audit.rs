@@ -6,7 +6,7 @@ use anyhow::Context;
 use super::backend::{Backend, on_backend};
 use super::{AuditLog, Store};
 
-/// One ended call's path, for the call analytics (`crate::ops::analytics`), as stored.
+/// One ended call's path, for the call reports (read by `ops::analytics`), as stored.
 #[derive(Debug, Clone)]
 pub struct CallPathRow {
     pub call_sid: String,

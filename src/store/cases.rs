@@ -186,6 +186,19 @@ fn instant(s: Option<String>) -> anyhow::Result<Option<DateTime<FixedOffset>>> {
         .transpose()
 }
 
+/// Rows of (day, cents, word) as read, parsed; the first that does not parse fails
+/// them all.
+fn dated<T>(
+    rows: Vec<(String, i64, String)>,
+    parse: fn(&str) -> Option<T>,
+) -> anyhow::Result<impl Iterator<Item = (NaiveDate, Decimal, T)>> {
+    let parsed = rows
+        .into_iter()
+        .map(|(on, cents, w)| Ok((day(&on)?, from_cents(cents), word(&w, parse)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(parsed.into_iter())
+}
+
 fn word<T>(s: &str, parse: fn(&str) -> Option<T>) -> anyhow::Result<T> {
     parse(s).ok_or_else(|| anyhow!("unexpected stored value '{s}'"))
 }
@@ -206,10 +219,12 @@ impl Cases<'_> {
     /// Every participant's blind index, row id and fingerprint (the import compares).
     pub async fn participant_fingerprints(&self) -> anyhow::Result<HashMap<String, (i64, String)>> {
         let sql = "SELECT par_index, id, fingerprint FROM participants";
-        let rows: Vec<(String, i64, String)> = on_both!(
+        let rows: Vec<(String, i64, String)> = run!(
             self.store,
-            read | pool | sqlx::query_as(sql).fetch_all(pool).await?
-        );
+            read,
+            query_as(sql).fetch_all,
+            "Failed to read the participants' fingerprints"
+        )?;
         Ok(rows
             .into_iter()
             .map(|(index, id, fingerprint)| (index, (id, fingerprint)))
@@ -218,10 +233,12 @@ impl Cases<'_> {
 
     pub async fn case_fingerprints(&self) -> anyhow::Result<HashMap<String, String>> {
         let sql = "SELECT case_number, fingerprint FROM cases";
-        let rows: Vec<(String, String)> = on_both!(
+        let rows: Vec<(String, String)> = run!(
             self.store,
-            read | pool | sqlx::query_as(sql).fetch_all(pool).await?
-        );
+            read,
+            query_as(sql).fetch_all,
+            "Failed to read the cases' fingerprints"
+        )?;
         Ok(rows.into_iter().collect())
     }
 
@@ -348,14 +365,12 @@ impl Cases<'_> {
         ssn_index: &str,
     ) -> anyhow::Result<Option<(i64, String)>> {
         let sql = "SELECT id, par_hash FROM participants WHERE ssn_index = $1";
-        Ok(on_both!(
+        run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sql)
-                    .bind(ssn_index)
-                    .fetch_optional(pool)
-                    .await?
-        ))
+            read,
+            query_as(sql, ssn_index).fetch_optional,
+            "Failed to look for the participant"
+        )
     }
 
     /// The cases a participant is on, by case number.
@@ -363,14 +378,12 @@ impl Cases<'_> {
         let sql = "SELECT c.id, c.case_number, m.role FROM case_members m \
                    JOIN cases c ON c.id = m.case_id WHERE m.participant_id = $1 \
                    ORDER BY c.case_number";
-        let rows: Vec<(i64, String, String)> = on_both!(
+        let rows: Vec<(i64, String, String)> = run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sql)
-                    .bind(participant_id)
-                    .fetch_all(pool)
-                    .await?
-        );
+            read,
+            query_as(sql, participant_id).fetch_all,
+            "Failed to read the participant's cases"
+        )?;
         rows.into_iter()
             .map(|(case_id, case_number, role)| {
                 Ok(CaseRef {
@@ -387,14 +400,12 @@ impl Cases<'_> {
         let sql = "SELECT id, case_number, county, status, stage, caseworker, \
                    monthly_support_cents, medical_support, next_due, arrears_cents, \
                    next_hearing, next_appointment FROM cases WHERE id = $1";
-        let row: Option<CaseColumns> = on_both!(
+        let row: Option<CaseColumns> = run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sql)
-                    .bind(case_id)
-                    .fetch_optional(pool)
-                    .await?
-        );
+            read,
+            query_as(sql, case_id).fetch_optional,
+            "Failed to read the case"
+        )?;
         let Some((
             id,
             case_number,
@@ -432,24 +443,21 @@ impl Cases<'_> {
     pub async fn payments(&self, case_id: i64, limit: i64) -> anyhow::Result<Vec<Payment>> {
         let sql = "SELECT received_on, amount_cents, source FROM payments WHERE case_id = $1 \
                    ORDER BY received_on DESC, id DESC LIMIT $2";
-        let rows: Vec<(String, i64, String)> = on_both!(
+        let rows = run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sql)
-                    .bind(case_id)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?
-        );
-        rows.into_iter()
-            .map(|(on, cents, source)| {
-                Ok(Payment {
-                    received_on: day(&on)?,
-                    amount: from_cents(cents),
-                    source: word(&source, Source::parse)?,
+            read,
+            query_as(sql, case_id, limit).fetch_all,
+            "Failed to read a case's payments"
+        )?;
+        dated(rows, Source::parse).map(|lines| {
+            lines
+                .map(|(received_on, amount, source)| Payment {
+                    received_on,
+                    amount,
+                    source,
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// The latest payments sent to a participant on a case, newest first.
@@ -462,24 +470,20 @@ impl Cases<'_> {
         let sql = "SELECT paid_on, amount_cents, method FROM disbursements \
                    WHERE participant_id = $1 AND case_id = $2 \
                    ORDER BY paid_on DESC, id DESC LIMIT $3";
-        let rows: Vec<(String, i64, String)> = on_both!(
+        let rows = run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sql)
-                    .bind(participant_id)
-                    .bind(case_id)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?
-        );
-        rows.into_iter()
-            .map(|(on, cents, method)| {
-                Ok(Disbursement {
-                    paid_on: day(&on)?,
-                    amount: from_cents(cents),
-                    method: word(&method, Method::parse)?,
+            read,
+            query_as(sql, participant_id, case_id, limit).fetch_all,
+            "Failed to read a case's disbursements"
+        )?;
+        dated(rows, Method::parse).map(|lines| {
+            lines
+                .map(|(paid_on, amount, method)| Disbursement {
+                    paid_on,
+                    amount,
+                    method,
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 }

@@ -90,7 +90,7 @@ macro_rules! part {
         #[doc = $doc]
         #[derive(Clone, Copy)]
         pub struct $name<'a> {
-            pub(crate) store: &'a Store,
+            pub(in crate::store) store: &'a Store,
         }
 
         impl Store {

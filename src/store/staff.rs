@@ -120,19 +120,12 @@ impl StaffAccounts<'_> {
     ) -> anyhow::Result<()> {
         let insert = "INSERT INTO staff_sessions (token_hash, staff_id, created_at, expires_at) \
                       VALUES ($1, $2, $3, $4)";
-        on_both!(
+        run!(
             self.store,
-            write | pool | {
-                sqlx::query(insert)
-                    .bind(token_hash)
-                    .bind(staff_id)
-                    .bind(now)
-                    .bind(expires_at)
-                    .execute(pool)
-                    .await
-                    .context("Failed to start the staff session")?;
-            }
-        );
+            write,
+            query(insert, token_hash, staff_id, now, expires_at).execute,
+            "Failed to start the staff session"
+        )?;
         Ok(())
     }
 
@@ -165,17 +158,12 @@ impl StaffAccounts<'_> {
 
     pub async fn revoke_session(&self, token_hash: &str, now: i64) -> anyhow::Result<()> {
         let sql = "UPDATE staff_sessions SET revoked_at = $1 WHERE token_hash = $2";
-        on_both!(
+        run!(
             self.store,
-            write | pool | {
-                sqlx::query(sql)
-                    .bind(now)
-                    .bind(token_hash)
-                    .execute(pool)
-                    .await
-                    .context("Failed to end the staff session")?;
-            }
-        );
+            write,
+            query(sql, now, token_hash).execute,
+            "Failed to end the staff session"
+        )?;
         Ok(())
     }
 
