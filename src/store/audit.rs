@@ -3,40 +3,12 @@
 
 use anyhow::Context;
 
+use super::AuditLog;
 use super::backend::{Backend, on_backend};
-use super::{AuditLog, Store};
 
-/// One ended call's path, for the call reports (read by `ops::analytics`), as stored.
-#[derive(Debug, Clone)]
-pub struct CallPathRow {
-    pub call_sid: String,
-    pub started_at: i64,
-    pub ended_at: i64,
-    pub lang: &'static str,
-    pub channel: &'static str,
-    pub verified: i64,
-    pub verify_attempts: i64,
-    pub verify_locked: i64,
-    pub outcome: &'static str,
-    pub ended_on: String,
-    pub steps: String,
-    pub caller_hash: Option<String>,
-}
-
-/// Shared by both backends; a repeated status callback adds nothing.
-pub(crate) const INSERT_CALL_PATH: &str = "INSERT INTO call_paths (call_sid, started_at, ended_at, \
-    lang, channel, verified, verify_attempts, verify_locked, outcome, ended_on, steps, caller_hash) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING";
-
-impl Store {
-    /// Keeps an ended call's path. On SQLite it goes through the writer thread with the
-    /// sessions: a second writer on the file would make both wait on its lock, and the
-    /// status callbacks of a busy line queued behind each other (200 ms under the load
-    /// tester's 10,000 calls).
-    pub async fn keep_call_path(&self, row: CallPathRow) -> anyhow::Result<()> {
-        on_backend!(self, |b| b.keep_call_path(row).await).context("Failed to keep the call's path")
-    }
-}
+/// The audit line's insert, the same on both backends.
+pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit (at, call_sid, actor, event, outcome, participant_id, case_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 /// One line of the audit table: who (a call, a staff member), what happened, the
 /// outcome, and which participant and case it touched. Never digits. Built by the named

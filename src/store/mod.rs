@@ -21,8 +21,9 @@ pub mod staff;
 mod work;
 pub use announcements::Announcement;
 pub use attempts::{Guard, Limit, Reservation, Slot};
-pub use audit::{AuditEntry, AuditLine, CallPathRow};
+pub use audit::{AuditEntry, AuditLine};
 use backend::{Backend, on_backend};
+pub use call_paths::CallPathRow;
 pub use postgres::Postgres;
 pub use sqlite::Sqlite;
 pub use work::WorkKind;
@@ -163,37 +164,6 @@ part!(
     "Claiming and completing work items (callbacks, requests by mail)."
 );
 
-pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit (at, call_sid, actor, event, outcome, participant_id, case_id) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7)";
-
-/// Runs an idempotent statement, and once more if the first try failed on a
-/// connection the database had closed (a restart, a failover, an idle reaper): the
-/// pool hands out a fresh one, and the caller does not hear an apology for it.
-async fn once_more<T, F>(run: impl Fn() -> F) -> Result<T, sqlx::Error>
-where
-    F: std::future::Future<Output = Result<T, sqlx::Error>>,
-{
-    match run().await {
-        Err(e) if connection_lost(&e) => {
-            tracing::warn!(error = %e, "a database connection was lost; trying once more");
-            run().await
-        }
-        other => other,
-    }
-}
-
-/// Whether an error says the connection is gone (not that the statement was wrong).
-fn connection_lost(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
-        // Class 08 is "connection exception"; 57P01-57P03 are shutdowns.
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")),
-        _ => false,
-    }
-}
-
 impl Store {
     /// Connects (creating a SQLite file if missing) and applies pending migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
@@ -252,38 +222,5 @@ impl Store {
     /// already queued is committed first.
     pub async fn close(&self) {
         on_backend!(self, |b| b.close().await)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    #[tokio::test]
-    async fn a_lost_connection_is_tried_once_more_and_only_once() {
-        let tries = AtomicU32::new(0);
-        let lost = || async {
-            tries.fetch_add(1, Ordering::SeqCst);
-            Err::<(), _>(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()))
-        };
-        assert!(once_more(lost).await.is_err());
-        assert_eq!(tries.load(Ordering::SeqCst), 2, "tried twice, not more");
-        let tries = AtomicU32::new(0);
-        let then_ok = || async {
-            match tries.fetch_add(1, Ordering::SeqCst) {
-                0 => Err(sqlx::Error::Io(std::io::ErrorKind::BrokenPipe.into())),
-                _ => Ok(7),
-            }
-        };
-        assert_eq!(once_more(then_ok).await.ok(), Some(7));
-        // A statement that is wrong is not tried again.
-        let tries = AtomicU32::new(0);
-        let wrong = || async {
-            tries.fetch_add(1, Ordering::SeqCst);
-            Err::<(), _>(sqlx::Error::RowNotFound)
-        };
-        assert!(once_more(wrong).await.is_err());
-        assert_eq!(tries.load(Ordering::SeqCst), 1);
     }
 }

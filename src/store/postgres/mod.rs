@@ -12,8 +12,9 @@ use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+use super::audit::INSERT_AUDIT;
 use super::backend::Backend;
-use super::{AuditLine, CallPathRow, INSERT_AUDIT};
+use super::{AuditLine, CallPathRow};
 use crate::session::{CallSid, Session};
 use writer::PgHot;
 
@@ -38,6 +39,34 @@ const INSERT_CALL_PATH_RELAXED: &str = "INSERT INTO call_paths (call_sid, starte
     $8::bigint, $9::text, $10::text, $11::text, $12::text \
     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed \
     ON CONFLICT DO NOTHING";
+
+/// Runs an idempotent statement, and once more if the first try failed on a
+/// connection the database had closed (a restart, a failover, an idle reaper): the
+/// pool hands out a fresh one, and the caller does not hear an apology for it.
+pub(super) async fn once_more<T, F>(run: impl Fn() -> F) -> Result<T, sqlx::Error>
+where
+    F: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    match run().await {
+        Err(e) if connection_lost(&e) => {
+            tracing::warn!(error = %e, "a database connection was lost; trying once more");
+            run().await
+        }
+        other => other,
+    }
+}
+
+/// Whether an error says the connection is gone (not that the statement was wrong).
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        // Class 08 is "connection exception"; 57P01-57P03 are shutdowns.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")),
+        _ => false,
+    }
+}
 
 /// A PostgreSQL store: the pool every query uses, and the webhook path's sessions.
 #[derive(Clone, Debug)]
@@ -212,5 +241,38 @@ impl Backend for Postgres {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn a_lost_connection_is_tried_once_more_and_only_once() {
+        let tries = AtomicU32::new(0);
+        let lost = || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()))
+        };
+        assert!(once_more(lost).await.is_err());
+        assert_eq!(tries.load(Ordering::SeqCst), 2, "tried twice, not more");
+        let tries = AtomicU32::new(0);
+        let then_ok = || async {
+            match tries.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(sqlx::Error::Io(std::io::ErrorKind::BrokenPipe.into())),
+                _ => Ok(7),
+            }
+        };
+        assert_eq!(once_more(then_ok).await.ok(), Some(7));
+        // A statement that is wrong is not tried again.
+        let tries = AtomicU32::new(0);
+        let wrong = || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(sqlx::Error::RowNotFound)
+        };
+        assert!(once_more(wrong).await.is_err());
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
     }
 }

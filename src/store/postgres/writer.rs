@@ -38,8 +38,8 @@ use tokio::sync::{mpsc, oneshot};
 use anyhow::Context;
 
 use super::Postgres;
+use super::once_more;
 use crate::session::Session;
-use crate::store::once_more;
 use crate::store::sessions::SELECT_SESSION;
 
 /// Positions waiting for the writer beyond this are saved the slow way (each waits for

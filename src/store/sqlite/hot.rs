@@ -28,9 +28,10 @@ use tokio::sync::oneshot;
 
 use super::cache::SessionCache;
 use crate::session::Session;
-use crate::store::audit::{CallPathRow, INSERT_CALL_PATH};
+use crate::store::AuditLine;
+use crate::store::audit::INSERT_AUDIT;
+use crate::store::call_paths::{CallPathRow, INSERT_CALL_PATH};
 use crate::store::sessions::{END_SESSION, SELECT_SESSION};
-use crate::store::{AuditLine, INSERT_AUDIT};
 
 /// How many writes one transaction takes at most.
 const GROUP_COMMIT_MAX: usize = 256;
