@@ -67,7 +67,7 @@ impl Sessions<'_> {
     /// the step the caller heard), the same trade PostgreSQL's relaxed session commit
     /// makes. Everything else (a new call, its language, verification, cases, callbacks,
     /// transfers) goes through [`Sessions::save`] and waits. A clean stop
-    /// ([`Store::close`]) commits what is queued.
+    /// ([`super::Store::close`]) commits what is queued.
     pub async fn save_position(&self, session: Session, now: i64) -> anyhow::Result<()> {
         on_backend!(self.store, |b| b.save_position(session, now).await)
     }
