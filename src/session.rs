@@ -7,7 +7,33 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::words::prompts::{Channel, Lang};
-use crate::words::word_enum;
+
+pub(crate) use crate::words::word_enum;
+
+word_enum!(
+    /// A participant's part in a case.
+    Role { Custodial = "custodial", Noncustodial = "noncustodial" }
+);
+
+/// One of the caller's cases, for choosing between them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CaseRef {
+    pub case_id: i64,
+    pub case_number: String,
+    pub role: Role,
+}
+
+impl CaseRef {
+    /// The last four digits of its number.
+    pub fn ending(&self) -> &str {
+        ending(&self.case_number)
+    }
+}
+
+/// A case number's last four digits, which callers use to tell their cases apart.
+pub fn ending(case_number: &str) -> &str {
+    &case_number[case_number.len().saturating_sub(4)..]
+}
 
 /// The provider's identifier for a call. Twilio's are `CA` + 32 hex digits; other
 /// TwiML providers use UUIDs, so any short run of letters, digits, `-` and `_` is taken.
@@ -72,9 +98,9 @@ pub struct Session {
     pub participant: Option<i64>,
     /// The caller's cases, and the one being read back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cases: Vec<crate::domain::cases::CaseRef>,
+    pub cases: Vec<CaseRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub case: Option<crate::domain::cases::CaseRef>,
+    pub case: Option<CaseRef>,
     /// Topics the caller has heard (for a representative's context).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub heard: Vec<String>,

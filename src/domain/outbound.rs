@@ -15,9 +15,8 @@ use std::collections::HashSet;
 use phonenumber::Type;
 use phonenumber::country::Id;
 
-/// Callback requests one number may receive in a day (agency time), across calls and
-/// servers.
-pub const CALLBACKS_PER_NUMBER_A_DAY: i64 = 3;
+/// Counted where requests are stored, so every server agrees.
+pub use crate::store::callbacks::CALLBACKS_PER_NUMBER_A_DAY;
 
 /// What a number is for: a callback rings it; a text is sent to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

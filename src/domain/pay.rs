@@ -11,11 +11,13 @@
 
 use anyhow::{Context, anyhow};
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde::Serialize;
 
 use crate::domain::cases::Role;
 use crate::session::{PayResult, Paying, Session};
-use crate::store::{AuditLine, CardPayments, Sqlite, Store, on_both};
+pub use crate::store::card_payments::{
+    CardPayment, MASKED, MISMATCH, NewPayment, PAID, masked_if_card,
+};
+use crate::store::{AuditLine, Store};
 use crate::telephony::twiml::Element;
 use crate::words::speech::Value;
 
@@ -74,47 +76,6 @@ impl PayResult {
             charged_unreadable: said.is_some() && charged.is_none(),
         }
     }
-}
-
-/// What a confirmation code that looks like a card number starts with once masked:
-/// only its last four digits are kept.
-pub const MASKED: &str = "****";
-
-/// A confirmation code as it may be kept: whole, unless it is shaped like a card number
-/// (13 to 19 digits, `-` and `_` aside, passing the Luhn check), which a misconfigured
-/// connector might send; then [`MASKED`] and its last four digits, in the session, the
-/// store, the staff listing, the readback and the log alike.
-pub fn masked_if_card(code: &str) -> String {
-    let digits: Vec<u32> = code
-        .chars()
-        .filter(|c| *c != '-' && *c != '_')
-        .map(|c| c.to_digit(10))
-        .collect::<Option<_>>()
-        .unwrap_or_default();
-    if (13..=19).contains(&digits.len()) && luhn(&digits) {
-        let last4: String = digits[digits.len() - 4..]
-            .iter()
-            .filter_map(|d| char::from_digit(*d, 10))
-            .collect();
-        format!("{MASKED}{last4}")
-    } else {
-        code.to_string()
-    }
-}
-
-/// The Luhn check digit test card numbers pass.
-fn luhn(digits: &[u32]) -> bool {
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| match (i % 2, d * 2) {
-            (0, _) => *d,
-            (_, twice) if twice > 9 => twice - 9,
-            (_, twice) => twice,
-        })
-        .sum();
-    sum.is_multiple_of(10)
 }
 
 /// A new `<Pay>`'s id: 128 random bits, written as 32 letters `a` to `p` (a hex digit
@@ -481,152 +442,6 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
         tracing::error!(error = %e, "a card payment was stored but not audited");
     }
     Ok(outcome)
-}
-
-/// A stored payment's status: taken as asked.
-pub const PAID: &str = "paid";
-/// A stored payment's status: the provider charged another amount than the `<Pay>`
-/// asked for (`charged`); staff put it right.
-pub const MISMATCH: &str = "amount-mismatch";
-
-/// A payment to store.
-pub struct NewPayment<'a> {
-    pub confirmation: &'a str,
-    /// The `<Pay>` it answers; one payment per `<Pay>`.
-    pub pay_id: Option<&'a str>,
-    /// [`PAID`] or [`MISMATCH`].
-    pub status: &'a str,
-    /// What the provider reported charged, kept when it differs from `amount`.
-    pub charged: Option<Decimal>,
-    pub case_id: i64,
-    pub case_number: &'a str,
-    pub participant_id: i64,
-    pub amount: Decimal,
-    pub card_type: &'a str,
-    pub card_last4: &'a str,
-    pub lang: &'a str,
-    pub call_sid: &'a str,
-    pub now: i64,
-}
-
-/// A stored payment as staff see it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CardPayment {
-    pub id: i64,
-    pub confirmation: String,
-    pub case_number: String,
-    pub amount: Decimal,
-    pub card_type: String,
-    pub card_last4: String,
-    pub lang: String,
-    pub paid_at: i64,
-    /// [`PAID`], or [`MISMATCH`] for one staff must look at.
-    pub status: String,
-    /// What the provider reported charged, when it was not `amount`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub charged: Option<Decimal>,
-}
-
-type Row = (
-    i64,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    Option<i64>,
-);
-
-fn cents(amount: Decimal) -> anyhow::Result<i64> {
-    i64::try_from((amount * Decimal::from(100)).round().mantissa())
-        .context("an amount out of range")
-}
-
-impl CardPayments<'_> {
-    /// Stores a payment; `false` when its `<Pay>` or its (whole) confirmation code is
-    /// already stored (a repeated callback), which changes nothing.
-    pub async fn add(&self, p: &NewPayment<'_>) -> anyhow::Result<bool> {
-        let sql = "INSERT INTO card_payments (confirmation, case_id, case_number, participant_id, \
-                   amount_cents, card_type, card_last4, lang, call_sid, paid_at, pay_id, status, \
-                   charged_cents) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                   ON CONFLICT DO NOTHING";
-        let amount_cents = cents(p.amount)?;
-        let charged_cents = p.charged.map(cents).transpose()?;
-        let n = on_both!(
-            self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(p.confirmation)
-                    .bind(p.case_id)
-                    .bind(p.case_number)
-                    .bind(p.participant_id)
-                    .bind(amount_cents)
-                    .bind(p.card_type)
-                    .bind(p.card_last4)
-                    .bind(p.lang)
-                    .bind(p.call_sid)
-                    .bind(p.now)
-                    .bind(p.pay_id)
-                    .bind(p.status)
-                    .bind(charged_cents)
-                    .execute(pool)
-                    .await
-                    .context("Failed to store the card payment")?
-                    .rows_affected()
-        );
-        Ok(n == 1)
-    }
-
-    /// Payments since `since` (Unix seconds), newest first, at most `limit`.
-    pub async fn list(&self, since: i64, limit: i64) -> anyhow::Result<Vec<CardPayment>> {
-        let sql = "SELECT id, confirmation, case_number, amount_cents, card_type, card_last4, lang, \
-                   paid_at, status, charged_cents FROM card_payments WHERE paid_at >= $1 ORDER BY paid_at DESC, id DESC LIMIT $2";
-        let rows: Vec<Row> = on_both!(
-            self.store,
-            read | pool
-                | sqlx::query_as(sql)
-                    .bind(since)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to list card payments")?
-        );
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    id,
-                    confirmation,
-                    case_number,
-                    cents,
-                    card_type,
-                    card_last4,
-                    lang,
-                    paid_at,
-                    status,
-                    charged,
-                )| {
-                    CardPayment {
-                        id,
-                        // Rows stored before codes were masked on the way in.
-                        confirmation: masked_if_card(&confirmation),
-                        case_number,
-                        amount: Decimal::new(cents, 2),
-                        card_type,
-                        card_last4,
-                        lang,
-                        paid_at,
-                        status,
-                        charged: charged.map(|c| Decimal::new(c, 2)),
-                    }
-                },
-            )
-            .collect())
-    }
 }
 
 /// One line of `caseline payments list`.

@@ -10,7 +10,8 @@ use anyhow::Context;
 
 use crate::domain::outbound::Purpose;
 use crate::session::Session;
-use crate::store::{AuditLine, RequestQueue, Sqlite, Store, on_both};
+pub use crate::store::requests::{Extra, NewRequest, Request};
+use crate::store::{AuditLine, Store};
 use crate::telephony::provider::ProviderError;
 use crate::words::speech::Value;
 use crate::words::word_enum;
@@ -40,47 +41,6 @@ pub const MAIL_KINDS: &[&str] = &[
 /// Check disbursements offered to a caller reporting one missing, newest first.
 pub const MAX_CHECKS: usize = 5;
 
-/// A stored request as staff see it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
-pub struct Request {
-    pub id: i64,
-    pub reference: String,
-    pub kind: String,
-    pub case_number: String,
-    pub lang: String,
-    pub status: String,
-    pub requested_at: i64,
-    pub claimed_by: Option<String>,
-    pub closed_at: Option<i64>,
-    pub outcome: Option<String>,
-    /// What the request is about beyond its kind (the missing check's date and amount).
-    pub details: Option<String>,
-    /// The provider's SID of the recorded address: staff hear it through
-    /// `/staff/requests/{id}/recording`, so the listing says only whether there is one.
-    #[serde(rename = "has_recording", serialize_with = "is_some")]
-    pub recording_sid: Option<String>,
-}
-
-fn is_some<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_bool(v.is_some())
-}
-
-const COLUMNS: &str = "id, reference, kind, case_number, lang, status, requested_at, claimed_by, \
-                       closed_at, outcome, details, recording_sid";
-
-/// What a request carries beyond its kind.
-#[derive(Debug, Clone, Default)]
-pub struct Extra {
-    pub details: Option<String>,
-    pub recording_sid: Option<String>,
-}
-
-/// A reference number: eight digits, said one by one.
-fn new_reference() -> String {
-    let n = uuid::Uuid::new_v4().as_u128() % 100_000_000;
-    format!("{n:08}")
-}
-
 /// `request-mail`: stores the request `kind` for the caller's chosen case; `ok` with
 /// `{reference}` to read back, or `already-open` with `{requested_on}` when the case has
 /// one of that kind still open. Audited either way.
@@ -103,16 +63,16 @@ pub async fn request(
     let lang = session.lang.map_or("en", |l| l.code());
     let outcome = match store
         .requests()
-        .add(
+        .add(&NewRequest {
             kind,
-            case.case_id,
-            &case.case_number,
-            participant,
+            case_id: case.case_id,
+            case_number: &case.case_number,
+            participant_id: participant,
             lang,
-            &call,
-            now,
-            &extra,
-        )
+            call_sid: &call,
+            requested_at: now,
+            extra,
+        })
         .await?
     {
         Ok(reference) => {
@@ -338,185 +298,4 @@ pub fn listing_line(r: &Request, tz: chrono_tz::Tz) -> String {
         line.push_str("  [recorded address]");
     }
     line
-}
-
-impl RequestQueue<'_> {
-    /// Stores a request: its reference, or, when the case has an open one of the kind,
-    /// when that one was made (nothing changes).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn add(
-        &self,
-        kind: &str,
-        case_id: i64,
-        case_number: &str,
-        participant_id: i64,
-        lang: &str,
-        call_sid: &str,
-        now: i64,
-        extra: &Extra,
-    ) -> anyhow::Result<Result<String, i64>> {
-        let insert = "INSERT INTO service_requests (reference, kind, case_id, case_number, \
-                      participant_id, lang, call_sid, requested_at, details, recording_sid) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
-        let reference = new_reference();
-        let added = on_both!(
-            self.store,
-            write | pool | {
-                sqlx::query(insert)
-                    .bind(&reference)
-                    .bind(kind)
-                    .bind(case_id)
-                    .bind(case_number)
-                    .bind(participant_id)
-                    .bind(lang)
-                    .bind(call_sid)
-                    .bind(now)
-                    .bind(&extra.details)
-                    .bind(&extra.recording_sid)
-                    .execute(pool)
-                    .await
-                    .context("Failed to store the request")?
-                    .rows_affected()
-            }
-        );
-        if added == 1 {
-            return Ok(Ok(reference));
-        }
-        let since = self.open_at(case_id, kind).await?;
-        // No open one: the reference itself collided (one in a hundred million); the
-        // caller hears an apology and can try again.
-        since
-            .map(Err)
-            .context("the request was not stored and none is open")
-    }
-
-    /// When the case's open request of `kind` was made, if it has one (read on the
-    /// writer, so a request just stored is seen).
-    /// Marks request `reference` as texted; `false` when it was already (one text a
-    /// request, decided by the database so two servers agree).
-    pub async fn mark_texted(&self, reference: &str, now: i64) -> anyhow::Result<bool> {
-        let sql = "UPDATE service_requests SET texted_at = $2 \
-                   WHERE reference = $1 AND texted_at IS NULL";
-        let marked = on_both!(
-            self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(reference)
-                    .bind(now)
-                    .execute(pool)
-                    .await
-                    .context("Failed to mark a request texted")?
-                    .rows_affected()
-        );
-        Ok(marked == 1)
-    }
-
-    /// Undoes [`Self::mark_texted`] when the text never went out.
-    pub async fn unmark_texted(&self, reference: &str) -> anyhow::Result<()> {
-        let sql = "UPDATE service_requests SET texted_at = NULL WHERE reference = $1";
-        on_both!(
-            self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(reference)
-                    .execute(pool)
-                    .await
-                    .context("Failed to unmark a request texted")?
-                    .rows_affected()
-        );
-        Ok(())
-    }
-
-    pub async fn open_at(&self, case_id: i64, kind: &str) -> anyhow::Result<Option<i64>> {
-        let sql = "SELECT requested_at FROM service_requests \
-                   WHERE case_id = $1 AND kind = $2 AND status <> 'done'";
-        Ok(on_both!(
-            self.store,
-            write
-                | pool
-                | sqlx::query_scalar(sql)
-                    .bind(case_id)
-                    .bind(kind)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to read the open request")?
-        ))
-    }
-
-    /// One request by id.
-    pub async fn get(&self, id: i64) -> anyhow::Result<Option<Request>> {
-        let sql = format!("SELECT {COLUMNS} FROM service_requests WHERE id = $1");
-        Ok(on_both!(
-            self.store,
-            read | pool
-                | sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to read the request")?
-        ))
-    }
-
-    /// The case row id of request `id`.
-    pub async fn case_of(&self, id: i64) -> anyhow::Result<i64> {
-        let sql = "SELECT case_id FROM service_requests WHERE id = $1";
-        Ok(on_both!(
-            self.store,
-            read | pool
-                | sqlx::query_scalar(sql)
-                    .bind(id)
-                    .fetch_one(pool)
-                    .await
-                    .context("Failed to read the request's case")?
-        ))
-    }
-
-    /// Whether a request holds the recording `sid`.
-    pub async fn holds_recording(&self, sid: &str) -> anyhow::Result<bool> {
-        let sql = "SELECT COUNT(*) FROM service_requests WHERE recording_sid = $1";
-        let n: i64 = on_both!(
-            self.store,
-            read | pool
-                | sqlx::query_scalar(sql)
-                    .bind(sid)
-                    .fetch_one(pool)
-                    .await
-                    .context("Failed to look for the recording")?
-        );
-        Ok(n > 0)
-    }
-
-    /// Forgets a request's recording once the provider has deleted it.
-    pub async fn forget_recording(&self, id: i64) -> anyhow::Result<()> {
-        let sql = "UPDATE service_requests SET recording_sid = NULL WHERE id = $1";
-        on_both!(
-            self.store,
-            write
-                | pool
-                | sqlx::query(sql)
-                    .bind(id)
-                    .execute(pool)
-                    .await
-                    .context("Failed to forget the recording")?
-                    .rows_affected()
-        );
-        Ok(())
-    }
-
-    /// Requests not done yet, oldest first; with `all`, done ones too.
-    pub async fn list(&self, all: bool) -> anyhow::Result<Vec<Request>> {
-        let filter = if all { "" } else { "WHERE status <> 'done'" };
-        let sql =
-            format!("SELECT {COLUMNS} FROM service_requests {filter} ORDER BY requested_at, id");
-        Ok(on_both!(
-            self.store,
-            read | pool
-                | sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to list requests")?
-        ))
-    }
 }

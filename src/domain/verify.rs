@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::{HashCost, Lockout};
 use crate::session::VerifyOutcome;
-use crate::store::{AuditLine, Guard, Reservation, Slot, Sqlite, Store, on_both};
+use crate::store::{AuditLine, Guard, Reservation, Slot, Store};
 
 /// Nine SSN digits. No `Debug` or `Display`: the digits cannot reach a log by accident.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -398,51 +398,6 @@ pub async fn adopt_key(store: &Store, blind: &BlindIndex) -> anyhow::Result<()> 
         .key_fingerprints()
         .replace(BLIND_INDEX_KEY, &blind.fingerprint())
         .await
-}
-
-impl crate::store::KeyFingerprints<'_> {
-    async fn get(&self, name: &str) -> anyhow::Result<Option<String>> {
-        let sql = "SELECT fingerprint FROM key_fingerprints WHERE name = $1";
-        Ok(on_both!(
-            self.store,
-            read | pool
-                | sqlx::query_scalar(sql)
-                    .bind(name)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to read the key fingerprints")?
-        ))
-    }
-
-    /// Stores `fingerprint` unless one is stored already; answers the stored one.
-    async fn adopt(&self, name: &str, fingerprint: &str) -> anyhow::Result<String> {
-        self.put(name, fingerprint, false).await
-    }
-
-    /// Stores `fingerprint`, replacing any.
-    async fn replace(&self, name: &str, fingerprint: &str) -> anyhow::Result<()> {
-        self.put(name, fingerprint, true).await.map(drop)
-    }
-
-    /// One statement either way, so two servers starting at once agree on the row.
-    async fn put(&self, name: &str, fingerprint: &str, replace: bool) -> anyhow::Result<String> {
-        let sql = "INSERT INTO key_fingerprints (name, fingerprint) VALUES ($1, $2) \
-                   ON CONFLICT (name) DO UPDATE SET fingerprint = \
-                   CASE WHEN $3 THEN excluded.fingerprint ELSE key_fingerprints.fingerprint END \
-                   RETURNING fingerprint";
-        Ok(on_both!(
-            self.store,
-            write
-                | pool
-                | sqlx::query_scalar(sql)
-                    .bind(name)
-                    .bind(fingerprint)
-                    .bind(replace)
-                    .fetch_one(pool)
-                    .await
-                    .context("Failed to store the key's fingerprint")?
-        ))
-    }
 }
 
 #[cfg(test)]

@@ -13,11 +13,11 @@ pub mod chart;
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
 use serde::Serialize;
 
 use crate::session::{Session, VerifyOutcome};
-use crate::store::{CallPathRow, Sqlite, Store, on_both};
+use crate::store::call_paths::Path;
+use crate::store::{CallPathRow, Store};
 use crate::words::prompts::Channel;
 
 /// How a call ended, by the definitions above.
@@ -72,21 +72,6 @@ pub async fn record(
     store.keep_call_path(row).await
 }
 
-/// One stored path, as the report reads it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct Path {
-    started_at: i64,
-    ended_at: i64,
-    lang: String,
-    channel: String,
-    verified: i64,
-    verify_attempts: i64,
-    verify_locked: i64,
-    outcome: String,
-    ended_on: String,
-    caller_hash: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verification {
     pub attempts: i64,
@@ -115,20 +100,14 @@ pub struct Report {
     pub average_ivr_seconds: f64,
 }
 
+/// Deletes paths that ended before `before`.
+pub async fn forget_before(store: &Store, before: i64) -> anyhow::Result<u64> {
+    store.call_paths().forget_before(before).await
+}
+
 /// The report for the calls that ended from `since` (Unix seconds) on.
 pub async fn report(store: &Store, since: i64) -> anyhow::Result<Report> {
-    let sql = "SELECT started_at, ended_at, lang, channel, verified, verify_attempts, \
-               verify_locked, outcome, ended_on, caller_hash FROM call_paths WHERE ended_at >= $1";
-    let paths: Vec<Path> = on_both!(
-        store,
-        read | pool
-            | sqlx::query_as(sql)
-                .bind(since)
-                .fetch_all(pool)
-                .await
-                .context("Failed to read the call paths")?
-    );
-    Ok(figures(&paths))
+    Ok(figures(&store.call_paths().since(since).await?))
 }
 
 fn figures(paths: &[Path]) -> Report {
@@ -266,20 +245,4 @@ fn join(m: &BTreeMap<String, i64>) -> String {
         .map(|(k, v)| format!("{k} {v}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Deletes paths that ended before `before`.
-pub async fn forget_before(store: &Store, before: i64) -> anyhow::Result<u64> {
-    let sql = "DELETE FROM call_paths WHERE ended_at < $1";
-    Ok(on_both!(
-        store,
-        write
-            | pool
-            | sqlx::query(sql)
-                .bind(before)
-                .execute(pool)
-                .await
-                .context("Failed to delete old call paths")?
-                .rows_affected()
-    ))
 }

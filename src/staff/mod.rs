@@ -5,7 +5,6 @@
 pub mod api;
 pub mod calls;
 pub mod console;
-mod db;
 mod reports;
 mod requests;
 
@@ -14,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::verify::Hasher;
 use crate::state::Services;
+pub use crate::store::staff::{Account, Credentials, Role, Staff};
 use crate::store::{AuditLine, Guard, Limit, Reservation, Slot, Store};
 
 /// How long a login lasts.
@@ -25,57 +25,6 @@ pub const LOCK_SECS: i64 = 15 * 60;
 /// is turned away for a while (someone trying many accounts).
 pub const ADDRESS_LIMIT: u32 = 20;
 pub const ADDRESS_WINDOW_SECS: i64 = 15 * 60;
-
-/// What a staff member may do. Each role can do everything the one before can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Sees live calls and moves them.
-    Agent,
-    /// Also callbacks, requests, the announcement, the audit log, the reports and the
-    /// flow diagram.
-    Supervisor,
-    /// Also accounts.
-    Admin,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "agent" => Some(Role::Agent),
-            "supervisor" => Some(Role::Supervisor),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Agent => "agent",
-            Role::Supervisor => "supervisor",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-/// A staff account as listed (never the hash).
-#[derive(Debug, Clone, Serialize)]
-pub struct Account {
-    pub id: i64,
-    pub name: String,
-    pub role: Role,
-    pub disabled: bool,
-    pub locked_until: Option<i64>,
-    pub created_at: i64,
-}
-
-/// The signed-in staff member behind a request.
-#[derive(Debug, Clone)]
-pub struct Staff {
-    pub id: i64,
-    pub name: String,
-    pub role: Role,
-}
 
 /// Everything that can go wrong at the staff boundary, each with its HTTP status and a
 /// message fit to show (never a secret or an internal detail).

@@ -10,7 +10,7 @@
 
 use anyhow::Context;
 
-use super::{Attempts, Sqlite, Store};
+use super::{Attempts, Store};
 
 /// What is being guessed at, and so which table and key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,19 +177,19 @@ impl Attempts<'_> {
         let q = sql(guard);
         let k = key(guard, k);
         let since = now - limit.window_secs;
-        let granted: Option<i64> = super::on_both!(
+        let granted: Option<i64> = super::run!(
             self.store,
-            write | pool | {
-                sqlx::query_scalar(sqlx::AssertSqlSafe(q.reserve))
-                    .bind(&k)
-                    .bind(now)
-                    .bind(since)
-                    .bind(i64::from(limit.max))
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to reserve an attempt")?
-            }
-        );
+            write,
+            query_scalar(
+                sqlx::AssertSqlSafe(q.reserve),
+                &k,
+                now,
+                since,
+                i64::from(limit.max)
+            )
+            .fetch_optional,
+            "Failed to reserve an attempt"
+        )?;
         if granted.is_some() {
             return Ok(Reservation::Granted);
         }
@@ -207,19 +207,19 @@ impl Attempts<'_> {
     ) -> anyhow::Result<bool> {
         let q = sql(guard);
         let k = key(guard, k);
-        let locked: Option<Option<i64>> = super::on_both!(
+        let locked: Option<Option<i64>> = super::run!(
             self.store,
-            write | pool | {
-                sqlx::query_scalar(sqlx::AssertSqlSafe(q.failed))
-                    .bind(&k)
-                    .bind(now)
-                    .bind(now + limit.lock_secs)
-                    .bind(i64::from(limit.max))
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to count a failed attempt")?
-            }
-        );
+            write,
+            query_scalar(
+                sqlx::AssertSqlSafe(q.failed),
+                &k,
+                now,
+                now + limit.lock_secs,
+                i64::from(limit.max)
+            )
+            .fetch_optional,
+            "Failed to count a failed attempt"
+        )?;
         if locked.flatten().is_some() {
             return Ok(true);
         }
@@ -233,17 +233,12 @@ impl Attempts<'_> {
     pub async fn succeeded(&self, guard: Guard, k: &str, now: i64) -> anyhow::Result<bool> {
         let q = sql(guard);
         let k = key(guard, k);
-        let row: Option<i64> = super::on_both!(
+        let row: Option<i64> = super::run!(
             self.store,
-            write | pool | {
-                sqlx::query_scalar(sqlx::AssertSqlSafe(q.succeeded))
-                    .bind(&k)
-                    .bind(now)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to clear the attempt count")?
-            }
-        );
+            write,
+            query_scalar(sqlx::AssertSqlSafe(q.succeeded), &k, now).fetch_optional,
+            "Failed to clear the attempt count"
+        )?;
         if row.is_some() {
             return Ok(true);
         }
@@ -276,17 +271,12 @@ impl Attempts<'_> {
     async fn locked(&self, guard: Guard, k: &str, now: i64) -> anyhow::Result<Option<i64>> {
         let q = sql(guard);
         // A read: on SQLite it need not wait behind the single writer.
-        let until: Option<Option<i64>> = super::on_both!(
+        let until: Option<Option<i64>> = super::run!(
             self.store,
-            read | pool | {
-                sqlx::query_scalar(sqlx::AssertSqlSafe(q.locked))
-                    .bind(k)
-                    .bind(now)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to read a lock")?
-            }
-        );
+            read,
+            query_scalar(sqlx::AssertSqlSafe(q.locked), k, now).fetch_optional,
+            "Failed to read a lock"
+        )?;
         Ok(until.flatten())
     }
 
@@ -297,17 +287,11 @@ impl Attempts<'_> {
         let sql = format!(
             "DELETE FROM {t} WHERE window_start < $1 AND (locked_until IS NULL OR locked_until < $2)"
         );
-        Ok(super::on_both!(
+        Ok(super::run!(
             self.store,
-            write | pool | {
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(now - window_secs)
-                    .bind(now)
-                    .execute(pool)
-                    .await
-                    .context("Failed to sweep attempt counts")?
-                    .rows_affected()
-            }
-        ))
+            write,
+            query(sqlx::AssertSqlSafe(sql), now - window_secs, now).execute,
+            "Failed to sweep attempt counts"
+        )?)
     }
 }

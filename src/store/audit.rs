@@ -3,70 +3,12 @@
 
 use anyhow::Context;
 
-use super::{AuditLog, INSERT_AUDIT, Postgres, Sqlite, Store};
+use super::AuditLog;
+use super::backend::{Backend, on_backend};
 
-/// One ended call's path, for the call analytics (`crate::ops::analytics`), as stored.
-#[derive(Debug, Clone)]
-pub struct CallPathRow {
-    pub call_sid: String,
-    pub started_at: i64,
-    pub ended_at: i64,
-    pub lang: &'static str,
-    pub channel: &'static str,
-    pub verified: i64,
-    pub verify_attempts: i64,
-    pub verify_locked: i64,
-    pub outcome: &'static str,
-    pub ended_on: String,
-    pub steps: String,
-    pub caller_hash: Option<String>,
-}
-
-/// PostgreSQL's twin of [`INSERT_CALL_PATH`], committed without waiting for the WAL
-/// flush (as the session save is): a database crash may lose the last fraction of a
-/// second of paths, a figure in a report, and a busy line's status callbacks do not
-/// queue behind flushes.
-const INSERT_CALL_PATH_RELAXED: &str = "INSERT INTO call_paths (call_sid, started_at, ended_at, \
-    lang, channel, verified, verify_attempts, verify_locked, outcome, ended_on, steps, caller_hash) \
-    SELECT $1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::bigint, $7::bigint, \
-    $8::bigint, $9::text, $10::text, $11::text, $12::text \
-    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed \
-    ON CONFLICT DO NOTHING";
-
-/// Shared by both backends; a repeated status callback adds nothing.
-pub(crate) const INSERT_CALL_PATH: &str = "INSERT INTO call_paths (call_sid, started_at, ended_at, \
-    lang, channel, verified, verify_attempts, verify_locked, outcome, ended_on, steps, caller_hash) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING";
-
-impl Store {
-    /// Keeps an ended call's path. On SQLite it goes through the writer thread with the
-    /// sessions: a second writer on the file would make both wait on its lock, and the
-    /// status callbacks of a busy line queued behind each other (200 ms under the load
-    /// tester's 10,000 calls).
-    pub async fn keep_call_path(&self, row: CallPathRow) -> anyhow::Result<()> {
-        match self {
-            Store::Sqlite(db) => db.write_call_path(row).await,
-            Store::Postgres(Postgres { pool, .. }) => sqlx::query(INSERT_CALL_PATH_RELAXED)
-                .bind(&row.call_sid)
-                .bind(row.started_at)
-                .bind(row.ended_at)
-                .bind(row.lang)
-                .bind(row.channel)
-                .bind(row.verified)
-                .bind(row.verify_attempts)
-                .bind(row.verify_locked)
-                .bind(row.outcome)
-                .bind(&row.ended_on)
-                .bind(&row.steps)
-                .bind(&row.caller_hash)
-                .execute(pool)
-                .await
-                .map(|_| ())
-                .map_err(Into::into),
-        }
-        .context("Failed to keep the call's path")
-    }
-}
+/// The audit line's insert, the same on both backends.
+pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit (at, call_sid, actor, event, outcome, participant_id, case_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 /// One line of the audit table: who (a call, a staff member), what happened, the
 /// outcome, and which participant and case it touched. Never digits. Built by the named
@@ -138,26 +80,8 @@ pub struct AuditEntry {
 impl AuditLog<'_> {
     /// Writes one line to the audit table (durable when this answers).
     pub async fn write(&self, line: AuditLine) -> anyhow::Result<()> {
-        match self.store {
-            Store::Sqlite(db) => db
-                .write_audit(line)
-                .await
-                .context("Failed to write the audit log"),
-            Store::Postgres(Postgres { pool, .. }) => {
-                sqlx::query(INSERT_AUDIT)
-                    .bind(line.at)
-                    .bind(line.call_sid)
-                    .bind(line.actor)
-                    .bind(line.event)
-                    .bind(line.outcome)
-                    .bind(line.participant_id)
-                    .bind(line.case_id)
-                    .execute(pool)
-                    .await
-                    .context("Failed to write the audit log")?;
-                Ok(())
-            }
-        }
+        on_backend!(self.store, |b| b.write_audit(line).await)
+            .context("Failed to write the audit log")
     }
 
     /// Audit lines for a call: (event, outcome, participant, case), oldest first.
@@ -175,14 +99,11 @@ impl AuditLog<'_> {
     /// The newest audit lines, newest first.
     pub async fn recent(&self, limit: i64) -> anyhow::Result<Vec<AuditEntry>> {
         let sql = "SELECT at, call_sid, actor, event, outcome FROM audit ORDER BY id DESC LIMIT $1";
-        Ok(super::on_both!(
+        Ok(super::run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sql)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to read the audit log")?
-        ))
+            read,
+            query_as(sql, limit).fetch_all,
+            "Failed to read the audit log"
+        )?)
     }
 }

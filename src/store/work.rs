@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 
-use super::{Sqlite, Store, WorkQueue, on_both};
+use super::{WorkQueue, on_both};
 
 /// A kind of work item, and the table that holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

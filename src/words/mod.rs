@@ -5,14 +5,16 @@ pub mod prompts;
 pub mod speech;
 
 /// Declares a fixed set of words as an enum, once: its variants, the word each is
-/// written as (in flows, stored sessions, the database), and `WORDS`, the list the
-/// flow compiler checks a flow's `value`s and outcomes against. Serialized as its word.
+/// written as (in flows, the extract, stored sessions, the database), `WORDS`, the list
+/// the flow compiler checks a flow's `value`s and outcomes against, and `words()` for
+/// error messages. Written as its word; read from its word or, for sessions stored
+/// before the words were used there, its variant's name (`Custodial`).
 macro_rules! word_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $word)] $variant),+
+            $($(#[$vdoc])* $variant),+
         }
 
         impl $name {
@@ -30,11 +32,34 @@ macro_rules! word_enum {
             pub fn parse(s: &str) -> Option<$name> {
                 match s { $($word => Some($name::$variant),)+ _ => None }
             }
+
+            /// The accepted words, for error messages.
+            pub fn words() -> String {
+                Self::WORDS.join(", ")
+            }
         }
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                $name::parse(&s)
+                    .or_else(|| match s.as_ref() {
+                        $(stringify!($variant) => Some($name::$variant),)+
+                        _ => None,
+                    })
+                    .ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::WORDS))
             }
         }
     };

@@ -8,7 +8,8 @@ use anyhow::Context;
 
 use crate::domain::outbound::{Policy, Purpose, ten_digits};
 use crate::session::Session;
-use crate::store::{CallbackQueue, Sqlite, Store, on_both};
+use crate::store::Store;
+pub use crate::store::callbacks::{Added, CLOSED_SQL, Callback, NewCallback};
 use crate::telephony::input::CallerInput;
 use crate::words::prompts::Channel;
 use crate::words::speech::Value;
@@ -27,30 +28,6 @@ pub const STATUSES: &[&str] = &[
     "cancelled",
     "failed",
 ];
-
-/// The statuses that close a request (SQL list).
-pub const CLOSED_SQL: &str = "('done', 'unreached', 'cancelled', 'failed')";
-
-/// A stored request.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
-pub struct Callback {
-    pub id: i64,
-    /// E.164. Shown whole only to staff who work the request; listings mask it.
-    pub number: String,
-    pub lang: String,
-    pub channel: String,
-    pub call_sid: String,
-    pub case_number: Option<String>,
-    pub role: Option<String>,
-    pub status: String,
-    pub requested_at: i64,
-    pub claimed_by: Option<String>,
-    pub closed_at: Option<i64>,
-    pub outcome: Option<String>,
-    /// Dials placed so far, and when the next may be.
-    pub attempts: i64,
-    pub due_at: Option<i64>,
-}
 
 impl Callback {
     /// The number with all but its last four digits hidden: `***-***-1234`.
@@ -217,149 +194,6 @@ pub async fn request(
 fn agency_day(now: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> i64 {
     use chrono::Datelike;
     i64::from(now.with_timezone(&tz).date_naive().num_days_from_ce())
-}
-
-pub struct NewCallback<'a> {
-    pub number: &'a str,
-    pub lang: &'a str,
-    pub channel: &'a str,
-    pub call_sid: &'a str,
-    pub case_number: Option<&'a str>,
-    pub role: Option<&'a str>,
-    pub requested_at: i64,
-    /// The agency day it is asked for on (see [`agency_day`]), for the daily limit.
-    pub day: i64,
-}
-
-/// What [`CallbackQueue::add`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Added {
-    Created,
-    /// The number has a request waiting, or this call left one for it.
-    AlreadyOpen,
-    /// This call left one for another number, or the number reached its daily limit.
-    Limit,
-}
-
-const COLUMNS: &str = "id, number, lang, channel, call_sid, case_number, role, status, \
-                       requested_at, claimed_by, closed_at, outcome, attempts, due_at";
-
-impl CallbackQueue<'_> {
-    /// Stores a request unless a limit stands in the way, in one transaction, so two
-    /// servers (or two deliveries of one webhook) agree: one open request a call, one
-    /// open request a number, at most [`crate::domain::outbound::CALLBACKS_PER_NUMBER_A_DAY`] requests a number
-    /// a day (counted only for requests stored).
-    pub async fn add(&self, c: &NewCallback<'_>) -> anyhow::Result<Added> {
-        let open_for_call = format!(
-            "SELECT number FROM callbacks WHERE call_sid = $1 AND status NOT IN {CLOSED_SQL} LIMIT 1"
-        );
-        let open_for_number = format!(
-            "SELECT id FROM callbacks WHERE number = $1 AND status NOT IN {CLOSED_SQL} LIMIT 1"
-        );
-        let count = "INSERT INTO callback_quota (number, day, requests) VALUES ($1, $2, 1) \
-                     ON CONFLICT (number, day) DO UPDATE SET requests = callback_quota.requests + 1 \
-                     WHERE callback_quota.requests < $3 RETURNING requests";
-        let insert = "INSERT INTO callbacks (number, lang, channel, call_sid, case_number, role, \
-                      requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
-        // SQLite takes the write lock at once: the session writer may commit between a
-        // read and a write of a deferred transaction, which SQLite answers with BUSY.
-        let begin = match self.store {
-            Store::Sqlite(_) => "BEGIN IMMEDIATE",
-            Store::Postgres(_) => "BEGIN",
-        };
-        Ok(on_both!(
-            self.store,
-            write | pool | {
-                let mut tx = pool
-                    .begin_with(begin)
-                    .await
-                    .context("Failed to start storing a callback request")?;
-                let for_call: Option<String> =
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(open_for_call))
-                        .bind(c.call_sid)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .context("Failed to read the call's callback request")?;
-                let for_number: Option<i64> =
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(open_for_number))
-                        .bind(c.number)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .context("Failed to read the number's callback request")?;
-                match (for_call, for_number) {
-                    (Some(n), _) if n != c.number => Added::Limit,
-                    (Some(_), _) | (None, Some(_)) => Added::AlreadyOpen,
-                    (None, None) => {
-                        let counted: Option<i64> = sqlx::query_scalar(count)
-                            .bind(c.number)
-                            .bind(c.day)
-                            .bind(crate::domain::outbound::CALLBACKS_PER_NUMBER_A_DAY)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .context("Failed to count the number's callback requests")?;
-                        if counted.is_none() {
-                            Added::Limit
-                        } else {
-                            let stored = sqlx::query(insert)
-                                .bind(c.number)
-                                .bind(c.lang)
-                                .bind(c.channel)
-                                .bind(c.call_sid)
-                                .bind(c.case_number)
-                                .bind(c.role)
-                                .bind(c.requested_at)
-                                .execute(&mut *tx)
-                                .await
-                                .context("Failed to store the callback request")?
-                                .rows_affected();
-                            if stored == 1 {
-                                tx.commit()
-                                    .await
-                                    .context("Failed to store the callback request")?;
-                                Added::Created
-                            } else {
-                                // Another server stored one for this number or call
-                                // first; the count is rolled back with this one.
-                                Added::AlreadyOpen
-                            }
-                        }
-                    }
-                }
-            }
-        ))
-    }
-
-    /// Requests not closed yet, oldest first; with `all`, closed ones too.
-    pub async fn list(&self, all: bool) -> anyhow::Result<Vec<Callback>> {
-        let filter = if all {
-            String::new()
-        } else {
-            format!("WHERE status NOT IN {CLOSED_SQL}")
-        };
-        let sql = format!("SELECT {COLUMNS} FROM callbacks {filter} ORDER BY requested_at, id");
-        Ok(on_both!(
-            self.store,
-            read | pool
-                | sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to list callbacks")?
-        ))
-    }
-
-    /// One request by id.
-    pub async fn get(&self, id: i64) -> anyhow::Result<Option<Callback>> {
-        let sql = format!("SELECT {COLUMNS} FROM callbacks WHERE id = $1");
-        Ok(on_both!(
-            self.store,
-            read | pool
-                | sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to read a callback")?
-        ))
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use super::model::{CaseStatus, Method, Role, Source, Stage};
+use super::{CaseStatus, Method, Role, Source, Stage};
 use crate::domain::verify::{ParId, Ssn};
 use crate::words::prompts::Lang;
 
@@ -483,7 +483,7 @@ pub async fn run(
     extract: Extract,
     progress: &(dyn Fn(&str) + Sync),
 ) -> anyhow::Result<Stats> {
-    use super::db::{CaseRow, ParticipantRow};
+    use super::{CaseRow, ParticipantRow};
     let mut stats = Stats::default();
     let existing = store.cases().participant_fingerprints().await?;
     let existing_cases = store.cases().case_fingerprints().await?;

@@ -1,8 +1,8 @@
 //! The case database: the agency's nightly extract in ([`import`]), case status and
-//! payments out ([`db`], read back by [`crate::domain::readback`]).
+//! payments out (stored by [`crate::store::Cases`], read back by
+//! [`crate::domain::readback`]).
 
-pub mod db;
 pub mod import;
-pub mod model;
 
-pub use model::*;
+pub use crate::session::{CaseRef, Role, ending};
+pub use crate::store::cases::*;

@@ -1,11 +1,63 @@
-//! Staff accounts, login sessions and the audit listing, on both stores.
+//! The staff tables: accounts, login sessions and hand-offs of live calls.
 
 use anyhow::{Context, anyhow};
 use sqlx::Row;
 
-use super::{Account, Role, Staff};
-use crate::session::{Session, StaffTransfer};
-use crate::store::{Sessions, Sqlite, StaffAccounts, Store, on_both};
+use serde::Serialize;
+
+use super::{StaffAccounts, on_both, run};
+use crate::session::StaffTransfer;
+
+/// What a staff member may do. Each role can do everything the one before can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Sees live calls and moves them.
+    Agent,
+    /// Also callbacks, requests, the announcement, the audit log, the reports and the
+    /// flow diagram.
+    Supervisor,
+    /// Also accounts.
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "agent" => Some(Role::Agent),
+            "supervisor" => Some(Role::Supervisor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A staff account as listed (never the hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub locked_until: Option<i64>,
+    pub created_at: i64,
+}
+
+/// The signed-in staff member behind a request.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+}
 
 /// What a login needs to check.
 pub struct Credentials {
@@ -24,19 +76,12 @@ impl StaffAccounts<'_> {
     pub async fn add(&self, name: &str, role: Role, hash: &str, now: i64) -> anyhow::Result<i64> {
         let sql = "INSERT INTO staff (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4) \
                    ON CONFLICT (name) DO NOTHING RETURNING id";
-        let id: Option<i64> = on_both!(
+        let id: Option<i64> = run!(
             self.store,
-            write | pool | {
-                sqlx::query_scalar(sql)
-                    .bind(name)
-                    .bind(role.as_str())
-                    .bind(hash)
-                    .bind(now)
-                    .fetch_optional(pool)
-                    .await
-                    .context("Failed to add the staff account")?
-            }
-        );
+            write,
+            query_scalar(sql, name, role.as_str(), hash, now).fetch_optional,
+            "Failed to add the staff account"
+        )?;
         id.ok_or_else(|| anyhow!("there is already a staff account named '{name}'"))
     }
 
@@ -75,19 +120,12 @@ impl StaffAccounts<'_> {
     ) -> anyhow::Result<()> {
         let insert = "INSERT INTO staff_sessions (token_hash, staff_id, created_at, expires_at) \
                       VALUES ($1, $2, $3, $4)";
-        on_both!(
+        run!(
             self.store,
-            write | pool | {
-                sqlx::query(insert)
-                    .bind(token_hash)
-                    .bind(staff_id)
-                    .bind(now)
-                    .bind(expires_at)
-                    .execute(pool)
-                    .await
-                    .context("Failed to start the staff session")?;
-            }
-        );
+            write,
+            query(insert, token_hash, staff_id, now, expires_at).execute,
+            "Failed to start the staff session"
+        )?;
         Ok(())
     }
 
@@ -120,17 +158,12 @@ impl StaffAccounts<'_> {
 
     pub async fn revoke_session(&self, token_hash: &str, now: i64) -> anyhow::Result<()> {
         let sql = "UPDATE staff_sessions SET revoked_at = $1 WHERE token_hash = $2";
-        on_both!(
+        run!(
             self.store,
-            write | pool | {
-                sqlx::query(sql)
-                    .bind(now)
-                    .bind(token_hash)
-                    .execute(pool)
-                    .await
-                    .context("Failed to end the staff session")?;
-            }
-        );
+            write,
+            query(sql, now, token_hash).execute,
+            "Failed to end the staff session"
+        )?;
         Ok(())
     }
 
@@ -199,20 +232,12 @@ impl StaffAccounts<'_> {
     pub async fn add_handoff(&self, call_sid: &str, t: &StaffTransfer) -> anyhow::Result<i64> {
         let sql = "INSERT INTO staff_handoffs (call_sid, entry, return_to, by_name, at) \
                    VALUES ($1, $2, $3, $4, $5) RETURNING id";
-        Ok(on_both!(
+        run!(
             self.store,
-            write | pool | {
-                sqlx::query_scalar(sql)
-                    .bind(call_sid)
-                    .bind(&t.entry)
-                    .bind(&t.return_to)
-                    .bind(&t.by)
-                    .bind(t.at)
-                    .fetch_one(pool)
-                    .await
-                    .context("Failed to record the hand-off")?
-            }
-        ))
+            write,
+            query_scalar(sql, call_sid, &t.entry, &t.return_to, &t.by, t.at).fetch_one,
+            "Failed to record the hand-off"
+        )
     }
 
     /// Takes the hand-off `id` for this call and entry, once: the row is deleted as it
@@ -256,15 +281,12 @@ impl StaffAccounts<'_> {
         call_sid: &str,
     ) -> anyhow::Result<Vec<(i64, String, String)>> {
         let sql = "SELECT id, entry, by_name FROM staff_handoffs WHERE call_sid = $1 ORDER BY id";
-        Ok(on_both!(
+        run!(
             self.store,
-            read | pool
-                | sqlx::query_as(sql)
-                    .bind(call_sid)
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to read the hand-offs")?
-        ))
+            read,
+            query_as(sql, call_sid).fetch_all,
+            "Failed to read the hand-offs"
+        )
     }
 
     /// Forgets a hand-off the provider refused to carry out.
@@ -284,41 +306,11 @@ impl StaffAccounts<'_> {
 
     /// Deletes hand-offs older than `before` (their calls are long over).
     pub async fn expire_handoffs(&self, before: i64) -> anyhow::Result<u64> {
-        Ok(on_both!(
+        run!(
             self.store,
-            write | pool | {
-                sqlx::query("DELETE FROM staff_handoffs WHERE at < $1")
-                    .bind(before)
-                    .execute(pool)
-                    .await
-                    .context("Failed to expire hand-offs")?
-                    .rows_affected()
-            }
-        ))
-    }
-}
-
-impl Sessions<'_> {
-    /// Calls not ended and heard from within `SESSION_TTL`, newest first, each as this
-    /// server last saved it.
-    pub async fn live(&self, now: i64) -> anyhow::Result<Vec<Session>> {
-        let sql = "SELECT state FROM call_sessions WHERE ended_at IS NULL AND updated_at > $1 \
-                   ORDER BY created_at DESC LIMIT 500";
-        let since = now - crate::store::SESSION_TTL_SECS;
-        let states: Vec<String> = on_both!(
-            self.store,
-            read | pool | {
-                sqlx::query_scalar(sql)
-                    .bind(since)
-                    .fetch_all(pool)
-                    .await
-                    .context("Failed to list live calls")?
-            }
-        );
-        Ok(states
-            .iter()
-            .filter_map(|s| serde_json::from_str(s).ok())
-            .map(|s| self.newest(s, now))
-            .collect())
+            write,
+            query("DELETE FROM staff_handoffs WHERE at < $1", before).execute,
+            "Failed to expire hand-offs"
+        )
     }
 }

@@ -14,7 +14,7 @@
 //!   other request (no number, another number, a session this server does not hold)
 //!   reads the database, as before, after this server's own pending write for the call.
 //! - **Writes.** A save that only moves the caller (see
-//!   [`super::Sessions::save_position`]) is queued and answered at once; one task
+//!   [`crate::store::Sessions::save_position`]) is queued and answered at once; one task
 //!   commits whatever is queued in one `INSERT ... SELECT FROM UNNEST` with a relaxed
 //!   commit. Every other save (a new call, a language, verification, a case, a
 //!   transfer...) goes through the same task and is answered only after its commit
@@ -37,8 +37,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use anyhow::Context;
 
-use super::{SELECT_SESSION, once_more};
+use super::Postgres;
+use super::once_more;
 use crate::session::Session;
+use crate::store::sessions::SELECT_SESSION;
 
 /// Positions waiting for the writer beyond this are saved the slow way (each waits for
 /// its own commit) rather than queued without bound.
@@ -89,13 +91,6 @@ const UPSERT_POSITIONS: &str = upsert_sessions!(
 /// call started afresh), whatever it held.
 const UPSERT_SAVES: &str = upsert_sessions!(", ended_at = NULL, end_status = NULL");
 
-/// A PostgreSQL store: the pool every query uses, and the webhook path's sessions.
-#[derive(Clone, Debug)]
-pub struct Postgres {
-    pub pool: PgPool,
-    pub(super) hot: Arc<PgHot>,
-}
-
 impl Postgres {
     /// Wraps a connected pool and starts its writer (on the current runtime).
     pub(super) fn new(pool: PgPool) -> Postgres {
@@ -116,7 +111,7 @@ impl Postgres {
     /// writer, or in a statement of its own when the writer cannot take it (its queue
     /// is full). A save that failed or may not have landed leaves nothing in memory, so
     /// the call is read from the database next time.
-    pub(super) async fn save(
+    pub(super) async fn save_state(
         &self,
         session: &Session,
         state: String,
@@ -157,7 +152,7 @@ impl Postgres {
     /// (another server's position, queued a moment ago), it is read again for up to
     /// [`BEHIND_WAIT`]; after that the caller goes on from the older copy, which differs
     /// only in where the caller was.
-    pub(super) async fn load(
+    pub(super) async fn load_at_turn(
         &self,
         call_sid: &str,
         since: i64,

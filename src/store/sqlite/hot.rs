@@ -26,10 +26,12 @@ use anyhow::Context;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::audit::{CallPathRow, INSERT_CALL_PATH};
 use super::cache::SessionCache;
-use super::{AuditLine, END_SESSION, INSERT_AUDIT, SELECT_SESSION};
 use crate::session::Session;
+use crate::store::AuditLine;
+use crate::store::audit::INSERT_AUDIT;
+use crate::store::call_paths::{CallPathRow, INSERT_CALL_PATH};
+use crate::store::sessions::{END_SESSION, SELECT_SESSION};
 
 /// How many writes one transaction takes at most.
 const GROUP_COMMIT_MAX: usize = 256;
@@ -584,9 +586,9 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
         for sql in [
-            include_str!("../../migrations/sqlite/0001_call_sessions.sql"),
-            include_str!("../../migrations/sqlite/0002_cases.sql"),
-            include_str!("../../migrations/sqlite/0005_call_sessions_without_rowid.sql"),
+            include_str!("../../../migrations/sqlite/0001_call_sessions.sql"),
+            include_str!("../../../migrations/sqlite/0002_cases.sql"),
+            include_str!("../../../migrations/sqlite/0005_call_sessions_without_rowid.sql"),
         ] {
             conn.execute_batch(sql).unwrap();
         }
