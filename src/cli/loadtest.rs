@@ -45,6 +45,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "CASELINE_TWILIO_AUTH_TOKEN must be set: every webhook is signed with it"
             )
         })?;
+    // The steps the scripts pass, from the flows this folder serves (as `flows check`
+    // reads them): the server under test is expected to run the same flows.
+    let settings = crate::config::Settings::load()?;
+    let (_, flow) = crate::app::load_flows(&settings)?;
+    let steps = loadtest::Steps::read(&flow)?;
     let callers = match args.callers {
         Some(file) => {
             let text = super::read_file(&file)?;
@@ -63,6 +68,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         connections: usize::try_from(args.connections).unwrap_or(256),
         callers,
         progress: true,
+        steps,
     })
     .await?;
     for line in summary.failure_lines() {
