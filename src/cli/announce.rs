@@ -5,9 +5,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::config::Settings;
 use crate::domain::announcement;
-use crate::ops::telemetry;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -33,9 +31,7 @@ pub enum Command {
 }
 
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
-    telemetry::init("warn");
-    let settings = Settings::load()?;
-    let store = super::open_store(&settings).await?;
+    let (settings, store) = super::quiet_store().await?;
     let now = chrono::Utc::now();
     match command {
         Command::Set {

@@ -4,9 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::config::Settings;
 use crate::domain::callbacks;
-use crate::ops::telemetry;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -24,18 +22,13 @@ pub enum Command {
 }
 
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
-    telemetry::init("warn");
-    let settings = Settings::load()?;
-    let store = super::open_store(&settings).await?;
+    let (settings, store) = super::quiet_store().await?;
     match command {
         Command::List { all } => {
             let list = store.callback_queue().list(all).await?;
-            if list.is_empty() {
-                println!("no callback requests");
-            }
-            for c in &list {
-                println!("{}", callbacks::listing_line(c, settings.hours.tz));
-            }
+            super::print_lines(&list, "no callback requests", |c| {
+                callbacks::listing_line(c, settings.hours.tz)
+            });
         }
         Command::Pause | Command::Resume => {
             let pause = matches!(command, Command::Pause);

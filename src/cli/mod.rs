@@ -133,6 +133,25 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Store::connect(&settings.database_url).await
 }
 
+/// What the commands on the database's records start with: warnings-only logs, the
+/// settings, and the store they name.
+async fn quiet_store() -> anyhow::Result<(Settings, Store)> {
+    crate::ops::telemetry::init("warn");
+    let settings = Settings::load()?;
+    let store = open_store(&settings).await?;
+    Ok((settings, store))
+}
+
+/// Prints one line per item (a listing), or `none` when there are none.
+fn print_lines<T>(items: &[T], none: &str, line: impl Fn(&T) -> String) {
+    if items.is_empty() {
+        println!("{none}");
+    }
+    for item in items {
+        println!("{}", line(item));
+    }
+}
+
 /// The blind index from CASELINE_BLIND_INDEX_KEY, which `import` and `adopt-key` need.
 fn blind_index(settings: &Settings) -> anyhow::Result<BlindIndex> {
     BlindIndex::new(settings.blind_index_key.as_deref().unwrap_or("")).map_err(|_| {

@@ -4,9 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::config::Settings;
 use crate::domain::pay;
-use crate::ops::telemetry;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -21,16 +19,10 @@ pub enum Command {
 
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     let Command::List { days } = command;
-    telemetry::init("warn");
-    let settings = Settings::load()?;
-    let store = super::open_store(&settings).await?;
+    let (settings, store) = super::quiet_store().await?;
     let since = chrono::Utc::now().timestamp() - days * 86_400;
     let list = store.card_payments().list(since, 10_000).await?;
-    if list.is_empty() {
-        println!("no card payments in the last {days} days");
-    }
-    for p in &list {
-        println!("{}", pay::listing_line(p, settings.hours.tz));
-    }
+    let none = format!("no card payments in the last {days} days");
+    super::print_lines(&list, &none, |p| pay::listing_line(p, settings.hours.tz));
     Ok(ExitCode::SUCCESS)
 }

@@ -2,8 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::config::Settings;
-use crate::ops::{analytics, telemetry};
+use crate::ops::analytics;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -18,9 +17,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    telemetry::init("warn");
-    let settings = Settings::load()?;
-    let store = super::open_store(&settings).await?;
+    let (_, store) = super::quiet_store().await?;
     let from = match (args.since, args.days) {
         (Some(t), _) => chrono::DateTime::parse_from_rfc3339(&t)
             .map_err(|_| anyhow::anyhow!("--since must be an RFC 3339 time, not '{t}'"))?

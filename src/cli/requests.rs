@@ -4,9 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::config::Settings;
 use crate::domain::requests;
-use crate::ops::telemetry;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -20,15 +18,10 @@ pub enum Command {
 
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     let Command::List { all } = command;
-    telemetry::init("warn");
-    let settings = Settings::load()?;
-    let store = super::open_store(&settings).await?;
+    let (settings, store) = super::quiet_store().await?;
     let list = store.requests().list(all).await?;
-    if list.is_empty() {
-        println!("no requests");
-    }
-    for r in &list {
-        println!("{}", requests::listing_line(r, settings.hours.tz));
-    }
+    super::print_lines(&list, "no requests", |r| {
+        requests::listing_line(r, settings.hours.tz)
+    });
     Ok(ExitCode::SUCCESS)
 }

@@ -4,9 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::config::Settings;
 use crate::domain::verify::Hasher;
-use crate::ops::telemetry;
 use crate::staff::{self, Role};
 
 #[derive(Subcommand)]
@@ -25,10 +23,8 @@ pub enum Command {
 }
 
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
-    telemetry::init("warn");
     // Only the store and the password hasher: no flows, prompts or keys needed.
-    let settings = Settings::load()?;
-    let store = super::open_store(&settings).await?;
+    let (settings, store) = super::quiet_store().await?;
     let now = chrono::Utc::now().timestamp();
     match command {
         Command::Add { name, role } => {
