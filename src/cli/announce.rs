@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use crate::domain::announcement;
 
+/// The subcommands of `caseline announce`.
 #[derive(Subcommand)]
 pub enum Command {
     /// Put an announcement in place (replacing any), for every server at once.

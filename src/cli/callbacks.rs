@@ -6,6 +6,7 @@ use clap::Subcommand;
 
 use crate::domain::callbacks;
 
+/// The subcommands of `caseline callbacks`.
 #[derive(Subcommand)]
 pub enum Command {
     /// The requests not closed yet (numbers masked but for the last four digits), with

@@ -17,6 +17,7 @@ use crate::state::Services;
 use crate::store::Store;
 use crate::telephony::twiml::{self, Element, Response};
 
+/// The flags of `caseline demo`.
 #[derive(clap::Args)]
 pub struct Args {
     /// Call the TTY line instead of the voice line.

@@ -10,6 +10,7 @@ use crate::app::load_flows;
 use crate::config::Settings;
 use crate::flow::diagram::Part;
 
+/// The subcommands of `caseline flows`.
 #[derive(Subcommand)]
 pub enum Command {
     /// Draw the compiled flows: every step, keys and outcomes as labelled edges, misses

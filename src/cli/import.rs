@@ -8,6 +8,7 @@ use crate::domain::cases::import;
 use crate::domain::verify::{self, Hasher};
 use crate::ops::telemetry;
 
+/// The arguments of `caseline import`.
 #[derive(clap::Args)]
 pub struct Args {
     /// The extract file.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::ops::loadtest;
 
+/// The flags of `caseline loadtest`.
 #[derive(clap::Args)]
 pub struct Args {
     /// Where to send the webhooks: the server's own address (http://HOST:PORT).

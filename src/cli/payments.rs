@@ -6,6 +6,7 @@ use clap::Subcommand;
 
 use crate::domain::pay;
 
+/// The subcommands of `caseline payments`.
 #[derive(Subcommand)]
 pub enum Command {
     /// Payments taken by phone, newest first: when, case, amount, card type and last

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use crate::ops::analytics;
 
+/// The period and format of `caseline report`.
 #[derive(clap::Args)]
 pub struct Args {
     /// From this time (RFC 3339) on.

@@ -6,6 +6,7 @@ use clap::Subcommand;
 
 use crate::domain::requests;
 
+/// The subcommands of `caseline requests`.
 #[derive(Subcommand)]
 pub enum Command {
     /// The requests not done yet: reference, when, kind, case, language, status, details.

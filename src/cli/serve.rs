@@ -6,6 +6,7 @@ use crate::app::Application;
 use crate::config::Settings;
 use crate::ops::telemetry;
 
+/// The flags of `caseline serve`.
 #[derive(clap::Args)]
 pub struct Args {
     /// Accept unsigned webhooks. Only for local experiments: anyone could drive calls.

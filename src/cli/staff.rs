@@ -7,6 +7,7 @@ use clap::Subcommand;
 use crate::domain::verify::Hasher;
 use crate::staff::{self, Role};
 
+/// The subcommands of `caseline staff`.
 #[derive(Subcommand)]
 pub enum Command {
     /// Create an account; the password is asked for on a terminal, or read as one line
