@@ -17,8 +17,14 @@ use crate::state::Services;
 use crate::store::Store;
 use crate::telephony::twiml::{self, Element, Response};
 
-pub struct Options {
+/// The flags of `caseline demo`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Call the TTY line instead of the voice line.
+    #[arg(long)]
     pub tty: bool,
+    /// Database for the demo (a fresh file by default).
+    #[arg(long, default_value = "sqlite://caseline-demo.db")]
     pub database: String,
 }
 
@@ -33,7 +39,14 @@ pub const DEMO_EXTRACT: &str = include_str!("../../demo/extract.json");
 /// A fixed key, so the demo database can be reused between runs. Never for production.
 const DEMO_BLIND_INDEX_KEY: &str = "demo-only-blind-index-key-do-not-use-in-production";
 
-pub async fn run(options: Options) -> anyhow::Result<()> {
+/// `caseline demo`: logs warnings only, so the call reads clean in the terminal.
+pub async fn command(args: Args) -> anyhow::Result<std::process::ExitCode> {
+    crate::ops::telemetry::init("warn");
+    run(args).await?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+pub async fn run(options: Args) -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .context("Failed to listen on loopback")?;

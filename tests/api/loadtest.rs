@@ -35,7 +35,8 @@ async fn serve(b: Backend) -> (TestApp, String, oneshot::Sender<()>) {
     (app, format!("http://{addr}"), stop)
 }
 
-fn options(url: &str, callers: Vec<Caller>) -> Options {
+/// A run against `app`'s server, its scripts' steps read from the flows it serves.
+fn options(app: &TestApp, url: &str, callers: Vec<Caller>) -> Options {
     Options {
         url: url.to_string(),
         public_url: common::PUBLIC_URL.to_string(),
@@ -47,6 +48,7 @@ fn options(url: &str, callers: Vec<Caller>) -> Options {
         connections: 4,
         callers,
         progress: false,
+        steps: loadtest::Steps::read(&app.state.line.flow).expect("the scripts' steps"),
     }
 }
 
@@ -77,7 +79,9 @@ fn assert_all_completed(s: &Summary) {
 
 async fn information_calls_complete_and_end_on_the_server(b: Backend) {
     let (app, url, _stop) = serve(b).await;
-    let s = loadtest::run(options(&url, vec![])).await.expect("a run");
+    let s = loadtest::run(options(&app, &url, vec![]))
+        .await
+        .expect("a run");
     assert_all_completed(&s);
     // Per call: incoming, the language, 3, a topic, 8, another topic, the status.
     assert_eq!(s.requests, CALLS * 7, "{s:?}");
@@ -93,7 +97,7 @@ async fn information_calls_complete_and_end_on_the_server(b: Backend) {
 
 async fn verifying_callers_hear_their_readbacks(b: Backend) {
     let (app, url, _stop) = serve(b).await;
-    let s = loadtest::run(options(&url, demo_callers()))
+    let s = loadtest::run(options(&app, &url, demo_callers()))
         .await
         .expect("a run");
     assert_all_completed(&s);
@@ -109,8 +113,8 @@ async fn verifying_callers_hear_their_readbacks(b: Backend) {
 }
 
 async fn a_server_that_refuses_the_signature_fails_every_call(b: Backend) {
-    let (_app, url, _stop) = serve(b).await;
-    let mut o = options(&url, vec![]);
+    let (app, url, _stop) = serve(b).await;
+    let mut o = options(&app, &url, vec![]);
     o.token = "not-the-servers-token".into();
     let s = loadtest::run(o).await.expect("a run");
     assert_eq!((s.calls, s.completed, s.errors), (CALLS, 0, CALLS), "{s:?}");
