@@ -62,3 +62,38 @@ fn the_flow_guide_names_every_condition_and_placeholder() {
         );
     }
 }
+
+/// The README's layout section draws the tree: every folder and file at the top of
+/// `src/`, and every folder inside `domain/` and `store/`, has its line.
+#[test]
+fn the_readme_layout_draws_every_folder_of_the_tree() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README");
+    let start = readme.find("## Layout").expect("a Layout section");
+    let tree = &readme[start..];
+    let tree = &tree[..tree.find("```\n\n").expect("the tree's end")];
+    let mut missing = Vec::new();
+    for dir in ["src", "src/domain", "src/store"] {
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).expect("src") {
+            let entry = entry.expect("entry");
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let drawn = if entry.path().is_dir() {
+                format!("── {name}/")
+            } else if name.ends_with(".rs")
+                && name != "mod.rs"
+                && (dir == "src" || dir == "src/domain")
+            {
+                format!("── {name}")
+            } else {
+                continue;
+            };
+            if !tree.contains(&drawn) {
+                missing.push(format!("{dir}/{name}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the README's layout has no line for {missing:?}"
+    );
+}

@@ -1,0 +1,144 @@
+use super::*;
+use crate::session::CallSid;
+use crate::words::prompts::Channel;
+
+/// A cache whose writer never runs: the queue is kept so sends succeed until full.
+fn hot() -> (PgHot, mpsc::Receiver<Pending>) {
+    let (writes, queue) = mpsc::channel(4);
+    let hot = PgHot {
+        sessions: Mutex::new(HashMap::new()),
+        writes,
+        closed: AtomicBool::new(false),
+        server: 7,
+    };
+    (hot, queue)
+}
+
+fn session(sid: &str, turn: u64) -> Session {
+    let mut s = Session::new(CallSid::parse(sid).unwrap(), Channel::Voice, 0);
+    s.turn = turn;
+    s
+}
+
+#[test]
+fn a_session_is_served_only_at_its_own_turn_and_window() {
+    let (hot, _queue) = hot();
+    hot.saved(session("CA1", 3), 100);
+    assert_eq!(hot.at_turn("CA1", 3, 100).map(|s| s.turn), Some(3));
+    assert!(
+        hot.at_turn("CA1", 2, 0).is_none(),
+        "an older URL reads the database"
+    );
+    assert!(
+        hot.at_turn("CA1", 4, 0).is_none(),
+        "a later turn was given elsewhere"
+    );
+    assert!(
+        hot.at_turn("CA1", 3, 101).is_none(),
+        "older than the window"
+    );
+    assert!(hot.at_turn("CA2", 3, 0).is_none());
+}
+
+#[test]
+fn a_failed_write_drops_only_its_own_turn() {
+    let (hot, _queue) = hot();
+    hot.saved(session("CA1", 5), 100);
+    hot.forget_turn("CA1", 4);
+    assert!(hot.at_turn("CA1", 5, 0).is_some(), "a later save stays");
+    hot.forget_turn("CA1", 5);
+    assert!(hot.at_turn("CA1", 5, 0).is_none());
+}
+
+#[test]
+fn the_queue_refuses_when_full_so_the_save_waits_instead() {
+    let (hot, _queue) = hot();
+    for turn in 1..=4 {
+        assert!(
+            hot.save_behind(session("CA1", turn), "{}".into(), 100)
+                .is_ok()
+        );
+    }
+    let refused = hot.save_behind(session("CA1", 5), "{}".into(), 100);
+    assert_eq!(refused.map_err(|s| s.turn), Err(5));
+    assert_eq!(hot.len(), 1);
+}
+
+#[test]
+fn a_queued_position_never_replaces_a_later_turn() {
+    let (hot, _queue) = hot();
+    hot.saved(session("CA1", 5), 100);
+    assert!(hot.save_behind(session("CA1", 4), "{}".into(), 101).is_ok());
+    assert!(hot.at_turn("CA1", 5, 0).is_some());
+    // A committed save (a session started afresh) does replace it.
+    hot.saved(session("CA1", 1), 102);
+    assert!(hot.at_turn("CA1", 1, 0).is_some());
+}
+
+fn row(sid: &str, count: u64) -> Row {
+    Row {
+        call_sid: sid.to_string(),
+        state: format!("{sid}@{count}"),
+        turn: count << 32,
+        at: 100,
+    }
+}
+
+#[test]
+fn a_batch_holds_each_calls_last_save_and_the_positions_not_superseded() {
+    let save = |sid: &str, count: u64| {
+        let (done, _) = oneshot::channel();
+        Pending::Save {
+            row: row(sid, count),
+            done,
+        }
+    };
+    let queued = vec![
+        Pending::Position(row("CA3", 4)),
+        save("CA3", 5),                   // supersedes CA3's earlier position
+        Pending::Position(row("CA3", 6)), // after the save: written after it
+        save("CA1", 1),
+        save("CA2", 1),
+        save("CA1", 2), // CA1's later save; both its callers wait for it
+        Pending::Position(row("CA4", 9)),
+        Pending::Position(row("CA4", 10)),
+    ];
+    let batch = Batch::of(queued);
+    let saves: Vec<(&str, &str, usize)> = batch
+        .saves
+        .iter()
+        .map(|(sid, (row, waiting))| (sid.as_str(), row.state.as_str(), waiting.len()))
+        .collect();
+    assert_eq!(
+        saves,
+        [
+            ("CA1", "CA1@2", 2),
+            ("CA2", "CA2@1", 1),
+            ("CA3", "CA3@5", 1)
+        ]
+    );
+    let positions: Vec<&str> = batch.positions.values().map(|r| r.state.as_str()).collect();
+    assert_eq!(positions, ["CA3@6", "CA4@10"]);
+    // What the writer drops from memory if it still holds them.
+    let superseded: Vec<(&str, u64)> = batch
+        .superseded
+        .iter()
+        .map(|(sid, turn)| (sid.as_str(), turn >> 32))
+        .collect();
+    assert_eq!(superseded, [("CA3", 4), ("CA1", 1), ("CA4", 9)]);
+}
+
+#[test]
+fn idle_sessions_make_room_when_the_cache_is_full() {
+    let (hot, _queue) = hot();
+    for i in 0..MAX_ENTRIES {
+        hot.saved(session(&format!("CA{i}"), 1), 100);
+    }
+    // All recent: no room, the new one is not kept.
+    hot.saved(session("CAnew", 1), 200);
+    assert!(hot.at_turn("CAnew", 1, 0).is_none());
+    // Later, the old ones are idle and give way.
+    hot.saved(session("CAlater", 1), 100 + IDLE_SECS + 1);
+    assert!(hot.at_turn("CAlater", 1, 0).is_some());
+    assert_eq!(hot.len(), 1);
+}
