@@ -329,11 +329,16 @@ async fn reports_page_shows_a_supervisor_the_charts_and_an_agent_no_tab() {
 
 /// Signs in at the page as `name`.
 async fn sign_in(b: &Client, name: &str, password: &str) -> anyhow::Result<()> {
-    let field = b
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Id("login-name"))
-        .await?;
+    // Shown, not only present: after a sign-out the form is in the page before it is
+    // visible, and typing into it then is refused as "not interactable".
+    until(
+        b,
+        "the sign-in form showing",
+        "const f = document.getElementById('login-name'); \
+           return !!f && f.offsetParent !== null",
+    )
+    .await?;
+    let field = b.find(Locator::Id("login-name")).await?;
     field.clear().await?;
     field.send_keys(name).await?;
     b.find(Locator::Id("login-password"))
