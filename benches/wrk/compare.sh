@@ -5,6 +5,11 @@
 #
 #   benches/wrk/compare.sh [postgres://postgres@127.0.0.1:5432]
 #   settings: RUNS (3), SECS (10), CALLS (1000), CONNECTIONS (50)
+#   PERF=DIR also records each server's profile during its run (`perf record -p`, flat),
+#   as DIR/<store>-<run>.data, and prints its ten hottest symbols: `perf report -i FILE`
+#   reads the rest; PERF_ARGS adds options (`--call-graph dwarf` with a binary built
+#   with line tables). Needs Debian's linux-perf.
+#   CASELINE_BIN=PATH serves with that binary instead of building this tree's.
 #
 # Needs wrk, python3 and, for PostgreSQL, psql. Each run gets a fresh database and a
 # fresh server. CPU is read from /proc: the server's, and PostgreSQL's (the postmaster,
@@ -24,7 +29,8 @@ export CASELINE_BLIND_INDEX_KEY=000102030405060708090a0b0c0d0e0f1011121314151617
 TURNS=$((SECS * 200 * 1000 / CALLS))
 HZ=$(getconf CLK_TCK)
 
-cargo build --release -q
+SERVER=${CASELINE_BIN:-./target/release/caseline}
+[ -n "${CASELINE_BIN:-}" ] || cargo build --release -q
 BENCH=$(cargo bench --bench webhook --no-run --message-format=json 2>/dev/null \
   | python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("target",{}).get("name")=="webhook" and m.get("executable")][0])')
 
@@ -57,8 +63,17 @@ wrk_run() {
   local name=$1 url=$2 pid=$3 before pg_before xa out after pg_after xb requests
   before=$(ticks "$pid"); pg_before=$(pg_ticks)
   [ "$name" = PostgreSQL ] && xa=$(pg_xacts)
+  local perf_pid="" profile="${PERF:-}/$name-$run.data"
+  if [ -n "${PERF:-}" ]; then
+    mkdir -p "$PERF"
+    perf record -q -F 999 ${PERF_ARGS:-} -p "$pid" -o "$profile" 2>/dev/null &
+    perf_pid=$!
+  fi
   out=$(WRK_CALLS="$WORK/calls" WRK_EXPECT="$4" wrk -t2 -c"$CONNECTIONS" -d"${SECS}s" -s "$HERE/follow.lua" "$url")
   after=$(ticks "$pid"); pg_after=$(pg_ticks)
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
+  fi
   grep -q "answers not matching .* 0, past the signed turns 0, socket errors 0" <<<"$out" \
     || { echo "$out" >&2; echo "$name: the run failed" >&2; exit 1; }
   requests=$(awk '/^requests:/ {print $2}' <<<"$out")
@@ -72,13 +87,16 @@ wrk_run() {
       "$(( (pg_after - pg_before) * 1000000 / HZ / requests ))" "$((xb - xa))" "$(( (xb - xa) * 1000 / requests ))"
   fi
   echo
+  if [ -n "$perf_pid" ]; then
+    { perf report -q -i "$profile" --sort symbol --stdio 2>/dev/null | grep -v "^$" | head -10 | cut -c1-110; } || true
+  fi
 }
 
 # caseline_run NAME DATABASE_URL
 caseline_run() {
   local port pid; port=$(free_port)
   CASELINE_LISTEN="127.0.0.1:$port" CASELINE_PUBLIC_URL="http://127.0.0.1:$port" \
-    CASELINE_DATABASE_URL="$2" ./target/release/caseline serve 2>"$WORK/serve.log" &
+    CASELINE_DATABASE_URL="$2" "$SERVER" serve 2>"$WORK/serve.log" &
   pid=$!
   wait_port "$port" "$pid" "$WORK/serve.log"
   python3 "$HERE/presign.py" "http://127.0.0.1:$port" "$CALLS" "$TURNS" 2 "$WORK/calls"
