@@ -53,13 +53,26 @@ macro_rules! word_enum {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                $name::parse(&s)
-                    .or_else(|| match s.as_ref() {
-                        $(stringify!($variant) => Some($name::$variant),)+
-                        _ => None,
-                    })
-                    .ok_or_else(|| serde::de::Error::unknown_variant(&s, Self::WORDS))
+                // A visitor, so a word read from a stored session is matched where it
+                // lies, without a String of its own.
+                struct Word;
+                impl serde::de::Visitor<'_> for Word {
+                    type Value = $name;
+
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(f, "one of {}", $name::WORDS.join(", "))
+                    }
+
+                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$name, E> {
+                        $name::parse(s)
+                            .or_else(|| match s {
+                                $(stringify!($variant) => Some($name::$variant),)+
+                                _ => None,
+                            })
+                            .ok_or_else(|| E::unknown_variant(s, $name::WORDS))
+                    }
+                }
+                d.deserialize_str(Word)
             }
         }
     };
