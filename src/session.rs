@@ -439,14 +439,22 @@ mod tests {
 
     #[test]
     fn fixed_words_are_written_as_words_and_read_from_words_or_old_variant_names() {
-        assert_eq!(serde_json::to_string(&Role::Custodial).unwrap(), "\"custodial\"");
-        assert_eq!(serde_json::to_string(&Topic::CaseStatus).unwrap(), "\"case-status\"");
+        assert_eq!(
+            serde_json::to_string(&Role::Custodial).unwrap(),
+            "\"custodial\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Topic::CaseStatus).unwrap(),
+            "\"case-status\""
+        );
         let read = |j: &str| serde_json::from_str::<Role>(j).ok();
         assert_eq!(read("\"custodial\""), Some(Role::Custodial));
         // Sessions stored before the words were used wrote the variant's name.
         assert_eq!(read("\"Noncustodial\""), Some(Role::Noncustodial));
         assert_eq!(read("\"parent\""), None);
-        let err = serde_json::from_str::<Topic>("\"nope\"").unwrap_err().to_string();
+        let err = serde_json::from_str::<Topic>("\"nope\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("payments"), "{err}");
     }
 

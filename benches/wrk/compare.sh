@@ -9,7 +9,10 @@
 #   as DIR/<store>-<run>.data, and prints its ten hottest symbols: `perf report -i FILE`
 #   reads the rest; PERF_ARGS adds options (`--call-graph dwarf` with a binary built
 #   with line tables). Needs Debian's linux-perf.
-#   CASELINE_BIN=PATH serves with that binary instead of building this tree's.
+#   CASELINE_BIN=PATH serves with that binary instead of building this tree's, from
+#   CASELINE_TREE (a checkout of the commit it was built from, for its call flows and
+#   prompts; this tree if unset). An old build from before turns gets the same URL
+#   every time, as the provider would send it.
 #
 # Needs wrk, python3 and, for PostgreSQL, psql. Each run gets a fresh database and a
 # fresh server. CPU is read from /proc: the server's, and PostgreSQL's (the postmaster,
@@ -29,7 +32,8 @@ export CASELINE_BLIND_INDEX_KEY=000102030405060708090a0b0c0d0e0f1011121314151617
 TURNS=$((SECS * 200 * 1000 / CALLS))
 HZ=$(getconf CLK_TCK)
 
-SERVER=${CASELINE_BIN:-./target/release/caseline}
+SERVER=$(realpath "${CASELINE_BIN:-./target/release/caseline}")
+TREE=${CASELINE_TREE:-.}
 [ -n "${CASELINE_BIN:-}" ] || cargo build --release -q
 BENCH=$(cargo bench --bench webhook --no-run --message-format=json 2>/dev/null \
   | python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("target",{}).get("name")=="webhook" and m.get("executable")][0])')
@@ -96,11 +100,11 @@ wrk_run() {
 caseline_run() {
   local port pid; port=$(free_port)
   CASELINE_LISTEN="127.0.0.1:$port" CASELINE_PUBLIC_URL="http://127.0.0.1:$port" \
-    CASELINE_DATABASE_URL="$2" "$SERVER" serve 2>"$WORK/serve.log" &
+    CASELINE_DATABASE_URL="$2" bash -c 'cd "$1" && exec "$2" serve' - "$TREE" "$SERVER" 2>"$WORK/serve.log" &
   pid=$!
   wait_port "$port" "$pid" "$WORK/serve.log"
   python3 "$HERE/presign.py" "http://127.0.0.1:$port" "$CALLS" "$TURNS" 2 "$WORK/calls"
-  wrk_run "$1" "http://127.0.0.1:$port" "$pid" 'main%-menu%?t='
+  wrk_run "$1" "http://127.0.0.1:$port" "$pid" "$(cat "$WORK/calls.expect")"
   kill "$pid"; wait "$pid" 2>/dev/null || true
   if grep -E " (WARN|ERROR) " "$WORK/serve.log" >&2; then echo "$1: the server logged the above" >&2; exit 1; fi
 }

@@ -4,7 +4,9 @@ high 32 bits of `t`, the server's name in the low ones), so that wrk can follow 
 as the provider does. Writes one file per wrk thread, OUT.0 ... OUT.{THREADS-1}, thread
 n holding the calls whose index is n modulo THREADS, turn after turn (every call's first
 request, then every call's second...), one line per request: CallSid, path, signature.
-wrk reads them a line per request, so it loads nothing before it starts.
+wrk reads them a line per request, so it loads nothing before it starts. A server from
+before turns (an old build, for a bisect) names the same URL every time: each request
+then replays it. OUT.expect holds the pattern every answer must match (wrk's WRK_EXPECT).
 
 python3 presign.py BASE_URL CALLS TURNS THREADS OUT   (CASELINE_TWILIO_AUTH_TOKEN set)
 """
@@ -49,7 +51,9 @@ def action(text):
 
 
 def turn(path):
-    return int(re.search(r"[?&]t=(\d+)", path).group(1))
+    """The turn a path names, or None on a server from before turns."""
+    found = re.search(r"[?&]t=(\d+)", path)
+    return int(found.group(1)) if found else None
 
 
 def fields(sid):
@@ -65,7 +69,8 @@ for i in range(calls):
     # Two presses show how the turn moves; the rest is signed ahead.
     again = action(post(menu, star))
     following = action(post(again, star))
-    assert turn(following) - turn(again) == 1 << 32, (again, following)
+    if turn(following) is not None:
+        assert turn(following) - turn(again) == 1 << 32, (again, following)
     live.append((sid, following.split("?")[0], turn(following)))
 
 for n in range(threads):
@@ -73,7 +78,9 @@ for n in range(threads):
     with open("%s.%d" % (out, n), "w") as f:
         for k in range(turns):
             for sid, prefix, first in mine:
-                path = "%s?t=%d" % (prefix, first + (k << 32))
+                path = prefix if first is None else "%s?t=%d" % (prefix, first + (k << 32))
                 signature = sign(base + path, fields(sid) + [("Digits", "*")])
                 f.write("%s %s %s\n" % (sid, path, signature))
+with open(out + ".expect", "w") as f:
+    f.write('main%-menu"' if live[0][2] is None else "main%-menu%?t=")
 print(f"{calls} calls at the main menu, {turns} turns each signed ahead", file=sys.stderr)

@@ -14,7 +14,9 @@
 //! The server that owns the database (see [`Hot::claim`]) also keeps each session it
 //! saves in memory ([`SessionCache`]) and reads it from there, and a save that only
 //! moves the caller need not wait for its commit ([`Hot::save_behind`]; why that is safe
-//! is on `Store::save_position`). Every other write still answers once it is durable.
+//! is on `Store::save_position`). Such saves do not wake the writer one by one: it
+//! gathers them for [`BEHIND_GATHER`] and commits them together. Every other write
+//! still answers once it is durable.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -40,6 +42,13 @@ const GROUP_COMMIT_MAX: usize = 256;
 const QUEUE_MAX: usize = 4096;
 /// Read connections; a read holds one for microseconds, so a few serve many workers.
 const READERS: usize = 4;
+/// How long the writer gathers saves that nobody waits for ([`Hot::save_behind`])
+/// before committing them, unless a write someone waits for comes first. Waking the
+/// writer for each one cost a context switch on both sides per menu step (a fifth of
+/// the step's CPU under load); gathered, a busy line pays one wake-up per window and
+/// commits each page it touches once. A crash loses at most this much of callers'
+/// positions, which their next webhook's URL names anyway.
+const BEHIND_GATHER: Duration = Duration::from_millis(2);
 /// When the checkpoints run and when the log is made to start over.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Checkpoints {
@@ -98,6 +107,9 @@ pub(super) enum Write {
     CallPath(Box<CallPathRow>),
     /// Writes nothing; answered once everything queued before it is committed.
     Barrier,
+    /// Writes nothing: tells a sleeping writer that saves nobody waits for are
+    /// gathering ([`Hot::save_behind`] sends one when it finds none gathered).
+    Gathering,
 }
 
 impl Write {
@@ -107,7 +119,7 @@ impl Write {
             Write::Session { call_sid, seq, .. } | Write::End { call_sid, seq, .. } => {
                 Some((call_sid, *seq))
             }
-            Write::Audit(_) | Write::CallPath(_) | Write::Barrier => None,
+            Write::Audit(_) | Write::CallPath(_) | Write::Barrier | Write::Gathering => None,
         }
     }
 }
@@ -119,13 +131,22 @@ struct Pending {
     write: Write,
     /// Who waits for the commit; nobody for a save that answers first.
     done: Option<oneshot::Sender<Outcome>>,
+    /// From [`Hot::next_seq`] (a session write's own number): a batch is committed in
+    /// this order, whichever way its writes reached the writer, so a call's end is
+    /// never overwritten by a save of the same call queued before it.
+    seq: u64,
 }
+
+/// Saves gathering for the writer's next batch (see [`BEHIND_GATHER`]).
+type Gathered = Mutex<Vec<Pending>>;
 
 /// Session reads in place and group-committed writes on one SQLite file.
 pub(super) struct Hot {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     writes: mpsc::SyncSender<Pending>,
+    /// Saves nobody waits for, until the writer's next batch.
+    gathered: Arc<Gathered>,
     /// Transactions the writer has committed (or tried to); tests read how writes group.
     #[cfg(test)]
     commits: Arc<AtomicUsize>,
@@ -173,15 +194,24 @@ impl Hot {
         let commits = Arc::new(AtomicUsize::new(0));
         let counted = commits.clone();
         let cache = Arc::new(SessionCache::default());
-        let filled = cache.clone();
+        let gathered = Arc::new(Gathered::default());
+        let thread = Writer {
+            conn: writer,
+            queue,
+            gathered: gathered.clone(),
+            restart_due: due,
+            commits: counted,
+            cache: cache.clone(),
+        };
         std::thread::Builder::new()
             .name("caseline-writer".into())
-            .spawn(move || group_commit(writer, queue, &due, &counted, &filled))
+            .spawn(move || thread.run())
             .context("Failed to start the database writer")?;
         let hot = Arc::new(Hot {
             readers,
             next_reader: AtomicUsize::new(0),
             writes,
+            gathered,
             #[cfg(test)]
             commits,
             closed: AtomicBool::new(false),
@@ -285,9 +315,14 @@ impl Hot {
 
     async fn commit_and_wait(&self, write: Write) -> anyhow::Result<usize> {
         let (done, wait) = oneshot::channel();
+        let seq = match write.session_row() {
+            Some((_, seq)) => seq,
+            None => self.next_seq(),
+        };
         self.enqueue(Pending {
             write,
             done: Some(done),
+            seq,
         })?;
         wait.await
             .map_err(|_| anyhow::anyhow!("the database writer has stopped"))?
@@ -295,8 +330,9 @@ impl Hot {
     }
 
     /// Queues a session save without waiting for its commit; the cache serves it from
-    /// now on (the server owns the database). The writer commits it with the next batch;
-    /// if that fails the cache forgets the call and the next webhook reads the file.
+    /// now on (the server owns the database). The writer commits it with the next batch
+    /// (within [`BEHIND_GATHER`]); if that fails the cache forgets the call and the next
+    /// webhook reads the file. Only the first save of a gathering wakes the writer.
     pub(super) fn save_behind(
         &self,
         session: Session,
@@ -314,8 +350,42 @@ impl Hot {
             cached: None,
             seq,
         };
-        self.enqueue(Pending { write, done: None })
-            .inspect_err(|_| self.cache.forget(&call_sid, seq))
+        self.gather(Pending {
+            write,
+            done: None,
+            seq,
+        })
+        .inspect_err(|_| self.cache.forget(&call_sid, seq))
+    }
+
+    /// Adds a save to the gathering; the first of one wakes the writer.
+    fn gather(&self, pending: Pending) -> anyhow::Result<()> {
+        let first = {
+            let mut gathered = self
+                .gathered
+                .lock()
+                .map_err(|_| anyhow::anyhow!("the database writer's queue was poisoned"))?;
+            if gathered.len() >= QUEUE_MAX {
+                anyhow::bail!("the database writer is overloaded");
+            }
+            gathered.push(pending);
+            gathered.len() == 1
+        };
+        if first {
+            let wake = Pending {
+                write: Write::Gathering,
+                done: None,
+                seq: 0,
+            };
+            match self.writes.try_send(wake) {
+                // A full queue: the writer is awake and takes the gathering with it.
+                Ok(()) | Err(mpsc::TrySendError::Full(_)) => {}
+                Err(mpsc::TrySendError::Disconnected(_)) => {
+                    anyhow::bail!("the database writer has stopped")
+                }
+            }
+        }
+        Ok(())
     }
 
     fn enqueue(&self, pending: Pending) -> anyhow::Result<()> {
@@ -420,48 +490,103 @@ fn checkpoint(conn: &Connection) -> Option<i64> {
         .ok()
 }
 
-/// The writer thread: takes every write queued so far, commits them in one transaction,
-/// answers each. A webhook still answers only once its writes are on disk, but a busy
-/// line pays one commit per batch instead of one per call. Ends when the store is
-/// dropped.
-///
-/// The log only starts over when a write begins with every frame already copied into
-/// the database file. Under sustained load the checkpointer never sees that (the writer
-/// appends while it copies), and the log grew by the benchmark's 60 MB a second. So when
-/// the checkpointer finds the log long, the writer checkpoints once itself between two
-/// batches, after answering the last one: only the frames since the checkpointer's run
-/// are left to copy, and its next commit starts the log over.
-///
-/// The writer never waits for company: what queues while it commits makes the next
-/// batch. (Until webhooks read their sessions from memory it paid to wait up to 100 µs
-/// for a batch as large as the last; since then that wait only delayed every answer, and
-/// the benchmark measured 29,000 steps a second without it against 26,000-28,000 with
-/// 50 or 100 µs.)
-fn group_commit(
-    mut conn: Connection,
+/// The writer thread's ends: its connection, the queue, the gathering, and what it
+/// tells the rest of the store.
+struct Writer {
+    conn: Connection,
     queue: mpsc::Receiver<Pending>,
-    restart_due: &AtomicBool,
-    commits: &AtomicUsize,
-    cache: &SessionCache,
-) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
+    gathered: Arc<Gathered>,
+    restart_due: Arc<AtomicBool>,
+    commits: Arc<AtomicUsize>,
+    cache: Arc<SessionCache>,
+}
+
+impl Writer {
+    /// Takes every write queued so far, commits them in one transaction, answers each.
+    /// A webhook still answers only once its writes are on disk, but a busy line pays
+    /// one commit per batch instead of one per call. Ends when the store is dropped,
+    /// after committing what it left.
+    ///
+    /// The log only starts over when a write begins with every frame already copied
+    /// into the database file. Under sustained load the checkpointer never sees that (the
+    /// writer appends while it copies), and the log grew by the benchmark's 60 MB a
+    /// second. So when the checkpointer finds the log long, the writer checkpoints once
+    /// itself between two batches, after answering the last one: only the frames since
+    /// the checkpointer's run are left to copy, and its next commit starts the log over.
+    ///
+    /// A write someone waits for never waits for company: what queues while the writer
+    /// commits makes the next batch. (Until webhooks read their sessions from memory it
+    /// paid to wait up to 100 µs for a batch as large as the last; that only delayed
+    /// every answer.) Saves nobody waits for gather for [`BEHIND_GATHER`] instead.
+    fn run(mut self) {
+        while let Ok(first) = self.queue.recv() {
+            let mut batch = vec![first];
+            self.take_queued(&mut batch);
+            if batch.iter().all(|p| p.done.is_none()) {
+                self.wait_for_company(&mut batch);
+            }
+            self.take_gathered(&mut batch);
+            self.commit_batch(batch);
+        }
+        // The store is gone: what it gathered last is still committed.
+        let mut last = Vec::new();
+        self.take_gathered(&mut last);
+        self.commit_batch(last);
+    }
+
+    /// Adds what is already queued, up to [`GROUP_COMMIT_MAX`].
+    fn take_queued(&self, batch: &mut Vec<Pending>) {
         while batch.len() < GROUP_COMMIT_MAX {
-            match queue.try_recv() {
+            match self.queue.try_recv() {
                 Ok(p) => batch.push(p),
                 Err(_) => break,
             }
         }
-        commits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Waits out [`BEHIND_GATHER`], or until a write someone waits for arrives.
+    fn wait_for_company(&self, batch: &mut Vec<Pending>) {
+        let until = std::time::Instant::now() + BEHIND_GATHER;
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            match self.queue.recv_timeout(left) {
+                Ok(p) => {
+                    let waited_for = p.done.is_some();
+                    batch.push(p);
+                    if waited_for {
+                        self.take_queued(batch);
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Adds the gathered saves and puts the batch in the order its writes were made.
+    fn take_gathered(&self, batch: &mut Vec<Pending>) {
+        let mut gathered = self
+            .gathered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        batch.append(&mut gathered);
+        drop(gathered);
+        batch.retain(|p| !matches!(p.write, Write::Gathering));
+        batch.sort_by_key(|p| p.seq);
+    }
+
+    fn commit_batch(&mut self, batch: Vec<Pending>) {
+        if batch.is_empty() {
+            return;
+        }
+        self.commits.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
-        let result = commit(&mut conn, &batch).map_err(|e| e.to_string());
+        let result = commit(&mut self.conn, &batch).map_err(|e| e.to_string());
         metrics::histogram!("caseline_store_batch_size").record(batch.len() as f64);
         metrics::histogram!("caseline_store_commit_seconds")
             .record(started.elapsed().as_secs_f64());
-        if result.is_err() {
-            metrics::counter!("caseline_database_errors_total").increment(1);
-        }
         if let Err(e) = &result {
+            metrics::counter!("caseline_database_errors_total").increment(1);
             tracing::error!(error = %e, writes = batch.len(), "a group commit failed");
         }
         // The cache learns of each write before its webhook answers, in commit order,
@@ -469,12 +594,12 @@ fn group_commit(
         for (i, p) in batch.into_iter().enumerate() {
             let outcome = match &result {
                 Ok(changed) => {
-                    remember(cache, p.write);
+                    remember(&self.cache, p.write);
                     Ok(changed[i])
                 }
                 Err(e) => {
                     if let Some((sid, seq)) = p.write.session_row() {
-                        cache.forget(sid, seq);
+                        self.cache.forget(sid, seq);
                     }
                     Err(e.clone())
                 }
@@ -483,8 +608,8 @@ fn group_commit(
                 let _ = done.send(outcome);
             }
         }
-        if restart_due.swap(false, Ordering::Acquire) {
-            checkpoint(&conn);
+        if self.restart_due.swap(false, Ordering::Acquire) {
+            checkpoint(&self.conn);
         }
     }
 }
@@ -502,7 +627,8 @@ fn remember(cache: &SessionCache, write: Write) {
         Write::Session { cached: None, .. }
         | Write::Audit(_)
         | Write::CallPath(_)
-        | Write::Barrier => {}
+        | Write::Barrier
+        | Write::Gathering => {}
     }
 }
 
@@ -546,7 +672,7 @@ fn write_batch(tx: &Connection, batch: &[Pending]) -> rusqlite::Result<Vec<usize
                 tx.prepare_cached(END_SESSION)?
                     .execute(rusqlite::named_params! { "$1": call_sid, "$2": now, "$3": status })?
             }
-            Write::Barrier => 0,
+            Write::Barrier | Write::Gathering => 0,
             Write::CallPath(p) => tx.prepare_cached(INSERT_CALL_PATH)?.execute(params![
                 p.call_sid,
                 p.started_at,

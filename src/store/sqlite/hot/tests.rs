@@ -89,10 +89,12 @@ fn queued_writes_share_a_commit() {
     let send = |sid: &str| {
         let (done, wait) = oneshot::channel();
         let write = session(sid, "{}");
+        let seq = write.session_row().unwrap().1;
         queue
             .send(Pending {
                 write,
                 done: Some(done),
+                seq,
             })
             .unwrap();
         wait
@@ -100,12 +102,15 @@ fn queued_writes_share_a_commit() {
     // Three writes already queued when the writer starts.
     let queued = [send("CA1"), send("CA2"), send("CA3")];
     let commits = Arc::new(AtomicUsize::new(0));
-    let counted = commits.clone();
-    let conn = open_writer(&path).unwrap();
-    std::thread::spawn(move || {
-        let cache = SessionCache::default();
-        group_commit(conn, received, &AtomicBool::new(false), &counted, &cache)
-    });
+    let writer = Writer {
+        conn: open_writer(&path).unwrap(),
+        queue: received,
+        gathered: Arc::default(),
+        restart_due: Arc::default(),
+        commits: commits.clone(),
+        cache: Arc::default(),
+    };
+    std::thread::spawn(move || writer.run());
     for w in queued {
         assert_eq!(w.blocking_recv().unwrap(), Ok(1));
     }
@@ -297,6 +302,41 @@ async fn the_commit_of_an_earlier_save_keeps_the_later_one() {
     assert_eq!(got.step.as_deref(), Some("hours"));
     let row = hot.load_session("CA1", 0).unwrap().unwrap();
     assert!(row.contains("hours"), "{row}");
+}
+
+/// Saves nobody waits for gather: a hundred calls moving at once share a commit or
+/// two, not a hundred, and all of them land.
+#[tokio::test]
+async fn saves_that_answer_first_share_their_commits() {
+    let (_dir, _path, hot) = claimed();
+    for i in 0..100 {
+        let s = typed(&format!("CA{i}"), "info-menu");
+        hot.save_behind(s.clone(), json(&s), 100).unwrap();
+    }
+    hot.write(Write::Barrier).await.unwrap();
+    assert!(hot.commits() <= 3, "{} commits", hot.commits());
+    for i in 0..100 {
+        let row = hot.load_session(&format!("CA{i}"), 0).unwrap().unwrap();
+        assert!(row.contains("info-menu"), "{row}");
+    }
+}
+
+/// A call's end reaches the writer at once; its last save may still be gathering.
+/// Committed in the order they were made, the end is not undone by that save.
+#[tokio::test]
+async fn an_end_is_not_undone_by_the_gathered_save_before_it() {
+    let (_dir, _path, hot) = claimed();
+    let s = typed("CA1", "goodbye");
+    hot.save_behind(s.clone(), json(&s), 100).unwrap();
+    let end = Write::End {
+        call_sid: "CA1".into(),
+        status: "completed".into(),
+        now: 101,
+        seq: hot.next_seq(),
+    };
+    assert_eq!(hot.write(end).await.unwrap(), 1);
+    assert!(hot.load_session("CA1", 0).unwrap().is_none(), "ended");
+    assert!(hot.cached_session("CA1", 0).unwrap().is_none());
 }
 
 #[tokio::test]
