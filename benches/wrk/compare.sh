@@ -60,12 +60,20 @@ pg_ticks() {
   for p in $(pgrep -P "$postmaster"); do t=$((t + $(ticks "$p"))); done
   echo "$t"
 }
+# Clock ticks of a process's threads of one name (the SQLite writer: `caseline-writer`).
+thread_ticks() {
+  local t=0 task
+  for task in /proc/"$1"/task/*; do
+    [ "$(cat "$task/comm" 2>/dev/null)" = "$2" ] && t=$((t + $(awk '{ print $14 + $15 }' "$task/stat")))
+  done
+  echo "$t"
+}
 pg_xacts() { psql "$(pg_url postgres)" -Atc "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'caseline_wrk'"; }
 
 # wrk_run NAME URL PID EXPECT: one wrk run; prints a line of figures.
 wrk_run() {
-  local name=$1 url=$2 pid=$3 before pg_before xa out after pg_after xb requests
-  before=$(ticks "$pid"); pg_before=$(pg_ticks)
+  local name=$1 url=$2 pid=$3 before pg_before xa out after pg_after xb requests writer_before writer_after
+  before=$(ticks "$pid"); pg_before=$(pg_ticks); writer_before=$(thread_ticks "$pid" caseline-writer)
   [ "$name" = PostgreSQL ] && xa=$(pg_xacts)
   local perf_pid="" profile="${PERF:-}/$name-$run.data"
   if [ -n "${PERF:-}" ]; then
@@ -74,7 +82,7 @@ wrk_run() {
     perf_pid=$!
   fi
   out=$(WRK_CALLS="$WORK/calls" WRK_EXPECT="$4" wrk -t2 -c"$CONNECTIONS" -d"${SECS}s" -s "$HERE/follow.lua" "$url")
-  after=$(ticks "$pid"); pg_after=$(pg_ticks)
+  after=$(ticks "$pid"); pg_after=$(pg_ticks); writer_after=$(thread_ticks "$pid" caseline-writer)
   if [ -n "$perf_pid" ]; then
     kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
   fi
@@ -84,6 +92,9 @@ wrk_run() {
   printf '%-11s %7.0f req/s  p50 %s ms  p99 %s ms  CPU per request: server %s µs' "$name" \
     "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$(awk '/^p50:/ {print $2}' <<<"$out")" \
     "$(awk '/^p99:/ {print $2}' <<<"$out")" "$(( (after - before) * 1000000 / HZ / requests ))"
+  if [ "$name" = SQLite ]; then
+    printf ' (its writer thread %s µs)' "$(awk -v t=$((writer_after - writer_before)) -v hz="$HZ" -v n="$requests" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')"
+  fi
   if [ "$name" = PostgreSQL ]; then
     sleep 1 # the statistics collector reports about once a second
     xb=$(pg_xacts)

@@ -22,8 +22,8 @@ impl Sessions<'_> {
     /// holds the session at that turn answers from memory (see `postgres::writer`).
     ///
     /// Its span, and `save`'s, are debug only: every webhook loads and saves, and its
-    /// own span already names the call (at info, these two cost a twentieth of a menu
-    /// step's CPU, most of it formatting their fields).
+    /// own span already names the call (at info, these two cost a few per cent of a
+    /// menu step's CPU, most of it formatting their fields).
     #[tracing::instrument(level = "debug", skip_all, fields(call_sid = %call_sid))]
     pub async fn load(
         &self,
