@@ -64,9 +64,9 @@ impl Sessions<'_> {
     /// Saves a session whose only change since it was loaded is where the caller is:
     /// the step, the step awaited, the miss count. Where the store
     /// [`writes behind`](Sessions::writes_behind) this returns as soon as the save is queued
-    /// (the next batch commits it, within a fraction of a millisecond): every menu step
-    /// is such a save, and not waiting for its commit spares a webhook a wake-up and the
-    /// writer a commit of its own. A crash in that fraction of a millisecond loses only
+    /// (on SQLite the writer gathers such saves for 2 ms, then commits them together):
+    /// every menu step is such a save, and not waiting for its commit spares a webhook a
+    /// wake-up and the writer a commit of its own. A crash in those milliseconds loses only
     /// the position, which the next webhook's URL names anyway (the flow engine trusts
     /// the step the caller heard), the same trade PostgreSQL's relaxed session commit
     /// makes. Everything else (a new call, its language, verification, cases, callbacks,
