@@ -27,7 +27,9 @@
 //! heard). A queued position never overwrites a later save or revives an ended call:
 //! the batch updates a row only while it is live and its turn is older.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use hashlink::LruCache;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -47,12 +49,14 @@ use crate::store::sessions::SELECT_SESSION;
 const QUEUE_MAX: usize = 8192;
 /// Rows in one statement at most.
 const BATCH_MAX: usize = 512;
-/// Sessions kept at most; past it, idle ones are dropped (see [`IDLE_SECS`]) and, if
-/// that is not enough, new ones are not kept (they are read from the database).
+/// Sessions kept at most; past it, each new one pushes out the one saved longest ago
+/// (a least-recently-saved cache: constant time, where scanning the whole map for idle
+/// ones under its lock, once it was full, took half a server's CPU behind a
+/// round-robin balancer, issue 27). A session pushed out is read from the database.
 const MAX_ENTRIES: usize = 50_000;
-/// A session this server has not answered for this long is dropped when room is
-/// needed: no caller waits that long at one of our prompts (the longest timeout is
-/// under a minute; queues and dials come back by URLs without a turn).
+/// A session this server has not answered for this long is dropped by the sweeper: no
+/// caller waits that long at one of our prompts (the longest timeout is under a
+/// minute; queues and dials come back by URLs without a turn).
 const IDLE_SECS: i64 = 600;
 
 /// The sessions' upsert, rows given as four arrays (CallSid, state, time, turn), each
@@ -96,7 +100,7 @@ impl Postgres {
     pub(super) fn new(pool: PgPool) -> Postgres {
         let (writes, queue) = mpsc::channel(QUEUE_MAX);
         let hot = Arc::new(PgHot {
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(LruCache::new(MAX_ENTRIES)),
             writes,
             closed: AtomicBool::new(false),
             server: server_name(),
@@ -229,7 +233,9 @@ enum Pending {
 }
 
 pub(super) struct PgHot {
-    sessions: Mutex<HashMap<String, Entry>>,
+    /// In the order they were saved, oldest first: reads peek, so a save is what
+    /// makes a session recent.
+    sessions: Mutex<LruCache<String, Entry>>,
     writes: mpsc::Sender<Pending>,
     /// Set by [`PgHot::close`]: nothing is served or queued any more, so a closed store
     /// fails every read and write, as a closed pool does.
@@ -260,7 +266,7 @@ impl PgHot {
         }
         let sessions = self.sessions.lock().ok()?;
         sessions
-            .get(call_sid)
+            .peek(call_sid)
             .filter(|e| e.session.turn == turn && e.updated_at >= since)
             .map(|e| e.session.clone())
     }
@@ -273,7 +279,7 @@ impl PgHot {
         let pending = || {
             self.sessions
                 .lock()
-                .is_ok_and(|s| s.get(call_sid).is_some_and(|e| !e.committed))
+                .is_ok_and(|s| s.peek(call_sid).is_some_and(|e| !e.committed))
         };
         let _ = tokio::time::timeout(SETTLE_WAIT, async {
             // Again while still pending: a barrier queued between the entry being kept
@@ -294,26 +300,20 @@ impl PgHot {
         self.writes.send(Pending::Barrier(done)).await.is_ok() && committed.await.is_ok()
     }
 
-    /// Keeps a session this server just saved (committed or not). A queued position
-    /// does not replace a later turn (two deliveries of one request at once); a
-    /// committed save always does (it may be a call started afresh).
+    /// Keeps a session this server just saved (committed or not), as the most recent;
+    /// when full, the one saved longest ago gives way. A queued position does not
+    /// replace a later turn (two deliveries of one request at once); a committed save
+    /// always does (it may be a call started afresh).
     fn keep(&self, session: Session, updated_at: i64, committed: bool) -> bool {
         let Ok(mut sessions) = self.sessions.lock() else {
             return false;
         };
         let key = session.call_sid.as_str();
         if !committed
-            && let Some(e) = sessions.get(key)
+            && let Some(e) = sessions.peek(key)
             && e.session.turn > session.turn
         {
             return true;
-        }
-        if sessions.len() >= MAX_ENTRIES && !sessions.contains_key(key) {
-            let idle = updated_at - IDLE_SECS;
-            sessions.retain(|_, e| e.updated_at >= idle);
-            if sessions.len() >= MAX_ENTRIES {
-                return false;
-            }
         }
         sessions.insert(
             key.to_string(),
@@ -423,7 +423,7 @@ impl PgHot {
     fn forget_turn(&self, call_sid: &str, turn: u64) {
         if let Ok(mut sessions) = self.sessions.lock()
             && sessions
-                .get(call_sid)
+                .peek(call_sid)
                 .is_some_and(|e| e.session.turn == turn)
         {
             sessions.remove(call_sid);
@@ -433,7 +433,7 @@ impl PgHot {
     /// Marks a queued turn committed, if the entry still holds it.
     fn committed(&self, call_sid: &str, turn: u64) {
         if let Ok(mut sessions) = self.sessions.lock()
-            && let Some(e) = sessions.get_mut(call_sid)
+            && let Some(e) = sessions.peek_mut(call_sid)
             && e.session.turn == turn
         {
             e.committed = true;
@@ -442,9 +442,16 @@ impl PgHot {
 
     /// Drops the sessions this server has not answered for [`IDLE_SECS`]: it no longer
     /// expects their URLs, and a call that ended on another server is not kept here.
+    /// Only the idle are visited: they are the oldest saved, at the front.
     pub(super) fn sweep(&self, now: i64) {
         if let Ok(mut sessions) = self.sessions.lock() {
-            sessions.retain(|_, e| e.updated_at >= now - IDLE_SECS);
+            while sessions
+                .iter()
+                .next()
+                .is_some_and(|(_, e)| e.updated_at < now - IDLE_SECS)
+            {
+                sessions.remove_lru();
+            }
         }
     }
 

@@ -6,7 +6,7 @@ use crate::words::prompts::Channel;
 fn hot() -> (PgHot, mpsc::Receiver<Pending>) {
     let (writes, queue) = mpsc::channel(4);
     let hot = PgHot {
-        sessions: Mutex::new(HashMap::new()),
+        sessions: Mutex::new(LruCache::new(MAX_ENTRIES)),
         writes,
         closed: AtomicBool::new(false),
         server: 7,
@@ -128,17 +128,33 @@ fn a_batch_holds_each_calls_last_save_and_the_positions_not_superseded() {
     assert_eq!(superseded, [("CA3", 4), ("CA1", 1), ("CA4", 9)]);
 }
 
+/// Full, the cache gives way one session at a time, the one saved longest ago first,
+/// whatever their age (no scan for idle ones), and a save makes a session recent again.
 #[test]
-fn idle_sessions_make_room_when_the_cache_is_full() {
+fn a_full_cache_drops_the_session_saved_longest_ago() {
     let (hot, _queue) = hot();
     for i in 0..MAX_ENTRIES {
         hot.saved(session(&format!("CA{i}"), 1), 100);
     }
-    // All recent: no room, the new one is not kept.
-    hot.saved(session("CAnew", 1), 200);
-    assert!(hot.at_turn("CAnew", 1, 0).is_none());
-    // Later, the old ones are idle and give way.
-    hot.saved(session("CAlater", 1), 100 + IDLE_SECS + 1);
-    assert!(hot.at_turn("CAlater", 1, 0).is_some());
-    assert_eq!(hot.len(), 1);
+    // CA0 saved again: now the most recent; CA1 is the oldest.
+    hot.saved(session("CA0", 2), 100);
+    hot.saved(session("CAnew", 1), 100);
+    assert!(hot.at_turn("CAnew", 1, 0).is_some());
+    assert!(hot.at_turn("CA0", 2, 0).is_some());
+    assert!(hot.at_turn("CA1", 1, 0).is_none(), "the oldest gave way");
+    assert!(hot.at_turn("CA2", 1, 0).is_some());
+    assert_eq!(hot.len(), MAX_ENTRIES);
+}
+
+/// The sweeper drops the idle, oldest first, and stops at the first that is not.
+#[test]
+fn the_sweep_drops_only_the_idle() {
+    let (hot, _queue) = hot();
+    for i in 0..10 {
+        hot.saved(session(&format!("CA{i}"), 1), 100 + i);
+    }
+    hot.sweep(105 + IDLE_SECS);
+    assert_eq!(hot.len(), 5);
+    assert!(hot.at_turn("CA4", 1, 0).is_none());
+    assert!(hot.at_turn("CA5", 1, 0).is_some());
 }
