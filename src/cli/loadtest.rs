@@ -10,10 +10,17 @@ use crate::ops::loadtest;
 /// The flags of `caseline loadtest`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Where to send the webhooks: the server's own address (http://HOST:PORT).
+    /// Where to send the webhooks: a server's own address (http://HOST:PORT). Given
+    /// more than once, requests alternate between the servers, as a round-robin
+    /// balancer sends them (see --sticky).
+    #[arg(long, required = true)]
+    url: Vec<String>,
+    /// With several --url: each call keeps to one server, as a balancer with sticky
+    /// sessions sends them.
     #[arg(long)]
-    url: String,
-    /// The server's CASELINE_PUBLIC_URL, what it signs against (default: --url).
+    sticky: bool,
+    /// The servers' CASELINE_PUBLIC_URL, what they sign against (default: the first
+    /// --url).
     #[arg(long, env = "CASELINE_PUBLIC_URL")]
     public_url: Option<String>,
     /// Calls to place in all.
@@ -60,8 +67,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => Vec::new(),
     };
     let summary = loadtest::run(loadtest::Options {
-        public_url: args.public_url.unwrap_or_else(|| args.url.clone()),
-        url: args.url,
+        public_url: args
+            .public_url
+            .or_else(|| args.url.first().cloned())
+            .unwrap_or_default(),
+        urls: args.url,
+        sticky: args.sticky,
         token,
         calls: args.calls,
         concurrency: args.concurrency,

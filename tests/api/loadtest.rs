@@ -18,11 +18,19 @@ on_both_stores!(
     a_server_that_refuses_the_signature_fails_every_call,
 );
 
+on_postgres!(two_servers_share_the_calls_alternating_or_sticky);
+
 const CALLS: u64 = 30;
 
 /// A test app with the demo data, served on a loopback port until the sender drops.
 async fn serve(b: Backend) -> (TestApp, String, oneshot::Sender<()>) {
     let app = TestApp::spawn(b).await.with_demo_data().await;
+    let (url, stop) = listen(&app).await;
+    (app, url, stop)
+}
+
+/// Serves `app` on a loopback port until the sender drops.
+async fn listen(app: &TestApp) -> (String, oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("listen");
@@ -32,13 +40,14 @@ async fn serve(b: Backend) -> (TestApp, String, oneshot::Sender<()>) {
     tokio::spawn(server.run_until_stopped(async {
         let _ = stopped.await;
     }));
-    (app, format!("http://{addr}"), stop)
+    (format!("http://{addr}"), stop)
 }
 
 /// A run against `app`'s server, its scripts' steps read from the flows it serves.
 fn options(app: &TestApp, url: &str, callers: Vec<Caller>) -> Options {
     Options {
-        url: url.to_string(),
+        urls: vec![url.to_string()],
+        sticky: false,
         public_url: common::PUBLIC_URL.to_string(),
         token: common::TOKEN.to_string(),
         calls: CALLS,
@@ -110,6 +119,50 @@ async fn verifying_callers_hear_their_readbacks(b: Backend) {
     assert_eq!(report.calls, CALLS as i64);
     assert_eq!(report.verification.succeeded, CALLS as i64, "{report:?}");
     assert_eq!(report.contained, CALLS as i64);
+}
+
+/// `--url A --url B`: requests alternate between two servers on one database, every
+/// call completes and every request but each call's first crossed; `--sticky` keeps
+/// each call on one server, so none crosses.
+async fn two_servers_share_the_calls_alternating_or_sticky(b: Backend) {
+    let (app, a, _stop_a) = serve(b).await;
+    let other = app.second_server().await.expect("a second server");
+    let (b_url, _stop_b) = listen(&other).await;
+    let mut o = options(&app, &a, demo_callers());
+    o.urls.push(b_url.clone());
+    // One connection: requests go out one at a time, in the order they are dealt.
+    o.connections = 1;
+    o.concurrency = 1;
+    let s = loadtest::run(o).await.expect("a run");
+    assert_all_completed(&s);
+    let servers = s.servers.clone().expect("two servers");
+    assert!(!servers.sticky);
+    assert_eq!(servers.requests.iter().sum::<u64>(), s.requests);
+    assert!(
+        servers.requests[0].abs_diff(servers.requests[1]) <= 1,
+        "{servers:?}"
+    );
+    // One call at a time, alternating: each request after a call's first crossed.
+    assert_eq!(servers.crossed, s.requests - CALLS, "{servers:?}");
+    let report = caseline::ops::analytics::report(&app.state.line.store, 0)
+        .await
+        .expect("report");
+    assert_eq!(report.verification.succeeded, CALLS as i64, "{report:?}");
+    assert!(
+        s.text().contains("servers     2 (round-robin)"),
+        "{}",
+        s.text()
+    );
+
+    let mut o = options(&app, &a, vec![]);
+    o.urls.push(b_url);
+    o.sticky = true;
+    let s = loadtest::run(o).await.expect("a run");
+    assert_all_completed(&s);
+    let servers = s.servers.expect("two servers");
+    assert!(servers.sticky);
+    assert_eq!(servers.crossed, 0, "{servers:?}");
+    assert!(servers.requests.iter().all(|&n| n > 0), "{servers:?}");
 }
 
 async fn a_server_that_refuses_the_signature_fails_every_call(b: Backend) {

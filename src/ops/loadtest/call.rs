@@ -63,6 +63,8 @@ impl Rng {
 /// One call on the line: its identity, the latencies of the worker placing it.
 pub(super) struct Line<'a> {
     shared: &'a Shared,
+    /// The server this call's last request went to (its own, when sticky).
+    server: Option<usize>,
     sid: String,
     from: String,
     latencies: &'a mut Vec<u32>,
@@ -72,7 +74,8 @@ impl Line<'_> {
     /// Posts one signed webhook with this call's parameters; answers the body of a 200.
     async fn post(&mut self, url: &str, extra: &[(&str, &str)]) -> Result<String, Failure> {
         let s = self.shared;
-        let (signed, sent) = route(url, &s.public_url, &s.url)?;
+        let server = self.next_server();
+        let (signed, sent) = route(url, &s.public_url, &s.urls[server])?;
         let mut params: Vec<(String, String)> = Vec::with_capacity(6 + extra.len());
         params.push(("CallSid".into(), self.sid.clone()));
         params.push(("AccountSid".into(), ACCOUNT_SID.into()));
@@ -91,6 +94,11 @@ impl Line<'_> {
             .await
             .map_err(|_| Failure::Transport("the run was stopped".into()))?;
         s.counters.requests.fetch_add(1, Relaxed);
+        s.by_server[server].fetch_add(1, Relaxed);
+        if self.server.is_some_and(|last| last != server) {
+            s.counters.crossed.fetch_add(1, Relaxed);
+        }
+        self.server = Some(server);
         let began = Instant::now();
         let answer = s
             .client
@@ -111,6 +119,19 @@ impl Line<'_> {
             return Err(Failure::Status(status.as_u16(), path_of(&sent).to_string()));
         }
         Ok(body)
+    }
+
+    /// The server for this call's next request: its own when sticky, else the next in
+    /// turn across all calls.
+    fn next_server(&self) -> usize {
+        let s = self.shared;
+        match self.server {
+            Some(own) if s.sticky => own,
+            _ => {
+                let n = s.next_server.fetch_add(1, Relaxed);
+                usize::try_from(n % s.urls.len() as u64).unwrap_or(0)
+            }
+        }
     }
 
     /// Posts a webhook and reads its answer as TwiML.
@@ -201,6 +222,7 @@ impl Shared {
         let turns = script(&self.steps, n, caller.is_some());
         let mut line = Line {
             shared: self,
+            server: None,
             sid: format!("CA{:016x}{n:016x}", self.run_id),
             from: format!("+1559555{:04}", n % 10_000),
             latencies,

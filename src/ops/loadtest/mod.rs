@@ -33,7 +33,7 @@ mod summary;
 use call::{Rng, pause};
 pub use callers::{Caller, parse_callers};
 pub use script::Steps;
-pub use summary::{Failure, Summary, percentile};
+pub use summary::{Failure, Servers, Summary, percentile};
 
 /// How long one webhook may take before it counts as a transport failure: the
 /// provider's own limit (it gives up on a webhook after 15 seconds).
@@ -41,8 +41,13 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What one run does.
 pub struct Options {
-    /// Where the requests go: the server's address, like `http://127.0.0.1:8080`.
-    pub url: String,
+    /// Where the requests go: each server's address, like `http://127.0.0.1:8080`.
+    /// With several, requests alternate between them (as a round-robin balancer sends
+    /// them), or each call keeps to one ([`Options::sticky`]).
+    pub urls: Vec<String>,
+    /// Each call's requests all go to one server (calls dealt out in turn), as a
+    /// balancer with sticky sessions sends them.
+    pub sticky: bool,
     /// The server's `CASELINE_PUBLIC_URL`: the base of the URLs it writes into its
     /// TwiML and of the URL it checks each signature against.
     pub public_url: String,
@@ -73,6 +78,8 @@ struct Counters {
     completed: AtomicU64,
     errors: AtomicU64,
     requests: AtomicU64,
+    /// Requests sent to another server than their call's last request.
+    crossed: AtomicU64,
 }
 
 /// What every call shares.
@@ -80,7 +87,12 @@ struct Shared {
     client: reqwest::Client,
     /// The cap on requests in flight.
     slots: Semaphore,
-    url: String,
+    urls: Vec<String>,
+    sticky: bool,
+    /// The server the next request goes to, when not sticky.
+    next_server: AtomicU64,
+    /// Requests sent to each server.
+    by_server: Vec<AtomicU64>,
     public_url: String,
     token: String,
     calls: u64,
@@ -123,9 +135,11 @@ impl Shared {
     }
 }
 
-/// Places the calls and answers the figures. Fails only if the run cannot start (a
-/// client that cannot be built); every failure of a call is counted in the summary.
+/// Places the calls and answers the figures. Fails only if the run cannot start (no
+/// server, a client that cannot be built); every failure of a call is counted in the
+/// summary.
 pub async fn run(options: Options) -> anyhow::Result<Summary> {
+    anyhow::ensure!(!options.urls.is_empty(), "no server to send the calls to");
     let trim = |u: &str| u.trim_end_matches('/').to_string();
     // Enough descriptors for the connections asked for (the soft limit is often 1024).
     crate::http::server::raise_open_file_limit();
@@ -139,7 +153,10 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
     let shared = std::sync::Arc::new(Shared {
         client,
         slots: Semaphore::new(connections),
-        url: trim(&options.url),
+        by_server: options.urls.iter().map(|_| AtomicU64::new(0)).collect(),
+        urls: options.urls.iter().map(|u| trim(u)).collect(),
+        sticky: options.sticky,
+        next_server: AtomicU64::new(0),
         public_url: trim(&options.public_url),
         token: options.token,
         calls: options.calls,
@@ -178,6 +195,13 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
     );
     if let Ok(failures) = shared.failures.lock() {
         summary.failures = failures.clone();
+    }
+    if shared.urls.len() > 1 {
+        summary.servers = Some(Servers {
+            sticky: shared.sticky,
+            requests: shared.by_server.iter().map(|n| n.load(Relaxed)).collect(),
+            crossed: c.crossed.load(Relaxed),
+        });
     }
     Ok(summary)
 }

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-/// The figures of a run. Serialised (`--format json`) with exactly these keys.
+/// The figures of a run. Serialised (`--format json`) with exactly these keys
+/// (`servers` only when the run had several).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     /// Calls placed.
@@ -22,6 +23,21 @@ pub struct Summary {
     /// Per kind of failure, how many calls and the first one's detail (stderr only).
     #[serde(skip)]
     pub failures: BTreeMap<&'static str, (u64, String)>,
+    /// How the requests went to several servers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub servers: Option<Servers>,
+}
+
+/// How a run with several servers spread its requests.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Servers {
+    /// Each call kept to one server.
+    pub sticky: bool,
+    /// Requests sent to each server, in the order given.
+    pub requests: Vec<u64>,
+    /// Requests that went to another server than their call's last one: those a
+    /// server answers for a turn it did not give.
+    pub crossed: u64,
 }
 
 impl Summary {
@@ -44,6 +60,7 @@ impl Summary {
             p95_ms: ms(95.0),
             p99_ms: ms(99.0),
             failures: BTreeMap::new(),
+            servers: None,
         }
     }
 
@@ -52,7 +69,7 @@ impl Summary {
     }
 
     pub fn text(&self) -> String {
-        format!(
+        let mut text = format!(
             "calls       {}\ncompleted   {}\nerrors      {}\nrequests    {}\nlatency     p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms\n",
             self.calls,
             self.completed,
@@ -61,7 +78,18 @@ impl Summary {
             self.p50_ms,
             self.p95_ms,
             self.p99_ms
-        )
+        );
+        if let Some(s) = &self.servers {
+            let each: Vec<String> = s.requests.iter().map(u64::to_string).collect();
+            text.push_str(&format!(
+                "servers     {} ({}), requests {}, crossed {}\n",
+                s.requests.len(),
+                if s.sticky { "sticky" } else { "round-robin" },
+                each.join(" / "),
+                s.crossed
+            ));
+        }
+        text
     }
 
     /// One line per kind of failure: how many calls, and the first one's detail.
