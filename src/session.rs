@@ -285,9 +285,13 @@ pub struct StaffTransfer {
 
 impl Session {
     /// True when the only differences from `before` are where the caller is: the step,
-    /// the step awaited, the miss count, the path and the turn. Such a save may answer before its commit
+    /// the step awaited, the path and the turn. Such a save may answer before its commit
     /// ([`crate::store::Sessions::save_position`]); anything else must wait. Every field is
     /// named here, so a new one is compared until someone decides otherwise.
+    ///
+    /// The miss count is compared: the next request needs it (the third miss offers a
+    /// person), and on PostgreSQL that request may reach another server at once, which
+    /// reads what was committed (the step itself it takes from the URL).
     pub fn only_position_changed(&self, before: &Session) -> bool {
         let Session {
             call_sid,
@@ -295,7 +299,7 @@ impl Session {
             lang,
             step: _,
             awaiting: _,
-            misses: _,
+            misses,
             verified,
             started_at,
             topic,
@@ -330,6 +334,7 @@ impl Session {
         } = self;
         *call_sid == before.call_sid
             && *channel == before.channel
+            && *misses == before.misses
             && *lang == before.lang
             && *verified == before.verified
             && *started_at == before.started_at
@@ -491,15 +496,17 @@ mod tests {
     }
 
     #[test]
-    fn only_the_step_and_misses_count_as_position() {
+    fn only_the_step_path_and_turn_count_as_position() {
         let sid = CallSid::parse("CA1").unwrap();
         let before = Session::new(sid, Channel::Voice, 5);
         let mut moved = before.clone();
         moved.step = Some("info-menu".into());
         moved.awaiting = Some("info-menu".into());
-        moved.misses = 2;
+        moved.path = "main-menu,info-menu".into();
+        moved.turn = 2 << 32;
         assert!(moved.only_position_changed(&before));
-        let changes: [fn(&mut Session); 6] = [
+        let changes: [fn(&mut Session); 7] = [
+            |s| s.misses = 1,
             |s| s.lang = Some(Lang::Es),
             |s| s.verified = true,
             |s| s.topic = Some(Topic::Payments),

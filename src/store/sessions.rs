@@ -62,7 +62,7 @@ impl Sessions<'_> {
     }
 
     /// Saves a session whose only change since it was loaded is where the caller is:
-    /// the step, the step awaited, the miss count. Where the store
+    /// the step, the step awaited (not the miss count). Where the store
     /// [`writes behind`](Sessions::writes_behind) this returns as soon as the save is queued
     /// (on SQLite the writer gathers such saves for 2 ms, then commits them together):
     /// every menu step is such a save, and not waiting for its commit spares a webhook a

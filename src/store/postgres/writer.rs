@@ -151,11 +151,18 @@ impl Postgres {
     }
 
     /// The live session saved at or after `since`: from memory when this server holds
-    /// it at the request's `turn`, else from the database once this server's own queued
-    /// position for the call is in. When the database is behind the turn the URL names
-    /// (another server's position, queued a moment ago), it is read again for up to
-    /// [`BEHIND_WAIT`]; after that the caller goes on from the older copy, which differs
-    /// only in where the caller was.
+    /// it at the request's `turn`, else from the database (one indexed read) once this
+    /// server's own queued position for the call, if any, is in.
+    ///
+    /// A copy older than the turn the URL names (another server answered that turn and
+    /// its position is still queued, for a millisecond or two) is served as it is, not
+    /// waited for: it differs only in where the caller was, and the flow engine goes on
+    /// from the step the URL names. What such a request loses is that turn's miss count
+    /// and the step it added to the call's path. Before issue 27 the read was repeated
+    /// every 10 ms for up to 50 ms: behind a round-robin balancer half the requests
+    /// crossed servers, and under back-to-back load those sleeps and reads cut two
+    /// servers' throughput to a fifth of one's. At a caller's pace (seconds between
+    /// keys) the position is committed long before the next request.
     pub(super) async fn load_at_turn(
         &self,
         call_sid: &str,
@@ -166,33 +173,21 @@ impl Postgres {
             return Ok(Some(session));
         }
         self.hot.settle(call_sid).await;
-        let started = Instant::now();
-        loop {
-            let state: Option<String> = once_more(|| {
-                sqlx::query_scalar(SELECT_SESSION)
-                    .bind(call_sid)
-                    .bind(since)
-                    .fetch_optional(&self.pool)
-            })
-            .await
-            .context("Failed to load the call session")?;
-            let session = state
-                .map(|json| serde_json::from_str::<Session>(&json))
-                .transpose()
-                .context("Stored session is not readable")?;
-            match (&session, turn) {
-                (Some(s), Some(t)) if s.answers() < t >> 32 && started.elapsed() < BEHIND_WAIT => {
-                    tokio::time::sleep(BEHIND_POLL).await;
-                }
-                _ => return Ok(session),
-            }
-        }
+        let state: Option<String> = once_more(|| {
+            sqlx::query_scalar(SELECT_SESSION)
+                .bind(call_sid)
+                .bind(since)
+                .fetch_optional(&self.pool)
+        })
+        .await
+        .context("Failed to load the call session")?;
+        state
+            .map(|json| serde_json::from_str::<Session>(&json))
+            .transpose()
+            .context("Stored session is not readable")
     }
 }
 
-/// How long a read waits for another server's queued position, and how often it looks.
-const BEHIND_WAIT: Duration = Duration::from_millis(50);
-const BEHIND_POLL: Duration = Duration::from_millis(10);
 /// How long a read or an end waits for this server's own queued position before it
 /// goes ahead without it (a slow database must not hold a webhook to its deadline).
 const SETTLE_WAIT: Duration = Duration::from_millis(500);
