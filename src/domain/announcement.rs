@@ -1,5 +1,6 @@
 //! The emergency announcement: English and Spanish text, and an optional window, played
-//! right after the welcome on every server at once (it lives in the database). Checked
+//! right after the welcome on every server within a second (it lives in the database;
+//! each server reads it at most once a second, see `store::announcements`). Checked
 //! here so the command line and the staff API refuse the same mistakes.
 
 use chrono::{DateTime, Utc};

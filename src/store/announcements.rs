@@ -1,8 +1,40 @@
 //! The emergency announcement's slot.
 
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use anyhow::Context;
 
-use super::{Announcements, on_both};
+use super::{Announcements, Store, on_both, run};
+
+/// How long a server plays the slot as it last read it: every call's greeting asks for
+/// the announcement, and a read a call was a statement per call on PostgreSQL.
+const SLOT_FRESH: Duration = Duration::from_secs(1);
+
+/// The slot as this server last read it, and when.
+#[derive(Debug, Default)]
+pub(in crate::store) struct SlotCache(Mutex<Option<(Instant, Option<Announcement>)>>);
+
+impl SlotCache {
+    fn fresh(&self) -> Option<Option<Announcement>> {
+        let held = self.0.lock().ok()?;
+        held.as_ref()
+            .filter(|(read, _)| read.elapsed() < SLOT_FRESH)
+            .map(|(_, slot)| slot.clone())
+    }
+
+    fn keep(&self, slot: Option<Announcement>) {
+        if let Ok(mut held) = self.0.lock() {
+            *held = Some((Instant::now(), slot));
+        }
+    }
+
+    fn forget(&self) {
+        if let Ok(mut held) = self.0.lock() {
+            *held = None;
+        }
+    }
+}
 
 /// The announcement in the slot, with its window.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -13,37 +45,46 @@ pub struct Announcement {
     pub ends_at: Option<i64>,
 }
 
+impl Announcement {
+    /// Whether it is in force at `now` (within its window, if it has one).
+    pub fn in_force(&self, now: i64) -> bool {
+        self.starts_at.is_none_or(|s| s <= now) && self.ends_at.is_none_or(|e| e > now)
+    }
+}
+
 impl Announcements<'_> {
-    /// The announcement in force at `now`, if any.
+    /// The announcement in force at `now`, if any, from the slot as this server read it
+    /// within the last second ([`SLOT_FRESH`]): a change made through this store is
+    /// played from the next call on, one made by another server or by `caseline
+    /// announce` within a second.
     pub async fn current(&self, now: i64) -> anyhow::Result<Option<Announcement>> {
-        self.read(Some(now)).await
-    }
-
-    /// The announcement in the slot, in force or not (for staff to see).
-    pub async fn slot(&self) -> anyhow::Result<Option<Announcement>> {
-        self.read(None).await
-    }
-
-    async fn read(&self, now: Option<i64>) -> anyhow::Result<Option<Announcement>> {
-        let sql = match now {
-            Some(_) => {
-                "SELECT text_en, text_es, starts_at, ends_at FROM announcement WHERE id = 1 \
-                 AND (starts_at IS NULL OR starts_at <= $1) AND (ends_at IS NULL OR ends_at > $1)"
+        let slot = match self.cache().fresh() {
+            Some(slot) => slot,
+            None => {
+                let slot = self.slot().await?;
+                self.cache().keep(slot.clone());
+                slot
             }
-            None => "SELECT text_en, text_es, starts_at, ends_at FROM announcement WHERE id = 1",
         };
-        on_both!(
+        Ok(slot.filter(|a| a.in_force(now)))
+    }
+
+    /// The announcement in the slot, in force or not (for staff to see), read now.
+    pub async fn slot(&self) -> anyhow::Result<Option<Announcement>> {
+        let sql = "SELECT text_en, text_es, starts_at, ends_at FROM announcement WHERE id = 1";
+        run!(
             self.store,
-            read | pool | {
-                let mut q = sqlx::query_as(sql);
-                if let Some(now) = now {
-                    q = q.bind(now);
-                }
-                q.fetch_optional(pool)
-                    .await
-                    .context("Failed to read the announcement")
-            }
+            read,
+            query_as(sql).fetch_optional,
+            "Failed to read the announcement"
         )
+    }
+
+    fn cache(&self) -> &SlotCache {
+        match self.store {
+            Store::Sqlite(s) => &s.announcement,
+            Store::Postgres(p) => &p.announcement,
+        }
     }
 
     /// Puts an announcement in the slot (replacing any).
@@ -67,6 +108,7 @@ impl Announcements<'_> {
                     .context("Failed to set the announcement")?;
             }
         );
+        self.cache().forget();
         Ok(())
     }
 
@@ -80,6 +122,7 @@ impl Announcements<'_> {
                     .context("Failed to clear the announcement")?;
             }
         );
+        self.cache().forget();
         Ok(())
     }
 }

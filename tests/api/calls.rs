@@ -25,6 +25,7 @@ on_postgres!(
     a_queued_position_never_overwrites_a_later_save_or_revives_an_ended_call,
     two_servers_that_read_one_copy_never_mistake_each_others_answers,
     saves_of_many_calls_share_a_commit_and_each_answers_after_it,
+    an_announcement_set_on_another_server_plays_within_a_second,
 );
 
 async fn caller_chooses_english_or_spanish(b: Backend) {
@@ -419,6 +420,39 @@ async fn announcement_plays_only_when_set(b: Backend) {
         "past its end time"
     );
     app.state.line.store.announcements().clear().await.unwrap();
+}
+
+/// Each server reads the announcement's slot at most once a second (every greeting
+/// asks for it): one set through another server (or `caseline announce`) plays here
+/// within that second, and its end is kept exactly.
+async fn an_announcement_set_on_another_server_plays_within_a_second(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let other = app.second_server().await.expect("a second server");
+    assert!(!app.call().dial().await.says("Important notice"));
+    let now = app.state.line.now();
+    other
+        .state
+        .line
+        .store
+        .announcements()
+        .set(
+            &caseline::store::Announcement {
+                text_en: "Our offices are closed today because of a storm.".into(),
+                text_es: "Nuestras oficinas están cerradas hoy por una tormenta.".into(),
+                starts_at: None,
+                ends_at: Some(now + 3600),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(app.call().dial().await.says("Important notice"));
+    app.clock.advance(3600);
+    assert!(
+        !app.call().dial().await.says("Important notice"),
+        "past its end, from the slot already read"
+    );
 }
 
 /// Puts the row of a call in Spanish behind the servers' backs (no server would): a

@@ -73,6 +73,7 @@ fn connection_lost(e: &sqlx::Error) -> bool {
 pub struct Postgres {
     pub(in crate::store) pool: PgPool,
     hot: Arc<PgHot>,
+    pub(in crate::store) announcement: Arc<crate::store::announcements::SlotCache>,
 }
 
 impl Postgres {

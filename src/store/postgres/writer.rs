@@ -106,7 +106,11 @@ impl Postgres {
             server: server_name(),
         });
         tokio::spawn(write_positions(pool.clone(), queue, Arc::downgrade(&hot)));
-        Postgres { pool, hot }
+        Postgres {
+            pool,
+            hot,
+            announcement: Arc::default(),
+        }
     }
 }
 

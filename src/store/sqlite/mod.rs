@@ -30,6 +30,7 @@ pub struct Sqlite {
     pub(in crate::store) read: SqlitePool,
     pub(in crate::store) write: SqlitePool,
     hot: Arc<Hot>,
+    pub(in crate::store) announcement: Arc<crate::store::announcements::SlotCache>,
 }
 
 impl Sqlite {
@@ -55,7 +56,12 @@ impl Sqlite {
             .await
             .context("Failed to open the SQLite database")?;
         let hot = Hot::open(opts.get_filename())?;
-        Ok(Sqlite { read, write, hot })
+        Ok(Sqlite {
+            read,
+            write,
+            hot,
+            announcement: Arc::default(),
+        })
     }
 }
 
