@@ -185,6 +185,10 @@ impl Postgres {
         })
         .await
         .context("Failed to load the call session")?;
+        if state.is_none() {
+            // Ended (maybe on another server) or gone: a copy here is stale.
+            self.hot.forget(call_sid);
+        }
         state
             .map(|json| serde_json::from_str::<Session>(&json))
             .transpose()
