@@ -388,6 +388,16 @@ async fn status_callback_ends_the_session(b: Backend) {
     );
 }
 
+/// The storm closure announcement, in force from `starts_at` until `ends_at`.
+fn storm(starts_at: Option<i64>, ends_at: i64) -> caseline::store::Announcement {
+    caseline::store::Announcement {
+        text_en: "Our offices are closed today because of a storm.".into(),
+        text_es: "Nuestras oficinas están cerradas hoy por una tormenta.".into(),
+        starts_at,
+        ends_at: Some(ends_at),
+    }
+}
+
 async fn announcement_plays_only_when_set(b: Backend) {
     let app = TestApp::spawn(b).await;
     let mut call = app.call();
@@ -398,15 +408,7 @@ async fn announcement_plays_only_when_set(b: Backend) {
         .line
         .store
         .announcements()
-        .set(
-            &caseline::store::Announcement {
-                text_en: "Our offices are closed today because of a storm.".into(),
-                text_es: "Nuestras oficinas están cerradas hoy por una tormenta.".into(),
-                starts_at: Some(now - 60),
-                ends_at: Some(now + 3600),
-            },
-            now,
-        )
+        .set(&storm(Some(now - 60), now + 3600), now)
         .await
         .unwrap();
     let mut call = app.call();
@@ -435,15 +437,7 @@ async fn an_announcement_set_on_another_server_plays_within_a_second(b: Backend)
         .line
         .store
         .announcements()
-        .set(
-            &caseline::store::Announcement {
-                text_en: "Our offices are closed today because of a storm.".into(),
-                text_es: "Nuestras oficinas están cerradas hoy por una tormenta.".into(),
-                starts_at: None,
-                ends_at: Some(now + 3600),
-            },
-            now,
-        )
+        .set(&storm(None, now + 3600), now)
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
