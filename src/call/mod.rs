@@ -523,12 +523,34 @@ pub fn apology(s: &Line, err: &CallError) -> Response {
     r
 }
 
-/// `POST /voice/fallback`: the provider could not reach us or got no answer. Touches
-/// nothing that could be down (no database): apologise, give the number, hang up.
-pub fn fallback(s: &Line, p: &Params) -> Response {
-    let mut r = Response::new();
-    goodbye(s, &Lang::ALL, channel_for(s, p), &mut r);
-    r
+/// How long the fallback tries to resume a call before it says goodbye instead.
+const FALLBACK_RESUME_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `POST /voice/fallback`: the provider could not reach us or got no answer (a server
+/// died mid-request, behind a balancer that could not retry it). The call goes on at
+/// the step its caller was answering, from its last committed save, on whichever server
+/// this is; a call with no live session, or a database that does not answer within
+/// [`FALLBACK_RESUME_WAIT`], gets the goodbye (apologise, give the number, hang up).
+pub async fn fallback(s: &Line, p: &Params) -> Response {
+    let resumed = tokio::time::timeout(FALLBACK_RESUME_WAIT, resume(s, p)).await;
+    match resumed {
+        Ok(Some(r)) => r,
+        _ => {
+            let mut r = Response::new();
+            goodbye(s, &Lang::ALL, channel_for(s, p), &mut r);
+            r
+        }
+    }
+}
+
+/// The call's step again, where its session says the caller was, if it has one.
+async fn resume(s: &Line, p: &Params) -> Option<Response> {
+    let sid = call_sid(p).ok()?;
+    let session = s.store.sessions().load(&sid, s.now(), None).await.ok()??;
+    let at = session.awaiting.or(session.step)?;
+    s.flow.find(&at)?;
+    tracing::info!(step = %at, "the fallback resumes the call where it was");
+    step(s, p, &at).await.ok()
 }
 
 fn goodbye(s: &Line, langs: &[Lang], channel: Channel, r: &mut Response) {

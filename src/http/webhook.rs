@@ -246,7 +246,7 @@ async fn fallback(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
         error_code = code.unwrap_or("none"),
         "the provider used the fallback URL"
     );
-    Twiml(call::fallback(&s.line, &p)).into_response()
+    Twiml(call::fallback(&s.line, &p).await).into_response()
 }
 
 async fn staff_entry(

@@ -11,6 +11,7 @@ on_both_stores!(
     hostile_input_always_gets_well_formed_twiml,
     a_database_outage_gets_an_apology_not_an_error,
     fallback_url_apologises_and_ends_cleanly,
+    fallback_url_resumes_a_live_call_where_it_was,
     any_signed_voice_url_we_never_wrote_gets_an_apology_and_a_way_on,
     a_signed_request_with_a_long_path_is_cut_short_in_the_log,
 );
@@ -289,6 +290,36 @@ async fn a_database_outage_gets_an_apology_not_an_error(b: Backend) {
         "gives the office's number: {}",
         bye.said()
     );
+}
+
+/// A server died with the caller's request (the provider then calls the fallback URL
+/// with the same fields): the caller hears the step they were at again, from what was
+/// committed, and the call goes on from there.
+async fn fallback_url_resumes_a_live_call_where_it_was(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await; // English: the main menu.
+    call.press("3").await; // General information.
+    let url = format!("{PUBLIC_URL}/voice/fallback");
+    let again = call
+        .post(
+            &url,
+            &[
+                ("ErrorCode", "11200"),
+                (
+                    "ErrorUrl",
+                    "https://ivr.example.test/voice/input/info-menu?t=9",
+                ),
+                ("Digits", "1"),
+            ],
+        )
+        .await;
+    assert!(again.says("General information."), "{}", again.said());
+    assert_ne!(again.last_verb(), "Hangup", "{}", again.xml);
+    assert!(again.gather().get("action").is_some(), "{}", again.xml);
+    // The caller goes on from it.
+    assert!(call.press("9").await.says("For payment information"));
 }
 
 async fn fallback_url_apologises_and_ends_cleanly(b: Backend) {
