@@ -8,7 +8,7 @@ use anyhow::Context;
 use super::{Announcements, Store, on_both, run};
 
 /// How long a server plays the slot as it last read it: every call's greeting asks for
-/// the announcement, and a read a call was a statement per call on PostgreSQL.
+/// the announcement, and reading it each time cost every call a statement.
 const SLOT_FRESH: Duration = Duration::from_secs(1);
 
 /// The slot as this server last read it, and when.

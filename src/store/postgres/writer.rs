@@ -28,11 +28,11 @@
 //! the batch updates a row only while it is live and its turn is older.
 
 use std::collections::BTreeMap;
-
-use hashlink::LruCache;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
+
+use hashlink::LruCache;
 
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
