@@ -24,7 +24,7 @@ pub use attempts::{Guard, Limit, Reservation, Slot};
 pub use audit::{AuditEntry, AuditLine};
 use backend::{Backend, on_backend};
 pub use call_paths::CallPathRow;
-pub use postgres::Postgres;
+pub use postgres::{Postgres, SessionReads};
 pub use sqlite::Sqlite;
 pub use work::WorkKind;
 

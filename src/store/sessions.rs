@@ -76,6 +76,15 @@ impl Sessions<'_> {
         on_backend!(self.store, |b| b.save_position(session, now).await)
     }
 
+    /// How this server's session reads went, on PostgreSQL (SQLite has one server and
+    /// reads its file only for a call it does not hold, after a restart).
+    pub fn reads(&self) -> Option<super::SessionReads> {
+        match self.store {
+            super::Store::Postgres(pg) => Some(pg.reads()),
+            super::Store::Sqlite(_) => None,
+        }
+    }
+
     /// Marks a call over (from the provider's status callback).
     #[tracing::instrument(skip(self), fields(call_sid = %call_sid))]
     pub async fn end(&self, call_sid: &CallSid, status: &str, now: i64) -> anyhow::Result<bool> {

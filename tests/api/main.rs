@@ -8,6 +8,7 @@
 mod helpers;
 
 mod architecture;
+mod balancing;
 mod calls;
 mod cli;
 mod connections;

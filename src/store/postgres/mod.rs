@@ -17,6 +17,7 @@ use super::backend::Backend;
 use super::{AuditLine, CallPathRow};
 use crate::session::{CallSid, Session};
 use writer::PgHot;
+pub use writer::SessionReads;
 
 /// PostgreSQL's `statement_timeout` and `lock_timeout` for every connection, in
 /// milliseconds.

@@ -12,7 +12,7 @@
 //!   if this server holds the session at that very turn, nobody has changed it since
 //!   (another server that moved the call on would have given out a later number). Any
 //!   other request (no number, another number, a session this server does not hold)
-//!   reads the database, as before, after this server's own pending write for the call.
+//!   reads the database once, and never waits (see [`Postgres::load_at_turn`]).
 //! - **Writes.** A save that only moves the caller (see
 //!   [`crate::store::Sessions::save_position`]) is queued and answered at once; one task
 //!   commits whatever is queued in one `INSERT ... SELECT FROM UNNEST` with a relaxed
@@ -28,7 +28,7 @@
 //! the batch updates a row only while it is live and its turn is older.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -104,6 +104,7 @@ impl Postgres {
             writes,
             closed: AtomicBool::new(false),
             server: server_name(),
+            reads: ReadCounts::default(),
         });
         tokio::spawn(write_positions(pool.clone(), queue, Arc::downgrade(&hot)));
         Postgres {
@@ -155,18 +156,24 @@ impl Postgres {
     }
 
     /// The live session saved at or after `since`: from memory when this server holds
-    /// it at the request's `turn`, else from the database (one indexed read) once this
-    /// server's own queued position for the call, if any, is in.
+    /// it at the request's `turn`, else from the database in one indexed read, never
+    /// waiting.
     ///
-    /// A copy older than the turn the URL names (another server answered that turn and
-    /// its position is still queued, for a millisecond or two) is served as it is, not
-    /// waited for: it differs only in where the caller was, and the flow engine goes on
-    /// from the step the URL names. What such a request loses is that turn's miss count
-    /// and the step it added to the call's path. Before issue 27 the read was repeated
+    /// A read may find the database behind in two ways, neither waited for:
+    /// - this server's own change for the call is still queued in its writer: the copy
+    ///   in memory is then the later one (by the count of answers in its turn) and is
+    ///   served, as the read would have found it once committed;
+    /// - another server answered the turn the URL names and its position is still
+    ///   queued there (for a millisecond or two): the older row is served as it is. It
+    ///   differs only in where the caller was, and the flow engine goes on from the step
+    ///   the URL names; what the request loses is that turn's miss count and the step
+    ///   it added to the call's path.
+    ///
+    /// Before issue 27 such a read waited for this server's writer, then read again
     /// every 10 ms for up to 50 ms: behind a round-robin balancer half the requests
-    /// crossed servers, and under back-to-back load those sleeps and reads cut two
+    /// cross servers, and under back-to-back load those waits and reads cut two
     /// servers' throughput to a fifth of one's. At a caller's pace (seconds between
-    /// keys) the position is committed long before the next request.
+    /// keys) both positions are committed long before the next request.
     pub(super) async fn load_at_turn(
         &self,
         call_sid: &str,
@@ -174,9 +181,12 @@ impl Postgres {
         turn: Option<u64>,
     ) -> anyhow::Result<Option<Session>> {
         if let Some(session) = turn.and_then(|t| self.hot.at_turn(call_sid, t, since)) {
+            self.hot.reads.memory.fetch_add(1, Ordering::Relaxed);
+            read_counters()[0].increment(1);
             return Ok(Some(session));
         }
-        self.hot.settle(call_sid).await;
+        self.hot.reads.database.fetch_add(1, Ordering::Relaxed);
+        read_counters()[1].increment(1);
         let state: Option<String> = once_more(|| {
             sqlx::query_scalar(SELECT_SESSION)
                 .bind(call_sid)
@@ -185,19 +195,57 @@ impl Postgres {
         })
         .await
         .context("Failed to load the call session")?;
-        if state.is_none() {
+        let Some(json) = state else {
             // Ended (maybe on another server) or gone: a copy here is stale.
             self.hot.forget(call_sid);
+            return Ok(None);
+        };
+        let read =
+            serde_json::from_str::<Session>(&json).context("Stored session is not readable")?;
+        Ok(Some(self.hot.newer_queued(read, since)))
+    }
+
+    /// How this server's session reads went since it started (see [`SessionReads`]).
+    pub(in crate::store) fn reads(&self) -> SessionReads {
+        let r = &self.hot.reads;
+        SessionReads {
+            from_memory: r.memory.load(Ordering::Relaxed),
+            from_database: r.database.load(Ordering::Relaxed),
+            waited: r.waited.load(Ordering::Relaxed),
         }
-        state
-            .map(|json| serde_json::from_str::<Session>(&json))
-            .transpose()
-            .context("Stored session is not readable")
     }
 }
 
-/// How long a read or an end waits for this server's own queued position before it
-/// goes ahead without it (a slow database must not hold a webhook to its deadline).
+/// Counts of a PostgreSQL server's session reads: what a request that crossed servers
+/// cost, for tests and benches (each read from the database is one indexed statement).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionReads {
+    /// Requests for a turn this server gave, answered from its copy.
+    pub from_memory: u64,
+    /// Reads of the database (a turn another server gave, or no turn in the URL).
+    pub from_database: u64,
+    /// Times a read or an end waited for this server's own queued write.
+    pub waited: u64,
+}
+
+/// `caseline_session_reads_total` by where the session came from, made once.
+fn read_counters() -> &'static [metrics::Counter; 2] {
+    static COUNTERS: std::sync::OnceLock<[metrics::Counter; 2]> = std::sync::OnceLock::new();
+    COUNTERS.get_or_init(|| {
+        ["memory", "database"]
+            .map(|from| metrics::counter!("caseline_session_reads_total", "from" => from))
+    })
+}
+
+#[derive(Default)]
+struct ReadCounts {
+    memory: AtomicU64,
+    database: AtomicU64,
+    waited: AtomicU64,
+}
+
+/// How long an end waits for this server's own queued write before it goes ahead
+/// without it (a slow database must not hold a webhook to its deadline).
 const SETTLE_WAIT: Duration = Duration::from_millis(500);
 /// How long a save waits for the writer's commit before the webhook gives up on it (as
 /// long as the pool waits for a connection): a database that is down or slow must not
@@ -246,6 +294,7 @@ pub(super) struct PgHot {
     /// This server's name in the turns it gives ([`Session::next_turn`]): random, so two
     /// servers (or a server and its restarted self) never give the same turn.
     pub(super) server: u32,
+    reads: ReadCounts,
 }
 
 /// A random, non-zero server name.
@@ -274,16 +323,36 @@ impl PgHot {
             .map(|e| e.session.clone())
     }
 
-    /// Waits until this server's queued position for the call, if any, is committed,
-    /// so a read of the database sees it.
-    /// Gives up after [`SETTLE_WAIT`]: the read then sees the older copy, which differs
-    /// only in where the caller was.
+    /// The later of a session read from the database and this server's own copy of it
+    /// whose write is still queued (a later count of answers); the read one on a tie,
+    /// as it is committed (another server's answer to the same request).
+    fn newer_queued(&self, read: Session, since: i64) -> Session {
+        let Ok(sessions) = self.sessions.lock() else {
+            return read;
+        };
+        match sessions.peek(read.call_sid.as_str()) {
+            Some(e)
+                if !e.committed
+                    && e.updated_at >= since
+                    && e.session.answers() > read.answers() =>
+            {
+                e.session.clone()
+            }
+            _ => read,
+        }
+    }
+
+    /// Waits until this server's queued write for the call, if any, is committed (an
+    /// end goes after it). Gives up after [`SETTLE_WAIT`].
     pub(super) async fn settle(&self, call_sid: &str) {
         let pending = || {
             self.sessions
                 .lock()
                 .is_ok_and(|s| s.peek(call_sid).is_some_and(|e| !e.committed))
         };
+        if pending() {
+            self.reads.waited.fetch_add(1, Ordering::Relaxed);
+        }
         let _ = tokio::time::timeout(SETTLE_WAIT, async {
             // Again while still pending: a barrier queued between the entry being kept
             // and its position being sent comes back before it.
@@ -340,8 +409,9 @@ impl PgHot {
     /// back when it could not be queued (the queue is full or the store closed), for the
     /// caller to write itself.
     ///
-    /// The session is kept uncommitted from the moment it is queued, so an end or a
-    /// read of the call on this server waits for it (see [`PgHot::settle`]), and the
+    /// The session is kept uncommitted from the moment it is queued, so an end of the
+    /// call on this server waits for it (see [`PgHot::settle`]), a read serves it when
+    /// the database is behind it (see [`PgHot::newer_queued`]), and the
     /// writer marks it committed or drops it, whether or not anyone still waits.
     pub(super) async fn save_grouped(
         &self,

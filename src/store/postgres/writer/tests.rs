@@ -10,6 +10,7 @@ fn hot() -> (PgHot, mpsc::Receiver<Pending>) {
         writes,
         closed: AtomicBool::new(false),
         server: 7,
+        reads: ReadCounts::default(),
     };
     (hot, queue)
 }
@@ -73,6 +74,37 @@ fn a_queued_position_never_replaces_a_later_turn() {
     // A committed save (a session started afresh) does replace it.
     hot.saved(session("CA1", 1), 102);
     assert!(hot.at_turn("CA1", 1, 0).is_some());
+}
+
+/// A read that finds the database behind this server's own queued write serves the
+/// queued copy instead of waiting for it; one that finds it level or ahead (another
+/// server answered since, or the same request) serves the database's.
+#[test]
+fn a_read_behind_this_servers_queued_write_serves_the_queued_copy_without_waiting() {
+    let (hot, _queue) = hot();
+    let turn = |count: u64, server: u64| (count << 32) | server;
+    assert!(
+        hot.save_behind(session("CA1", turn(4, 7)), "{}".into(), 100)
+            .is_ok()
+    );
+    let behind = hot.newer_queued(session("CA1", turn(3, 9)), 0);
+    assert_eq!(behind.turn, turn(4, 7), "the queued copy is the later one");
+    let level = hot.newer_queued(session("CA1", turn(4, 9)), 0);
+    assert_eq!(level.turn, turn(4, 9), "a tie goes to the committed row");
+    let ahead = hot.newer_queued(session("CA1", turn(5, 9)), 0);
+    assert_eq!(ahead.turn, turn(5, 9));
+    assert_eq!(
+        hot.newer_queued(session("CA1", turn(3, 9)), 101).turn,
+        turn(3, 9),
+        "a copy older than the window is not served"
+    );
+    // Once committed, the database has it (or something later): no copy is preferred.
+    hot.committed("CA1", turn(4, 7));
+    assert_eq!(
+        hot.newer_queued(session("CA1", turn(3, 9)), 0).turn,
+        turn(3, 9)
+    );
+    assert_eq!(hot.reads.waited.load(Ordering::Relaxed), 0);
 }
 
 fn row(sid: &str, count: u64) -> Row {

@@ -1,0 +1,201 @@
+//! Two PostgreSQL servers behind a balancer that alternates every request (round-robin,
+//! as nginx and most cloud balancers do by default): whole calls go on as on one server,
+//! and a request that reaches the server that did not give its turn costs that server
+//! one read of the session and never a wait (issue 27).
+
+use crate::helpers as common;
+
+use axum::http::StatusCode;
+use caseline::staff::Role;
+use caseline::store::SessionReads;
+use common::{Backend, Phone, TestApp, Twiml};
+use serde_json::json;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const MARCO: (&str, &str) = ("900234567", "4820193757");
+const ANA: (&str, &str) = ("900123456", "4820193756");
+
+on_postgres!(
+    a_whole_call_alternating_between_two_servers_costs_one_read_a_request,
+    a_staff_hand_off_alternating_between_two_servers_costs_one_read_a_request,
+);
+
+/// Sends each request to the other server than the last, and checks what it cost.
+struct RoundRobin<'a> {
+    servers: [&'a TestApp; 2],
+    next: usize,
+    /// Requests answered from a server's copy, and from one read of the database.
+    from_memory: u64,
+    from_database: u64,
+    requests: u64,
+}
+
+impl<'a> RoundRobin<'a> {
+    fn new(first: &'a TestApp, second: &'a TestApp) -> RoundRobin<'a> {
+        RoundRobin {
+            servers: [first, second],
+            next: 0,
+            from_memory: 0,
+            from_database: 0,
+            requests: 0,
+        }
+    }
+
+    /// Points the call at the next server; answers that server and its counts.
+    fn route(&mut self, call: &mut Phone<'a>) -> (usize, SessionReads) {
+        let i = self.next;
+        self.next = 1 - i;
+        call.app = self.servers[i];
+        (i, reads(self.servers[i]))
+    }
+
+    /// What the request cost the server it reached: at most one read, no wait.
+    fn check(&mut self, (i, before): (usize, SessionReads), what: &str) {
+        let after = reads(self.servers[i]);
+        let database = after.from_database - before.from_database;
+        let memory = after.from_memory - before.from_memory;
+        assert!(
+            database <= 1,
+            "{what}: {database} reads of the session on server {i}"
+        );
+        assert_eq!(after.waited, before.waited, "{what}: server {i} waited");
+        self.requests += 1;
+        self.from_database += database;
+        self.from_memory += memory;
+    }
+}
+
+fn reads(app: &TestApp) -> SessionReads {
+    app.state
+        .line
+        .store
+        .sessions()
+        .reads()
+        .expect("PostgreSQL counts its reads")
+}
+
+/// One request through the balancer: `via!(rr, call, press("1"))`.
+macro_rules! via {
+    ($rr:expr, $call:expr, $($request:tt)+) => {{
+        let routed = $rr.route(&mut $call);
+        let answer: Twiml = $call.$($request)+.await;
+        $rr.check(routed, stringify!($($request)+));
+        answer
+    }};
+}
+
+/// Marco calls, verifies for his payments, hears them, asks for a payment history by
+/// mail, then for a person: every request on the other server than the one before.
+async fn a_whole_call_alternating_between_two_servers_costs_one_read_a_request(b: Backend) {
+    let app = TestApp::spawn(b).await.with_demo_data().await;
+    let other = app.second_server().await.expect("a second server");
+    let mut rr = RoundRobin::new(&app, &other);
+    let mut call = app.call();
+
+    via!(rr, call, dial());
+    let menu = via!(rr, call, press("1"));
+    assert!(menu.says("For payment information"), "{}", menu.said());
+    let ask = via!(rr, call, press("1"));
+    assert!(ask.says("Social Security"), "{}", ask.said());
+    let ask = via!(rr, call, press(MARCO.0));
+    assert!(ask.says("PAR ID"), "{}", ask.said());
+    let heard = via!(rr, call, press(MARCO.1));
+    assert!(heard.says("monthly support"), "{}", heard.said());
+    assert!(heard.says("requests by mail"), "{}", heard.said());
+
+    let menu = via!(rr, call, press("3"));
+    assert!(menu.says("Requests and callbacks"), "{}", menu.said());
+    via!(rr, call, press("1"));
+    let done = via!(rr, call, press("1"));
+    assert!(done.says("Your request is in"), "{}", done.said());
+
+    let person = via!(rr, call, press("0"));
+    assert!(person.says("Please hold"), "{}", person.said());
+    let enqueue = person.find("Enqueue").expect("queued for a person");
+    assert!(enqueue.text.is_some() || enqueue.get("workflowSid").is_some());
+    let task = person.find("Task").and_then(|t| t.text.clone());
+    if let Some(task) = task {
+        let task: serde_json::Value = serde_json::from_str(&task).expect("a task");
+        assert_eq!(task["verified"], true, "verified on the other server");
+    }
+    assert!(
+        !person.xml.contains(MARCO.0) && !person.xml.contains(MARCO.1),
+        "no SSN or PAR ID in the TwiML"
+    );
+    // The wait music is fetched by URL with no turn: one read too.
+    let wait = format!("{}/voice/queue/wait", common::PUBLIC_URL);
+    let waiting = via!(rr, call, post(&wait, &[("QueuePosition", "1")]));
+    assert!(!waiting.xml.is_empty());
+
+    assert_eq!(
+        rr.from_memory, 0,
+        "every request after the first reached the server that did not give its turn"
+    );
+    assert_eq!(
+        rr.from_database,
+        rr.requests - 1,
+        "each request but the first (a new call, nothing to read) read its session once"
+    );
+    // Both servers see the call as it is.
+    for server in [&app, &other] {
+        let session = server.session_of(&call.sid).await;
+        assert!(session.verified, "verified everywhere");
+    }
+}
+
+/// Staff on one server send Ana's call into verification; the provider's requests then
+/// alternate, and the verified caller is sent back to the agent with her case.
+async fn a_staff_hand_off_alternating_between_two_servers_costs_one_read_a_request(b: Backend) {
+    let provider = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "in-progress"})))
+        .mount(&provider)
+        .await;
+    let mut s = common::settings();
+    s.twilio_account_sid = Some(ACCOUNT.into());
+    s.twilio_api_base = provider.uri();
+    let app = TestApp::spawn_with(b, s).await.with_demo_data().await;
+    let other = app.second_server().await.expect("a second server");
+    let mut rr = RoundRobin::new(&app, &other);
+    let mut call = app.call();
+    via!(rr, call, dial());
+    via!(rr, call, press("1"));
+    let queued = via!(rr, call, press("0"));
+    assert!(queued.find("Enqueue").is_some(), "{}", queued.xml);
+
+    // The agent, signed in on the second server, sends the call into verification.
+    let token = other.staff_login("dana", Role::Agent).await;
+    let (status, moved) = other
+        .staff(
+            "POST",
+            &format!("/staff/calls/{}/transfer", call.sid),
+            Some(&token),
+            Some(json!({"entry": "verify", "return_to": "sip:agent7@pbx.agency.example"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{moved}");
+    let got = provider.received_requests().await.expect("requests");
+    let entry = got
+        .last()
+        .and_then(|r| {
+            form_urlencoded::parse(&r.body)
+                .find(|(k, _)| k == "Url")
+                .map(|(_, v)| v.into_owned())
+        })
+        .expect("the entry URL");
+
+    let sent = via!(rr, call, post(&entry, &[("CallStatus", "in-progress")]));
+    assert!(sent.says("Social Security"), "{}", sent.said());
+    via!(rr, call, press(ANA.0));
+    let back = via!(rr, call, press(ANA.1));
+    assert!(back.says("connecting you back"), "{}", back.said());
+    let sip = back
+        .find("Sip")
+        .and_then(|s| s.text.clone())
+        .expect("sent back");
+    assert!(sip.contains("X-Caseline-Verified=yes"), "{sip}");
+    assert_eq!(rr.from_memory, 0);
+    assert_eq!(rr.from_database, rr.requests - 1);
+}
