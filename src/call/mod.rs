@@ -470,25 +470,23 @@ pub async fn status(s: &Line, p: &Params) -> Result<Response, CallError> {
     Ok(Response::new())
 }
 
-/// Ends a call's path: its analytics row, then its session, and counts it out. The
+/// Ends a call: its session, then its path for the analytics, and counts it out. The
 /// status callback and a TTY stream's `stop` both end a call, whichever comes first;
-/// the row is kept once (a second insert adds nothing) and the call counted out once
-/// (only the end that finds the session live).
+/// only the end that finds the session live counts it out and keeps its path (a
+/// repeated callback, or one for a call this line never answered, ends nothing).
 pub(crate) async fn end_call(
     s: &Line,
     sid: &CallSid,
     status: &str,
     caller: Option<&str>,
 ) -> anyhow::Result<()> {
-    // The call's path, for the analytics, before its session ends.
-    if let Some(session) = s.store.sessions().load(sid, s.now(), None).await? {
+    let Some(ended) = s.store.sessions().finish(sid, status, s.now()).await? else {
+        return Ok(());
+    };
+    crate::ops::metrics::calls_active(-1.0);
+    if let Some(session) = ended {
         let caller = caller.or(session.caller.as_deref());
         crate::ops::analytics::record(&s.store, &s.blind, s.now(), &session, caller).await?;
-    }
-    // Counted out once: a repeated callback, or one for a call this line never
-    // answered, ends nothing.
-    if s.store.sessions().end(sid, status, s.now()).await? {
-        crate::ops::metrics::calls_active(-1.0);
     }
     Ok(())
 }

@@ -57,8 +57,14 @@ pub(crate) trait Backend {
     async fn write_audit(&self, line: AuditLine) -> anyhow::Result<()>;
     /// Keeps an ended call's path (once: a repeated status callback adds nothing).
     async fn keep_call_path(&self, row: CallPathRow) -> anyhow::Result<()>;
-    /// Marks a call over; answers the rows changed.
-    async fn end(&self, call_sid: &CallSid, status: &str, now: i64) -> anyhow::Result<u64>;
+    /// Marks a call over; answers, if it was live, the session as it was (`None` inside
+    /// when unreadable).
+    async fn end(
+        &self,
+        call_sid: &CallSid,
+        status: &str,
+        now: i64,
+    ) -> anyhow::Result<Option<Option<Session>>>;
     /// Drops from memory the sessions no longer live at `now`.
     fn sweep(&self, now: i64);
 }

@@ -85,11 +85,22 @@ impl Sessions<'_> {
         }
     }
 
-    /// Marks a call over (from the provider's status callback).
-    #[tracing::instrument(skip(self), fields(call_sid = %call_sid))]
+    /// Marks a call over (from the provider's status callback); answers whether it was
+    /// live.
     pub async fn end(&self, call_sid: &CallSid, status: &str, now: i64) -> anyhow::Result<bool> {
-        let rows = on_backend!(self.store, |b| b.end(call_sid, status, now).await)?;
-        Ok(rows > 0)
+        Ok(self.finish(call_sid, status, now).await?.is_some())
+    }
+
+    /// Marks a call over and answers, when it was live, the session as it ended (`None`
+    /// inside if it could not be read): on PostgreSQL one statement does both.
+    #[tracing::instrument(skip(self), fields(call_sid = %call_sid))]
+    pub async fn finish(
+        &self,
+        call_sid: &CallSid,
+        status: &str,
+        now: i64,
+    ) -> anyhow::Result<Option<Option<Session>>> {
+        on_backend!(self.store, |b| b.end(call_sid, status, now).await)
     }
 
     /// How a session ended, if it did (for tests and staff views).

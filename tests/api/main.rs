@@ -26,6 +26,7 @@ mod requests;
 mod robustness;
 mod speaking;
 mod staff;
+mod statements;
 mod tty;
 mod tty_peer;
 mod twiml_schema;

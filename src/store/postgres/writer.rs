@@ -42,6 +42,7 @@ use anyhow::Context;
 use super::Postgres;
 use super::once_more;
 use crate::session::Session;
+use crate::store::AuditLine;
 use crate::store::sessions::SELECT_SESSION;
 
 /// Positions waiting for the writer beyond this are saved the slow way (each waits for
@@ -90,6 +91,13 @@ macro_rules! upsert_sessions {
 const UPSERT_POSITIONS: &str = upsert_sessions!(
     " WHERE call_sessions.ended_at IS NULL AND (call_sessions.turn >> 32) < (excluded.turn >> 32)"
 );
+
+/// Audit lines, as many as are queued, in one statement (a durable commit, unlike the
+/// sessions'), in the order they were queued.
+const INSERT_AUDIT_LINES: &str = "INSERT INTO audit (at, call_sid, actor, event, outcome, \
+    participant_id, case_id) \
+    SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
+    $6::bigint[], $7::bigint[])";
 
 /// Saves that wait for their commit: the row becomes the session as saved, live (a
 /// call started afresh), whatever it held.
@@ -279,6 +287,12 @@ enum Pending {
         row: Row,
         done: oneshot::Sender<bool>,
     },
+    /// An audit line, answered after its commit, which waits for the WAL flush (an
+    /// audit line is durable when its write answers): `true` once committed.
+    Audit {
+        line: AuditLine,
+        done: oneshot::Sender<bool>,
+    },
     /// Answered once everything queued before it is committed (or failed).
     Barrier(oneshot::Sender<()>),
 }
@@ -446,6 +460,25 @@ impl PgHot {
         }
     }
 
+    /// Writes an audit line through the writer, with the other lines queued meanwhile
+    /// (from any call): `Ok(true)` once committed, `Ok(false)` if the statement failed
+    /// or took longer than [`SAVE_WAIT`], `Err` with the line when it could not be
+    /// queued (the caller writes it alone).
+    pub(super) async fn audit(&self, line: AuditLine) -> Result<bool, AuditLine> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(line);
+        }
+        let Ok(permit) = self.writes.try_reserve() else {
+            return Err(line);
+        };
+        let (done, committed) = oneshot::channel();
+        permit.send(Pending::Audit { line, done });
+        Ok(matches!(
+            tokio::time::timeout(SAVE_WAIT, committed).await,
+            Ok(Ok(true))
+        ))
+    }
+
     /// Queues a change of position and keeps the session; answers `Err` with the
     /// session when it could not be queued (the queue is full, or the cache: the caller
     /// then saves it the slow way).
@@ -546,6 +579,8 @@ struct Batch {
     /// in memory normally gave way to the later one when that was queued; if not (two
     /// deliveries of one request, out of order) it is dropped, never left uncommitted.
     superseded: Vec<(String, u64)>,
+    /// Audit lines in the order they were queued, each with who waits for it.
+    audits: Vec<(AuditLine, oneshot::Sender<bool>)>,
     barriers: Vec<oneshot::Sender<()>>,
 }
 
@@ -559,6 +594,7 @@ impl Batch {
             saves: BTreeMap::new(),
             positions: BTreeMap::new(),
             superseded: Vec::new(),
+            audits: Vec::new(),
             barriers: Vec::new(),
         };
         for pending in taken {
@@ -582,6 +618,7 @@ impl Batch {
                         batch.superseded.push((old.call_sid, old.turn));
                     }
                 }
+                Pending::Audit { line, done } => batch.audits.push((line, done)),
                 Pending::Barrier(done) => batch.barriers.push(done),
             }
         }
@@ -595,8 +632,17 @@ impl Batch {
 async fn write_positions(pool: PgPool, mut queue: mpsc::Receiver<Pending>, hot: Weak<PgHot>) {
     let mut taken = Vec::with_capacity(BATCH_MAX);
     while queue.recv_many(&mut taken, BATCH_MAX).await > 0 {
-        let batch = Batch::of(taken.drain(..));
+        let mut batch = Batch::of(taken.drain(..));
         let mut failed = false;
+        if !batch.audits.is_empty() {
+            let (lines, waiting): (Vec<AuditLine>, Vec<_>) =
+                std::mem::take(&mut batch.audits).into_iter().unzip();
+            let ok = write_audit_lines(&pool, &lines).await.is_ok();
+            failed |= !ok;
+            for done in waiting {
+                let _ = done.send(ok);
+            }
+        }
         if let Some(hot) = hot.upgrade() {
             // Nothing will commit these: a later entry of the call was written instead.
             for (sid, turn) in &batch.superseded {
@@ -664,6 +710,34 @@ async fn write_positions(pool: PgPool, mut queue: mpsc::Receiver<Pending>, hot: 
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Writes audit lines in one statement, a durable commit of its own.
+async fn write_audit_lines(pool: &PgPool, lines: &[AuditLine]) -> sqlx::Result<()> {
+    let ats: Vec<i64> = lines.iter().map(|l| l.at).collect();
+    let calls: Vec<Option<&str>> = lines.iter().map(|l| l.call_sid.as_deref()).collect();
+    let actors: Vec<Option<&str>> = lines.iter().map(|l| l.actor.as_deref()).collect();
+    let events: Vec<&str> = lines.iter().map(|l| l.event.as_str()).collect();
+    let outcomes: Vec<&str> = lines.iter().map(|l| l.outcome.as_str()).collect();
+    let participants: Vec<Option<i64>> = lines.iter().map(|l| l.participant_id).collect();
+    let cases: Vec<Option<i64>> = lines.iter().map(|l| l.case_id).collect();
+    let result = once_more(|| {
+        sqlx::query(INSERT_AUDIT_LINES)
+            .bind(&ats)
+            .bind(&calls)
+            .bind(&actors)
+            .bind(&events)
+            .bind(&outcomes)
+            .bind(&participants)
+            .bind(&cases)
+            .execute(pool)
+    })
+    .await;
+    if let Err(e) = &result {
+        metrics::counter!("caseline_database_errors_total").increment(1);
+        tracing::error!(error = %e, lines = lines.len(), "audit lines were not written");
+    }
+    result.map(|_| ())
 }
 
 /// Writes rows in one statement (`sql` takes the four arrays and returns each written

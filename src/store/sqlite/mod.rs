@@ -154,7 +154,14 @@ impl Backend for Sqlite {
         self.hot.caching()
     }
 
-    async fn end(&self, call_sid: &CallSid, status: &str, now: i64) -> anyhow::Result<u64> {
+    async fn end(
+        &self,
+        call_sid: &CallSid,
+        status: &str,
+        now: i64,
+    ) -> anyhow::Result<Option<Option<Session>>> {
+        // This server owns the file: its copy (or the file's) is the session as it ends.
+        let session = self.load(call_sid, 0, None).await.ok().flatten();
         // Through the session writer, so the end is ordered with the call's saves and
         // the cache forgets the call.
         let rows = self
@@ -167,7 +174,7 @@ impl Backend for Sqlite {
             })
             .await
             .context("Failed to end the call session")?;
-        Ok(rows as u64)
+        Ok((rows > 0).then_some(session))
     }
 
     fn sweep(&self, now: i64) {
