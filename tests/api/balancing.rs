@@ -20,6 +20,7 @@ const ANA: (&str, &str) = ("900123456", "4820193756");
 on_postgres!(
     a_whole_call_alternating_between_two_servers_costs_one_read_a_request,
     a_staff_hand_off_alternating_between_two_servers_costs_one_read_a_request,
+    reads_at_the_same_time_share_statements_and_each_gets_its_own_call,
 );
 
 /// Sends each request to the other server than the last, and checks what it cost.
@@ -198,4 +199,50 @@ async fn a_staff_hand_off_alternating_between_two_servers_costs_one_read_a_reque
     assert!(sip.contains("X-Caseline-Verified=yes"), "{sip}");
     assert_eq!(rr.from_memory, 0);
     assert_eq!(rr.from_database, rr.requests - 1);
+}
+
+/// Many calls crossing to a server at once: their reads share statements, each read
+/// answers its own call (two reads of one call included), and a call that ended reads
+/// as over.
+async fn reads_at_the_same_time_share_statements_and_each_gets_its_own_call(b: Backend) {
+    use caseline::session::{CallSid, Session};
+    use caseline::words::prompts::Channel;
+
+    let app = TestApp::spawn(b).await;
+    let other = app.second_server().await.expect("a second server");
+    let now = app.state.line.now();
+    let sessions = app.state.line.store.sessions();
+    let mut sids = Vec::new();
+    for i in 0..64u32 {
+        let sid = CallSid::parse(&format!("CA{i:032x}")).unwrap();
+        let mut s = Session::new(sid.clone(), Channel::Voice, now);
+        s.step = Some(format!("step-{i}"));
+        sessions.save(&s, now).await.unwrap();
+        sids.push(sid);
+    }
+    assert!(sessions.end(&sids[0], "completed", now).await.unwrap());
+    let before = reads(&other);
+    let theirs = other.state.line.store.sessions();
+    let read = futures::future::join_all(
+        sids.iter()
+            .chain(sids.iter().take(8))
+            .map(|sid| theirs.load(sid, now, None)),
+    )
+    .await;
+    for (i, got) in read.into_iter().enumerate() {
+        let got = got.expect("read");
+        let i = i % 64;
+        if i == 0 {
+            assert!(got.is_none(), "the ended call is over");
+        } else {
+            assert_eq!(got.and_then(|s| s.step), Some(format!("step-{i}")));
+        }
+    }
+    let after = reads(&other);
+    assert_eq!(after.from_database - before.from_database, 72);
+    let statements = after.statements - before.statements;
+    assert!(
+        (1..72).contains(&statements),
+        "72 reads at once took {statements} statements"
+    );
 }

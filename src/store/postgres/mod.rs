@@ -2,6 +2,7 @@
 //! migrating, and the session path through the group-commit [`writer`], shared by
 //! every server behind the load balancer.
 
+mod reader;
 mod writer;
 
 use std::str::FromStr;
@@ -75,6 +76,7 @@ fn connection_lost(e: &sqlx::Error) -> bool {
 pub struct Postgres {
     pub(in crate::store) pool: PgPool,
     hot: Arc<PgHot>,
+    reader: Arc<reader::Reader>,
     pub(in crate::store) announcement: Arc<crate::store::announcements::SlotCache>,
 }
 

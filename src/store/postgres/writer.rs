@@ -116,6 +116,7 @@ impl Postgres {
         });
         tokio::spawn(write_positions(pool.clone(), queue, Arc::downgrade(&hot)));
         Postgres {
+            reader: Arc::new(super::reader::Reader::start(pool.clone())),
             pool,
             hot,
             announcement: Arc::default(),
@@ -164,8 +165,9 @@ impl Postgres {
     }
 
     /// The live session saved at or after `since`: from memory when this server holds
-    /// it at the request's `turn`, else from the database in one indexed read, never
-    /// waiting.
+    /// it at the request's `turn`, else from the database in one indexed read (in one
+    /// statement with the other reads made meanwhile, see `reader`), never waiting for
+    /// a write.
     ///
     /// A read may find the database behind in two ways, neither waited for:
     /// - this server's own change for the call is still queued in its writer: the copy
@@ -195,13 +197,18 @@ impl Postgres {
         }
         self.hot.reads.database.fetch_add(1, Ordering::Relaxed);
         read_counters()[1].increment(1);
-        let state: Option<String> = once_more(|| {
-            sqlx::query_scalar(SELECT_SESSION)
-                .bind(call_sid)
-                .bind(since)
-                .fetch_optional(&self.pool)
-        })
-        .await
+        let state = match self.reader.read(call_sid, since).await {
+            Ok(read) => read,
+            // The reader's queue is full: alone.
+            Err(()) => once_more(|| {
+                sqlx::query_scalar(SELECT_SESSION)
+                    .bind(call_sid)
+                    .bind(since)
+                    .fetch_optional(&self.pool)
+            })
+            .await
+            .map_err(anyhow::Error::from),
+        }
         .context("Failed to load the call session")?;
         let Some(json) = state else {
             // Ended (maybe on another server) or gone: a copy here is stale.
@@ -219,6 +226,7 @@ impl Postgres {
         SessionReads {
             from_memory: r.memory.load(Ordering::Relaxed),
             from_database: r.database.load(Ordering::Relaxed),
+            statements: self.reader.statements(),
             waited: r.waited.load(Ordering::Relaxed),
         }
     }
@@ -232,6 +240,8 @@ pub struct SessionReads {
     pub from_memory: u64,
     /// Reads of the database (a turn another server gave, or no turn in the URL).
     pub from_database: u64,
+    /// The statements those reads took (reads at the same time share one).
+    pub statements: u64,
     /// Times a read or an end waited for this server's own queued write.
     pub waited: u64,
 }
