@@ -215,7 +215,7 @@ impl Application {
     /// Connects the database (migrating it), loads flows and binds the listen address
     /// (port 0 picks a free one).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let store = Store::connect(&settings.database_url).await?;
+        let store = Store::open(&settings.database_url, settings.database_pool).await?;
         Self::build_with(settings, store, Arc::new(SystemClock)).await
     }
 

@@ -67,7 +67,7 @@ pub async fn run(options: Args) -> anyhow::Result<()> {
     if settings.pay.connector.is_none() {
         settings.pay.connector = Some("demo".to_string());
     }
-    let store = Store::connect(&settings.database_url).await?;
+    let store = Store::open(&settings.database_url, settings.database_pool).await?;
     load_demo_data(&store, &settings).await?;
     let state = Arc::new(Services::serving(
         settings.clone(),

@@ -130,7 +130,7 @@ impl Cli {
 /// Opens (creating and migrating if needed) the database the settings name: the one
 /// way a command reaches the store, so each says only when it needs it.
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    Store::connect(&settings.database_url).await
+    Store::open(&settings.database_url, settings.database_pool).await
 }
 
 /// What the commands on the database's records start with: warnings-only logs, the

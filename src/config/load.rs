@@ -148,6 +148,7 @@ impl Source<'_> {
         if let Some(v) = self.text("database_url") {
             s.database_url = v;
         }
+        s.database_pool = self.number("database_pool", s.database_pool)?.max(2);
         s.auth_token = self.text("twilio_auth_token");
         s.shared_key = self.text("twilio_shared_key");
         if let Some(v) = self.text("tty_numbers") {
@@ -341,6 +342,7 @@ mod tests {
         let s = Settings::from_sources(&env(&[]), None, Path::new("x")).unwrap();
         assert_eq!(s.public_url, "http://127.0.0.1:8080");
         assert_eq!(s.database_url, "sqlite://caseline.db");
+        assert_eq!(s.database_pool, super::super::DEFAULT_DATABASE_POOL);
         let toml = "public_url = \"https://file.example/\"\nlisten = \"0.0.0.0:9000\"\n";
         let s = Settings::from_sources(&env(&[]), Some(toml), Path::new("x")).unwrap();
         assert_eq!(s.public_url, "https://file.example");

@@ -8,6 +8,16 @@ use std::path::PathBuf;
 
 mod load;
 
+/// Connections to PostgreSQL a server keeps, unless `CASELINE_DATABASE_POOL` says
+/// otherwise. Few:
+/// on this two-core machine, with the database beside the servers, 16 connections a
+/// server served 11,000-12,700 requests a second on one server and 7,900-8,200 on two
+/// round-robin; 6 served 13,800-14,300 and 9,600-9,800; 3 served 16,000 and 10,100 but
+/// leaves a webhook little room beside an import or a report (`benches/balance`, issue
+/// 27). Each connection is a database process: more of them than the database has
+/// cores only take turns, and with several servers they add up.
+pub const DEFAULT_DATABASE_POOL: u32 = 6;
+
 #[derive(Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
@@ -15,6 +25,8 @@ pub struct Settings {
     /// checks are built from it, never from the Host header.
     pub public_url: String,
     pub database_url: String,
+    /// Connections each server keeps to PostgreSQL ([`DEFAULT_DATABASE_POOL`]).
+    pub database_pool: u32,
     pub auth_token: Option<String>,
     pub shared_key: Option<String>,
     /// Called numbers (E.164) whose calls get the TTY flow.
@@ -183,6 +195,7 @@ impl Default for Settings {
             listen,
             public_url: format!("http://{listen}"),
             database_url: "sqlite://caseline.db".into(),
+            database_pool: DEFAULT_DATABASE_POOL,
             auth_token: None,
             shared_key: None,
             tty_numbers: Vec::new(),

@@ -167,14 +167,23 @@ part!(
 impl Store {
     /// Connects (creating a SQLite file if missing) and applies pending migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
-        Self::connect_in_schema(url, None).await
+        Self::open(url, crate::config::DEFAULT_DATABASE_POOL).await
+    }
+
+    /// As [`Store::connect`], keeping `pool` connections to PostgreSQL.
+    pub async fn open(url: &str, pool: u32) -> anyhow::Result<Store> {
+        Self::connect_with(url, None, pool).await
     }
 
     /// As [`Store::connect`], with PostgreSQL confined to one schema (tests use a fresh
     /// schema each).
     pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> anyhow::Result<Store> {
+        Self::connect_with(url, schema, crate::config::DEFAULT_DATABASE_POOL).await
+    }
+
+    async fn connect_with(url: &str, schema: Option<&str>, pool: u32) -> anyhow::Result<Store> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Store::Postgres(Postgres::connect(url, schema).await?)
+            Store::Postgres(Postgres::connect(url, schema, pool).await?)
         } else {
             Store::Sqlite(Sqlite::connect(url).await?)
         };

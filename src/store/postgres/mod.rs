@@ -86,6 +86,7 @@ impl Postgres {
     pub(in crate::store) async fn connect(
         url: &str,
         schema: Option<&str>,
+        pool: u32,
     ) -> anyhow::Result<Postgres> {
         let mut opts = PgConnectOptions::from_str(url)
             .context("CASELINE_DATABASE_URL is not a valid PostgreSQL URL")?
@@ -106,7 +107,7 @@ impl Postgres {
                 .application_name(&format!("caseline {schema}"));
         }
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(pool)
             .acquire_timeout(Duration::from_secs(3))
             .connect_with(opts)
             .await
