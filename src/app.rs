@@ -83,7 +83,16 @@ impl Services {
             settings.provider_timeout,
         )?;
         let outbound = outbound_policy(&settings);
+        // Only where several servers share the calls.
+        let carry = match store {
+            Store::Postgres(_) => settings
+                .blind_index_key
+                .as_deref()
+                .and_then(crate::call::Carry::new),
+            Store::Sqlite(_) => None,
+        };
         let line = Line {
+            carry,
             outbound,
             waiting: Default::default(),
             texts: provider.texts(),

@@ -38,6 +38,8 @@ pub struct Line {
     pub texts: Texts,
     /// Deleting a recording nobody keeps.
     pub recordings: Recordings,
+    /// Sealing the session into turn URLs, where several servers share the calls.
+    pub carry: Option<super::carried::Carry>,
 }
 
 impl Line {

@@ -3,6 +3,8 @@
 //! come back as [`CallError`], which the HTTP layer turns into a spoken apology.
 
 pub mod callee;
+mod carried;
+pub use carried::Carry;
 mod line;
 pub mod queue;
 mod runtime;
@@ -29,11 +31,18 @@ pub struct Params {
     /// `?t=N` from one of our step or input URLs: the answer that led here
     /// ([`Session::turn`]). Absent on the provider's own URLs and on the TTY stream.
     pub turn: Option<u64>,
+    /// `&s=...` beside the turn: the session as it was at that turn, sealed (see
+    /// [`carried`]).
+    pub sealed: Option<String>,
 }
 
 impl From<Vec<(String, String)>> for Params {
     fn from(fields: Vec<(String, String)>) -> Params {
-        Params { fields, turn: None }
+        Params {
+            fields,
+            turn: None,
+            sealed: None,
+        }
     }
 }
 
@@ -132,7 +141,27 @@ pub(crate) async fn session_for(s: &Line, p: &Params) -> Result<Session, CallErr
     let sid = call_sid(p)?;
     let now = s.now();
     Span::current().record("call_sid", sid.as_str());
-    let mut session = match s.store.sessions().load(&sid, now, p.turn).await? {
+    // A request this server has answered already (a repeat) is read, as before: the
+    // session it finds then holds the answer to give again.
+    if let (Some(carry), Some(turn)) = (&s.carry, p.turn) {
+        carry.arrived(turn, s.store.sessions().server(), now);
+    }
+    let carried = match (&s.carry, p.turn, &p.sealed) {
+        (Some(carry), Some(turn), Some(sealed))
+            if !s.store.sessions().answered_past(&sid, turn) =>
+        {
+            carry.open(sealed, sid.as_str(), turn)
+        }
+        _ => None,
+    };
+    let found = match carried {
+        Some(session) => {
+            carried_counter().increment(1);
+            Some(session)
+        }
+        None => s.store.sessions().load(&sid, now, p.turn).await?,
+    };
+    let mut session = match found {
         Some(session) => session,
         // A call first seen here (a callback answered, a session expired): counted as
         // active like one that came in once it is saved ([`finish`]), since its status
@@ -145,6 +174,12 @@ pub(crate) async fn session_for(s: &Line, p: &Params) -> Result<Session, CallErr
     };
     s.store.sessions().number(&mut session, p.turn);
     Ok(session)
+}
+
+/// `caseline_session_reads_total{from="url"}`, made once.
+fn carried_counter() -> &'static metrics::Counter {
+    static COUNTER: std::sync::OnceLock<metrics::Counter> = std::sync::OnceLock::new();
+    COUNTER.get_or_init(|| metrics::counter!("caseline_session_reads_total", "from" => "url"))
 }
 
 /// The session as a webhook found it, kept only where the store can save a change of
@@ -160,9 +195,16 @@ async fn finish(
     s: &Line,
     mut session: Session,
     before: Option<Session>,
-    response: Response,
+    mut response: Response,
 ) -> Result<Response, CallError> {
     let fresh = std::mem::take(&mut session.fresh);
+    // The turn's URLs carry the session as saved, for whichever server they reach.
+    if let Some(carry) = &s.carry
+        && carry.wanted(s.now())
+        && let Some(sealed) = carry.seal(&session)
+    {
+        carried::attach(&mut response, session.turn, &sealed);
+    }
     if let Some(step) = &session.step {
         Span::current().record("step", step.as_str());
     }

@@ -47,6 +47,11 @@ impl Sessions<'_> {
         on_backend!(self.store, |b| b.newest(session, now))
     }
 
+    /// This server's name in the turns it gives (0 on SQLite).
+    pub fn server(&self) -> u32 {
+        on_backend!(self.store, |b| b.server())
+    }
+
     /// Numbers the answer a webhook is building for `session` ([`Session::next_turn`]),
     /// in this server's name (on SQLite, where one server owns the file, the name is 0).
     pub fn number(&self, session: &mut Session, url_turn: Option<u64>) {
@@ -82,6 +87,15 @@ impl Sessions<'_> {
         match self.store {
             super::Store::Postgres(pg) => Some(pg.reads()),
             super::Store::Sqlite(_) => None,
+        }
+    }
+
+    /// Whether this server has answered the call past `turn` (on PostgreSQL, from its
+    /// copy): a request for `turn` is then a repeat, to be read, not taken from its URL.
+    pub fn answered_past(&self, call_sid: &CallSid, turn: u64) -> bool {
+        match self.store {
+            super::Store::Postgres(pg) => pg.holds_later(call_sid.as_str(), turn),
+            super::Store::Sqlite(_) => false,
         }
     }
 

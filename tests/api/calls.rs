@@ -495,8 +495,8 @@ async fn a_server_answers_its_own_turn_from_memory_and_other_turns_from_the_data
         .get("action")
         .unwrap()
         .to_string();
-    let (path, turn) = action.split_once("?t=").expect("the action names its turn");
-    let turn: u64 = turn.parse().unwrap();
+    let (path, query) = action.split_once("?t=").expect("the action names its turn");
+    let turn: u64 = query.split('&').next().unwrap().parse().unwrap();
     let older = format!("{path}?t={}", turn - 1);
     let from_database = call.post(&older, &[("Digits", "3")]).await;
     assert!(

@@ -220,6 +220,11 @@ impl Postgres {
         Ok(Some(self.hot.newer_queued(read, since)))
     }
 
+    /// Whether this server holds the call at a later answer than `turn`'s.
+    pub(in crate::store) fn holds_later(&self, call_sid: &str, turn: u64) -> bool {
+        self.hot.holds_later(call_sid, turn)
+    }
+
     /// How this server's session reads went since it started (see [`SessionReads`]).
     pub(in crate::store) fn reads(&self) -> SessionReads {
         let r = &self.hot.reads;
@@ -364,6 +369,15 @@ impl PgHot {
             }
             _ => read,
         }
+    }
+
+    /// Whether this server holds the call at a later answer than `turn`'s (it answered
+    /// the request for `turn` already: a request for it again is a repeat).
+    pub(super) fn holds_later(&self, call_sid: &str, turn: u64) -> bool {
+        self.sessions.lock().is_ok_and(|s| {
+            s.peek(call_sid)
+                .is_some_and(|e| e.session.answers() > turn >> 32)
+        })
     }
 
     /// Waits until this server's queued write for the call, if any, is committed (an

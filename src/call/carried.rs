@@ -1,0 +1,253 @@
+//! The session carried in our own URLs, sealed: behind a balancer, the server a request
+//! reaches reads the call from the URL the provider sends back, not from the database.
+//!
+//! Why: on PostgreSQL each answer is numbered, and the server that gave a turn answers
+//! the request for it from the copy it holds (`store::postgres::writer`). Behind a
+//! round-robin balancer about half those requests reach the other server, which then
+//! read the database: one statement for about three such reads, a few wake-ups on each
+//! side. On this two-core machine that held two servers round-robin to 0.7 of one
+//! server's requests a second (issue 27). Each answer's turn URLs now also carry the
+//! session exactly as it was saved at that turn (`&s=`), sealed with XChaCha20-Poly1305
+//! under a key derived from the blind-index key (which every server shares), bound to
+//! the call and the turn. Whatever server the provider reaches opens it instead of
+//! reading: the copy the giving server holds in memory, so nothing a server would read
+//! from memory is read from the URL that it would not have served itself.
+//!
+//! What it holds is what `call_sessions.state` holds (never an SSN or PAR ID: those are
+//! not kept), unreadable without the key, and only the provider, which signs every
+//! request it makes, sends it back. A URL whose seal does not open (another key, a
+//! copy moved to another call or turn) or a session too long to carry (a long call's
+//! path) is read from the database as before. On SQLite (one server) nothing is
+//! carried.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64;
+use chacha20poly1305::aead::{Aead, Payload};
+use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::session::Session;
+use crate::telephony::twiml::{Element, Response};
+
+/// The longest sealed session put in a URL, in characters; a longer one is not carried
+/// (providers accept URLs of a few thousand characters; the verified caller's session,
+/// cases and path included, seals to about 700).
+const MAX_SEALED: usize = 2000;
+/// The nonce's length in bytes (XChaCha20's).
+const NONCE: usize = 24;
+
+/// Seals and opens sessions for this server and every other with the same key.
+pub struct Carry {
+    cipher: XChaCha20Poly1305,
+    /// Makes each nonce from what it seals (a synthetic nonce): the same session at the
+    /// same turn seals the same, so a repeated delivery is answered byte for byte as
+    /// before, and two different sessions never share a nonce.
+    nonces: Hmac<Sha256>,
+    /// Unix seconds of the last request this server had for a turn another server gave:
+    /// a server that never sees one (alone, or behind a sticky balancer) carries
+    /// nothing, and pays nothing for it.
+    crossed_at: AtomicI64,
+}
+
+/// How long after the last request that crossed servers this server keeps carrying.
+const CARRY_FOR_SECS: i64 = 300;
+
+impl Carry {
+    /// The sealing key is derived from the blind-index key, which every server of a
+    /// deployment has the same (another purpose, so another key).
+    pub fn new(blind_index_key: &str) -> Option<Carry> {
+        let derive = |purpose: &[u8]| {
+            let mut mac =
+                <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(blind_index_key.as_bytes()).ok()?;
+            mac.update(purpose);
+            Some(mac.finalize().into_bytes())
+        };
+        let key = derive(b"caseline: the session carried in a URL, v1")?;
+        let nonce_key = derive(b"caseline: the nonces of carried sessions, v1")?;
+        Some(Carry {
+            cipher: XChaCha20Poly1305::new_from_slice(&key).ok()?,
+            nonces: <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&nonce_key).ok()?,
+            crossed_at: AtomicI64::new(i64::MIN / 2),
+        })
+    }
+
+    /// Notes a request for `turn` reaching this server (named `server` in the turns it
+    /// gives): the low bits of a turn name the server that gave it.
+    pub fn arrived(&self, turn: u64, server: u32, now: i64) {
+        if turn as u32 != server && self.crossed_at.load(Ordering::Relaxed) < now {
+            self.crossed_at.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether this server's answers carry the session: requests have crossed to it
+    /// lately, so its own answers' next requests may cross too.
+    pub fn wanted(&self, now: i64) -> bool {
+        now - self.crossed_at.load(Ordering::Relaxed) < CARRY_FOR_SECS
+    }
+
+    /// The session sealed for its own call and turn, or `None` when too long to carry.
+    pub fn seal(&self, session: &Session) -> Option<String> {
+        let json = serde_json::to_vec(session).ok()?;
+        let aad = bound_to(session.call_sid.as_str(), session.turn);
+        let mut mac = self.nonces.clone();
+        mac.update(&aad);
+        mac.update(&json);
+        let digest = mac.finalize().into_bytes();
+        let nonce: [u8; NONCE] = digest.get(..NONCE)?.try_into().ok()?;
+        let nonce = XNonce::from(nonce);
+        let sealed = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: &json,
+                    aad: &aad,
+                },
+            )
+            .ok()?;
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        let text = BASE64.encode(bytes);
+        (text.len() <= MAX_SEALED).then_some(text)
+    }
+
+    /// The session a URL carried for `call_sid` at `turn`, if the seal opens for them.
+    pub fn open(&self, sealed: &str, call_sid: &str, turn: u64) -> Option<Session> {
+        if sealed.len() > MAX_SEALED {
+            return None;
+        }
+        let bytes = BASE64.decode(sealed).ok()?;
+        if bytes.len() <= NONCE {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE);
+        let nonce: [u8; NONCE] = nonce.try_into().ok()?;
+        let aad = bound_to(call_sid, turn);
+        let json = self
+            .cipher
+            .decrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: &aad,
+                },
+            )
+            .ok()?;
+        let session: Session = serde_json::from_slice(&json).ok()?;
+        (session.call_sid.as_str() == call_sid && session.turn == turn).then_some(session)
+    }
+}
+
+/// What a seal is bound to: the call and the turn its URL names.
+fn bound_to(call_sid: &str, turn: u64) -> Vec<u8> {
+    format!("{call_sid}/{turn}").into_bytes()
+}
+
+/// Adds `&s=SEALED` to each of the answer's URLs that names `turn` (`?t=TURN` at its
+/// end: the step and input URLs the flow engine writes).
+pub fn attach(response: &mut Response, turn: u64, sealed: &str) {
+    let mark = format!("?t={turn}");
+    for verb in &mut response.verbs {
+        attach_to(verb, &mark, sealed);
+    }
+}
+
+fn attach_to(el: &mut Element, mark: &str, sealed: &str) {
+    let carries = |url: &str| url.ends_with(mark);
+    for (_, value) in el.attrs.iter_mut() {
+        if carries(value) {
+            value.push_str("&s=");
+            value.push_str(sealed);
+        }
+    }
+    if let Some(text) = el.text.as_mut()
+        && carries(text)
+    {
+        text.push_str("&s=");
+        text.push_str(sealed);
+    }
+    for child in &mut el.children {
+        attach_to(child, mark, sealed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::CallSid;
+    use crate::words::prompts::Channel;
+
+    fn session(turn: u64) -> Session {
+        let sid = CallSid::parse("CA0123456789abcdef0123456789abcdef").unwrap();
+        let mut s = Session::new(sid, Channel::Voice, 100);
+        s.turn = turn;
+        s.step = Some("main-menu".into());
+        s
+    }
+
+    #[test]
+    fn a_sealed_session_opens_only_for_its_call_and_turn_and_key() {
+        let carry = Carry::new("a-blind-index-key-of-at-least-32-chars").unwrap();
+        assert!(!carry.wanted(1000), "nothing crossed yet");
+        carry.arrived(5 << 32 | 7, 7, 1000);
+        assert!(!carry.wanted(1000), "its own turn");
+        carry.arrived(5 << 32 | 9, 7, 1000);
+        assert!(carry.wanted(1000) && carry.wanted(1299) && !carry.wanted(1300));
+        let s = session(5 << 32 | 7);
+        let sealed = carry.seal(&s).unwrap();
+        assert!(!sealed.contains("main-menu"), "sealed, not readable");
+        assert_eq!(
+            carry.seal(&s),
+            Some(sealed.clone()),
+            "the same, sealed the same"
+        );
+        let mut moved = s.clone();
+        moved.step = Some("info-menu".into());
+        let other_step = carry.seal(&moved).unwrap();
+        assert_ne!(
+            other_step[..32],
+            sealed[..32],
+            "another session, another nonce"
+        );
+        let opened = carry.open(&sealed, s.call_sid.as_str(), s.turn).unwrap();
+        assert_eq!(opened.step.as_deref(), Some("main-menu"));
+        assert!(
+            carry
+                .open(&sealed, s.call_sid.as_str(), s.turn + 1)
+                .is_none()
+        );
+        assert!(
+            carry
+                .open(&sealed, "CA0123456789abcdef0123456789abcdee", s.turn)
+                .is_none()
+        );
+        let other = Carry::new("another-blind-index-key-of-32-chars!").unwrap();
+        assert!(other.open(&sealed, s.call_sid.as_str(), s.turn).is_none());
+        let mut bent = sealed.clone().into_bytes();
+        bent[40] = if bent[40] == b'A' { b'B' } else { b'A' };
+        let bent = String::from_utf8(bent).unwrap();
+        assert!(carry.open(&bent, s.call_sid.as_str(), s.turn).is_none());
+        assert!(carry.open("", s.call_sid.as_str(), s.turn).is_none());
+    }
+
+    #[test]
+    fn only_the_urls_naming_the_turn_carry_it() {
+        let mut r = Response::new();
+        r.push(
+            Element::new("Gather")
+                .attr("action", "https://x.test/voice/input/main-menu?t=9")
+                .child(Element::new("Say").text("Hello")),
+        );
+        r.push(Element::new("Redirect").text("https://x.test/voice/step/main-menu?t=9"));
+        r.push(Element::new("Redirect").text("https://x.test/voice/step/main-menu?t=99"));
+        attach(&mut r, 9, "SEALED");
+        let xml = r.to_xml();
+        assert!(xml.contains("input/main-menu?t=9&amp;s=SEALED"), "{xml}");
+        assert!(xml.contains("step/main-menu?t=9&amp;s=SEALED"), "{xml}");
+        assert!(xml.contains("main-menu?t=99<"), "{xml}");
+        assert!(!xml.contains("Hello&amp;s="), "{xml}");
+    }
+}
