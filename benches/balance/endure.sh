@@ -5,10 +5,10 @@
 # that fills and scans, issue 27) shows here.
 #
 #   benches/balance/endure.sh postgres://postgres@127.0.0.1:5432
-#   settings: CALLS (180000, about 150 s here), CONCURRENCY (50), CASELINE_BIN=PATH
+#   settings: CALLS (250000, about 150 s here), CONCURRENCY (50), CASELINE_BIN=PATH
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-CALLS=${CALLS:-180000} CONCURRENCY=${CONCURRENCY:-50}
+CALLS=${CALLS:-250000} CONCURRENCY=${CONCURRENCY:-50}
 PG=${1:?a PostgreSQL server URL, like postgres://postgres@127.0.0.1:5432}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT

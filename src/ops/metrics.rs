@@ -19,7 +19,7 @@
 //! | `caseline_screen_pops_total` | counter | `result` (`delivered`, `failed`) |
 //! | `caseline_database_errors_total` | counter | |
 //! | `caseline_store_batch_size`, `caseline_store_commit_seconds` | histogram | |
-//! | `caseline_session_reads_total` | counter | `from` (`memory`: a turn this server gave; `database`: one read, as for a request that crossed servers) |
+//! | `caseline_session_reads_total` | counter | `from` (`memory`: a turn this server gave; `url`: another server's turn, carried in its URL; `database`: one read) |
 
 use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
