@@ -650,12 +650,43 @@ impl Batch {
     }
 }
 
+/// While the line is busy (the last batch held more than one entry), a small batch waits
+/// up to [`GATHER`] for more, as PostgreSQL's own `commit_delay` does; a quiet line's
+/// lone save goes at once. Each statement costs the database about the same whatever
+/// its rows (on this machine some 150 µs of its CPU under load), and two servers each
+/// took half the calls in batches a third the size of one server's: gathered, one
+/// server served 14,700 requests a second where it served 13,600, two round-robin
+/// 11,100 where 10,400, the database's CPU per request down a sixth (issue 27).
+async fn gather(queue: &mut mpsc::Receiver<Pending>, taken: &mut Vec<Pending>) {
+    if taken.len() >= GATHER_UNTIL {
+        return;
+    }
+    let until = tokio::time::Instant::now() + GATHER;
+    while taken.len() < GATHER_UNTIL {
+        let room = BATCH_MAX - taken.len();
+        match tokio::time::timeout_at(until, queue.recv_many(taken, room)).await {
+            Ok(n) if n > 0 => continue,
+            _ => return,
+        }
+    }
+}
+
+/// How long a small batch waits for more, and what counts as small. A save that waits
+/// for its commit may wait this much longer on a busy line.
+const GATHER: Duration = Duration::from_micros(1000);
+const GATHER_UNTIL: usize = 16;
+
 /// The writer: takes whatever is queued (up to [`BATCH_MAX`] entries), commits the saves
 /// in one statement and answers them, then each call's last position in another, then
 /// answers the barriers. Ends when the store is dropped.
 async fn write_positions(pool: PgPool, mut queue: mpsc::Receiver<Pending>, hot: Weak<PgHot>) {
     let mut taken = Vec::with_capacity(BATCH_MAX);
+    let mut busy = false;
     while queue.recv_many(&mut taken, BATCH_MAX).await > 0 {
+        if busy {
+            gather(&mut queue, &mut taken).await;
+        }
+        busy = taken.len() > 1;
         let mut batch = Batch::of(taken.drain(..));
         let mut failed = false;
         if !batch.audits.is_empty() {
