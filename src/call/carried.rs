@@ -13,6 +13,11 @@
 //! reading: the copy the giving server holds in memory, so nothing a server would read
 //! from memory is read from the URL that it would not have served itself.
 //!
+//! An entry at an input step (an SSN, a PAR ID) is never taken from its URL: the copy
+//! there is the session from before the entry, without the answer the first delivery
+//! kept, so a repeated delivery reaching another server would run the entry's action
+//! again (see `call::input`).
+//!
 //! What it holds is what `call_sessions.state` holds (never an SSN or PAR ID: those are
 //! not kept), unreadable without the key, and only the provider, which signs every
 //! request it makes, sends it back. A URL whose seal does not open (another key, a
@@ -155,6 +160,28 @@ pub fn attach(response: &mut Response, turn: u64, sealed: &str) {
     }
 }
 
+/// Takes the carried sessions out of an answer's URLs (one kept to be played later,
+/// when the sessions they carry are no longer the call's).
+pub fn detach(response: &mut Response) {
+    fn strip(el: &mut Element) {
+        let cut = |url: &mut String| {
+            if let Some(at) = url.find("&s=")
+                && url[..at].contains("?t=")
+            {
+                url.truncate(at);
+            }
+        };
+        for (_, value) in el.attrs.iter_mut() {
+            cut(value);
+        }
+        if let Some(text) = el.text.as_mut() {
+            cut(text);
+        }
+        el.children.iter_mut().for_each(strip);
+    }
+    response.verbs.iter_mut().for_each(strip);
+}
+
 fn attach_to(el: &mut Element, mark: &str, sealed: &str) {
     let carries = |url: &str| url.ends_with(mark);
     for (_, value) in el.attrs.iter_mut() {
@@ -198,7 +225,17 @@ mod tests {
         assert!(carry.wanted(1000) && carry.wanted(1299) && !carry.wanted(1300));
         let s = session(5 << 32 | 7);
         let sealed = carry.seal(&s).unwrap();
-        assert!(!sealed.contains("main-menu"), "sealed, not readable");
+        let json = serde_json::to_vec(&s).unwrap();
+        let bytes = BASE64.decode(&sealed).unwrap();
+        assert_eq!(
+            bytes.len(),
+            NONCE + json.len() + 16,
+            "nonce, ciphertext, tag"
+        );
+        assert!(
+            !bytes.windows(9).any(|w| w == b"main-menu"),
+            "sealed, not readable"
+        );
         assert_eq!(
             carry.seal(&s),
             Some(sealed.clone()),
@@ -213,7 +250,27 @@ mod tests {
             "another session, another nonce"
         );
         let opened = carry.open(&sealed, s.call_sid.as_str(), s.turn).unwrap();
-        assert_eq!(opened.step.as_deref(), Some("main-menu"));
+        assert_eq!(
+            serde_json::to_value(&opened).unwrap(),
+            serde_json::to_value(&s).unwrap()
+        );
+        assert!(
+            carry
+                .open(&sealed[..sealed.len() - 4], s.call_sid.as_str(), s.turn)
+                .is_none()
+        );
+        let mut bent_nonce = bytes.clone();
+        bent_nonce[0] ^= 1;
+        assert!(
+            carry
+                .open(&BASE64.encode(&bent_nonce), s.call_sid.as_str(), s.turn)
+                .is_none()
+        );
+        assert!(
+            carry
+                .open(&"A".repeat(MAX_SEALED + 1), s.call_sid.as_str(), s.turn)
+                .is_none()
+        );
         assert!(
             carry
                 .open(&sealed, s.call_sid.as_str(), s.turn + 1)
@@ -243,11 +300,14 @@ mod tests {
         );
         r.push(Element::new("Redirect").text("https://x.test/voice/step/main-menu?t=9"));
         r.push(Element::new("Redirect").text("https://x.test/voice/step/main-menu?t=99"));
+        let plain = r.to_xml();
         attach(&mut r, 9, "SEALED");
         let xml = r.to_xml();
         assert!(xml.contains("input/main-menu?t=9&amp;s=SEALED"), "{xml}");
         assert!(xml.contains("step/main-menu?t=9&amp;s=SEALED"), "{xml}");
         assert!(xml.contains("main-menu?t=99<"), "{xml}");
         assert!(!xml.contains("Hello&amp;s="), "{xml}");
+        detach(&mut r);
+        assert_eq!(r.to_xml(), plain, "detached, as it was");
     }
 }

@@ -419,6 +419,24 @@ pub async fn staff_entry(
 /// answer, rather than a second run of its action against a session that has moved on
 /// (a verified caller would otherwise hear "we couldn't confirm that").
 pub async fn input(s: &Line, p: &Params, name: &str) -> Result<Response, CallError> {
+    let at_input = s
+        .flow
+        .find(name)
+        .is_some_and(|ix| matches!(s.flow.step(ix).kind, crate::flow::StepKind::Input(_)));
+    // An entry is read from the database, never from its URL: the URL's copy is the
+    // session before the entry, without the answer kept for a repeated delivery, so a
+    // repeat reaching another server would run the entry's action (a verification, a
+    // request) again.
+    let unsealed;
+    let p = if at_input && p.sealed.is_some() {
+        unsealed = Params {
+            sealed: None,
+            ..p.clone()
+        };
+        &unsealed
+    } else {
+        p
+    };
     let mut session = session_for(s, p).await?;
     if let Some(replay) = &session.replay
         && replay.step == name
@@ -432,10 +450,6 @@ pub async fn input(s: &Line, p: &Params, name: &str) -> Result<Response, CallErr
     let response = engine::input(s, &mut session, name, caller_input(p))
         .await
         .map_err(CallError::during(&session))?;
-    let at_input = s
-        .flow
-        .find(name)
-        .is_some_and(|ix| matches!(s.flow.step(ix).kind, crate::flow::StepKind::Input(_)));
     let moved_on = session.awaiting.as_deref() != Some(name);
     session.replay = (at_input && moved_on).then(|| crate::session::Replay {
         step: name.to_string(),

@@ -537,6 +537,9 @@ impl TtyCall {
         let params = Params::from(vec![("CallSid".to_string(), self.call_sid.clone())]);
         let saved = async {
             let mut session = session_for(s, &params).await?;
+            // Without the sessions its URLs carry: it is played later, at another turn.
+            let mut twiml = twiml;
+            super::carried::detach(&mut twiml);
             session.tty_handoff = Some(twiml.to_xml());
             finish(s, session, None, Response::new()).await
         };

@@ -263,14 +263,6 @@ async fn staff_entry(
 }
 
 /// A whole number from `?name=N`, if given once and well-formed.
-/// A query parameter as text (our own URLs' `s`, URL-safe base64: nothing to decode).
-fn query_text(query: Option<&str>, name: &str) -> Option<String> {
-    query?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
-        .map(str::to_string)
-}
-
 fn query_number(query: Option<&str>, name: &str) -> Option<i64> {
     query_value(query, name)?.parse().ok()
 }
@@ -358,7 +350,7 @@ async fn checked_webhook(s: AppState, req: Request, next: Next) -> HttpResponse 
         }
     }
     let turn = query_number(parts.uri.query(), "t").and_then(|t| u64::try_from(t).ok());
-    let sealed = turn.and(query_text(parts.uri.query(), "s"));
+    let sealed = turn.and(query_value(parts.uri.query(), "s"));
     let params = Params {
         fields: params,
         turn,

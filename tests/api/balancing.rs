@@ -23,6 +23,7 @@ on_postgres!(
     a_staff_hand_off_alternating_between_two_servers_costs_one_read_a_request,
     reads_at_the_same_time_share_statements_and_each_gets_its_own_call,
     a_turn_url_whose_seal_does_not_open_reads_the_database_once,
+    a_repeated_entry_reaching_the_other_server_is_answered_again_not_run_again,
 );
 
 /// Sends each request to the other server than the last, and checks what it cost.
@@ -160,11 +161,12 @@ async fn a_whole_call_alternating_between_two_servers_costs_one_read_a_request(b
         "every request after the first reached the server that did not give its turn"
     );
     assert_eq!(
-        rr.from_database, 2,
-        "every crossing request opened its session from its URL but two, which read it \
-         once: the one after the payments (the session keeps that long answer for a \
-         repeated delivery, too long to carry) and the queue's wait URL (the provider's, \
-         with no turn)"
+        rr.from_database, 4,
+        "every crossing request opened its session from its URL but four, which read it \
+         once: the SSN and the PAR ID (an entry is always read, so a repeated delivery \
+         finds its answer), the one after the payments (the session keeps that long \
+         answer for a repeated delivery, too long to carry) and the queue's wait URL \
+         (the provider's, with no turn)"
     );
     // Both servers see the call as it is.
     for server in [&app, &other] {
@@ -227,9 +229,9 @@ async fn a_staff_hand_off_alternating_between_two_servers_costs_one_read_a_reque
     assert!(sip.contains("X-Caseline-Verified=yes"), "{sip}");
     assert_eq!(rr.from_memory, 0);
     assert_eq!(
-        rr.from_database, 1,
-        "the hand-off's entry URL (no turn) read the session once; every other request \
-         opened it from its URL"
+        rr.from_database, 3,
+        "the hand-off's entry URL (no turn), the SSN and the PAR ID (entries) read the \
+         session once; every other request opened it from its URL"
     );
 }
 
@@ -309,4 +311,42 @@ async fn a_turn_url_whose_seal_does_not_open_reads_the_database_once(b: Backend)
     let after = reads(&other);
     assert_eq!(after.from_database - before.from_database, 1);
     assert_eq!(after.waited, before.waited);
+}
+
+/// The PAR ID delivered twice (a balancer retrying a request whose server answered but
+/// whose answer was lost), the second time to the other server: the same answer again,
+/// one verification, not two.
+async fn a_repeated_entry_reaching_the_other_server_is_answered_again_not_run_again(b: Backend) {
+    let app = TestApp::spawn(b).await.with_demo_data().await;
+    let other = app.second_server().await.expect("a second server");
+    let mut rr = RoundRobin::new(&app, &other);
+    warm_up(&mut rr).await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    call.press("1").await;
+    let ask = call.press(MARCO.0).await;
+    let url = ask
+        .gather()
+        .get("action")
+        .expect("the PAR ID question")
+        .to_string();
+    assert!(url.contains("&s="), "the URL carries the session: {url}");
+    let first = call.press(MARCO.1).await;
+    assert!(first.says("monthly support"), "{}", first.said());
+    call.app = &other;
+    let again = call.post(&url, &[("Digits", MARCO.1)]).await;
+    assert_eq!(again.xml, first.xml, "a repeated delivery answers the same");
+    let oks = app
+        .state
+        .line
+        .store
+        .audit_log()
+        .for_call(&call.sid)
+        .await
+        .expect("audit")
+        .iter()
+        .filter(|(event, outcome, _, _)| event == "verify" && outcome == "ok")
+        .count();
+    assert_eq!(oks, 1, "verified once, not twice");
 }
