@@ -21,8 +21,9 @@
 //! What it holds is what `call_sessions.state` holds (never an SSN or PAR ID: those are
 //! not kept), unreadable without the key, and only the provider, which signs every
 //! request it makes, sends it back. A URL whose seal does not open (another key, a
-//! copy moved to another call or turn) or a session too long to carry (a long call's
-//! path) is read from the database as before. On SQLite (one server) nothing is
+//! copy moved to another call or turn), sealed before the sessions' window (as a row
+//! not saved within it is not read) or too long to carry (a long call's path) is read
+//! from the database as before. On SQLite (one server) nothing is
 //! carried.
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -93,9 +94,11 @@ impl Carry {
         now - self.crossed_at.load(Ordering::Relaxed) < CARRY_FOR_SECS
     }
 
-    /// The session sealed for its own call and turn, or `None` when too long to carry.
-    pub fn seal(&self, session: &Session) -> Option<String> {
-        let json = serde_json::to_vec(session).ok()?;
+    /// The session sealed for its own call and turn, with when (`now`, unix seconds),
+    /// or `None` when too long to carry.
+    pub fn seal(&self, session: &Session, now: i64) -> Option<String> {
+        let mut json = now.to_be_bytes().to_vec();
+        serde_json::to_writer(&mut json, session).ok()?;
         let aad = bound_to(session.call_sid.as_str(), session.turn);
         let mut mac = self.nonces.clone();
         mac.update(&aad);
@@ -119,8 +122,9 @@ impl Carry {
         (text.len() <= MAX_SEALED).then_some(text)
     }
 
-    /// The session a URL carried for `call_sid` at `turn`, if the seal opens for them.
-    pub fn open(&self, sealed: &str, call_sid: &str, turn: u64) -> Option<Session> {
+    /// The session a URL carried for `call_sid` at `turn`, if the seal opens for them
+    /// and was made at or after `since` (as the database's copy must have been saved).
+    pub fn open(&self, sealed: &str, call_sid: &str, turn: u64, since: i64) -> Option<Session> {
         if sealed.len() > MAX_SEALED {
             return None;
         }
@@ -141,7 +145,11 @@ impl Carry {
                 },
             )
             .ok()?;
-        let session: Session = serde_json::from_slice(&json).ok()?;
+        let (at, json) = json.split_first_chunk::<8>()?;
+        if i64::from_be_bytes(*at) < since {
+            return None;
+        }
+        let session: Session = serde_json::from_slice(json).ok()?;
         (session.call_sid.as_str() == call_sid && session.turn == turn).then_some(session)
     }
 }
@@ -224,70 +232,101 @@ mod tests {
         carry.arrived(5 << 32 | 9, 7, 1000);
         assert!(carry.wanted(1000) && carry.wanted(1299) && !carry.wanted(1300));
         let s = session(5 << 32 | 7);
-        let sealed = carry.seal(&s).unwrap();
+        let sealed = carry.seal(&s, 100).unwrap();
         let json = serde_json::to_vec(&s).unwrap();
         let bytes = BASE64.decode(&sealed).unwrap();
         assert_eq!(
             bytes.len(),
-            NONCE + json.len() + 16,
-            "nonce, ciphertext, tag"
+            NONCE + 8 + json.len() + 16,
+            "nonce, time, ciphertext, tag"
         );
         assert!(
             !bytes.windows(9).any(|w| w == b"main-menu"),
             "sealed, not readable"
         );
         assert_eq!(
-            carry.seal(&s),
+            carry.seal(&s, 100),
             Some(sealed.clone()),
             "the same, sealed the same"
         );
         let mut moved = s.clone();
         moved.step = Some("info-menu".into());
-        let other_step = carry.seal(&moved).unwrap();
+        let other_step = carry.seal(&moved, 100).unwrap();
         assert_ne!(
             other_step[..32],
             sealed[..32],
             "another session, another nonce"
         );
-        let opened = carry.open(&sealed, s.call_sid.as_str(), s.turn).unwrap();
+        let opened = carry
+            .open(&sealed, s.call_sid.as_str(), s.turn, 100)
+            .unwrap();
         assert_eq!(
             serde_json::to_value(&opened).unwrap(),
             serde_json::to_value(&s).unwrap()
         );
         assert!(
             carry
-                .open(&sealed[..sealed.len() - 4], s.call_sid.as_str(), s.turn)
+                .open(&sealed, s.call_sid.as_str(), s.turn, 101)
+                .is_none(),
+            "sealed before the window"
+        );
+        assert!(
+            carry
+                .open(
+                    &sealed[..sealed.len() - 4],
+                    s.call_sid.as_str(),
+                    s.turn,
+                    100
+                )
                 .is_none()
         );
         let mut bent_nonce = bytes.clone();
         bent_nonce[0] ^= 1;
         assert!(
             carry
-                .open(&BASE64.encode(&bent_nonce), s.call_sid.as_str(), s.turn)
+                .open(
+                    &BASE64.encode(&bent_nonce),
+                    s.call_sid.as_str(),
+                    s.turn,
+                    100
+                )
                 .is_none()
         );
         assert!(
             carry
-                .open(&"A".repeat(MAX_SEALED + 1), s.call_sid.as_str(), s.turn)
+                .open(
+                    &"A".repeat(MAX_SEALED + 1),
+                    s.call_sid.as_str(),
+                    s.turn,
+                    100
+                )
                 .is_none()
         );
         assert!(
             carry
-                .open(&sealed, s.call_sid.as_str(), s.turn + 1)
+                .open(&sealed, s.call_sid.as_str(), s.turn + 1, 100)
                 .is_none()
         );
         assert!(
             carry
-                .open(&sealed, "CA0123456789abcdef0123456789abcdee", s.turn)
+                .open(&sealed, "CA0123456789abcdef0123456789abcdee", s.turn, 100)
                 .is_none()
         );
         let other = Carry::new("another-blind-index-key-of-32-chars!").unwrap();
-        assert!(other.open(&sealed, s.call_sid.as_str(), s.turn).is_none());
+        assert!(
+            other
+                .open(&sealed, s.call_sid.as_str(), s.turn, 100)
+                .is_none()
+        );
         let mut bent = sealed.clone().into_bytes();
         bent[40] = if bent[40] == b'A' { b'B' } else { b'A' };
         let bent = String::from_utf8(bent).unwrap();
-        assert!(carry.open(&bent, s.call_sid.as_str(), s.turn).is_none());
-        assert!(carry.open("", s.call_sid.as_str(), s.turn).is_none());
+        assert!(
+            carry
+                .open(&bent, s.call_sid.as_str(), s.turn, 100)
+                .is_none()
+        );
+        assert!(carry.open("", s.call_sid.as_str(), s.turn, 100).is_none());
     }
 
     #[test]

@@ -150,7 +150,12 @@ pub(crate) async fn session_for(s: &Line, p: &Params) -> Result<Session, CallErr
         (Some(carry), Some(turn), Some(sealed))
             if !s.store.sessions().answered_past(&sid, turn) =>
         {
-            carry.open(sealed, sid.as_str(), turn)
+            carry.open(
+                sealed,
+                sid.as_str(),
+                turn,
+                now - crate::store::SESSION_TTL_SECS,
+            )
         }
         _ => None,
     };
@@ -201,7 +206,7 @@ async fn finish(
     // The turn's URLs carry the session as saved, for whichever server they reach.
     if let Some(carry) = &s.carry
         && carry.wanted(s.now())
-        && let Some(sealed) = carry.seal(&session)
+        && let Some(sealed) = carry.seal(&session, s.now())
     {
         carried::attach(&mut response, session.turn, &sealed);
     }
