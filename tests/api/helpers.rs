@@ -121,7 +121,73 @@ pub fn capture_logs() -> &'static std::sync::Mutex<Vec<u8>> {
 #[derive(Clone)]
 enum Db {
     Sqlite(Arc<tempfile::TempDir>, String),
-    Postgres(String, String),
+    Postgres(Arc<Schema>),
+}
+
+/// A test's PostgreSQL schema, dropped when the test's last server is (passed or
+/// failed: a panic drops it too), so the test database does not fill with them.
+pub struct Schema {
+    pub url: String,
+    pub name: String,
+}
+
+impl Schema {
+    /// A fresh schema on the PostgreSQL at `url`.
+    pub async fn create(url: String) -> Arc<Schema> {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&url)
+            .await
+            .expect("connect to PostgreSQL");
+        // The schema name is ours (a UUID), never input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+            .execute(&admin)
+            .await
+            .expect("create schema");
+        admin.close().await;
+        Arc::new(Schema { url, name })
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        // The test's own URL may lead through a proxy of the test's (which stops with
+        // it): the schema is dropped over the database's own address.
+        let url = std::env::var("CASELINE_TEST_POSTGRES_URL").unwrap_or_else(|_| self.url.clone());
+        // The name is ours (a UUID), never input.
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
+        let (done, finished) = std::sync::mpsc::channel();
+        // Drop cannot wait on the test's runtime: a runtime of its own, on a thread of
+        // its own, waited for a few seconds at most (a lock held by a task of the test
+        // that can no longer run gives up instead of hanging the test).
+        std::thread::spawn(move || {
+            let dropped = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|rt| {
+                    rt.block_on(async {
+                        let pool = sqlx::postgres::PgPoolOptions::new()
+                            .max_connections(1)
+                            .acquire_timeout(std::time::Duration::from_secs(5))
+                            .connect(&url)
+                            .await?;
+                        sqlx::query("SET lock_timeout = '5s'")
+                            .execute(&pool)
+                            .await?;
+                        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
+                        pool.close().await;
+                        Ok::<(), sqlx::Error>(())
+                    })
+                    .map_err(|e| e.to_string())
+                });
+            let _ = done.send(dropped);
+        });
+        match finished.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("schema {} was not dropped: {e}", self.name),
+            Err(_) => eprintln!("schema {} was not dropped in time", self.name),
+        }
+    }
 }
 
 pub struct TestApp {
@@ -178,19 +244,7 @@ impl TestApp {
                 let url = format!("sqlite://{}/caseline.db", dir.path().display());
                 Db::Sqlite(Arc::new(dir), url)
             }
-            Backend::Postgres(url) => {
-                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let admin = sqlx::PgPool::connect(&url)
-                    .await
-                    .expect("connect to PostgreSQL");
-                // The schema name is ours (a UUID), never input.
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(&admin)
-                    .await
-                    .expect("create schema");
-                admin.close().await;
-                Db::Postgres(url, schema)
-            }
+            Backend::Postgres(url) => Db::Postgres(Schema::create(url).await),
         };
         Self::on(db, settings, FixedClock::at(open_time())).await
     }
@@ -205,7 +259,7 @@ impl TestApp {
         let _ = caseline::ops::metrics::handle();
         let store = match &db {
             Db::Sqlite(_, url) => Store::connect(url).await,
-            Db::Postgres(url, schema) => Store::connect_in_schema(url, Some(schema)).await,
+            Db::Postgres(s) => Store::connect_in_schema(&s.url, Some(&s.name)).await,
         }
         .expect("store");
         let state = Arc::new(Services::serving(
@@ -233,17 +287,18 @@ impl TestApp {
     /// This test's PostgreSQL URL and schema, when it runs on PostgreSQL.
     pub fn postgres(&self) -> Option<(String, String)> {
         match &self.db {
-            Db::Postgres(url, schema) => Some((url.clone(), schema.clone())),
+            Db::Postgres(s) => Some((s.url.clone(), s.name.clone())),
             Db::Sqlite(..) => None,
         }
     }
 
     /// Every row of every table in this test's PostgreSQL schema, as text.
     pub async fn dump_postgres(&self) -> String {
-        let Db::Postgres(url, schema) = &self.db else {
+        let Db::Postgres(db) = &self.db else {
             return String::new();
         };
-        let pool = sqlx::PgPool::connect(url).await.expect("connect");
+        let schema = &db.name;
+        let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
         let tables: Vec<String> = sqlx::query_scalar(
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
         )

@@ -123,8 +123,8 @@ struct Line {
     addr: std::net::SocketAddr,
     state: caseline::state::AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    /// PostgreSQL's URL and the test's schema, for a second server on the same store.
-    postgres: Option<(String, String)>,
+    /// The test's PostgreSQL schema, for a second server on the same store (dropped with the last).
+    postgres: Option<Arc<common::Schema>>,
     _dir: tempfile::TempDir,
 }
 
@@ -138,17 +138,7 @@ impl Line {
         let dir = tempfile::tempdir().expect("temp dir");
         let postgres = match backend {
             common::Backend::Sqlite => None,
-            common::Backend::Postgres(url) => {
-                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let admin = sqlx::PgPool::connect(&url).await.expect("PostgreSQL");
-                // The schema name is ours (a UUID), never input.
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(&admin)
-                    .await
-                    .expect("create schema");
-                admin.close().await;
-                Some((url, schema))
-            }
+            common::Backend::Postgres(url) => Some(common::Schema::create(url).await),
         };
         let line = Line::serve(dir, postgres).await;
         let state = &line.state;
@@ -173,7 +163,7 @@ impl Line {
     }
 
     /// A server on the store in `dir` (SQLite) or in the PostgreSQL schema.
-    async fn serve(dir: tempfile::TempDir, postgres: Option<(String, String)>) -> Line {
+    async fn serve(dir: tempfile::TempDir, postgres: Option<Arc<common::Schema>>) -> Line {
         let mut settings = common::settings();
         settings.listen = "127.0.0.1:0".parse().expect("address");
         settings.tty_mode = TtyMode::Baudot;
@@ -181,7 +171,7 @@ impl Line {
         settings.csu_workflow_sid = Some("WW0123456789abcdef0123456789abcdef".into());
         let store = match &postgres {
             None => Store::connect(&format!("sqlite://{}/caseline.db", dir.path().display())).await,
-            Some((url, schema)) => Store::connect_in_schema(url, Some(schema)).await,
+            Some(schema) => Store::connect_in_schema(&schema.url, Some(&schema.name)).await,
         }
         .expect("store");
         let app = Application::build_with(
