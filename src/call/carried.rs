@@ -232,6 +232,8 @@ mod tests {
         carry.arrived(5 << 32 | 9, 7, 1000);
         assert!(carry.wanted(1000) && carry.wanted(1299) && !carry.wanted(1300));
         let s = session(5 << 32 | 7);
+        let refused =
+            |sealed: &str, sid: &str, turn: u64| carry.open(sealed, sid, turn, 100).is_none();
         let sealed = carry.seal(&s, 100).unwrap();
         let json = serde_json::to_vec(&s).unwrap();
         let bytes = BASE64.decode(&sealed).unwrap();
@@ -270,48 +272,29 @@ mod tests {
                 .is_none(),
             "sealed before the window"
         );
-        assert!(
-            carry
-                .open(
-                    &sealed[..sealed.len() - 4],
-                    s.call_sid.as_str(),
-                    s.turn,
-                    100
-                )
-                .is_none()
-        );
+        assert!(refused(
+            &sealed[..sealed.len() - 4],
+            s.call_sid.as_str(),
+            s.turn
+        ));
         let mut bent_nonce = bytes.clone();
         bent_nonce[0] ^= 1;
-        assert!(
-            carry
-                .open(
-                    &BASE64.encode(&bent_nonce),
-                    s.call_sid.as_str(),
-                    s.turn,
-                    100
-                )
-                .is_none()
-        );
-        assert!(
-            carry
-                .open(
-                    &"A".repeat(MAX_SEALED + 1),
-                    s.call_sid.as_str(),
-                    s.turn,
-                    100
-                )
-                .is_none()
-        );
-        assert!(
-            carry
-                .open(&sealed, s.call_sid.as_str(), s.turn + 1, 100)
-                .is_none()
-        );
-        assert!(
-            carry
-                .open(&sealed, "CA0123456789abcdef0123456789abcdee", s.turn, 100)
-                .is_none()
-        );
+        assert!(refused(
+            &BASE64.encode(&bent_nonce),
+            s.call_sid.as_str(),
+            s.turn
+        ));
+        assert!(refused(
+            &"A".repeat(MAX_SEALED + 1),
+            s.call_sid.as_str(),
+            s.turn
+        ));
+        assert!(refused(&sealed, s.call_sid.as_str(), s.turn + 1));
+        assert!(refused(
+            &sealed,
+            "CA0123456789abcdef0123456789abcdee",
+            s.turn
+        ));
         let other = Carry::new("another-blind-index-key-of-32-chars!").unwrap();
         assert!(
             other
@@ -321,12 +304,8 @@ mod tests {
         let mut bent = sealed.clone().into_bytes();
         bent[40] = if bent[40] == b'A' { b'B' } else { b'A' };
         let bent = String::from_utf8(bent).unwrap();
-        assert!(
-            carry
-                .open(&bent, s.call_sid.as_str(), s.turn, 100)
-                .is_none()
-        );
-        assert!(carry.open("", s.call_sid.as_str(), s.turn, 100).is_none());
+        assert!(refused(&bent, s.call_sid.as_str(), s.turn));
+        assert!(refused("", s.call_sid.as_str(), s.turn));
     }
 
     #[test]

@@ -337,16 +337,6 @@ async fn a_repeated_entry_reaching_the_other_server_is_answered_again_not_run_ag
     call.app = &other;
     let again = call.post(&url, &[("Digits", MARCO.1)]).await;
     assert_eq!(again.xml, first.xml, "a repeated delivery answers the same");
-    let oks = app
-        .state
-        .line
-        .store
-        .audit_log()
-        .for_call(&call.sid)
-        .await
-        .expect("audit")
-        .iter()
-        .filter(|(event, outcome, _, _)| event == "verify" && outcome == "ok")
-        .count();
+    let oks = app.audited(&call.sid, "verify", "ok").await;
     assert_eq!(oks, 1, "verified once, not twice");
 }

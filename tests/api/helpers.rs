@@ -464,6 +464,16 @@ impl TestApp {
             .expect("a live session")
     }
 
+    /// How many audit lines of a call have this event and outcome.
+    pub async fn audited(&self, call_sid: &str, event: &str, outcome: &str) -> usize {
+        let lines = self.state.line.store.audit_log().for_call(call_sid).await;
+        lines
+            .expect("audit")
+            .iter()
+            .filter(|(e, o, ..)| e == event && o == outcome)
+            .count()
+    }
+
     /// Creates a staff account; answers its password (`{name}-correct-horse-battery`).
     pub async fn add_staff(&self, name: &str, role: caseline::staff::Role) -> String {
         let password = format!("{name}-correct-horse-battery");
