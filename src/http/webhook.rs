@@ -415,7 +415,10 @@ fn refused(route: &str) {
             }
             tracing::warn!(
                 route = %Short(route),
-                "refused a webhook with a missing or invalid signature"
+                "refused a webhook with a missing or invalid signature (usually \
+                 CASELINE_PUBLIC_URL is not the address the provider calls, or \
+                 CASELINE_TWILIO_AUTH_TOKEN is not the account's auth token: the provider \
+                 signs the URL it calls with that token)"
             );
         }
         Admit::Count => {}

@@ -182,6 +182,15 @@ impl Store {
     }
 
     async fn connect_with(url: &str, schema: Option<&str>, pool: u32) -> anyhow::Result<Store> {
+        if let Some((scheme, _)) = url.split_once("://")
+            && !matches!(scheme, "sqlite" | "postgres" | "postgresql")
+        {
+            anyhow::bail!(
+                "CASELINE_DATABASE_URL names a {scheme}:// database, which Caseline does not \
+                 use: give sqlite://PATH (the default, sqlite://caseline.db) or \
+                 postgres://USER@HOST:PORT/DATABASE"
+            );
+        }
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Store::Postgres(Postgres::connect(url, schema, pool).await?)
         } else {
@@ -231,5 +240,27 @@ impl Store {
     /// already queued is committed first.
     pub async fn close(&self) {
         on_backend!(self, |b| b.close().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database of another kind is refused, saying which URLs are taken, and not
+    /// taken for a SQLite file name; its password is not repeated.
+    #[tokio::test]
+    async fn a_database_url_of_another_kind_says_what_to_give() {
+        let Err(e) = Store::connect("mysql://caseline:s3cret@db.agency.example/ivr").await else {
+            panic!("a mysql:// URL was taken");
+        };
+        let said = format!("{e:#}");
+        assert!(said.contains("mysql://"), "{said}");
+        assert!(
+            said.contains("sqlite://PATH") && said.contains("postgres://"),
+            "{said}"
+        );
+        assert!(!said.contains("s3cret"), "{said}");
+        assert!(!std::path::Path::new("mysql:").exists());
     }
 }

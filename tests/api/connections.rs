@@ -468,4 +468,8 @@ fn a_flood_of_unsigned_requests_with_long_paths_stays_out_of_the_log() {
         log.contains("refused a webhook"),
         "refusals are still logged:\n{log}"
     );
+    assert!(
+        log.contains("usually CASELINE_PUBLIC_URL") && log.contains("CASELINE_TWILIO_AUTH_TOKEN"),
+        "a refusal names its usual cause:\n{log}"
+    );
 }

@@ -149,6 +149,10 @@ impl Failure {
 
     pub(super) fn detail(&self) -> String {
         match self {
+            Failure::Status(403, path) => format!(
+                "403 from {path}: the signature was refused (is --public-url the server's \
+                 CASELINE_PUBLIC_URL, and CASELINE_TWILIO_AUTH_TOKEN the server's token?)"
+            ),
             Failure::Status(code, path) => format!("{code} from {path}"),
             Failure::Transport(d)
             | Failure::NotTwiml(d)
@@ -161,6 +165,17 @@ impl Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_signature_names_its_usual_cause() {
+        let refused = Failure::Status(403, "/voice/incoming".into()).detail();
+        assert!(refused.starts_with("403 from /voice/incoming: the signature was refused"));
+        assert!(refused.contains("--public-url") && refused.contains("CASELINE_TWILIO_AUTH_TOKEN"));
+        assert_eq!(
+            Failure::Status(500, "/voice/status".into()).detail(),
+            "500 from /voice/status"
+        );
+    }
 
     #[test]
     fn percentile_is_the_nearest_rank() {
