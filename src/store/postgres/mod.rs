@@ -106,12 +106,21 @@ impl Postgres {
                 .options([("search_path", schema)])
                 .application_name(&format!("caseline {schema}"));
         }
+        let (host, port) = (opts.get_host().to_string(), opts.get_port());
         let pool = PgPoolOptions::new()
             .max_connections(pool)
             .acquire_timeout(Duration::from_secs(3))
             .connect_with(opts)
             .await
-            .context("Failed to connect to PostgreSQL")?;
+            .map_err(|e| match e {
+                // Refused, unreachable or silent: the pool only says it timed out.
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => anyhow::anyhow!(
+                    "cannot reach PostgreSQL at {host}:{port} within 3 s: is it running there, \
+                     and does CASELINE_DATABASE_URL name it? (`pg_isready -h {host} -p {port}` \
+                     tells)"
+                ),
+                other => anyhow::Error::from(other).context("Failed to connect to PostgreSQL"),
+            })?;
         Ok(Postgres::new(pool))
     }
 }
@@ -265,6 +274,26 @@ impl Backend for Postgres {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Nothing listens on port 1: the error says where it looked and what to check,
+    /// not only that a pool timed out.
+    #[tokio::test]
+    async fn an_unreachable_database_says_where_and_what_to_check() {
+        let Err(e) = Postgres::connect("postgres://caseline:s3cret@127.0.0.1:1/ivr", None, 2).await
+        else {
+            panic!("connected to nothing");
+        };
+        let said = format!("{e:#}");
+        assert!(
+            said.contains("cannot reach PostgreSQL at 127.0.0.1:1"),
+            "{said}"
+        );
+        assert!(
+            said.contains("CASELINE_DATABASE_URL") && said.contains("pg_isready"),
+            "{said}"
+        );
+        assert!(!said.contains("s3cret"), "{said}");
+    }
     use std::sync::atomic::{AtomicU32, Ordering};
 
     #[tokio::test]
