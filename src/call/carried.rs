@@ -39,8 +39,8 @@ use crate::session::Session;
 use crate::telephony::twiml::{Element, Response};
 
 /// The longest sealed session put in a URL, in characters; a longer one is not carried
-/// (providers accept URLs of a few thousand characters; the verified caller's session,
-/// cases and path included, seals to about 700).
+/// (providers accept URLs of a few thousand characters; a caller's session at the main
+/// menu seals to about 380).
 const MAX_SEALED: usize = 2000;
 /// The nonce's length in bytes (XChaCha20's).
 const NONCE: usize = 24;
@@ -48,9 +48,9 @@ const NONCE: usize = 24;
 /// Seals and opens sessions for this server and every other with the same key.
 pub struct Carry {
     cipher: XChaCha20Poly1305,
-    /// Makes each nonce from what it seals (a synthetic nonce): the same session at the
-    /// same turn seals the same, so a repeated delivery is answered byte for byte as
-    /// before, and two different sessions never share a nonce.
+    /// Makes each nonce from what it seals (a synthetic nonce, no randomness to draw):
+    /// two different seals never share a nonce, and the same session sealed at the same
+    /// turn in the same second seals the same.
     nonces: Hmac<Sha256>,
     /// Unix seconds of the last request this server had for a turn another server gave:
     /// a server that never sees one (alone, or behind a sticky balancer) carries

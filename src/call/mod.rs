@@ -138,15 +138,20 @@ pub fn caller_input(p: &Params) -> CallerInput {
 /// Loads the call's session, or starts one when it is unknown or has expired (a call
 /// that outlived its session continues from the step it asked for).
 pub(crate) async fn session_for(s: &Line, p: &Params) -> Result<Session, CallError> {
+    session_with(s, p, p.sealed.as_deref()).await
+}
+
+/// [`session_for`], taking the session from `sealed` (the URL's copy) when it opens.
+async fn session_with(s: &Line, p: &Params, sealed: Option<&str>) -> Result<Session, CallError> {
     let sid = call_sid(p)?;
     let now = s.now();
     Span::current().record("call_sid", sid.as_str());
-    // A request this server has answered already (a repeat) is read, as before: the
-    // session it finds then holds the answer to give again.
     if let (Some(carry), Some(turn)) = (&s.carry, p.turn) {
         carry.arrived(turn, s.store.sessions().server(), now);
     }
-    let carried = match (&s.carry, p.turn, &p.sealed) {
+    // A request this server has answered already (a repeat) is read, as before: the
+    // session it finds then holds the answer to give again.
+    let carried = match (&s.carry, p.turn, sealed) {
         (Some(carry), Some(turn), Some(sealed))
             if !s.store.sessions().answered_past(&sid, turn) =>
         {
@@ -432,17 +437,8 @@ pub async fn input(s: &Line, p: &Params, name: &str) -> Result<Response, CallErr
     // session before the entry, without the answer kept for a repeated delivery, so a
     // repeat reaching another server would run the entry's action (a verification, a
     // request) again.
-    let unsealed;
-    let p = if at_input && p.sealed.is_some() {
-        unsealed = Params {
-            sealed: None,
-            ..p.clone()
-        };
-        &unsealed
-    } else {
-        p
-    };
-    let mut session = session_for(s, p).await?;
+    let sealed = p.sealed.as_deref().filter(|_| !at_input);
+    let mut session = session_with(s, p, sealed).await?;
     if let Some(replay) = &session.replay
         && replay.step == name
         && session.awaiting.as_deref() != Some(name)

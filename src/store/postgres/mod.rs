@@ -274,6 +274,7 @@ impl Backend for Postgres {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     /// Nothing listens on port 1: the error says where it looked and what to check,
     /// not only that a pool timed out.
@@ -294,7 +295,6 @@ mod tests {
         );
         assert!(!said.contains("s3cret"), "{said}");
     }
-    use std::sync::atomic::{AtomicU32, Ordering};
 
     #[tokio::test]
     async fn a_lost_connection_is_tried_once_more_and_only_once() {
