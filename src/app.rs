@@ -174,7 +174,9 @@ pub fn load_flows(settings: &Settings) -> anyhow::Result<(Catalog, Flow)> {
 /// The flow entries the server jumps to: a call on each line, and each place a staff
 /// member can send a caller (`flows check` refuses flows without them).
 fn required_entries() -> Vec<String> {
-    let staff = crate::call::ENTRIES.iter().map(|e| format!("staff-{e}"));
+    let staff = crate::session::StaffEntry::WORDS
+        .iter()
+        .map(|e| format!("staff-{e}"));
     ["voice", "tty"]
         .map(String::from)
         .into_iter()

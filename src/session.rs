@@ -123,7 +123,8 @@ pub struct Session {
     pub callback_requested: bool,
     /// How the last transfer ended (`QueueResult` or `DialCallStatus`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_result: Option<String>,
+    #[serde(deserialize_with = "TransferResult::read_or_none")]
+    pub transfer_result: Option<TransferResult>,
     /// A staff member sent this caller into the IVR and waits to get them back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub staff_transfer: Option<StaffTransfer>,
@@ -175,6 +176,10 @@ pub struct Session {
     /// The caller left a callback request in this call.
     #[serde(default, skip_serializing_if = "is_false")]
     pub callback_left: bool,
+    /// A call placed by `caseline loadtest` (its signed incoming webhook said so): the
+    /// reports leave it out unless asked to include it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub load_test: bool,
     /// Which answer this is: the high 32 bits count the answers, the low 32 name the
     /// server that gave it (see [`Session::next_turn`]). The step and input URLs of an
     /// answer carry it (`?t=N`), so the server that gave answer N knows, when the
@@ -220,6 +225,77 @@ word_enum!(
 );
 
 word_enum!(
+    /// The IVR entries a staff member can send a live caller to (the flow entries
+    /// `staff-{entry}`).
+    StaffEntry {
+        Verify = "verify",
+        Payments = "payments",
+        CaseStatus = "case-status",
+        MainMenu = "main-menu",
+        Spanish = "spanish",
+    }
+);
+
+word_enum!(
+    /// How a `<Dial>` or `<Enqueue>` ended, as the provider names it (`DialCallStatus`,
+    /// `QueueResult`); a word not here is not kept.
+    TransferResult {
+        Completed = "completed",
+        Answered = "answered",
+        Busy = "busy",
+        NoAnswer = "no-answer",
+        Failed = "failed",
+        Canceled = "canceled",
+        Bridged = "bridged",
+        BridgingInProcess = "bridging-in-process",
+        QueueFull = "queue-full",
+        Hangup = "hangup",
+        Leave = "leave",
+        Redirected = "redirected",
+        RedirectedFromBridged = "redirected-from-bridged",
+        Error = "error",
+        SystemError = "system-error",
+        SystemShutdown = "system-shutdown",
+    }
+);
+
+impl TransferResult {
+    /// A stored word this build does not know reads as none rather than failing the
+    /// whole session (the provider may add words; the condition only needs these).
+    fn read_or_none<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<TransferResult>, D::Error> {
+        let word: Option<std::borrow::Cow<'de, str>> = Option::deserialize(d)?;
+        Ok(word.as_deref().and_then(TransferResult::parse))
+    }
+
+    /// The caller spoke with someone.
+    pub fn reached(self) -> bool {
+        matches!(
+            self,
+            TransferResult::Bridged
+                | TransferResult::BridgingInProcess
+                | TransferResult::Completed
+                | TransferResult::Answered
+        )
+    }
+}
+
+word_enum!(
+    /// What `<Pay>` may answer in `Result`, as the `pay-result` outcomes name them;
+    /// anything else is read as `internal-error`.
+    PayCode {
+        Success = "success",
+        TooManyFailedAttempts = "too-many-failed-attempts",
+        PaymentConnectorError = "payment-connector-error",
+        CallerInterruptedWithStar = "caller-interrupted-with-star",
+        ValidationError = "validation-error",
+        CallerHungUp = "caller-hung-up",
+        InternalError = "internal-error",
+    }
+);
+
+word_enum!(
     /// How the last verification in this call ended (the `verify-ssn` and `verify-par`
     /// outcomes that are kept: staff read them, the reports count the locked).
     VerifyOutcome {
@@ -258,8 +334,7 @@ pub struct Paying {
 /// expiry, code or postal code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayResult {
-    /// One of [`crate::domain::pay::RESULTS`]; anything else is `internal-error`.
-    pub result: String,
+    pub result: PayCode,
     pub confirmation: Option<String>,
     pub card_type: Option<String>,
     pub last4: Option<String>,
@@ -274,8 +349,7 @@ pub struct PayResult {
 /// Where a staff transfer came from and where the caller goes back to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffTransfer {
-    /// `verify`, `payments`, `case-status`, `main-menu` or `spanish`.
-    pub entry: String,
+    pub entry: StaffEntry,
     /// A number, SIP URI or `client:` identity ([`crate::domain::transfer::Destination`]).
     pub return_to: String,
     /// The staff member's name.
@@ -329,6 +403,7 @@ impl Session {
             path: _,
             transferred,
             callback_left,
+            load_test,
             turn: _,
             fresh: _,
         } = self;
@@ -364,6 +439,7 @@ impl Session {
             && *callback_request == before.callback_request
             && *transferred == before.transferred
             && *callback_left == before.callback_left
+            && *load_test == before.load_test
     }
 }
 
@@ -432,6 +508,7 @@ impl Session {
             path: String::new(),
             transferred: false,
             callback_left: false,
+            load_test: false,
             turn: 0,
             fresh: false,
         }
@@ -488,6 +565,20 @@ mod tests {
                    \"caller\":null,\"callback_number\":null,\"callback_requested\":false,\
                    \"transfer_result\":null,\"staff_transfer\":null,\"verify_outcome\":null}";
         let old: Session = serde_json::from_str(old).unwrap();
+        // A transfer's end in a word this build knows is kept; one it does not know
+        // (the provider may add words) reads as none instead of failing the session.
+        let ended = |word: &str| {
+            let json = format!(
+                "{{\"call_sid\":\"CA1\",\"channel\":\"voice\",\"started_at\":5,\"transfer_result\":\"{word}\"}}"
+            );
+            serde_json::from_str::<Session>(&json)
+                .unwrap()
+                .transfer_result
+        };
+        assert_eq!(ended("bridged"), Some(TransferResult::Bridged));
+        assert!(ended("bridged").is_some_and(TransferResult::reached));
+        assert!(!ended("no-answer").is_some_and(TransferResult::reached));
+        assert_eq!(ended("something-new"), None);
         assert_eq!(
             (old.misses, old.verified, old.participant),
             (2, true, Some(7))

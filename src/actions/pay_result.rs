@@ -11,17 +11,7 @@ use crate::flow::ActionSpec;
 pub const SPEC: ActionSpec = ActionSpec {
     name: "pay-result",
     values: &[],
-    outcomes: &[
-        "success",
-        "too-many-failed-attempts",
-        "payment-connector-error",
-        "caller-interrupted-with-star",
-        "validation-error",
-        "caller-hung-up",
-        "internal-error",
-        "unconfirmed",
-        "spent",
-    ],
+    outcomes: crate::domain::pay::OUTCOMES,
     takes_input: false,
     prompts: &[],
 };

@@ -13,15 +13,16 @@ pub mod tty;
 use tracing::Span;
 
 use crate::flow::engine;
-use crate::session::{CallSid, Session};
+use crate::session::{CallSid, Session, StaffEntry, TransferResult};
 use crate::telephony::input::CallerInput;
 use crate::telephony::twiml::{Element, Response};
 use crate::words::prompts::{Channel, Fill, Lang};
 pub use line::Line;
 
-/// The IVR entries a staff member can send a caller to (the flow entries
-/// `staff-{entry}`).
-pub const ENTRIES: &[&str] = &["verify", "payments", "case-status", "main-menu", "spanish"];
+/// The incoming webhook's field that marks a call placed by `caseline loadtest`. It is
+/// read only from a request whose signature holds (every webhook's is checked before
+/// it gets here), so only someone with the provider's token can mark a call.
+pub const LOAD_TEST_FIELD: &str = "CaselineLoadTest";
 
 /// What a webhook brings: its POST parameters, and the turn its URL names.
 #[derive(Debug, Clone, Default)]
@@ -252,6 +253,7 @@ pub async fn incoming(s: &Line, p: &Params) -> Result<Response, CallError> {
         .and_then(e164)
         .filter(|to| !s.outbound.is_own(to));
     session.fresh = true;
+    session.load_test = p.get(LOAD_TEST_FIELD) == Some("true");
     // A TTY call in baudot mode: the server is the modem, on the call's media stream.
     if session.channel == Channel::Tty && s.settings.tty_mode == crate::config::TtyMode::Baudot {
         let token = tty::new_token();
@@ -278,10 +280,8 @@ fn e164(raw: &str) -> Option<String> {
 }
 
 /// How a `<Dial>` or `<Enqueue>` ended, when this request is its action.
-fn transfer_result(p: &Params) -> Option<String> {
-    let raw = p.get("QueueResult").or_else(|| p.get("DialCallStatus"))?;
-    let ok = raw.len() <= 32 && raw.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
-    ok.then(|| raw.to_string())
+fn transfer_result(p: &Params) -> Option<TransferResult> {
+    TransferResult::parse(p.get("QueueResult").or_else(|| p.get("DialCallStatus"))?)
 }
 
 /// `POST /voice/step/{name}`: a redirect to a step, or the end of a transfer.
@@ -398,9 +398,9 @@ pub async fn staff_entry(
     entry: &str,
     handoff: Option<i64>,
 ) -> Result<Response, CallError> {
-    if !ENTRIES.contains(&entry) {
+    let Some(entry) = StaffEntry::parse(entry) else {
         return Err(CallError::new(anyhow::anyhow!("unknown staff entry")));
-    }
+    };
     let mut session = session_for(s, p).await?;
     let before = snapshot(s, &session);
     if let Some(id) = handoff {

@@ -84,10 +84,9 @@ impl Runtime for Line {
                             .is_ok()
                     })
             }
-            Condition::RepresentativeReached => matches!(
-                session.transfer_result.as_deref(),
-                Some("bridged" | "bridging-in-process" | "completed" | "answered")
-            ),
+            Condition::RepresentativeReached => {
+                session.transfer_result.is_some_and(|r| r.reached())
+            }
         })
     }
 

@@ -18,7 +18,8 @@ pub enum Command {
         /// The Spanish text.
         #[arg(long)]
         es: String,
-        /// When it starts (RFC 3339, like 2026-12-24T12:00:00-08:00); now if left out.
+        /// When it starts: the agency's time (2026-12-24T12:00) or RFC 3339
+        /// (2026-12-24T12:00:00-08:00); now if left out.
         #[arg(long)]
         from: Option<String>,
         /// When it stops; it plays until cleared if left out.
@@ -41,8 +42,15 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             from,
             until,
         } => {
-            let a = announcement::build(&en, &es, from.as_deref(), until.as_deref(), now)
-                .map_err(|e| anyhow::anyhow!(e))?;
+            let a = announcement::build(
+                &en,
+                &es,
+                from.as_deref(),
+                until.as_deref(),
+                settings.hours.tz,
+                now,
+            )
+            .map_err(|e| anyhow::anyhow!(e))?;
             store.announcements().set(&a, now.timestamp()).await?;
             println!(
                 "announcement set\n{}",

@@ -15,6 +15,9 @@ pub struct Args {
     days: Option<u32>,
     #[arg(long, default_value = "text", value_parser = ["text", "json", "csv"])]
     format: String,
+    /// Count the calls `caseline loadtest` placed too (left out by default).
+    #[arg(long)]
+    include_load_tests: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -26,7 +29,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, Some(d)) => chrono::Utc::now().timestamp() - i64::from(d) * 86_400,
         (None, None) => chrono::Utc::now().timestamp() - 86_400,
     };
-    let report = analytics::report(&store, from).await?;
+    let report = analytics::report(&store, from, args.include_load_tests).await?;
     match args.format.as_str() {
         "json" => println!("{}", serde_json::to_string_pretty(&report)?),
         "csv" => print!("{}", report.csv()),

@@ -11,12 +11,15 @@ use crate::store::Announcement;
 /// The longest text accepted: about a minute of speech.
 pub const MAX_CHARS: usize = 600;
 
-/// Builds an announcement from what staff typed; the error says what to fix.
+/// Builds an announcement from what staff typed; the error says what to fix. A time is
+/// RFC 3339 (`2026-12-24T17:00:00-08:00`), or the agency's own clock time without an
+/// offset (`2026-12-24T17:00`, as a browser's date-time picker gives it), read in `tz`.
 pub fn build(
     en: &str,
     es: &str,
     from: Option<&str>,
     until: Option<&str>,
+    tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<Announcement, String> {
     let text = |t: &str, which: &str| {
@@ -37,16 +40,10 @@ pub fn build(
         Ok(t.to_string())
     };
     let time = |t: Option<&str>, which: &str| -> Result<Option<i64>, String> {
-        t.map(|t| {
-            DateTime::parse_from_rfc3339(t.trim())
-                .map(|d| d.timestamp())
-                .map_err(|_| {
-                    format!(
-                        "'{t}' ({which}) is not an RFC 3339 time like 2026-12-24T12:00:00-08:00"
-                    )
-                })
-        })
-        .transpose()
+        t.map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| at(t, tz, which))
+            .transpose()
     };
     let a = Announcement {
         text_en: text(en, "English")?,
@@ -63,6 +60,29 @@ pub fn build(
         return Err("that end time has already passed".into());
     }
     Ok(a)
+}
+
+/// A time as RFC 3339, or as the agency's clock time (`YYYY-MM-DDTHH:MM`, seconds
+/// optional). A clock time the zone skips (the spring change) is refused; one it repeats
+/// (the autumn change) is the first.
+fn at(t: &str, tz: Tz, which: &str) -> Result<i64, String> {
+    use chrono::TimeZone;
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(d.timestamp());
+    }
+    let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(t, f).ok())
+        .ok_or_else(|| {
+            format!(
+                "'{t}' ({which}) is not a time: give the agency's time like 2026-12-24T17:00, \
+                 or RFC 3339 like 2026-12-24T17:00:00-08:00"
+            )
+        })?;
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|d| d.timestamp())
+        .ok_or_else(|| format!("'{t}' ({which}) does not occur in {tz}: the clocks skip it"))
 }
 
 /// A few lines for a person: the texts, the window in the agency's time, and whether
@@ -92,11 +112,25 @@ mod tests {
     #[test]
     fn mistakes_are_refused_with_a_reason() {
         let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
-        assert!(build("Closed", "Cerrado", None, None, now).is_ok());
+        let la = chrono_tz::America::Los_Angeles;
+        assert!(build("Closed", "Cerrado", None, None, la, now).is_ok());
         for (en, es, from, until, want) in [
             ("", "Cerrado", None, None, "English text is empty"),
             ("Closed", " ", None, None, "Spanish text is empty"),
-            ("Closed", "Cerrado", Some("tomorrow"), None, "RFC 3339"),
+            (
+                "Closed",
+                "Cerrado",
+                Some("tomorrow"),
+                None,
+                "agency's time like",
+            ),
+            (
+                "Closed",
+                "Cerrado",
+                Some("2027-03-14T02:30"),
+                None,
+                "does not occur in America/Los_Angeles",
+            ),
             (
                 "Closed",
                 "Cerrado",
@@ -112,7 +146,7 @@ mod tests {
                 "already passed",
             ),
         ] {
-            let err = build(en, es, from, until, now).unwrap_err();
+            let err = build(en, es, from, until, la, now).unwrap_err();
             assert!(err.contains(want), "{err}");
         }
         let a = build(
@@ -120,10 +154,14 @@ mod tests {
             "Cerrado",
             Some("2026-12-02T08:00:00-08:00"),
             None,
+            la,
             now,
         )
         .unwrap();
-        let text = describe(&a, chrono_tz::America::Los_Angeles, now);
+        // The agency's clock time, as a date-time picker sends it, is the same moment.
+        let picked = build("Closed", "Cerrado", Some("2026-12-02T08:00"), None, la, now).unwrap();
+        assert_eq!(picked.starts_at, a.starts_at);
+        let text = describe(&a, la, now);
         assert!(
             text.contains("2026-12-02 08:00 PST") && text.contains("playing now: no"),
             "{text}"

@@ -13,7 +13,7 @@ use anyhow::{Context, anyhow};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::domain::cases::Role;
-use crate::session::{PayResult, Paying, Session};
+use crate::session::{PayCode, PayResult, Paying, Session};
 pub use crate::store::card_payments::{
     CardPayment, MASKED, MISMATCH, NewPayment, PAID, masked_if_card,
 };
@@ -26,16 +26,20 @@ pub use crate::config::PaySettings;
 /// Card types the agency's processor takes.
 pub const CARD_TYPES: &str = "visa mastercard";
 
-/// What `<Pay>` may answer in `Result`, as the flow's outcomes name them.
-pub const RESULTS: &[&str] = &[
-    "success",
-    "too-many-failed-attempts",
-    "payment-connector-error",
-    "caller-interrupted-with-star",
-    "validation-error",
-    "caller-hung-up",
-    "internal-error",
-];
+/// The `pay-result` outcomes: each word `<Pay>` may answer, then `unconfirmed` (a
+/// success that cannot be confirmed) and `spent` (the call's tries are used up).
+pub const OUTCOMES: &[&str] = &{
+    const N: usize = PayCode::WORDS.len();
+    let mut all = [""; N + 2];
+    let mut i = 0;
+    while i < N {
+        all[i] = PayCode::WORDS[i];
+        i += 1;
+    }
+    all[N] = "unconfirmed";
+    all[N + 1] = "spent";
+    all
+};
 
 /// Failed tries in one call before the caller is offered a person instead.
 pub const MAX_TRIES: u32 = 2;
@@ -45,9 +49,8 @@ impl PayResult {
     /// the wrong shape is dropped, so no free text from the request is kept.
     pub fn from_params<'a>(get: impl Fn(&str) -> Option<&'a str>) -> PayResult {
         let result = get("Result")
-            .and_then(|r| RESULTS.iter().find(|known| **known == r))
-            .unwrap_or(&"internal-error")
-            .to_string();
+            .and_then(PayCode::parse)
+            .unwrap_or(PayCode::InternalError);
         let confirmation = get("PaymentConfirmationCode")
             .map(str::trim)
             .filter(|c| {
@@ -106,9 +109,14 @@ pub async fn take_result(
     let paying = session.paying.get_or_insert_with(Paying::default);
     let ours = matches!((id, &paying.pay_id), (Some(id), Some(open)) if id == open);
     if !ours {
-        let line = AuditLine::in_call(now, Some(&call), "pay.card.unmatched", &result.result)
-            .participant(session.participant)
-            .case(session.case.as_ref().map(|c| c.case_id));
+        let line = AuditLine::in_call(
+            now,
+            Some(&call),
+            "pay.card.unmatched",
+            result.result.as_str(),
+        )
+        .participant(session.participant)
+        .case(session.case.as_ref().map(|c| c.case_id));
         if let Err(e) = store.audit_log().write(line).await {
             tracing::error!(error = %e, "an unmatched payment result was not audited");
         }
@@ -368,10 +376,10 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
         call_sid: &call,
         now,
     };
-    let outcome = match (r.result.as_str(), &r.confirmation, paying.amount) {
+    let outcome = match (r.result, &r.confirmation, paying.amount) {
         // Charged another amount than the `<Pay>` asked for: kept for staff to put
         // right, and the caller goes to a person, as for a payment not confirmed.
-        ("success", Some(code), Some(amount))
+        (PayCode::Success, Some(code), Some(amount))
             if r.charged_unreadable || r.charged.is_some_and(|c| c != amount) =>
         {
             let stored = store
@@ -384,7 +392,7 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
             );
             "unconfirmed".to_string()
         }
-        ("success", Some(code), Some(amount)) => {
+        (PayCode::Success, Some(code), Some(amount)) => {
             let stored = store
                 .card_payments()
                 .add(&payment(code, amount, PAID, None))
@@ -406,7 +414,7 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
         // The processor took the payment but it cannot be confirmed here: the caller is
         // told not to pay again and sent to a person; operators see the code in the log
         // (a processor's reference, not the caller's data).
-        ("success", code, _) => {
+        (PayCode::Success, code, _) => {
             tracing::error!(
                 confirmation = code.as_deref().unwrap_or("-"),
                 "a payment success that could not be stored: no confirmation code or no amount"
@@ -415,7 +423,7 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
         }
         (other, _, _) => {
             paying.failures += 1;
-            if other != "caller-hung-up" && paying.failures >= MAX_TRIES {
+            if other != PayCode::CallerHungUp && paying.failures >= MAX_TRIES {
                 "spent".to_string()
             } else {
                 other.to_string()
@@ -429,7 +437,7 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
     let audited = store
         .audit_log()
         .write(
-            AuditLine::in_call(now, Some(&call), "pay.card", &r.result)
+            AuditLine::in_call(now, Some(&call), "pay.card", r.result.as_str())
                 .participant(Some(participant))
                 .case(Some(case_ref.case_id)),
         )
@@ -506,7 +514,7 @@ mod tests {
         ];
         let get = |n: &str| params.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
         let r = PayResult::from_params(get);
-        assert_eq!(r.result, "success");
+        assert_eq!(r.result, PayCode::Success);
         assert_eq!(r.last4.as_deref(), Some("4001"));
         assert_eq!(r.card_type.as_deref(), Some("visa"));
         let kept = serde_json::to_string(&r).unwrap();
@@ -516,10 +524,7 @@ mod tests {
         let odd = [("Result", "<script>"), ("PaymentConfirmationCode", "a b<")];
         let get = |n: &str| odd.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
         let r = PayResult::from_params(get);
-        assert_eq!(
-            (r.result.as_str(), r.confirmation),
-            ("internal-error", None)
-        );
+        assert_eq!((r.result, r.confirmation), (PayCode::InternalError, None));
     }
 
     #[test]

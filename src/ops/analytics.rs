@@ -68,6 +68,7 @@ pub async fn record(
         ended_on: session.step.clone().unwrap_or_default(),
         steps: session.path.clone(),
         caller_hash: caller.map(|c| blind.caller(c)),
+        load_test: i64::from(session.load_test),
     };
     store.keep_call_path(row).await
 }
@@ -98,6 +99,10 @@ pub struct Report {
     pub by_channel: BTreeMap<String, i64>,
     /// The average time a call spent in the IVR, in seconds.
     pub average_ivr_seconds: f64,
+    /// Calls `caseline loadtest` placed in the period: left out of every figure above
+    /// unless `load_tests_included`.
+    pub load_test_calls: i64,
+    pub load_tests_included: bool,
 }
 
 /// Deletes paths that ended before `before`.
@@ -105,9 +110,21 @@ pub async fn forget_before(store: &Store, before: i64) -> anyhow::Result<u64> {
     store.call_paths().forget_before(before).await
 }
 
-/// The report for the calls that ended from `since` (Unix seconds) on.
-pub async fn report(store: &Store, since: i64) -> anyhow::Result<Report> {
-    Ok(figures(&store.call_paths().since(since).await?))
+/// The report for the calls that ended from `since` (Unix seconds) on; the load
+/// tester's calls only when `include_load_tests` (they are counted either way).
+pub async fn report(store: &Store, since: i64, include_load_tests: bool) -> anyhow::Result<Report> {
+    let all = store.call_paths().since(since).await?;
+    let load_test_calls = all.iter().filter(|p| p.load_test != 0).count() as i64;
+    let paths: Vec<Path> = if include_load_tests {
+        all
+    } else {
+        all.into_iter().filter(|p| p.load_test == 0).collect()
+    };
+    Ok(Report {
+        load_test_calls,
+        load_tests_included: include_load_tests,
+        ..figures(&paths)
+    })
 }
 
 fn figures(paths: &[Path]) -> Report {
@@ -167,6 +184,8 @@ fn figures(paths: &[Path]) -> Report {
         } else {
             total_secs as f64 / calls as f64
         },
+        load_test_calls: 0,
+        load_tests_included: false,
     }
 }
 
@@ -204,6 +223,8 @@ impl Report {
             "average_ivr_seconds",
             format!("{:.1}", self.average_ivr_seconds),
         );
+        line("load_test_calls", self.load_test_calls.to_string());
+        line("load_tests_included", self.load_tests_included.to_string());
         out
     }
 
@@ -236,6 +257,17 @@ impl Report {
             join(&self.by_channel),
             self.average_ivr_seconds
         ));
+        if self.load_test_calls > 0 {
+            let how = if self.load_tests_included {
+                "included above"
+            } else {
+                "left out; --include-load-tests counts them"
+            };
+            out.push_str(&format!(
+                "load-test calls: {} ({how})\n",
+                self.load_test_calls
+            ));
+        }
         out
     }
 }

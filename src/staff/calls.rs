@@ -1,23 +1,29 @@
 //! Live calls as staff see them, and moving a caller into the IVR. Only what a
-//! representative needs: where the caller is, language, verified or not, case number and
-//! role. Never an SSN, a PAR ID or the calling number.
+//! representative needs to find the caller on their line and help them: the calling
+//! number's last four digits, where the caller is in plain words, language, verified or
+//! not, case number and role. Never an SSN, a PAR ID or the whole calling number.
 
 use serde::Serialize;
 
 use super::{Staff, StaffError};
 use crate::domain::transfer::Destination;
-use crate::session::{CallSid, Session, StaffTransfer};
+use crate::session::{CallSid, Session, StaffEntry, StaffTransfer};
 use crate::state::Services;
 use crate::store::AuditLine;
 use crate::telephony::provider::ProviderError;
-
-use crate::call::ENTRIES;
+use crate::words::prompts::{Catalog, Channel, Lang};
 
 #[derive(Debug, Serialize)]
 pub struct CallView {
     pub call_sid: String,
+    /// The calling number's last four digits (none when withheld), so an agent can tell
+    /// which row is the caller on their line.
+    pub caller_ending: Option<String>,
     /// The flow step the caller is in.
     pub step: Option<String>,
+    /// Where the caller is, in plain words in the agent's language ("entering their
+    /// SSN", from the prompt catalog's `where` table).
+    pub doing: String,
     pub language: Option<String>,
     pub channel: &'static str,
     pub verified: bool,
@@ -26,7 +32,7 @@ pub struct CallView {
     pub seconds_in_call: i64,
     /// Set while a staff member waits to get this caller back.
     pub sent_by: Option<String>,
-    pub staff_entry: Option<String>,
+    pub staff_entry: Option<StaffEntry>,
 }
 
 #[derive(Debug, Serialize)]
@@ -39,11 +45,13 @@ pub struct CallDetail {
     pub topics_heard: Vec<String>,
 }
 
-fn view(s: &Session, now: i64) -> CallView {
+fn view(s: &Session, now: i64, catalog: &Catalog, lang: Lang) -> CallView {
     let case = s.case.as_ref().filter(|_| s.verified);
     CallView {
         call_sid: s.call_sid.to_string(),
+        caller_ending: s.caller.as_deref().map(last_four),
         step: s.step.clone(),
+        doing: doing(catalog, s.step.as_deref(), lang),
         language: s.lang.map(|l| l.code().to_string()),
         channel: match s.channel {
             crate::words::prompts::Channel::Voice => "voice",
@@ -54,11 +62,43 @@ fn view(s: &Session, now: i64) -> CallView {
         role: case.map(|c| c.role.as_str().to_string()),
         seconds_in_call: (now - s.started_at).max(0),
         sent_by: s.staff_transfer.as_ref().map(|t| t.by.clone()),
-        staff_entry: s.staff_transfer.as_ref().map(|t| t.entry.clone()),
+        staff_entry: s.staff_transfer.as_ref().map(|t| t.entry),
     }
 }
 
-pub async fn live(s: &Services) -> Result<Vec<CallView>, StaffError> {
+/// The last four characters of a number (it is E.164: `+` and digits).
+fn last_four(number: &str) -> String {
+    let cut = number.len().saturating_sub(4);
+    number.get(cut..).unwrap_or_default().to_string()
+}
+
+/// Where a caller at `step` is, in plain words: the catalog's `where.<step>`, or the
+/// longest start of the step id it has (`payments-receiving` is `where.payments`), or
+/// `where.other`.
+pub fn doing(catalog: &Catalog, step: Option<&str>, lang: Lang) -> String {
+    let words = |id: &str| {
+        catalog
+            .texts(&format!("where.{id}"))
+            .into_iter()
+            .find(|(l, c, _)| *l == lang && *c == Channel::Voice)
+            .map(|(_, _, text)| text)
+    };
+    let mut id = step.unwrap_or("");
+    loop {
+        if !id.is_empty()
+            && let Some(text) = words(id)
+        {
+            return text;
+        }
+        match id.rsplit_once('-') {
+            Some((head, _)) => id = head,
+            None => return words("other").unwrap_or_default(),
+        }
+    }
+}
+
+/// The live calls, described in `lang`.
+pub async fn live(s: &Services, lang: Lang) -> Result<Vec<CallView>, StaffError> {
     let now = s.line.now();
     Ok(s.line
         .store
@@ -66,7 +106,7 @@ pub async fn live(s: &Services) -> Result<Vec<CallView>, StaffError> {
         .live(now)
         .await?
         .iter()
-        .map(|c| view(c, now))
+        .map(|c| view(c, now, &s.line.catalog, lang))
         .collect())
 }
 
@@ -87,7 +127,7 @@ async fn live_session(s: &Services, sid: &str) -> Result<Session, StaffError> {
 pub async fn detail(s: &Services, sid: &str) -> Result<CallDetail, StaffError> {
     let session = live_session(s, sid).await?;
     Ok(CallDetail {
-        call: view(&session, s.line.now()),
+        call: view(&session, s.line.now(), &s.line.catalog, Lang::En),
         verification: crate::domain::transfer::verification(&session),
         failed_attempts: session.verify_failures,
         topics_heard: session.heard.clone(),
@@ -97,7 +137,7 @@ pub async fn detail(s: &Services, sid: &str) -> Result<CallDetail, StaffError> {
 #[derive(Debug, Serialize)]
 pub struct Moved {
     pub call_sid: String,
-    pub entry: String,
+    pub entry: StaffEntry,
     pub return_to: String,
 }
 
@@ -112,12 +152,12 @@ pub async fn transfer(
     entry: &str,
     return_to: &str,
 ) -> Result<Moved, StaffError> {
-    if !ENTRIES.contains(&entry) {
+    let Some(entry) = StaffEntry::parse(entry) else {
         return Err(StaffError::BadRequest(format!(
             "entry must be one of: {}",
-            ENTRIES.join(", ")
+            StaffEntry::words()
         )));
-    }
+    };
     let dest = Destination::parse_return_to(return_to).map_err(StaffError::BadRequest)?;
     let return_to = match dest {
         Destination::Number(n) => n,
@@ -126,7 +166,7 @@ pub async fn transfer(
     };
     let session = live_session(s, sid).await?;
     let handoff = StaffTransfer {
-        entry: entry.to_string(),
+        entry,
         return_to: return_to.clone(),
         by: staff.name.clone(),
         at: s.line.now(),
@@ -182,7 +222,7 @@ pub async fn transfer(
     }
     Ok(Moved {
         call_sid: session.call_sid.to_string(),
-        entry: entry.to_string(),
+        entry,
         return_to,
     })
 }
@@ -203,5 +243,56 @@ pub(crate) fn provider_error(e: ProviderError) -> StaffError {
         status,
         code,
         message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> Catalog {
+        Catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts"))
+            .expect("the shipped prompts")
+    }
+
+    #[test]
+    fn a_step_is_described_by_its_id_or_the_longest_start_of_it() {
+        let c = shipped();
+        assert_eq!(doing(&c, Some("ask-ssn"), Lang::En), "entering their SSN");
+        assert_eq!(
+            doing(&c, Some("payments-receiving"), Lang::En),
+            "hearing payments"
+        );
+        assert_eq!(
+            doing(&c, Some("payments-receiving"), Lang::Es),
+            "escuchando sus pagos"
+        );
+        assert_eq!(doing(&c, Some("nowhere-known"), Lang::En), "in the phone menus");
+        assert_eq!(doing(&c, None, Lang::En), "in the phone menus");
+        assert_eq!(last_four("+15592310123"), "0123");
+    }
+
+    /// Every step of the shipped flows has words of its own (not the fallback), in
+    /// both languages, so an agent never reads a bare step id.
+    #[test]
+    fn every_shipped_step_is_described_in_both_languages() {
+        let c = shipped();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("call-flows");
+        let mut steps = 0;
+        for file in std::fs::read_dir(dir).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().is_none_or(|e| e != "xml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for id in text.split(" id=\"").skip(1).filter_map(|s| s.split('"').next()) {
+                steps += 1;
+                for lang in Lang::ALL {
+                    let other = doing(&c, None, lang);
+                    assert_ne!(doing(&c, Some(id), lang), other, "{id} in {lang}");
+                }
+            }
+        }
+        assert!(steps > 100, "{steps} steps read");
     }
 }

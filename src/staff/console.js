@@ -78,8 +78,11 @@ function transferForm(call) {
   return form;
 }
 
+/// The agent's language for where callers are, from the browser's.
+const AGENT_LANG = (navigator.language || "en").toLowerCase().startsWith("es") ? "es" : "en";
+
 async function refreshCalls() {
-  const { calls } = await api("GET", "/staff/calls");
+  const { calls } = await api("GET", "/staff/calls?lang=" + AGENT_LANG);
   const body = $("calls");
   // Keep a form the user is typing in.
   if (body.contains(document.activeElement) && document.activeElement.tagName !== "BUTTON") return;
@@ -92,8 +95,12 @@ async function refreshCalls() {
   for (const c of calls) {
     const row = body.insertRow();
     row.dataset.callSid = c.call_sid;
-    cell(row, c.call_sid);
-    cell(row, c.sent_by ? (c.step + " (sent by " + c.sent_by + ")") : c.step);
+    // The caller by the end of their number, which the agent can ask for or see on
+    // their own phone; the CallSid stays in the row's tooltip.
+    const who = cell(row, c.caller_ending ? "ending " + c.caller_ending : "number withheld");
+    who.title = c.call_sid;
+    const where = cell(row, c.sent_by ? (c.doing + " (sent by " + c.sent_by + ")") : c.doing);
+    if (c.step) where.title = "step " + c.step;
     cell(row, c.language || "not chosen");
     cell(row, c.verified ? "yes" : "no");
     cell(row, c.case_number ? (c.case_number + " (" + c.role + ")") : "");
@@ -107,7 +114,8 @@ async function refreshCalls() {
 const QUEUES = {
   callbacks: {
     path: "/staff/callbacks", list: "callbacks", noun: "callback", empty: "No callback requests waiting.",
-    columns: (c) => [c.id, "***-***-" + c.number.slice(-4), c.lang,
+    // The server masks the number except for whoever claimed the request.
+    columns: (c) => [c.id, c.number, c.lang,
       c.case_number ? (c.case_number + " (" + c.role + ")") : "not verified", c.attempts],
     extra: (c, td) => {
       if (c.status !== "open") return;
@@ -151,6 +159,7 @@ async function refreshQueue(name) {
     b.type = "button";
     if (c.status === "open") {
       b.textContent = "Claim";
+      b.setAttribute("aria-label", "Claim " + q.noun + " " + c.id);
       b.addEventListener("click", () => work(name, { id: c.id, action: "claim" }));
     } else {
       b.textContent = "Complete";
@@ -272,13 +281,18 @@ async function showSvg(img, path, alt) {
   img.src = url;
 }
 
+/// The period and whether the load tester's calls count, as the report's query.
+function reportQuery() {
+  return "days=" + encodeURIComponent($("report-days").value)
+    + ($("report-load-tests").checked ? "&load_tests=include" : "");
+}
+
 async function loadReports() {
-  const days = $("report-days").value;
   const period = $("report-days").options[$("report-days").selectedIndex].text;
   $("reports-status").className = "status muted";
   $("reports-status").textContent = "Loading...";
   try {
-    const r = await api("GET", "/staff/reports?days=" + encodeURIComponent(days));
+    const r = await api("GET", "/staff/reports?" + reportQuery());
     const figures = $("report-figures");
     figures.replaceChildren();
     for (const [name, value, wide] of FIGURES) {
@@ -300,10 +314,10 @@ async function loadReports() {
       cell(row, step);
       cell(row, n);
     }
-    await showSvg($("chart-outcomes"), "/staff/reports/chart/outcomes.svg?days=" + encodeURIComponent(days),
+    await showSvg($("chart-outcomes"), "/staff/reports/chart/outcomes.svg?" + reportQuery(),
       "Calls by outcome, " + period + ": contained " + r.contained + ", transferred " + r.transferred
       + ", callbacks " + r.callbacks + ", abandoned " + r.abandoned + ".");
-    await showSvg($("chart-drop-off"), "/staff/reports/chart/drop-off.svg?days=" + encodeURIComponent(days),
+    await showSvg($("chart-drop-off"), "/staff/reports/chart/drop-off.svg?" + reportQuery(),
       "Abandoned calls by the step they ended on, " + period + ": "
       + (steps.length ? steps.map(([k, v]) => k + " " + v).join(", ") : "none") + ".");
     $("reports-status").textContent = "As of " + new Date().toLocaleTimeString() + ".";
@@ -387,6 +401,7 @@ function signedIn(name) {
   $("callbacks-section").hidden = !supervisor;
   $("requests-section").hidden = !supervisor;
   $("announcement-section").hidden = !supervisor;
+  if (supervisor) showAnnouncementZone();
   // Agents have one page; supervisors also the Reports page.
   $("tabs").hidden = !supervisor;
   showPage("work");
@@ -429,6 +444,18 @@ $("tab-reports").addEventListener("click", () => showPage("reports"));
 $("report-days").addEventListener("change", loadReports);
 $("report-refresh").addEventListener("click", loadReports);
 $("diagram-flow").addEventListener("change", loadDiagram);
+$("report-load-tests").addEventListener("change", loadReports);
+$("diagram-actual").addEventListener("change", () => {
+  document.querySelector(".diagram").classList.toggle("actual", $("diagram-actual").checked);
+});
+
+/// Names the agency's zone beside the date-time picker, whose time is read in it.
+async function showAnnouncementZone() {
+  try {
+    const { zone } = await api("GET", "/staff/announcement");
+    $("ann-zone").textContent = ", " + zone;
+  } catch (e) { /* the label stays without the zone */ }
+}
 
 $("announcement-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();

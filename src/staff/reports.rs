@@ -16,6 +16,33 @@ use crate::state::{AppState, Services};
 /// (`CASELINE_ANALYTICS_DAYS`).
 pub const MAX_DAYS: i64 = 400;
 
+/// What a report is asked for: the last `days`, and whether the load tester's calls
+/// count (`?load_tests=include`; left out by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Asked {
+    pub days: i64,
+    pub include_load_tests: bool,
+}
+
+impl Asked {
+    /// From `?days=N&load_tests=include|leave-out`.
+    pub fn parse(days: Option<&str>, load_tests: Option<&str>) -> Result<Asked, StaffError> {
+        let include_load_tests = match load_tests.map(str::trim) {
+            None | Some("leave-out") => false,
+            Some("include") => true,
+            Some(_) => {
+                return Err(StaffError::BadRequest(
+                    "load_tests must be include or leave-out".into(),
+                ));
+            }
+        };
+        Ok(Asked {
+            days: self::days(days)?,
+            include_load_tests,
+        })
+    }
+}
+
 /// The period asked for in `?days=N`: the last 24 hours when not given.
 pub fn days(raw: Option<&str>) -> Result<i64, StaffError> {
     let Some(raw) = raw else {
@@ -42,12 +69,13 @@ fn period(days: i64) -> String {
 }
 
 /// The figures for the calls that ended in the last `days`.
-pub async fn figures(s: &Services, days: i64) -> Result<Report, StaffError> {
-    Ok(analytics::report(&s.line.store, s.line.now() - days * 86_400).await?)
+pub async fn figures(s: &Services, asked: Asked) -> Result<Report, StaffError> {
+    let since = s.line.now() - asked.days * 86_400;
+    Ok(analytics::report(&s.line.store, since, asked.include_load_tests).await?)
 }
 
 /// A chart by its file name (`outcomes.svg`, `drop-off.svg`), for the last `days`.
-pub async fn chart(s: &Services, file: &str, days: i64) -> Result<String, StaffError> {
+pub async fn chart(s: &Services, file: &str, asked: Asked) -> Result<String, StaffError> {
     let chart = file
         .strip_suffix(".svg")
         .and_then(Chart::parse)
@@ -58,7 +86,7 @@ pub async fn chart(s: &Services, file: &str, days: i64) -> Result<String, StaffE
                 names.join(", ")
             ))
         })?;
-    Ok(chart.svg(&figures(s, days).await?, &period(days)))
+    Ok(chart.svg(&figures(s, asked).await?, &period(asked.days)))
 }
 
 /// The flow files a diagram can be limited to (`main` for `main.xml`).

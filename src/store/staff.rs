@@ -6,7 +6,7 @@ use sqlx::Row;
 use serde::Serialize;
 
 use super::{StaffAccounts, on_both, run};
-use crate::session::StaffTransfer;
+use crate::session::{StaffEntry, StaffTransfer};
 
 /// What a staff member may do. Each role can do everything the one before can.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -235,7 +235,7 @@ impl StaffAccounts<'_> {
         run!(
             self.store,
             write,
-            query_scalar(sql, call_sid, &t.entry, &t.return_to, &t.by, t.at).fetch_one,
+            query_scalar(sql, call_sid, t.entry.as_str(), &t.return_to, &t.by, t.at).fetch_one,
             "Failed to record the hand-off"
         )
     }
@@ -247,7 +247,7 @@ impl StaffAccounts<'_> {
         &self,
         id: i64,
         call_sid: &str,
-        entry: &str,
+        entry: StaffEntry,
     ) -> anyhow::Result<Option<StaffTransfer>> {
         let sql = "DELETE FROM staff_handoffs WHERE id = $1 AND call_sid = $2 AND entry = $3 \
                    RETURNING entry, return_to, by_name, at";
@@ -257,13 +257,15 @@ impl StaffAccounts<'_> {
                 let row = sqlx::query(sql)
                     .bind(id)
                     .bind(call_sid)
-                    .bind(entry)
+                    .bind(entry.as_str())
                     .fetch_optional(pool)
                     .await
                     .context("Failed to read the hand-off")?;
                 row.map(|r| -> anyhow::Result<StaffTransfer> {
+                    let word: String = r.try_get("entry")?;
                     Ok(StaffTransfer {
-                        entry: r.try_get("entry")?,
+                        entry: StaffEntry::parse(&word)
+                            .with_context(|| format!("a hand-off to an unknown entry {word:?}"))?,
                         return_to: r.try_get("return_to")?,
                         by: r.try_get("by_name")?,
                         at: r.try_get("at")?,

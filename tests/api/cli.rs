@@ -204,7 +204,8 @@ fn announce_set_show_clear_and_callbacks_list() {
     assert!(ok, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(report["calls"], 0);
-    assert_eq!(report.as_object().map(|o| o.len()), Some(12), "{out}");
+    assert_eq!(report.as_object().map(|o| o.len()), Some(14), "{out}");
+    assert_eq!(report["load_tests_included"], false);
     let (ok, out, _) = run(&["report"]);
     assert!(ok && out.contains("calls 0"), "{out}");
 

@@ -108,6 +108,24 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
         })
         .await
         .unwrap();
+    // A callback request waiting to be dialled by hand.
+    let added = state
+        .line
+        .store
+        .callback_queue()
+        .add(&caseline::domain::callbacks::NewCallback {
+            number: "+15305550177",
+            lang: "en",
+            channel: "voice",
+            call_sid: "CAbrowser0000000000000000000000002",
+            case_number: None,
+            role: None,
+            requested_at: state.line.now(),
+            day: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(added, caseline::domain::callbacks::Added::Created);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -140,13 +158,21 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
         .line
         .store
         .staff()
-        .take_handoff(id, CALL, "verify")
+        .take_handoff(id, CALL, caseline::session::StaffEntry::Verify)
         .await
         .unwrap()
         .expect("marked as sent by staff");
     assert_eq!(sent.by, "dana");
-    assert_eq!(sent.entry, "verify");
+    assert_eq!(sent.entry, caseline::session::StaffEntry::Verify);
     assert_eq!(sent.return_to, "sip:dana@pbx.agency.example");
+    // Claiming the callback showed its whole number to dana, and that is on record.
+    let audit = state.line.store.audit_log().recent(50).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|l| l.event == "callback.number.shown" && l.actor.as_deref() == Some("dana")),
+        "{audit:?}"
+    );
 
     let _ = stop.send(());
     let _ = server.await;
@@ -227,10 +253,32 @@ async fn drive_console(b: &Client, url: &str, shot: &std::path::Path) -> anyhow:
     b.find(Locator::Id("login-button")).await?.click().await?;
 
     let row = format!("tr[data-call-sid=\"{CALL}\"]");
-    b.wait()
+    let live = b
+        .wait()
         .at_most(Duration::from_secs(15))
         .for_element(Locator::Css(&row))
+        .await?
+        .text()
         .await?;
+    // The caller by their number's last four digits, and where they are in plain words.
+    if !(live.contains("ending 0123") && live.contains("at the main menu")) {
+        anyhow::bail!("the live call row shows: {live}");
+    }
+    // A waiting callback's number is masked until this supervisor claims it.
+    let callbacks = b.find(Locator::Id("callbacks")).await?.text().await?;
+    if !callbacks.contains("***-***-0177") || callbacks.contains("+15305550177") {
+        anyhow::bail!("the callbacks table shows: {callbacks}");
+    }
+    b.find(Locator::Css("button[aria-label=\"Claim callback 1\"]"))
+        .await?
+        .click()
+        .await?;
+    until(
+        b,
+        "the claimed callback's whole number",
+        "return document.getElementById('callbacks').textContent.includes('+15305550177')",
+    )
+    .await?;
     b.find(Locator::Id(&format!("entry-{CALL}")))
         .await?
         .select_by_value("verify")

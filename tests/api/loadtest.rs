@@ -95,13 +95,28 @@ async fn information_calls_complete_and_end_on_the_server(b: Backend) {
     // Per call: incoming, the language, 3, a topic, 8, another topic, the status.
     assert_eq!(s.requests, CALLS * 7, "{s:?}");
     // Each call ended on the server (its status callback), having heard information.
-    let report = caseline::ops::analytics::report(&app.state.line.store, 0)
+    let report = caseline::ops::analytics::report(&app.state.line.store, 0, true)
         .await
         .expect("report");
     assert_eq!(report.calls, CALLS as i64);
     assert_eq!(report.contained, CALLS as i64);
     // Every fourth call (3, 7, ... 27) chose Spanish.
     assert_eq!(report.by_language.get("es"), Some(&7), "{report:?}");
+    assert_eq!(report.load_test_calls, CALLS as i64);
+    // The load tester marks its calls: the reports leave them out unless asked.
+    let real = caseline::ops::analytics::report(&app.state.line.store, 0, false)
+        .await
+        .expect("report");
+    assert_eq!((real.calls, real.contained), (0, 0), "{real:?}");
+    assert_eq!(real.repeat_callers_24h, 0);
+    assert_eq!(real.load_test_calls, CALLS as i64);
+    assert!(!real.load_tests_included);
+    assert!(
+        real.text()
+            .contains(&format!("load-test calls: {CALLS} (left out")),
+        "{}",
+        real.text()
+    );
 }
 
 async fn verifying_callers_hear_their_readbacks(b: Backend) {
@@ -113,7 +128,7 @@ async fn verifying_callers_hear_their_readbacks(b: Backend) {
     // Per call: incoming, the language, 1, the SSN, the PAR ID, 1, the status; the
     // caller on three cases (every sixth call) also picks one, once.
     assert_eq!(s.requests, CALLS * 7 + CALLS / 6, "{s:?}");
-    let report = caseline::ops::analytics::report(&app.state.line.store, 0)
+    let report = caseline::ops::analytics::report(&app.state.line.store, 0, true)
         .await
         .expect("report");
     assert_eq!(report.calls, CALLS as i64);
@@ -144,7 +159,7 @@ async fn two_servers_share_the_calls_alternating_or_sticky(b: Backend) {
     );
     // One call at a time, alternating: each request after a call's first crossed.
     assert_eq!(servers.crossed, s.requests - CALLS, "{servers:?}");
-    let report = caseline::ops::analytics::report(&app.state.line.store, 0)
+    let report = caseline::ops::analytics::report(&app.state.line.store, 0, true)
         .await
         .expect("report");
     assert_eq!(report.verification.succeeded, CALLS as i64, "{report:?}");

@@ -302,7 +302,7 @@ async fn a_scripted_day_gives_exactly_its_figures(b: common::Backend) {
     let app = common::TestApp::spawn(b).await.with_demo_data().await;
     let since = scripted_day(&app).await;
 
-    let r = caseline::ops::analytics::report(&app.state.line.store, since)
+    let r = caseline::ops::analytics::report(&app.state.line.store, since, false)
         .await
         .expect("report");
     let json = serde_json::to_value(&r).expect("json");
@@ -324,6 +324,8 @@ async fn a_scripted_day_gives_exactly_its_figures(b: common::Backend) {
             "contained",
             "containment_rate",
             "drop_off",
+            "load_test_calls",
+            "load_tests_included",
             "repeat_callers_24h",
             "transferred",
             "verification"

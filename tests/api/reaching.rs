@@ -433,6 +433,7 @@ async fn announcement_is_heard_in_both_languages_until_cleared(b: Backend) {
         "Todas las oficinas están cerradas hoy por la tormenta.",
         None,
         Some("2030-01-01T00:00:00Z"),
+        app.state.line.settings.hours.tz,
         now,
     )
     .unwrap();

@@ -18,6 +18,7 @@ on_both_stores!(
     a_supervisor_reads_the_scripted_days_figures_and_charts,
     reports_and_the_diagram_are_for_supervisors_only,
     a_bad_period_chart_or_flow_is_refused_clearly,
+    the_load_testers_calls_are_left_out_unless_asked_for,
 );
 
 /// A GET with an optional Bearer token: status, headers and body as text.
@@ -118,6 +119,8 @@ async fn a_supervisor_reads_the_scripted_days_figures_and_charts(b: common::Back
         "by_language": {"en": 5, "none": 1},
         "by_channel": {"voice": 6},
         "average_ivr_seconds": 40.0,
+        "load_test_calls": 0,
+        "load_tests_included": false,
     });
     // The last 24 hours by default, and the longer periods hold the same calls.
     for path in [
@@ -131,7 +134,7 @@ async fn a_supervisor_reads_the_scripted_days_figures_and_charts(b: common::Back
     }
     // The same keys and figures as `caseline report --format json`.
     let since = app.state.line.now() - 86_400;
-    let cli = caseline::ops::analytics::report(&app.state.line.store, since)
+    let cli = caseline::ops::analytics::report(&app.state.line.store, since, false)
         .await
         .expect("report");
     let (_, body) = app.staff("GET", "/staff/reports", Some(&token), None).await;
@@ -375,4 +378,69 @@ async fn the_flow_diagram_is_drawn_once_and_a_slow_drawing_times_out_alone() {
         "an SVG of the flows"
     );
     assert_eq!(app.state.diagrams.draws(), 1, "one drawing for all of them");
+}
+
+/// A call whose signed incoming webhook says `CaselineLoadTest=true` (as `caseline
+/// loadtest` sends it) is counted apart: the figures leave it out unless
+/// `?load_tests=include`; an unsigned request saying so is refused like any other.
+async fn the_load_testers_calls_are_left_out_unless_asked_for(b: common::Backend) {
+    let app = TestApp::spawn(b).await.with_demo_data().await;
+    scripted_day(&app).await;
+    let incoming = format!("{}/voice/incoming", common::PUBLIC_URL);
+    let marked = [
+        ("CallStatus", "ringing"),
+        (caseline::call::LOAD_TEST_FIELD, "true"),
+    ];
+    let mut call = app.call();
+    let language = call.post(&incoming, &marked).await;
+    assert!(language.find("Gather").is_some(), "{}", language.said());
+    call.press("1").await;
+    call.hang_up().await;
+    // Unsigned, the field changes nothing: the request is refused before it is read.
+    let refused = app
+        .post(
+            &incoming,
+            &[
+                ("CallSid", "CA00000000000000000000000000000001"),
+                marked[0],
+                marked[1],
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let token = app.staff_login("sam", Role::Supervisor).await;
+    let (status, body) = app.staff("GET", "/staff/reports", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["calls"], 6, "{body}");
+    assert_eq!(body["load_test_calls"], 1, "{body}");
+    assert_eq!(body["load_tests_included"], false, "{body}");
+    let (_, all) = app
+        .staff(
+            "GET",
+            "/staff/reports?load_tests=include",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(all["calls"], 7, "{all}");
+    assert_eq!(
+        all["abandoned"],
+        body["abandoned"].as_i64().unwrap_or(0) + 1,
+        "{all}"
+    );
+    assert_eq!(all["load_tests_included"], true, "{all}");
+    let outcomes = chart(
+        &app,
+        "/staff/reports/chart/outcomes.svg?load_tests=include",
+        &token,
+    )
+    .await;
+    assert!(has(&outcomes, "Calls by outcome (7 calls)"), "{outcomes:?}");
+    let (status, bad) = app
+        .staff("GET", "/staff/reports?load_tests=maybe", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    assert_eq!(bad["message"], "load_tests must be include or leave-out");
 }

@@ -8,7 +8,7 @@ pub mod screenpop;
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::session::{Session, VerifyOutcome};
+use crate::session::{Session, StaffEntry, VerifyOutcome};
 use crate::telephony::twiml::Element;
 use crate::words::prompts::Channel;
 
@@ -33,7 +33,7 @@ pub struct Context {
     pub verification: String,
     /// For a caller a staff member sent into the IVR: the entry and who sent them.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub staff_entry: Option<String>,
+    pub staff_entry: Option<StaffEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sent_by: Option<String>,
     /// For a caller the dialer called back: their request's number.
@@ -58,7 +58,7 @@ impl Context {
             topics_heard: session.heard.clone(),
             step: session.step.clone(),
             verification: verification(session).to_string(),
-            staff_entry: session.staff_transfer.as_ref().map(|t| t.entry.clone()),
+            staff_entry: session.staff_transfer.as_ref().map(|t| t.entry),
             sent_by: session.staff_transfer.as_ref().map(|t| t.by.clone()),
             callback_request: session.callback_request,
         }

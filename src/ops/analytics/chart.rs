@@ -249,6 +249,8 @@ mod tests {
             by_language: Default::default(),
             by_channel: Default::default(),
             average_ivr_seconds: 40.0,
+            load_test_calls: 0,
+            load_tests_included: false,
         }
     }
 

@@ -15,6 +15,7 @@ use super::{Role, StaffError};
 use crate::state::AppState;
 use crate::store::AuditLine;
 use crate::store::WorkKind;
+use crate::words::prompts::Lang;
 
 use super::calls;
 
@@ -107,9 +108,21 @@ async fn me(a: Authed) -> impl IntoResponse {
     Json(json!({"name": a.staff.name, "role": a.staff.role}))
 }
 
-async fn list_calls(State(s): State<AppState>, a: Authed) -> Result<impl IntoResponse, StaffError> {
+#[derive(Deserialize)]
+struct CallsQuery {
+    /// The agent's language for the plain descriptions (`en` or `es`; English when
+    /// not given or not one of ours).
+    lang: Option<String>,
+}
+
+async fn list_calls(
+    State(s): State<AppState>,
+    a: Authed,
+    ApiQuery(q): ApiQuery<CallsQuery>,
+) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Agent)?;
-    Ok(Json(json!({"calls": calls::live(&s).await?})))
+    let lang = q.lang.as_deref().and_then(Lang::parse).unwrap_or(Lang::En);
+    Ok(Json(json!({"calls": calls::live(&s, lang).await?})))
 }
 
 async fn one_call(
@@ -156,6 +169,23 @@ async fn list_callbacks(
         .callback_queue()
         .list(q.all.unwrap_or(false))
         .await?;
+    // The number whole only to whoever claimed the request to dial it by hand (the
+    // claim is audited); masked to everyone else, and once the request is closed.
+    let list: Vec<serde_json::Value> = list
+        .into_iter()
+        .map(|c| {
+            let shown = c.status == "claimed" && c.claimed_by.as_deref() == Some(&a.staff.name);
+            let number = if shown {
+                c.number.clone()
+            } else {
+                crate::domain::callbacks::mask(&c.number)
+            };
+            let mut v = json!(c);
+            v["number"] = json!(number);
+            v["number_shown"] = json!(shown);
+            v
+        })
+        .collect();
     Ok(Json(json!({"callbacks": list})))
 }
 
@@ -322,6 +352,19 @@ async fn work_item(
             &b.id.to_string(),
         ))
         .await?;
+    if kind == WorkKind::Callback && b.action == "claim" {
+        // From here the listing shows this staff member the whole number to dial.
+        s.line
+            .store
+            .audit_log()
+            .write(AuditLine::by_staff(
+                now,
+                Some(&a.staff.name),
+                "callback.number.shown",
+                &b.id.to_string(),
+            ))
+            .await?;
+    }
     Ok(Json(json!({"id": b.id, "action": b.action, "ok": true})))
 }
 
@@ -382,6 +425,14 @@ struct ReportQuery {
     /// The last N days (default: the last 24 hours); text, so that a bad value gets
     /// our message rather than the extractor's.
     days: Option<String>,
+    /// `include` counts the load tester's calls.
+    load_tests: Option<String>,
+}
+
+impl ReportQuery {
+    fn asked(&self) -> Result<super::reports::Asked, StaffError> {
+        super::reports::Asked::parse(self.days.as_deref(), self.load_tests.as_deref())
+    }
 }
 
 /// An SVG we drew. It is shown as an image (where it runs nothing), and should someone
@@ -408,8 +459,8 @@ async fn report(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    let days = super::reports::days(query(q)?.days.as_deref())?;
-    Ok(Json(super::reports::figures(&s, days).await?))
+    let asked = query(q)?.asked()?;
+    Ok(Json(super::reports::figures(&s, asked).await?))
 }
 
 /// A chart of the call analytics, as SVG (supervisor and above).
@@ -420,8 +471,8 @@ async fn report_chart(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    let days = super::reports::days(query(q)?.days.as_deref())?;
-    Ok(svg(super::reports::chart(&s, &file, days).await?))
+    let asked = query(q)?.asked()?;
+    Ok(svg(super::reports::chart(&s, &file, asked).await?))
 }
 
 /// The flow files a diagram can be limited to (supervisor and above).
@@ -453,9 +504,13 @@ async fn show_announcement(
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
     let slot = s.line.store.announcements().slot().await?;
-    Ok(Json(json!({"announcement": slot.map(|a| json!({
-        "en": a.text_en, "es": a.text_es, "from": a.starts_at, "until": a.ends_at,
-    }))})))
+    // The zone names the agency's clock, which the console's date-time picker is in.
+    Ok(Json(json!({
+        "announcement": slot.map(|a| json!({
+            "en": a.text_en, "es": a.text_es, "from": a.starts_at, "until": a.ends_at,
+        })),
+        "zone": s.line.settings.hours.tz.name(),
+    })))
 }
 
 #[derive(Deserialize)]
@@ -479,6 +534,7 @@ async fn set_announcement(
         &b.es,
         b.from.as_deref(),
         b.until.as_deref(),
+        s.line.settings.hours.tz,
         now,
     )
     .map_err(StaffError::BadRequest)?;

@@ -1,8 +1,10 @@
 //! PostgreSQL, for production: connecting (each connection with a statement timeout),
-//! migrating, and the session path through the group-commit [`writer`], shared by
-//! every server behind the load balancer.
+//! migrating, and the session path ([`sessions`]: this server's copies in [`hot`], the
+//! group-commit [`writer`]), shared by every server behind the load balancer.
 
+mod hot;
 mod reader;
+mod sessions;
 mod writer;
 
 use std::str::FromStr;
@@ -17,8 +19,8 @@ use super::audit::INSERT_AUDIT;
 use super::backend::Backend;
 use super::{AuditLine, CallPathRow};
 use crate::session::{CallSid, Session};
-use writer::PgHot;
-pub use writer::SessionReads;
+use hot::PgHot;
+pub use hot::SessionReads;
 
 /// PostgreSQL's `statement_timeout` and `lock_timeout` for every connection, in
 /// milliseconds.
@@ -37,9 +39,10 @@ const END_SESSION_RELAXED: &str = "UPDATE call_sessions SET ended_at = $2, end_s
 /// second of paths, a figure in a report, and a busy line's status callbacks do not
 /// queue behind flushes.
 const INSERT_CALL_PATH_RELAXED: &str = "INSERT INTO call_paths (call_sid, started_at, ended_at, \
-    lang, channel, verified, verify_attempts, verify_locked, outcome, ended_on, steps, caller_hash) \
+    lang, channel, verified, verify_attempts, verify_locked, outcome, ended_on, steps, caller_hash, \
+    load_test) \
     SELECT $1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::bigint, $7::bigint, \
-    $8::bigint, $9::text, $10::text, $11::text, $12::text \
+    $8::bigint, $9::text, $10::text, $11::text, $12::text, $13::bigint \
     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed \
     ON CONFLICT DO NOTHING";
 
@@ -265,6 +268,7 @@ impl Backend for Postgres {
             .bind(&row.ended_on)
             .bind(&row.steps)
             .bind(&row.caller_hash)
+            .bind(row.load_test)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -4,6 +4,7 @@
 
 mod cache;
 mod hot;
+mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -17,7 +18,8 @@ use sqlx::sqlite::{
 use super::backend::Backend;
 use super::{AuditLine, CallPathRow, SESSION_TTL_SECS};
 use crate::session::{CallSid, Session};
-use hot::{Hot, Write};
+use hot::Hot;
+use writer::Write;
 
 /// SQLite allows one writer at a time. The occasional writes (imports, staff, status
 /// callbacks) share one pooled connection, so they queue in the pool (an async wait)

@@ -107,59 +107,6 @@ fn a_read_behind_this_servers_queued_write_serves_the_queued_copy_without_waitin
     assert_eq!(hot.reads.waited.load(Ordering::Relaxed), 0);
 }
 
-fn row(sid: &str, count: u64) -> Row {
-    Row {
-        call_sid: sid.to_string(),
-        state: format!("{sid}@{count}"),
-        turn: count << 32,
-        at: 100,
-    }
-}
-
-#[test]
-fn a_batch_holds_each_calls_last_save_and_the_positions_not_superseded() {
-    let save = |sid: &str, count: u64| {
-        let (done, _) = oneshot::channel();
-        Pending::Save {
-            row: row(sid, count),
-            done,
-        }
-    };
-    let queued = vec![
-        Pending::Position(row("CA3", 4)),
-        save("CA3", 5),                   // supersedes CA3's earlier position
-        Pending::Position(row("CA3", 6)), // after the save: written after it
-        save("CA1", 1),
-        save("CA2", 1),
-        save("CA1", 2), // CA1's later save; both its callers wait for it
-        Pending::Position(row("CA4", 9)),
-        Pending::Position(row("CA4", 10)),
-    ];
-    let batch = Batch::of(queued);
-    let saves: Vec<(&str, &str, usize)> = batch
-        .saves
-        .iter()
-        .map(|(sid, (row, waiting))| (sid.as_str(), row.state.as_str(), waiting.len()))
-        .collect();
-    assert_eq!(
-        saves,
-        [
-            ("CA1", "CA1@2", 2),
-            ("CA2", "CA2@1", 1),
-            ("CA3", "CA3@5", 1)
-        ]
-    );
-    let positions: Vec<&str> = batch.positions.values().map(|r| r.state.as_str()).collect();
-    assert_eq!(positions, ["CA3@6", "CA4@10"]);
-    // What the writer drops from memory if it still holds them.
-    let superseded: Vec<(&str, u64)> = batch
-        .superseded
-        .iter()
-        .map(|(sid, turn)| (sid.as_str(), turn >> 32))
-        .collect();
-    assert_eq!(superseded, [("CA3", 4), ("CA1", 1), ("CA4", 9)]);
-}
-
 /// Full, the cache gives way one session at a time, the one saved longest ago first,
 /// whatever their age (no scan for idle ones), and a save makes a session recent again.
 #[test]
