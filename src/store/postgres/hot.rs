@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::writer::{self, Copies, Pending, QUEUE_MAX, Row};
 use crate::session::Session;
-use crate::store::AuditLine;
+use crate::store::{AuditLine, CallPathRow};
 
 /// Sessions kept at most; past it, each new one pushes out the one saved longest ago
 /// (a least-recently-saved cache: constant time, where scanning the whole map for idle
@@ -272,6 +272,58 @@ impl PgHot {
         };
         let (done, committed) = oneshot::channel();
         permit.send(Pending::Audit { line, done });
+        Ok(matches!(
+            tokio::time::timeout(SAVE_WAIT, committed).await,
+            Ok(Ok(true))
+        ))
+    }
+
+    /// Ends a call through the writer, with the other ends queued meanwhile, after
+    /// everything this server queued before it (so no settling first): `Ok(Ok(state))`
+    /// once committed (`None` when the call was not live), `Ok(Err(()))` if the statement
+    /// failed or took longer than [`SAVE_WAIT`], `Err(())` when it could not be queued
+    /// (the caller ends it alone).
+    pub(super) async fn end(
+        &self,
+        call_sid: &str,
+        status: &str,
+        at: i64,
+    ) -> Result<Result<Option<String>, ()>, ()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(());
+        }
+        let Ok(permit) = self.writes.try_reserve() else {
+            return Err(());
+        };
+        let (done, ended) = oneshot::channel();
+        permit.send(Pending::End {
+            call_sid: call_sid.to_string(),
+            status: status.to_string(),
+            at,
+            done,
+        });
+        self.forget(call_sid);
+        match tokio::time::timeout(SAVE_WAIT, ended).await {
+            Ok(Ok(answer)) => Ok(answer),
+            _ => Ok(Err(())),
+        }
+    }
+
+    /// Keeps an ended call's path through the writer: `Ok(true)` once committed,
+    /// `Ok(false)` if the statement failed or took too long, `Err` with the row when it
+    /// could not be queued.
+    pub(super) async fn keep_path(&self, row: CallPathRow) -> Result<bool, CallPathRow> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(row);
+        }
+        let Ok(permit) = self.writes.try_reserve() else {
+            return Err(row);
+        };
+        let (done, committed) = oneshot::channel();
+        permit.send(Pending::Path {
+            row: Box::new(row),
+            done,
+        });
         Ok(matches!(
             tokio::time::timeout(SAVE_WAIT, committed).await,
             Ok(Ok(true))

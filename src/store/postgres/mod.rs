@@ -215,8 +215,15 @@ impl Backend for Postgres {
         status: &str,
         now: i64,
     ) -> anyhow::Result<Option<Option<Session>>> {
-        // After this server's queued write: a save still queued would make the call live
-        // again, and the session answered is then the one this server last gave.
+        // Through the writer, after this server's queued writes for the call, with the
+        // other calls ending meanwhile (one statement for many status callbacks).
+        match self.hot.end(call_sid.as_str(), status, now).await {
+            Ok(Ok(state)) => return Ok(state.map(|json| serde_json::from_str(&json).ok())),
+            Ok(Err(())) => anyhow::bail!("Failed to end the call session: its batch failed"),
+            Err(()) => {}
+        }
+        // Alone, after this server's queued write: a save still queued would make the
+        // call live again, and the session answered is then the one this server last gave.
         self.hot.settle(call_sid.as_str()).await;
         self.hot.forget(call_sid.as_str());
         let state: Option<String> = sqlx::query_scalar(END_SESSION_RELAXED)
@@ -255,6 +262,11 @@ impl Backend for Postgres {
     }
 
     async fn keep_call_path(&self, row: CallPathRow) -> anyhow::Result<()> {
+        let row = match self.hot.keep_path(row).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => anyhow::bail!("the call path's batch failed"),
+            Err(row) => row,
+        };
         sqlx::query(INSERT_CALL_PATH_RELAXED)
             .bind(&row.call_sid)
             .bind(row.started_at)

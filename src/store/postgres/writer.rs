@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::once_more;
-use crate::store::AuditLine;
+use crate::store::{AuditLine, CallPathRow};
 
 /// Positions waiting for the writer beyond this are saved the slow way (each waits for
 /// its own commit) rather than queued without bound.
@@ -87,9 +87,45 @@ pub(super) enum Pending {
         line: AuditLine,
         done: oneshot::Sender<bool>,
     },
+    /// The end of a call (its status callback), answered after its commit with the
+    /// session's state as it ended (`None` when it was not live); `Err` if the statement
+    /// failed.
+    End {
+        call_sid: String,
+        status: String,
+        at: i64,
+        done: oneshot::Sender<Result<Option<String>, ()>>,
+    },
+    /// An ended call's path, answered after its commit: `true` once committed.
+    Path {
+        row: Box<CallPathRow>,
+        done: oneshot::Sender<bool>,
+    },
     /// Answered once everything queued before it is committed (or failed).
     Barrier(oneshot::Sender<()>),
 }
+
+/// Ends of calls, as many as are queued, in one relaxed statement (as a single end was):
+/// each live row named is ended, and its state returned for the call's path. A call
+/// named twice (a repeated status callback) is ended once; the first asking gets its
+/// state. Ends go after the batch's saves and positions, so a call's last position
+/// queued before its end is written first.
+const END_SESSIONS: &str = "UPDATE call_sessions AS c SET ended_at = u.at, end_status = u.status, \
+    updated_at = u.at \
+    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed, \
+    UNNEST($1::text[], $2::text[], $3::bigint[]) AS u(call_sid, status, at) \
+    WHERE c.call_sid = u.call_sid AND c.ended_at IS NULL RETURNING c.call_sid, c.state";
+
+/// Ended calls' paths, as many as are queued, in one relaxed statement (a database crash
+/// may lose the last fraction of a second of them: a figure in a report); a repeated
+/// status callback's path adds nothing.
+const INSERT_CALL_PATHS: &str = "INSERT INTO call_paths (call_sid, started_at, ended_at, \
+    lang, channel, verified, verify_attempts, verify_locked, outcome, ended_on, steps, caller_hash, \
+    load_test) \
+    SELECT u.* FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed, \
+    UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], \
+    $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[]) AS u \
+    ON CONFLICT DO NOTHING";
 
 /// What the writer tells the server's copies of the sessions it wrote
 /// ([`super::hot::PgHot`]): which turns are in the database now, and which never will be.
@@ -115,8 +151,18 @@ struct Batch {
     superseded: Vec<(String, u64)>,
     /// Audit lines in the order they were queued, each with who waits for it.
     audits: Vec<(AuditLine, oneshot::Sender<bool>)>,
+    /// Ends in the order they were queued: CallSid, status, time, who waits.
+    ends: Vec<End>,
+    paths: Vec<(CallPathRow, oneshot::Sender<bool>)>,
     barriers: Vec<oneshot::Sender<()>>,
 }
+
+type End = (
+    String,
+    String,
+    i64,
+    oneshot::Sender<Result<Option<String>, ()>>,
+);
 
 impl Batch {
     /// Sorts what was queued, in the order it was queued: a later entry of a call
@@ -129,6 +175,8 @@ impl Batch {
             positions: BTreeMap::new(),
             superseded: Vec::new(),
             audits: Vec::new(),
+            ends: Vec::new(),
+            paths: Vec::new(),
             barriers: Vec::new(),
         };
         for pending in taken {
@@ -153,6 +201,13 @@ impl Batch {
                     }
                 }
                 Pending::Audit { line, done } => batch.audits.push((line, done)),
+                Pending::End {
+                    call_sid,
+                    status,
+                    at,
+                    done,
+                } => batch.ends.push((call_sid, status, at, done)),
+                Pending::Path { row, done } => batch.paths.push((*row, done)),
                 Pending::Barrier(done) => batch.barriers.push(done),
             }
         }
@@ -267,6 +322,18 @@ pub(super) async fn run<C: Copies>(pool: PgPool, mut queue: mpsc::Receiver<Pendi
                 }
             }
         }
+        if !batch.ends.is_empty() {
+            failed |= !write_ends(&pool, std::mem::take(&mut batch.ends)).await;
+        }
+        if !batch.paths.is_empty() {
+            let (rows, waiting): (Vec<CallPathRow>, Vec<_>) =
+                std::mem::take(&mut batch.paths).into_iter().unzip();
+            let ok = write_paths(&pool, &rows).await.is_ok();
+            failed |= !ok;
+            for done in waiting {
+                let _ = done.send(ok);
+            }
+        }
         for done in batch.barriers {
             let _ = done.send(());
         }
@@ -275,6 +342,77 @@ pub(super) async fn run<C: Copies>(pool: PgPool, mut queue: mpsc::Receiver<Pendi
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Ends calls in one statement and answers each: its state, once, to the first that
+/// asked for the call. False when the statement failed.
+async fn write_ends(pool: &PgPool, ends: Vec<End>) -> bool {
+    let sids: Vec<&str> = ends.iter().map(|e| e.0.as_str()).collect();
+    let statuses: Vec<&str> = ends.iter().map(|e| e.1.as_str()).collect();
+    let ats: Vec<i64> = ends.iter().map(|e| e.2).collect();
+    let result = once_more(|| {
+        sqlx::query_as::<_, (String, String)>(END_SESSIONS)
+            .bind(&sids)
+            .bind(&statuses)
+            .bind(&ats)
+            .fetch_all(pool)
+    })
+    .await;
+    let mut states: std::collections::HashMap<String, String> = match result {
+        Ok(rows) => rows.into_iter().collect(),
+        Err(e) => {
+            metrics::counter!("caseline_database_errors_total").increment(1);
+            tracing::error!(error = %e, calls = ends.len(), "ends of calls were not written");
+            for (.., done) in ends {
+                let _ = done.send(Err(()));
+            }
+            return false;
+        }
+    };
+    for (sid, _, _, done) in ends {
+        let _ = done.send(Ok(states.remove(&sid)));
+    }
+    true
+}
+
+/// Writes ended calls' paths in one statement.
+async fn write_paths(pool: &PgPool, rows: &[CallPathRow]) -> sqlx::Result<()> {
+    let col = |f: fn(&CallPathRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+    let text = |f: fn(&CallPathRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+    let sids = text(|r| r.call_sid.as_str());
+    let (started, ended) = (col(|r| r.started_at), col(|r| r.ended_at));
+    let (langs, channels) = (text(|r| r.lang), text(|r| r.channel));
+    let verified = col(|r| r.verified);
+    let attempts = col(|r| r.verify_attempts);
+    let locked = col(|r| r.verify_locked);
+    let outcomes = text(|r| r.outcome);
+    let ended_on = text(|r| r.ended_on.as_str());
+    let steps = text(|r| r.steps.as_str());
+    let callers: Vec<Option<&str>> = rows.iter().map(|r| r.caller_hash.as_deref()).collect();
+    let load_tests = col(|r| r.load_test);
+    let result = once_more(|| {
+        sqlx::query(INSERT_CALL_PATHS)
+            .bind(&sids)
+            .bind(&started)
+            .bind(&ended)
+            .bind(&langs)
+            .bind(&channels)
+            .bind(&verified)
+            .bind(&attempts)
+            .bind(&locked)
+            .bind(&outcomes)
+            .bind(&ended_on)
+            .bind(&steps)
+            .bind(&callers)
+            .bind(&load_tests)
+            .execute(pool)
+    })
+    .await;
+    if let Err(e) = &result {
+        metrics::counter!("caseline_database_errors_total").increment(1);
+        tracing::error!(error = %e, paths = rows.len(), "call paths were not kept");
+    }
+    result.map(|_| ())
 }
 
 /// Writes audit lines in one statement, a durable commit of its own.
