@@ -3,11 +3,9 @@
 
 use std::process::ExitCode;
 
-use crate::ops::telemetry;
 
 pub async fn run() -> anyhow::Result<ExitCode> {
-    telemetry::init("info");
-    let settings = crate::config::Settings::load()?;
+    let settings = super::settings_and_logs("info")?;
     let store = super::open_store(&settings).await?;
     println!("database ready ({}), migrations applied", store.backend());
     Ok(ExitCode::SUCCESS)
