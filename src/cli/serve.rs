@@ -21,7 +21,19 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         settings.insecure_no_signature = true;
     }
     let app = Application::build(settings.clone()).await?;
-    tracing::info!(addr = %app.local_addr()?, public_url = %settings.public_url, "caseline is answering");
+    match app.staff_addr() {
+        Some(staff) => tracing::info!(
+            addr = %app.local_addr()?,
+            staff_addr = %staff,
+            public_url = %settings.public_url,
+            "caseline is answering (the staff console on staff_addr only)"
+        ),
+        None => tracing::info!(
+            addr = %app.local_addr()?,
+            public_url = %settings.public_url,
+            "caseline is answering"
+        ),
+    }
     app.run_until_stopped(shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
