@@ -214,6 +214,14 @@ fn provider_routes(state: AppState) -> Router<AppState> {
         // The TTY media stream: a WebSocket, checked by its per-call token.
         .route("/tty/stream", get(crate::http::stream::upgrade))
         .merge(webhook::router(state))
+        // Outside these routes (`/staff` on a split port, `/metrics`, a scanner's
+        // guesses): a plain 404, not the webhook layer's signature refusal, which
+        // would log each as a refused webhook.
+        .fallback(not_found)
+}
+
+async fn not_found() -> axum::http::StatusCode {
+    axum::http::StatusCode::NOT_FOUND
 }
 
 /// 200 while the store answers, 503 while it does not ([`crate::store::health`]).

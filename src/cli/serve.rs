@@ -26,7 +26,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             addr = %app.local_addr()?,
             staff_addr = %staff,
             public_url = %settings.public_url,
-            "caseline is answering (the staff console on staff_addr only)"
+            "caseline is answering"
         ),
         None => tracing::info!(
             addr = %app.local_addr()?,

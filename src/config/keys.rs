@@ -90,7 +90,10 @@ pub(super) fn refuse_unknown(text: &str, file: &Path) -> anyhow::Result<()> {
             };
             (
                 line,
-                format!("{}:{line}: unknown setting '{name}' ({hint})", file.display()),
+                format!(
+                    "{}:{line}: unknown setting '{name}' ({hint})",
+                    file.display()
+                ),
             )
         })
         .collect();
@@ -166,7 +169,9 @@ mod tests {
         ] {
             let said = refusal(&format!("{written} = \"x\"\n"));
             assert!(
-                said.contains(&format!("unknown setting '{written}' (did you mean '{meant}'?)")),
+                said.contains(&format!(
+                    "unknown setting '{written}' (did you mean '{meant}'?)"
+                )),
                 "{written}: {said}"
             );
         }

@@ -82,7 +82,10 @@ fn var(key: &str) -> String {
 impl Source<'_> {
     fn text(&self, key: &str) -> Option<String> {
         // A setting read here but missing from the list would be refused in the file.
-        debug_assert!(keys::KEYS.contains(&key), "{key} is not in config::keys::KEYS");
+        debug_assert!(
+            keys::KEYS.contains(&key),
+            "{key} is not in config::keys::KEYS"
+        );
         #[cfg(test)]
         self.asked.borrow_mut().insert(key.to_string());
         self.env

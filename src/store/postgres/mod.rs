@@ -18,8 +18,8 @@ use super::audit::INSERT_AUDIT;
 use super::backend::Backend;
 use super::{AuditLine, CallPathRow};
 use crate::session::{CallSid, Session};
-use writer::PgHot;
 pub use create::Database;
+use writer::PgHot;
 pub use writer::SessionReads;
 
 /// PostgreSQL's `statement_timeout` and `lock_timeout` for every connection, in
