@@ -289,7 +289,7 @@ impl Application {
             })?);
         }
         // One address named twice is one listener; port 0 (tests) asks for two ports.
-        app.metrics_on_staff = staff.is_some() && staff == metrics && listen_port(metrics) != 0;
+        app.metrics_on_staff = staff.is_some_and(|s| Some(s) == metrics && s.port() != 0);
         if let Some(addr) = metrics.filter(|_| !app.metrics_on_staff) {
             app.metrics = Some(
                 TcpListener::bind(addr)
@@ -415,11 +415,6 @@ impl Application {
         self.state.line.store.close().await;
         Ok(())
     }
-}
-
-/// The port of an address, 0 when there is none.
-fn listen_port(addr: Option<SocketAddr>) -> u16 {
-    addr.map_or(0, |a| a.port())
 }
 
 /// The callback dialer: a tick every `CASELINE_CALLBACK_TICK_SECONDS` while it is
