@@ -184,15 +184,46 @@ fn required_entries() -> Vec<String> {
         .collect()
 }
 
-/// The whole HTTP surface.
+/// The whole HTTP surface, on one port: the webhooks and the staff console and API.
 pub fn router(state: AppState) -> Router {
+    provider_routes(state.clone())
+        .merge(crate::staff::api::router())
+        .with_state(state)
+}
+
+/// What the webhook port serves when the staff have their own address
+/// (`CASELINE_STAFF_LISTEN`): the provider's routes only, so `/staff` is a plain 404
+/// there, whatever the public proxy lets through.
+pub fn webhook_router(state: AppState) -> Router {
+    provider_routes(state.clone()).with_state(state)
+}
+
+/// What the staff address serves: the console and the staff API, and the metrics when
+/// `CASELINE_METRICS_LISTEN` names the same address.
+pub fn staff_router(state: AppState, with_metrics: bool) -> Router {
+    let staff = crate::staff::api::router().with_state(state);
+    if with_metrics {
+        staff.merge(crate::ops::metrics::router())
+    } else {
+        staff
+    }
+}
+
+/// The routes the provider (and its load balancer) reach.
+fn provider_routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         // The TTY media stream: a WebSocket, checked by its per-call token.
         .route("/tty/stream", get(crate::http::stream::upgrade))
-        .merge(webhook::router(state.clone()))
-        .merge(crate::staff::api::router())
-        .with_state(state)
+        .merge(webhook::router(state))
+        // Outside these routes (`/staff` on a split port, `/metrics`, a scanner's
+        // guesses): a plain 404, not the webhook layer's signature refusal, which
+        // would log each as a refused webhook.
+        .fallback(not_found)
+}
+
+async fn not_found() -> axum::http::StatusCode {
+    axum::http::StatusCode::NOT_FOUND
 }
 
 /// 200 while the store answers, 503 while it does not ([`crate::store::health`]).
@@ -212,11 +243,21 @@ async fn healthz(
 /// How long requests in flight get to finish once the server is told to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// The most connections the staff address serves at once, taken out of the server's
+/// cap: agents' browsers hold a few each, and a share of their own means a flood on the
+/// webhook port cannot crowd out the console, nor the console the webhooks.
+const STAFF_CONNECTIONS: usize = 256;
+
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
-    /// The metrics address, when `CASELINE_METRICS_LISTEN` is set.
+    /// The staff address, when `CASELINE_STAFF_LISTEN` is set.
+    staff: Option<TcpListener>,
+    /// The metrics address, when `CASELINE_METRICS_LISTEN` is set to an address of its
+    /// own (the staff address's own metrics are served by its listener).
     metrics: Option<TcpListener>,
+    /// Whether the staff listener serves the metrics too.
+    metrics_on_staff: bool,
     state: AppState,
     /// The open-file limit in force, raised to the hard limit (see [`crate::http::server`]).
     open_files: u64,
@@ -236,6 +277,7 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Application> {
         let listen = settings.listen;
+        let staff = settings.staff_listen;
         let metrics = settings.metrics_listen;
         let state = Arc::new(Services::serving(settings, store, clock)?);
         crate::domain::verify::check_key(&state.line.store, &state.line.blind).await?;
@@ -243,7 +285,14 @@ impl Application {
             .await
             .with_context(|| format!("Failed to listen on {listen}"))?;
         let mut app = Self::from_parts(listener, state);
-        if let Some(addr) = metrics {
+        if let Some(addr) = staff {
+            app.staff = Some(TcpListener::bind(addr).await.with_context(|| {
+                format!("Failed to listen on {addr} for the staff (CASELINE_STAFF_LISTEN)")
+            })?);
+        }
+        // One address named twice is one listener; port 0 (tests) asks for two ports.
+        app.metrics_on_staff = staff.is_some_and(|s| Some(s) == metrics && s.port() != 0);
+        if let Some(addr) = metrics.filter(|_| !app.metrics_on_staff) {
             app.metrics = Some(
                 TcpListener::bind(addr)
                     .await
@@ -262,7 +311,9 @@ impl Application {
         let _ = crate::ops::metrics::handle();
         Application {
             listener,
+            staff: None,
             metrics: None,
+            metrics_on_staff: false,
             state,
             open_files,
         }
@@ -270,7 +321,17 @@ impl Application {
 
     /// The metrics address, when one is configured.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+        match (&self.metrics, self.metrics_on_staff) {
+            (_, true) => self.staff_addr(),
+            (Some(l), false) => l.local_addr().ok(),
+            (None, false) => None,
+        }
+    }
+
+    /// The staff address, when `CASELINE_STAFF_LISTEN` is set; else the staff are
+    /// served on [`Application::local_addr`].
+    pub fn staff_addr(&self) -> Option<SocketAddr> {
+        self.staff.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -284,7 +345,8 @@ impl Application {
     /// Serves until `shutdown` completes, then finishes in-flight requests (for at most
     /// ten seconds) and closes the store. The session sweeper runs beside the server.
     /// Connections are served by [`crate::http::server::serve`]: header and idle timeouts, and
-    /// a connection cap below the open-file limit.
+    /// a connection cap below the open-file limit. With a staff address, it gets the same
+    /// loop and timeouts, with a share of the cap of its own.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -295,15 +357,56 @@ impl Application {
             .metrics
             .map(|l| tokio::spawn(crate::ops::metrics::serve(l)));
         let settings = &self.state.line.settings;
+        let cap = crate::http::server::connection_cap(self.open_files)
+            .min(usize::try_from(settings.max_connections).unwrap_or(usize::MAX));
+        let staff_cap = (cap / 8).clamp(1, STAFF_CONNECTIONS);
         let options = crate::http::server::Options {
             header_timeout: settings.header_timeout,
             idle_timeout: settings.idle_timeout,
-            max_connections: crate::http::server::connection_cap(self.open_files)
-                .min(usize::try_from(settings.max_connections).unwrap_or(usize::MAX)),
+            max_connections: cap,
             shutdown_grace: SHUTDOWN_GRACE,
         };
-        crate::http::server::serve(self.listener, router(self.state.clone()), options, shutdown)
-            .await;
+        // Both listeners stop on the one signal.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let signal = tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        match self.staff {
+            None => {
+                let router = router(self.state.clone());
+                crate::http::server::serve(self.listener, router, options, until_stopped(stopped))
+                    .await;
+            }
+            Some(staff) => {
+                let webhooks = crate::http::server::Options {
+                    max_connections: cap.saturating_sub(staff_cap).max(1),
+                    ..options
+                };
+                let staff_options = crate::http::server::Options {
+                    max_connections: staff_cap,
+                    ..options
+                };
+                tokio::join!(
+                    crate::http::server::serve(
+                        self.listener,
+                        webhook_router(self.state.clone()),
+                        webhooks,
+                        until_stopped(stopped.clone()),
+                    ),
+                    crate::http::server::serve(
+                        staff,
+                        staff_router(self.state.clone(), self.metrics_on_staff),
+                        staff_options,
+                        until_stopped(stopped),
+                    ),
+                );
+            }
+        }
+        signal.abort();
         sweeper.abort();
         dialer.abort();
         if let Some(m) = metrics {

@@ -4,11 +4,9 @@
 use std::process::ExitCode;
 
 use crate::domain::verify;
-use crate::ops::telemetry;
 
 pub async fn run() -> anyhow::Result<ExitCode> {
-    telemetry::init("warn");
-    let settings = crate::config::Settings::load()?;
+    let settings = super::settings_and_logs("warn")?;
     // The key is checked before the database is opened, as it always was.
     let blind = super::blind_index(&settings)?;
     let store = super::open_store(&settings).await?;

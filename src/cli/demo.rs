@@ -41,7 +41,8 @@ const DEMO_BLIND_INDEX_KEY: &str = "demo-only-blind-index-key-do-not-use-in-prod
 
 /// `caseline demo`: logs warnings only, so the call reads clean in the terminal.
 pub async fn command(args: Args) -> anyhow::Result<std::process::ExitCode> {
-    crate::ops::telemetry::init("warn");
+    // Text whatever the settings say: the demo is read in a terminal.
+    crate::ops::telemetry::init("warn", crate::ops::telemetry::LogFormat::Text);
     run(args).await?;
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -3,10 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::Settings;
 use crate::domain::cases::import;
 use crate::domain::verify::{self, Hasher};
-use crate::ops::telemetry;
 
 /// The arguments of `caseline import`.
 #[derive(clap::Args)]
@@ -16,9 +14,8 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    telemetry::init("warn");
     let file = args.file;
-    let settings = Settings::load()?;
+    let settings = super::settings_and_logs("warn")?;
     let text = super::read_file(&file)?;
     // Every error in the file is listed before anything is written.
     let extract = match import::parse(&text) {

@@ -136,10 +136,17 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 /// What the commands on the database's records start with: warnings-only logs, the
 /// settings, and the store they name.
 async fn quiet_store() -> anyhow::Result<(Settings, Store)> {
-    crate::ops::telemetry::init("warn");
-    let settings = Settings::load()?;
+    let settings = settings_and_logs("warn")?;
     let store = open_store(&settings).await?;
     Ok((settings, store))
+}
+
+/// The settings, then the logger they ask for (`CASELINE_LOG_FORMAT`), filtered at
+/// `default` unless `RUST_LOG` says otherwise. A refused setting is printed by `main`.
+fn settings_and_logs(default: &str) -> anyhow::Result<Settings> {
+    let settings = Settings::load()?;
+    crate::ops::telemetry::init(default, settings.log_format);
+    Ok(settings)
 }
 
 /// Prints one line per item (a listing), or `none` when there are none.

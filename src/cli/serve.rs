@@ -3,8 +3,6 @@
 use std::process::ExitCode;
 
 use crate::app::Application;
-use crate::config::Settings;
-use crate::ops::telemetry;
 
 /// The flags of `caseline serve`.
 #[derive(clap::Args)]
@@ -15,8 +13,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    telemetry::init("info");
-    let mut settings = Settings::load()?;
+    let mut settings = super::settings_and_logs("info")?;
     if args.insecure_no_signature {
         tracing::warn!(
             "SIGNATURE CHECKS ARE OFF (--insecure-no-signature): anyone can drive calls"
@@ -24,7 +21,19 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         settings.insecure_no_signature = true;
     }
     let app = Application::build(settings.clone()).await?;
-    tracing::info!(addr = %app.local_addr()?, public_url = %settings.public_url, "caseline is answering");
+    match app.staff_addr() {
+        Some(staff) => tracing::info!(
+            addr = %app.local_addr()?,
+            staff_addr = %staff,
+            public_url = %settings.public_url,
+            "caseline is answering"
+        ),
+        None => tracing::info!(
+            addr = %app.local_addr()?,
+            public_url = %settings.public_url,
+            "caseline is answering"
+        ),
+    }
     app.run_until_stopped(shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

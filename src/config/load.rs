@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use rust_decimal::Decimal;
 
-use super::{DEFAULT_HOLIDAYS_FILE, PaySettings, Settings, TtyMode, is_e164};
+use super::{DEFAULT_HOLIDAYS_FILE, PaySettings, Settings, TtyMode, is_e164, keys};
 use crate::clock::hours::{self, Hours};
 
 impl Settings {
@@ -47,11 +47,20 @@ impl Settings {
     ) -> anyhow::Result<Settings> {
         let table = match toml_text {
             Some(t) => {
-                toml::from_str(t).map_err(|e| anyhow!("{}: not valid TOML: {e}", file.display()))?
+                let table = toml::from_str(t)
+                    .map_err(|e| anyhow!("{}: not valid TOML: {e}", file.display()))?;
+                keys::refuse_unknown(t, file)?;
+                table
             }
             None => toml::Table::new(),
         };
-        Source { env, table }.settings()
+        Source {
+            env,
+            table,
+            #[cfg(test)]
+            asked: Default::default(),
+        }
+        .settings()
     }
 }
 
@@ -60,6 +69,9 @@ impl Settings {
 struct Source<'a> {
     env: &'a HashMap<String, String>,
     table: toml::Table,
+    /// The keys read, for the test that holds [`keys::KEYS`] to the reads.
+    #[cfg(test)]
+    asked: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 /// The variable a key is read from, as refusals name it.
@@ -69,6 +81,13 @@ fn var(key: &str) -> String {
 
 impl Source<'_> {
     fn text(&self, key: &str) -> Option<String> {
+        // A setting read here but missing from the list would be refused in the file.
+        debug_assert!(
+            keys::KEYS.contains(&key),
+            "{key} is not in config::keys::KEYS"
+        );
+        #[cfg(test)]
+        self.asked.borrow_mut().insert(key.to_string());
         self.env
             .get(&var(key))
             .cloned()
@@ -214,10 +233,20 @@ impl Source<'_> {
         s.idle_timeout = self.seconds("idle_timeout_secs", s.idle_timeout)?;
         s.max_connections = self.number("max_connections", s.max_connections)?.max(1);
         s.pay = self.pay()?;
+        if let Some(addr) = self.parsed::<SocketAddr>("staff_listen", "host:port")? {
+            if addr == s.listen {
+                bail!(
+                    "CASELINE_STAFF_LISTEN must not be the webhook address (CASELINE_LISTEN): \
+                     leave it unset to serve the staff console on the webhook port"
+                );
+            }
+            s.staff_listen = Some(addr);
+        }
         if let Some(addr) = self.parsed::<SocketAddr>("metrics_listen", "host:port")? {
             if addr == s.listen {
                 bail!("CASELINE_METRICS_LISTEN must not be the webhook address");
             }
+            // The same address as the staff's is one listener serving both.
             s.metrics_listen = Some(addr);
         }
         s.analytics_days = self.number("analytics_days", s.analytics_days)?.max(1);
@@ -237,6 +266,14 @@ impl Source<'_> {
             Some(other) => bail!("CASELINE_TTY_MODE must be baudot or text, not '{other}'"),
         };
         s.sms_from = self.e164("sms_from", "+18669013212")?;
+        if let Some(v) = self.text("log_format") {
+            s.log_format = v.parse().map_err(|()| {
+                anyhow!(
+                    "CASELINE_LOG_FORMAT must be {}, not '{v}'",
+                    crate::ops::telemetry::LogFormat::WORDS
+                )
+            })?;
+        }
         if s.screen_pop_url.is_some() && s.screen_pop_secret.is_none() {
             bail!(
                 "CASELINE_SCREEN_POP_URL is set without CASELINE_SCREEN_POP_SECRET to sign the events"
@@ -404,6 +441,21 @@ mod tests {
                 "CASELINE_METRICS_LISTEN must be host:port, not '9090'",
             ),
             (
+                "CASELINE_STAFF_LISTEN",
+                "8081",
+                "CASELINE_STAFF_LISTEN must be host:port, not '8081'",
+            ),
+            (
+                "CASELINE_STAFF_LISTEN",
+                "127.0.0.1:8080",
+                "CASELINE_STAFF_LISTEN must not be the webhook address",
+            ),
+            (
+                "CASELINE_LOG_FORMAT",
+                "logfmt",
+                "CASELINE_LOG_FORMAT must be text or json, not 'logfmt'",
+            ),
+            (
                 "CASELINE_LOCKOUT_FAILURES",
                 "many",
                 "CASELINE_LOCKOUT_FAILURES must be a whole number, not 'many'",
@@ -430,6 +482,37 @@ mod tests {
                 .unwrap_or_default();
             assert!(err.contains(want), "{k}={v}: {err}");
         }
+    }
+
+    /// Every listed key is read (so none is stale), and every read key is listed (the
+    /// reader's own check, which a read of an unlisted key would trip here).
+    #[test]
+    fn the_known_keys_are_exactly_the_keys_read() {
+        let env = env(&[]);
+        let source = Source {
+            env: &env,
+            table: toml::Table::new(),
+            asked: Default::default(),
+        };
+        source.settings().unwrap();
+        let asked = source.asked.into_inner();
+        let listed: std::collections::BTreeSet<String> =
+            keys::KEYS.iter().map(|k| k.to_string()).collect();
+        assert_eq!(asked, listed);
+        assert_eq!(listed.len(), keys::KEYS.len(), "a key listed twice");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_stops_the_start() {
+        let toml = "public_url = \"https://ivr.example\"\nmetrics_lisen = \"127.0.0.1:9464\"\n";
+        let err = Settings::from_sources(&env(&[]), Some(toml), Path::new("caseline.toml"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            "caseline.toml:2: unknown setting 'metrics_lisen' (did you mean 'metrics_listen'?)"
+        );
     }
 
     #[test]

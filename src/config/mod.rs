@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod keys;
 mod load;
 
 /// Connections to PostgreSQL a server keeps, unless `CASELINE_DATABASE_POOL` says
@@ -99,6 +100,12 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// Days a call's path is kept for the analytics (`CASELINE_ANALYTICS_DAYS`).
     pub analytics_days: u32,
+    /// Where the staff console and API are served (`CASELINE_STAFF_LISTEN`), apart from
+    /// the webhooks, so the port the provider reaches through the public proxy has no
+    /// `/staff`; unset, they share the webhook port.
+    pub staff_listen: Option<SocketAddr>,
+    /// Text or JSON log lines (`CASELINE_LOG_FORMAT`).
+    pub log_format: crate::ops::telemetry::LogFormat,
 }
 
 /// The callback dialer's settings.
@@ -151,6 +158,7 @@ impl std::fmt::Debug for Settings {
         // Secrets stay out of logs.
         f.debug_struct("Settings")
             .field("listen", &self.listen)
+            .field("staff_listen", &self.staff_listen)
             .field("public_url", &self.public_url)
             .field("database", &redact_url(&self.database_url))
             .field("auth_token", &self.auth_token.as_ref().map(|_| "<set>"))
@@ -233,6 +241,8 @@ impl Default for Settings {
             dialer: DialerSettings::default(),
             metrics_listen: None,
             analytics_days: 400,
+            staff_listen: None,
+            log_format: crate::ops::telemetry::LogFormat::Text,
         }
     }
 }

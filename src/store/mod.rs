@@ -24,7 +24,7 @@ pub use attempts::{Guard, Limit, Reservation, Slot};
 pub use audit::{AuditEntry, AuditLine};
 use backend::{Backend, on_backend};
 pub use call_paths::CallPathRow;
-pub use postgres::{Postgres, SessionReads};
+pub use postgres::{Database, Postgres, SessionReads};
 pub use sqlite::Sqlite;
 pub use work::WorkKind;
 
@@ -198,6 +198,17 @@ impl Store {
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// `caseline migrate`'s first step: on PostgreSQL, creates the database the URL
+    /// names when it is missing and its user may, and otherwise refuses saying the
+    /// command that would. A SQLite file is created by opening it: `None`.
+    pub async fn create_database(url: &str) -> anyhow::Result<Option<Database>> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Some(Postgres::ensure_database(url).await?))
+        } else {
+            Ok(None)
+        }
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ mod calls;
 mod cli;
 mod connections;
 mod console;
+mod deploying;
 mod dialer;
 mod docs;
 mod hardening;

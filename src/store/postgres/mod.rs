@@ -2,6 +2,7 @@
 //! migrating, and the session path ([`sessions`]: this server's copies in [`hot`], the
 //! group-commit [`writer`]), shared by every server behind the load balancer.
 
+mod create;
 mod hot;
 mod reader;
 mod sessions;
@@ -19,6 +20,7 @@ use super::audit::INSERT_AUDIT;
 use super::backend::Backend;
 use super::{AuditLine, CallPathRow};
 use crate::session::{CallSid, Session};
+pub use create::Database;
 use hot::PgHot;
 pub use hot::SessionReads;
 
@@ -109,22 +111,22 @@ impl Postgres {
                 .options([("search_path", schema)])
                 .application_name(&format!("caseline {schema}"));
         }
-        let (host, port) = (opts.get_host().to_string(), opts.get_port());
         let pool = PgPoolOptions::new()
             .max_connections(pool)
             .acquire_timeout(Duration::from_secs(3))
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await
-            .map_err(|e| match e {
-                // Refused, unreachable or silent: the pool only says it timed out.
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => anyhow::anyhow!(
-                    "cannot reach PostgreSQL at {host}:{port} within 3 s: is it running there, \
-                     and does CASELINE_DATABASE_URL name it? (`pg_isready -h {host} -p {port}` \
-                     tells)"
-                ),
-                other => anyhow::Error::from(other).context("Failed to connect to PostgreSQL"),
-            })?;
+            .map_err(|e| create::explain(e, &opts))?;
         Ok(Postgres::new(pool))
+    }
+
+    /// Creates the database `url` names if it is missing and its user may; otherwise
+    /// says the command that would (see [`create`]).
+    pub(in crate::store) async fn ensure_database(url: &str) -> anyhow::Result<Database> {
+        let opts = PgConnectOptions::from_str(url)
+            .context("CASELINE_DATABASE_URL is not a valid PostgreSQL URL")?
+            .application_name("caseline migrate");
+        create::ensure_database(&opts).await
     }
 }
 
