@@ -11,7 +11,9 @@ use crate::ops::telemetry;
 /// The arguments of `caseline import`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The extract file.
+    /// The extract file. The packaged nightly import (caseline-import.service) names it in
+    /// CASELINE_IMPORT_FILE.
+    #[arg(env = "CASELINE_IMPORT_FILE")]
     file: PathBuf,
 }
 
