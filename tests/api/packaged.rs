@@ -304,3 +304,66 @@ impl Drop for Served {
         let _ = self.child.wait();
     }
 }
+
+/// The settings template the package installs as `/etc/caseline/caseline.toml`: valid
+/// as shipped, valid with every example line uncommented, and each key a setting the
+/// README's configuration table names (a misspelt key would be ignored).
+#[test]
+fn the_settings_template_loads_as_shipped_and_with_every_line_uncommented() {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/caseline.toml"
+    ))
+    .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let file = Path::new("/etc/caseline/caseline.toml");
+    let none = std::collections::HashMap::new();
+    let shipped = Settings::from_sources(&none, Some(&template), file).unwrap();
+    assert_eq!(
+        shipped.database_url,
+        "sqlite:///var/lib/caseline/caseline.db"
+    );
+
+    let mut keys = Vec::new();
+    let uncommented: String = template
+        .lines()
+        .map(|line| {
+            let key_line = line
+                .strip_prefix("# ")
+                .filter(|rest| rest.split_once(" = ").is_some_and(|(k, _)| is_key(k)));
+            let line = key_line.unwrap_or(line);
+            if let Some((key, _)) = line.split_once(" = ").filter(|(k, _)| is_key(k)) {
+                keys.push(key.to_string());
+            }
+            format!("{line}\n")
+        })
+        .collect();
+    assert!(keys.len() > 40, "only {} keys in the template", keys.len());
+    // The example holidays file is where an agency would put its own, not here; the
+    // screen pop's secret comes from caseline.env.
+    let env = [
+        ("CASELINE_HOLIDAYS_FILE", "none"),
+        ("CASELINE_SCREEN_POP_SECRET", "from caseline.env"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .into();
+    if let Err(e) = Settings::from_sources(&env, Some(&uncommented), file) {
+        panic!("the template uncommented does not load: {e:#}");
+    }
+    for key in keys {
+        let var = format!("`CASELINE_{}`", key.to_ascii_uppercase());
+        assert!(
+            readme.contains(&var),
+            "the template's {key} is not in the README's settings ({var})"
+        );
+    }
+}
+
+/// A settings key: lower case words joined by `_`.
+fn is_key(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+}
