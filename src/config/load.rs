@@ -12,9 +12,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use rust_decimal::Decimal;
-
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 
 use super::shipped::{By, Found, HOLIDAYS, HOLIDAYS_FILE};
 use super::{PaySettings, Settings, TtyMode, is_e164};
