@@ -15,13 +15,14 @@ use tokio::net::TcpListener;
 use crate::call::Line;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::config::shipped::{FLOWS, Found, PROMPTS, Shipped};
 use crate::domain::callbacks::dialer::Dialer;
 use crate::flow::Flow;
 use crate::http::webhook;
 use crate::state::Keys;
 use crate::state::{AppState, Services};
 use crate::store::Store;
-use crate::words::prompts::Catalog;
+use crate::words::prompts::{Catalog, Lang};
 
 /// Building the shared state is wiring, so it happens here: the state module only
 /// holds it.
@@ -45,7 +46,18 @@ impl Services {
         store: Store,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Services> {
-        let (catalog, flow) = load_flows(&settings)?;
+        let Loaded {
+            catalog,
+            flow,
+            flows_from,
+            prompts_from,
+        } = load_flows(&settings)?;
+        tracing::info!(
+            flows = %flows_from,
+            prompts = %prompts_from,
+            holidays = %settings.holidays_from.as_ref().map_or("none".to_string(), Found::to_string),
+            "call flows loaded"
+        );
         let keys = match (&settings.auth_token, settings.insecure_no_signature) {
             (Some(token), _) => Some(Keys {
                 auth_token: token.clone(),
@@ -156,19 +168,64 @@ fn outbound_policy(s: &Settings) -> crate::domain::outbound::Policy {
     crate::domain::outbound::Policy::new(s.dialer.regions.clone(), own)
 }
 
-/// Loads and checks the prompt catalog and the flows, as at start.
-pub fn load_flows(settings: &Settings) -> anyhow::Result<(Catalog, Flow)> {
-    let catalog = Catalog::load(&settings.prompts_dir)?;
-    let flow = Flow::load(
-        &settings.flows_dir,
-        &catalog,
-        crate::actions::SPECS,
-        &required_entries()
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    )?;
-    Ok((catalog, flow))
+/// The compiled flows and the prompts they speak, and where each was read.
+pub struct Loaded {
+    pub catalog: Catalog,
+    pub flow: Flow,
+    pub flows_from: Found,
+    pub prompts_from: Found,
+}
+
+/// Loads and checks the prompt catalog and the flows, as at start: each from its
+/// setting's folder, else the first found, else the copy built into the binary
+/// ([`crate::config::shipped`]).
+pub fn load_flows(settings: &Settings) -> anyhow::Result<Loaded> {
+    let prompts_from = PROMPTS.find(settings.prompts_dir.as_deref(), &settings.search)?;
+    let catalog = match &prompts_from {
+        Found::Disk { path, .. } => Catalog::load(path),
+        Found::BuiltIn => {
+            let sources: Vec<(Lang, String, &str)> = Lang::ALL
+                .into_iter()
+                .map(|lang| {
+                    let name = format!("{}.toml", lang.code());
+                    let text = PROMPTS.built_in(&name).unwrap_or_default();
+                    (lang, format!("{}/{name}", PROMPTS.folder), text)
+                })
+                .collect();
+            let borrowed: Vec<(Lang, &str, &str)> = sources
+                .iter()
+                .map(|(l, n, t)| (*l, n.as_str(), *t))
+                .collect();
+            Catalog::from_sources(&borrowed)
+        }
+    }
+    .map_err(|e| with_hint(e, &PROMPTS, &prompts_from))?;
+    let flows_from = FLOWS.find(settings.flows_dir.as_deref(), &settings.search)?;
+    let entries = required_entries();
+    let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
+    let flow = match &flows_from {
+        Found::Disk { path, .. } => Flow::load(path, &catalog, crate::actions::SPECS, &entries),
+        Found::BuiltIn => {
+            let files = FLOWS.built_in_files();
+            let borrowed: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+            Flow::from_files(&borrowed, &catalog, crate::actions::SPECS, &entries)
+        }
+    }
+    .map_err(|e| with_hint(e, &FLOWS, &flows_from))?;
+    Ok(Loaded {
+        catalog,
+        flow,
+        flows_from,
+        prompts_from,
+    })
+}
+
+/// The error, with a line saying which folder was read when the search chose it.
+fn with_hint(e: anyhow::Error, shipped: &Shipped, found: &Found) -> anyhow::Error {
+    match shipped.hint(found) {
+        Some(hint) => anyhow::anyhow!("{e:#}\n{hint}"),
+        None => e,
+    }
 }
 
 /// The flow entries the server jumps to: a call on each line, and each place a staff

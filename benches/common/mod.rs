@@ -27,8 +27,8 @@ pub fn settings(db: &str) -> Settings {
     Settings {
         database_url: db.to_string(),
         auth_token: Some(TOKEN.into()),
-        flows_dir: format!("{root}/call-flows").into(),
-        prompts_dir: format!("{root}/prompts").into(),
+        flows_dir: Some(format!("{root}/call-flows").into()),
+        prompts_dir: Some(format!("{root}/prompts").into()),
         blind_index_key: Some(BLIND_KEY.into()),
         ..Settings::default()
     }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::bail;
 use clap::Subcommand;
 
 use crate::app::load_flows;
@@ -16,9 +17,10 @@ pub enum Command {
     /// Draw the compiled flows: every step, keys and outcomes as labelled edges, misses
     /// dashed, entries marked; to stdout.
     Diagram {
-        /// The call-flow folder (default: CASELINE_FLOWS_DIR or call-flows).
+        /// The call-flow folder (default: CASELINE_FLOWS_DIR, else the first call-flows/ found
+        /// in the working directory, /etc/caseline, /usr/share/caseline, else the built-in flows).
         dir: Option<PathBuf>,
-        /// The prompt folder (default: CASELINE_PROMPTS_DIR or prompts).
+        /// The prompt folder (default: CASELINE_PROMPTS_DIR, else found as the flows are).
         #[arg(long)]
         prompts: Option<PathBuf>,
         #[arg(long, default_value = "dot", value_parser = ["dot", "mermaid", "svg"])]
@@ -28,11 +30,13 @@ pub enum Command {
         #[arg(long)]
         flow: Option<String>,
     },
-    /// Check flows and prompts; prints file:line:column for each problem.
+    /// Check flows and prompts; says where each was read, and prints file:line:column for
+    /// each problem.
     Check {
-        /// The call-flow folder (default: CASELINE_FLOWS_DIR or call-flows).
+        /// The call-flow folder (default: CASELINE_FLOWS_DIR, else the first call-flows/ found
+        /// in the working directory, /etc/caseline, /usr/share/caseline, else the built-in flows).
         dir: Option<PathBuf>,
-        /// The prompt folder (default: CASELINE_PROMPTS_DIR or prompts).
+        /// The prompt folder (default: CASELINE_PROMPTS_DIR, else found as the flows are).
         #[arg(long)]
         prompts: Option<PathBuf>,
     },
@@ -53,24 +57,32 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
 /// The settings with the folders given on the command line in place of the configured.
 fn settings(dir: Option<PathBuf>, prompts: Option<PathBuf>) -> anyhow::Result<Settings> {
     let mut settings = Settings::load()?;
-    if let Some(d) = dir {
-        settings.flows_dir = d;
-    }
-    if let Some(p) = prompts {
-        settings.prompts_dir = p;
+    for (given, setting) in [
+        (dir, &mut settings.flows_dir),
+        (prompts, &mut settings.prompts_dir),
+    ] {
+        if let Some(d) = given {
+            if !d.is_dir() {
+                bail!("{}: not a folder", d.display());
+            }
+            *setting = Some(d);
+        }
     }
     Ok(settings)
 }
 
+/// Says where the flows, prompts and holidays were read, then whether they compile.
 fn check(dir: Option<PathBuf>, prompts: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let settings = settings(dir, prompts)?;
     match load_flows(&settings) {
-        Ok((_, flow)) => {
-            println!(
-                "{}: {} steps, all valid",
-                settings.flows_dir.display(),
-                flow.steps.len()
-            );
+        Ok(loaded) => {
+            println!("flows: {}", loaded.flows_from);
+            println!("prompts: {}", loaded.prompts_from);
+            match &settings.holidays_from {
+                Some(from) => println!("holidays: {from}"),
+                None => println!("holidays: none"),
+            }
+            println!("{} steps, all valid", loaded.flow.steps.len());
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -87,8 +99,8 @@ fn diagram(
     file: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let settings = settings(dir, prompts)?;
-    let (_, flow) = match load_flows(&settings) {
-        Ok(f) => f,
+    let flow = match load_flows(&settings) {
+        Ok(loaded) => loaded.flow,
         Err(e) => {
             eprintln!("{e:#}");
             return Ok(ExitCode::FAILURE);

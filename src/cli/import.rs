@@ -9,7 +9,9 @@ use crate::domain::verify::{self, Hasher};
 /// The arguments of `caseline import`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The extract file.
+    /// The extract file. The packaged nightly import (caseline-import.service) names it in
+    /// CASELINE_IMPORT_FILE.
+    #[arg(env = "CASELINE_IMPORT_FILE")]
     file: PathBuf,
 }
 

@@ -56,7 +56,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     // The steps the scripts pass, from the flows this folder serves (as `flows check`
     // reads them): the server under test is expected to run the same flows.
     let settings = crate::config::Settings::load()?;
-    let (_, flow) = crate::app::load_flows(&settings)?;
+    let flow = crate::app::load_flows(&settings)?.flow;
     let steps = loadtest::Steps::read(&flow)?;
     let callers = match args.callers {
         Some(file) => {

@@ -5,27 +5,30 @@
 //! text, like the environment's, so one reader ([`Source`]) serves both and the
 //! environment wins key by key.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::{DEFAULT_HOLIDAYS_FILE, PaySettings, Settings, TtyMode, is_e164, keys};
+use super::shipped::{By, Found, HOLIDAYS, HOLIDAYS_FILE};
+use super::{PaySettings, Settings, TtyMode, is_e164, keys};
 use crate::clock::hours::{self, Hours};
 
 impl Settings {
-    /// Reads `caseline.toml` (or the file in `CASELINE_CONFIG`) if present, then the
-    /// environment.
+    /// Reads the settings file if present (the one `CASELINE_CONFIG` names, else
+    /// `caseline.toml` in the working directory, else the package's
+    /// `/etc/caseline/caseline.toml`), then the environment.
     pub fn load() -> anyhow::Result<Settings> {
         let env: HashMap<String, String> = std::env::vars().collect();
         let file = env
             .get("CASELINE_CONFIG")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("caseline.toml"));
+            .unwrap_or_else(|| first_existing(&CONFIG_FILES));
         let toml = if file.exists() {
             Some(std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?)
         } else if env.contains_key("CASELINE_CONFIG") {
@@ -62,6 +65,19 @@ impl Settings {
         }
         .settings()
     }
+}
+
+/// The settings files read when `CASELINE_CONFIG` names none: the first there. The
+/// second is the package's, so a command run by hand reads what the service reads.
+const CONFIG_FILES: [&str; 2] = ["caseline.toml", "/etc/caseline/caseline.toml"];
+
+/// The first of `files` that exists, else the first (whose absence means no file).
+fn first_existing(files: &[&str]) -> PathBuf {
+    files
+        .iter()
+        .map(PathBuf::from)
+        .find(|f| f.exists())
+        .unwrap_or_else(|| PathBuf::from(files.first().copied().unwrap_or_default()))
 }
 
 /// Where each setting is read: `CASELINE_<KEY>` in the environment, else `<key>` in
@@ -181,12 +197,8 @@ impl Source<'_> {
                 bail!("CASELINE_TTY_NUMBERS: '{n}' is not an E.164 number like +18663994096");
             }
         }
-        if let Some(v) = self.text("flows_dir") {
-            s.flows_dir = v.into();
-        }
-        if let Some(v) = self.text("prompts_dir") {
-            s.prompts_dir = v.into();
-        }
+        s.flows_dir = self.text("flows_dir").map(PathBuf::from);
+        s.prompts_dir = self.text("prompts_dir").map(PathBuf::from);
         if let Some(v) = self.text("voice_en") {
             s.voice_en = (v != "none").then_some(v);
         }
@@ -209,7 +221,7 @@ impl Source<'_> {
         s.lockout.lock_secs = i64::from(self.number("lockout_hours", 24)?) * 3600;
         s.lockout.window_secs = s.lockout.lock_secs;
         s.lockout.tries_per_call = self.number("verify_tries", s.lockout.tries_per_call)?;
-        s.hours = self.hours()?;
+        (s.hours, s.holidays_from) = self.hours(&s.search)?;
         if let Some(v) = self.text("csu_queue") {
             if v.len() > 64 {
                 bail!("CASELINE_CSU_QUEUE: a queue name has at most 64 characters");
@@ -314,8 +326,8 @@ impl Source<'_> {
     }
 
     /// The opening hours (`CASELINE_TIMEZONE`, `CASELINE_HOURS`,
-    /// `CASELINE_HOLIDAYS_FILE`).
-    fn hours(&self) -> anyhow::Result<Hours> {
+    /// `CASELINE_HOLIDAYS_FILE`), and where the holidays were read.
+    fn hours(&self, search: &[PathBuf]) -> anyhow::Result<(Hours, Option<Found>)> {
         let tz: chrono_tz::Tz = match self.text("timezone") {
             Some(v) => v.parse().map_err(|_| {
                 anyhow!("CASELINE_TIMEZONE: '{v}' is not a time zone name like America/Los_Angeles")
@@ -325,16 +337,46 @@ impl Source<'_> {
         let spec = self
             .text("hours")
             .unwrap_or_else(|| hours::DEFAULT_HOURS.to_string());
-        let holidays = match self.text("holidays_file") {
-            Some(f) if f == "none" => Default::default(),
-            Some(f) => hours::load_holidays(Path::new(&f))
-                .map_err(|e| anyhow!("CASELINE_HOLIDAYS_FILE: {e:#}"))?,
-            None if Path::new(DEFAULT_HOLIDAYS_FILE).exists() => {
-                hours::load_holidays(Path::new(DEFAULT_HOLIDAYS_FILE))?
+        let (days, from) = holidays(self.text("holidays_file").as_deref(), search)?;
+        let hours = Hours::new(tz, &spec, days).map_err(|e| anyhow!("CASELINE_HOURS: {e:#}"))?;
+        Ok((hours, from))
+    }
+}
+
+/// The holidays: the file `CASELINE_HOLIDAYS_FILE` names (`none`: no holidays); unset,
+/// `holidays/california.txt` in the first place searched that has a `holidays` folder,
+/// else the built-in copy. Also where they were read.
+fn holidays(
+    set: Option<&str>,
+    search: &[PathBuf],
+) -> anyhow::Result<(BTreeMap<NaiveDate, String>, Option<Found>)> {
+    match set {
+        Some("none") => Ok((BTreeMap::new(), None)),
+        Some(file) => {
+            let days = hours::load_holidays(Path::new(file))
+                .map_err(|e| anyhow!("CASELINE_HOLIDAYS_FILE: {e:#}"))?;
+            let from = Found::Disk {
+                path: file.into(),
+                by: By::Setting,
+            };
+            Ok((days, Some(from)))
+        }
+        None => match HOLIDAYS.find(None, search)? {
+            Found::Disk { path, by } => {
+                let file = path.join(HOLIDAYS_FILE);
+                let days = hours::load_holidays(&file);
+                let from = Found::Disk { path: file, by };
+                let days = days
+                    .map_err(|e| anyhow!("{e:#}\n{}", HOLIDAYS.hint(&from).unwrap_or_default()))?;
+                Ok((days, Some(from)))
             }
-            None => Default::default(),
-        };
-        Hours::new(tz, &spec, holidays).map_err(|e| anyhow!("CASELINE_HOURS: {e:#}"))
+            Found::BuiltIn => {
+                let text = HOLIDAYS.built_in(HOLIDAYS_FILE).unwrap_or_default();
+                let days = hours::parse_holidays(text)
+                    .with_context(|| format!("holidays/{HOLIDAYS_FILE} (built in)"))?;
+                Ok((days, Some(Found::BuiltIn)))
+            }
+        },
     }
 }
 
@@ -513,6 +555,65 @@ mod tests {
             err,
             "caseline.toml:2: unknown setting 'metrics_lisen' (did you mean 'metrics_listen'?)"
         );
+    }
+
+    #[test]
+    fn holidays_come_from_the_setting_else_the_first_folder_found_else_built_in() {
+        let root = tempfile::tempdir().unwrap();
+        let [work, etc] = ["work", "etc"].map(|p| root.path().join(p));
+        let search = vec![work.clone(), etc.clone()];
+        let (days, from) = holidays(None, &search).unwrap();
+        assert_eq!(from, Some(Found::BuiltIn));
+        assert!(
+            days.values().any(|n| n.starts_with("Christmas Day")),
+            "{days:?}"
+        );
+
+        std::fs::create_dir_all(etc.join("holidays")).unwrap();
+        let file = etc.join("holidays/california.txt");
+        std::fs::write(&file, "2026-03-31 Cesar Chavez Day\n").unwrap();
+        let (days, from) = holidays(None, &search).unwrap();
+        assert_eq!(days.len(), 1);
+        assert_eq!(
+            from,
+            Some(Found::Disk {
+                path: file.clone(),
+                by: By::Search
+            })
+        );
+
+        // A holidays folder found without the file is an error naming the setting.
+        std::fs::create_dir_all(work.join("holidays")).unwrap();
+        let err = format!("{:#}", holidays(None, &search).unwrap_err());
+        assert!(err.contains("cannot read the holidays file"), "{err}");
+        assert!(err.contains("CASELINE_HOLIDAYS_FILE"), "{err}");
+
+        let own = root.path().join("ours.txt");
+        std::fs::write(&own, "2026-01-02 Day After New Year\n2026-01-03 Another\n").unwrap();
+        let (days, from) = holidays(own.to_str(), &search).unwrap();
+        assert_eq!(days.len(), 2);
+        assert_eq!(
+            from,
+            Some(Found::Disk {
+                path: own,
+                by: By::Setting
+            })
+        );
+        let (days, from) = holidays(Some("none"), &search).unwrap();
+        assert!(days.is_empty() && from.is_none());
+    }
+
+    #[test]
+    fn the_settings_file_is_the_working_directorys_else_the_packages() {
+        let root = tempfile::tempdir().unwrap();
+        let here = root.path().join("caseline.toml");
+        let etc = root.path().join("etc-caseline.toml");
+        let files = [here.to_str().unwrap(), etc.to_str().unwrap()];
+        assert_eq!(first_existing(&files), here, "neither: the first, absent");
+        std::fs::write(&etc, "").unwrap();
+        assert_eq!(first_existing(&files), etc);
+        std::fs::write(&here, "").unwrap();
+        assert_eq!(first_existing(&files), here);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 mod keys;
 mod load;
+pub mod shipped;
 
 /// Connections to PostgreSQL a server keeps, unless `CASELINE_DATABASE_POOL` says
 /// otherwise. Few:
@@ -32,8 +33,14 @@ pub struct Settings {
     pub shared_key: Option<String>,
     /// Called numbers (E.164) whose calls get the TTY flow.
     pub tty_numbers: Vec<String>,
-    pub flows_dir: PathBuf,
-    pub prompts_dir: PathBuf,
+    /// The call-flow folder (`CASELINE_FLOWS_DIR`); unset, looked for (see
+    /// [`shipped`]), and the built-in flows when none is found.
+    pub flows_dir: Option<PathBuf>,
+    /// The prompt folder (`CASELINE_PROMPTS_DIR`), found the same way.
+    pub prompts_dir: Option<PathBuf>,
+    /// Where the folders no setting names are looked for ([`shipped::default_search`]);
+    /// not a setting: tests search elsewhere.
+    pub search: Vec<PathBuf>,
     pub voice_en: Option<String>,
     pub voice_es: Option<String>,
     /// The agency's main line, as callers should dial it.
@@ -50,6 +57,9 @@ pub struct Settings {
     /// When the Customer Service Unit answers (`CASELINE_TIMEZONE`, `CASELINE_HOURS`,
     /// `CASELINE_HOLIDAYS_FILE`).
     pub hours: crate::clock::hours::Hours,
+    /// Where the holidays in [`Settings::hours`] were read (`flows check` says); `None`
+    /// for none (`CASELINE_HOLIDAYS_FILE=none`, or settings built in code).
+    pub holidays_from: Option<shipped::Found>,
     /// Where a caller who asks for a person goes: the number or SIP URI in
     /// `CASELINE_CSU_NUMBER` if set, else the queue `CASELINE_CSU_QUEUE`.
     pub csu_queue: String,
@@ -207,8 +217,9 @@ impl Default for Settings {
             auth_token: None,
             shared_key: None,
             tty_numbers: Vec::new(),
-            flows_dir: "call-flows".into(),
-            prompts_dir: "prompts".into(),
+            flows_dir: None,
+            prompts_dir: None,
+            search: shipped::default_search(),
             voice_en: Some("Polly.Joanna".into()),
             voice_es: Some("Polly.Lupe".into()),
             csu_phone: "866-901-3212".into(),
@@ -219,6 +230,7 @@ impl Default for Settings {
             lockout: Lockout::default(),
             insecure_no_signature: false,
             hours: crate::clock::hours::Hours::default(),
+            holidays_from: None,
             csu_queue: "customer-service".into(),
             csu_number: None,
             csu_workflow_sid: None,
@@ -273,10 +285,6 @@ impl Default for PaySettings {
 pub fn is_e164(n: &str) -> bool {
     n.starts_with('+') && (8..=16).contains(&n.len()) && n[1..].bytes().all(|b| b.is_ascii_digit())
 }
-
-/// The shipped holidays, used when `CASELINE_HOLIDAYS_FILE` is not set and the file is
-/// there (running from the project folder).
-pub const DEFAULT_HOLIDAYS_FILE: &str = "holidays/california.txt";
 
 /// argon2id settings for PAR ID hashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

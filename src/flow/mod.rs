@@ -59,7 +59,18 @@ impl Flow {
             .iter()
             .map(|(p, t)| (p.as_str(), t.as_str()))
             .collect();
-        compile(&borrowed, catalog, actions, required_entries)
+        Self::from_files(&borrowed, catalog, actions, required_entries)
+    }
+
+    /// As [`Flow::load`], from (file name, text) pairs already read: the flows built
+    /// into the binary.
+    pub fn from_files(
+        files: &[(&str, &str)],
+        catalog: &Catalog,
+        actions: &[&ActionSpec],
+        required_entries: &[&str],
+    ) -> anyhow::Result<Flow> {
+        compile(files, catalog, actions, required_entries)
             .map_err(|errors| anyhow!(errors.join("\n")))
     }
 

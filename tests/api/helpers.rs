@@ -215,8 +215,8 @@ pub fn settings() -> Settings {
         auth_token: Some(TOKEN.into()),
         shared_key: Some(SHARED_KEY.into()),
         tty_numbers: vec![TTY_LINE.into()],
-        flows_dir: format!("{root}/call-flows").into(),
-        prompts_dir: format!("{root}/prompts").into(),
+        flows_dir: Some(format!("{root}/call-flows").into()),
+        prompts_dir: Some(format!("{root}/prompts").into()),
         blind_index_key: Some(BLIND_KEY.into()),
         // Cheap hashes keep the suite fast; the benchmark measures the real cost.
         hash_cost: caseline::config::HashCost {

@@ -20,6 +20,7 @@ mod hardening;
 mod loadtest;
 mod operating;
 mod outbound;
+mod packaged;
 mod paying;
 mod reaching;
 mod reports;

@@ -501,7 +501,7 @@ async fn a_finished_or_failed_transfer_ends_well(b: Backend) {
 #[tokio::test]
 async fn zero_reaches_a_representative_from_every_menu() {
     let s = settings();
-    let (_, flow) = caseline::app::load_flows(&s).unwrap();
+    let flow = caseline::app::load_flows(&s).unwrap().flow;
     let representative = flow.find("representative").unwrap();
     let mut menus = 0;
     for step in &flow.steps {
