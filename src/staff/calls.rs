@@ -267,7 +267,10 @@ mod tests {
             doing(&c, Some("payments-receiving"), Lang::Es),
             "escuchando sus pagos"
         );
-        assert_eq!(doing(&c, Some("nowhere-known"), Lang::En), "in the phone menus");
+        assert_eq!(
+            doing(&c, Some("nowhere-known"), Lang::En),
+            "in the phone menus"
+        );
         assert_eq!(doing(&c, None, Lang::En), "in the phone menus");
         assert_eq!(last_four("+15592310123"), "0123");
     }
@@ -285,7 +288,11 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            for id in text.split(" id=\"").skip(1).filter_map(|s| s.split('"').next()) {
+            for id in text
+                .split(" id=\"")
+                .skip(1)
+                .filter_map(|s| s.split('"').next())
+            {
                 steps += 1;
                 for lang in Lang::ALL {
                     let other = doing(&c, None, lang);
