@@ -10,6 +10,7 @@ use crate::domain::verify::BlindIndex;
 use crate::store::Store;
 
 pub mod adopt_key;
+pub mod agencies;
 pub mod announce;
 pub mod callbacks;
 pub mod demo;
@@ -47,6 +48,11 @@ enum Command {
     /// Record CASELINE_BLIND_INDEX_KEY as this database's key: once, for a database
     /// imported before key fingerprints were kept, with the key it was imported with.
     AdoptKey,
+    /// The local agencies behind the statewide line (agencies/california.toml).
+    Agencies {
+        #[command(subcommand)]
+        command: agencies::Command,
+    },
     /// Call flows.
     Flows {
         #[command(subcommand)]
@@ -114,6 +120,7 @@ impl Cli {
             Command::Migrate => migrate::run().await,
             Command::Import(args) => import::run(args).await,
             Command::AdoptKey => adopt_key::run().await,
+            Command::Agencies { command } => agencies::run(command),
             Command::Flows { command } => flows::run(command),
             Command::Announce { command } => announce::run(command).await,
             Command::Callbacks { command } => callbacks::run(command).await,

@@ -729,3 +729,112 @@ fn a_blind_index_key_other_than_the_imports_is_refused_by_import_and_serve() {
         "{stderr}"
     );
 }
+
+#[test]
+fn agencies_check_passes_on_the_shipped_file_and_warns_of_each_placeholder() {
+    let out = caseline().args(["agencies", "check"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("agencies/california.toml: 48 agencies (7 regional), 58 of 58 counties"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ZIP table: "), "{stdout}");
+    // Each placeholder is a warning at its own line, not an error.
+    let fresno = stderr
+        .lines()
+        .find(|l| l.contains("agency 'fresno': reach is TO-BE-FILLED"))
+        .unwrap_or_else(|| panic!("no warning for fresno in:\n{stderr}"));
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("agencies/california.toml"),
+    )
+    .unwrap();
+    let reach_line = text
+        .lines()
+        .enumerate()
+        .skip_while(|(_, l)| *l != "id = \"fresno\"")
+        .find(|(_, l)| l.starts_with("reach ="))
+        .map(|(i, _)| i + 1)
+        .unwrap();
+    assert!(
+        fresno.starts_with(&format!("agencies/california.toml:{reach_line}: warning: ")),
+        "{fresno}"
+    );
+    // --strict: the placeholders refuse the file.
+    let strict = caseline()
+        .args(["agencies", "check", "--strict"])
+        .output()
+        .unwrap();
+    assert!(!strict.status.success());
+}
+
+#[test]
+fn agencies_check_refuses_a_bad_file_naming_file_and_line() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped = std::fs::read_to_string(root.join("agencies/california.toml")).unwrap();
+    // The same file elsewhere, its holidays and ZIP table named by absolute path; then
+    // Fresno also in Kern's agency, Yuba misspelt, Kings' hours wrong.
+    let mut text = shipped
+        .replace(
+            "\"../holidays/california.txt\"",
+            &format!("\"{}\"", root.join("holidays/california.txt").display()),
+        )
+        .replace(
+            "\"california-zip-counties.csv\"",
+            &format!(
+                "\"{}\"",
+                root.join("agencies/california-zip-counties.csv").display()
+            ),
+        );
+    for (from, to) in [
+        ("counties = [\"Kern\"]", "counties = [\"Kern\", \"Fresno\"]"),
+        ("counties = [\"Yuba\"]", "counties = [\"Yubaa\"]"),
+        (
+            "counties = [\"Kings\"]\nreach = \"TO-BE-FILLED\"\nhours = \"mon-sun 08:00-16:00\"",
+            "counties = [\"Kings\"]\nreach = \"TO-BE-FILLED\"\nhours = \"mon-fri 9-5\"",
+        ),
+    ] {
+        assert!(text.contains(from), "the shipped file has no '{from}'");
+        text = text.replace(from, to);
+    }
+    let line_of = |needle: &str| {
+        text.lines()
+            .position(|l| l == needle)
+            .map(|i| i + 1)
+            .unwrap_or_else(|| panic!("no line {needle}"))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, &text).unwrap();
+    let out = caseline()
+        .args(["agencies", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(out.stdout.is_empty(), "no summary for a refused file");
+    let f = file.display().to_string();
+    for want in [
+        format!(
+            "{f}:{}: Fresno is in two agencies",
+            line_of("counties = [\"Kern\", \"Fresno\"]")
+        ),
+        format!(
+            "{f}:{}: 'Yubaa' is not a California county",
+            line_of("counties = [\"Yubaa\"]")
+        ),
+        format!(
+            "{f}:{}: agency 'kings': hours: ",
+            line_of("hours = \"mon-fri 9-5\"")
+        ),
+        format!("{f}: Yuba is in no agency"),
+    ] {
+        assert!(
+            stderr.lines().any(|l| l.starts_with(&want)),
+            "no line starting '{want}' in:\n{stderr}"
+        );
+    }
+    assert!(stderr.contains("4 error(s)"), "{stderr}");
+}

@@ -1,0 +1,971 @@
+//! Reading the agencies file and checking it whole: every problem found, each with its
+//! file and line, not only the first, so one run of `caseline agencies check` lists all
+//! there is to fix. The format is documented in the shipped file's header and in
+//! `agencies/README.md`.
+//!
+//! Refused (errors): a file that is not TOML or has an unknown key; an agency without an
+//! id, with an id given twice, without a name in English and Spanish, serving no county,
+//! with no way to reach it, with bad hours or a holidays file that cannot be read or
+//! parsed; an unknown county; a county in two agencies; a California county in none; a
+//! bad ZIP table. Warned (the file still loads): an agency whose `reach` is still
+//! `TO-BE-FILLED`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Agencies, Agency, County, Reach, ZipTable};
+use crate::clock::hours::{self, Hours};
+use crate::config::is_e164;
+use crate::domain::transfer::Destination;
+
+/// The marker for a value the agency has not given yet.
+pub const TO_BE_FILLED: &str = "TO-BE-FILLED";
+
+/// Whether a problem refuses the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One thing wrong in the file (or in a file it names), where it is and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// None for what has no line of its own (a county no agency lists).
+    pub line: Option<usize>,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if self.severity == Severity::Warning {
+            write!(f, ": warning")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// What checking a file found: the agencies when nothing refused them, and every
+/// problem in the order of the file.
+#[derive(Debug)]
+pub struct Checked {
+    pub agencies: Option<Agencies>,
+    pub problems: Vec<Problem>,
+}
+
+impl Checked {
+    pub fn errors(&self) -> impl Iterator<Item = &Problem> {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Problem> {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Warning)
+    }
+
+    /// The agencies, or every error, one a line.
+    pub fn into_result(self) -> anyhow::Result<Agencies> {
+        match self.agencies {
+            Some(a) => Ok(a),
+            None => {
+                let lines: Vec<String> = self.errors().map(ToString::to_string).collect();
+                Err(anyhow::anyhow!(lines.join("\n")))
+            }
+        }
+    }
+}
+
+/// Reads and checks the agencies file at `path`.
+pub fn check(path: &Path) -> Checked {
+    match std::fs::read_to_string(path) {
+        Ok(text) => check_text(&text, path),
+        Err(e) => Checked {
+            agencies: None,
+            problems: vec![Problem {
+                file: path.to_path_buf(),
+                line: None,
+                severity: Severity::Error,
+                message: format!("cannot read the agencies file: {e}"),
+            }],
+        },
+    }
+}
+
+/// Checks the text of an agencies file; `path` names it in messages, and relative paths
+/// in it (holidays, the ZIP table) are read from its folder.
+pub fn check_text(text: &str, path: &Path) -> Checked {
+    let mut run = Run {
+        text,
+        file: path.to_path_buf(),
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        problems: Vec::new(),
+        holidays: HashMap::new(),
+    };
+    let agencies = run.agencies();
+    let agencies = agencies.filter(|_| !run.problems.iter().any(|p| p.severity == Severity::Error));
+    Checked {
+        agencies,
+        problems: run.problems,
+    }
+}
+
+/// The file as written: every value optional and spanned, so a missing one is refused
+/// in words with the line of its agency, and a bad one with its own line.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    timezone: Option<Spanned<String>>,
+    zips: Option<Spanned<String>>,
+    #[serde(default)]
+    agency: Vec<Spanned<RawAgency>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgency {
+    id: Option<Spanned<String>>,
+    name_en: Option<Spanned<String>>,
+    name_es: Option<Spanned<String>>,
+    counties: Option<Spanned<Vec<Spanned<String>>>>,
+    reach: Option<Spanned<String>>,
+    hours: Option<Spanned<String>>,
+    holidays: Option<Spanned<String>>,
+    tty_phone: Option<Spanned<String>>,
+    callback_from: Option<Spanned<String>>,
+}
+
+/// One check of one file.
+struct Run<'a> {
+    text: &'a str,
+    file: PathBuf,
+    dir: PathBuf,
+    problems: Vec<Problem>,
+    /// Each holidays file read once, however many agencies name it.
+    holidays: HashMap<PathBuf, Result<BTreeMap<NaiveDate, String>, String>>,
+}
+
+impl Run<'_> {
+    /// The line of a byte offset in the file (1-based).
+    fn line(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn at<T>(&self, value: &Spanned<T>) -> usize {
+        self.line(value.span().start)
+    }
+
+    fn error(&mut self, line: Option<usize>, message: String) {
+        self.problems.push(Problem {
+            file: self.file.clone(),
+            line,
+            severity: Severity::Error,
+            message,
+        });
+    }
+
+    fn warning(&mut self, line: usize, message: String) {
+        self.problems.push(Problem {
+            file: self.file.clone(),
+            line: Some(line),
+            severity: Severity::Warning,
+            message,
+        });
+    }
+
+    /// The agencies, when the file parses at all (errors may still have been found).
+    fn agencies(&mut self) -> Option<Agencies> {
+        let raw: RawFile = match toml::from_str(self.text) {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.span().map(|s| self.line(s.start));
+                self.error(line, format!("not valid: {}", e.message().trim()));
+                return None;
+            }
+        };
+        let tz = match &raw.timezone {
+            None => chrono_tz::America::Los_Angeles,
+            Some(t) => match t.get_ref().parse::<Tz>() {
+                Ok(tz) => tz,
+                Err(_) => {
+                    let line = self.at(t);
+                    self.error(
+                        Some(line),
+                        format!(
+                            "timezone: '{}' is not a time zone (like America/Los_Angeles)",
+                            t.get_ref()
+                        ),
+                    );
+                    chrono_tz::America::Los_Angeles
+                }
+            },
+        };
+        let zips = raw.zips.as_ref().and_then(|z| self.zip_table(z));
+        let mut agencies = Vec::new();
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut served: BTreeMap<County, (String, usize)> = BTreeMap::new();
+        for raw in &raw.agency {
+            if let Some(a) = self.agency(raw, tz, &mut ids, &mut served) {
+                agencies.push(a);
+            }
+        }
+        for county in County::all().filter(|c| !served.contains_key(c)) {
+            self.error(
+                None,
+                format!(
+                    "{county} is in no agency: add it to the counties of the agency that serves it"
+                ),
+            );
+        }
+        let by_county = County::all()
+            .map(|c| {
+                served
+                    .get(&c)
+                    .and_then(|(id, _)| agencies.iter().position(|a: &Agency| &a.id == id))
+            })
+            .collect::<Option<Vec<usize>>>()?;
+        Some(Agencies {
+            file: self.file.clone(),
+            agencies,
+            by_county,
+            zips,
+        })
+    }
+
+    /// One `[[agency]]`: checked whole, every problem said; the agency when it is sound.
+    fn agency(
+        &mut self,
+        raw: &Spanned<RawAgency>,
+        tz: Tz,
+        ids: &mut HashMap<String, usize>,
+        served: &mut BTreeMap<County, (String, usize)>,
+    ) -> Option<Agency> {
+        let line = self.at(raw);
+        let r = raw.get_ref();
+        let errors_before = self.error_count();
+        let id = match &r.id {
+            None => {
+                self.error(Some(line), "an agency needs an id (id = \"fresno\")".into());
+                String::new()
+            }
+            Some(id) => {
+                let (at, id) = (self.at(id), id.get_ref().trim().to_string());
+                if !valid_id(&id) {
+                    self.error(
+                        Some(at),
+                        format!("id '{id}': lowercase letters, digits and hyphens, at most 40 (like central-sierra)"),
+                    );
+                } else if let Some(first) = ids.get(&id) {
+                    self.error(
+                        Some(at),
+                        format!("id '{id}' is already the id of the agency at line {first}"),
+                    );
+                } else {
+                    ids.insert(id.clone(), line);
+                }
+                id
+            }
+        };
+        let who = if id.is_empty() {
+            "this agency".to_string()
+        } else {
+            format!("agency '{id}'")
+        };
+        let name_en = self.required_text(&r.name_en, line, &who, "name_en", "its name in English");
+        let name_es = self.required_text(&r.name_es, line, &who, "name_es", "its name in Spanish");
+        let counties = self.counties(r, line, &id, &who, served);
+        let reach = self.reach(r, line, &who);
+        let (hours, holidays_file) = self.hours(r, line, &who, tz);
+        let tty_phone = self.tty_phone(r);
+        let callback_from = self.callback_from(r);
+        if self.error_count() > errors_before {
+            return None;
+        }
+        Some(Agency {
+            id,
+            name_en,
+            name_es,
+            counties,
+            reach: reach?,
+            hours: hours?,
+            holidays_file: holidays_file?,
+            tty_phone,
+            callback_from,
+            line,
+        })
+    }
+
+    fn error_count(&self) -> usize {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count()
+    }
+
+    fn required_text(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        line: usize,
+        who: &str,
+        key: &str,
+        what: &str,
+    ) -> String {
+        match value {
+            Some(v) if !v.get_ref().trim().is_empty() => v.get_ref().trim().to_string(),
+            Some(v) => {
+                let at = self.at(v);
+                self.error(Some(at), format!("{who}: {key} is empty: give {what}"));
+                String::new()
+            }
+            None => {
+                self.error(Some(line), format!("{who} has no {key}: give {what}"));
+                String::new()
+            }
+        }
+    }
+
+    fn counties(
+        &mut self,
+        r: &RawAgency,
+        line: usize,
+        id: &str,
+        who: &str,
+        served: &mut BTreeMap<County, (String, usize)>,
+    ) -> Vec<County> {
+        let Some(list) = &r.counties else {
+            self.error(
+                Some(line),
+                format!("{who} has no counties: list the counties it serves"),
+            );
+            return Vec::new();
+        };
+        if list.get_ref().is_empty() {
+            let at = self.at(list);
+            self.error(
+                Some(at),
+                format!("{who} serves no county: list the counties it serves"),
+            );
+        }
+        let mut out = Vec::new();
+        for name in list.get_ref() {
+            let at = self.at(name);
+            let Some(county) = County::parse(name.get_ref()) else {
+                self.error(
+                    Some(at),
+                    format!("'{}' is not a California county", name.get_ref().trim()),
+                );
+                continue;
+            };
+            match served.get(&county) {
+                Some((other, first)) if other == id => {
+                    let first = *first;
+                    self.error(
+                        Some(at),
+                        format!("{county} is listed twice in {who} (first at line {first})"),
+                    );
+                }
+                Some((other, first)) => {
+                    let msg = format!(
+                        "{county} is in two agencies: {who} and agency '{other}' (line {first})"
+                    );
+                    self.error(Some(at), msg);
+                }
+                None => {
+                    served.insert(county, (id.to_string(), at));
+                    out.push(county);
+                }
+            }
+        }
+        out
+    }
+
+    fn reach(&mut self, r: &RawAgency, line: usize, who: &str) -> Option<Reach> {
+        let Some(value) = r.reach.as_ref().filter(|v| !v.get_ref().trim().is_empty()) else {
+            self.error(
+                Some(line),
+                format!(
+                    "{who} has no way to reach it: give reach = queue:NAME, tel:+1..., sip:..., \
+                     client:..., workflow:WW... (or {TO_BE_FILLED} until the agency gives one)"
+                ),
+            );
+            return None;
+        };
+        let at = self.at(value);
+        match parse_reach(value.get_ref()) {
+            Ok(Reach::ToBeFilled) => {
+                self.warning(
+                    at,
+                    format!(
+                        "{who}: reach is {TO_BE_FILLED}; the agency fills in its queue or number"
+                    ),
+                );
+                Some(Reach::ToBeFilled)
+            }
+            Ok(reach) => Some(reach),
+            Err(why) => {
+                self.error(Some(at), format!("{who}: reach {why}"));
+                None
+            }
+        }
+    }
+
+    /// The hours with their holidays, and the holidays file as resolved.
+    fn hours(
+        &mut self,
+        r: &RawAgency,
+        line: usize,
+        who: &str,
+        tz: Tz,
+    ) -> (Option<Hours>, Option<PathBuf>) {
+        let holidays = match &r.holidays {
+            None => {
+                self.error(
+                    Some(line),
+                    format!("{who} has no holidays file: give holidays = \"../holidays/california.txt\" or its own"),
+                );
+                None
+            }
+            Some(h) => {
+                let at = self.at(h);
+                let path = self.dir.join(h.get_ref().trim());
+                let read = self
+                    .holidays
+                    .entry(path.clone())
+                    .or_insert_with(|| hours::load_holidays(&path).map_err(|e| format!("{e:#}")))
+                    .clone();
+                match read {
+                    Ok(days) => Some((path, days)),
+                    Err(why) => {
+                        self.error(Some(at), format!("{who}: holidays: {why}"));
+                        None
+                    }
+                }
+            }
+        };
+        let Some(spec) = &r.hours else {
+            self.error(
+                Some(line),
+                format!(
+                    "{who} has no hours: give hours = \"mon-fri 08:00-17:00\" (as CASELINE_HOURS)"
+                ),
+            );
+            return (None, holidays.map(|(p, _)| p));
+        };
+        let at = self.at(spec);
+        let (file, days) = match holidays {
+            Some((p, d)) => (Some(p), d),
+            None => (None, BTreeMap::new()),
+        };
+        match Hours::new(tz, spec.get_ref(), days) {
+            Ok(h) => (Some(h), file),
+            Err(e) => {
+                self.error(Some(at), format!("{who}: hours: {e:#}"));
+                (None, file)
+            }
+        }
+    }
+
+    fn tty_phone(&mut self, r: &RawAgency) -> Option<String> {
+        let value = r.tty_phone.as_ref()?;
+        let phone = value.get_ref().trim();
+        if phone == TO_BE_FILLED {
+            return None;
+        }
+        if matches!(Destination::parse(phone), Ok(Destination::Number(_))) {
+            return Some(phone.to_string());
+        }
+        let at = self.at(value);
+        self.error(
+            Some(at),
+            format!("tty_phone '{phone}' is not a phone number (like 866-399-4096)"),
+        );
+        None
+    }
+
+    fn callback_from(&mut self, r: &RawAgency) -> Option<String> {
+        let value = r.callback_from.as_ref()?;
+        let number = value.get_ref().trim();
+        if number == TO_BE_FILLED {
+            return None;
+        }
+        if is_e164(number) {
+            return Some(number.to_string());
+        }
+        let at = self.at(value);
+        self.error(
+            Some(at),
+            format!("callback_from '{number}' is not an E.164 number (like +18669013212)"),
+        );
+        None
+    }
+
+    /// The ZIP table the file names; its bad lines are problems of its own file.
+    fn zip_table(&mut self, name: &Spanned<String>) -> Option<ZipTable> {
+        let at = self.at(name);
+        let path = self.dir.join(name.get_ref().trim());
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.error(
+                    Some(at),
+                    format!("zips: cannot read {}: {e}", path.display()),
+                );
+                return None;
+            }
+        };
+        match ZipTable::parse(&text) {
+            Ok(t) => Some(t),
+            Err(errors) => {
+                for (line, why) in errors {
+                    self.problems.push(Problem {
+                        file: path.clone(),
+                        line: Some(line),
+                        severity: Severity::Error,
+                        message: why,
+                    });
+                }
+                None
+            }
+        }
+    }
+}
+
+/// An id staff, reports and logs can name an agency by: `central-sierra`.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 40
+        && !id.starts_with('-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// `queue:NAME`, `tel:+1...`, `sip:...`, `client:...`, `workflow:WW...` or the
+/// to-be-filled marker; the error finishes "reach ...".
+fn parse_reach(value: &str) -> Result<Reach, String> {
+    let value = value.trim();
+    if value == TO_BE_FILLED {
+        return Ok(Reach::ToBeFilled);
+    }
+    if let Some(name) = value.strip_prefix("queue:") {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        return if ok {
+            Ok(Reach::Queue(name.to_string()))
+        } else {
+            Err(format!(
+                "'{value}': a queue name is 1 to 64 letters, digits, '-', '_' or '.'"
+            ))
+        };
+    }
+    if let Some(sid) = value.strip_prefix("workflow:") {
+        let ok = sid.len() == 34
+            && sid.starts_with("WW")
+            && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
+        return if ok {
+            Ok(Reach::Workflow(sid.to_string()))
+        } else {
+            Err(format!(
+                "'{value}': a TaskRouter workflow is WW and 32 hex digits"
+            ))
+        };
+    }
+    if let Some(number) = value.strip_prefix("tel:") {
+        return match Destination::parse(number) {
+            Ok(d @ Destination::Number(_)) => Ok(Reach::Dial(d)),
+            _ => Err(format!("'{value}': not a phone number (tel:+18665551234)")),
+        };
+    }
+    if value.starts_with("sip:") || value.starts_with("client:") {
+        return Destination::parse(value)
+            .map(Reach::Dial)
+            .map_err(|e| format!("'{value}': {e}"));
+    }
+    Err(format!(
+        "'{value}' is not a way to reach an agency: queue:NAME, tel:+1..., sip:..., client:..., \
+         workflow:WW..., or {TO_BE_FILLED}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sound file: `first` serves the named counties, `rest` every other county.
+    fn file_with(first: &str, rest_reach: &str) -> String {
+        let rest: Vec<String> = County::all()
+            .filter(|c| !["Alpine", "Amador"].contains(&c.name()))
+            .map(|c| format!("\"{c}\""))
+            .collect();
+        format!(
+            "# agencies\n\
+             [[agency]]\n\
+             {first}\n\
+             \n\
+             [[agency]]\n\
+             id = \"rest\"\n\
+             name_en = \"The rest\"\n\
+             name_es = \"El resto\"\n\
+             counties = [{}]\n\
+             reach = \"{rest_reach}\"\n\
+             hours = \"mon-fri 08:00-17:00\"\n\
+             holidays = \"h.txt\"\n",
+            rest.join(", ")
+        )
+    }
+
+    const SIERRA: &str = "id = \"central-sierra\"\n\
+                          name_en = \"Central Sierra\"\n\
+                          name_es = \"Sierra Central\"\n\
+                          counties = [\"Alpine\", \"Amador\"]\n\
+                          reach = \"queue:central-sierra\"\n\
+                          hours = \"mon-fri 08:00-17:00\"\n\
+                          holidays = \"h.txt\"";
+
+    /// Checks `text` as `dir/agencies.toml`, with a good `h.txt` beside it.
+    fn check_in(dir: &Path, text: &str) -> Checked {
+        std::fs::write(dir.join("h.txt"), "2026-12-25 Christmas Day | la Navidad\n").unwrap();
+        check_text(text, &dir.join("agencies.toml"))
+    }
+
+    /// The errors as (line, message).
+    fn errors(c: &Checked) -> Vec<(Option<usize>, String)> {
+        c.errors().map(|p| (p.line, p.message.clone())).collect()
+    }
+
+    /// The one error that contains `want`, with its line.
+    fn one_error(c: &Checked, want: &str) -> Option<usize> {
+        let found: Vec<_> = errors(c)
+            .into_iter()
+            .filter(|(_, m)| m.contains(want))
+            .collect();
+        assert_eq!(found.len(), 1, "'{want}' in {:#?}", errors(c));
+        assert!(c.agencies.is_none(), "an error refuses the file");
+        found[0].0
+    }
+
+    #[test]
+    fn a_sound_file_loads_with_lookups_by_county_and_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = check_in(dir.path(), &file_with(SIERRA, "tel:+18669013212"));
+        assert_eq!(errors(&c), []);
+        assert_eq!(c.warnings().count(), 0);
+        let a = c.agencies.unwrap();
+        assert_eq!(a.len(), 2);
+        let alpine = County::parse("Alpine").unwrap();
+        let sierra = a.for_county(alpine);
+        assert_eq!(sierra.id, "central-sierra");
+        assert_eq!(sierra.line, 2, "the [[agency]] line");
+        assert_eq!(sierra.reach, Reach::Queue("central-sierra".into()));
+        assert_eq!(a.for_county(County::parse("Fresno").unwrap()).id, "rest");
+        assert_eq!(
+            a.by_id("rest").map(|r| r.reach.clone()),
+            Some(Reach::Dial(Destination::Number("+18669013212".into())))
+        );
+        assert!(a.by_id("nope").is_none());
+        // Its holidays close it: Christmas 2026, 10:00 Pacific.
+        let christmas = chrono::DateTime::parse_from_rfc3339("2026-12-25T18:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert!(!sierra.hours.is_open(christmas));
+        assert!(sierra.hours.is_open(christmas + chrono::Duration::days(3)));
+        assert!(a.counties_for_zip("93721").is_empty(), "no ZIP table named");
+    }
+
+    #[test]
+    fn to_be_filled_is_a_warning_with_its_line_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = check_in(dir.path(), &file_with(SIERRA, TO_BE_FILLED));
+        assert_eq!(errors(&c), []);
+        let warnings: Vec<_> = c.warnings().map(|p| (p.line, p.message.clone())).collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].0, Some(16));
+        assert!(
+            warnings[0]
+                .1
+                .contains("agency 'rest': reach is TO-BE-FILLED")
+        );
+        let a = c.agencies.unwrap();
+        assert!(!a.by_id("rest").unwrap().reach.is_filled());
+    }
+
+    #[test]
+    fn each_refusal_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = |from: &str, to: &str| {
+            assert!(SIERRA.contains(from), "{from}");
+            check_in(
+                dir.path(),
+                &file_with(&SIERRA.replace(from, to), "queue:rest"),
+            )
+        };
+        // The first agency's lines: [[agency]] 2, id 3, name_en 4, name_es 5,
+        // counties 6, reach 7, hours 8, holidays 9.
+        let cases: &[(&str, &str, &str, Option<usize>)] = &[
+            (
+                "\"Amador\"",
+                "\"Amador\", \"Fresno\"",
+                "Fresno is in two agencies",
+                Some(15),
+            ),
+            (
+                "\"Amador\"",
+                "\"Amadore\"",
+                "'Amadore' is not a California county",
+                Some(6),
+            ),
+            (
+                "\"Amador\"",
+                "\"Alpine\"",
+                "Alpine is listed twice",
+                Some(6),
+            ),
+            (
+                "\"Alpine\", \"Amador\"",
+                "\"Alpine\"",
+                "Amador is in no agency",
+                None,
+            ),
+            (
+                "reach = \"queue:central-sierra\"\n",
+                "",
+                "has no way to reach it",
+                Some(2),
+            ),
+            (
+                "queue:central-sierra",
+                "",
+                "has no way to reach it",
+                Some(2),
+            ),
+            (
+                "queue:central-sierra",
+                "tel:911",
+                "not a phone number",
+                Some(7),
+            ),
+            (
+                "queue:central-sierra",
+                "fax:5551234",
+                "not a way to reach an agency",
+                Some(7),
+            ),
+            (
+                "queue:central-sierra",
+                "workflow:WW12",
+                "WW and 32 hex digits",
+                Some(7),
+            ),
+            (
+                "mon-fri 08:00-17:00",
+                "mon-fry 08:00-17:00",
+                "'fry' is not a day",
+                Some(8),
+            ),
+            ("mon-fri 08:00-17:00", "weekdays", "expected DAYS", Some(8)),
+            ("h.txt", "missing.txt", "holidays: ", Some(9)),
+            (
+                "id = \"central-sierra\"",
+                "id = \"rest\"",
+                "already the id of the agency at line 2",
+                Some(12),
+            ),
+            (
+                "id = \"central-sierra\"",
+                "id = \"Central Sierra\"",
+                "lowercase letters",
+                Some(3),
+            ),
+            (
+                "name_es = \"Sierra Central\"\n",
+                "",
+                "has no name_es",
+                Some(2),
+            ),
+            (
+                "counties = [\"Alpine\", \"Amador\"]",
+                "counties = []",
+                "serves no county",
+                Some(6),
+            ),
+            (
+                "holidays = \"h.txt\"",
+                "holidays = \"h.txt\"\ntty_phone = \"911\"",
+                "tty_phone '911'",
+                Some(10),
+            ),
+            (
+                "holidays = \"h.txt\"",
+                "holidays = \"h.txt\"\ncallback_from = \"866\"",
+                "not an E.164",
+                Some(10),
+            ),
+            ("hours =", "houres =", "unknown field `houres`", Some(8)),
+            (
+                "hours = \"mon-fri 08:00-17:00\"",
+                "hours = mon-fri",
+                "not valid",
+                Some(8),
+            ),
+        ];
+        for (from, to, want, line) in cases {
+            let c = with(from, to);
+            assert_eq!(one_error(&c, want), *line, "{want}: {:#?}", errors(&c));
+        }
+    }
+
+    #[test]
+    fn a_bad_holidays_file_is_refused_with_its_own_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bad.txt"), "# x\n2026-13-01 Nope\n").unwrap();
+        let c = check_in(
+            dir.path(),
+            &file_with(&SIERRA.replace("h.txt", "bad.txt"), "queue:rest"),
+        );
+        let line = one_error(&c, "bad.txt: line 2: '2026-13-01' is not a date");
+        assert_eq!(line, Some(9));
+    }
+
+    #[test]
+    fn every_error_is_reported_not_only_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = file_with(
+            &SIERRA
+                .replace("\"Amador\"", "\"Amadore\"")
+                .replace("mon-fri 08:00", "mon-fri 8"),
+            "nowhere",
+        );
+        let c = check_in(dir.path(), &text);
+        let lines: Vec<Option<usize>> = errors(&c).into_iter().map(|(l, _)| l).collect();
+        assert_eq!(
+            lines,
+            [Some(6), Some(8), Some(16), None],
+            "{:#?}",
+            errors(&c)
+        );
+        let shown = c.into_result().unwrap_err().to_string();
+        assert!(
+            shown.contains("agencies.toml:6: 'Amadore' is not a California county"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("agencies.toml: Amador is in no agency"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn the_zip_table_is_read_from_beside_the_file_and_its_errors_name_its_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("z.csv"),
+            "zip,county\n96120,Alpine\n93721,Fresno\n",
+        )
+        .unwrap();
+        let text = format!("zips = \"z.csv\"\n{}", file_with(SIERRA, "queue:rest"));
+        let a = check_in(dir.path(), &text).agencies.unwrap();
+        let alpine = a.counties_for_zip("96120");
+        assert_eq!(alpine.len(), 1);
+        assert_eq!(a.for_county(alpine[0]).id, "central-sierra");
+        assert!(a.counties_for_zip("89501").is_empty());
+
+        std::fs::write(
+            dir.path().join("z.csv"),
+            "zip,county\n96120,Alpine\n9372,Fresno\n",
+        )
+        .unwrap();
+        let c = check_in(dir.path(), &text);
+        let p = c.errors().next().unwrap();
+        assert_eq!(
+            (p.file.clone(), p.line),
+            (dir.path().join("z.csv"), Some(3))
+        );
+        assert!(c.agencies.is_none());
+    }
+
+    #[test]
+    fn the_shipped_file_covers_all_58_counties_each_in_exactly_one_agency() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let c = check(&root.join("agencies/california.toml"));
+        assert_eq!(errors(&c), []);
+        let warnings = c.warnings().count();
+        let a = c.agencies.unwrap();
+        let mut seen: Vec<County> = a.iter().flat_map(|x| x.counties.clone()).collect();
+        assert_eq!(seen.len(), 58, "58 county entries in all");
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 58, "no county twice");
+        for county in County::all() {
+            assert!(a.for_county(county).counties.contains(&county), "{county}");
+        }
+        // The regional agencies the public pages confirm.
+        for (county, with) in [
+            ("Tuolumne", "Alpine"),
+            ("Yolo", "Colusa"),
+            ("Mono", "Inyo"),
+            ("Trinity", "Humboldt"),
+        ] {
+            let of = |n: &str| a.for_county(County::parse(n).unwrap()).id.clone();
+            assert_eq!(of(county), of(with), "{county} and {with}");
+        }
+        // No number is invented: every agency's way in is still the agency's to give,
+        // and every one is warned about.
+        assert!(a.iter().all(|x| x.reach == Reach::ToBeFilled));
+        assert_eq!(warnings, a.len());
+        // It names the ZIP table, which answers for a county.
+        let fresno = a.counties_for_zip("93721");
+        assert_eq!(fresno, [County::parse("Fresno").unwrap()]);
+    }
+
+    #[test]
+    fn reach_forms() {
+        assert_eq!(parse_reach(" TO-BE-FILLED "), Ok(Reach::ToBeFilled));
+        assert_eq!(
+            parse_reach("queue:csu_1.a"),
+            Ok(Reach::Queue("csu_1.a".into()))
+        );
+        assert_eq!(
+            parse_reach("workflow:WW0123456789abcdef0123456789abcdef"),
+            Ok(Reach::Workflow("WW0123456789abcdef0123456789abcdef".into()))
+        );
+        assert_eq!(
+            parse_reach("client:fresno_desk"),
+            Ok(Reach::Dial(Destination::Client("fresno_desk".into())))
+        );
+        assert!(matches!(
+            parse_reach("sip:csu@pbx.example.org"),
+            Ok(Reach::Dial(_))
+        ));
+        for bad in [
+            "queue:",
+            "queue:a b",
+            "tel:",
+            "sip:<x>",
+            "workflow:WX0123456789abcdef0123456789abcdef",
+            "+18669013212",
+        ] {
+            assert!(parse_reach(bad).is_err(), "{bad}");
+        }
+    }
+}
