@@ -106,15 +106,20 @@ pub(super) enum Pending {
 }
 
 /// Ends of calls, as many as are queued, in one relaxed statement (as a single end was):
-/// each live row named is ended, and its state returned for the call's path. A call
-/// named twice (a repeated status callback) is ended once; the first asking gets its
-/// state. Ends go after the batch's saves and positions, so a call's last position
-/// queued before its end is written first.
-const END_SESSIONS: &str = "UPDATE call_sessions AS c SET ended_at = u.at, end_status = u.status, \
-    updated_at = u.at \
-    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed, \
-    UNNEST($1::text[], $2::text[], $3::bigint[]) AS u(call_sid, status, at) \
-    WHERE c.call_sid = u.call_sid AND c.ended_at IS NULL RETURNING c.call_sid, c.state";
+/// each live row named is ended, and its state returned for the call's path. The rows
+/// are locked first in CallSid order, as every batch of every server takes them
+/// (saves and positions are written in that order): two servers ending and moving the
+/// same calls at once otherwise deadlocked (the bench saw it: a second's stall). Ends go
+/// after the batch's saves and positions, so a call's last position queued before its
+/// end is written first.
+const END_SESSIONS: &str = "WITH u AS (SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) \
+    AS u(call_sid, status, at)), \
+    locked AS (SELECT c.call_sid FROM call_sessions c JOIN u ON u.call_sid = c.call_sid \
+    WHERE c.ended_at IS NULL ORDER BY c.call_sid FOR UPDATE OF c) \
+    UPDATE call_sessions AS c SET ended_at = u.at, end_status = u.status, updated_at = u.at \
+    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed, u, locked \
+    WHERE c.call_sid = u.call_sid AND c.call_sid = locked.call_sid AND c.ended_at IS NULL \
+    RETURNING c.call_sid, c.state";
 
 /// Ended calls' paths, as many as are queued, in one relaxed statement (a database crash
 /// may lose the last fraction of a second of them: a figure in a report); a repeated
@@ -326,8 +331,11 @@ pub(super) async fn run<C: Copies>(pool: PgPool, mut queue: mpsc::Receiver<Pendi
             failed |= !write_ends(&pool, std::mem::take(&mut batch.ends)).await;
         }
         if !batch.paths.is_empty() {
-            let (rows, waiting): (Vec<CallPathRow>, Vec<_>) =
+            let (mut rows, waiting): (Vec<CallPathRow>, Vec<_>) =
                 std::mem::take(&mut batch.paths).into_iter().unzip();
+            // In CallSid order, as every batch takes its rows (no deadlock with another
+            // server inserting a repeated status callback's path).
+            rows.sort_by(|a, b| a.call_sid.cmp(&b.call_sid));
             let ok = write_paths(&pool, &rows).await.is_ok();
             failed |= !ok;
             for done in waiting {
@@ -345,11 +353,17 @@ pub(super) async fn run<C: Copies>(pool: PgPool, mut queue: mpsc::Receiver<Pendi
 }
 
 /// Ends calls in one statement and answers each: its state, once, to the first that
-/// asked for the call. False when the statement failed.
+/// asked for the call (a repeated status callback gets none, as the call has ended).
+/// False when the statement failed.
 async fn write_ends(pool: &PgPool, ends: Vec<End>) -> bool {
-    let sids: Vec<&str> = ends.iter().map(|e| e.0.as_str()).collect();
-    let statuses: Vec<&str> = ends.iter().map(|e| e.1.as_str()).collect();
-    let ats: Vec<i64> = ends.iter().map(|e| e.2).collect();
+    // One row per call, in CallSid order (the order every batch locks rows in).
+    let mut calls: BTreeMap<&str, (&str, i64)> = BTreeMap::new();
+    for (sid, status, at, _) in &ends {
+        calls.entry(sid.as_str()).or_insert((status.as_str(), *at));
+    }
+    let sids: Vec<&str> = calls.keys().copied().collect();
+    let statuses: Vec<&str> = calls.values().map(|(s, _)| *s).collect();
+    let ats: Vec<i64> = calls.values().map(|(_, at)| *at).collect();
     let result = once_more(|| {
         sqlx::query_as::<_, (String, String)>(END_SESSIONS)
             .bind(&sids)
