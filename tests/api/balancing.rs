@@ -24,6 +24,7 @@ on_postgres!(
     reads_at_the_same_time_share_statements_and_each_gets_its_own_call,
     a_turn_url_whose_seal_does_not_open_reads_the_database_once,
     a_repeated_entry_reaching_the_other_server_is_answered_again_not_run_again,
+    ends_of_the_same_calls_on_two_servers_at_once_end_each_call_once,
 );
 
 /// Sends each request to the other server than the last, and checks what it cost.
@@ -339,4 +340,45 @@ async fn a_repeated_entry_reaching_the_other_server_is_answered_again_not_run_ag
     assert_eq!(again.xml, first.xml, "a repeated delivery answers the same");
     let oks = app.audited(&call.sid, "verify", "ok").await;
     assert_eq!(oks, 1, "verified once, not twice");
+}
+
+/// Status callbacks for the same calls reaching both servers at once, one server taking
+/// them in one order and the other in the reverse (each server's writer ends many calls
+/// in one statement): every end answers and each call is ended exactly once. With the
+/// ends' rows locked in the order the batch named them (not CallSid order), this failed
+/// one run in two with PostgreSQL's "deadlock detected".
+async fn ends_of_the_same_calls_on_two_servers_at_once_end_each_call_once(b: Backend) {
+    use caseline::session::{CallSid, Session};
+    use caseline::words::prompts::Channel;
+
+    let app = TestApp::spawn(b).await;
+    let other = app.second_server().await.expect("a second server");
+    let now = app.state.line.now();
+    let ours = app.state.line.store.sessions();
+    let theirs = other.state.line.store.sessions();
+    let sids: Vec<CallSid> = (0..300u32)
+        .map(|i| CallSid::parse(&format!("CA{:032x}", 0xe000 + i)).unwrap())
+        .collect();
+    for sid in &sids {
+        ours.save(&Session::new(sid.clone(), Channel::Voice, now), now)
+            .await
+            .unwrap();
+    }
+    let forwards =
+        futures::future::join_all(sids.iter().map(|sid| ours.end(sid, "completed", now)));
+    let backwards = futures::future::join_all(
+        sids.iter()
+            .rev()
+            .map(|sid| theirs.end(sid, "completed", now)),
+    );
+    let (forwards, mut backwards) = tokio::join!(forwards, backwards);
+    backwards.reverse();
+    // A deadlock fails one side's statement (PostgreSQL picks a victim).
+    for (i, (a, b)) in forwards.into_iter().zip(backwards).enumerate() {
+        let (a, b) = (
+            a.expect("ended on the first"),
+            b.expect("ended on the second"),
+        );
+        assert!(a ^ b, "call {i}: ended by the first {a}, by the second {b}");
+    }
 }
