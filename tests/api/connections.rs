@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::helpers as common;
+
 /// Idle connections held: more than a 1,024 descriptor limit allows.
 const HELD: usize = 1300;
 
@@ -63,17 +65,7 @@ impl Server {
             }
         }
         let mut child = cmd.spawn().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
+        let log = common::capture_stderr(&mut child);
         let mut server = Server {
             child,
             addr: ([127, 0, 0, 1], 0).into(),

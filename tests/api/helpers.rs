@@ -716,3 +716,23 @@ impl Phone<'_> {
         self.app.post_signed(&url, &params).await
     }
 }
+
+/// Collects a child process's standard error, line by line, as it comes (for tests that
+/// wait for a server's log line or read what it logged).
+pub fn capture_stderr(child: &mut std::process::Child) -> std::sync::Arc<std::sync::Mutex<String>> {
+    use std::io::BufRead;
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let Some(stderr) = child.stderr.take() else {
+        return log;
+    };
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let Ok(mut log) = sink.lock() else { break };
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    log
+}
