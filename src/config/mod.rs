@@ -7,6 +7,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 mod keys;
+
+/// Every key `caseline.toml` may hold (each `CASELINE_<KEY>` in lower case).
+pub const KEYS: &[&str] = keys::KEYS;
 mod load;
 pub mod shipped;
 

@@ -330,6 +330,22 @@ fn the_settings_template_loads_as_shipped_and_with_every_line_uncommented() {
         })
         .collect();
     assert!(keys.len() > 40, "only {} keys in the template", keys.len());
+    // Every setting is in the template, but the secrets (caseline.env's).
+    let secrets = [
+        "twilio_auth_token",
+        "twilio_shared_key",
+        "blind_index_key",
+        "screen_pop_secret",
+    ];
+    for key in caseline::config::KEYS
+        .iter()
+        .filter(|k| !secrets.contains(k))
+    {
+        assert!(
+            keys.iter().any(|k| k == key),
+            "{key} is not in packaging/caseline.toml"
+        );
+    }
     // The example holidays file is where an agency would put its own, not here; the
     // screen pop's secret comes from caseline.env.
     let env = [
