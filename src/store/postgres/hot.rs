@@ -281,8 +281,13 @@ impl PgHot {
     /// Ends a call through the writer, with the other ends queued meanwhile, after
     /// everything this server queued before it (so no settling first): `Ok(Ok(state))`
     /// once committed (`None` when the call was not live), `Ok(Err(()))` if the statement
-    /// failed or took longer than [`SAVE_WAIT`], `Err(())` when it could not be queued
-    /// (the caller ends it alone).
+    /// failed, `Err(())` when it could not be queued (the caller ends it alone).
+    ///
+    /// No wait of its own: nobody is on the line for a status callback, and an end that
+    /// gave up while still queued would commit later with its path lost (the webhook's
+    /// deadline bounds it). The copy in memory is dropped once the end has committed, so
+    /// a request racing the end neither reads the database behind this server's queued
+    /// position nor keeps a position committed just before the end as live.
     pub(super) async fn end(
         &self,
         call_sid: &str,
@@ -302,11 +307,9 @@ impl PgHot {
             at,
             done,
         });
+        let answer = ended.await.unwrap_or(Err(()));
         self.forget(call_sid);
-        match tokio::time::timeout(SAVE_WAIT, ended).await {
-            Ok(Ok(answer)) => Ok(answer),
-            _ => Ok(Err(())),
-        }
+        Ok(answer)
     }
 
     /// Keeps an ended call's path through the writer: `Ok(true)` once committed,

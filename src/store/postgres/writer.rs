@@ -115,7 +115,7 @@ pub(super) enum Pending {
 const END_SESSIONS: &str = "WITH u AS (SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) \
     AS u(call_sid, status, at)), \
     locked AS (SELECT c.call_sid FROM call_sessions c JOIN u ON u.call_sid = c.call_sid \
-    WHERE c.ended_at IS NULL ORDER BY c.call_sid FOR UPDATE OF c) \
+    WHERE c.ended_at IS NULL ORDER BY c.call_sid COLLATE \"C\" FOR UPDATE OF c) \
     UPDATE call_sessions AS c SET ended_at = u.at, end_status = u.status, updated_at = u.at \
     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed, u, locked \
     WHERE c.call_sid = u.call_sid AND c.call_sid = locked.call_sid AND c.ended_at IS NULL \
@@ -364,14 +364,15 @@ async fn write_ends(pool: &PgPool, ends: Vec<End>) -> bool {
     let sids: Vec<&str> = calls.keys().copied().collect();
     let statuses: Vec<&str> = calls.values().map(|(s, _)| *s).collect();
     let ats: Vec<i64> = calls.values().map(|(_, at)| *at).collect();
-    let result = once_more(|| {
-        sqlx::query_as::<_, (String, String)>(END_SESSIONS)
-            .bind(&sids)
-            .bind(&statuses)
-            .bind(&ats)
-            .fetch_all(pool)
-    })
-    .await;
+    // Not tried again on a lost connection, unlike the other writes: a commit that
+    // landed before the connection went would answer nothing the second time, and the
+    // calls' paths would be lost as if they had ended before.
+    let result = sqlx::query_as::<_, (String, String)>(END_SESSIONS)
+        .bind(&sids)
+        .bind(&statuses)
+        .bind(&ats)
+        .fetch_all(pool)
+        .await;
     let mut states: std::collections::HashMap<String, String> = match result {
         Ok(rows) => rows.into_iter().collect(),
         Err(e) => {
