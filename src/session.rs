@@ -162,6 +162,10 @@ pub struct Session {
     /// started, or dropped): after [`STREAM_FAILURES`] the call leaves the stream.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub stream_failures: u32,
+    /// The local agency (its id in the agencies file) of the case the caller chose, set
+    /// when they ask for a person: its line, hours and name then answer for the unit's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
     /// The callback request this (outbound) call is returning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_request: Option<i64>,
@@ -399,6 +403,7 @@ impl Session {
             tty_handoff,
             tty_resume,
             stream_failures,
+            agency,
             callback_request,
             path: _,
             transferred,
@@ -436,6 +441,7 @@ impl Session {
             && *tty_handoff == before.tty_handoff
             && *tty_resume == before.tty_resume
             && *stream_failures == before.stream_failures
+            && *agency == before.agency
             && *callback_request == before.callback_request
             && *transferred == before.transferred
             && *callback_left == before.callback_left
@@ -504,6 +510,7 @@ impl Session {
             tty_handoff: None,
             tty_resume: None,
             stream_failures: 0,
+            agency: None,
             callback_request: None,
             path: String::new(),
             transferred: false,
