@@ -102,6 +102,8 @@ registry!(
     request_open,
     callback_answer,
     route_agency,
+    agency_zip,
+    agency_county,
 );
 
 /// What the caller entered: keys, or digits they said ("one two three", "1 2 3").

@@ -1,7 +1,9 @@
 //! `route-agency`: before a caller who asks for a person is handed over, which local
-//! agency their case belongs to (the chosen case's county, `CASELINE_AGENCIES_FILE`).
-//! Sets it for the rest of the call, or clears it (no file, not verified, no case, or a
-//! county that is not California's): the statewide unit then answers, as before.
+//! agency takes them (`CASELINE_AGENCIES_FILE`). A verified caller's chosen case gives
+//! the county, hence the agency (`ok`). A caller with no case to go by is asked their
+//! ZIP code once in the call (`ask-zip`), when the file names a ZIP table. Otherwise
+//! (no file, an answer already given, a county that is not California's) `ok` with what
+//! is known: no agency means the statewide unit, as before the file.
 
 use super::{Act, Outcome};
 use crate::flow::ActionSpec;
@@ -9,29 +11,34 @@ use crate::flow::ActionSpec;
 pub const SPEC: ActionSpec = ActionSpec {
     name: "route-agency",
     values: &[],
-    outcomes: &[],
+    outcomes: &["ok", "ask-zip"],
     takes_input: false,
     prompts: &[],
 };
 
 pub async fn run(Act { store, agencies, session, .. }: Act<'_>) -> Outcome {
-    session.agency = None;
-    let (Some(agencies), Some(case)) = (agencies, session.case.as_ref()) else {
-        return Ok(None);
+    let Some(agencies) = agencies else {
+        session.agency = None;
+        return Ok(Some("ok".into()));
     };
-    // Only a verified caller's case says where they belong.
-    if !session.verified {
-        return Ok(None);
+    // Only a verified caller's case says where they belong; it wins over a ZIP code.
+    if let (true, Some(case)) = (session.verified, session.case.as_ref()) {
+        session.agency = None;
+        let Some(case) = store.cases().case(case.case_id).await? else {
+            return Ok(Some("ok".into()));
+        };
+        match agencies.for_case_county(&case.county) {
+            Some(agency) => session.agency = Some(agency.id.clone()),
+            None => tracing::warn!(
+                call_sid = %session.call_sid,
+                "the case's county is not a California county: the statewide unit answers"
+            ),
+        }
+        return Ok(Some("ok".into()));
     }
-    let Some(case) = store.cases().case(case.case_id).await? else {
-        return Ok(None);
-    };
-    match agencies.for_case_county(&case.county) {
-        Some(agency) => session.agency = Some(agency.id.clone()),
-        None => tracing::warn!(
-            call_sid = %session.call_sid,
-            "the case's county is not a California county: the statewide unit answers"
-        ),
+    if session.agency.is_none() && !session.zip_asked && agencies.zips().is_some() {
+        session.zip_asked = true;
+        return Ok(Some("ask-zip".into()));
     }
-    Ok(None)
+    Ok(Some("ok".into()))
 }

@@ -318,6 +318,7 @@ pub const ENGINE_PROMPTS: &[&str] = &["system.more-time", "announcement.notice"]
 pub const VALUE_PROMPTS: &[&str] = &[
     "queue.",
     "cases.choice",
+    "agency.county-choice",
     "requests.check.item",
     "history.received",
     "history.sent",
@@ -395,8 +396,10 @@ pub const VARIABLES: &[&str] = &[
     "office_hours",
     "next_open",
     "holiday",
-    // The caller's local agency, by name (its hours are `office_hours`).
+    // The caller's local agency, by name (its hours are `office_hours`), and the
+    // counties a ZIP code lies in, to choose from.
     "agency",
+    "county_choices",
     // Requests by mail.
     "reference",
     "requested_on",
