@@ -25,6 +25,9 @@ on_both_stores!(
     a_caller_with_cases_in_several_counties_reaches_the_agency_of_the_case_chosen,
     an_agency_closed_while_another_is_open_gives_its_own_hours_and_a_callback,
     a_holiday_in_one_agencys_file_closes_that_agency_alone,
+    an_unverified_caller_who_keys_or_says_a_zip_code_is_routed_to_its_county,
+    a_zip_code_spanning_two_counties_asks_which,
+    a_zip_code_outside_california_is_told_who_to_call,
 );
 
 /// A small agencies file in `dir`: Fresno (weekdays 8 to 5, its own holiday), Kern
@@ -84,8 +87,15 @@ fn agencies_file(dir: &Path) -> PathBuf {
         ),
     ]
     .concat();
+    // Test data, not the shipped table: 93999 lies in Fresno and Kern here, so the
+    // county question has two agencies to choose from.
+    std::fs::write(
+        dir.join("zips.csv"),
+        "zip,county\n93721,Fresno\n93301,Kern\n93274,Tulare\n93999,Fresno;Kern\n",
+    )
+    .unwrap();
     let file = dir.join("agencies.toml");
-    std::fs::write(&file, text).unwrap();
+    std::fs::write(&file, format!("zips = \"zips.csv\"\n\n{text}")).unwrap();
     file
 }
 
@@ -339,6 +349,122 @@ async fn a_holiday_in_one_agencys_file_closes_that_agency_alone(b: Backend) {
         Some("kern-csu"),
         "{}",
         kern.xml
+    );
+}
+
+/// A caller who has not verified: English, then 0 from the main menu; asked the ZIP code.
+async fn unverified_asks_for_a_person(app: &TestApp) -> common::Phone<'_> {
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    let asked = call.press("0").await;
+    assert!(
+        asked.says("please enter or say your five-digit ZIP code"),
+        "{}",
+        asked.said()
+    );
+    assert!(
+        asked.find("Enqueue").is_none(),
+        "not queued before the ZIP code"
+    );
+    call
+}
+
+fn queue(t: &common::Twiml) -> Option<&str> {
+    t.find("Enqueue").and_then(|e| e.text.as_deref())
+}
+
+async fn an_unverified_caller_who_keys_or_says_a_zip_code_is_routed_to_its_county(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(b, dir.path(), |_| {}).await;
+    // Keys: Fresno.
+    let mut call = unverified_asks_for_a_person(&app).await;
+    let wrong = call.press("937").await;
+    assert!(
+        wrong.says("that isn't a five-digit ZIP code"),
+        "{}",
+        wrong.said()
+    );
+    let fresno = call.press("93721").await;
+    assert!(fresno.says("Please hold"), "{}", fresno.said());
+    assert_eq!(queue(&fresno), Some("fresno-csu"), "{}", fresno.xml);
+    // Speech: Kern.
+    let mut call = unverified_asks_for_a_person(&app).await;
+    let kern = call.say("nine three three zero one").await;
+    assert_eq!(queue(&kern), Some("kern-csu"), "{}", kern.xml);
+    // An agency still to be filled in: the statewide queue.
+    let mut call = unverified_asks_for_a_person(&app).await;
+    let tulare = call.press("93274").await;
+    assert_eq!(queue(&tulare), Some("customer-service"), "{}", tulare.xml);
+
+    // Closed (Saturday): Fresno's name and hours, as for a verified caller.
+    app.clock.set(utc(2026, 11, 28, 18, 0));
+    let mut call = unverified_asks_for_a_person(&app).await;
+    let closed = call.press("93721").await;
+    assert!(
+        closed.says("Fresno County Child Support Services is closed right now."),
+        "{}",
+        closed.said()
+    );
+}
+
+async fn a_zip_code_spanning_two_counties_asks_which(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(b, dir.path(), |_| {}).await;
+    let mut call = unverified_asks_for_a_person(&app).await;
+    let which = call.press("93999").await;
+    for said in [
+        "That ZIP code is in more than one county.",
+        "For Fresno County, press 1.",
+        "For Kern County, press 2.",
+    ] {
+        assert!(which.says(said), "{said:?} in {}", which.said());
+    }
+    let again = call.press("7").await;
+    assert!(
+        again.says("For Kern County, press 2."),
+        "a key not offered asks again: {}",
+        again.said()
+    );
+    let kern = call.press("2").await;
+    assert_eq!(queue(&kern), Some("kern-csu"), "{}", kern.xml);
+}
+
+async fn a_zip_code_outside_california_is_told_who_to_call(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(b, dir.path(), |_| {}).await;
+    let mut call = unverified_asks_for_a_person(&app).await;
+    // Reno, Nevada.
+    let outside = call.press("89501").await;
+    assert!(outside.find("Enqueue").is_none(), "{}", outside.xml);
+    for said in [
+        "That ZIP code isn't in California.",
+        "please call that state's child support agency",
+        "call California Child Support Services at",
+        "To enter your ZIP code again, press 1.",
+    ] {
+        assert!(outside.says(said), "{said:?} in {}", outside.said());
+    }
+    // The state line's own number (CASELINE_CSU_PHONE), never an invented one.
+    let digits: String = outside
+        .said()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    assert!(digits.contains("8669013212"), "{}", outside.said());
+    // Again, then a California ZIP code: routed.
+    call.press("1").await;
+    let fresno = call.press("93721").await;
+    assert_eq!(queue(&fresno), Some("fresno-csu"), "{}", fresno.xml);
+    // 0 from the outside menu: the statewide unit, not asked again.
+    let mut call = unverified_asks_for_a_person(&app).await;
+    call.press("89501").await;
+    let statewide = call.press("0").await;
+    assert_eq!(
+        queue(&statewide),
+        Some("customer-service"),
+        "{}",
+        statewide.xml
     );
 }
 
