@@ -1,7 +1,8 @@
 //! `route-agency`: before a caller who asks for a person is handed over, which local
 //! agency takes them (`CASELINE_AGENCIES_FILE`). A verified caller's chosen case gives
 //! the county, hence the agency (`ok`). A caller with no case to go by is asked their
-//! ZIP code once in the call (`ask-zip`), when the file names a ZIP table. Otherwise
+//! ZIP code once in the call (`ask-zip`), when the file names a ZIP table and some
+//! agency has a line of its own. Otherwise
 //! (no file, an answer already given, a county that is not California's) `ok` with what
 //! is known: no agency means the statewide unit, as before the file.
 
@@ -36,7 +37,10 @@ pub async fn run(Act { store, agencies, session, .. }: Act<'_>) -> Outcome {
         }
         return Ok(Some("ok".into()));
     }
-    if session.agency.is_none() && !session.zip_asked && agencies.zips().is_some() {
+    // Not while every agency is still to be filled in: the answer would change nothing.
+    let any_own_line = agencies.iter().any(|a| a.reach.is_filled());
+    if session.agency.is_none() && !session.zip_asked && agencies.zips().is_some() && any_own_line
+    {
         session.zip_asked = true;
         return Ok(Some("ask-zip".into()));
     }

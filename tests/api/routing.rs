@@ -535,3 +535,38 @@ fn flows_check_reads_a_sound_agencies_file() {
     );
     assert!(stdout.contains("(4 agencies)"), "{stdout}");
 }
+
+/// `caseline demo` routes its callers by its own agencies file: cases in three counties
+/// reach three agencies' demo queues, and the rest of the state the statewide unit.
+#[tokio::test]
+async fn the_demo_routes_callers_in_three_counties_to_three_agencies() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = caseline::cli::demo::write_demo_agencies(dir.path()).unwrap();
+    let agencies = caseline::domain::agencies::Agencies::load(&file).unwrap();
+    let los_angeles = agencies.for_case_county("Los Angeles").unwrap();
+    assert!(
+        !los_angeles.reach.is_filled(),
+        "the rest: the statewide unit"
+    );
+    let mut s = settings();
+    s.agencies_file = Some(file);
+    let app = TestApp::spawn_with(Backend::Sqlite, s)
+        .await
+        .with_demo_data()
+        .await;
+    let (_call, marco) = marco_asks_for_a_person(&app).await;
+    assert_eq!(queue(&marco), Some("demo-fresno"), "{}", marco.xml);
+    let kern = jordan_asks_for_a_person(&app, "1", "Kern").await;
+    assert_eq!(queue(&kern), Some("demo-kern"), "{}", kern.xml);
+    let tulare = jordan_asks_for_a_person(&app, "2", "Tulare").await;
+    assert_eq!(queue(&tulare), Some("demo-tulare"), "{}", tulare.xml);
+    // A caller who does not verify: a Los Angeles ZIP code, the statewide queue.
+    let mut call = unverified_asks_for_a_person(&app).await;
+    let statewide = call.press("90012").await;
+    assert_eq!(
+        queue(&statewide),
+        Some("customer-service"),
+        "{}",
+        statewide.xml
+    );
+}
