@@ -28,6 +28,7 @@ on_both_stores!(
     an_unverified_caller_who_keys_or_says_a_zip_code_is_routed_to_its_county,
     a_zip_code_spanning_two_counties_asks_which,
     a_zip_code_outside_california_is_told_who_to_call,
+    with_the_shipped_file_every_caller_reaches_the_statewide_unit_as_before,
 );
 
 /// A small agencies file in `dir`: Fresno (weekdays 8 to 5, its own holiday), Kern
@@ -569,4 +570,33 @@ async fn the_demo_routes_callers_in_three_counties_to_three_agencies() {
         "{}",
         statewide.xml
     );
+}
+
+/// The shipped file: every agency still `TO-BE-FILLED`. Callers reach the statewide unit
+/// as before (no ZIP question, which would change nothing), and the agent still sees the
+/// agency of a verified caller's case.
+async fn with_the_shipped_file_every_caller_reaches_the_statewide_unit_as_before(b: Backend) {
+    let mut s = settings();
+    s.agencies_file = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("agencies/california.toml"));
+    s.csu_number = Some("sip:csu@pbx.agency.example".into());
+    let app = TestApp::spawn_with(b, s).await.with_demo_data().await;
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    let unverified = call.press("0").await;
+    assert!(!unverified.says("ZIP code"), "{}", unverified.said());
+    let uri = unverified
+        .find("Sip")
+        .and_then(|s| s.text.clone())
+        .expect("dialled");
+    assert!(uri.starts_with("sip:csu@pbx.agency.example?"), "{uri}");
+    assert!(!uri.contains("X-Caseline-Agency"), "{uri}");
+
+    let (_call, marco) = marco_asks_for_a_person(&app).await;
+    let uri = marco
+        .find("Sip")
+        .and_then(|s| s.text.clone())
+        .expect("dialled");
+    assert!(uri.starts_with("sip:csu@pbx.agency.example?"), "{uri}");
+    assert!(uri.contains("X-Caseline-Agency=fresno"), "{uri}");
 }
