@@ -37,6 +37,11 @@ pub async fn run(Act { store, agencies, session, .. }: Act<'_>) -> Outcome {
         }
         return Ok(Some("ok".into()));
     }
+    // A person the dialer called back asked for this call already: not questioned again
+    // (their request goes to the statewide unit, as the dialer places it).
+    if session.callback_request.is_some() {
+        return Ok(Some("ok".into()));
+    }
     // Not while every agency is still to be filled in: the answer would change nothing.
     let any_own_line = agencies.iter().any(|a| a.reach.is_filled());
     if session.agency.is_none() && !session.zip_asked && agencies.zips().is_some() && any_own_line

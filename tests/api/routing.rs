@@ -34,7 +34,7 @@ on_both_stores!(
 /// A small agencies file in `dir`: Fresno (weekdays 8 to 5, its own holiday), Kern
 /// (every day 7 to 7), Tulare still `TO-BE-FILLED`, and every other county (Madera
 /// among them) in one agency reached by SIP.
-fn agencies_file(dir: &Path) -> PathBuf {
+pub(crate) fn agencies_file(dir: &Path) -> PathBuf {
     std::fs::write(
         dir.join("fresno-holidays.txt"),
         "2026-12-02 Fresno Founders Day | el Día de la Fundación de Fresno\n",
