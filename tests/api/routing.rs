@@ -29,6 +29,7 @@ on_both_stores!(
     a_zip_code_spanning_two_counties_asks_which,
     a_zip_code_outside_california_is_told_who_to_call,
     with_the_shipped_file_every_caller_reaches_the_statewide_unit_as_before,
+    a_tty_caller_types_the_zip_code_and_reads_the_county_choice,
 );
 
 /// A small agencies file in `dir`: Fresno (weekdays 8 to 5, its own holiday), Kern
@@ -599,4 +600,24 @@ async fn with_the_shipped_file_every_caller_reaches_the_statewide_unit_as_before
         .expect("dialled");
     assert!(uri.starts_with("sip:csu@pbx.agency.example?"), "{uri}");
     assert!(uri.contains("X-Caseline-Agency=fresno"), "{uri}");
+}
+
+/// On the TTY line the ZIP question and the county choice are text, keys only.
+async fn a_tty_caller_types_the_zip_code_and_reads_the_county_choice(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn(b, dir.path(), |_| {}).await;
+    let mut call = app.call_to(common::TTY_LINE);
+    call.dial().await;
+    call.press("1").await;
+    let asked = call.press("0").await;
+    assert!(asked.says("TYPE YOUR 5 DIGIT ZIP CODE"), "{}", asked.said());
+    assert_eq!(asked.gather().get("input"), Some("dtmf"));
+    let which = call.press("93999").await;
+    assert!(
+        which.says("1 Fresno COUNTY. 2 Kern COUNTY."),
+        "{}",
+        which.said()
+    );
+    let kern = call.press("2").await;
+    assert_eq!(queue(&kern), Some("kern-csu"), "{}", kern.xml);
 }
