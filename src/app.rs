@@ -16,6 +16,7 @@ use crate::call::Line;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::config::shipped::{FLOWS, Found, PROMPTS, Shipped};
+use crate::domain::agencies::Agencies;
 use crate::domain::callbacks::dialer::Dialer;
 use crate::flow::Flow;
 use crate::http::webhook;
@@ -95,6 +96,7 @@ impl Services {
             settings.provider_timeout,
         )?;
         let outbound = outbound_policy(&settings);
+        let agencies = load_agencies(&settings)?;
         // Only where several servers share the calls.
         let carry = match store {
             Store::Postgres(_) => settings
@@ -104,6 +106,7 @@ impl Services {
             Store::Sqlite(_) => None,
         };
         let line = Line {
+            agencies,
             carry,
             outbound,
             waiting: Default::default(),
@@ -166,6 +169,26 @@ fn outbound_policy(s: &Settings) -> crate::domain::outbound::Policy {
         .chain(&s.csu_number)
         .map(String::as_str);
     crate::domain::outbound::Policy::new(s.dialer.regions.clone(), own)
+}
+
+/// The agencies file `CASELINE_AGENCIES_FILE` names, checked whole: a broken one stops
+/// the start with every error as `file:line: why` (as `caseline agencies check` says),
+/// rather than a line that sends some counties' callers nowhere. Unset: none, one unit.
+pub fn load_agencies(settings: &Settings) -> anyhow::Result<Option<Agencies>> {
+    let Some(file) = &settings.agencies_file else {
+        return Ok(None);
+    };
+    let agencies = Agencies::load(file).map_err(|e| {
+        anyhow::anyhow!("CASELINE_AGENCIES_FILE: the agencies file is refused:\n{e:#}")
+    })?;
+    let unfilled = agencies.iter().filter(|a| !a.reach.is_filled()).count();
+    tracing::info!(
+        file = %file.display(),
+        agencies = agencies.len(),
+        unfilled,
+        "agencies loaded (those still TO-BE-FILLED go to the statewide unit)"
+    );
+    Ok(Some(agencies))
 }
 
 /// The compiled flows and the prompts they speak, and where each was read.

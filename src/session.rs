@@ -162,6 +162,18 @@ pub struct Session {
     /// started, or dropped): after [`STREAM_FAILURES`] the call leaves the stream.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub stream_failures: u32,
+    /// The local agency (its id in the agencies file) of the case the caller chose, set
+    /// when they ask for a person: its line, hours and name then answer for the unit's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
+    /// A caller who could not be routed by a case was asked their ZIP code in this call
+    /// (once: whatever the answer, they are not asked again).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub zip_asked: bool,
+    /// The counties a ZIP code across a county line lies in, for the caller to choose
+    /// from (by key, in this order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub county_choices: Vec<String>,
     /// The callback request this (outbound) call is returning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_request: Option<i64>,
@@ -399,6 +411,9 @@ impl Session {
             tty_handoff,
             tty_resume,
             stream_failures,
+            agency,
+            zip_asked,
+            county_choices,
             callback_request,
             path: _,
             transferred,
@@ -436,6 +451,9 @@ impl Session {
             && *tty_handoff == before.tty_handoff
             && *tty_resume == before.tty_resume
             && *stream_failures == before.stream_failures
+            && *agency == before.agency
+            && *zip_asked == before.zip_asked
+            && *county_choices == before.county_choices
             && *callback_request == before.callback_request
             && *transferred == before.transferred
             && *callback_left == before.callback_left
@@ -504,6 +522,9 @@ impl Session {
             tty_handoff: None,
             tty_resume: None,
             stream_failures: 0,
+            agency: None,
+            zip_asked: false,
+            county_choices: Vec::new(),
             callback_request: None,
             path: String::new(),
             transferred: false,

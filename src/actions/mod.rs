@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::Settings;
+use crate::domain::agencies::Agencies;
 use crate::domain::outbound::Policy;
 use crate::domain::readback::Reading;
 use crate::domain::verify::Checks;
@@ -36,6 +37,8 @@ pub struct Act<'a> {
     /// Deleting a recording no request keeps.
     pub recordings: &'a Recordings,
     pub now: DateTime<Utc>,
+    /// The local agencies, when the line routes by them.
+    pub agencies: Option<&'a Agencies>,
     pub arg: Option<&'a str>,
     pub input: Option<&'a CallerInput>,
     pub session: &'a mut Session,
@@ -98,6 +101,9 @@ registry!(
     text_reference,
     request_open,
     callback_answer,
+    route_agency,
+    agency_zip,
+    agency_county,
 );
 
 /// What the caller entered: keys, or digits they said ("one two three", "1 2 3").

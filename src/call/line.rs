@@ -7,13 +7,16 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
+use crate::clock::hours::Hours;
 use crate::config::{Lockout, Settings};
+use crate::domain::agencies::{Agencies, Agency};
 use crate::domain::callbacks::dialer::Waiting;
 use crate::domain::outbound::Policy;
 use crate::domain::readback::Reading;
 use crate::domain::transfer::screenpop::ScreenPop;
 use crate::domain::verify::{BlindIndex, Checks, Hasher};
 use crate::flow::Flow;
+use crate::session::Session;
 use crate::store::Store;
 use crate::telephony::provider::{Recordings, Texts};
 use crate::words::prompts::Catalog;
@@ -40,6 +43,8 @@ pub struct Line {
     pub recordings: Recordings,
     /// Sealing the session into turn URLs, where several servers share the calls.
     pub carry: Option<super::carried::Carry>,
+    /// The local agencies (`CASELINE_AGENCIES_FILE`), when the line routes by them.
+    pub agencies: Option<Agencies>,
 }
 
 impl Line {
@@ -61,6 +66,21 @@ impl Line {
             tz: self.settings.hours.tz,
             now: self.now(),
         }
+    }
+
+    /// The local agency whose own line takes this caller: the one the caller's case
+    /// belongs to (see the `route-agency` action), when it has a way to reach it.
+    /// `None`: the statewide unit, with its hours.
+    pub fn agency(&self, session: &Session) -> Option<&Agency> {
+        let id = session.agency.as_deref()?;
+        self.agencies.as_ref()?.answering(id)
+    }
+
+    /// The hours that decide whether a person answers this caller: their agency's, else
+    /// the unit's (`CASELINE_HOURS`).
+    pub fn hours(&self, session: &Session) -> &Hours {
+        self.agency(session)
+            .map_or(&self.settings.hours, |a| &a.hours)
     }
 
     /// Unix seconds now.

@@ -33,9 +33,12 @@ impl Runtime for Line {
 
     fn value(&self, session: &Session, name: &str, lang: Lang, channel: Channel) -> Option<String> {
         let now = self.clock.now();
-        let hours = &self.settings.hours;
+        // The caller's agency's hours when one answers them, else the unit's.
+        let hours = self.hours(session);
         match (session.values.get(name), name) {
             (Some(v), _) => Some(v.render(&self.catalog, lang, channel)),
+            (None, "office_hours") => speech::office_hours(hours, lang),
+            (None, "agency") => self.agency(session).map(|a| a.name(lang).to_string()),
             (None, "next_open") => {
                 let local = now.with_timezone(&hours.tz).naive_local();
                 hours
@@ -49,7 +52,7 @@ impl Runtime for Line {
 
     async fn condition(&self, condition: Condition, session: &Session) -> anyhow::Result<bool> {
         Ok(match condition {
-            Condition::OfficeOpen => self.settings.hours.is_open(self.clock.now()),
+            Condition::OfficeOpen => self.hours(session).is_open(self.clock.now()),
             Condition::Verified => session.verified,
             Condition::Tty => session.channel == Channel::Tty,
             Condition::LanguageChosen => session.lang.is_some(),
@@ -60,10 +63,10 @@ impl Runtime for Line {
                 .await?
                 .is_some(),
             Condition::Holiday => self
-                .settings
-                .hours
+                .hours(session)
                 .holiday(self.clock.now(), Lang::En)
                 .is_some(),
+            Condition::Agency => self.agency(session).is_some(),
             Condition::CallbackRequested => session.callback_requested,
             Condition::StaffTransfer => session.staff_transfer.is_some(),
             Condition::CallbackLastAttempt => match session.callback_request {
@@ -106,6 +109,7 @@ impl Runtime for Line {
             texts: &self.texts,
             recordings: &self.recordings,
             now: self.clock.now(),
+            agencies: self.agencies.as_ref(),
             arg,
             input,
             session,
@@ -135,7 +139,22 @@ impl Runtime for Line {
             }
             None => {
                 let wait = self.url("/voice/queue/wait");
-                crate::domain::transfer::to_representative(&self.settings, &ctx, after, wait)?
+                let workflow = self.settings.csu_workflow_sid.as_deref();
+                // The caller's agency's own line, else (none, or one still to be
+                // filled in) the statewide unit.
+                let own = match self.agency(session) {
+                    Some(a) => a.hand_over(workflow, &ctx, after.clone(), wait.clone())?,
+                    None => None,
+                };
+                match own {
+                    Some(handed) => handed,
+                    None => crate::domain::transfer::to_representative(
+                        &self.settings,
+                        &ctx,
+                        after,
+                        wait,
+                    )?,
+                }
             }
         };
         session.transfer_result = None;

@@ -36,6 +36,11 @@ const MAX_TURNS: usize = 500;
 /// The demo's case data: made-up people with SSNs in the 900 range, which is never
 /// issued, so no real number is ever shown.
 pub const DEMO_EXTRACT: &str = include_str!("../../demo/extract.json");
+/// The demo's local agencies: the demo callers' four counties each routed to a demo
+/// queue of its own, every other county to the statewide unit. Not the shipped file.
+pub const DEMO_AGENCIES: &str = include_str!("../../demo/agencies.toml");
+/// The shipped ZIP table, for the demo's callers who do not verify.
+const DEMO_ZIPS: &str = include_str!("../../agencies/california-zip-counties.csv");
 /// A fixed key, so the demo database can be reused between runs. Never for production.
 const DEMO_BLIND_INDEX_KEY: &str = "demo-only-blind-index-key-do-not-use-in-production";
 
@@ -68,6 +73,21 @@ pub async fn run(options: Args) -> anyhow::Result<()> {
     if settings.pay.connector.is_none() {
         settings.pay.connector = Some("demo".to_string());
     }
+    // The demo's agencies, unless the settings name a file: a folder of its own, removed
+    // when the call ends.
+    let agencies_dir = match settings.agencies_file {
+        Some(_) => None,
+        None => {
+            let dir = std::env::temp_dir().join(format!(
+                "caseline-demo-agencies-{}",
+                uuid::Uuid::new_v4().simple()
+            ));
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("Failed to create {}", dir.display()))?;
+            settings.agencies_file = Some(write_demo_agencies(&dir)?);
+            Some(dir)
+        }
+    };
     let store = Store::open(&settings.database_url, settings.database_pool).await?;
     load_demo_data(&store, &settings).await?;
     let state = Arc::new(Services::serving(
@@ -90,7 +110,14 @@ pub async fn run(options: Args) -> anyhow::Result<()> {
         "Calling the {} line. Type keys and press Enter (1, 2, *, #...).",
         if options.tty { "TTY" } else { "toll-free" }
     );
-    println!("An empty line lets the prompt time out; q hangs up.\n");
+    println!("An empty line lets the prompt time out; q hangs up.");
+    if let Some(file) = &settings.agencies_file {
+        println!(
+            "Agencies: {} (press 0 for a person: a verified caller goes to their case's county's agency, others are asked their ZIP code)",
+            file.display()
+        );
+    }
+    println!();
     print_demo_callers()?;
 
     let phone = Phone {
@@ -103,7 +130,24 @@ pub async fn run(options: Args) -> anyhow::Result<()> {
     let result = phone.call().await;
     let _ = stop_tx.send(());
     let _ = server.await;
+    if let Some(dir) = agencies_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     result
+}
+
+/// Writes the demo's agencies file into `dir`, with the holidays (the built-in copy) and
+/// the ZIP table it names beside it; answers the file's path.
+pub fn write_demo_agencies(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    use crate::config::shipped::{HOLIDAYS, HOLIDAYS_FILE};
+    let holidays = HOLIDAYS.built_in(HOLIDAYS_FILE).unwrap_or_default();
+    std::fs::write(dir.join("holidays.txt"), holidays)
+        .context("Failed to write the demo holidays")?;
+    std::fs::write(dir.join("california-zip-counties.csv"), DEMO_ZIPS)
+        .context("Failed to write the demo ZIP table")?;
+    let file = dir.join("agencies.toml");
+    std::fs::write(&file, DEMO_AGENCIES).context("Failed to write the demo agencies file")?;
+    Ok(file)
 }
 
 async fn load_demo_data(store: &Store, settings: &Settings) -> anyhow::Result<()> {
@@ -151,7 +195,8 @@ fn print_demo_callers() -> anyhow::Result<()> {
                 } else {
                     ""
                 };
-                Some(format!("{role} on ...{ending}{closed}"))
+                let county = c["county"].as_str().unwrap_or("");
+                Some(format!("{role} on ...{ending}{closed}, {county} County"))
             })
             .collect();
         println!(

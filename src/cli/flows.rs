@@ -82,6 +82,19 @@ fn check(dir: Option<PathBuf>, prompts: Option<PathBuf>) -> anyhow::Result<ExitC
                 Some(from) => println!("holidays: {from}"),
                 None => println!("holidays: none"),
             }
+            // The agencies file the server would load, checked as it would be.
+            match crate::app::load_agencies(&settings) {
+                Ok(Some(agencies)) => println!(
+                    "agencies: {} ({} agencies)",
+                    agencies.file().display(),
+                    agencies.len()
+                ),
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
             println!("{} steps, all valid", loaded.flow.steps.len());
             Ok(ExitCode::SUCCESS)
         }

@@ -41,6 +41,7 @@ pub(super) const KEYS: &[&str] = &[
     "timezone",
     "hours",
     "holidays_file",
+    "agencies_file",
     "csu_queue",
     "csu_number",
     "csu_workflow_sid",

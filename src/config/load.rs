@@ -222,6 +222,7 @@ impl Source<'_> {
         s.lockout.window_secs = s.lockout.lock_secs;
         s.lockout.tries_per_call = self.number("verify_tries", s.lockout.tries_per_call)?;
         (s.hours, s.holidays_from) = self.hours(&s.search)?;
+        s.agencies_file = self.text("agencies_file").map(PathBuf::from);
         if let Some(v) = self.text("csu_queue") {
             if v.len() > 64 {
                 bail!("CASELINE_CSU_QUEUE: a queue name has at most 64 characters");

@@ -63,6 +63,10 @@ pub struct Settings {
     /// Where the holidays in [`Settings::hours`] were read (`flows check` says); `None`
     /// for none (`CASELINE_HOLIDAYS_FILE=none`, or settings built in code).
     pub holidays_from: Option<shipped::Found>,
+    /// The local agencies file (`CASELINE_AGENCIES_FILE`): set, a verified caller who
+    /// asks for a person goes to the agency of their case's county; unset, the line is
+    /// one unit.
+    pub agencies_file: Option<PathBuf>,
     /// Where a caller who asks for a person goes: the number or SIP URI in
     /// `CASELINE_CSU_NUMBER` if set, else the queue `CASELINE_CSU_QUEUE`.
     pub csu_queue: String,
@@ -184,6 +188,7 @@ impl std::fmt::Debug for Settings {
             .field("flows_dir", &self.flows_dir)
             .field("prompts_dir", &self.prompts_dir)
             .field("hours", &self.hours)
+            .field("agencies_file", &self.agencies_file)
             .field("csu_queue", &self.csu_queue)
             .field("csu_number", &self.csu_number)
             .field("screen_pop_url", &self.screen_pop_url)
@@ -234,6 +239,7 @@ impl Default for Settings {
             insecure_no_signature: false,
             hours: crate::clock::hours::Hours::default(),
             holidays_from: None,
+            agencies_file: None,
             csu_queue: "customer-service".into(),
             csu_number: None,
             csu_workflow_sid: None,

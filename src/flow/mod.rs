@@ -257,6 +257,9 @@ pub enum Condition {
     /// This call, placed by the dialer, is its request's last attempt: "later" is not
     /// offered, since nobody would call again.
     CallbackLastAttempt,
+    /// The caller's case belongs to a local agency with its own line (after
+    /// `route-agency`): its hours and name are what the caller hears.
+    Agency,
 }
 
 impl Condition {
@@ -272,6 +275,7 @@ impl Condition {
         ("staff-transfer", Condition::StaffTransfer),
         ("can-text", Condition::CanText),
         ("callback-last-attempt", Condition::CallbackLastAttempt),
+        ("agency", Condition::Agency),
     ];
 
     pub fn parse(name: &str) -> Option<Condition> {
@@ -314,6 +318,7 @@ pub const ENGINE_PROMPTS: &[&str] = &["system.more-time", "announcement.notice"]
 pub const VALUE_PROMPTS: &[&str] = &[
     "queue.",
     "cases.choice",
+    "agency.county-choice",
     "requests.check.item",
     "history.received",
     "history.sent",
@@ -391,6 +396,10 @@ pub const VARIABLES: &[&str] = &[
     "office_hours",
     "next_open",
     "holiday",
+    // The caller's local agency, by name (its hours are `office_hours`), and the
+    // counties a ZIP code lies in, to choose from.
+    "agency",
+    "county_choices",
     // Requests by mail.
     "reference",
     "requested_on",

@@ -31,6 +31,7 @@ on_both_stores!(
     provider_trouble_is_retried_and_a_refused_number_closes,
     later_and_silence_count_every_dial_and_the_last_closes_the_request,
     a_stored_number_the_policy_refuses_is_never_dialled,
+    a_person_called_back_is_put_through_without_a_zip_question,
 );
 on_postgres!(two_servers_dial_a_request_once);
 
@@ -666,4 +667,27 @@ async fn a_stored_number_the_policy_refuses_is_never_dialled(b: Backend) {
     );
     assert_eq!(status_of(&app, id).await.0, "failed");
     assert!(dials(&provider).await.is_empty());
+}
+
+/// With local agencies and a ZIP table loaded, a person the dialer called back (not
+/// verified in that call) is put through at once, never asked their ZIP code.
+async fn a_person_called_back_is_put_through_without_a_zip_question(b: Backend) {
+    let provider = provider_answering(201).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = common::settings();
+    s.twilio_account_sid = Some(ACCOUNT.into());
+    s.twilio_api_base = provider.uri();
+    s.provider_timeout = Duration::from_millis(400);
+    s.dialer.from = Some(AGENCY.into());
+    s.agencies_file = Some(crate::routing::agencies_file(dir.path()));
+    let app = TestApp::spawn_with(b, s).await.with_demo_data().await;
+    let id = request_callback(&app, false).await;
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Dialled(id)
+    );
+    let mut callee = answered(&app, id, "human").await;
+    let queued = callee.press("1").await;
+    assert!(!queued.says("ZIP code"), "{}", queued.said());
+    assert!(queued.find("Enqueue").is_some(), "{}", queued.xml);
 }

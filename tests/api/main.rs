@@ -26,6 +26,7 @@ mod reaching;
 mod reports;
 mod requests;
 mod robustness;
+mod routing;
 mod speaking;
 mod staff;
 mod statements;

@@ -4,9 +4,10 @@
 //! their county; this module holds that map as data (`agencies/california.toml`) so a
 //! state changes it without a release.
 //!
-//! Nothing in the server loads it yet (routing callers by it is to come): without the
-//! file the line is one unit, as before. [`Agencies::load`] is what the server will call;
-//! `caseline agencies check` runs the same checks and prints every problem.
+//! The server loads it when `CASELINE_AGENCIES_FILE` names it (refusing to start on a
+//! broken file): a verified caller who asks for a person then goes to the agency of the
+//! case they chose, with that agency's hours. Without the file the line is one unit, as
+//! before. `caseline agencies check` runs the same checks and prints every problem.
 //!
 //! - [`load`]: reading the file, every refusal with its file and line;
 //! - [`zip`]: the ZIP-code-to-county table that routes a caller who has not verified.
@@ -17,7 +18,9 @@ pub mod zip;
 use std::path::{Path, PathBuf};
 
 use crate::clock::hours::Hours;
-use crate::domain::transfer::Destination;
+use crate::domain::transfer::{self, Context, Destination};
+use crate::telephony::twiml::Element;
+use crate::words::prompts::Lang;
 
 pub use load::{Checked, Problem, Severity};
 pub use zip::ZipTable;
@@ -173,6 +176,43 @@ pub struct Agency {
     pub line: usize,
 }
 
+impl Agency {
+    /// The TwiML handing a caller to this agency's own line, and where they went (for the
+    /// screen pop): a queue (through the TaskRouter `workflow` when one is configured),
+    /// its workflow, or a number, SIP address or client. `None` while it is
+    /// `TO-BE-FILLED`: the statewide unit takes its callers.
+    pub fn hand_over(
+        &self,
+        workflow: Option<&str>,
+        ctx: &Context,
+        after: String,
+        wait: String,
+    ) -> anyhow::Result<Option<(Element, String)>> {
+        Ok(Some(match &self.reach {
+            Reach::Dial(dest) => (dest.dial(ctx, after), transfer::dial_target(dest)),
+            Reach::Queue(queue) => (
+                transfer::enqueue(queue, workflow, ctx, after, wait)?,
+                format!("queue:{queue}"),
+            ),
+            // The workflow routes by the task's attributes: the agency's id stands for
+            // the queue's name there.
+            Reach::Workflow(sid) => (
+                transfer::enqueue(&self.id, Some(sid), ctx, after, wait)?,
+                format!("workflow:{sid}"),
+            ),
+            Reach::ToBeFilled => return Ok(None),
+        }))
+    }
+
+    /// Its name in `lang`, as the line says it.
+    pub fn name(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::En => &self.name_en,
+            Lang::Es => &self.name_es,
+        }
+    }
+}
+
 /// Every agency of the line, each county served by exactly one of them.
 #[derive(Debug, Clone)]
 pub struct Agencies {
@@ -222,6 +262,21 @@ impl Agencies {
         self.zips.as_ref()
     }
 
+    /// The agency of a case, by the county the case data gives (`Fresno`, `Fresno
+    /// County`): `None` for a county that is not California's, whose caller then goes to
+    /// the statewide unit rather than nowhere.
+    pub fn for_case_county(&self, county: &str) -> Option<&Agency> {
+        County::parse(county).map(|c| self.for_county(c))
+    }
+
+    /// The agency whose own line takes a caller of agency `id`: only one that has a
+    /// `reach` of its own. An agency still `TO-BE-FILLED`, or an id no longer in the file
+    /// (a call that began before a restart), is `None`: the statewide unit answers, with
+    /// its hours, as it did before the agencies file.
+    pub fn answering(&self, id: &str) -> Option<&Agency> {
+        self.by_id(id).filter(|a| a.reach.is_filled())
+    }
+
     /// The counties a ZIP code lies in (none outside California, or without a table).
     pub fn counties_for_zip(&self, zip: &str) -> &[County] {
         self.zips.as_ref().map_or(&[], |t| t.counties_for_zip(zip))
@@ -231,6 +286,118 @@ impl Agencies {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fresno alone with a queue of its own, Kern alone still to be filled in, one more
+    /// agency for the other 56 counties.
+    fn agencies(dir: &Path) -> Agencies {
+        std::fs::write(dir.join("h.txt"), "2026-12-25 Christmas Day\n").unwrap();
+        let rest: Vec<String> = County::all()
+            .filter(|c| !["Fresno", "Kern"].contains(&c.name()))
+            .map(|c| format!("\"{c}\""))
+            .collect();
+        let agency = |id: &str, counties: &str, reach: &str| {
+            format!(
+                "[[agency]]\nid = \"{id}\"\nname_en = \"{id} en\"\nname_es = \"{id} es\"\n\
+                 counties = [{counties}]\nreach = \"{reach}\"\nhours = \"mon-fri 08:00-17:00\"\n\
+                 holidays = \"h.txt\"\n"
+            )
+        };
+        let text = [
+            agency("fresno", "\"Fresno\"", "queue:fresno-csu"),
+            agency("kern", "\"Kern\"", load::TO_BE_FILLED),
+            agency("rest", &rest.join(", "), "tel:+18669013212"),
+        ]
+        .join("\n");
+        load::check_text(&text, &dir.join("agencies.toml"))
+            .into_result()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_case_goes_to_its_countys_agency_and_an_unfilled_one_to_the_statewide_unit() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = agencies(dir.path());
+        let fresno = a.for_case_county("Fresno County").map(|a| a.id.as_str());
+        assert_eq!(fresno, Some("fresno"));
+        assert_eq!(
+            a.for_case_county("kern").map(|a| a.id.as_str()),
+            Some("kern")
+        );
+        assert_eq!(
+            a.for_case_county("Alpine").map(|a| a.id.as_str()),
+            Some("rest")
+        );
+        // Case data from outside the state's 58 names no agency: the statewide unit.
+        assert!(a.for_case_county("Washoe").is_none());
+        assert!(a.for_case_county("").is_none());
+        // Only an agency with a way to reach it answers its callers itself.
+        assert_eq!(
+            a.answering("fresno").map(|a| a.reach.clone()),
+            Some(Reach::Queue("fresno-csu".into()))
+        );
+        assert!(a.answering("kern").is_none(), "TO-BE-FILLED: statewide");
+        assert!(
+            a.answering("gone").is_none(),
+            "an id not in the file: statewide"
+        );
+    }
+
+    #[test]
+    fn an_agency_hands_over_to_its_own_reach_naming_itself_and_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = agencies(dir.path());
+        let mut session = crate::session::Session::new(
+            crate::session::CallSid::parse("CA1").unwrap(),
+            crate::words::prompts::Channel::Voice,
+            0,
+        );
+        session.agency = Some("fresno".into());
+        let ctx = Context::of(&session);
+        let xml = |el: Element| {
+            let mut r = crate::telephony::twiml::Response::new();
+            r.push(el);
+            r.to_xml()
+        };
+        let fresno = a.by_id("fresno").unwrap();
+        let (el, to) = fresno
+            .hand_over(
+                None,
+                &ctx,
+                "https://x/after".into(),
+                "https://x/wait".into(),
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(to, "queue:fresno-csu");
+        let queued = xml(el);
+        assert!(queued.contains(">fresno-csu</Enqueue>"), "{queued}");
+        // Through a TaskRouter workflow: the task names the agency's queue and the agency.
+        let (el, _) = fresno
+            .hand_over(Some("WW1"), &ctx, "a".into(), "w".into())
+            .unwrap()
+            .unwrap();
+        let task = xml(el);
+        assert!(task.contains("workflowSid=\"WW1\""), "{task}");
+        assert!(task.contains("\"queue\":\"fresno-csu\""), "{task}");
+        assert!(task.contains("\"agency\":\"fresno\""), "{task}");
+        // A number: dialled, the context as it can carry it.
+        let (el, to) = a
+            .by_id("rest")
+            .unwrap()
+            .hand_over(None, &ctx, "a".into(), "w".into())
+            .unwrap()
+            .unwrap();
+        assert_eq!(to, "+18669013212");
+        assert!(xml(el).contains("<Number>+18669013212</Number>"));
+        // Still to be filled in: nothing of its own, the statewide unit takes the caller.
+        let kern = a.by_id("kern").unwrap();
+        assert!(
+            kern.hand_over(None, &ctx, "a".into(), "w".into())
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(kern.name(Lang::Es), "kern es");
+    }
 
     #[test]
     fn counties_parse_in_any_case_with_or_without_county() {

@@ -39,6 +39,10 @@ pub struct Context {
     /// For a caller the dialer called back: their request's number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_request: Option<i64>,
+    /// The local agency of the caller's case (its id), when an agencies file is loaded:
+    /// the agent sees whose caller this is even where the statewide unit answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
 }
 
 impl Context {
@@ -61,6 +65,7 @@ impl Context {
             staff_entry: session.staff_transfer.as_ref().map(|t| t.entry),
             sent_by: session.staff_transfer.as_ref().map(|t| t.by.clone()),
             callback_request: session.callback_request,
+            agency: session.agency.clone(),
         }
     }
 
@@ -84,6 +89,9 @@ impl Context {
         }
         if !self.topics_heard.is_empty() {
             h.push(("X-Caseline-Heard", self.topics_heard.join(",")));
+        }
+        if let Some(a) = &self.agency {
+            h.push(("X-Caseline-Agency", a.clone()));
         }
         h
     }
@@ -219,6 +227,7 @@ impl Destination {
 /// `<Task>` holding the context when a TaskRouter workflow is configured). `after` is
 /// requested when the caller leaves the queue or the dial ends; `wait` plays in the queue.
 /// Also answers where the caller went, for the screen pop (`queue:NAME` or the number).
+/// A local agency's own line is [`crate::domain::agencies::Agency::hand_over`].
 pub fn to_representative(
     settings: &Settings,
     ctx: &Context,
@@ -230,11 +239,6 @@ pub fn to_representative(
             Destination::parse(number).map_err(|e| anyhow::anyhow!("CASELINE_CSU_NUMBER: {e}"))?;
         return Ok((dest.dial(ctx, after), number.clone()));
     }
-    let el = Element::new("Enqueue")
-        .attr("action", after)
-        .attr("method", "POST")
-        .attr("waitUrl", wait)
-        .attr("waitUrlMethod", "POST");
     // A caller the dialer called back goes ahead of those who have not waited: a
     // higher TaskRouter priority, or the callback queue.
     let called_back = ctx.callback_request.is_some();
@@ -242,20 +246,52 @@ pub fn to_representative(
         (Some(q), true) => q,
         _ => &settings.csu_queue,
     };
-    let el = match &settings.csu_workflow_sid {
+    let el = enqueue(
+        queue,
+        settings.csu_workflow_sid.as_deref(),
+        ctx,
+        after,
+        wait,
+    )?;
+    Ok((el, format!("queue:{queue}")))
+}
+
+/// A destination as the screen pop names it.
+pub fn dial_target(dest: &Destination) -> String {
+    match dest {
+        Destination::Number(n) => n.clone(),
+        Destination::Sip(uri) => uri.clone(),
+        Destination::Client(id) => format!("client:{id}"),
+    }
+}
+
+/// `<Enqueue>` into `queue`, or through `workflow` with a `<Task>` carrying the queue's
+/// name and the context.
+pub fn enqueue(
+    queue: &str,
+    workflow: Option<&str>,
+    ctx: &Context,
+    after: String,
+    wait: String,
+) -> anyhow::Result<Element> {
+    let el = Element::new("Enqueue")
+        .attr("action", after)
+        .attr("method", "POST")
+        .attr("waitUrl", wait)
+        .attr("waitUrlMethod", "POST");
+    Ok(match workflow {
         Some(workflow) => {
             let mut task = Element::new("Task").text(serde_json::to_string(&TaskAttributes {
                 queue,
                 context: ctx,
             })?);
-            if called_back {
+            if ctx.callback_request.is_some() {
                 task = task.attr("priority", CALLBACK_PRIORITY);
             }
-            el.attr("workflowSid", workflow.clone()).child(task)
+            el.attr("workflowSid", workflow.to_string()).child(task)
         }
-        None => el.text(queue.clone()),
-    };
-    Ok((el, format!("queue:{queue}")))
+        None => el.text(queue.to_string()),
+    })
 }
 
 /// The TaskRouter priority of a caller the dialer called back (others have 0).
@@ -287,6 +323,7 @@ mod tests {
             staff_entry: None,
             sent_by: None,
             callback_request: None,
+            agency: None,
         }
     }
 
@@ -333,6 +370,18 @@ mod tests {
             "{xml}"
         );
         assert!(xml.contains("X-Caseline-Verified=yes"), "{xml}");
+        assert!(
+            !xml.contains("X-Caseline-Agency"),
+            "no agency, no header: {xml}"
+        );
+        let ctx = Context {
+            agency: Some("fresno".into()),
+            ..ctx()
+        };
+        let mut r = crate::telephony::twiml::Response::new();
+        r.push(d.dial(&ctx, "https://x/after".into()));
+        let xml = r.to_xml();
+        assert!(xml.contains("X-Caseline-Agency=fresno"), "{xml}");
     }
 
     #[test]
