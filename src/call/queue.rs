@@ -22,12 +22,15 @@ struct QueueValues<'a> {
     s: &'a Line,
     position: u32,
     wait_minutes: u32,
+    /// The local agency whose queue this is, when the caller was routed to one.
+    agency: Option<&'a crate::domain::agencies::Agency>,
 }
 
 impl Fill for QueueValues<'_> {
     fn fill(&self, name: &str, lang: Lang, channel: Channel) -> Option<String> {
         match name {
             "queue_position" => Some(self.position.to_string()).filter(|_| self.position > 0),
+            "agency" => self.agency.map(|a| a.name(lang).to_string()),
             "queue_wait" if self.wait_minutes > 0 => {
                 let id = if self.wait_minutes == 1 {
                     "queue.minutes.one"
@@ -97,12 +100,19 @@ pub async fn wait(s: &Line, p: &Params) -> Response {
         r.push(Element::new("Pause").attr("length", HOLD_SECS.to_string()));
         return r;
     }
+    let agency = session.as_ref().and_then(|session| s.agency(session));
     let values = QueueValues {
         s,
         position: number(p, "QueuePosition"),
         wait_minutes: minutes(number(p, "AvgQueueTime")),
+        agency,
     };
-    let mut ids = vec!["queue.position", "queue.wait"];
+    // A caller in their local agency's queue hears whose line they are waiting for.
+    let mut ids = if agency.is_some() {
+        vec!["queue.agency", "queue.position", "queue.wait"]
+    } else {
+        vec!["queue.position", "queue.wait"]
+    };
     if values.position >= s.settings.queue_long_position.max(1) {
         ids.push("queue.long");
     }

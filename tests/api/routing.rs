@@ -207,6 +207,18 @@ async fn a_verified_caller_reaches_their_countys_agency_named_in_the_task_and_sc
     assert_eq!(task["agency"], "fresno");
     assert_eq!(task["case_number"], "190000123456");
     assert_eq!(task["verified"], true);
+    // Each round of the wait names the agency whose line the caller is waiting for.
+    let mut call = call;
+    let wait = enqueue.get("waitUrl").expect("a wait URL").to_string();
+    let round = call
+        .post(&wait, &[("QueuePosition", "2"), ("AvgQueueTime", "120")])
+        .await;
+    assert!(
+        round.says("You are waiting for Fresno County Child Support Services."),
+        "{}",
+        round.said()
+    );
+    assert!(round.says("You are number 2 in line."), "{}", round.said());
 
     let got = requests(&crm, 1).await;
     assert_eq!(got.len(), 1, "one screen pop");
