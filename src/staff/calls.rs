@@ -159,11 +159,7 @@ pub async fn transfer(
         )));
     };
     let dest = Destination::parse_return_to(return_to).map_err(StaffError::BadRequest)?;
-    let return_to = match dest {
-        Destination::Number(n) => n,
-        Destination::Sip(uri) => uri,
-        Destination::Client(id) => format!("client:{id}"),
-    };
+    let return_to = crate::domain::transfer::dial_target(&dest);
     let session = live_session(s, sid).await?;
     let handoff = StaffTransfer {
         entry,
