@@ -21,6 +21,11 @@ pub struct CaseRef {
     pub case_id: i64,
     pub case_number: String,
     pub role: Role,
+    /// The county the case is handled in (it decides the local agency whose records the
+    /// call's requests, payments and callbacks become). Missing in sessions stored
+    /// before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub county: Option<String>,
 }
 
 impl CaseRef {

@@ -16,6 +16,8 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { store, now, session, .. }: Act<'_>) -> Outcome {
-    Ok(Some(crate::domain::pay::result(store, now.timestamp(), session).await?))
+pub async fn run(Act { store, now, agencies, session, .. }: Act<'_>) -> Outcome {
+    let agency = crate::domain::agencies::of_call(agencies, session);
+    let now = now.timestamp();
+    Ok(Some(crate::domain::pay::result(store, now, agency.as_deref(), session).await?))
 }

@@ -14,13 +14,16 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &["requests.what.address-change"],
 };
 
-pub async fn run(Act { store, settings, now, recordings, session, .. }: Act<'_>) -> Outcome {
+pub async fn run(
+    Act { store, settings, now, recordings, agencies, session, .. }: Act<'_>,
+) -> Outcome {
     let Some(sid) = session.recording_sid.take() else {
         return Ok(Some("no-recording".to_string()));
     };
     let extra = requests::Extra {
         details: None,
         recording_sid: Some(sid.clone()),
+        agency: crate::domain::agencies::of_call(agencies, session),
     };
     let tz = settings.hours.tz;
     let outcome =

@@ -14,8 +14,11 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &[],
 };
 
-pub async fn run(Act { store, outbound, settings, now, session, .. }: Act<'_>) -> Outcome {
+pub async fn run(
+    Act { store, outbound, settings, now, agencies, session, .. }: Act<'_>,
+) -> Outcome {
     let (now, tz) = (now, settings.hours.tz);
-    let outcome = callbacks::request(store, outbound, now, tz, session).await?;
+    let agency = crate::domain::agencies::of_call(agencies, session);
+    let outcome = callbacks::request(store, outbound, now, tz, agency.as_deref(), session).await?;
     Ok(Some(outcome.to_string()))
 }

@@ -15,7 +15,9 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &["requests.what.missing-check"],
 };
 
-pub async fn run(Act { store, settings, now, input, session, .. }: Act<'_>) -> Outcome {
+pub async fn run(
+    Act { store, settings, now, input, agencies, session, .. }: Act<'_>,
+) -> Outcome {
     let keyed = super::keyed(input);
     // The list offers 0 for a check that is not in it.
     if keyed == "0" {
@@ -27,6 +29,7 @@ pub async fn run(Act { store, settings, now, input, session, .. }: Act<'_>) -> O
     let extra = requests::Extra {
         details: Some(details),
         recording_sid: None,
+        agency: crate::domain::agencies::of_call(agencies, session),
     };
     let tz = settings.hours.tz;
     let outcome =

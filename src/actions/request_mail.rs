@@ -14,10 +14,13 @@ pub const SPEC: ActionSpec = ActionSpec {
     prompts: &["requests.what.history-this-year", "requests.what.history-last-year", "requests.what.deposit-form"],
 };
 
-pub async fn run(Act { store, settings, now, arg, session, .. }: Act<'_>) -> Outcome {
+pub async fn run(Act { store, settings, now, arg, agencies, session, .. }: Act<'_>) -> Outcome {
     let kind = arg.unwrap_or_default();
     let tz = settings.hours.tz;
-    let extra = requests::Extra::default();
+    let extra = requests::Extra {
+        agency: crate::domain::agencies::of_call(agencies, session),
+        ..requests::Extra::default()
+    };
     let outcome = requests::request(store, now.timestamp(), tz, kind, extra, session).await?;
     Ok(Some(outcome.to_string()))
 }

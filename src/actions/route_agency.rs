@@ -25,10 +25,15 @@ pub async fn run(Act { store, agencies, session, .. }: Act<'_>) -> Outcome {
     // Only a verified caller's case says where they belong; it wins over a ZIP code.
     if let (true, Some(case)) = (session.verified, session.case.as_ref()) {
         session.agency = None;
-        let Some(case) = store.cases().case(case.case_id).await? else {
-            return Ok(Some("ok".into()));
+        // Sessions stored before the county was kept with the case read it.
+        let county = match &case.county {
+            Some(county) => county.clone(),
+            None => match store.cases().case(case.case_id).await? {
+                Some(case) => case.county,
+                None => return Ok(Some("ok".into())),
+            },
         };
-        match agencies.for_case_county(&case.county) {
+        match agencies.for_case_county(&county) {
             Some(agency) => session.agency = Some(agency.id.clone()),
             None => tracing::warn!(
                 call_sid = %session.call_sid,

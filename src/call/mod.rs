@@ -543,7 +543,9 @@ pub(crate) async fn end_call(
     crate::ops::metrics::calls_active(-1.0);
     if let Some(session) = ended {
         let caller = caller.or(session.caller.as_deref());
-        crate::ops::analytics::record(&s.store, &s.blind, s.now(), &session, caller).await?;
+        let agency = crate::domain::agencies::of_call(s.agencies.as_ref(), &session);
+        crate::ops::analytics::record(&s.store, &s.blind, s.now(), &session, caller, agency)
+            .await?;
     }
     Ok(())
 }

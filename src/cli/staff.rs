@@ -32,7 +32,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role"))?;
             let password = read_password(&name)?;
             let hasher = Hasher::new(settings.hash_cost)?;
-            staff::add(&store, &hasher, now, &name, role, &password).await?;
+            staff::add(&store, &hasher, now, &name, role, None, &password).await?;
             println!("added {name} ({})", role.as_str());
         }
         Command::Disable { name } => {

@@ -337,7 +337,13 @@ pub async fn choose_amount(
 /// what it is, or, after [`MAX_TRIES`] failed tries, as `spent`. A further result for
 /// the same `<Pay>` is answered as the first was, and counts and stores nothing.
 /// Audited either way.
-pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::Result<String> {
+/// `agency`: the local agency the payment belongs to (its staff see it).
+pub async fn result(
+    store: &Store,
+    now: i64,
+    agency: Option<&str>,
+    session: &mut Session,
+) -> anyhow::Result<String> {
     let (participant, case_ref) = verified(session)?;
     let call = session.call_sid.as_str().to_string();
     let lang = session.lang.map_or("en", |l| l.code());
@@ -375,6 +381,7 @@ pub async fn result(store: &Store, now: i64, session: &mut Session) -> anyhow::R
         lang,
         call_sid: &call,
         now,
+        agency,
     };
     let outcome = match (r.result, &r.confirmation, paying.amount) {
         // Charged another amount than the `<Pay>` asked for: kept for staff to put

@@ -51,6 +51,7 @@ pub async fn record(
     now: i64,
     session: &Session,
     caller: Option<&str>,
+    agency: Option<String>,
 ) -> anyhow::Result<()> {
     let row = CallPathRow {
         call_sid: session.call_sid.as_str().to_string(),
@@ -69,6 +70,7 @@ pub async fn record(
         steps: session.path.clone(),
         caller_hash: caller.map(|c| blind.caller(c)),
         load_test: i64::from(session.load_test),
+        agency,
     };
     store.keep_call_path(row).await
 }

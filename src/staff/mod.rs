@@ -108,6 +108,7 @@ pub async fn add(
     now: i64,
     name: &str,
     role: Role,
+    agency: Option<&str>,
     password: &str,
 ) -> anyhow::Result<i64> {
     check_name(name).map_err(anyhow::Error::msg)?;
@@ -115,7 +116,7 @@ pub async fn add(
     let hasher = hasher.clone();
     let pw = password.as_bytes().to_vec();
     let hash = tokio::task::spawn_blocking(move || hasher.hash_bytes(&pw)).await??;
-    let id = store.staff().add(name, role, &hash, now).await?;
+    let id = store.staff().add(name, role, agency, &hash, now).await?;
     store
         .audit_log()
         .write(AuditLine::by_staff(

@@ -22,12 +22,15 @@ pub struct CallPathRow {
     pub caller_hash: Option<String>,
     /// 1 for a call `caseline loadtest` placed.
     pub load_test: i64,
+    /// The local agency the call was routed to or its verified case belongs to.
+    pub agency: Option<String>,
 }
 
 /// Shared by both backends; a repeated status callback adds nothing.
 pub(super) const INSERT_CALL_PATH: &str = "INSERT INTO call_paths (call_sid, started_at, ended_at, \
     lang, channel, verified, verify_attempts, verify_locked, outcome, ended_on, steps, caller_hash, \
-    load_test) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING";
+    load_test, agency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+    ON CONFLICT DO NOTHING";
 
 impl Store {
     /// Keeps an ended call's path. On SQLite it goes through the writer thread with the
@@ -53,13 +56,14 @@ pub struct Path {
     pub ended_on: String,
     pub caller_hash: Option<String>,
     pub load_test: i64,
+    pub agency: Option<String>,
 }
 
 impl CallPaths<'_> {
     /// The paths of the calls that ended from `since` (Unix seconds) on.
     pub async fn since(&self, since: i64) -> anyhow::Result<Vec<Path>> {
         let sql = "SELECT started_at, ended_at, lang, channel, verified, verify_attempts, \
-                   verify_locked, outcome, ended_on, caller_hash, load_test FROM call_paths \
+                   verify_locked, outcome, ended_on, caller_hash, load_test, agency FROM call_paths \
                    WHERE ended_at >= $1";
         run!(
             self.store,

@@ -32,6 +32,8 @@ pub struct Callback {
     /// Dials placed so far, and when the next may be.
     pub attempts: i64,
     pub due_at: Option<i64>,
+    /// The local agency it belongs to (its id in the agencies file); none: the statewide unit's.
+    pub agency: Option<String>,
 }
 
 /// A request claimed for dialling.
@@ -49,6 +51,8 @@ pub struct NewCallback<'a> {
     pub case_number: Option<&'a str>,
     pub role: Option<&'a str>,
     pub requested_at: i64,
+    /// The local agency it belongs to (its id in the agencies file); none: the statewide unit's.
+    pub agency: Option<&'a str>,
     /// The agency day it is asked for on (see `domain::callbacks::agency_day`), for the daily limit.
     pub day: i64,
 }
@@ -64,7 +68,7 @@ pub enum Added {
 }
 
 const COLUMNS: &str = "id, number, lang, channel, call_sid, case_number, role, status, \
-                       requested_at, claimed_by, closed_at, outcome, attempts, due_at";
+                       requested_at, claimed_by, closed_at, outcome, attempts, due_at, agency";
 
 impl CallbackQueue<'_> {
     /// Stores a request unless a limit stands in the way, in one transaction, so two
@@ -82,7 +86,7 @@ impl CallbackQueue<'_> {
                      ON CONFLICT (number, day) DO UPDATE SET requests = callback_quota.requests + 1 \
                      WHERE callback_quota.requests < $3 RETURNING requests";
         let insert = "INSERT INTO callbacks (number, lang, channel, call_sid, case_number, role, \
-                      requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
+                      requested_at, agency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
         let begin = on_backend!(self.store, |b| b.begin_write());
         Ok(on_both!(
             self.store,
@@ -125,6 +129,7 @@ impl CallbackQueue<'_> {
                                 .bind(c.case_number)
                                 .bind(c.role)
                                 .bind(c.requested_at)
+                                .bind(c.agency)
                                 .execute(&mut *tx)
                                 .await
                                 .context("Failed to store the callback request")?

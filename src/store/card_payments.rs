@@ -30,6 +30,8 @@ pub struct NewPayment<'a> {
     pub lang: &'a str,
     pub call_sid: &'a str,
     pub now: i64,
+    /// The local agency it belongs to (its id in the agencies file); none: the statewide unit's.
+    pub agency: Option<&'a str>,
 }
 
 /// A stored payment as staff see it.
@@ -48,6 +50,9 @@ pub struct CardPayment {
     /// What the provider reported charged, when it was not `amount`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub charged: Option<Decimal>,
+    /// The local agency it belongs to (its id in the agencies file); none: the statewide unit's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
 }
 
 type Row = (
@@ -61,6 +66,7 @@ type Row = (
     i64,
     String,
     Option<i64>,
+    Option<String>,
 );
 
 fn cents(amount: Decimal) -> anyhow::Result<i64> {
@@ -74,7 +80,7 @@ impl CardPayments<'_> {
     pub async fn add(&self, p: &NewPayment<'_>) -> anyhow::Result<bool> {
         let sql = "INSERT INTO card_payments (confirmation, case_id, case_number, participant_id, \
                    amount_cents, card_type, card_last4, lang, call_sid, paid_at, pay_id, status, \
-                   charged_cents) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                   charged_cents, agency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
                    ON CONFLICT DO NOTHING";
         let amount_cents = cents(p.amount)?;
         let charged_cents = p.charged.map(cents).transpose()?;
@@ -95,7 +101,8 @@ impl CardPayments<'_> {
                 p.now,
                 p.pay_id,
                 p.status,
-                charged_cents
+                charged_cents,
+                p.agency
             )
             .execute,
             "Failed to store the card payment"
@@ -106,7 +113,7 @@ impl CardPayments<'_> {
     /// Payments since `since` (Unix seconds), newest first, at most `limit`.
     pub async fn list(&self, since: i64, limit: i64) -> anyhow::Result<Vec<CardPayment>> {
         let sql = "SELECT id, confirmation, case_number, amount_cents, card_type, card_last4, lang, \
-                   paid_at, status, charged_cents FROM card_payments WHERE paid_at >= $1 ORDER BY paid_at DESC, id DESC LIMIT $2";
+                   paid_at, status, charged_cents, agency FROM card_payments WHERE paid_at >= $1 ORDER BY paid_at DESC, id DESC LIMIT $2";
         let rows: Vec<Row> = run!(
             self.store,
             read,
@@ -127,6 +134,7 @@ impl CardPayments<'_> {
                     paid_at,
                     status,
                     charged,
+                    agency,
                 )| {
                     CardPayment {
                         id,
@@ -140,6 +148,7 @@ impl CardPayments<'_> {
                         paid_at,
                         status,
                         charged: charged.map(|c| Decimal::new(c, 2)),
+                        agency,
                     }
                 },
             )

@@ -375,21 +375,22 @@ impl Cases<'_> {
 
     /// The cases a participant is on, by case number.
     pub async fn cases_of(&self, participant_id: i64) -> anyhow::Result<Vec<CaseRef>> {
-        let sql = "SELECT c.id, c.case_number, m.role FROM case_members m \
+        let sql = "SELECT c.id, c.case_number, m.role, c.county FROM case_members m \
                    JOIN cases c ON c.id = m.case_id WHERE m.participant_id = $1 \
                    ORDER BY c.case_number";
-        let rows: Vec<(i64, String, String)> = run!(
+        let rows: Vec<(i64, String, String, String)> = run!(
             self.store,
             read,
             query_as(sql, participant_id).fetch_all,
             "Failed to read the participant's cases"
         )?;
         rows.into_iter()
-            .map(|(case_id, case_number, role)| {
+            .map(|(case_id, case_number, role, county)| {
                 Ok(CaseRef {
                     case_id,
                     case_number,
                     role: word(&role, Role::parse)?,
+                    county: Some(county),
                 })
             })
             .collect()

@@ -24,6 +24,8 @@ pub struct Request {
     /// `/staff/requests/{id}/recording`, so the listing says only whether there is one.
     #[serde(rename = "has_recording", serialize_with = "is_some")]
     pub recording_sid: Option<String>,
+    /// The local agency it belongs to (its id in the agencies file); none: the statewide unit's.
+    pub agency: Option<String>,
 }
 
 fn is_some<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -31,13 +33,16 @@ fn is_some<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::E
 }
 
 const COLUMNS: &str = "id, reference, kind, case_number, lang, status, requested_at, claimed_by, \
-                       closed_at, outcome, details, recording_sid";
+                       closed_at, outcome, details, recording_sid, agency";
 
 /// What a request carries beyond its kind.
 #[derive(Debug, Clone, Default)]
 pub struct Extra {
     pub details: Option<String>,
     pub recording_sid: Option<String>,
+    /// The local agency the request belongs to (its id in the agencies file); none: the
+    /// statewide unit's.
+    pub agency: Option<String>,
 }
 
 /// A reference number: eight digits, said one by one.
@@ -65,8 +70,8 @@ impl RequestQueue<'_> {
     /// when that one was made (nothing changes).
     pub async fn add(&self, r: &NewRequest<'_>) -> anyhow::Result<Result<String, i64>> {
         let insert = "INSERT INTO service_requests (reference, kind, case_id, case_number, \
-                      participant_id, lang, call_sid, requested_at, details, recording_sid) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
+                      participant_id, lang, call_sid, requested_at, details, recording_sid, agency) \
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING";
         let reference = new_reference();
         let added = run!(
             self.store,
@@ -82,7 +87,8 @@ impl RequestQueue<'_> {
                 r.call_sid,
                 r.requested_at,
                 &r.extra.details,
-                &r.extra.recording_sid
+                &r.extra.recording_sid,
+                &r.extra.agency
             )
             .execute,
             "Failed to store the request"

@@ -46,6 +46,8 @@ pub struct Account {
     pub id: i64,
     pub name: String,
     pub role: Role,
+    /// The local agency the account works for; none: statewide (sees every agency's).
+    pub agency: Option<String>,
     pub disabled: bool,
     pub locked_until: Option<i64>,
     pub created_at: i64,
@@ -57,6 +59,8 @@ pub struct Staff {
     pub id: i64,
     pub name: String,
     pub role: Role,
+    /// The local agency whose records this member sees and acts on; none: statewide.
+    pub agency: Option<String>,
 }
 
 /// What a login needs to check.
@@ -73,13 +77,21 @@ fn role_of(s: &str) -> anyhow::Result<Role> {
 }
 
 impl StaffAccounts<'_> {
-    pub async fn add(&self, name: &str, role: Role, hash: &str, now: i64) -> anyhow::Result<i64> {
-        let sql = "INSERT INTO staff (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4) \
-                   ON CONFLICT (name) DO NOTHING RETURNING id";
+    /// Adds an account working for `agency` (its id in the agencies file), or statewide.
+    pub async fn add(
+        &self,
+        name: &str,
+        role: Role,
+        agency: Option<&str>,
+        hash: &str,
+        now: i64,
+    ) -> anyhow::Result<i64> {
+        let sql = "INSERT INTO staff (name, role, password_hash, created_at, agency) \
+                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING RETURNING id";
         let id: Option<i64> = run!(
             self.store,
             write,
-            query_scalar(sql, name, role.as_str(), hash, now).fetch_optional,
+            query_scalar(sql, name, role.as_str(), hash, now, agency).fetch_optional,
             "Failed to add the staff account"
         )?;
         id.ok_or_else(|| anyhow!("there is already a staff account named '{name}'"))
@@ -132,7 +144,7 @@ impl StaffAccounts<'_> {
     /// The staff member behind a current (unexpired, unrevoked) token of an enabled
     /// account.
     pub async fn for_token(&self, token_hash: &str, now: i64) -> anyhow::Result<Option<Staff>> {
-        let sql = "SELECT s.id, s.name, s.role FROM staff_sessions t JOIN staff s ON s.id = t.staff_id \
+        let sql = "SELECT s.id, s.name, s.role, s.agency FROM staff_sessions t JOIN staff s ON s.id = t.staff_id \
                    WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 \
                    AND s.disabled_at IS NULL";
         on_both!(
@@ -149,6 +161,7 @@ impl StaffAccounts<'_> {
                         id: r.try_get("id")?,
                         name: r.try_get("name")?,
                         role: role_of(r.try_get("role")?)?,
+                        agency: r.try_get("agency")?,
                     })
                 })
                 .transpose()
@@ -168,7 +181,7 @@ impl StaffAccounts<'_> {
     }
 
     pub async fn list(&self) -> anyhow::Result<Vec<Account>> {
-        let sql = "SELECT id, name, role, disabled_at, created_at FROM staff ORDER BY name";
+        let sql = "SELECT id, name, role, agency, disabled_at, created_at FROM staff ORDER BY name";
         let mut accounts: Vec<Account> = on_both!(
             self.store,
             read | pool | {
@@ -182,6 +195,7 @@ impl StaffAccounts<'_> {
                             id: r.try_get("id")?,
                             name: r.try_get("name")?,
                             role: role_of(r.try_get("role")?)?,
+                            agency: r.try_get("agency")?,
                             disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
                             locked_until: None,
                             created_at: r.try_get("created_at")?,

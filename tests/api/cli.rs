@@ -241,6 +241,7 @@ fn announce_set_show_clear_and_callbacks_list() {
                 lang: "es",
                 call_sid: "CA0123456789abcdef0123456789abcdef",
                 now: chrono::Utc::now().timestamp(),
+                agency: None,
             })
             .await
             .unwrap();

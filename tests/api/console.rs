@@ -83,6 +83,7 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
         state.line.now(),
         "dana",
         Role::Supervisor,
+        None,
         PASSWORD,
     )
     .await
@@ -105,6 +106,7 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
             lang: "en",
             call_sid: CALL,
             now: state.line.now(),
+            agency: None,
         })
         .await
         .unwrap();
@@ -122,6 +124,7 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
             role: None,
             requested_at: state.line.now(),
             day: 0,
+            agency: None,
         })
         .await
         .unwrap();

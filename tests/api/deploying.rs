@@ -123,6 +123,7 @@ async fn with_a_staff_address_the_console_answers_there_and_the_webhook_port_has
         s.line.now(),
         "dana",
         Role::Supervisor,
+        None,
         password,
     )
     .await

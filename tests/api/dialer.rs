@@ -256,6 +256,7 @@ async fn stored_request(app: &TestApp, number: &str, lang: &str) -> i64 {
             role: None,
             requested_at: app.state.line.now(),
             day: 1,
+            agency: None,
         })
         .await
         .expect("stored");

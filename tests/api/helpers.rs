@@ -484,6 +484,7 @@ impl TestApp {
             s.line.now(),
             name,
             role,
+            None,
             &password,
         )
         .await

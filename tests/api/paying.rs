@@ -739,6 +739,7 @@ async fn a_card_number_sent_as_confirmation_code_is_kept_as_its_last_four_digits
             lang: "en",
             call_sid: &call.sid,
             now: app.state.line.now() - 60,
+            agency: None,
         })
         .await
         .expect("add");

@@ -132,6 +132,12 @@ impl std::fmt::Display for County {
     }
 }
 
+/// The id of the agency a call's records belong to ([`Agencies::of_call`]); `None`
+/// without an agencies file.
+pub fn of_call(agencies: Option<&Agencies>, session: &crate::session::Session) -> Option<String> {
+    agencies?.of_call(session).map(|a| a.id.clone())
+}
+
 /// How an agency's callers reach a person there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reach {
@@ -275,6 +281,22 @@ impl Agencies {
     /// its hours, as it did before the agencies file.
     pub fn answering(&self, id: &str) -> Option<&Agency> {
         self.by_id(id).filter(|a| a.reach.is_filled())
+    }
+
+    /// The agency a call's records belong to (its callback request, requests, payments,
+    /// path): the one it was routed to, else its verified case's county's, whether or not
+    /// that agency has a line of its own yet. `None`: the statewide unit's.
+    pub fn of_call(&self, session: &crate::session::Session) -> Option<&Agency> {
+        if let Some(id) = session.agency.as_deref() {
+            return self.by_id(id);
+        }
+        let county = session
+            .case
+            .as_ref()
+            .filter(|_| session.verified)?
+            .county
+            .as_deref()?;
+        self.for_case_county(county)
     }
 
     /// The counties a ZIP code lies in (none outside California, or without a table).

@@ -145,6 +145,7 @@ pub async fn request(
     policy: &Policy,
     now: chrono::DateTime<chrono::Utc>,
     tz: chrono_tz::Tz,
+    agency: Option<&str>,
     session: &mut Session,
 ) -> anyhow::Result<&'static str> {
     let number = session
@@ -170,6 +171,7 @@ pub async fn request(
             role: case.map(|c| c.role.as_str()),
             requested_at: now.timestamp(),
             day: agency_day(now, tz),
+            agency,
         })
         .await?;
     Ok(match added {

@@ -391,6 +391,7 @@ mod tests {
             case_id: 1,
             case_number: "BC-1".into(),
             role: crate::domain::cases::Role::Noncustodial,
+            county: None,
         });
         let c = Context::of(&s);
         assert!(!c.verified);

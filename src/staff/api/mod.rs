@@ -616,6 +616,7 @@ async fn add_account(
         s.line.now(),
         &b.name,
         role,
+        None,
         &b.password,
     )
     .await?;

@@ -42,9 +42,9 @@ const END_SESSION_RELAXED: &str = "UPDATE call_sessions SET ended_at = $2, end_s
 /// queue behind flushes.
 const INSERT_CALL_PATH_RELAXED: &str = "INSERT INTO call_paths (call_sid, started_at, ended_at, \
     lang, channel, verified, verify_attempts, verify_locked, outcome, ended_on, steps, caller_hash, \
-    load_test) \
+    load_test, agency) \
     SELECT $1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::bigint, $7::bigint, \
-    $8::bigint, $9::text, $10::text, $11::text, $12::text, $13::bigint \
+    $8::bigint, $9::text, $10::text, $11::text, $12::text, $13::bigint, $14::text \
     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed \
     ON CONFLICT DO NOTHING";
 
@@ -283,6 +283,7 @@ impl Backend for Postgres {
             .bind(&row.steps)
             .bind(&row.caller_hash)
             .bind(row.load_test)
+            .bind(&row.agency)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -126,10 +126,11 @@ const END_SESSIONS: &str = "WITH u AS (SELECT * FROM UNNEST($1::text[], $2::text
 /// status callback's path adds nothing.
 const INSERT_CALL_PATHS: &str = "INSERT INTO call_paths (call_sid, started_at, ended_at, \
     lang, channel, verified, verify_attempts, verify_locked, outcome, ended_on, steps, caller_hash, \
-    load_test) \
+    load_test, agency) \
     SELECT u.* FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed, \
     UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], \
-    $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[]) AS u \
+    $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], \
+    $14::text[]) AS u \
     ON CONFLICT DO NOTHING";
 
 /// What the writer tells the server's copies of the sessions it wrote
@@ -405,6 +406,7 @@ async fn write_paths(pool: &PgPool, rows: &[CallPathRow]) -> sqlx::Result<()> {
     let steps = text(|r| r.steps.as_str());
     let callers: Vec<Option<&str>> = rows.iter().map(|r| r.caller_hash.as_deref()).collect();
     let load_tests = col(|r| r.load_test);
+    let agencies: Vec<Option<&str>> = rows.iter().map(|r| r.agency.as_deref()).collect();
     let result = once_more(|| {
         sqlx::query(INSERT_CALL_PATHS)
             .bind(&sids)
@@ -420,6 +422,7 @@ async fn write_paths(pool: &PgPool, rows: &[CallPathRow]) -> sqlx::Result<()> {
             .bind(&steps)
             .bind(&callers)
             .bind(&load_tests)
+            .bind(&agencies)
             .execute(pool)
     })
     .await;

@@ -213,7 +213,8 @@ fn write_batch(tx: &Connection, batch: &[Pending]) -> rusqlite::Result<Vec<usize
                 p.ended_on,
                 p.steps,
                 p.caller_hash,
-                p.load_test
+                p.load_test,
+                p.agency
             ])?,
             Write::Audit(a) => tx.prepare_cached(INSERT_AUDIT)?.execute(params![
                 a.at,
