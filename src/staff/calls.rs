@@ -5,7 +5,8 @@
 
 use serde::Serialize;
 
-use super::{Staff, StaffError};
+use super::{Scope, Staff, StaffError};
+use crate::domain::agencies;
 use crate::domain::transfer::Destination;
 use crate::session::{CallSid, Session, StaffEntry, StaffTransfer};
 use crate::state::Services;
@@ -97,35 +98,46 @@ pub fn doing(catalog: &Catalog, step: Option<&str>, lang: Lang) -> String {
     }
 }
 
-/// The live calls, described in `lang`.
-pub async fn live(s: &Services, lang: Lang) -> Result<Vec<CallView>, StaffError> {
+/// The live calls in `scope`, described in `lang`. A call's agency is the one its
+/// records would belong to ([`agencies::of_call`]: routed, else the verified case's
+/// county's), so a caller who verifies into another county's case moves to that
+/// agency's list.
+pub async fn live(s: &Services, lang: Lang, scope: &Scope) -> Result<Vec<CallView>, StaffError> {
     let now = s.line.now();
+    let agencies = s.line.agencies.as_ref();
     Ok(s.line
         .store
         .sessions()
         .live(now)
         .await?
         .iter()
+        .filter(|c| scope.sees(agencies::of_call(agencies, c).as_deref()))
         .map(|c| view(c, now, &s.line.catalog, lang))
         .collect())
 }
 
-async fn live_session(s: &Services, sid: &str) -> Result<Session, StaffError> {
+/// The live call `sid` in `scope`. Another agency's call answers as one that is not
+/// there; so does an ended call to a local account (whose it was is not read).
+async fn live_session(s: &Services, scope: &Scope, sid: &str) -> Result<Session, StaffError> {
     let not_found = || StaffError::NotFound("no live call with that id".into());
     let sid = CallSid::parse(sid).ok_or_else(not_found)?;
     if s.line.store.sessions().ended(&sid).await?.is_some() {
-        return Err(StaffError::NotFound("that call has ended".into()));
+        return Err(match scope {
+            Scope::All => StaffError::NotFound("that call has ended".into()),
+            Scope::Agency(_) => not_found(),
+        });
     }
     s.line
         .store
         .sessions()
         .load(&sid, s.line.now(), None)
         .await?
+        .filter(|c| scope.sees(agencies::of_call(s.line.agencies.as_ref(), c).as_deref()))
         .ok_or_else(not_found)
 }
 
-pub async fn detail(s: &Services, sid: &str) -> Result<CallDetail, StaffError> {
-    let session = live_session(s, sid).await?;
+pub async fn detail(s: &Services, scope: &Scope, sid: &str) -> Result<CallDetail, StaffError> {
+    let session = live_session(s, scope, sid).await?;
     Ok(CallDetail {
         call: view(&session, s.line.now(), &s.line.catalog, Lang::En),
         verification: crate::domain::transfer::verification(&session),
@@ -160,7 +172,7 @@ pub async fn transfer(
     };
     let dest = Destination::parse_return_to(return_to).map_err(StaffError::BadRequest)?;
     let return_to = crate::domain::transfer::dial_target(&dest);
-    let session = live_session(s, sid).await?;
+    let session = live_session(s, &Scope::of(staff), sid).await?;
     let handoff = StaffTransfer {
         entry,
         return_to: return_to.clone(),

@@ -7,14 +7,17 @@ pub mod calls;
 pub mod console;
 mod reports;
 mod requests;
+pub mod scope;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::domain::agencies::Agencies;
 use crate::domain::verify::Hasher;
 use crate::state::Services;
 pub use crate::store::staff::{Account, Credentials, Role, Staff};
 use crate::store::{AuditLine, Guard, Limit, Reservation, Slot, Store};
+pub use scope::{Scope, check_agency};
 
 /// How long a login lasts.
 pub const SESSION_SECS: i64 = 8 * 3600;
@@ -40,6 +43,8 @@ pub enum StaffError {
     TooManyFromAddress,
     #[error("your role ({0}) cannot do this")]
     Forbidden(&'static str),
+    #[error("your account sees its own agency's records only")]
+    OtherAgency,
     #[error("{0}")]
     BadRequest(String),
     #[error("the request body is larger than {0} bytes")]
@@ -123,10 +128,19 @@ pub async fn add(
             now,
             Some(name),
             "staff.add",
-            role.as_str(),
+            &account_words(role, agency),
         ))
         .await?;
     Ok(id)
+}
+
+/// An account's role and agency as the audit line and `staff list` say them:
+/// `agent, agency fresno` or `supervisor, statewide`.
+pub fn account_words(role: Role, agency: Option<&str>) -> String {
+    match agency {
+        Some(id) => format!("{}, agency {id}", role.as_str()),
+        None => format!("{}, statewide", role.as_str()),
+    }
 }
 
 /// The answer to a good login.
@@ -137,6 +151,21 @@ pub struct Login {
     pub expires_at: String,
     pub name: String,
     pub role: Role,
+    /// The agency the account works for (its id), none for a statewide account, and its
+    /// name as the agencies file gives it.
+    pub agency: Option<String>,
+    pub agency_name: Option<String>,
+}
+
+/// The English name of agency `id` in the agencies file (the id itself when the file no
+/// longer has it).
+pub fn agency_name(agencies: Option<&Agencies>, id: Option<&str>) -> Option<String> {
+    let id = id?;
+    Some(
+        agencies
+            .and_then(|a| a.by_id(id))
+            .map_or_else(|| id.to_string(), |a| a.name_en.clone()),
+    )
 }
 
 /// The per-name limit: [`LOCK_AFTER`] wrong passwords within [`LOCK_SECS`] lock the
@@ -276,6 +305,8 @@ pub async fn login(
         expires_at: chrono::DateTime::from_timestamp(expires, 0)
             .unwrap_or_default()
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        agency_name: agency_name(s.line.agencies.as_ref(), account.agency.as_deref()),
+        agency: account.agency,
         name: account.name,
         role: account.role,
     })

@@ -6,8 +6,8 @@ use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 
-use super::StaffError;
 use super::calls::provider_error;
+use super::{Scope, Staff, StaffError};
 use crate::state::Services;
 use crate::store::AuditLine;
 
@@ -16,13 +16,16 @@ fn not_found(what: &str) -> StaffError {
 }
 
 /// The recording of request `id` as audio, streamed as the provider sends it. Audited.
-pub async fn recording(s: &Services, who: &str, id: i64) -> Result<Response, StaffError> {
+/// Another agency's request answers as one that is not there.
+pub async fn recording(s: &Services, staff: &Staff, id: i64) -> Result<Response, StaffError> {
+    let who = staff.name.as_str();
     let request = s
         .line
         .store
         .requests()
         .get(id)
         .await?
+        .filter(|r| Scope::of(staff).sees(r.agency.as_deref()))
         .ok_or_else(|| not_found("no request with that id"))?;
     let sid = request
         .recording_sid

@@ -153,17 +153,32 @@ impl CallbackQueue<'_> {
 
     /// Requests not closed yet, oldest first; with `all`, closed ones too.
     pub async fn list(&self, all: bool) -> anyhow::Result<Vec<Callback>> {
-        let filter = if all {
-            String::new()
-        } else {
-            format!("WHERE status NOT IN {CLOSED_SQL}")
-        };
-        let sql = format!("SELECT {COLUMNS} FROM callbacks {filter} ORDER BY requested_at, id");
-        run!(
+        self.list_of(all, None).await
+    }
+
+    /// [`Self::list`], of one agency's requests only when `agency` is given (a local
+    /// staff member's, or a statewide one's filter).
+    pub async fn list_of(&self, all: bool, agency: Option<&str>) -> anyhow::Result<Vec<Callback>> {
+        let mut filter = Vec::new();
+        if !all {
+            filter.push(format!("status NOT IN {CLOSED_SQL}"));
+        }
+        if agency.is_some() {
+            filter.push("agency = $1".to_string());
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM callbacks {} ORDER BY requested_at, id",
+            super::where_all(&filter)
+        );
+        on_both!(
             self.store,
-            read,
-            query_as(sqlx::AssertSqlSafe(sql)).fetch_all,
-            "Failed to list callbacks"
+            read | pool | {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                if let Some(a) = agency {
+                    q = q.bind(a);
+                }
+                q.fetch_all(pool).await.context("Failed to list callbacks")
+            }
         )
     }
 

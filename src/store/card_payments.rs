@@ -4,7 +4,7 @@ use anyhow::Context;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::{CardPayments, run};
+use super::{CardPayments, on_both, run};
 
 /// A stored payment's status: taken as asked.
 pub const PAID: &str = "paid";
@@ -112,14 +112,41 @@ impl CardPayments<'_> {
 
     /// Payments since `since` (Unix seconds), newest first, at most `limit`.
     pub async fn list(&self, since: i64, limit: i64) -> anyhow::Result<Vec<CardPayment>> {
-        let sql = "SELECT id, confirmation, case_number, amount_cents, card_type, card_last4, lang, \
-                   paid_at, status, charged_cents, agency FROM card_payments WHERE paid_at >= $1 ORDER BY paid_at DESC, id DESC LIMIT $2";
-        let rows: Vec<Row> = run!(
+        self.list_of(since, limit, None).await
+    }
+
+    /// [`Self::list`], of one agency's payments only when `agency` is given (a local
+    /// staff member's, or a statewide one's filter).
+    pub async fn list_of(
+        &self,
+        since: i64,
+        limit: i64,
+        agency: Option<&str>,
+    ) -> anyhow::Result<Vec<CardPayment>> {
+        let scoped = if agency.is_some() {
+            " AND agency = $3"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT id, confirmation, case_number, amount_cents, card_type, card_last4, lang, \
+             paid_at, status, charged_cents, agency FROM card_payments WHERE paid_at >= $1{scoped} \
+             ORDER BY paid_at DESC, id DESC LIMIT $2"
+        );
+        let rows: Vec<Row> = on_both!(
             self.store,
-            read,
-            query_as(sql, since, limit).fetch_all,
-            "Failed to list card payments"
-        )?;
+            read | pool | {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(since)
+                    .bind(limit);
+                if let Some(a) = agency {
+                    q = q.bind(a);
+                }
+                q.fetch_all(pool)
+                    .await
+                    .context("Failed to list card payments")?
+            }
+        );
         Ok(rows
             .into_iter()
             .map(

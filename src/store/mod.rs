@@ -84,6 +84,16 @@ macro_rules! run {
 
 pub(in crate::store) use run;
 
+/// A `WHERE` clause joining `conditions` (constants of ours, never input) with `AND`;
+/// empty when there are none.
+fn where_all<S: AsRef<str>>(conditions: &[S]) -> String {
+    if conditions.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<&str> = conditions.iter().map(AsRef::as_ref).collect();
+    format!("WHERE {}", parts.join(" AND "))
+}
+
 /// Declares a part of the store: a view that says what it holds, reached as
 /// `store.<part>()` (`store.sessions().load(..)`), with its queries in its own `impl`.
 macro_rules! part {

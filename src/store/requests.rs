@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 
-use super::{RequestQueue, run};
+use super::{RequestQueue, on_both, run};
 
 /// A stored request as staff see it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
@@ -191,14 +191,32 @@ impl RequestQueue<'_> {
 
     /// Requests not done yet, oldest first; with `all`, done ones too.
     pub async fn list(&self, all: bool) -> anyhow::Result<Vec<Request>> {
-        let filter = if all { "" } else { "WHERE status <> 'done'" };
-        let sql =
-            format!("SELECT {COLUMNS} FROM service_requests {filter} ORDER BY requested_at, id");
-        run!(
+        self.list_of(all, None).await
+    }
+
+    /// [`Self::list`], of one agency's requests only when `agency` is given (a local
+    /// staff member's, or a statewide one's filter).
+    pub async fn list_of(&self, all: bool, agency: Option<&str>) -> anyhow::Result<Vec<Request>> {
+        let mut filter = Vec::new();
+        if !all {
+            filter.push("status <> 'done'");
+        }
+        if agency.is_some() {
+            filter.push("agency = $1");
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM service_requests {} ORDER BY requested_at, id",
+            super::where_all(&filter)
+        );
+        on_both!(
             self.store,
-            read,
-            query_as(sqlx::AssertSqlSafe(sql)).fetch_all,
-            "Failed to list requests"
+            read | pool | {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                if let Some(a) = agency {
+                    q = q.bind(a);
+                }
+                q.fetch_all(pool).await.context("Failed to list requests")
+            }
         )
     }
 }

@@ -70,6 +70,8 @@ pub struct Credentials {
     pub role: Role,
     pub password_hash: String,
     pub disabled: bool,
+    /// The local agency the account works for; none: statewide.
+    pub agency: Option<String>,
 }
 
 fn role_of(s: &str) -> anyhow::Result<Role> {
@@ -98,7 +100,7 @@ impl StaffAccounts<'_> {
     }
 
     pub async fn credentials(&self, name: &str) -> anyhow::Result<Option<Credentials>> {
-        let sql = "SELECT id, name, role, password_hash, disabled_at FROM staff \
+        let sql = "SELECT id, name, role, password_hash, disabled_at, agency FROM staff \
                    WHERE name = $1";
         on_both!(
             self.store,
@@ -115,6 +117,7 @@ impl StaffAccounts<'_> {
                         role: role_of(r.try_get("role")?)?,
                         password_hash: r.try_get("password_hash")?,
                         disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+                        agency: r.try_get("agency")?,
                     })
                 })
                 .transpose()

@@ -32,6 +32,27 @@ impl WorkKind {
 }
 
 impl WorkQueue<'_> {
+    /// The agency item `id` belongs to: `None` when there is no such item, `Some(None)`
+    /// for the statewide unit's. Staff routes ask it before acting, so an item of
+    /// another agency answers as a missing one.
+    pub async fn agency_of(
+        &self,
+        kind: WorkKind,
+        id: i64,
+    ) -> anyhow::Result<Option<Option<String>>> {
+        let sql = format!("SELECT agency FROM {} WHERE id = $1", kind.table());
+        on_both!(
+            self.store,
+            read | pool | {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+                    .with_context(|| format!("Failed to read the {}'s agency", kind.noun()))
+            }
+        )
+    }
+
     /// Moves an open item to `claimed` by `who`; `false` if it is not open.
     pub async fn claim(
         &self,

@@ -35,7 +35,9 @@ impl IntoResponse for StaffError {
             StaffError::BadLogin => (StatusCode::UNAUTHORIZED, "bad-login"),
             StaffError::Locked(_) => (StatusCode::LOCKED, "account-locked"),
             StaffError::TooManyFromAddress => (StatusCode::TOO_MANY_REQUESTS, "too-many-attempts"),
-            StaffError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            StaffError::Forbidden(_) | StaffError::OtherAgency => {
+                (StatusCode::FORBIDDEN, "forbidden")
+            }
             StaffError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),
             StaffError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
             StaffError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),

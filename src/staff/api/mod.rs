@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Role, StaffError};
+use super::{Role, Scope, StaffError};
 use crate::state::AppState;
 use crate::store::AuditLine;
 use crate::store::WorkKind;
@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/login", post(login))
         .route("/staff/logout", post(logout))
         .route("/staff/me", get(me))
+        .route("/staff/agencies", get(list_agencies))
         .route("/staff/calls", get(list_calls))
         .route("/staff/calls/{sid}", get(one_call))
         .route("/staff/calls/{sid}/transfer", post(transfer))
@@ -104,8 +105,39 @@ async fn logout(State(s): State<AppState>, a: Authed) -> Result<StatusCode, Staf
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(a: Authed) -> impl IntoResponse {
-    Json(json!({"name": a.staff.name, "role": a.staff.role}))
+async fn me(State(s): State<AppState>, a: Authed) -> impl IntoResponse {
+    let agency = a.staff.agency.as_deref();
+    Json(json!({
+        "name": a.staff.name,
+        "role": a.staff.role,
+        "agency": agency,
+        "agency_name": super::agency_name(s.line.agencies.as_ref(), agency),
+    }))
+}
+
+/// The agencies a member's listings can be narrowed to (`?agency=ID`): every agency of
+/// the agencies file for a statewide account, its own for a local one; none without a
+/// file.
+async fn list_agencies(
+    State(s): State<AppState>,
+    a: Authed,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Agent)?;
+    let scope = Scope::of(&a.staff);
+    let list: Vec<serde_json::Value> = s
+        .line
+        .agencies
+        .iter()
+        .flat_map(|all| all.iter())
+        .filter(|ag| scope.sees(Some(&ag.id)))
+        .map(|ag| json!({"id": ag.id, "name": ag.name_en}))
+        .collect();
+    Ok(Json(json!({"agencies": list})))
+}
+
+/// A listing's query: `?agency=ID` narrows a statewide account's listing to one agency.
+fn listing_scope(s: &AppState, a: &Authed, agency: Option<&str>) -> Result<Scope, StaffError> {
+    Scope::listing(&a.staff, agency, s.line.agencies.as_ref())
 }
 
 #[derive(Deserialize)]
@@ -113,6 +145,8 @@ struct CallsQuery {
     /// The agent's language for the plain descriptions (`en` or `es`; English when
     /// not given or not one of ours).
     lang: Option<String>,
+    /// One agency's calls (a statewide account's filter).
+    agency: Option<String>,
 }
 
 async fn list_calls(
@@ -121,8 +155,9 @@ async fn list_calls(
     ApiQuery(q): ApiQuery<CallsQuery>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Agent)?;
+    let scope = listing_scope(&s, &a, q.agency.as_deref())?;
     let lang = q.lang.as_deref().and_then(Lang::parse).unwrap_or(Lang::En);
-    Ok(Json(json!({"calls": calls::live(&s, lang).await?})))
+    Ok(Json(json!({"calls": calls::live(&s, lang, &scope).await?})))
 }
 
 async fn one_call(
@@ -131,7 +166,7 @@ async fn one_call(
     ApiPath(sid): ApiPath<String>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Agent)?;
-    Ok(Json(calls::detail(&s, &sid).await?))
+    Ok(Json(calls::detail(&s, &Scope::of(&a.staff), &sid).await?))
 }
 
 #[derive(Deserialize)]
@@ -155,6 +190,8 @@ async fn transfer(
 #[derive(Deserialize)]
 struct CallbackQuery {
     all: Option<bool>,
+    /// One agency's (a statewide account's filter).
+    agency: Option<String>,
 }
 
 async fn list_callbacks(
@@ -163,11 +200,12 @@ async fn list_callbacks(
     ApiQuery(q): ApiQuery<CallbackQuery>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
+    let scope = listing_scope(&s, &a, q.agency.as_deref())?;
     let list = s
         .line
         .store
         .callback_queue()
-        .list(q.all.unwrap_or(false))
+        .list_of(q.all.unwrap_or(false), scope.agency())
         .await?;
     // The number whole only to whoever claimed the request to dial it by hand (the
     // claim is audited); masked to everyone else, and once the request is closed.
@@ -206,6 +244,7 @@ async fn work_callback(
     match b.action.as_str() {
         "dial-now" | "cancel" => {
             a.staff.require(Role::Supervisor)?;
+            in_scope(&s, &a, WorkKind::Callback, b.id).await?;
             let now = s.line.now();
             let done = if b.action == "cancel" {
                 let open = s
@@ -242,7 +281,7 @@ async fn work_callback(
             };
             if !done {
                 return Err(StaffError::Conflict(format!(
-                    "callback {} is not there or not open",
+                    "callback {} is not open",
                     b.id
                 )));
             }
@@ -302,8 +341,22 @@ async fn set_dialer(
     Ok(Json(json!({"paused": b.paused})))
 }
 
-/// Claims or completes a work item of `kind` (supervisor and above): an outcome of 1 to
-/// 200 characters to complete, 409 when the item is not in a state for it, audited.
+/// Refuses work item `id` of `kind` unless it is there and in the member's scope, with
+/// the one answer for both (404), so another agency's ids cannot be told from missing
+/// ones.
+async fn in_scope(s: &AppState, a: &Authed, kind: WorkKind, id: i64) -> Result<(), StaffError> {
+    match s.line.store.work().agency_of(kind, id).await? {
+        Some(agency) if Scope::of(&a.staff).sees(agency.as_deref()) => Ok(()),
+        _ => Err(StaffError::NotFound(format!(
+            "no {} with that id",
+            kind.noun()
+        ))),
+    }
+}
+
+/// Claims or completes a work item of `kind` (supervisor and above): 404 when it is not
+/// there or another agency's, an outcome of 1 to 200 characters to complete, 409 when
+/// the item is not in a state for it, audited.
 async fn work_item(
     s: &AppState,
     a: &Authed,
@@ -311,6 +364,12 @@ async fn work_item(
     b: CallbackWork,
 ) -> Result<Json<serde_json::Value>, StaffError> {
     a.staff.require(Role::Supervisor)?;
+    if !matches!(b.action.as_str(), "claim" | "complete") {
+        return Err(StaffError::BadRequest(
+            "action must be 'claim' or 'complete'".into(),
+        ));
+    }
+    in_scope(s, a, kind, b.id).await?;
     let now = s.line.now();
     let queue = s.line.store.work();
     let done = match b.action.as_str() {
@@ -338,7 +397,7 @@ async fn work_item(
     let noun = kind.noun();
     if !done {
         return Err(StaffError::Conflict(format!(
-            "{noun} {} is not there or not in a state to {}",
+            "{noun} {} is not in a state to {}",
             b.id, b.action
         )));
     }
@@ -374,7 +433,13 @@ async fn list_requests(
     ApiQuery(q): ApiQuery<CallbackQuery>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    let list = s.line.store.requests().list(q.all.unwrap_or(false)).await?;
+    let scope = listing_scope(&s, &a, q.agency.as_deref())?;
+    let list = s
+        .line
+        .store
+        .requests()
+        .list_of(q.all.unwrap_or(false), scope.agency())
+        .await?;
     Ok(Json(json!({"requests": list})))
 }
 
@@ -395,13 +460,15 @@ async fn request_recording(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    super::requests::recording(&s, &a.staff.name, id).await
+    super::requests::recording(&s, &a.staff, id).await
 }
 
 #[derive(Deserialize)]
 struct PaymentsQuery {
     /// How many days back (default 30, at most 400).
     days: Option<i64>,
+    /// One agency's (a statewide account's filter).
+    agency: Option<String>,
 }
 
 /// Card payments taken by phone (agent and above): newest first.
@@ -411,12 +478,18 @@ async fn list_payments(
     ApiQuery(q): ApiQuery<PaymentsQuery>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Agent)?;
+    let scope = listing_scope(&s, &a, q.agency.as_deref())?;
     let days = q.days.unwrap_or(30);
     if !(1..=400).contains(&days) {
         return Err(StaffError::BadRequest("days must be from 1 to 400".into()));
     }
     let since = s.line.now() - days * 86_400;
-    let list = s.line.store.card_payments().list(since, 1000).await?;
+    let list = s
+        .line
+        .store
+        .card_payments()
+        .list_of(since, 1000, scope.agency())
+        .await?;
     Ok(Json(json!({"payments": list})))
 }
 
@@ -593,6 +666,9 @@ async fn accounts(State(s): State<AppState>, a: Authed) -> Result<impl IntoRespo
 struct NewAccount {
     name: String,
     role: String,
+    /// The agency the account works for (its id in the agencies file); statewide when
+    /// not given.
+    agency: Option<String>,
     password: String,
 }
 
@@ -607,6 +683,14 @@ async fn add_account(
         .ok_or_else(|| StaffError::BadRequest("role must be agent, supervisor or admin".into()))?;
     super::check_name(&b.name).map_err(StaffError::BadRequest)?;
     super::check_password(&b.password).map_err(StaffError::BadRequest)?;
+    let agency = b
+        .agency
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty());
+    if let Some(id) = agency {
+        super::check_agency(s.line.agencies.as_ref(), id).map_err(StaffError::BadRequest)?;
+    }
     if s.line.store.staff().credentials(&b.name).await?.is_some() {
         return Err(StaffError::Conflict(format!("'{}' already exists", b.name)));
     }
@@ -616,13 +700,13 @@ async fn add_account(
         s.line.now(),
         &b.name,
         role,
-        None,
+        agency,
         &b.password,
     )
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": id, "name": b.name, "role": role})),
+        Json(json!({"id": id, "name": b.name, "role": role, "agency": agency})),
     ))
 }
 
