@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use crate::domain::agencies::Agencies;
 use crate::domain::verify::Hasher;
 use crate::staff::{self, Role};
 
@@ -16,6 +17,10 @@ pub enum Command {
         name: String,
         #[arg(long, value_parser = ["agent", "supervisor", "admin"])]
         role: String,
+        /// The local agency the account works for (its id in CASELINE_AGENCIES_FILE);
+        /// without it the account is statewide and sees every agency's records.
+        #[arg(long)]
+        agency: Option<String>,
     },
     /// Disable an account and end its sessions.
     Disable { name: String },
@@ -28,12 +33,22 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     let (settings, store) = super::quiet_store().await?;
     let now = chrono::Utc::now().timestamp();
     match command {
-        Command::Add { name, role } => {
+        Command::Add { name, role, agency } => {
             let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role"))?;
+            if let Some(id) = &agency {
+                // Checked before the password is asked for.
+                let agencies = settings
+                    .agencies_file
+                    .as_deref()
+                    .map(Agencies::load)
+                    .transpose()?;
+                staff::check_agency(agencies.as_ref(), id).map_err(anyhow::Error::msg)?;
+            }
             let password = read_password(&name)?;
             let hasher = Hasher::new(settings.hash_cost)?;
-            staff::add(&store, &hasher, now, &name, role, None, &password).await?;
-            println!("added {name} ({})", role.as_str());
+            let agency = agency.as_deref();
+            staff::add(&store, &hasher, now, &name, role, agency, &password).await?;
+            println!("added {name} ({})", staff::account_words(role, agency));
         }
         Command::Disable { name } => {
             if store.staff().disable(&name, now).await? {
@@ -45,9 +60,10 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::List => {
             for a in store.staff().list().await? {
                 println!(
-                    "{:<24} {:<10} {}",
+                    "{:<24} {:<10} {:<20} {}",
                     a.name,
                     a.role.as_str(),
+                    a.agency.as_deref().unwrap_or("statewide"),
                     if a.disabled { "disabled" } else { "enabled" }
                 );
             }

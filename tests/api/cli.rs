@@ -363,7 +363,7 @@ fn staff_add_works_in_an_empty_folder_with_only_the_database_url() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("added dana (agent)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("added dana (agent, statewide)"));
     let out = run(&["staff", "list"], "");
     assert!(String::from_utf8_lossy(&out.stdout).contains("dana"));
 }
@@ -838,4 +838,67 @@ fn agencies_check_refuses_a_bad_file_naming_file_and_line() {
         );
     }
     assert!(stderr.contains("4 error(s)"), "{stderr}");
+}
+
+#[test]
+fn staff_add_takes_an_agency_of_the_agencies_file_and_list_shows_it() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/caseline.db", dir.path().display());
+    let agencies = crate::routing::agencies_file(dir.path());
+    let add = |args: &[&str], file: Option<&std::path::Path>| {
+        let mut cmd = caseline();
+        cmd.env("CASELINE_DATABASE_URL", &db)
+            .env_remove("CASELINE_AGENCIES_FILE")
+            .args(["staff", "add"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(f) = file {
+            cmd.env("CASELINE_AGENCIES_FILE", f);
+        }
+        let mut child = cmd.spawn().unwrap();
+        writeln!(child.stdin.take().unwrap(), "a long enough passphrase").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = add(
+        &["kim", "--role", "agent", "--agency", "fresno"],
+        Some(&agencies),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("added kim (agent, agency fresno)"), "{said}");
+    // An id the file does not have, and any id without a file, are refused by name.
+    let unknown = add(
+        &["lee", "--role", "agent", "--agency", "fresn0"],
+        Some(&agencies),
+    );
+    assert!(!unknown.status.success());
+    let why = String::from_utf8_lossy(&unknown.stderr);
+    assert!(why.contains("no agency 'fresn0' in"), "{why}");
+    let no_file = add(&["lee", "--role", "agent", "--agency", "fresno"], None);
+    assert!(!no_file.status.success());
+    let why = String::from_utf8_lossy(&no_file.stderr);
+    assert!(why.contains("no agencies file"), "{why}");
+    assert!(add(&["sam", "--role", "supervisor"], None).status.success());
+    let list = caseline()
+        .env("CASELINE_DATABASE_URL", &db)
+        .args(["staff", "list"])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    let line = |name: &str| {
+        list.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("kim").contains("fresno"), "{list}");
+    assert!(line("sam").contains("statewide"), "{list}");
+    assert!(!list.contains("lee"), "{list}");
 }
