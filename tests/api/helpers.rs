@@ -474,8 +474,19 @@ impl TestApp {
             .count()
     }
 
-    /// Creates a staff account; answers its password (`{name}-correct-horse-battery`).
+    /// Creates a statewide staff account; answers its password
+    /// (`{name}-correct-horse-battery`).
     pub async fn add_staff(&self, name: &str, role: caseline::staff::Role) -> String {
+        self.add_staff_of(name, role, None).await
+    }
+
+    /// Creates a staff account of a local agency (none: statewide); answers its password.
+    pub async fn add_staff_of(
+        &self,
+        name: &str,
+        role: caseline::staff::Role,
+        agency: Option<&str>,
+    ) -> String {
         let password = format!("{name}-correct-horse-battery");
         let s = &self.state;
         caseline::staff::add(
@@ -484,7 +495,7 @@ impl TestApp {
             s.line.now(),
             name,
             role,
-            None,
+            agency,
             &password,
         )
         .await
@@ -492,9 +503,20 @@ impl TestApp {
         password
     }
 
-    /// Creates a staff account and signs it in; answers the token.
+    /// Creates a statewide staff account and signs it in; answers the token.
     pub async fn staff_login(&self, name: &str, role: caseline::staff::Role) -> String {
-        let password = self.add_staff(name, role).await;
+        self.staff_login_of(name, role, None).await
+    }
+
+    /// Creates a staff account of a local agency (none: statewide) and signs it in;
+    /// answers the token.
+    pub async fn staff_login_of(
+        &self,
+        name: &str,
+        role: caseline::staff::Role,
+        agency: Option<&str>,
+    ) -> String {
+        let password = self.add_staff_of(name, role, agency).await;
         let (status, body) = self
             .staff(
                 "POST",

@@ -7,6 +7,7 @@
 #[macro_use]
 mod helpers;
 
+mod agency_staff;
 mod architecture;
 mod balancing;
 mod calls;
