@@ -6,6 +6,23 @@ const $ = (id) => document.getElementById(id);
 let token = sessionStorage.getItem("caseline-token");
 let role = sessionStorage.getItem("caseline-role");
 let timer = null;
+/// The member's agency (its id and name; none for a statewide account), and the names
+/// of the agencies the filter offers, by id.
+let agency = null;
+let agencyName = null;
+const agencyNames = {};
+
+/// A listing's path, narrowed to the agency the filter names (statewide accounts).
+function scoped(path) {
+  const wanted = $("agency-filter").value;
+  if (!wanted) return path;
+  return path + (path.includes("?") ? "&" : "?") + "agency=" + encodeURIComponent(wanted);
+}
+
+/// A record's agency as staff read it: its name, or the statewide unit for none.
+function agencyOf(id) {
+  return id ? (agencyNames[id] || id) : "statewide unit";
+}
 
 async function api(method, path, body) {
   const headers = { "Accept": "application/json" };
@@ -82,7 +99,7 @@ function transferForm(call) {
 const AGENT_LANG = (navigator.language || "en").toLowerCase().startsWith("es") ? "es" : "en";
 
 async function refreshCalls() {
-  const { calls } = await api("GET", "/staff/calls?lang=" + AGENT_LANG);
+  const { calls } = await api("GET", scoped("/staff/calls?lang=" + AGENT_LANG));
   const body = $("calls");
   // Keep a form the user is typing in.
   if (body.contains(document.activeElement) && document.activeElement.tagName !== "BUTTON") return;
@@ -116,7 +133,7 @@ const QUEUES = {
     path: "/staff/callbacks", list: "callbacks", noun: "callback", empty: "No callback requests waiting.",
     // The server masks the number except for whoever claimed the request.
     columns: (c) => [c.id, c.number, c.lang,
-      c.case_number ? (c.case_number + " (" + c.role + ")") : "not verified", c.attempts],
+      c.case_number ? (c.case_number + " (" + c.role + ")") : "not verified", agencyOf(c.agency), c.attempts],
     extra: (c, td) => {
       if (c.status !== "open") return;
       for (const [action, label] of [["dial-now", "Dial now"], ["cancel", "Cancel"]]) {
@@ -132,7 +149,7 @@ const QUEUES = {
   },
   requests: {
     path: "/staff/requests", list: "requests", noun: "request", empty: "No requests waiting.",
-    columns: (r) => [r.id, r.reference, r.kind, r.case_number, r.lang, r.details || ""],
+    columns: (r) => [r.id, r.reference, r.kind, r.case_number, agencyOf(r.agency), r.lang, r.details || ""],
     extra: (r, td) => { if (r.has_recording) td.appendChild(playButton(r)); },
   },
 };
@@ -140,12 +157,12 @@ const QUEUES = {
 async function refreshQueue(name) {
   if (role === "agent") return;
   const q = QUEUES[name];
-  const items = (await api("GET", q.path))[q.list];
+  const items = (await api("GET", scoped(q.path)))[q.list];
   const body = $(name);
   body.replaceChildren();
   if (items.length === 0) {
     const td = cell(body.insertRow(), q.empty);
-    td.colSpan = 8;
+    td.colSpan = 9;
   }
   for (const c of items) {
     const row = body.insertRow();
@@ -214,17 +231,18 @@ async function refreshDialer() {
 }
 
 async function refreshPayments() {
-  const { payments } = await api("GET", "/staff/payments");
+  const { payments } = await api("GET", scoped("/staff/payments"));
   const body = $("payments");
   body.replaceChildren();
   if (payments.length === 0) {
-    cell(body.insertRow(), "No card payments in the last 30 days.").colSpan = 6;
+    cell(body.insertRow(), "No card payments in the last 30 days.").colSpan = 7;
   }
   for (const p of payments) {
     const row = body.insertRow();
     cell(row, p.id);
     cell(row, new Date(p.paid_at * 1000).toLocaleString());
     cell(row, p.case_number);
+    cell(row, agencyOf(p.agency));
     // A payment the provider charged at another amount is flagged for staff to put right.
     const flag = p.status === "paid" ? "" : " (" + p.status + (p.charged ? ", charged $" + p.charged : "") + ")";
     cell(row, "$" + p.amount + flag);
@@ -392,11 +410,34 @@ async function refresh() {
   }
 }
 
+/// The agencies' names, and for a statewide account the filter over them (shown when
+/// the server has an agencies file).
+async function loadAgencies() {
+  const select = $("agency-filter");
+  try {
+    const { agencies } = await api("GET", "/staff/agencies");
+    for (const a of agencies) agencyNames[a.id] = a.name;
+    if (agency || agencies.length === 0 || select.options.length > 1) return;
+    for (const a of agencies) {
+      const o = document.createElement("option");
+      o.value = a.id;
+      o.textContent = a.name;
+      select.appendChild(o);
+    }
+    $("agency-filter-row").hidden = false;
+  } catch (e) { /* the lists show ids, unfiltered */ }
+}
+
 function signedIn(name) {
   $("login-section").hidden = true;
   $("app").hidden = false;
   $("who").hidden = false;
-  $("who-name").textContent = name + " (" + role + ")";
+  // Whose records the lists hold: the member's agency's, or every agency's.
+  $("who-name").textContent = name + " (" + role + ", " + (agencyName || "statewide") + ")";
+  $("agency-filter-row").hidden = true;
+  $("agency-filter").value = "";
+  if (agency) agencyNames[agency] = agencyName;
+  loadAgencies().then(refresh);
   const supervisor = role === "supervisor" || role === "admin";
   $("callbacks-section").hidden = !supervisor;
   $("requests-section").hidden = !supervisor;
@@ -405,13 +446,14 @@ function signedIn(name) {
   // Agents have one page; supervisors also the Reports page.
   $("tabs").hidden = !supervisor;
   showPage("work");
-  refresh();
   clearInterval(timer);
   timer = setInterval(refresh, 3000);
 }
 
 function signedOut() {
   token = null;
+  agency = null;
+  agencyName = null;
   sessionStorage.removeItem("caseline-token");
   clearInterval(timer);
   $("app").hidden = true;
@@ -424,7 +466,7 @@ $("login-form").addEventListener("submit", async (ev) => {
   $("login-status").textContent = "";
   try {
     const r = await api("POST", "/staff/login", { name: $("login-name").value, password: $("login-password").value });
-    token = r.token; role = r.role;
+    token = r.token; role = r.role; agency = r.agency; agencyName = r.agency_name;
     sessionStorage.setItem("caseline-token", token);
     sessionStorage.setItem("caseline-role", role);
     $("login-password").value = "";
@@ -440,6 +482,7 @@ $("logout").addEventListener("click", async () => {
 });
 
 $("tab-work").addEventListener("click", () => showPage("work"));
+$("agency-filter").addEventListener("change", refresh);
 $("tab-reports").addEventListener("click", () => showPage("reports"));
 $("report-days").addEventListener("change", loadReports);
 $("report-refresh").addEventListener("click", loadReports);
@@ -478,5 +521,8 @@ $("ann-clear").addEventListener("click", async () => {
 });
 
 if (token) {
-  api("GET", "/staff/me").then((me) => { role = me.role; signedIn(me.name); }).catch(signedOut);
+  api("GET", "/staff/me").then((me) => {
+    role = me.role; agency = me.agency; agencyName = me.agency_name;
+    signedIn(me.name);
+  }).catch(signedOut);
 }
