@@ -496,3 +496,161 @@ async fn drive_reports(
     }
     Ok(figures)
 }
+
+/// Staff of a local agency (issue 29): a Fresno supervisor's console lists Fresno's
+/// callback request and not Kern's, and names the agency; a Fresno agent sees Fresno's
+/// card payment alone; a statewide supervisor sees both callbacks and narrows the lists
+/// to Kern with the agency filter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with --include-ignored"]
+async fn an_agencys_staff_see_only_their_agencys_records_in_the_console() {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
+        "{CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::settings();
+    settings.agencies_file = Some(crate::routing::agencies_file(dir.path()));
+    let app = common::TestApp::spawn_with(common::Backend::Sqlite, settings).await;
+    let store = &app.state.line.store;
+    for (n, (agency, number)) in [("fresno", "+15595550101"), ("kern", "+16615550102")]
+        .into_iter()
+        .enumerate()
+    {
+        let added = store
+            .callback_queue()
+            .add(&caseline::domain::callbacks::NewCallback {
+                number,
+                lang: "en",
+                channel: "voice",
+                call_sid: &format!("CAagency00000000000000000000000{n}"),
+                case_number: None,
+                role: None,
+                requested_at: app.state.line.now(),
+                day: 0,
+                agency: Some(agency),
+            })
+            .await
+            .unwrap();
+        assert_eq!(added, caseline::domain::callbacks::Added::Created);
+        store
+            .card_payments()
+            .add(&caseline::domain::pay::NewPayment {
+                confirmation: &format!("ch_{agency}1"),
+                pay_id: None,
+                status: caseline::domain::pay::PAID,
+                charged: None,
+                case_id: 1,
+                case_number: "190000123456",
+                participant_id: 1,
+                amount: rust_decimal::Decimal::new(45000, 2),
+                card_type: "visa",
+                card_last4: "4242",
+                lang: "en",
+                call_sid: &format!("CAagency00000000000000000000001{n}"),
+                now: app.state.line.now(),
+                agency: Some(agency),
+            })
+            .await
+            .unwrap();
+    }
+    let pat = app
+        .add_staff_of("pat", Role::Supervisor, Some("fresno"))
+        .await;
+    let kim = app.add_staff_of("kim", Role::Agent, Some("fresno")).await;
+    let sam = app.add_staff("sam", Role::Supervisor).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        Application::from_parts(listener, app.state.clone()).run_until_stopped(async {
+            let _ = stopped.await;
+        }),
+    );
+
+    let driver = ChromeDriver::start().await;
+    let browser = driver.session().await;
+    let seen = drive_agencies(
+        &browser,
+        &format!("http://{addr}/staff"),
+        [&pat, &kim, &sam],
+    )
+    .await;
+    let _ = browser.close().await;
+    seen.unwrap_or_else(|e| panic!("browser: {e:#}"));
+    let _ = stop.send(());
+    let _ = server.await;
+}
+
+/// The text of element `id`.
+async fn text_of(b: &Client, id: &str) -> anyhow::Result<String> {
+    Ok(b.find(Locator::Id(id)).await?.text().await?)
+}
+
+/// Pat (Fresno's supervisor), Kim (Fresno's agent), then Sam (statewide) sign in in turn.
+async fn drive_agencies(b: &Client, url: &str, [pat, kim, sam]: [&str; 3]) -> anyhow::Result<()> {
+    const FRESNO: &str = "Fresno County Child Support Services";
+    b.goto(url).await?;
+    sign_in(b, "pat", pat).await?;
+    until(
+        b,
+        "Fresno's callback listed",
+        "return document.getElementById('callbacks').textContent.includes('0101')",
+    )
+    .await?;
+    let who = text_of(b, "who-name").await?;
+    if !who.contains(FRESNO) {
+        anyhow::bail!("the header says: {who}");
+    }
+    let callbacks = text_of(b, "callbacks").await?;
+    if callbacks.contains("0102") || !callbacks.contains(FRESNO) {
+        anyhow::bail!("Fresno's supervisor sees: {callbacks}");
+    }
+    if b.find(Locator::Id("agency-filter-row"))
+        .await?
+        .is_displayed()
+        .await?
+    {
+        anyhow::bail!("a local supervisor is offered the agency filter");
+    }
+
+    b.find(Locator::Id("logout")).await?.click().await?;
+    sign_in(b, "kim", kim).await?;
+    until(
+        b,
+        "Fresno's payment listed",
+        "return document.getElementById('payments').textContent.includes('ch_fresno1')",
+    )
+    .await?;
+    let payments = text_of(b, "payments").await?;
+    if payments.contains("ch_kern1") {
+        anyhow::bail!("Fresno's agent sees: {payments}");
+    }
+
+    b.find(Locator::Id("logout")).await?.click().await?;
+    sign_in(b, "sam", sam).await?;
+    until(
+        b,
+        "both callbacks listed",
+        "const t = document.getElementById('callbacks').textContent; \
+           return t.includes('0101') && t.includes('0102')",
+    )
+    .await?;
+    if !text_of(b, "who-name").await?.contains("statewide") {
+        anyhow::bail!("the header does not say statewide");
+    }
+    b.find(Locator::Id("agency-filter"))
+        .await?
+        .select_by_value("kern")
+        .await?;
+    until(
+        b,
+        "the lists narrowed to Kern",
+        "const t = document.getElementById('callbacks').textContent; \
+           const p = document.getElementById('payments').textContent; \
+           return t.includes('0102') && !t.includes('0101') \
+             && p.includes('ch_kern1') && !p.includes('ch_fresno1')",
+    )
+    .await?;
+    Ok(())
+}
