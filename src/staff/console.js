@@ -222,7 +222,8 @@ async function refreshDialer() {
   const toggle = $("dialer-toggle");
   $("dialer-state").textContent = !d.configured ? "The dialer is off (no CASELINE_CALLBACK_FROM): callbacks are dialled by hand."
     : d.paused ? "The dialer is paused." : "The dialer is calling people back.";
-  toggle.hidden = !d.configured;
+  // Only a statewide account pauses it: it dials for every agency.
+  toggle.hidden = !d.configured || !d.can_pause;
   toggle.textContent = d.paused ? "Resume the dialer" : "Pause the dialer";
   toggle.onclick = async () => {
     await api("POST", "/staff/callbacks/dialer", { paused: !d.paused });
@@ -441,8 +442,9 @@ function signedIn(name) {
   const supervisor = role === "supervisor" || role === "admin";
   $("callbacks-section").hidden = !supervisor;
   $("requests-section").hidden = !supervisor;
-  $("announcement-section").hidden = !supervisor;
-  if (supervisor) showAnnouncementZone();
+  // The announcement reaches every caller of every agency: statewide accounts only.
+  $("announcement-section").hidden = !supervisor || !!agency;
+  if (supervisor && !agency) showAnnouncementZone();
   // Agents have one page; supervisors also the Reports page.
   $("tabs").hidden = !supervisor;
   showPage("work");

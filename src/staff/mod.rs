@@ -45,6 +45,8 @@ pub enum StaffError {
     Forbidden(&'static str),
     #[error("your account sees its own agency's records only")]
     OtherAgency,
+    #[error("only a statewide account can do this: it reaches every agency")]
+    StatewideOnly,
     #[error("{0}")]
     BadRequest(String),
     #[error("the request body is larger than {0} bytes")]
@@ -351,6 +353,16 @@ impl Staff {
             Ok(())
         } else {
             Err(StaffError::Forbidden(self.role.as_str()))
+        }
+    }
+
+    /// Refuses unless the account is statewide: what reaches every agency at once (the
+    /// announcement callers hear, the dialer's pause, the audit table of every agency's
+    /// work) is not one agency's to change or read.
+    pub fn require_statewide(&self) -> Result<(), StaffError> {
+        match self.agency {
+            None => Ok(()),
+            Some(_) => Err(StaffError::StatewideOnly),
         }
     }
 }

@@ -355,6 +355,40 @@ async fn a_supervisor_works_only_their_agencys_callbacks_requests_and_recordings
     // A second claim of her own is still a conflict, not a missing id.
     let (status, _) = work("/staff/callbacks", fresno_cb, "claim").await;
     assert_eq!(status, StatusCode::CONFLICT);
+
+    // What reaches every agency at once is for statewide accounts: the announcement
+    // every caller hears, the dialer's pause, the audit table of everyone's work.
+    let announce = json!({"en": "Closed today.", "es": "Cerrado hoy."});
+    for (verb, route, body) in [
+        ("PUT", "/staff/announcement", Some(announce.clone())),
+        ("DELETE", "/staff/announcement", None),
+        (
+            "POST",
+            "/staff/callbacks/dialer",
+            Some(json!({"paused": true})),
+        ),
+        ("GET", "/staff/audit", None),
+    ] {
+        let (status, answer) = app.staff(verb, route, Some(&pat), body.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{verb} {route}: {answer}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap()
+                .contains("statewide account"),
+            "{answer}"
+        );
+    }
+    let (_, dialer) = get(&app, &pat, "/staff/callbacks/dialer").await;
+    assert_eq!(dialer["can_pause"], false);
+    assert!(!store.callback_queue().paused().await.unwrap());
+    let sam = app.staff_login("sam", Role::Supervisor).await;
+    let (status, body) = app
+        .staff("PUT", "/staff/announcement", Some(&sam), Some(announce))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = get(&app, &sam, "/staff/audit").await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 async fn a_statewide_supervisor_sees_every_agency_and_filters_by_one(b: Backend) {

@@ -613,6 +613,14 @@ async fn drive_agencies(b: &Client, url: &str, [pat, kim, sam]: [&str; 3]) -> an
     {
         anyhow::bail!("a local supervisor is offered the agency filter");
     }
+    // The announcement reaches every agency's callers: not one agency's to set.
+    if b.find(Locator::Id("announcement-section"))
+        .await?
+        .is_displayed()
+        .await?
+    {
+        anyhow::bail!("a local supervisor is offered the announcement");
+    }
 
     b.find(Locator::Id("logout")).await?.click().await?;
     sign_in(b, "kim", kim).await?;
@@ -638,6 +646,14 @@ async fn drive_agencies(b: &Client, url: &str, [pat, kim, sam]: [&str; 3]) -> an
     .await?;
     if !text_of(b, "who-name").await?.contains("statewide") {
         anyhow::bail!("the header does not say statewide");
+    }
+    if !b
+        .find(Locator::Id("announcement-section"))
+        .await?
+        .is_displayed()
+        .await?
+    {
+        anyhow::bail!("a statewide supervisor is not offered the announcement");
     }
     b.find(Locator::Id("agency-filter"))
         .await?

@@ -35,7 +35,7 @@ impl IntoResponse for StaffError {
             StaffError::BadLogin => (StatusCode::UNAUTHORIZED, "bad-login"),
             StaffError::Locked(_) => (StatusCode::LOCKED, "account-locked"),
             StaffError::TooManyFromAddress => (StatusCode::TOO_MANY_REQUESTS, "too-many-attempts"),
-            StaffError::Forbidden(_) | StaffError::OtherAgency => {
+            StaffError::Forbidden(_) | StaffError::OtherAgency | StaffError::StatewideOnly => {
                 (StatusCode::FORBIDDEN, "forbidden")
             }
             StaffError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),

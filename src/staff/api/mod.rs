@@ -310,6 +310,8 @@ async fn dialer_state(
     Ok(Json(json!({
         "configured": s.line.settings.dialer.from.is_some(),
         "paused": paused,
+        // Whether this member may pause it (statewide accounts only).
+        "can_pause": a.staff.agency.is_none(),
     })))
 }
 
@@ -318,13 +320,15 @@ struct DialerBody {
     paused: bool,
 }
 
-/// Pauses or resumes the dialer on every server (supervisor and above), audited.
+/// Pauses or resumes the dialer on every server (a statewide supervisor and above: it
+/// dials for every agency), audited.
 async fn set_dialer(
     State(s): State<AppState>,
     a: Authed,
     b: Result<Json<DialerBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
+    a.staff.require_statewide()?;
     let b = body(b)?;
     s.line.store.callback_queue().set_paused(b.paused).await?;
     let what = if b.paused { "paused" } else { "resumed" };
@@ -600,6 +604,7 @@ async fn set_announcement(
     b: Result<Json<AnnouncementBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
+    a.staff.require_statewide()?;
     let b = body(b)?;
     let now = s.line.clock.now();
     let ann = crate::domain::announcement::build(
@@ -634,6 +639,7 @@ async fn clear_announcement(
     a: Authed,
 ) -> Result<StatusCode, StaffError> {
     a.staff.require(Role::Supervisor)?;
+    a.staff.require_statewide()?;
     s.line.store.announcements().clear().await?;
     s.line
         .store
@@ -650,6 +656,7 @@ async fn clear_announcement(
 
 async fn audit(State(s): State<AppState>, a: Authed) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
+    a.staff.require_statewide()?;
     Ok(Json(
         json!({"audit": s.line.store.audit_log().recent(200).await?}),
     ))
