@@ -252,6 +252,25 @@ async function refreshPayments() {
   }
 }
 
+/// The accounts (admins): each with its role, agency and whether it can sign in. Loaded
+/// once when an admin signs in; accounts change rarely.
+async function loadAccounts() {
+  try {
+    const { accounts } = await api("GET", "/staff/accounts");
+    const body = $("accounts");
+    body.replaceChildren();
+    for (const a of accounts) {
+      const row = body.insertRow();
+      cell(row, a.name);
+      cell(row, a.role);
+      cell(row, a.agency ? agencyOf(a.agency) : "statewide");
+      cell(row, a.disabled ? "disabled" : (a.locked_until ? "locked" : "active"));
+    }
+  } catch (e) {
+    $("accounts-status").textContent = "The accounts could not be loaded: " + e.message;
+  }
+}
+
 /// The Reports page (supervisors): the figures of `caseline report`, the charts the
 /// server draws, and the flow diagram. Nothing here polls; it loads when shown.
 const LANGUAGES = { en: "English", es: "Spanish", none: "not chosen" };
@@ -438,7 +457,11 @@ function signedIn(name) {
   $("agency-filter-row").hidden = true;
   $("agency-filter").value = "";
   if (agency) agencyNames[agency] = agencyName;
-  loadAgencies().then(refresh);
+  $("accounts-section").hidden = role !== "admin";
+  loadAgencies().then(() => {
+    refresh();
+    if (role === "admin") loadAccounts();
+  });
   const supervisor = role === "supervisor" || role === "admin";
   $("callbacks-section").hidden = !supervisor;
   $("requests-section").hidden = !supervisor;

@@ -500,7 +500,7 @@ async fn drive_reports(
 /// Staff of a local agency (issue 29): a Fresno supervisor's console lists Fresno's
 /// callback request and not Kern's, and names the agency; a Fresno agent sees Fresno's
 /// card payment alone; a statewide supervisor sees both callbacks and narrows the lists
-/// to Kern with the agency filter.
+/// to Kern with the agency filter; an admin sees each account's agency.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with --include-ignored"]
 async fn an_agencys_staff_see_only_their_agencys_records_in_the_console() {
@@ -559,6 +559,7 @@ async fn an_agencys_staff_see_only_their_agencys_records_in_the_console() {
         .await;
     let kim = app.add_staff_of("kim", Role::Agent, Some("fresno")).await;
     let sam = app.add_staff("sam", Role::Supervisor).await;
+    let root = app.add_staff("root", Role::Admin).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -573,7 +574,7 @@ async fn an_agencys_staff_see_only_their_agencys_records_in_the_console() {
     let seen = drive_agencies(
         &browser,
         &format!("http://{addr}/staff"),
-        [&pat, &kim, &sam],
+        [&pat, &kim, &sam, &root],
     )
     .await;
     let _ = browser.close().await;
@@ -587,8 +588,13 @@ async fn text_of(b: &Client, id: &str) -> anyhow::Result<String> {
     Ok(b.find(Locator::Id(id)).await?.text().await?)
 }
 
-/// Pat (Fresno's supervisor), Kim (Fresno's agent), then Sam (statewide) sign in in turn.
-async fn drive_agencies(b: &Client, url: &str, [pat, kim, sam]: [&str; 3]) -> anyhow::Result<()> {
+/// Pat (Fresno's supervisor), Kim (Fresno's agent), Sam (statewide), then Root (an
+/// admin, who sees the accounts with their agencies) sign in in turn.
+async fn drive_agencies(
+    b: &Client,
+    url: &str,
+    [pat, kim, sam, root]: [&str; 4],
+) -> anyhow::Result<()> {
     const FRESNO: &str = "Fresno County Child Support Services";
     b.goto(url).await?;
     sign_in(b, "pat", pat).await?;
@@ -668,5 +674,38 @@ async fn drive_agencies(b: &Client, url: &str, [pat, kim, sam]: [&str; 3]) -> an
              && p.includes('ch_kern1') && !p.includes('ch_fresno1')",
     )
     .await?;
+    if b.find(Locator::Id("accounts-section"))
+        .await?
+        .is_displayed()
+        .await?
+    {
+        anyhow::bail!("a supervisor sees the accounts");
+    }
+
+    b.find(Locator::Id("logout")).await?.click().await?;
+    sign_in(b, "root", root).await?;
+    until(
+        b,
+        "the accounts listed",
+        "return document.getElementById('accounts').rows.length === 4",
+    )
+    .await?;
+    let rows = b
+        .execute(
+            "return [...document.getElementById('accounts').rows].map(r => \
+               [...r.cells].map(c => c.textContent).join('|'))",
+            vec![],
+        )
+        .await?;
+    let rows: Vec<String> = serde_json::from_value(rows)?;
+    for want in [
+        format!("kim|agent|{FRESNO}|active"),
+        format!("pat|supervisor|{FRESNO}|active"),
+        "sam|supervisor|statewide|active".to_string(),
+    ] {
+        if !rows.contains(&want) {
+            anyhow::bail!("{want} is not among the accounts: {rows:?}");
+        }
+    }
     Ok(())
 }
