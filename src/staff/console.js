@@ -457,10 +457,12 @@ function signedIn(name) {
   $("agency-filter-row").hidden = true;
   $("agency-filter").value = "";
   if (agency) agencyNames[agency] = agencyName;
-  $("accounts-section").hidden = role !== "admin";
+  // The accounts are statewide admins' (an agency's admin could make a statewide one).
+  const accounts = role === "admin" && !agency;
+  $("accounts-section").hidden = !accounts;
   loadAgencies().then(() => {
     refresh();
-    if (role === "admin") loadAccounts();
+    if (accounts) loadAccounts();
   });
   const supervisor = role === "supervisor" || role === "admin";
   $("callbacks-section").hidden = !supervisor;

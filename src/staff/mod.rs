@@ -358,7 +358,8 @@ impl Staff {
 
     /// Refuses unless the account is statewide: what reaches every agency at once (the
     /// announcement callers hear, the dialer's pause, the audit table of every agency's
-    /// work) is not one agency's to change or read.
+    /// work, the accounts, where an admin of one agency could make a statewide account)
+    /// is not one agency's to change or read.
     pub fn require_statewide(&self) -> Result<(), StaffError> {
         match self.agency {
             None => Ok(()),

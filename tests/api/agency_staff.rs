@@ -546,6 +546,21 @@ async fn an_account_names_an_agency_of_the_agencies_file_or_none(b: Backend) {
     let (_, me) = get(&app, token, "/staff/me").await;
     assert_eq!(me["agency_name"], "Kern County Child Support Services");
 
+    // An admin of one agency manages no accounts: they could make a statewide one.
+    let local = app.staff_login_of("ada", Role::Admin, Some("fresno")).await;
+    let (status, _) = get(&app, &local, "/staff/accounts").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .staff(
+            "POST",
+            "/staff/accounts",
+            Some(&local),
+            Some(json!({"name": "boss", "role": "admin",
+                        "password": "a long enough passphrase"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
     // Without an agencies file there is no agency to name.
     let plain = TestApp::spawn(b).await;
     let admin = plain.staff_login("root", Role::Admin).await;

@@ -664,6 +664,7 @@ async fn audit(State(s): State<AppState>, a: Authed) -> Result<impl IntoResponse
 
 async fn accounts(State(s): State<AppState>, a: Authed) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Admin)?;
+    a.staff.require_statewide()?;
     Ok(Json(
         json!({"accounts": s.line.store.staff().list().await?}),
     ))
@@ -685,6 +686,7 @@ async fn add_account(
     b: Result<Json<NewAccount>, JsonRejection>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Admin)?;
+    a.staff.require_statewide()?;
     let b = body(b)?;
     let role = Role::parse(&b.role)
         .ok_or_else(|| StaffError::BadRequest("role must be agent, supervisor or admin".into()))?;
@@ -723,6 +725,7 @@ async fn disable_account(
     ApiPath(name): ApiPath<String>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Admin)?;
+    a.staff.require_statewide()?;
     if !s.line.store.staff().disable(&name, s.line.now()).await? {
         return Err(StaffError::NotFound(format!(
             "no enabled account named '{name}'"
