@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::StaffError;
+use super::{Staff, StaffError};
+use crate::domain::agencies::Agencies;
 use crate::flow::diagram::Part;
 use crate::ops::analytics::chart::Chart;
 use crate::ops::analytics::{self, Report};
@@ -16,16 +17,19 @@ use crate::state::{AppState, Services};
 /// (`CASELINE_ANALYTICS_DAYS`).
 pub const MAX_DAYS: i64 = 400;
 
-/// What a report is asked for: the last `days`, and whether the load tester's calls
-/// count (`?load_tests=include`; left out by default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a report is asked for: the last `days`, whether the load tester's calls count
+/// (`?load_tests=include`; left out by default), and the one local agency whose calls
+/// it covers (none: every call).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Asked {
     pub days: i64,
     pub include_load_tests: bool,
+    pub agency: Option<String>,
 }
 
 impl Asked {
-    /// From `?days=N&load_tests=include|leave-out`.
+    /// From `?days=N&load_tests=include|leave-out`, for every agency's calls (see
+    /// [`Asked::for_agency`]).
     pub fn parse(days: Option<&str>, load_tests: Option<&str>) -> Result<Asked, StaffError> {
         let include_load_tests = match load_tests.map(str::trim) {
             None | Some("leave-out") => false,
@@ -39,8 +43,50 @@ impl Asked {
         Ok(Asked {
             days: self::days(days)?,
             include_load_tests,
+            agency: None,
         })
     }
+
+    /// Limited to the agency `staff` may read: a local account's own, whatever it asked;
+    /// for a statewide account `?agency=ID` when given (an id of the agencies file),
+    /// else every call.
+    pub fn for_agency(
+        self,
+        staff: &Staff,
+        asked: Option<&str>,
+        agencies: Option<&Agencies>,
+    ) -> Result<Asked, StaffError> {
+        let agency = match (&staff.agency, asked.map(str::trim)) {
+            (Some(own), _) => Some(own.clone()),
+            (None, None | Some("")) => None,
+            (None, Some(id)) => match agencies {
+                Some(all) if all.by_id(id).is_some() => Some(id.to_string()),
+                Some(_) => {
+                    return Err(StaffError::BadRequest(
+                        "no agency of that id in the agencies file".into(),
+                    ));
+                }
+                None => {
+                    return Err(StaffError::BadRequest(
+                        "no agencies file is loaded: a report covers every call".into(),
+                    ));
+                }
+            },
+        };
+        Ok(Asked { agency, ..self })
+    }
+}
+
+/// The agencies a staff member may limit a report to, for the Reports page's selector:
+/// every agency of the file for a statewide account, only its own for a local one.
+pub fn agencies(s: &Services, staff: &Staff) -> Vec<serde_json::Value> {
+    s.line
+        .agencies
+        .iter()
+        .flat_map(|all| all.iter())
+        .filter(|a| staff.agency.as_ref().is_none_or(|own| *own == a.id))
+        .map(|a| serde_json::json!({"id": a.id, "name": a.name_en}))
+        .collect()
 }
 
 /// The period asked for in `?days=N`: the last 24 hours when not given.
@@ -71,11 +117,18 @@ fn period(days: i64) -> String {
 /// The figures for the calls that ended in the last `days`.
 pub async fn figures(s: &Services, asked: Asked) -> Result<Report, StaffError> {
     let since = s.line.now() - asked.days * 86_400;
-    Ok(analytics::report(&s.line.store, since, asked.include_load_tests).await?)
+    Ok(analytics::report(
+        &s.line.store,
+        since,
+        asked.include_load_tests,
+        asked.agency.as_deref(),
+    )
+    .await?)
 }
 
 /// A chart by its file name (`outcomes.svg`, `drop-off.svg`), for the last `days`.
 pub async fn chart(s: &Services, file: &str, asked: Asked) -> Result<String, StaffError> {
+    let days = asked.days;
     let chart = file
         .strip_suffix(".svg")
         .and_then(Chart::parse)
@@ -86,7 +139,7 @@ pub async fn chart(s: &Services, file: &str, asked: Asked) -> Result<String, Sta
                 names.join(", ")
             ))
         })?;
-    Ok(chart.svg(&figures(s, asked).await?, &period(asked.days)))
+    Ok(chart.svg(&figures(s, asked).await?, &period(days)))
 }
 
 /// The flow files a diagram can be limited to (`main` for `main.xml`).

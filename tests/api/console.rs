@@ -460,6 +460,12 @@ async fn drive_reports(
     if b.find(Locator::Id("calls")).await?.is_displayed().await? {
         anyhow::bail!("the live calls still show on the Reports page");
     }
+    // A line without local agencies: no agency to choose, no table of them.
+    for id in ["report-agency-choice", "report-agencies"] {
+        if b.find(Locator::Id(id)).await?.is_displayed().await? {
+            anyhow::bail!("#{id} shows on a line without agencies");
+        }
+    }
     let figures = b
         .execute(
             "return [...document.querySelectorAll('#report-figures div')].map(d => \

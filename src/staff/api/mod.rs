@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Role, StaffError};
+use super::{Role, Staff, StaffError};
 use crate::state::AppState;
 use crate::store::AuditLine;
 use crate::store::WorkKind;
@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/requests/{id}/recording", get(request_recording))
         .route("/staff/payments", get(list_payments))
         .route("/staff/reports", get(report))
+        .route("/staff/reports/agencies", get(report_agencies))
         .route("/staff/reports/chart/{file}", get(report_chart))
         .route("/staff/flows", get(list_flows))
         .route("/staff/flows/diagram.svg", get(flow_diagram))
@@ -427,11 +428,18 @@ struct ReportQuery {
     days: Option<String>,
     /// `include` counts the load tester's calls.
     load_tests: Option<String>,
+    /// One local agency's calls (a statewide account's choice; a local account gets its
+    /// own whatever it asks).
+    agency: Option<String>,
 }
 
 impl ReportQuery {
-    fn asked(&self) -> Result<super::reports::Asked, StaffError> {
-        super::reports::Asked::parse(self.days.as_deref(), self.load_tests.as_deref())
+    fn asked(&self, s: &AppState, staff: &Staff) -> Result<super::reports::Asked, StaffError> {
+        super::reports::Asked::parse(self.days.as_deref(), self.load_tests.as_deref())?.for_agency(
+            staff,
+            self.agency.as_deref(),
+            s.line.agencies.as_ref(),
+        )
     }
 }
 
@@ -459,8 +467,21 @@ async fn report(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    let asked = query(q)?.asked()?;
+    let asked = query(q)?.asked(&s, &a.staff)?;
     Ok(Json(super::reports::figures(&s, asked).await?))
+}
+
+/// The agencies a report can be limited to (supervisor and above): every one for a
+/// statewide account, its own for a local one.
+async fn report_agencies(
+    State(s): State<AppState>,
+    a: Authed,
+) -> Result<impl IntoResponse, StaffError> {
+    a.staff.require(Role::Supervisor)?;
+    Ok(Json(json!({
+        "agencies": super::reports::agencies(&s, &a.staff),
+        "own": a.staff.agency,
+    })))
 }
 
 /// A chart of the call analytics, as SVG (supervisor and above).
@@ -471,7 +492,7 @@ async fn report_chart(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    let asked = query(q)?.asked()?;
+    let asked = query(q)?.asked(&s, &a.staff)?;
     Ok(svg(super::reports::chart(&s, &file, asked).await?))
 }
 
