@@ -460,7 +460,7 @@ async fn the_load_testers_calls_are_left_out_unless_asked_for(b: common::Backend
 /// Kern's and is put through, one gives a ZIP code in two counties and hangs up at the
 /// county question, one gives Reno's and hangs up, one hangs up at the ZIP code
 /// question; one hangs up at the language menu, never asked.
-async fn a_day_with_agencies(app: &TestApp) {
+pub(crate) async fn a_day_with_agencies(app: &TestApp) {
     let ask = |app| async move {
         let mut call = TestApp::call(app);
         call.dial().await;
@@ -503,6 +503,21 @@ async fn a_day_with_agencies(app: &TestApp) {
 
 /// A supervisor account working for `agency`, signed in; answers its token.
 async fn local_supervisor(app: &TestApp, name: &str, agency: &str) -> String {
+    let password = add_local_supervisor(app, name, agency).await;
+    let (status, body) = app
+        .staff(
+            "POST",
+            "/staff/login",
+            None,
+            Some(json!({"name": name, "password": password})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["token"].as_str().expect("token").to_string()
+}
+
+/// A supervisor account working for `agency`; answers its password.
+pub(crate) async fn add_local_supervisor(app: &TestApp, name: &str, agency: &str) -> String {
     let password = format!("{name}-correct-horse-battery");
     let line = &app.state.line;
     caseline::staff::add(
@@ -516,16 +531,7 @@ async fn local_supervisor(app: &TestApp, name: &str, agency: &str) -> String {
     )
     .await
     .expect("staff account");
-    let (status, body) = app
-        .staff(
-            "POST",
-            "/staff/login",
-            None,
-            Some(json!({"name": name, "password": password})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["token"].as_str().expect("token").to_string()
+    password
 }
 
 fn calls_of(agency: Option<&str>, outcomes: [i64; 5]) -> serde_json::Value {
