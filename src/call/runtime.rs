@@ -141,8 +141,8 @@ impl Runtime for Line {
                 let wait = self.url("/voice/queue/wait");
                 let workflow = self.settings.csu_workflow_sid.as_deref();
                 // The caller's agency's own line, else (none, or one still to be
-                // filled in) the statewide unit.
-                // Its wait names its queue, whose size the dialer keeps apart.
+                // filled in) the statewide unit. Its wait URL names its queue, whose
+                // size the dialer keeps apart.
                 let own = match self.agency(session) {
                     Some(a) => {
                         let own_wait = match a.queue() {

@@ -1,6 +1,7 @@
 //! What supervisors read on the console's Reports page: the call analytics for a chosen
 //! period (the figures of `caseline report`), their charts, and the flow diagram. The
-//! handlers in [`super::api`] only check the role and pass their query on.
+//! handlers in [`super::api`] only check the role and pass their query on; a report is
+//! limited to the agency a staff account works for ([`Asked::for_agency`]).
 
 use std::sync::Arc;
 
