@@ -95,8 +95,8 @@ impl Services {
             settings.auth_token.clone(),
             settings.provider_timeout,
         )?;
-        let outbound = outbound_policy(&settings);
         let agencies = load_agencies(&settings)?;
+        let outbound = outbound_policy(&settings, agencies.as_ref());
         // Only where several servers share the calls.
         let carry = match store {
             Store::Postgres(_) => settings
@@ -142,14 +142,16 @@ impl Services {
             clock: l.clock.as_ref(),
             outbound: &l.outbound,
             waiting: &l.waiting,
+            agencies: l.agencies.as_ref(),
             dialing: self.provider.dialing(),
         }
     }
 }
 
 /// The numbers the agency calls back and texts: the regions it chose, never its own
-/// numbers (the ones callers dial, the caller IDs it calls and texts from).
-fn outbound_policy(s: &Settings) -> crate::domain::outbound::Policy {
+/// numbers (the ones callers dial, the caller IDs it and its local agencies call and
+/// text from).
+fn outbound_policy(s: &Settings, agencies: Option<&Agencies>) -> crate::domain::outbound::Policy {
     for (name, number) in [
         ("CASELINE_CSU_PHONE", &s.csu_phone),
         ("CASELINE_TTY_PHONE", &s.tty_phone),
@@ -167,6 +169,12 @@ fn outbound_policy(s: &Settings) -> crate::domain::outbound::Policy {
         .chain(&s.dialer.from)
         .chain(&s.sms_from)
         .chain(&s.csu_number)
+        .chain(
+            agencies
+                .into_iter()
+                .flat_map(|a| a.iter())
+                .filter_map(|a| a.callback_from.as_ref()),
+        )
         .map(String::as_str);
     crate::domain::outbound::Policy::new(s.dialer.regions.clone(), own)
 }

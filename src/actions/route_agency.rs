@@ -43,7 +43,8 @@ pub async fn run(Act { store, agencies, session, .. }: Act<'_>) -> Outcome {
         return Ok(Some("ok".into()));
     }
     // A person the dialer called back asked for this call already: not questioned again
-    // (their request goes to the statewide unit, as the dialer places it).
+    // (their request's agency came with the call, as the dialer placed it; none: the
+    // statewide unit).
     if session.callback_request.is_some() {
         return Ok(Some("ok".into()));
     }

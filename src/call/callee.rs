@@ -47,6 +47,8 @@ pub async fn answer(s: &Line, p: &Params, request: Option<i64>) -> Result<Respon
     let mut session = Session::new(sid, channel, s.now());
     session.lang = Some(lang);
     session.callback_request = Some(id);
+    // Their request's agency: a person they ask for is that agency's, in its hours.
+    session.agency = callback.agency;
     // A TTY caller on the modem reads the choices on the stream.
     if super::tty::reads(s, &session)
         && let Some(ix) = s.flow.entry("callback-callee")

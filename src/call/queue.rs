@@ -65,8 +65,9 @@ fn number(p: &Params, name: &str) -> u32 {
         .min(100_000)
 }
 
-/// `POST /voice/queue/wait`: one round of announcements and hold.
-pub async fn wait(s: &Line, p: &Params) -> Response {
+/// `POST /voice/queue/wait[?queue=NAME]`: one round of announcements and hold. `queue`
+/// names a local agency's own queue (the statewide unit's names none).
+pub async fn wait(s: &Line, p: &Params, queue: Option<&str>) -> Response {
     // Without the session (database trouble) the caller still hears the queue, in both
     // languages: the wait must never fail.
     let session = match tokio::time::timeout(SESSION_DEADLINE, crate::call::session_for(s, p)).await
@@ -86,12 +87,12 @@ pub async fn wait(s: &Line, p: &Params) -> Response {
         None => Lang::ALL.to_vec(),
     };
     let channel = session.as_ref().map_or(Channel::Voice, |s| s.channel);
-    // What the queue's size is, for the callback dialer.
+    // What the queue's size is, for the callback dialer (each queue's apart).
     if let Some(size) = p
         .get("CurrentQueueSize")
         .and_then(|v| v.trim().parse::<u32>().ok())
     {
-        s.waiting.saw(size, s.now());
+        s.waiting.saw(queue, size, s.now());
     }
     // A TTY caller on the modem cannot read spoken rounds: they wait in quiet (they
     // were told in text that a person is coming).

@@ -141,9 +141,19 @@ impl Runtime for Line {
                 let wait = self.url("/voice/queue/wait");
                 let workflow = self.settings.csu_workflow_sid.as_deref();
                 // The caller's agency's own line, else (none, or one still to be
-                // filled in) the statewide unit.
+                // filled in) the statewide unit. Its wait URL names its queue, whose
+                // size the dialer keeps apart.
                 let own = match self.agency(session) {
-                    Some(a) => a.hand_over(workflow, &ctx, after.clone(), wait.clone())?,
+                    Some(a) => {
+                        let own_wait = match a.queue() {
+                            Some(q) => format!(
+                                "{wait}?queue={}",
+                                form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+                            ),
+                            None => wait.clone(),
+                        };
+                        a.hand_over(workflow, &ctx, after.clone(), own_wait)?
+                    }
                     None => None,
                 };
                 match own {

@@ -278,8 +278,9 @@ fn query_value(query: Option<&str>, name: &str) -> Option<String> {
     }
 }
 
-async fn queue_wait(State(s): State<AppState>, Form(p): Form) -> HttpResponse {
-    Twiml(crate::call::queue::wait(&s.line, &p).await).into_response()
+async fn queue_wait(State(s): State<AppState>, uri: Uri, Form(p): Form) -> HttpResponse {
+    let queue = query_value(uri.query(), "queue");
+    Twiml(crate::call::queue::wait(&s.line, &p, queue.as_deref()).await).into_response()
 }
 
 /// A key pressed in the queue. On any error the caller keeps their place (a moment of

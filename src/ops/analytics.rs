@@ -7,6 +7,12 @@
 //! transfer and no callback request; *transferred* = sent to a person; *callbacks* =
 //! ended with a callback request; *abandoned* = hung up before any of those.
 //!
+//! With local agencies (`CASELINE_AGENCIES_FILE`) each path names the agency the call
+//! was routed to or whose county its verified case is in: the report counts each
+//! agency's calls, can be limited to one agency, and follows the ZIP code question
+//! (the `agency-zip` and `agency-county` steps of the shipped flow) to where callers
+//! left it.
+//!
 //! [`chart`] draws the figures for the staff console.
 
 pub mod chart;
@@ -105,6 +111,72 @@ pub struct Report {
     /// unless `load_tests_included`.
     pub load_test_calls: i64,
     pub load_tests_included: bool,
+    /// The one agency the report is limited to (its id); none: every call.
+    pub agency: Option<String>,
+    /// Calls by the agency they belong to, the statewide unit's (no agency) first.
+    pub by_agency: Vec<AgencyCalls>,
+    /// What callers did when asked their ZIP code.
+    pub zip_step: ZipStep,
+}
+
+/// The calls that belong to one agency: routed to it, or whose verified case is in one
+/// of its counties.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgencyCalls {
+    /// Its id in the agencies file; none: the statewide unit's calls.
+    pub agency: Option<String>,
+    pub calls: i64,
+    pub contained: i64,
+    pub transferred: i64,
+    pub callbacks: i64,
+    pub abandoned: i64,
+}
+
+/// The steps of the shipped flow (`call-flows/main.xml`) that ask a caller who has not
+/// verified their ZIP code, the county when it spans several, and tell one outside the
+/// state who to call; the step after a ZIP code in one county.
+const ZIP_STEP: &str = "agency-zip";
+const COUNTY_STEP: &str = "agency-county";
+const OUTSIDE_STEP: &str = "agency-outside";
+const ONE_COUNTY_NEXT: &str = "representative-hours";
+
+/// The ZIP code question's drop-off. A call asked more than once (outside the state,
+/// then again) counts by its last answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ZipStep {
+    /// Calls asked their ZIP code.
+    pub asked: i64,
+    /// Gave a California ZIP code in one county.
+    pub in_california: i64,
+    /// Gave one that spans counties, so were asked which.
+    pub spanning_counties: i64,
+    /// Gave one outside California.
+    pub outside_california: i64,
+    /// Ended at the ZIP code question.
+    pub hung_up_at_zip: i64,
+    /// Ended at the county question.
+    pub hung_up_at_county: i64,
+}
+
+impl ZipStep {
+    fn count(&mut self, p: &Path) {
+        let steps: Vec<&str> = p.steps.split(',').collect();
+        let Some(last) = steps.iter().rposition(|s| *s == ZIP_STEP) else {
+            return;
+        };
+        self.asked += 1;
+        match steps.get(last + 1).copied() {
+            Some(ONE_COUNTY_NEXT) => self.in_california += 1,
+            Some(COUNTY_STEP) => self.spanning_counties += 1,
+            Some(OUTSIDE_STEP) => self.outside_california += 1,
+            _ => {}
+        }
+        match p.ended_on.as_str() {
+            ZIP_STEP => self.hung_up_at_zip += 1,
+            COUNTY_STEP => self.hung_up_at_county += 1,
+            _ => {}
+        }
+    }
 }
 
 /// Deletes paths that ended before `before`.
@@ -112,10 +184,19 @@ pub async fn forget_before(store: &Store, before: i64) -> anyhow::Result<u64> {
     store.call_paths().forget_before(before).await
 }
 
-/// The report for the calls that ended from `since` (Unix seconds) on; the load
-/// tester's calls only when `include_load_tests` (they are counted either way).
-pub async fn report(store: &Store, since: i64, include_load_tests: bool) -> anyhow::Result<Report> {
-    let all = store.call_paths().since(since).await?;
+/// The report for the calls that ended from `since` (Unix seconds) on, of one agency's
+/// calls when `agency` names it; the load tester's calls only when
+/// `include_load_tests` (they are counted either way).
+pub async fn report(
+    store: &Store,
+    since: i64,
+    include_load_tests: bool,
+    agency: Option<&str>,
+) -> anyhow::Result<Report> {
+    let mut all = store.call_paths().since(since).await?;
+    if let Some(id) = agency {
+        all.retain(|p| p.agency.as_deref() == Some(id));
+    }
     let load_test_calls = all.iter().filter(|p| p.load_test != 0).count() as i64;
     let paths: Vec<Path> = if include_load_tests {
         all
@@ -125,8 +206,34 @@ pub async fn report(store: &Store, since: i64, include_load_tests: bool) -> anyh
     Ok(Report {
         load_test_calls,
         load_tests_included: include_load_tests,
+        agency: agency.map(str::to_string),
         ..figures(&paths)
     })
+}
+
+/// Each agency's calls by outcome.
+fn by_agency(paths: &[Path]) -> Vec<AgencyCalls> {
+    let mut by: BTreeMap<Option<&str>, AgencyCalls> = BTreeMap::new();
+    for p in paths {
+        let row = by
+            .entry(p.agency.as_deref())
+            .or_insert_with(|| AgencyCalls {
+                agency: p.agency.clone(),
+                calls: 0,
+                contained: 0,
+                transferred: 0,
+                callbacks: 0,
+                abandoned: 0,
+            });
+        row.calls += 1;
+        match p.outcome.as_str() {
+            "contained" => row.contained += 1,
+            "transferred" => row.transferred += 1,
+            "callback" => row.callbacks += 1,
+            _ => row.abandoned += 1,
+        }
+    }
+    by.into_values().collect()
 }
 
 fn figures(paths: &[Path]) -> Report {
@@ -188,6 +295,12 @@ fn figures(paths: &[Path]) -> Report {
         },
         load_test_calls: 0,
         load_tests_included: false,
+        agency: None,
+        by_agency: by_agency(paths),
+        zip_step: paths.iter().fold(ZipStep::default(), |mut z, p| {
+            z.count(p);
+            z
+        }),
     }
 }
 
@@ -227,12 +340,26 @@ impl Report {
         );
         line("load_test_calls", self.load_test_calls.to_string());
         line("load_tests_included", self.load_tests_included.to_string());
+        line("agency", self.agency.clone().unwrap_or_default());
+        for a in &self.by_agency {
+            let id = a.agency.as_deref().unwrap_or(STATEWIDE);
+            for (k, v) in a.figures() {
+                line(&format!("by_agency.{id}.{k}"), v.to_string());
+            }
+        }
+        for (k, v) in self.zip_step.figures() {
+            line(&format!("zip_step.{k}"), v.to_string());
+        }
         out
     }
 
     /// For a person reading a terminal.
     pub fn text(&self) -> String {
-        let mut out = format!(
+        let mut out = match &self.agency {
+            Some(id) => format!("agency {id}\n"),
+            None => String::new(),
+        };
+        out.push_str(&format!(
             "calls {}: contained {}, transferred {}, callbacks {}, abandoned {}\n\
              containment rate {:.1}%\n",
             self.calls,
@@ -241,7 +368,7 @@ impl Report {
             self.callbacks,
             self.abandoned,
             self.containment_rate * 100.0
-        );
+        ));
         out.push_str("abandoned calls by the step they ended on:\n");
         for (k, v) in &self.drop_off {
             out.push_str(&format!("  {k}: {v}\n"));
@@ -259,6 +386,33 @@ impl Report {
             join(&self.by_channel),
             self.average_ivr_seconds
         ));
+        if !self.by_agency.is_empty() {
+            out.push_str("calls by agency (contained, transferred, callbacks, abandoned):\n");
+            for a in &self.by_agency {
+                out.push_str(&format!(
+                    "  {}: {} ({}, {}, {}, {})\n",
+                    a.agency.as_deref().unwrap_or(STATEWIDE),
+                    a.calls,
+                    a.contained,
+                    a.transferred,
+                    a.callbacks,
+                    a.abandoned
+                ));
+            }
+        }
+        let z = &self.zip_step;
+        if z.asked > 0 {
+            out.push_str(&format!(
+                "asked their ZIP code: {}: in California {}, spanning counties {}, \
+                 outside California {}; hung up at the ZIP code {}, at the county {}\n",
+                z.asked,
+                z.in_california,
+                z.spanning_counties,
+                z.outside_california,
+                z.hung_up_at_zip,
+                z.hung_up_at_county
+            ));
+        }
         if self.load_test_calls > 0 {
             let how = if self.load_tests_included {
                 "included above"
@@ -271,6 +425,34 @@ impl Report {
             ));
         }
         out
+    }
+}
+
+/// How the CSV and the text name the calls of no agency.
+const STATEWIDE: &str = "statewide";
+
+impl AgencyCalls {
+    fn figures(&self) -> [(&'static str, i64); 5] {
+        [
+            ("calls", self.calls),
+            ("contained", self.contained),
+            ("transferred", self.transferred),
+            ("callbacks", self.callbacks),
+            ("abandoned", self.abandoned),
+        ]
+    }
+}
+
+impl ZipStep {
+    fn figures(&self) -> [(&'static str, i64); 6] {
+        [
+            ("asked", self.asked),
+            ("in_california", self.in_california),
+            ("spanning_counties", self.spanning_counties),
+            ("outside_california", self.outside_california),
+            ("hung_up_at_zip", self.hung_up_at_zip),
+            ("hung_up_at_county", self.hung_up_at_county),
+        ]
     }
 }
 

@@ -319,10 +319,63 @@ async function showSvg(img, path, alt) {
   img.src = url;
 }
 
-/// The period and whether the load tester's calls count, as the report's query.
+/// The period, the agency and whether the load tester's calls count, as the report's query.
 function reportQuery() {
+  const agency = $("report-agency").value;
   return "days=" + encodeURIComponent($("report-days").value)
+    + (agency ? "&agency=" + encodeURIComponent(agency) : "")
     + ($("report-load-tests").checked ? "&load_tests=include" : "");
+}
+
+
+/// Fills the agency selector once: every agency for a statewide account, its own (and
+/// nothing else to choose) for a local one; hidden without an agencies file.
+async function loadAgencyList() {
+  const select = $("report-agency");
+  if (select.dataset.loaded) return;
+  const { agencies, own } = await api("GET", "/staff/agencies");
+  for (const a of agencies) {
+    agencyNames[a.id] = a.name;
+    const o = document.createElement("option");
+    o.value = a.id;
+    o.textContent = a.name;
+    select.appendChild(o);
+  }
+  if (own) {
+    select.value = own;
+    select.disabled = true;
+  }
+  select.dataset.loaded = "yes";
+  $("report-agency-choice").hidden = agencies.length === 0;
+}
+
+const ZIP_ROWS = [
+  ["were asked their ZIP code", "asked"],
+  ["gave one in California (one county)", "in_california"],
+  ["gave one spanning counties", "spanning_counties"],
+  ["gave one outside California", "outside_california"],
+  ["hung up at the ZIP code question", "hung_up_at_zip"],
+  ["hung up at the county question", "hung_up_at_county"],
+];
+
+/// The calls by agency and the ZIP code question, when the line has agencies.
+function showAgencies(r) {
+  const body = $("report-by-agency");
+  body.replaceChildren();
+  for (const a of r.by_agency) {
+    const row = body.insertRow();
+    cell(row, a.agency ? (agencyNames[a.agency] || a.agency) : "statewide");
+    for (const k of ["calls", "contained", "transferred", "callbacks", "abandoned"]) cell(row, a[k]);
+  }
+  if (r.by_agency.length === 0) cell(body.insertRow(), "No calls.").colSpan = 6;
+  const zip = $("report-zip");
+  zip.replaceChildren();
+  for (const [name, key] of ZIP_ROWS) {
+    const row = zip.insertRow();
+    cell(row, name);
+    cell(row, r.zip_step[key]);
+  }
+  $("report-agencies").hidden = $("report-agency-choice").hidden;
 }
 
 async function loadReports() {
@@ -330,6 +383,7 @@ async function loadReports() {
   $("reports-status").className = "status muted";
   $("reports-status").textContent = "Loading...";
   try {
+    await loadAgencyList();
     const r = await api("GET", "/staff/reports?" + reportQuery());
     const figures = $("report-figures");
     figures.replaceChildren();
@@ -352,6 +406,7 @@ async function loadReports() {
       cell(row, step);
       cell(row, n);
     }
+    showAgencies(r);
     await showSvg($("chart-outcomes"), "/staff/reports/chart/outcomes.svg?" + reportQuery(),
       "Calls by outcome, " + period + ": contained " + r.contained + ", transferred " + r.transferred
       + ", callbacks " + r.callbacks + ", abandoned " + r.abandoned + ".");
@@ -481,6 +536,11 @@ function signedOut() {
   token = null;
   agency = null;
   agencyName = null;
+  // The next account may see other agencies.
+  const agencies = $("report-agency");
+  agencies.replaceChildren(agencies.options[0]);
+  agencies.disabled = false;
+  delete agencies.dataset.loaded;
   sessionStorage.removeItem("caseline-token");
   clearInterval(timer);
   $("app").hidden = true;
@@ -515,6 +575,7 @@ $("report-days").addEventListener("change", loadReports);
 $("report-refresh").addEventListener("click", loadReports);
 $("diagram-flow").addEventListener("change", loadDiagram);
 $("report-load-tests").addEventListener("change", loadReports);
+$("report-agency").addEventListener("change", loadReports);
 $("diagram-actual").addEventListener("change", () => {
   document.querySelector(".diagram").classList.toggle("actual", $("diagram-actual").checked);
 });

@@ -1,12 +1,14 @@
 //! What supervisors read on the console's Reports page: the call analytics for a chosen
 //! period (the figures of `caseline report`), their charts, and the flow diagram. The
-//! handlers in [`super::api`] only check the role and pass their query on.
+//! handlers in [`super::api`] only check the role and pass their query on; a report is
+//! limited to the agency a staff account works for ([`Asked::for_agency`]).
 
 use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::StaffError;
+use super::{Scope, Staff, StaffError};
+use crate::domain::agencies::Agencies;
 use crate::flow::diagram::Part;
 use crate::ops::analytics::chart::Chart;
 use crate::ops::analytics::{self, Report};
@@ -16,16 +18,19 @@ use crate::state::{AppState, Services};
 /// (`CASELINE_ANALYTICS_DAYS`).
 pub const MAX_DAYS: i64 = 400;
 
-/// What a report is asked for: the last `days`, and whether the load tester's calls
-/// count (`?load_tests=include`; left out by default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a report is asked for: the last `days`, whether the load tester's calls count
+/// (`?load_tests=include`; left out by default), and the one local agency whose calls
+/// it covers (none: every call).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Asked {
     pub days: i64,
     pub include_load_tests: bool,
+    pub agency: Option<String>,
 }
 
 impl Asked {
-    /// From `?days=N&load_tests=include|leave-out`.
+    /// From `?days=N&load_tests=include|leave-out`, for every agency's calls (see
+    /// [`Asked::for_agency`]).
     pub fn parse(days: Option<&str>, load_tests: Option<&str>) -> Result<Asked, StaffError> {
         let include_load_tests = match load_tests.map(str::trim) {
             None | Some("leave-out") => false,
@@ -39,7 +44,23 @@ impl Asked {
         Ok(Asked {
             days: self::days(days)?,
             include_load_tests,
+            agency: None,
         })
+    }
+
+    /// Limited to the agency `staff` may read ([`Scope::listing`], as every staff
+    /// listing is): a local account's own (another agency's is refused), a statewide
+    /// account's `?agency=ID` when given, else every call.
+    pub fn for_agency(
+        self,
+        staff: &Staff,
+        asked: Option<&str>,
+        agencies: Option<&Agencies>,
+    ) -> Result<Asked, StaffError> {
+        let agency = Scope::listing(staff, asked, agencies)?
+            .agency()
+            .map(String::from);
+        Ok(Asked { agency, ..self })
     }
 }
 
@@ -71,11 +92,18 @@ fn period(days: i64) -> String {
 /// The figures for the calls that ended in the last `days`.
 pub async fn figures(s: &Services, asked: Asked) -> Result<Report, StaffError> {
     let since = s.line.now() - asked.days * 86_400;
-    Ok(analytics::report(&s.line.store, since, asked.include_load_tests).await?)
+    Ok(analytics::report(
+        &s.line.store,
+        since,
+        asked.include_load_tests,
+        asked.agency.as_deref(),
+    )
+    .await?)
 }
 
 /// A chart by its file name (`outcomes.svg`, `drop-off.svg`), for the last `days`.
 pub async fn chart(s: &Services, file: &str, asked: Asked) -> Result<String, StaffError> {
+    let days = asked.days;
     let chart = file
         .strip_suffix(".svg")
         .and_then(Chart::parse)
@@ -86,7 +114,7 @@ pub async fn chart(s: &Services, file: &str, asked: Asked) -> Result<String, Sta
                 names.join(", ")
             ))
         })?;
-    Ok(chart.svg(&figures(s, asked).await?, &period(asked.days)))
+    Ok(chart.svg(&figures(s, asked).await?, &period(days)))
 }
 
 /// The flow files a diagram can be limited to (`main` for `main.xml`).

@@ -57,13 +57,15 @@ pub struct Path {
     pub caller_hash: Option<String>,
     pub load_test: i64,
     pub agency: Option<String>,
+    /// The steps entered, in order, comma-separated.
+    pub steps: String,
 }
 
 impl CallPaths<'_> {
     /// The paths of the calls that ended from `since` (Unix seconds) on.
     pub async fn since(&self, since: i64) -> anyhow::Result<Vec<Path>> {
         let sql = "SELECT started_at, ended_at, lang, channel, verified, verify_attempts, \
-                   verify_locked, outcome, ended_on, caller_hash, load_test, agency FROM call_paths \
+                   verify_locked, outcome, ended_on, caller_hash, load_test, agency, steps FROM call_paths \
                    WHERE ended_at >= $1";
         run!(
             self.store,

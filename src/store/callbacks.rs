@@ -41,6 +41,59 @@ pub struct Callback {
 pub struct Claimed {
     pub id: i64,
     pub number: String,
+    /// Its local agency (whose caller ID it is dialled with); none: the statewide unit's.
+    pub agency: Option<String>,
+}
+
+/// Which request [`CallbackQueue::claim_due`] may claim.
+#[derive(Debug, Clone)]
+pub enum Pick<'a> {
+    /// The oldest due among these.
+    Due(Due<'a>),
+    /// This one, due or not (a staff member's choice).
+    Only(i64),
+}
+
+/// Whose requests are due now, by their agency (`callbacks.agency`), so that one closed
+/// agency's requests never stand in front of another's.
+#[derive(Debug, Clone, Default)]
+pub struct Due<'a> {
+    /// The statewide unit's: no agency, or an agency without a line of its own.
+    pub statewide: bool,
+    /// These agencies' (each open with a short queue).
+    pub agencies: Vec<&'a str>,
+    /// Every agency with a line of its own: the others' requests are the unit's.
+    pub own_line: Vec<&'a str>,
+}
+
+impl<'a> Due<'a> {
+    /// The SQL condition on `agency`, its placeholders numbered from `first`, and the
+    /// ids to bind to them in order; `None` when nobody's requests are due.
+    fn filter(&self, first: usize) -> Option<(String, Vec<&'a str>)> {
+        let mut ids = Vec::new();
+        let mut list = |names: &[&'a str]| {
+            let marks: Vec<String> = names
+                .iter()
+                .map(|name| {
+                    ids.push(*name);
+                    format!("${}", first + ids.len() - 1)
+                })
+                .collect();
+            marks.join(", ")
+        };
+        let mut whose = Vec::new();
+        if !self.agencies.is_empty() {
+            whose.push(format!("agency IN ({})", list(&self.agencies)));
+        }
+        if self.statewide {
+            whose.push(if self.own_line.is_empty() {
+                "1 = 1".to_string()
+            } else {
+                format!("agency IS NULL OR agency NOT IN ({})", list(&self.own_line))
+            });
+        }
+        (!whose.is_empty()).then(|| (whose.join(" OR "), ids))
+    }
 }
 
 pub struct NewCallback<'a> {
@@ -218,36 +271,58 @@ impl CallbackQueue<'_> {
         Ok(())
     }
 
-    /// Claims the oldest open request that is due (or request `only`) with attempts
-    /// left (fewer than `most`): `dialling`, one more attempt. A request two servers
-    /// reach at once goes to one of them.
+    /// Claims the oldest open request that is due among those `pick` allows (or request
+    /// `Pick::Only`) with attempts left (fewer than `most`): `dialling`, one more
+    /// attempt. A request two servers reach at once goes to one of them.
     pub(crate) async fn claim_due(
         &self,
         now: i64,
-        only: Option<i64>,
+        pick: Pick<'_>,
         most: i64,
     ) -> anyhow::Result<Option<Claimed>> {
-        let pick = match only {
-            Some(_) => {
+        // $1 now, $2 the one request, $3 the most attempts, then the agencies' ids.
+        let (only, ids, pick) = match pick {
+            Pick::Only(id) => (
+                id,
+                Vec::new(),
                 "SELECT id FROM callbacks WHERE id = $2 AND status = 'open' AND attempts < $3"
-            }
-            None => {
-                "SELECT id FROM callbacks WHERE status = 'open' AND attempts < $3 \
-                 AND (due_at IS NULL OR due_at <= $1) ORDER BY requested_at, id LIMIT 1"
+                    .to_string(),
+            ),
+            Pick::Due(due) => {
+                let Some((whose, ids)) = due.filter(4) else {
+                    return Ok(None);
+                };
+                (
+                    0,
+                    ids,
+                    format!(
+                        "SELECT id FROM callbacks WHERE status = 'open' AND attempts < $3 \
+                         AND (due_at IS NULL OR due_at <= $1) AND ({whose}) \
+                         ORDER BY requested_at, id LIMIT 1"
+                    ),
+                )
             }
         };
         let lock = on_backend!(self.store, |b| b.skip_locked());
         let sql = format!(
             "UPDATE callbacks SET status = 'dialling', attempts = attempts + 1, due_at = NULL, \
              dialled_at = $1, dial_sid = NULL \
-             WHERE id = ({pick}{lock}) AND status = 'open' RETURNING id, number"
+             WHERE id = ({pick}{lock}) AND status = 'open' RETURNING id, number, agency"
         );
-        run!(
+        let claimed = on_both!(
             self.store,
-            write,
-            query_as(sqlx::AssertSqlSafe(sql), now, only.unwrap_or(0), most).fetch_optional,
-            "Failed to claim a callback"
-        )
+            write | pool | {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(now)
+                    .bind(only)
+                    .bind(most);
+                for id in ids {
+                    q = q.bind(id);
+                }
+                q.fetch_optional(pool).await
+            }
+        );
+        claimed.context("Failed to claim a callback")
     }
 
     /// Closes as unreached the open requests with `most` attempts or more spent.
@@ -415,5 +490,42 @@ impl CallbackQueue<'_> {
             query_as(sql, id).fetch_all,
             "Failed to read callback attempts"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Due;
+
+    #[test]
+    fn due_requests_are_those_of_open_agencies_and_of_the_unit_when_it_is_open() {
+        let none = Due::default();
+        assert!(none.filter(4).is_none(), "nobody's requests: no claim");
+        let unit_alone = Due {
+            statewide: true,
+            ..Due::default()
+        };
+        assert_eq!(unit_alone.filter(4), Some(("1 = 1".to_string(), vec![])));
+        let both = Due {
+            statewide: true,
+            agencies: vec!["kern"],
+            own_line: vec!["fresno", "kern"],
+        };
+        assert_eq!(
+            both.filter(4),
+            Some((
+                "agency IN ($4) OR agency IS NULL OR agency NOT IN ($5, $6)".to_string(),
+                vec!["kern", "fresno", "kern"]
+            ))
+        );
+        let agency_alone = Due {
+            statewide: false,
+            agencies: vec!["fresno", "kern"],
+            own_line: vec!["fresno", "kern"],
+        };
+        assert_eq!(
+            agency_alone.filter(4),
+            Some(("agency IN ($4, $5)".to_string(), vec!["fresno", "kern"]))
+        );
     }
 }

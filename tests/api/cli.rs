@@ -204,10 +204,13 @@ fn announce_set_show_clear_and_callbacks_list() {
     assert!(ok, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(report["calls"], 0);
-    assert_eq!(report.as_object().map(|o| o.len()), Some(14), "{out}");
+    assert_eq!(report.as_object().map(|o| o.len()), Some(17), "{out}");
     assert_eq!(report["load_tests_included"], false);
     let (ok, out, _) = run(&["report"]);
     assert!(ok && out.contains("calls 0"), "{out}");
+    // One agency's report needs the agencies file that names it.
+    let (ok, _, err) = run(&["report", "--agency", "fresno"]);
+    assert!(!ok && err.contains("set CASELINE_AGENCIES_FILE"), "{err}");
 
     // The callback dialer's switch, for every server.
     let (ok, out, _) = run(&["callbacks", "pause"]);

@@ -4,6 +4,8 @@
 //! console is saved to `target/staff-console.png`. A supervisor's Reports page, after
 //! the scripted day of calls, shows the figures, the server's charts and the flow
 //! diagram (`target/staff-reports.png`, the README's picture); an agent has no such tab.
+//! With local agencies, the page limits the report to a chosen agency, and an agency's
+//! supervisor gets only its own.
 //!
 //! `cargo test` reports it as ignored (a machine may have no browser); `.ci/run` runs it
 //! with `--include-ignored`, and there a missing browser fails it.
@@ -378,6 +380,132 @@ async fn reports_page_shows_a_supervisor_the_charts_and_an_agent_no_tab() {
     let _ = server.await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with --include-ignored"]
+async fn reports_page_chooses_an_agency_and_an_agencys_supervisor_sees_only_its_own() {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
+        "{CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = common::settings();
+    s.agencies_file = Some(crate::routing::agencies_file(dir.path()));
+    let app = common::TestApp::spawn_with(common::Backend::Sqlite, s)
+        .await
+        .with_demo_data()
+        .await;
+    crate::reports::a_day_with_agencies(&app).await;
+    let sam = app.add_staff("sam", Role::Supervisor).await;
+    let fran = crate::reports::add_local_supervisor(&app, "fran", "fresno").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        Application::from_parts(listener, app.state.clone()).run_until_stopped(async {
+            let _ = stopped.await;
+        }),
+    );
+    let driver = ChromeDriver::start().await;
+    let browser = driver.session_of_size(1280, 1150).await;
+    let seen = drive_agency_reports(&browser, &format!("http://{addr}/staff"), &sam, &fran).await;
+    let _ = browser.close().await;
+    seen.unwrap_or_else(|e| panic!("browser: {e:#}"));
+    let _ = stop.send(());
+    let _ = server.await;
+}
+
+/// The figure `name` on the Reports page is `value`.
+fn figure_is(name: &str, value: &str) -> String {
+    format!(
+        "return [...document.querySelectorAll('#report-figures div')].some(d => \
+           d.querySelector('dt').textContent === '{name}' \
+           && d.querySelector('dd').textContent === '{value}')"
+    )
+}
+
+/// A statewide supervisor sees every agency's calls, the table by agency and the ZIP
+/// code question, then chooses Kern; Fresno's supervisor gets Fresno's, with nothing
+/// else to choose.
+async fn drive_agency_reports(b: &Client, url: &str, sam: &str, fran: &str) -> anyhow::Result<()> {
+    b.goto(url).await?;
+    sign_in(b, "sam", sam).await?;
+    until(
+        b,
+        "the Reports tab showing",
+        "return !document.getElementById('tabs').hidden",
+    )
+    .await?;
+    b.find(Locator::Id("tab-reports")).await?.click().await?;
+    until(
+        b,
+        "every agency's calls by agency",
+        "return document.getElementById('report-by-agency').rows.length === 3 \
+           && !document.getElementById('report-agencies').hidden \
+           && document.getElementById('report-agency').options.length === 5",
+    )
+    .await?;
+    until(b, "every call counted", &figure_is("Calls", "6")).await?;
+    let table = b
+        .find(Locator::Id("report-by-agency"))
+        .await?
+        .text()
+        .await?;
+    for want in [
+        "statewide 4 0 0 0 4",
+        "Fresno County Child Support Services 1 0 1 0 0",
+        "Kern County Child Support Services 1 0 1 0 0",
+    ] {
+        if !table.contains(want) {
+            anyhow::bail!("the calls by agency show: {table}");
+        }
+    }
+    let zip = b.find(Locator::Id("report-zip")).await?.text().await?;
+    for want in [
+        "were asked their ZIP code 4",
+        "gave one spanning counties 1",
+        "hung up at the county question 1",
+    ] {
+        if !zip.contains(want) {
+            anyhow::bail!("the ZIP code question shows: {zip}");
+        }
+    }
+    b.find(Locator::Id("report-agency"))
+        .await?
+        .select_by_value("kern")
+        .await?;
+    until(b, "Kern's calls alone", &figure_is("Calls", "1")).await?;
+    let table = b
+        .find(Locator::Id("report-by-agency"))
+        .await?
+        .text()
+        .await?;
+    if table.contains("statewide") || !table.contains("Kern County") {
+        anyhow::bail!("Kern's calls by agency show: {table}");
+    }
+
+    // Fresno's supervisor: Fresno's calls, the selector fixed on Fresno.
+    b.find(Locator::Id("logout")).await?.click().await?;
+    sign_in(b, "fran", fran).await?;
+    until(
+        b,
+        "the Reports tab showing",
+        "return !document.getElementById('tabs').hidden \
+           && document.getElementById('who-name').textContent.includes('fran')",
+    )
+    .await?;
+    b.find(Locator::Id("tab-reports")).await?.click().await?;
+    until(
+        b,
+        "Fresno's report",
+        "const s = document.getElementById('report-agency'); \
+         return s.disabled && s.value === 'fresno' && s.options.length === 2 \
+           && document.getElementById('report-by-agency').textContent.includes('Fresno')",
+    )
+    .await?;
+    until(b, "Fresno's calls alone", &figure_is("Calls", "1")).await?;
+    Ok(())
+}
+
 /// Signs in at the page as `name`.
 async fn sign_in(b: &Client, name: &str, password: &str) -> anyhow::Result<()> {
     // Shown, not only present: after a sign-out the form is in the page before it is
@@ -459,6 +587,12 @@ async fn drive_reports(
     }
     if b.find(Locator::Id("calls")).await?.is_displayed().await? {
         anyhow::bail!("the live calls still show on the Reports page");
+    }
+    // A line without local agencies: no agency to choose, no table of them.
+    for id in ["report-agency-choice", "report-agencies"] {
+        if b.find(Locator::Id(id)).await?.is_displayed().await? {
+            anyhow::bail!("#{id} shows on a line without agencies");
+        }
     }
     let figures = b
         .execute(

@@ -32,6 +32,8 @@ on_both_stores!(
     later_and_silence_count_every_dial_and_the_last_closes_the_request,
     a_stored_number_the_policy_refuses_is_never_dialled,
     a_person_called_back_is_put_through_without_a_zip_question,
+    a_callback_rings_in_its_own_agencys_hours_with_its_caller_id,
+    a_long_queue_at_one_agency_holds_back_only_its_own_callbacks,
 );
 on_postgres!(two_servers_dial_a_request_once);
 
@@ -691,4 +693,199 @@ async fn a_person_called_back_is_put_through_without_a_zip_question(b: Backend) 
     let queued = callee.press("1").await;
     assert!(!queued.says("ZIP code"), "{}", queued.said());
     assert!(queued.find("Enqueue").is_some(), "{}", queued.xml);
+}
+
+const FRESNO_FROM: &str = "+15594440100";
+const KERN_FROM: &str = "+16614440100";
+
+/// A dialler with the routing tests' agencies (Fresno closed on its founders' day,
+/// 2026-12-02; Kern open every day; Tulare still to be filled in), Fresno and Kern
+/// calling back from their own numbers. The folder must outlive it.
+async fn agencies_dialler(b: Backend, provider: &MockServer, dir: &std::path::Path) -> TestApp {
+    let file = crate::routing::agencies_file(dir);
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace(
+            "reach = \"queue:fresno-csu\"\n",
+            &format!("reach = \"queue:fresno-csu\"\ncallback_from = \"{FRESNO_FROM}\"\n"),
+        )
+        .replace(
+            "reach = \"queue:kern-csu\"\n",
+            &format!("reach = \"queue:kern-csu\"\ncallback_from = \"{KERN_FROM}\"\n"),
+        );
+    std::fs::write(&file, text).unwrap();
+    let mut s = common::settings();
+    s.twilio_account_sid = Some(ACCOUNT.into());
+    s.twilio_api_base = provider.uri();
+    s.provider_timeout = Duration::from_millis(400);
+    s.dialer.from = Some(AGENCY.into());
+    s.agencies_file = Some(file);
+    TestApp::spawn_with(b, s).await.with_demo_data().await
+}
+
+/// A request left for `agency` (`None`: the statewide unit's) from `number` in call
+/// `n`; answers its id.
+async fn agency_request(app: &TestApp, n: u32, number: &str, agency: Option<&str>) -> i64 {
+    let call_sid = format!("CA0123456789abcdef0123456789ab{n:04}");
+    app.state
+        .line
+        .store
+        .callback_queue()
+        .add(&caseline::domain::callbacks::NewCallback {
+            number,
+            lang: "en",
+            channel: "voice",
+            call_sid: &call_sid,
+            case_number: None,
+            role: None,
+            requested_at: app.state.line.now(),
+            day: 1,
+            agency,
+        })
+        .await
+        .expect("stored");
+    let open = app
+        .state
+        .line
+        .store
+        .callback_queue()
+        .list(false)
+        .await
+        .expect("list");
+    let request = open
+        .iter()
+        .find(|c| c.number == number)
+        .expect("the request");
+    assert_eq!(request.agency.as_deref(), agency);
+    request.id
+}
+
+/// Who each dial went to, and from which caller ID, in order.
+async fn dialled_from(provider: &MockServer) -> Vec<(String, String)> {
+    dials(provider)
+        .await
+        .iter()
+        .map(|f| (f["To"].clone(), f["From"].clone()))
+        .collect()
+}
+
+/// 10 a.m. Pacific on `day` of December 2026 (the 2nd: Fresno's holiday; the 3rd: a
+/// Thursday, everyone open).
+fn december(day: u32) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc
+        .with_ymd_and_hms(2026, 12, day, 18, 0, 0)
+        .unwrap()
+}
+
+/// Fresno closed for its holiday, Kern open: Fresno's request, older, waits for
+/// Fresno's next open day and is dialled then with Fresno's caller ID; Kern's is
+/// dialled at once with Kern's, and its callee reaches Kern's queue; an agency still to
+/// be filled in goes by the unit's hours and caller ID.
+async fn a_callback_rings_in_its_own_agencys_hours_with_its_caller_id(b: Backend) {
+    let provider = provider_answering(201).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = agencies_dialler(b, &provider, dir.path()).await;
+    app.clock.set(december(2));
+    let fresno = agency_request(&app, 1, "+15592310101", Some("fresno")).await;
+    let kern = agency_request(&app, 2, "+16612310102", Some("kern")).await;
+    let tulare = agency_request(&app, 3, "+15592310103", Some("tulare")).await;
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Dialled(kern),
+        "Fresno's request is older, but Fresno is closed"
+    );
+    assert_eq!(
+        dialled_from(&provider).await,
+        [("+16612310102".to_string(), KERN_FROM.to_string())]
+    );
+    // Kern's callee asks for a person: Kern's queue, whose wait names it.
+    let mut callee = answered(&app, kern, "human").await;
+    let queued = callee.press("1").await;
+    assert!(!queued.says("ZIP code"), "{}", queued.said());
+    let enqueue = queued.find("Enqueue").expect("queued");
+    assert_eq!(enqueue.text.as_deref(), Some("kern-csu"), "{}", queued.xml);
+    assert_eq!(
+        enqueue.get("waitUrl"),
+        Some(format!("{PUBLIC_URL}/voice/queue/wait?queue=kern-csu").as_str())
+    );
+    ended(&app, kern, "completed").await;
+
+    // Tulare has no line of its own: the unit's hours (open) and caller ID.
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Dialled(tulare)
+    );
+    assert_eq!(
+        dialled_from(&provider).await[1],
+        ("+15592310103".to_string(), AGENCY.to_string())
+    );
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Nothing,
+        "Fresno is still closed"
+    );
+    assert_eq!(status_of(&app, fresno).await, ("open".to_string(), 0));
+
+    // Fresno's next open day.
+    app.clock.set(december(3));
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Dialled(fresno)
+    );
+    assert_eq!(
+        dialled_from(&provider).await[2],
+        ("+15592310101".to_string(), FRESNO_FROM.to_string())
+    );
+}
+
+/// Kern's queue is long: Kern's request waits, Fresno's (younger) is dialled; the
+/// statewide queue's length holds back only the unit's; once Kern's queue news goes
+/// stale, Kern's is dialled before the unit's younger one.
+async fn a_long_queue_at_one_agency_holds_back_only_its_own_callbacks(b: Backend) {
+    let provider = provider_answering(201).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = agencies_dialler(b, &provider, dir.path()).await;
+    app.clock.set(december(3));
+    let kern = agency_request(&app, 1, "+16612310102", Some("kern")).await;
+    let fresno = agency_request(&app, 2, "+15592310101", Some("fresno")).await;
+    let unit = agency_request(&app, 3, "+15302310104", None).await;
+    let wait = |queue: &str| match queue {
+        "" => format!("{PUBLIC_URL}/voice/queue/wait"),
+        q => format!("{PUBLIC_URL}/voice/queue/wait?queue={q}"),
+    };
+    let waiting = [
+        ("CallSid", "CA0123456789abcdef0123456789abcde0"),
+        ("QueuePosition", "3"),
+        ("CurrentQueueSize", "3"),
+    ];
+    let heard = app.post_signed(&wait("kern-csu"), &waiting).await;
+    assert_eq!(heard.status, StatusCode::OK, "{}", heard.body);
+    app.post_signed(&wait(""), &waiting).await;
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Dialled(fresno),
+        "Kern's queue is long, and so is the unit's"
+    );
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Nothing
+    );
+    assert_eq!(status_of(&app, kern).await, ("open".to_string(), 0));
+    assert_eq!(status_of(&app, unit).await, ("open".to_string(), 0));
+
+    // Kern's queue has been quiet for two minutes; the unit's is still long.
+    app.clock.advance(2 * 60);
+    app.post_signed(&wait(""), &waiting).await;
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Dialled(kern)
+    );
+    assert_eq!(
+        dialled_from(&provider).await,
+        [
+            ("+15592310101".to_string(), FRESNO_FROM.to_string()),
+            ("+16612310102".to_string(), KERN_FROM.to_string()),
+        ]
+    );
+    assert_eq!(status_of(&app, unit).await, ("open".to_string(), 0));
 }

@@ -95,7 +95,7 @@ async fn information_calls_complete_and_end_on_the_server(b: Backend) {
     // Per call: incoming, the language, 3, a topic, 8, another topic, the status.
     assert_eq!(s.requests, CALLS * 7, "{s:?}");
     // Each call ended on the server (its status callback), having heard information.
-    let report = caseline::ops::analytics::report(&app.state.line.store, 0, true)
+    let report = caseline::ops::analytics::report(&app.state.line.store, 0, true, None)
         .await
         .expect("report");
     assert_eq!(report.calls, CALLS as i64);
@@ -104,7 +104,7 @@ async fn information_calls_complete_and_end_on_the_server(b: Backend) {
     assert_eq!(report.by_language.get("es"), Some(&7), "{report:?}");
     assert_eq!(report.load_test_calls, CALLS as i64);
     // The load tester marks its calls: the reports leave them out unless asked.
-    let real = caseline::ops::analytics::report(&app.state.line.store, 0, false)
+    let real = caseline::ops::analytics::report(&app.state.line.store, 0, false, None)
         .await
         .expect("report");
     assert_eq!((real.calls, real.contained), (0, 0), "{real:?}");
@@ -128,7 +128,7 @@ async fn verifying_callers_hear_their_readbacks(b: Backend) {
     // Per call: incoming, the language, 1, the SSN, the PAR ID, 1, the status; the
     // caller on three cases (every sixth call) also picks one, once.
     assert_eq!(s.requests, CALLS * 7 + CALLS / 6, "{s:?}");
-    let report = caseline::ops::analytics::report(&app.state.line.store, 0, true)
+    let report = caseline::ops::analytics::report(&app.state.line.store, 0, true, None)
         .await
         .expect("report");
     assert_eq!(report.calls, CALLS as i64);
@@ -159,7 +159,7 @@ async fn two_servers_share_the_calls_alternating_or_sticky(b: Backend) {
     );
     // One call at a time, alternating: each request after a call's first crossed.
     assert_eq!(servers.crossed, s.requests - CALLS, "{servers:?}");
-    let report = caseline::ops::analytics::report(&app.state.line.store, 0, true)
+    let report = caseline::ops::analytics::report(&app.state.line.store, 0, true, None)
         .await
         .expect("report");
     assert_eq!(report.verification.succeeded, CALLS as i64, "{report:?}");

@@ -302,7 +302,7 @@ async fn a_scripted_day_gives_exactly_its_figures(b: common::Backend) {
     let app = common::TestApp::spawn(b).await.with_demo_data().await;
     let since = scripted_day(&app).await;
 
-    let r = caseline::ops::analytics::report(&app.state.line.store, since, false)
+    let r = caseline::ops::analytics::report(&app.state.line.store, since, false, None)
         .await
         .expect("report");
     let json = serde_json::to_value(&r).expect("json");
@@ -316,7 +316,9 @@ async fn a_scripted_day_gives_exactly_its_figures(b: common::Backend) {
         keys,
         [
             "abandoned",
+            "agency",
             "average_ivr_seconds",
+            "by_agency",
             "by_channel",
             "by_language",
             "callbacks",
@@ -328,7 +330,8 @@ async fn a_scripted_day_gives_exactly_its_figures(b: common::Backend) {
             "load_tests_included",
             "repeat_callers_24h",
             "transferred",
-            "verification"
+            "verification",
+            "zip_step"
         ]
     );
     assert_eq!(

@@ -19,6 +19,7 @@ on_both_stores!(
     reports_and_the_diagram_are_for_supervisors_only,
     a_bad_period_chart_or_flow_is_refused_clearly,
     the_load_testers_calls_are_left_out_unless_asked_for,
+    each_agencys_calls_and_the_zip_questions_drop_off_by_api_and_cli,
 );
 
 /// A GET with an optional Bearer token: status, headers and body as text.
@@ -121,6 +122,15 @@ async fn a_supervisor_reads_the_scripted_days_figures_and_charts(b: common::Back
         "average_ivr_seconds": 40.0,
         "load_test_calls": 0,
         "load_tests_included": false,
+        "agency": null,
+        "by_agency": [{
+            "agency": null, "calls": 6, "contained": 2, "transferred": 1, "callbacks": 1,
+            "abandoned": 2
+        }],
+        "zip_step": {
+            "asked": 0, "in_california": 0, "spanning_counties": 0, "outside_california": 0,
+            "hung_up_at_zip": 0, "hung_up_at_county": 0
+        },
     });
     // The last 24 hours by default, and the longer periods hold the same calls.
     for path in [
@@ -134,7 +144,7 @@ async fn a_supervisor_reads_the_scripted_days_figures_and_charts(b: common::Back
     }
     // The same keys and figures as `caseline report --format json`.
     let since = app.state.line.now() - 86_400;
-    let cli = caseline::ops::analytics::report(&app.state.line.store, since, false)
+    let cli = caseline::ops::analytics::report(&app.state.line.store, since, false, None)
         .await
         .expect("report");
     let (_, body) = app.staff("GET", "/staff/reports", Some(&token), None).await;
@@ -443,4 +453,249 @@ async fn the_load_testers_calls_are_left_out_unless_asked_for(b: common::Backend
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
     assert_eq!(bad["message"], "load_tests must be include or leave-out");
+}
+
+/// A day on the line with the routing tests' agencies: Marco (verified, Fresno) put
+/// through to Fresno; callers who have not verified asked their ZIP code: one gives
+/// Kern's and is put through, one gives a ZIP code in two counties and hangs up at the
+/// county question, one gives Reno's and hangs up, one hangs up at the ZIP code
+/// question; one hangs up at the language menu, never asked.
+pub(crate) async fn a_day_with_agencies(app: &TestApp) {
+    let ask = |app| async move {
+        let mut call = TestApp::call(app);
+        call.dial().await;
+        call.press("1").await;
+        let asked = call.press("0").await;
+        assert!(asked.says("ZIP code"), "{}", asked.said());
+        call
+    };
+    let mut call = app.call();
+    call.dial().await;
+    call.press("1").await;
+    call.verify_for_payments("900234567", "4820193757").await;
+    let fresno = call.press("0").await;
+    assert_eq!(
+        fresno.find("Enqueue").and_then(|e| e.text.as_deref()),
+        Some("fresno-csu")
+    );
+    call.hang_up().await;
+    let mut call = ask(app).await;
+    let kern = call.press("93301").await;
+    assert_eq!(
+        kern.find("Enqueue").and_then(|e| e.text.as_deref()),
+        Some("kern-csu")
+    );
+    call.hang_up().await;
+    let mut call = ask(app).await;
+    let which = call.press("93999").await;
+    assert!(which.says("more than one county"), "{}", which.said());
+    call.hang_up().await;
+    let mut call = ask(app).await;
+    let outside = call.press("89501").await;
+    assert!(outside.says("isn't in California"), "{}", outside.said());
+    call.hang_up().await;
+    let mut call = ask(app).await;
+    call.hang_up().await;
+    let mut call = app.call();
+    call.dial().await;
+    call.hang_up().await;
+}
+
+/// A supervisor account working for `agency`, signed in; answers its token.
+async fn local_supervisor(app: &TestApp, name: &str, agency: &str) -> String {
+    let password = add_local_supervisor(app, name, agency).await;
+    let (status, body) = app
+        .staff(
+            "POST",
+            "/staff/login",
+            None,
+            Some(json!({"name": name, "password": password})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["token"].as_str().expect("token").to_string()
+}
+
+/// A supervisor account working for `agency`; answers its password.
+pub(crate) async fn add_local_supervisor(app: &TestApp, name: &str, agency: &str) -> String {
+    let password = format!("{name}-correct-horse-battery");
+    let line = &app.state.line;
+    caseline::staff::add(
+        &line.store,
+        &line.hasher,
+        line.now(),
+        name,
+        Role::Supervisor,
+        Some(agency),
+        &password,
+    )
+    .await
+    .expect("staff account");
+    password
+}
+
+fn calls_of(agency: Option<&str>, outcomes: [i64; 5]) -> serde_json::Value {
+    let [calls, contained, transferred, callbacks, abandoned] = outcomes;
+    json!({
+        "agency": agency, "calls": calls, "contained": contained,
+        "transferred": transferred, "callbacks": callbacks, "abandoned": abandoned
+    })
+}
+
+/// `caseline report` run on this test's database with the agencies file: success,
+/// stdout, stderr, exit code.
+fn cli_report(app: &TestApp, agencies: &std::path::Path, args: &[&str]) -> (String, String, i32) {
+    let db = match (app.db_path(), app.postgres()) {
+        (Some(dir), _) => format!("sqlite://{}/caseline.db", dir.display()),
+        (None, Some((url, schema))) => {
+            let join = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{join}options[search_path]={schema}")
+        }
+        (None, None) => panic!("no database"),
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_caseline"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CASELINE_FLOWS_DIR")
+        .env_remove("CASELINE_PROMPTS_DIR")
+        .env("CASELINE_DATABASE_URL", db)
+        .env("CASELINE_AGENCIES_FILE", agencies)
+        .args(["report", "--since", "2026-11-01T00:00:00Z"])
+        .args(args)
+        .output()
+        .expect("caseline runs");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+/// Calls by agency (the statewide unit's first) and the ZIP code question's drop-off,
+/// for every agency or one (`?agency=ID`, `--agency ID`); an account working for an
+/// agency reads only its own report whatever it asks; an unknown id is refused clearly
+/// (400, exit 2).
+async fn each_agencys_calls_and_the_zip_questions_drop_off_by_api_and_cli(b: common::Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::routing::agencies_file(dir.path());
+    let mut s = common::settings();
+    s.agencies_file = Some(file.clone());
+    let app = TestApp::spawn_with(b, s).await.with_demo_data().await;
+    a_day_with_agencies(&app).await;
+    let sam = app.staff_login("sam", Role::Supervisor).await;
+
+    let (status, all) = app.staff("GET", "/staff/reports", Some(&sam), None).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["calls"], 6);
+    assert_eq!(all["agency"], serde_json::Value::Null);
+    assert_eq!(
+        all["by_agency"],
+        json!([
+            calls_of(None, [4, 0, 0, 0, 4]),
+            calls_of(Some("fresno"), [1, 0, 1, 0, 0]),
+            calls_of(Some("kern"), [1, 0, 1, 0, 0]),
+        ])
+    );
+    let zip = json!({
+        "asked": 4, "in_california": 1, "spanning_counties": 1, "outside_california": 1,
+        "hung_up_at_zip": 1, "hung_up_at_county": 1
+    });
+    assert_eq!(all["zip_step"], zip);
+
+    // One agency's calls: Kern's caller, who gave a ZIP code.
+    let (status, kern) = app
+        .staff("GET", "/staff/reports?agency=kern&days=7", Some(&sam), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{kern}");
+    assert_eq!(
+        (&kern["agency"], &kern["calls"]),
+        (&json!("kern"), &json!(1))
+    );
+    assert_eq!(
+        kern["by_agency"],
+        json!([calls_of(Some("kern"), [1, 0, 1, 0, 0])])
+    );
+    assert_eq!(kern["zip_step"]["asked"], 1);
+    assert_eq!(kern["zip_step"]["in_california"], 1);
+    let (_, agencies) = app.staff("GET", "/staff/agencies", Some(&sam), None).await;
+    assert_eq!(agencies["agencies"].as_array().map(Vec::len), Some(4));
+    assert_eq!(agencies["own"], serde_json::Value::Null);
+
+    // Fresno's supervisor: Fresno's calls, charts too; another agency's is refused, as
+    // every listing refuses it to a local account.
+    let fran = local_supervisor(&app, "fran", "fresno").await;
+    for path in [
+        "/staff/reports",
+        "/staff/reports?agency=fresno",
+        "/staff/reports?agency=",
+    ] {
+        let (status, r) = app.staff("GET", path, Some(&fran), None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {r}");
+        assert_eq!(r["agency"], "fresno", "{path}");
+        assert_eq!(r["calls"], 1, "{path}");
+        assert_eq!(
+            r["by_agency"],
+            json!([calls_of(Some("fresno"), [1, 0, 1, 0, 0])]),
+            "{path}"
+        );
+    }
+    for path in [
+        "/staff/reports?agency=kern",
+        "/staff/reports?agency=nowhere",
+        "/staff/reports/chart/outcomes.svg?agency=kern",
+    ] {
+        let (status, r) = app.staff("GET", path, Some(&fran), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {r}");
+    }
+    let outcomes = chart(&app, "/staff/reports/chart/outcomes.svg", &fran).await;
+    assert!(!has(&outcomes, "6"), "{outcomes:?}");
+    let (_, mine) = app.staff("GET", "/staff/agencies", Some(&fran), None).await;
+    assert_eq!(
+        mine,
+        json!({"agencies": [{"id": "fresno", "name": "Fresno County Child Support Services"}], "own": "fresno"})
+    );
+
+    // An id not in the file.
+    for path in [
+        "/staff/reports?agency=nowhere",
+        "/staff/reports/chart/outcomes.svg?agency=Fresno",
+    ] {
+        let (status, body) = app.staff("GET", path, Some(&sam), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(body.to_string().contains("no agency"), "{path}: {body}");
+    }
+
+    // The command: the same figures.
+    let (out, err, code) = cli_report(&app, &file, &["--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let cli: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(cli["by_agency"], all["by_agency"]);
+    assert_eq!(cli["zip_step"], zip);
+    let (out, err, code) = cli_report(&app, &file, &["--agency", "kern", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let cli: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(cli["calls"], 1);
+    assert_eq!(cli["by_agency"], kern["by_agency"]);
+    let (out, _, code) = cli_report(&app, &file, &[]);
+    assert_eq!(code, 0);
+    for line in [
+        "calls by agency (contained, transferred, callbacks, abandoned):",
+        "  statewide: 4 (0, 0, 0, 4)",
+        "  fresno: 1 (0, 1, 0, 0)",
+        "asked their ZIP code: 4: in California 1, spanning counties 1, outside California 1; \
+         hung up at the ZIP code 1, at the county 1",
+    ] {
+        assert!(out.contains(line), "{line:?} in:\n{out}");
+    }
+    let (out, _, code) = cli_report(&app, &file, &["--agency", "fresno", "--format", "csv"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("agency,fresno\n"), "{out}");
+    assert!(out.contains("by_agency.fresno.transferred,1\n"), "{out}");
+    assert!(out.contains("zip_step.asked,0\n"), "{out}");
+    let (out, err, code) = cli_report(&app, &file, &["--agency", "nowhere"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("no agency 'nowhere' in") && err.contains("fresno, kern, tulare, valley"),
+        "{err}"
+    );
 }

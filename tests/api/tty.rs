@@ -901,7 +901,7 @@ async fn a_tty_call_ended_by_its_stream_stop_is_in_the_reports_once(backend: com
         ],
     )
     .await;
-    let r = caseline::ops::analytics::report(&line.state.line.store, since, false)
+    let r = caseline::ops::analytics::report(&line.state.line.store, since, false, None)
         .await
         .expect("report");
     let json = serde_json::to_value(&r).expect("json");

@@ -210,6 +210,18 @@ impl Agency {
         }))
     }
 
+    /// The name of the queue its callers wait in, when they wait in one of its own: a
+    /// `queue:` reach's name, or for a workflow the agency's id (the name its tasks give).
+    /// Its wait URL says it (`?queue=NAME`), so the dialer counts each agency's queue
+    /// apart.
+    pub fn queue(&self) -> Option<&str> {
+        match &self.reach {
+            Reach::Queue(name) => Some(name),
+            Reach::Workflow(_) => Some(&self.id),
+            Reach::Dial(_) | Reach::ToBeFilled => None,
+        }
+    }
+
     /// Its name in `lang`, as the line says it.
     pub fn name(&self, lang: Lang) -> &str {
         match lang {

@@ -1,5 +1,9 @@
 //! The callback dialer: callers who asked to be called back are called by the server
-//! itself when the unit is open and the queue is short, oldest first. Each request is
+//! itself when the unit is open and the queue is short, oldest first. With local
+//! agencies (`CASELINE_AGENCIES_FILE`) each request follows its own agency: dialled
+//! while that agency is open and its own queue is short, from its caller ID
+//! (`callback_from`) when it has one; an agency without a line of its own yet follows
+//! the unit, so one agency closed or busy never holds back another's. Each request is
 //! claimed in the database before it is dialled (on PostgreSQL two servers never dial
 //! one request twice), dialled through the provider's REST API with answering-machine
 //! detection, and each attempt and its result is stored and audited. A person who
@@ -8,14 +12,13 @@
 //! as an attempt, retried after a gap, and the request is closed as unreached after
 //! the last.
 
-use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
-
 use chrono::Timelike;
 
 use crate::clock::Clock;
 use crate::config::{DialerSettings, Settings};
+use crate::domain::agencies::Agencies;
 use crate::domain::outbound::Purpose;
-use crate::store::callbacks::Claimed;
+use crate::store::callbacks::{Claimed, Due, Pick};
 use crate::store::{AuditLine, Store};
 use crate::telephony::provider::Dialing;
 use crate::telephony::provider::ProviderError;
@@ -32,9 +35,10 @@ pub enum Tick {
     /// No `CASELINE_CALLBACK_FROM`, or no provider account.
     Off,
     Paused,
-    /// The unit is closed, or it is outside the hours a callback may ring.
+    /// The unit and every local agency are closed, or it is outside the hours a
+    /// callback may ring.
     Closed,
-    /// Too many callers are waiting.
+    /// Too many callers are waiting, in every queue whose unit or agency is open.
     QueueLong,
     /// Nothing due.
     Nothing,
@@ -49,29 +53,69 @@ pub enum Tick {
 /// How long what the queue's wait webhook said about the queue stays true: each waiting
 /// caller's wait is asked about every minute or so.
 const QUEUE_NEWS_SECS: i64 = 90;
-/// Callers waiting in the queue, as the last wait webhook said.
+
+/// The most agencies' queues kept apart: the file has one per agency (48 in
+/// California); past this, news of a new queue name is not kept.
+const MAX_QUEUES: usize = 500;
+
+/// What one wait webhook said of one queue.
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    size: u32,
+    at: i64,
+}
+
+impl Seen {
+    fn now(self, now: i64) -> u32 {
+        if now - self.at > QUEUE_NEWS_SECS {
+            0
+        } else {
+            self.size
+        }
+    }
+}
+
+/// Callers waiting in each queue, as the last wait webhook of that queue said: the
+/// statewide unit's (`None`: a wait URL that names no queue) and each local agency's
+/// own (its wait URL says `?queue=NAME`), so one agency's long queue holds back only
+/// its own callbacks.
 #[derive(Debug, Default)]
 pub struct Waiting {
-    size: AtomicU32,
-    at: AtomicI64,
+    statewide: std::sync::Mutex<Seen>,
+    queues: std::sync::Mutex<std::collections::HashMap<String, Seen>>,
 }
 
 impl Waiting {
-    /// The queue's size (`CurrentQueueSize`) at `now`.
-    pub fn saw(&self, size: u32, now: i64) {
-        self.size.store(size, Ordering::Release);
-        self.at.store(now, Ordering::Release);
-        crate::ops::metrics::gauge("caseline_callers_waiting", f64::from(size));
-    }
-
-    /// Callers waiting now: none once no wait webhook has come for a while.
-    pub fn now(&self, now: i64) -> u32 {
-        if now - self.at.load(Ordering::Acquire) > QUEUE_NEWS_SECS {
-            0
-        } else {
-            self.size.load(Ordering::Acquire)
+    /// The size (`CurrentQueueSize`) of `queue` (`None`: the statewide unit's) at `now`.
+    pub fn saw(&self, queue: Option<&str>, size: u32, now: i64) {
+        let seen = Seen { size, at: now };
+        match queue {
+            None => {
+                *lock(&self.statewide) = seen;
+                crate::ops::metrics::gauge("caseline_callers_waiting", f64::from(size));
+            }
+            Some(name) => {
+                let mut queues = lock(&self.queues);
+                if queues.len() < MAX_QUEUES || queues.contains_key(name) {
+                    queues.insert(name.to_string(), seen);
+                }
+            }
         }
     }
+
+    /// Callers waiting in `queue` now: none once no wait webhook has come for a while.
+    pub fn now(&self, queue: Option<&str>, now: i64) -> u32 {
+        match queue {
+            None => lock(&self.statewide).now(now),
+            Some(name) => lock(&self.queues).get(name).map_or(0, |seen| seen.now(now)),
+        }
+    }
+}
+
+/// A lock held for a copy or an insert: one that panicked mid-way left nothing half
+/// written, so its value is still good.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What the dialer is handed: the queue, its settings, the clock, the policy, what the
@@ -82,6 +126,8 @@ pub struct Dialer<'a> {
     pub clock: &'a dyn Clock,
     pub outbound: &'a crate::domain::outbound::Policy,
     pub waiting: &'a Waiting,
+    /// The local agencies, whose hours, queues and caller IDs their requests follow.
+    pub agencies: Option<&'a Agencies>,
     pub dialing: Dialing,
 }
 
@@ -130,22 +176,64 @@ pub async fn tick(s: &Dialer<'_>) -> anyhow::Result<Tick> {
         return Ok(Tick::Paused);
     }
     let local_hour = now.with_timezone(&s.settings.hours.tz).hour();
-    if !s.settings.hours.is_open(now) || local_hour < d.ring_hours.0 || local_hour >= d.ring_hours.1
-    {
+    if local_hour < d.ring_hours.0 || local_hour >= d.ring_hours.1 {
         return Ok(Tick::Closed);
     }
-    if s.waiting.now(now.timestamp()) > d.max_waiting {
+    let (due, any_open) = scope(s, now);
+    if !any_open {
+        return Ok(Tick::Closed);
+    }
+    if due.agencies.is_empty() && !due.statewide {
         return Ok(Tick::QueueLong);
     }
     let Some(claimed) = s
         .store
         .callback_queue()
-        .claim_due(now.timestamp(), None, d.attempts)
+        .claim_due(now.timestamp(), Pick::Due(due), d.attempts)
         .await?
     else {
         return Ok(Tick::Nothing);
     };
     dial(s, from, claimed).await
+}
+
+/// Whose requests may be dialled now: each agency with a line of its own while it is
+/// open (its hours and holidays) and its own queue is short; the statewide unit's (and
+/// those of agencies still `TO-BE-FILLED` or no longer in the file, whose callers it
+/// takes) while the unit is open and its queue is short. Also whether anyone is open at
+/// all, whatever the queues.
+fn scope<'a>(s: &Dialer<'a>, now: chrono::DateTime<chrono::Utc>) -> (Due<'a>, bool) {
+    let max = s.settings.dialer.max_waiting;
+    let at = now.timestamp();
+    let unit_open = s.settings.hours.is_open(now);
+    let mut due = Due {
+        statewide: unit_open && s.waiting.now(None, at) <= max,
+        agencies: Vec::new(),
+        own_line: Vec::new(),
+    };
+    let mut any_open = unit_open;
+    let own_lines = s.agencies.into_iter().flat_map(|a| a.iter());
+    for agency in own_lines.filter(|a| a.reach.is_filled()) {
+        due.own_line.push(&agency.id);
+        if !agency.hours.is_open(now) {
+            continue;
+        }
+        any_open = true;
+        // An agency reached by a number has no queue here to watch.
+        let waiting = agency.queue().map_or(0, |q| s.waiting.now(Some(q), at));
+        if waiting <= max {
+            due.agencies.push(&agency.id);
+        }
+    }
+    (due, any_open)
+}
+
+/// The caller ID of a request's callback: its agency's own (`callback_from` in the
+/// agencies file) when the file gives one, else `CASELINE_CALLBACK_FROM`.
+fn caller_id<'a>(s: &Dialer<'a>, agency: Option<&str>, from: &'a str) -> &'a str {
+    agency
+        .and_then(|id| s.agencies?.by_id(id)?.callback_from.as_deref())
+        .unwrap_or(from)
 }
 
 /// Dials request `id` now, whatever the hours and the queue (a staff member's choice);
@@ -169,7 +257,7 @@ pub async fn dial_now(s: &Dialer<'_>, id: i64) -> anyhow::Result<Option<Tick>> {
     match s
         .store
         .callback_queue()
-        .claim_due(now, Some(id), most)
+        .claim_due(now, Pick::Only(id), most)
         .await?
     {
         Some(claimed) => dial(s, from, claimed).await.map(Some),
@@ -202,6 +290,7 @@ async fn dial(s: &Dialer<'_>, from: &str, c: Claimed) -> anyhow::Result<Tick> {
         .await?;
         return Ok(Tick::Refused(c.id));
     }
+    let from = caller_id(s, c.agency.as_deref(), from);
     let base = &s.settings.public_url;
     let url = format!("{base}/voice/callback/answer?request={}", c.id);
     let status = format!("{base}/voice/callback/status?request={}", c.id);

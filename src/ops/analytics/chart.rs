@@ -251,6 +251,9 @@ mod tests {
             average_ivr_seconds: 40.0,
             load_test_calls: 0,
             load_tests_included: false,
+            agency: None,
+            by_agency: Vec::new(),
+            zip_step: Default::default(),
         }
     }
 

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Role, Scope, StaffError};
+use super::{Role, Scope, Staff, StaffError};
 use crate::state::AppState;
 use crate::store::AuditLine;
 use crate::store::WorkKind;
@@ -132,7 +132,7 @@ async fn list_agencies(
         .filter(|ag| scope.sees(Some(&ag.id)))
         .map(|ag| json!({"id": ag.id, "name": ag.name_en}))
         .collect();
-    Ok(Json(json!({"agencies": list})))
+    Ok(Json(json!({"agencies": list, "own": a.staff.agency})))
 }
 
 /// A listing's query: `?agency=ID` narrows a statewide account's listing to one agency.
@@ -504,11 +504,18 @@ struct ReportQuery {
     days: Option<String>,
     /// `include` counts the load tester's calls.
     load_tests: Option<String>,
+    /// One local agency's calls (a statewide account's choice; a local account may name
+    /// only its own).
+    agency: Option<String>,
 }
 
 impl ReportQuery {
-    fn asked(&self) -> Result<super::reports::Asked, StaffError> {
-        super::reports::Asked::parse(self.days.as_deref(), self.load_tests.as_deref())
+    fn asked(&self, s: &AppState, staff: &Staff) -> Result<super::reports::Asked, StaffError> {
+        super::reports::Asked::parse(self.days.as_deref(), self.load_tests.as_deref())?.for_agency(
+            staff,
+            self.agency.as_deref(),
+            s.line.agencies.as_ref(),
+        )
     }
 }
 
@@ -536,7 +543,7 @@ async fn report(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    let asked = query(q)?.asked()?;
+    let asked = query(q)?.asked(&s, &a.staff)?;
     Ok(Json(super::reports::figures(&s, asked).await?))
 }
 
@@ -548,7 +555,7 @@ async fn report_chart(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, StaffError> {
     a.staff.require(Role::Supervisor)?;
-    let asked = query(q)?.asked()?;
+    let asked = query(q)?.asked(&s, &a.staff)?;
     Ok(svg(super::reports::chart(&s, &file, asked).await?))
 }
 
