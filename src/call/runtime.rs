@@ -135,6 +135,12 @@ impl Runtime for Line {
             Some(t) => {
                 let dest = crate::domain::transfer::Destination::parse_return_to(&t.return_to)
                     .map_err(anyhow::Error::msg)?;
+                let call_agency = crate::domain::agencies::of_call(self.agencies.as_ref(), session);
+                ctx = match self.store.staff().agency_of(&t.by).await? {
+                    Some(sender) => ctx.for_staff_of(sender.as_deref(), call_agency.as_deref()),
+                    // No such account any more: nobody to vouch for the number it gave.
+                    None => ctx.without_case(),
+                };
                 (dest.dial(&ctx, after), t.return_to)
             }
             None => {

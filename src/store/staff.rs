@@ -99,6 +99,18 @@ impl StaffAccounts<'_> {
         id.ok_or_else(|| anyhow!("there is already a staff account named '{name}'"))
     }
 
+    /// The agency the account named `name` works for: `None` for no such account,
+    /// `Some(None)` for a statewide one.
+    pub async fn agency_of(&self, name: &str) -> anyhow::Result<Option<Option<String>>> {
+        let sql = "SELECT agency FROM staff WHERE name = $1";
+        run!(
+            self.store,
+            read,
+            query_scalar(sql, name).fetch_optional,
+            "Failed to read the staff account's agency"
+        )
+    }
+
     pub async fn credentials(&self, name: &str) -> anyhow::Result<Option<Credentials>> {
         let sql = "SELECT id, name, role, password_hash, disabled_at, agency FROM staff \
                    WHERE name = $1";

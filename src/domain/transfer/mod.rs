@@ -97,6 +97,27 @@ impl Context {
     }
 }
 
+impl Context {
+    /// What goes back to a staff member of `agency` (none: statewide) who sent the
+    /// caller into the IVR: all of it, unless the caller has since chosen a case of
+    /// another agency (a participant may have cases in several counties), whose number
+    /// and role that staff member may not see. They still learn the caller verified.
+    pub fn for_staff_of(self, agency: Option<&str>, call_agency: Option<&str>) -> Context {
+        match agency {
+            Some(own) if call_agency != Some(own) => self.without_case(),
+            _ => self,
+        }
+    }
+
+    /// The context with nothing of the caller's case: its number, role, what was heard.
+    pub fn without_case(mut self) -> Context {
+        self.case_number = None;
+        self.role = None;
+        self.topics_heard.clear();
+        self
+    }
+}
+
 /// The verification outcome in words staff read.
 pub fn verification(session: &Session) -> &'static str {
     if session.verified {
@@ -382,6 +403,28 @@ mod tests {
         r.push(d.dial(&ctx, "https://x/after".into()));
         let xml = r.to_xml();
         assert!(xml.contains("X-Caseline-Agency=fresno"), "{xml}");
+    }
+
+    #[test]
+    fn staff_of_one_agency_get_back_no_case_of_another() {
+        let mut s = Session::new(CallSid::parse("CA9").unwrap(), Channel::Voice, 0);
+        s.verified = true;
+        s.heard = vec!["payments".into()];
+        s.case = Some(crate::domain::cases::CaseRef {
+            case_id: 1,
+            case_number: "BC-1".into(),
+            role: crate::domain::cases::Role::Noncustodial,
+            county: Some("Kern".into()),
+        });
+        let kern = Context::of(&s).for_staff_of(Some("kern"), Some("kern"));
+        assert_eq!(kern.case_number.as_deref(), Some("BC-1"));
+        assert_eq!(kern.topics_heard, ["payments"]);
+        let statewide = Context::of(&s).for_staff_of(None, Some("kern"));
+        assert_eq!(statewide.case_number.as_deref(), Some("BC-1"));
+        let fresno = Context::of(&s).for_staff_of(Some("fresno"), Some("kern"));
+        assert!(fresno.verified, "they still learn the caller verified");
+        assert_eq!((fresno.case_number, fresno.role), (None, None));
+        assert!(fresno.topics_heard.is_empty());
     }
 
     #[test]
