@@ -4,7 +4,9 @@
 # signed), all on one PostgreSQL database:
 #
 #   benches/balance/run.sh postgres://postgres@127.0.0.1:5432
-#   settings: RUNS (3), CALLS (3000), CONCURRENCY (50 calls back to back), THINK_MS (0)
+#   settings: RUNS (3), CALLS (3000), CONCURRENCY (50 calls back to back), THINK_MS (0),
+#   PAIR_THREADS (empty: each of the two servers runs its runtime on as many worker
+#   threads as cores, like the one server; N: on N, TOKIO_WORKER_THREADS)
 #   CASELINE_BIN=PATH serves with that binary instead of building this tree's.
 #
 # Each run gets a fresh database and fresh servers. Prints the load tester's figures
@@ -13,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-3} CALLS=${CALLS:-3000} CONCURRENCY=${CONCURRENCY:-50} THINK_MS=${THINK_MS:-0}
+PAIR_THREADS=${PAIR_THREADS-}
 PG=${1:?a PostgreSQL server URL, like postgres://postgres@127.0.0.1:5432}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -33,9 +36,9 @@ pg_ticks() {
   for p in $(pgrep -P "$postmaster"); do t=$((t + $(ticks "$p"))); done
   echo "$t"
 }
-# start PORT: a server on the bench database; prints its pid.
+# start PORT [THREADS]: a server on the bench database; prints its pid.
 start() {
-  CASELINE_LISTEN="127.0.0.1:$1" CASELINE_DATABASE_URL="$(pg_url caseline_balance)" \
+  env ${2:+TOKIO_WORKER_THREADS=$2} CASELINE_LISTEN="127.0.0.1:$1" CASELINE_DATABASE_URL="$(pg_url caseline_balance)" \
     "$SERVER" serve >>"$WORK/serve.log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do
@@ -67,9 +70,11 @@ measure() {
 echo "caseline loadtest: $CALLS calls, $CONCURRENCY at once, think ${THINK_MS} ms"
 for run in $(seq "$RUNS"); do
   psql "$(pg_url postgres)" -q -c "DROP DATABASE IF EXISTS caseline_balance WITH (FORCE)" -c "CREATE DATABASE caseline_balance"
-  a=$(free_port); pa=$(start "$a")
-  b=$(free_port); pb=$(start "$b")
-  measure "one server" "$pa" --url "http://127.0.0.1:$a"
+  o=$(free_port); po=$(start "$o")
+  measure "one server" "$po" --url "http://127.0.0.1:$o"
+  kill "$po"; wait "$po" 2>/dev/null || true
+  a=$(free_port); pa=$(start "$a" "$PAIR_THREADS")
+  b=$(free_port); pb=$(start "$b" "$PAIR_THREADS")
   measure "two, round-robin" "$pa $pb" --url "http://127.0.0.1:$a" --url "http://127.0.0.1:$b"
   measure "two, sticky" "$pa $pb" --url "http://127.0.0.1:$a" --url "http://127.0.0.1:$b" --sticky
   kill "$pa" "$pb"; wait "$pa" "$pb" 2>/dev/null || true
