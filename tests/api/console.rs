@@ -585,7 +585,7 @@ async fn drive_reports(
     if !(table.contains("language") && table.contains("main-menu")) {
         anyhow::bail!("the drop-off table shows: {table}");
     }
-    if b.find(Locator::Id("calls")).await?.is_displayed().await? {
+    if shown(b, "calls").await? {
         anyhow::bail!("the live calls still show on the Reports page");
     }
     // A line without local agencies: no agency to choose, no table of them.
@@ -625,7 +625,7 @@ async fn drive_reports(
             anyhow::bail!("an agent sees #{id}");
         }
     }
-    if !b.find(Locator::Id("calls")).await?.is_displayed().await? {
+    if !shown(b, "calls").await? {
         anyhow::bail!("the agent does not see the live calls");
     }
     Ok(figures)
@@ -746,19 +746,11 @@ async fn drive_agencies(
     if callbacks.contains("0102") || !callbacks.contains(FRESNO) {
         anyhow::bail!("Fresno's supervisor sees: {callbacks}");
     }
-    if b.find(Locator::Id("agency-filter-row"))
-        .await?
-        .is_displayed()
-        .await?
-    {
+    if shown(b, "agency-filter-row").await? {
         anyhow::bail!("a local supervisor is offered the agency filter");
     }
     // The announcement reaches every agency's callers: not one agency's to set.
-    if b.find(Locator::Id("announcement-section"))
-        .await?
-        .is_displayed()
-        .await?
-    {
+    if shown(b, "announcement-section").await? {
         anyhow::bail!("a local supervisor is offered the announcement");
     }
 
@@ -787,12 +779,7 @@ async fn drive_agencies(
     if !text_of(b, "who-name").await?.contains("statewide") {
         anyhow::bail!("the header does not say statewide");
     }
-    if !b
-        .find(Locator::Id("announcement-section"))
-        .await?
-        .is_displayed()
-        .await?
-    {
+    if !shown(b, "announcement-section").await? {
         anyhow::bail!("a statewide supervisor is not offered the announcement");
     }
     b.find(Locator::Id("agency-filter"))
@@ -808,11 +795,7 @@ async fn drive_agencies(
              && p.includes('ch_kern1') && !p.includes('ch_fresno1')",
     )
     .await?;
-    if b.find(Locator::Id("accounts-section"))
-        .await?
-        .is_displayed()
-        .await?
-    {
+    if shown(b, "accounts-section").await? {
         anyhow::bail!("a supervisor sees the accounts");
     }
 
@@ -842,4 +825,9 @@ async fn drive_agencies(
         }
     }
     Ok(())
+}
+
+/// Whether the element with that id is on screen.
+async fn shown(b: &Client, id: &str) -> anyhow::Result<bool> {
+    Ok(b.find(Locator::Id(id)).await?.is_displayed().await?)
 }
