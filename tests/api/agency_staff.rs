@@ -98,27 +98,18 @@ async fn request_of(app: &TestApp, agency: Option<&str>, case_id: i64) -> i64 {
 
 /// A card payment of `agency` with confirmation code `code`.
 async fn payment_of(app: &TestApp, agency: Option<&str>, code: &str) {
+    let call_sid = format!("CA{}", uuid::Uuid::new_v4().simple());
     let added = app
         .state
         .line
         .store
         .card_payments()
-        .add(&caseline::domain::pay::NewPayment {
-            confirmation: code,
-            pay_id: None,
-            status: caseline::domain::pay::PAID,
-            charged: None,
-            case_id: 1,
-            case_number: "190000123456",
-            participant_id: 1,
-            amount: rust_decimal::Decimal::new(45000, 2),
-            card_type: "visa",
-            card_last4: "4242",
-            lang: "en",
-            call_sid: &format!("CA{}", uuid::Uuid::new_v4().simple()),
-            now: app.state.line.now(),
+        .add(&crate::helpers::paid(
+            code,
+            &call_sid,
+            app.state.line.now(),
             agency,
-        })
+        ))
         .await
         .expect("a payment");
     assert!(added);

@@ -231,20 +231,16 @@ fn announce_set_show_clear_and_callbacks_list() {
         store
             .card_payments()
             .add(&caseline::domain::pay::NewPayment {
-                confirmation: "ch_cli0001",
-                pay_id: None,
-                status: caseline::domain::pay::PAID,
-                charged: None,
-                case_id: 1,
-                case_number: "190000123456",
-                participant_id: 1,
                 amount: rust_decimal::Decimal::new(61240, 2),
                 card_type: "mastercard",
                 card_last4: "4444",
                 lang: "es",
-                call_sid: "CA0123456789abcdef0123456789abcdef",
-                now: chrono::Utc::now().timestamp(),
-                agency: None,
+                ..crate::helpers::paid(
+                    "ch_cli0001",
+                    "CA0123456789abcdef0123456789abcdef",
+                    chrono::Utc::now().timestamp(),
+                    None,
+                )
             })
             .await
             .unwrap();

@@ -94,22 +94,12 @@ async fn console_signs_in_sees_a_live_call_and_transfers_it() {
         .line
         .store
         .card_payments()
-        .add(&caseline::domain::pay::NewPayment {
-            confirmation: "ch_console1",
-            pay_id: None,
-            status: caseline::domain::pay::PAID,
-            charged: None,
-            case_id: 1,
-            case_number: "190000123456",
-            participant_id: 1,
-            amount: rust_decimal::Decimal::new(45000, 2),
-            card_type: "visa",
-            card_last4: "4242",
-            lang: "en",
-            call_sid: CALL,
-            now: state.line.now(),
-            agency: None,
-        })
+        .add(&crate::helpers::paid(
+            "ch_console1",
+            CALL,
+            state.line.now(),
+            None,
+        ))
         .await
         .unwrap();
     // A callback request waiting to be dialled by hand.
@@ -669,22 +659,12 @@ async fn an_agencys_staff_see_only_their_agencys_records_in_the_console() {
         assert_eq!(added, caseline::domain::callbacks::Added::Created);
         store
             .card_payments()
-            .add(&caseline::domain::pay::NewPayment {
-                confirmation: &format!("ch_{agency}1"),
-                pay_id: None,
-                status: caseline::domain::pay::PAID,
-                charged: None,
-                case_id: 1,
-                case_number: "190000123456",
-                participant_id: 1,
-                amount: rust_decimal::Decimal::new(45000, 2),
-                card_type: "visa",
-                card_last4: "4242",
-                lang: "en",
-                call_sid: &format!("CAagency00000000000000000000001{n}"),
-                now: app.state.line.now(),
-                agency: Some(agency),
-            })
+            .add(&crate::helpers::paid(
+                &format!("ch_{agency}1"),
+                &format!("CAagency00000000000000000000001{n}"),
+                app.state.line.now(),
+                Some(agency),
+            ))
             .await
             .unwrap();
     }

@@ -199,6 +199,32 @@ pub struct TestApp {
 }
 
 /// A weekday at 10 a.m. Pacific (the Customer Service Unit is open).
+/// A card payment of $450.00 by Visa on the demo's case 1, to store as the provider's
+/// result would have (listings' tests change what they need with `..paid(...)`).
+pub fn paid<'a>(
+    confirmation: &'a str,
+    call_sid: &'a str,
+    now: i64,
+    agency: Option<&'a str>,
+) -> caseline::domain::pay::NewPayment<'a> {
+    caseline::domain::pay::NewPayment {
+        confirmation,
+        pay_id: None,
+        status: caseline::domain::pay::PAID,
+        charged: None,
+        case_id: 1,
+        case_number: "190000123456",
+        participant_id: 1,
+        amount: rust_decimal::Decimal::new(45000, 2),
+        card_type: "visa",
+        card_last4: "4242",
+        lang: "en",
+        call_sid,
+        now,
+        agency,
+    }
+}
+
 pub fn open_time() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 18, 0, 0).unwrap()
 }

@@ -726,20 +726,10 @@ async fn a_card_number_sent_as_confirmation_code_is_kept_as_its_last_four_digits
         .store
         .card_payments()
         .add(&caseline::domain::pay::NewPayment {
-            confirmation: OLD_CARD,
-            pay_id: None,
-            status: caseline::domain::pay::PAID,
-            charged: None,
-            case_id: 1,
-            case_number: "190000123456",
-            participant_id: 1,
             amount: rust_decimal::Decimal::new(100, 2),
             card_type: "amex",
             card_last4: "0005",
-            lang: "en",
-            call_sid: &call.sid,
-            now: app.state.line.now() - 60,
-            agency: None,
+            ..crate::helpers::paid(OLD_CARD, &call.sid, app.state.line.now() - 60, None)
         })
         .await
         .expect("add");
