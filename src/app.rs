@@ -17,7 +17,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::config::shipped::{FLOWS, Found, PROMPTS, Shipped};
 use crate::domain::agencies::Agencies;
+use crate::domain::agencies::Reach;
 use crate::domain::callbacks::dialer::Dialer;
+use crate::domain::transfer::Destination;
 use crate::flow::Flow;
 use crate::http::webhook;
 use crate::state::Keys;
@@ -169,13 +171,22 @@ fn outbound_policy(s: &Settings, agencies: Option<&Agencies>) -> crate::domain::
         .chain(&s.dialer.from)
         .chain(&s.sms_from)
         .chain(&s.csu_number)
+        .map(String::as_str)
+        // Each agency's own numbers: its caller ID, its TTY line and the number its
+        // callers are put through to.
         .chain(
             agencies
                 .into_iter()
                 .flat_map(|a| a.iter())
-                .filter_map(|a| a.callback_from.as_ref()),
-        )
-        .map(String::as_str);
+                .flat_map(|a| {
+                    let line = match &a.reach {
+                        Reach::Dial(Destination::Number(n)) => Some(n.as_str()),
+                        _ => None,
+                    };
+                    [a.callback_from.as_deref(), a.tty_phone.as_deref(), line]
+                })
+                .flatten(),
+        );
     crate::domain::outbound::Policy::new(s.dialer.regions.clone(), own)
 }
 

@@ -339,14 +339,19 @@ impl CallbackQueue<'_> {
         Ok(())
     }
 
-    /// Gives a claimed request back as it was (the dial never went out).
-    pub(crate) async fn unclaim(&self, id: i64) -> anyhow::Result<()> {
-        self.exec(
-            "UPDATE callbacks SET status = 'open', attempts = attempts - 1 \
-             WHERE id = $1 AND status = 'dialling'",
-            id,
-        )
-        .await
+    /// Gives a claimed request back uncounted (the dial never went out), due again at
+    /// `due_at`: until then the claim takes the next request, so one that cannot go out
+    /// (say, an agency's caller ID the provider refuses) does not hold up every other.
+    pub(crate) async fn unclaim(&self, id: i64, due_at: i64) -> anyhow::Result<()> {
+        let sql = "UPDATE callbacks SET status = 'open', attempts = attempts - 1, due_at = $2 \
+                   WHERE id = $1 AND status = 'dialling'";
+        run!(
+            self.store,
+            write,
+            query(sql, id, due_at).execute,
+            "Failed to give a callback back"
+        )?;
+        Ok(())
     }
 
     pub(crate) async fn reopen(&self, id: i64, due_at: i64) -> anyhow::Result<()> {
@@ -394,16 +399,6 @@ impl CallbackQueue<'_> {
             write,
             query(sqlx::AssertSqlSafe(sql), id, status, now, outcome).execute,
             "Failed to close a callback"
-        )?;
-        Ok(())
-    }
-
-    async fn exec(&self, sql: &'static str, id: i64) -> anyhow::Result<()> {
-        run!(
-            self.store,
-            write,
-            query(sql, id).execute,
-            "Failed to update a callback"
         )?;
         Ok(())
     }

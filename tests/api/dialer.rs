@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use caseline::domain::callbacks::dialer::{Tick, tick};
+use caseline::domain::outbound::{Purpose, Refusal};
 use caseline::staff::Role;
 use chrono::TimeZone;
 use common::{Backend, PUBLIC_URL, TestApp, Twiml};
@@ -34,6 +35,7 @@ on_both_stores!(
     a_person_called_back_is_put_through_without_a_zip_question,
     a_callback_rings_in_its_own_agencys_hours_with_its_caller_id,
     a_long_queue_at_one_agency_holds_back_only_its_own_callbacks,
+    an_agencys_own_numbers_are_never_called_back,
 );
 on_postgres!(two_servers_dial_a_request_once);
 
@@ -486,6 +488,12 @@ async fn provider_trouble_is_retried_and_a_refused_number_closes(b: Backend) {
         ("open".to_string(), 0),
         "not counted"
     );
+    // Held back a minute, so a request that cannot go out does not block the others.
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Nothing
+    );
+    app.clock.advance(61);
     // The provider too slow: the same.
     provider.reset().await;
     Mock::given(method("POST"))
@@ -497,6 +505,7 @@ async fn provider_trouble_is_retried_and_a_refused_number_closes(b: Backend) {
         Tick::Retry(id)
     );
     assert_eq!(status_of(&app, id).await, ("open".to_string(), 0));
+    app.clock.advance(61);
     // Our own mistake (a From number the account does not own, 21212; a 404): not the
     // caller's number, so nothing is closed.
     for (status, body) in [(400, r#"{"code":21212}"#), (404, "{}")] {
@@ -511,6 +520,7 @@ async fn provider_trouble_is_retried_and_a_refused_number_closes(b: Backend) {
             "{status}"
         );
         assert_eq!(status_of(&app, id).await, ("open".to_string(), 0));
+        app.clock.advance(61);
     }
     // A 400 about the number (21211, invalid): closed as failed.
     provider.reset().await;
@@ -693,6 +703,37 @@ async fn a_person_called_back_is_put_through_without_a_zip_question(b: Backend) 
     let queued = callee.press("1").await;
     assert!(!queued.says("ZIP code"), "{}", queued.said());
     assert!(queued.find("Enqueue").is_some(), "{}", queued.xml);
+}
+
+/// Each agency's caller ID, TTY line and put-through number are the agency's own: a
+/// caller who leaves one as their callback number is refused, as for the unit's.
+async fn an_agencys_own_numbers_are_never_called_back(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let provider = provider_answering(201).await;
+    let file = crate::routing::agencies_file(dir.path());
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "reach = \"queue:kern-csu\"\n",
+        "reach = \"tel:+16614440199\"\ntty_phone = \"+16614440198\"\n",
+    );
+    std::fs::write(&file, text).unwrap();
+    let mut s = common::settings();
+    s.twilio_account_sid = Some(ACCOUNT.into());
+    s.twilio_api_base = provider.uri();
+    s.dialer.from = Some(AGENCY.into());
+    s.agencies_file = Some(file);
+    let app = TestApp::spawn_with(b, s).await;
+    let policy = &app.state.line.outbound;
+    for own in [AGENCY, "+16614440199", "+16614440198"] {
+        assert_eq!(
+            policy.check(own, Purpose::Callback, None),
+            Err(Refusal::Own),
+            "{own}"
+        );
+    }
+    assert_eq!(
+        policy.check("+19162101234", Purpose::Callback, None),
+        Ok(())
+    );
 }
 
 const FRESNO_FROM: &str = "+15594440100";

@@ -26,6 +26,9 @@ use crate::telephony::provider::ProviderError;
 /// Seconds a callback rings before it counts as not answered.
 const RING_SECS: &str = "30";
 
+/// A request whose dial the provider did not take is due again after this long.
+const RETRY_SECS: i64 = 60;
+
 /// A dial still unfinished after this long has lost its status callback.
 const STALE_DIAL_SECS: i64 = 10 * 60;
 
@@ -330,10 +333,17 @@ async fn dial(s: &Dialer<'_>, from: &str, c: Claimed) -> anyhow::Result<Tick> {
             Ok(Tick::Refused(c.id))
         }
         Err(e) => {
-            // Not the number's fault (our credentials, the provider's trouble): the
-            // request goes back as it was, for the next tick.
-            tracing::warn!(request = c.id, error = %e, "a callback was not placed; retrying next tick");
-            queue.unclaim(c.id).await?;
+            // Not the number's fault (our credentials, the provider's trouble, an
+            // agency's caller ID it refuses): the request goes back uncounted, due again
+            // in a minute, so the next tick tries the next request, not this one again.
+            tracing::warn!(
+                request = c.id,
+                agency = c.agency.as_deref().unwrap_or("statewide"),
+                from,
+                error = %e,
+                "a callback was not placed; retrying it in a minute"
+            );
+            queue.unclaim(c.id, now + RETRY_SECS).await?;
             Ok(Tick::Retry(c.id))
         }
     }
