@@ -193,10 +193,7 @@ pub async fn report(
     include_load_tests: bool,
     agency: Option<&str>,
 ) -> anyhow::Result<Report> {
-    let mut all = store.call_paths().since(since).await?;
-    if let Some(id) = agency {
-        all.retain(|p| p.agency.as_deref() == Some(id));
-    }
+    let all = store.call_paths().since(since, agency).await?;
     let load_test_calls = all.iter().filter(|p| p.load_test != 0).count() as i64;
     let paths: Vec<Path> = if include_load_tests {
         all

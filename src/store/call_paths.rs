@@ -63,16 +63,28 @@ pub struct Path {
 
 impl CallPaths<'_> {
     /// The paths of the calls that ended from `since` (Unix seconds) on.
-    pub async fn since(&self, since: i64) -> anyhow::Result<Vec<Path>> {
-        let sql = "SELECT started_at, ended_at, lang, channel, verified, verify_attempts, \
-                   verify_locked, outcome, ended_on, caller_hash, load_test, agency, steps FROM call_paths \
-                   WHERE ended_at >= $1";
-        run!(
-            self.store,
-            read,
-            query_as(sql, since).fetch_all,
-            "Failed to read the call paths"
-        )
+    /// With `agency`, only that agency's (filtered here, not after reading them all).
+    pub async fn since(&self, since: i64, agency: Option<&str>) -> anyhow::Result<Vec<Path>> {
+        const ALL: &str = "SELECT started_at, ended_at, lang, channel, verified, \
+            verify_attempts, verify_locked, outcome, ended_on, caller_hash, load_test, agency, \
+            steps FROM call_paths WHERE ended_at >= $1";
+        const ONE: &str = "SELECT started_at, ended_at, lang, channel, verified, \
+            verify_attempts, verify_locked, outcome, ended_on, caller_hash, load_test, agency, \
+            steps FROM call_paths WHERE ended_at >= $1 AND agency = $2";
+        match agency {
+            None => run!(
+                self.store,
+                read,
+                query_as(ALL, since).fetch_all,
+                "Failed to read the call paths"
+            ),
+            Some(id) => run!(
+                self.store,
+                read,
+                query_as(ONE, since, id).fetch_all,
+                "Failed to read the agency's call paths"
+            ),
+        }
     }
 
     /// Deletes paths that ended before `before`.
