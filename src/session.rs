@@ -179,6 +179,11 @@ pub struct Session {
     /// from (by key, in this order).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub county_choices: Vec<String>,
+    /// The local agency whose staff see this call ([`crate::domain::agencies::Agencies::of_call`]),
+    /// written with every save: a local agency's list of live calls is looked for in
+    /// the database by it, instead of among the newest calls of the whole state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub belongs_to: Option<String>,
     /// The callback request this (outbound) call is returning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_request: Option<i64>,
@@ -419,6 +424,7 @@ impl Session {
             agency,
             zip_asked,
             county_choices,
+            belongs_to,
             callback_request,
             path: _,
             transferred,
@@ -459,6 +465,7 @@ impl Session {
             && *agency == before.agency
             && *zip_asked == before.zip_asked
             && *county_choices == before.county_choices
+            && *belongs_to == before.belongs_to
             && *callback_request == before.callback_request
             && *transferred == before.transferred
             && *callback_left == before.callback_left
@@ -530,6 +537,7 @@ impl Session {
             agency: None,
             zip_asked: false,
             county_choices: Vec::new(),
+            belongs_to: None,
             callback_request: None,
             path: String::new(),
             transferred: false,

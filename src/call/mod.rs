@@ -209,6 +209,12 @@ async fn finish(
     mut response: Response,
 ) -> Result<Response, CallError> {
     let fresh = std::mem::take(&mut session.fresh);
+    if let Some(agencies) = &s.agencies {
+        let id = agencies.of_call(&session).map(|a| a.id.as_str());
+        if session.belongs_to.as_deref() != id {
+            session.belongs_to = id.map(str::to_string);
+        }
+    }
     // The turn's URLs carry the session as saved, for whichever server they reach.
     if let Some(carry) = &s.carry
         && carry.wanted(s.now())

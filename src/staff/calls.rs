@@ -101,14 +101,15 @@ pub fn doing(catalog: &Catalog, step: Option<&str>, lang: Lang) -> String {
 /// The live calls in `scope`, described in `lang`. A call's agency is the one its
 /// records would belong to ([`agencies::of_call`]: routed, else the verified case's
 /// county's), so a caller who verifies into another county's case moves to that
-/// agency's list.
+/// agency's list. A local account's list is looked for by its agency in the database
+/// (the 500 newest of its own, not of the state's), then checked here.
 pub async fn live(s: &Services, lang: Lang, scope: &Scope) -> Result<Vec<CallView>, StaffError> {
     let now = s.line.now();
     let agencies = s.line.agencies.as_ref();
     Ok(s.line
         .store
         .sessions()
-        .live(now)
+        .live(now, scope.agency())
         .await?
         .iter()
         .filter(|c| scope.sees(agencies::of_call(agencies, c).as_deref()))

@@ -179,17 +179,35 @@ impl Sessions<'_> {
     }
 
     /// Calls not ended and heard from within `SESSION_TTL`, newest first, each as this
-    /// server last saved it.
-    pub async fn live(&self, now: i64) -> anyhow::Result<Vec<Session>> {
-        let sql = "SELECT state FROM call_sessions WHERE ended_at IS NULL AND updated_at > $1 \
-                   ORDER BY created_at DESC LIMIT 500";
+    /// server last saved it (at most 500); with `agency`, the calls that belong to it
+    /// ([`Session::belongs_to`]), found by a match on the stored JSON that both stores
+    /// understand (the staff listing still checks each against this server's copy).
+    pub async fn live(&self, now: i64, agency: Option<&str>) -> anyhow::Result<Vec<Session>> {
+        const ALL: &str = "SELECT state FROM call_sessions WHERE ended_at IS NULL \
+            AND updated_at > $1 ORDER BY created_at DESC LIMIT 500";
+        const ONE: &str = "SELECT state FROM call_sessions WHERE ended_at IS NULL \
+            AND updated_at > $1 AND state LIKE $2 ORDER BY created_at DESC LIMIT 500";
         let since = now - crate::store::SESSION_TTL_SECS;
-        let states: Vec<String> = run!(
-            self.store,
-            read,
-            query_scalar(sql, since).fetch_all,
-            "Failed to list live calls"
-        )?;
+        let states: Vec<String> = match agency {
+            None => run!(
+                self.store,
+                read,
+                query_scalar(ALL, since).fetch_all,
+                "Failed to list live calls"
+            )?,
+            Some(id) => {
+                // serde_json writes the field this way, without spaces; an agency id
+                // is lowercase letters, digits and '-' (the file's check), so nothing
+                // in it is a LIKE wildcard.
+                let like = format!("%\"belongs_to\":{}%", serde_json::Value::from(id));
+                run!(
+                    self.store,
+                    read,
+                    query_scalar(ONE, since, &like).fetch_all,
+                    "Failed to list the agency's live calls"
+                )?
+            }
+        };
         Ok(states
             .iter()
             .filter_map(|s| serde_json::from_str(s).ok())

@@ -28,7 +28,42 @@ on_both_stores!(
     a_supervisor_works_only_their_agencys_callbacks_requests_and_recordings,
     a_statewide_supervisor_sees_every_agency_and_filters_by_one,
     an_account_names_an_agency_of_the_agencies_file_or_none,
+    a_local_agencys_live_calls_are_found_among_more_than_500_of_the_state,
 );
+
+/// The live-call list reads at most 500 calls: a local account's are looked for by its
+/// agency, so 500 newer calls of another agency do not hide its own.
+async fn a_local_agencys_live_calls_are_found_among_more_than_500_of_the_state(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let provider = MockServer::start().await;
+    let app = spawn(b, dir.path(), &provider).await;
+    let mut marco = app.call();
+    marco.dial().await;
+    marco.press("1").await;
+    let heard = marco.verify_for_payments(MARCO.0, MARCO.1).await;
+    assert!(heard.says("monthly support"), "{}", heard.said());
+    let store = &app.state.line.store;
+    let now = app.state.line.now();
+    for n in 0..501 {
+        let sid = caseline::session::CallSid::parse(&format!("CA{n:032x}")).unwrap();
+        let mut s =
+            caseline::session::Session::new(sid, caseline::words::prompts::Channel::Voice, now + 1);
+        s.belongs_to = Some("kern".into());
+        store.sessions().save(&s, now + 1).await.expect("save");
+    }
+    let kim = app.staff_login_of("kim", Role::Agent, Some("fresno")).await;
+    let (status, calls) = get(&app, &kim, "/staff/calls").await;
+    assert_eq!(status, StatusCode::OK, "{calls}");
+    assert_eq!(column(&calls, "calls", "call_sid"), vec![json!(marco.sid)]);
+    let alex = app.staff_login("alex", Role::Agent).await;
+    let (_, all) = get(&app, &alex, "/staff/calls").await;
+    let listed = column(&all, "calls", "call_sid");
+    assert_eq!(listed.len(), 500, "the state's newest 500");
+    assert!(
+        !listed.contains(&json!(marco.sid)),
+        "the state's list ends before him"
+    );
+}
 
 /// A server with the demo people, the test agencies (Fresno, Kern, Tulare, and Valley
 /// for the other counties) and a provider at `provider` (the folder must outlive it).
