@@ -35,6 +35,7 @@ on_both_stores!(
     a_person_called_back_is_put_through_without_a_zip_question,
     a_callback_rings_in_its_own_agencys_hours_with_its_caller_id,
     a_long_queue_at_one_agency_holds_back_only_its_own_callbacks,
+    an_agency_sets_how_many_callers_may_wait_in_its_own_queue,
     an_agencys_own_numbers_are_never_called_back,
 );
 on_postgres!(two_servers_dial_a_request_once);
@@ -734,6 +735,48 @@ async fn an_agencys_own_numbers_are_never_called_back(b: Backend) {
         policy.check("+19162101234", Purpose::Callback, None),
         Ok(())
     );
+}
+
+/// Fresno's file says no callback while anyone waits in its queue
+/// (`callback_max_waiting = 0`); Kern keeps the unit's limit (2).
+async fn an_agency_sets_how_many_callers_may_wait_in_its_own_queue(b: Backend) {
+    let provider = provider_answering(201).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::routing::agencies_file(dir.path());
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "reach = \"queue:fresno-csu\"\n",
+        "reach = \"queue:fresno-csu\"\ncallback_max_waiting = 0\n",
+    );
+    std::fs::write(&file, text).unwrap();
+    let mut s = common::settings();
+    s.twilio_account_sid = Some(ACCOUNT.into());
+    s.twilio_api_base = provider.uri();
+    s.dialer.from = Some(AGENCY.into());
+    s.agencies_file = Some(file);
+    let app = TestApp::spawn_with(b, s).await.with_demo_data().await;
+    app.clock.set(december(3));
+    let fresno = agency_request(&app, 1, "+15592310101", Some("fresno")).await;
+    let kern = agency_request(&app, 2, "+16612310102", Some("kern")).await;
+    let one_waiting = [
+        ("CallSid", "CA0123456789abcdef0123456789abcde0"),
+        ("QueuePosition", "1"),
+        ("CurrentQueueSize", "1"),
+    ];
+    for queue in ["fresno-csu", "kern-csu"] {
+        let url = format!("{PUBLIC_URL}/voice/queue/wait?queue={queue}");
+        let heard = app.post_signed(&url, &one_waiting).await;
+        assert_eq!(heard.status, StatusCode::OK, "{}", heard.body);
+    }
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Dialled(kern),
+        "one caller waiting is too many for Fresno, not for Kern"
+    );
+    assert_eq!(
+        tick(&app.state.dialer()).await.expect("tick"),
+        Tick::Nothing
+    );
+    assert_eq!(status_of(&app, fresno).await, ("open".to_string(), 0));
 }
 
 const FRESNO_FROM: &str = "+15594440100";

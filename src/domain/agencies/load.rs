@@ -146,6 +146,7 @@ struct RawAgency {
     holidays: Option<Spanned<String>>,
     tty_phone: Option<Spanned<String>>,
     callback_from: Option<Spanned<String>>,
+    callback_max_waiting: Option<Spanned<i64>>,
 }
 
 /// One check of one file.
@@ -296,6 +297,7 @@ impl Run<'_> {
         let (hours, holidays_file) = self.hours(r, line, &who, tz);
         let tty_phone = self.tty_phone(r);
         let callback_from = self.callback_from(r);
+        let callback_max_waiting = self.callback_max_waiting(r);
         if self.error_count() > errors_before {
             return None;
         }
@@ -309,6 +311,7 @@ impl Run<'_> {
             holidays_file: holidays_file?,
             tty_phone,
             callback_from,
+            callback_max_waiting,
             line,
         })
     }
@@ -515,6 +518,25 @@ impl Run<'_> {
             format!("callback_from '{number}' is not an E.164 number (like +18669013212)"),
         );
         None
+    }
+
+    /// The most callers waiting in the agency's own queue for a callback to be placed.
+    fn callback_max_waiting(&mut self, r: &RawAgency) -> Option<u32> {
+        let value = r.callback_max_waiting.as_ref()?;
+        match u32::try_from(*value.get_ref()) {
+            Ok(n) if n <= 1000 => Some(n),
+            _ => {
+                let at = self.at(value);
+                self.error(
+                    Some(at),
+                    format!(
+                        "callback_max_waiting {} is not a number of callers from 0 to 1000",
+                        value.get_ref()
+                    ),
+                );
+                None
+            }
+        }
     }
 
     /// The ZIP table the file names; its bad lines are problems of its own file.

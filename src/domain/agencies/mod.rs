@@ -178,6 +178,10 @@ pub struct Agency {
     pub tty_phone: Option<String>,
     /// The caller ID of its callbacks (E.164), when it has its own.
     pub callback_from: Option<String>,
+    /// The most callers waiting in its own queue for the dialer to place its callbacks
+    /// (a small county's queue may take fewer than the unit's); none: the unit's limit
+    /// (`CASELINE_CALLBACK_MAX_WAITING`).
+    pub callback_max_waiting: Option<u32>,
     /// Where the agency starts in the file, for messages about it.
     pub line: usize,
 }

@@ -224,7 +224,7 @@ fn scope<'a>(s: &Dialer<'a>, now: chrono::DateTime<chrono::Utc>) -> (Due<'a>, bo
         any_open = true;
         // An agency reached by a number has no queue here to watch.
         let waiting = agency.queue().map_or(0, |q| s.waiting.now(Some(q), at));
-        if waiting <= max {
+        if waiting <= agency.callback_max_waiting.unwrap_or(max) {
             due.agencies.push(&agency.id);
         }
     }

@@ -209,6 +209,12 @@ fn each_refusal_names_its_line() {
             "not an E.164",
             Some(10),
         ),
+        (
+            "holidays = \"h.txt\"",
+            "holidays = \"h.txt\"\ncallback_max_waiting = -1",
+            "callback_max_waiting -1 is not a number of callers",
+            Some(10),
+        ),
         ("hours =", "houres =", "unknown field `houres`", Some(8)),
         (
             "hours = \"mon-fri 08:00-17:00\"",
