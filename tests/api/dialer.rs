@@ -711,18 +711,13 @@ async fn a_person_called_back_is_put_through_without_a_zip_question(b: Backend) 
 async fn an_agencys_own_numbers_are_never_called_back(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let provider = provider_answering(201).await;
-    let file = crate::routing::agencies_file(dir.path());
-    let text = std::fs::read_to_string(&file).unwrap().replace(
-        "reach = \"queue:kern-csu\"\n",
-        "reach = \"tel:+16614440199\"\ntty_phone = \"+16614440198\"\n",
-    );
-    std::fs::write(&file, text).unwrap();
-    let mut s = common::settings();
-    s.twilio_account_sid = Some(ACCOUNT.into());
-    s.twilio_api_base = provider.uri();
-    s.dialer.from = Some(AGENCY.into());
-    s.agencies_file = Some(file);
-    let app = TestApp::spawn_with(b, s).await;
+    let app = dialler_of_agencies(b, &provider, dir.path(), |text| {
+        text.replace(
+            "reach = \"queue:kern-csu\"\n",
+            "reach = \"tel:+16614440199\"\ntty_phone = \"+16614440198\"\n",
+        )
+    })
+    .await;
     let policy = &app.state.line.outbound;
     for own in [AGENCY, "+16614440199", "+16614440198"] {
         assert_eq!(
@@ -742,18 +737,13 @@ async fn an_agencys_own_numbers_are_never_called_back(b: Backend) {
 async fn an_agency_sets_how_many_callers_may_wait_in_its_own_queue(b: Backend) {
     let provider = provider_answering(201).await;
     let dir = tempfile::tempdir().unwrap();
-    let file = crate::routing::agencies_file(dir.path());
-    let text = std::fs::read_to_string(&file).unwrap().replace(
-        "reach = \"queue:fresno-csu\"\n",
-        "reach = \"queue:fresno-csu\"\ncallback_max_waiting = 0\n",
-    );
-    std::fs::write(&file, text).unwrap();
-    let mut s = common::settings();
-    s.twilio_account_sid = Some(ACCOUNT.into());
-    s.twilio_api_base = provider.uri();
-    s.dialer.from = Some(AGENCY.into());
-    s.agencies_file = Some(file);
-    let app = TestApp::spawn_with(b, s).await.with_demo_data().await;
+    let app = dialler_of_agencies(b, &provider, dir.path(), |text| {
+        text.replace(
+            "reach = \"queue:fresno-csu\"\n",
+            "reach = \"queue:fresno-csu\"\ncallback_max_waiting = 0\n",
+        )
+    })
+    .await;
     app.clock.set(december(3));
     let fresno = agency_request(&app, 1, "+15592310101", Some("fresno")).await;
     let kern = agency_request(&app, 2, "+16612310102", Some("kern")).await;
@@ -786,17 +776,29 @@ const KERN_FROM: &str = "+16614440100";
 /// 2026-12-02; Kern open every day; Tulare still to be filled in), Fresno and Kern
 /// calling back from their own numbers. The folder must outlive it.
 async fn agencies_dialler(b: Backend, provider: &MockServer, dir: &std::path::Path) -> TestApp {
-    let file = crate::routing::agencies_file(dir);
-    let text = std::fs::read_to_string(&file)
-        .unwrap()
-        .replace(
+    dialler_of_agencies(b, provider, dir, |text| {
+        text.replace(
             "reach = \"queue:fresno-csu\"\n",
             &format!("reach = \"queue:fresno-csu\"\ncallback_from = \"{FRESNO_FROM}\"\n"),
         )
         .replace(
             "reach = \"queue:kern-csu\"\n",
             &format!("reach = \"queue:kern-csu\"\ncallback_from = \"{KERN_FROM}\"\n"),
-        );
+        )
+    })
+    .await
+}
+
+/// A dialler with the demo people and the routing tests' agencies file as `edit` leaves
+/// it. The folder must outlive it.
+async fn dialler_of_agencies(
+    b: Backend,
+    provider: &MockServer,
+    dir: &std::path::Path,
+    edit: impl FnOnce(String) -> String,
+) -> TestApp {
+    let file = crate::routing::agencies_file(dir);
+    let text = edit(std::fs::read_to_string(&file).unwrap());
     std::fs::write(&file, text).unwrap();
     let mut s = common::settings();
     s.twilio_account_sid = Some(ACCOUNT.into());
