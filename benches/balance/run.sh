@@ -54,16 +54,19 @@ measure() {
   for p in $pids; do before=$((before + $(ticks "$p"))); done
   pg_before=$(pg_ticks)
   local began=$(date +%s.%N)
-  out=$("$SERVER" loadtest "$@" --calls "$CALLS" --concurrency "$CONCURRENCY" \
-    --think-ms "$THINK_MS" --connections "$CONCURRENCY" 2>"$WORK/loadtest.err") \
-    || { cat "$WORK/loadtest.err" >&2; echo "$out" >&2; echo "$name: calls failed" >&2; exit 1; }
+  local TIMEFORMAT='%U %S' ok=0
+  { time { out=$("$SERVER" loadtest "$@" --calls "$CALLS" --concurrency "$CONCURRENCY" \
+    --think-ms "$THINK_MS" --connections "$CONCURRENCY" 2>"$WORK/loadtest.err") && ok=1; }; } 2>"$WORK/loadtest.time"
+  [ "$ok" = 1 ] || { cat "$WORK/loadtest.err" >&2; echo "$out" >&2; echo "$name: calls failed" >&2; exit 1; }
   local secs=$(echo "$(date +%s.%N) - $began" | bc)
   for p in $pids; do after=$((after + $(ticks "$p"))); done
   pg_after=$(pg_ticks)
   requests=$(awk '/^requests/ {print $2}' <<<"$out")
-  printf '%-22s %6.0f req/s  %s  CPU per request: servers %s µs, database %s µs%s\n' "$name" \
+  local generator
+  generator=$(awk -v r="$requests" '{ printf "%d", ($1 + $2) * 1000000 / r }' "$WORK/loadtest.time")
+  printf '%-22s %6.0f req/s  %s  CPU per request: servers %s µs, database %s µs, load generator %s µs%s\n' "$name" \
     "$(echo "$requests / $secs" | bc -l)" "$(awk '/^latency/ {$1=""; print}' <<<"$out" | xargs)" \
-    "$(( (after - before) * 1000000 / HZ / requests ))" "$(( (pg_after - pg_before) * 1000000 / HZ / requests ))" \
+    "$(( (after - before) * 1000000 / HZ / requests ))" "$(( (pg_after - pg_before) * 1000000 / HZ / requests ))" "$generator" \
     "$(awk '/^servers/ {$1=""; print ";" $0}' <<<"$out")"
 }
 
