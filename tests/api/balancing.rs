@@ -25,6 +25,7 @@ on_postgres!(
     a_turn_url_whose_seal_does_not_open_reads_the_database_once,
     a_repeated_entry_reaching_the_other_server_is_answered_again_not_run_again,
     ends_of_the_same_calls_on_two_servers_at_once_end_each_call_once,
+    one_batch_writes_each_calls_last_change_with_its_save_or_its_end,
 );
 
 /// Sends each request to the other server than the last, and checks what it cost.
@@ -380,5 +381,86 @@ async fn ends_of_the_same_calls_on_two_servers_at_once_end_each_call_once(b: Bac
             b.expect("ended on the second"),
         );
         assert!(a ^ b, "call {i}: ended by the first {a}, by the second {b}");
+    }
+}
+
+/// A server's writer puts a batch's saves, positions and ends in one statement, one
+/// change per call: a position queued behind its call's save is written as the save, one
+/// queued with its call's end is written by the end (and the end answers it), and a save
+/// queued with its call's end is written before it. Another server reads each as the
+/// last change queued. (The test's runtime has one thread: what is queued before the
+/// writer runs is one batch.)
+async fn one_batch_writes_each_calls_last_change_with_its_save_or_its_end(b: Backend) {
+    use caseline::session::{CallSid, Session};
+    use caseline::words::prompts::Channel;
+
+    let app = TestApp::spawn(b).await;
+    let other = app.second_server().await.expect("a second server");
+    let now = app.state.line.now();
+    let ours = app.state.line.store.sessions();
+    let theirs = other.state.line.store.sessions();
+    let call = |i: u32, step: &str| {
+        let mut s = Session::new(
+            CallSid::parse(&format!("CA{i:032x}")).unwrap(),
+            Channel::Voice,
+            now,
+        );
+        ours.number(&mut s, None);
+        s.step = Some(step.to_string());
+        s
+    };
+    let moved = |s: &Session, step: &str| {
+        let mut m = s.clone();
+        ours.number(&mut m, Some(s.turn));
+        m.step = Some(step.to_string());
+        m
+    };
+
+    // A save and the position after it.
+    let first = call(1, "saved");
+    let (saved, queued) = tokio::join!(
+        ours.save(&first, now),
+        ours.save_position(moved(&first, "moved on"), now)
+    );
+    saved.expect("saved");
+    queued.expect("queued");
+    // A live call's position and its end.
+    let second = call(2, "saved");
+    ours.save(&second, now).await.expect("saved");
+    let (queued, ended) = tokio::join!(
+        ours.save_position(moved(&second, "last step"), now),
+        ours.finish(&second.call_sid, "completed", now)
+    );
+    queued.expect("queued");
+    let ended = ended.expect("ended").expect("was live").expect("readable");
+    assert_eq!(
+        ended.step.as_deref(),
+        Some("last step"),
+        "the end answers the last position"
+    );
+    // A new call's save and its end.
+    let third = call(3, "hung up at once");
+    let (saved, ended) = tokio::join!(
+        ours.save(&third, now),
+        ours.finish(&third.call_sid, "completed", now)
+    );
+    saved.expect("saved");
+    let ended = ended.expect("ended").expect("was live").expect("readable");
+    assert_eq!(ended.step.as_deref(), Some("hung up at once"));
+
+    let read = theirs.load(&first.call_sid, now, None).await.expect("read");
+    assert_eq!(read.and_then(|s| s.step).as_deref(), Some("moved on"));
+    for ended in [&second, &third] {
+        assert!(
+            theirs
+                .load(&ended.call_sid, now, None)
+                .await
+                .expect("read")
+                .is_none()
+        );
+        assert_eq!(
+            ours.ended(&ended.call_sid).await.expect("read").as_deref(),
+            Some("completed")
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! migrating, and the session path ([`sessions`]: this server's copies in [`hot`], the
 //! group-commit [`writer`]), shared by every server behind the load balancer.
 
+mod combined;
 mod create;
 mod hot;
 mod reader;
@@ -65,7 +66,7 @@ where
 }
 
 /// Whether an error says the connection is gone (not that the statement was wrong).
-fn connection_lost(e: &sqlx::Error) -> bool {
+pub(super) fn connection_lost(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
         // Class 08 is "connection exception"; 57P01-57P03 are shutdowns.

@@ -5,14 +5,15 @@
 //! may not). A queued position never overwrites a later save or revives an ended
 //! call: the batch updates a row only while it is live and its turn is older.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::once_more;
+use super::combined::{Combined, bind_paths, bind_rows, turn_column};
+use super::{connection_lost, once_more};
 use crate::store::{AuditLine, CallPathRow};
 
 /// Positions waiting for the writer beyond this are saved the slow way (each waits for
@@ -65,6 +66,7 @@ const INSERT_AUDIT_LINES: &str = "INSERT INTO audit (at, call_sid, actor, event,
 pub(super) const UPSERT_SAVES: &str = upsert_sessions!(", ended_at = NULL, end_status = NULL");
 
 /// A session's row as the writer writes it.
+#[derive(Clone)]
 pub(super) struct Row {
     pub(super) call_sid: String,
     pub(super) state: String,
@@ -281,74 +283,13 @@ pub(super) async fn run<C: Copies>(pool: PgPool, mut queue: mpsc::Receiver<Pendi
                 hot.forget_turn(sid, *turn);
             }
         }
-        if !batch.saves.is_empty() {
-            let (rows, waiting): (Vec<Row>, Vec<_>) = batch.saves.into_values().unzip();
-            let mut results = match write_rows(&pool, UPSERT_SAVES, &rows).await {
-                Ok(_) => vec![true; rows.len()],
-                // One row the database refuses must not fail every call in the batch:
-                // each is tried alone (not when the database is unreachable).
-                Err(sqlx::Error::Database(_)) if rows.len() > 1 => {
-                    let mut each = Vec::with_capacity(rows.len());
-                    for row in &rows {
-                        let one = std::slice::from_ref(row);
-                        each.push(write_rows(&pool, UPSERT_SAVES, one).await.is_ok());
-                    }
-                    each
-                }
-                Err(_) => vec![false; rows.len()],
-            };
-            failed |= results.contains(&false);
-            if let Some(hot) = hot.upgrade() {
-                for (row, ok) in rows.iter().zip(&results) {
-                    if *ok {
-                        hot.committed(&row.call_sid, row.turn);
-                    } else {
-                        hot.forget_turn(&row.call_sid, row.turn);
-                    }
-                }
-            }
-            for (waiting, ok) in waiting.into_iter().zip(results.drain(..)) {
-                for done in waiting {
-                    let _ = done.send(ok);
-                }
-            }
-        }
-        if !batch.positions.is_empty() {
-            let rows: Vec<Row> = batch.positions.into_values().collect();
-            let result = write_rows(&pool, UPSERT_POSITIONS, &rows).await;
-            failed |= result.is_err();
-            if let Some(hot) = hot.upgrade() {
-                // A row the guard refused (a later save, an ended call) is not in the
-                // database: this server must not serve its copy as if it were.
-                let written: std::collections::HashSet<(&str, i64)> = match &result {
-                    Ok(rows) => rows.iter().map(|(s, t)| (s.as_str(), *t)).collect(),
-                    Err(_) => Default::default(),
-                };
-                for row in &rows {
-                    let turn = i64::try_from(row.turn).unwrap_or(i64::MAX);
-                    if written.contains(&(row.call_sid.as_str(), turn)) {
-                        hot.committed(&row.call_sid, row.turn);
-                    } else {
-                        hot.forget_turn(&row.call_sid, row.turn);
-                    }
-                }
-            }
-        }
-        if !batch.ends.is_empty() {
-            failed |= !write_ends(&pool, std::mem::take(&mut batch.ends)).await;
-        }
-        if !batch.paths.is_empty() {
-            let (mut rows, waiting): (Vec<CallPathRow>, Vec<_>) =
-                std::mem::take(&mut batch.paths).into_iter().unzip();
-            // In CallSid order, as every batch takes its rows (no deadlock with another
-            // server inserting a repeated status callback's path).
-            rows.sort_by(|a, b| a.call_sid.cmp(&b.call_sid));
-            let ok = write_paths(&pool, &rows).await.is_ok();
-            failed |= !ok;
-            for done in waiting {
-                let _ = done.send(ok);
-            }
-        }
+        let sessions = Sessions {
+            saves: batch.saves,
+            positions: batch.positions,
+            ends: std::mem::take(&mut batch.ends),
+            paths: std::mem::take(&mut batch.paths),
+        };
+        failed |= write_sessions(&pool, &hot, sessions).await;
         for done in batch.barriers {
             let _ = done.send(());
         }
@@ -359,15 +300,220 @@ pub(super) async fn run<C: Copies>(pool: PgPool, mut queue: mpsc::Receiver<Pendi
     }
 }
 
+/// What a batch writes to the sessions and the paths, each with who waits for it.
+struct Sessions {
+    saves: BTreeMap<String, (Row, Vec<oneshot::Sender<bool>>)>,
+    positions: BTreeMap<String, Row>,
+    ends: Vec<End>,
+    paths: Vec<(CallPathRow, oneshot::Sender<bool>)>,
+}
+
+/// Writes a batch's sessions and paths in one statement (see [`super::combined`]), or
+/// kind by kind when it cannot be one or the database refused it; answers everyone
+/// waiting and tells the copies in memory. True when something failed.
+async fn write_sessions<C: Copies>(pool: &PgPool, hot: &Weak<C>, mut batch: Sessions) -> bool {
+    if batch.saves.is_empty()
+        && batch.positions.is_empty()
+        && batch.ends.is_empty()
+        && batch.paths.is_empty()
+    {
+        return false;
+    }
+    // In CallSid order, as every batch takes its rows (no deadlock with another server
+    // inserting a repeated status callback's path).
+    batch.paths.sort_by(|a, b| a.0.call_sid.cmp(&b.0.call_sid));
+    let saves: BTreeMap<String, Row> = batch
+        .saves
+        .iter()
+        .map(|(sid, (row, _))| (sid.clone(), row.clone()))
+        .collect();
+    let ends = first_end_of_each(&batch.ends);
+    let paths: Vec<CallPathRow> = batch.paths.iter().map(|(row, _)| row.clone()).collect();
+    let Some(combined) = Combined::of(&saves, &batch.positions, &ends, &paths) else {
+        return write_apart(pool, hot, batch).await;
+    };
+    let started = Instant::now();
+    let written = match combined.write(pool).await {
+        Ok(written) => written,
+        // Refused (a deadlock, a row the database would not take) or the connection lost:
+        // kind by kind, each write tried as it always was. After a lost connection the
+        // statement may have landed; its ends then find the calls ended and answer no
+        // state, as a repeated status callback does.
+        Err(e) if matches!(e, sqlx::Error::Database(_)) || connection_lost(&e) => {
+            tracing::warn!(error = %e, "a batch's statement failed; writing it kind by kind");
+            return write_apart(pool, hot, batch).await;
+        }
+        Err(e) => {
+            metrics::counter!("caseline_database_errors_total").increment(1);
+            tracing::error!(error = %e, "a batch of call sessions was not written");
+            if let Some(hot) = hot.upgrade() {
+                for row in saves.values().chain(batch.positions.values()) {
+                    hot.forget_turn(&row.call_sid, row.turn);
+                }
+            }
+            answer_all(batch, false);
+            return true;
+        }
+    };
+    metrics::histogram!("caseline_store_batch_size")
+        .record((saves.len() + batch.positions.len() + ends.len()) as f64);
+    metrics::histogram!("caseline_store_commit_seconds").record(started.elapsed().as_secs_f64());
+    if let Some(hot) = hot.upgrade() {
+        for (sid, turn) in &combined.dropped {
+            hot.forget_turn(sid, *turn);
+        }
+        for (sid, turn) in combined.save_turns() {
+            if written
+                .saves
+                .contains(&(sid.to_string(), turn_column(turn)))
+            {
+                hot.committed(sid, turn);
+            } else {
+                hot.forget_turn(sid, turn);
+            }
+        }
+        for row in batch.positions.values() {
+            let key = (row.call_sid.clone(), turn_column(row.turn));
+            if written.positions.contains(&key) {
+                hot.committed(&row.call_sid, row.turn);
+            } else if !saves.contains_key(&row.call_sid) {
+                // Refused by the guard, or folded into an end (whose copy goes).
+                hot.forget_turn(&row.call_sid, row.turn);
+            }
+        }
+    }
+    let turns: HashMap<String, u64> = combined
+        .save_turns()
+        .map(|(sid, turn)| (sid.to_string(), turn))
+        .collect();
+    let mut states = written.ended;
+    for (sid, _, _, done) in batch.ends {
+        let _ = done.send(Ok(states.remove(&sid)));
+    }
+    let mut failed = false;
+    for (sid, (_, waiting)) in &mut batch.saves {
+        // Every save is written (its update has no guard); one that was not failed.
+        let ok = turns
+            .get(sid)
+            .is_some_and(|t| written.saves.contains(&(sid.clone(), turn_column(*t))));
+        failed |= !ok;
+        for done in waiting.drain(..) {
+            let _ = done.send(ok);
+        }
+    }
+    for (_, done) in batch.paths {
+        let _ = done.send(true);
+    }
+    failed
+}
+
+/// Answers everyone waiting on a batch that failed as a whole.
+fn answer_all(batch: Sessions, ok: bool) {
+    for (_, (_, waiting)) in batch.saves {
+        for done in waiting {
+            let _ = done.send(ok);
+        }
+    }
+    for (.., done) in batch.ends {
+        let _ = done.send(Err(()));
+    }
+    for (_, done) in batch.paths {
+        let _ = done.send(ok);
+    }
+}
+
+/// Each call's first end queued: its status and time, in CallSid order (the order every
+/// batch locks rows in).
+fn first_end_of_each(ends: &[End]) -> BTreeMap<&str, (&str, i64)> {
+    let mut calls: BTreeMap<&str, (&str, i64)> = BTreeMap::new();
+    for (sid, status, at, _) in ends {
+        calls.entry(sid.as_str()).or_insert((status.as_str(), *at));
+    }
+    calls
+}
+
+/// Writes a batch's sessions and paths kind by kind, a statement each: saves, then
+/// positions, then ends, then paths. True when something failed.
+async fn write_apart<C: Copies>(pool: &PgPool, hot: &Weak<C>, batch: Sessions) -> bool {
+    let Sessions {
+        saves,
+        positions,
+        ends,
+        paths,
+    } = batch;
+    let mut failed = false;
+    if !saves.is_empty() {
+        let (rows, waiting): (Vec<Row>, Vec<_>) = saves.into_values().unzip();
+        let mut results = match write_rows(pool, UPSERT_SAVES, &rows).await {
+            Ok(_) => vec![true; rows.len()],
+            // One row the database refuses must not fail every call in the batch:
+            // each is tried alone (not when the database is unreachable).
+            Err(sqlx::Error::Database(_)) if rows.len() > 1 => {
+                let mut each = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let one = std::slice::from_ref(row);
+                    each.push(write_rows(pool, UPSERT_SAVES, one).await.is_ok());
+                }
+                each
+            }
+            Err(_) => vec![false; rows.len()],
+        };
+        failed |= results.contains(&false);
+        if let Some(hot) = hot.upgrade() {
+            for (row, ok) in rows.iter().zip(&results) {
+                if *ok {
+                    hot.committed(&row.call_sid, row.turn);
+                } else {
+                    hot.forget_turn(&row.call_sid, row.turn);
+                }
+            }
+        }
+        for (waiting, ok) in waiting.into_iter().zip(results.drain(..)) {
+            for done in waiting {
+                let _ = done.send(ok);
+            }
+        }
+    }
+    if !positions.is_empty() {
+        let rows: Vec<Row> = positions.into_values().collect();
+        let result = write_rows(pool, UPSERT_POSITIONS, &rows).await;
+        failed |= result.is_err();
+        if let Some(hot) = hot.upgrade() {
+            // A row the guard refused (a later save, an ended call) is not in the
+            // database: this server must not serve its copy as if it were.
+            let written: std::collections::HashSet<(&str, i64)> = match &result {
+                Ok(rows) => rows.iter().map(|(s, t)| (s.as_str(), *t)).collect(),
+                Err(_) => Default::default(),
+            };
+            for row in &rows {
+                if written.contains(&(row.call_sid.as_str(), turn_column(row.turn))) {
+                    hot.committed(&row.call_sid, row.turn);
+                } else {
+                    hot.forget_turn(&row.call_sid, row.turn);
+                }
+            }
+        }
+    }
+    if !ends.is_empty() {
+        failed |= !write_ends(pool, ends).await;
+    }
+    if !paths.is_empty() {
+        // Sorted by `write_sessions`.
+        let (rows, waiting): (Vec<CallPathRow>, Vec<_>) = paths.into_iter().unzip();
+        let ok = write_paths(pool, &rows).await.is_ok();
+        failed |= !ok;
+        for done in waiting {
+            let _ = done.send(ok);
+        }
+    }
+    failed
+}
+
 /// Ends calls in one statement and answers each: its state, once, to the first that
 /// asked for the call (a repeated status callback gets none, as the call has ended).
 /// False when the statement failed.
 async fn write_ends(pool: &PgPool, ends: Vec<End>) -> bool {
-    // One row per call, in CallSid order (the order every batch locks rows in).
-    let mut calls: BTreeMap<&str, (&str, i64)> = BTreeMap::new();
-    for (sid, status, at, _) in &ends {
-        calls.entry(sid.as_str()).or_insert((status.as_str(), *at));
-    }
+    let calls = first_end_of_each(&ends);
     let sids: Vec<&str> = calls.keys().copied().collect();
     let statuses: Vec<&str> = calls.values().map(|(s, _)| *s).collect();
     let ats: Vec<i64> = calls.values().map(|(_, at)| *at).collect();
@@ -399,39 +545,7 @@ async fn write_ends(pool: &PgPool, ends: Vec<End>) -> bool {
 
 /// Writes ended calls' paths in one statement.
 async fn write_paths(pool: &PgPool, rows: &[CallPathRow]) -> sqlx::Result<()> {
-    let col = |f: fn(&CallPathRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
-    let text = |f: fn(&CallPathRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
-    let sids = text(|r| r.call_sid.as_str());
-    let (started, ended) = (col(|r| r.started_at), col(|r| r.ended_at));
-    let (langs, channels) = (text(|r| r.lang), text(|r| r.channel));
-    let verified = col(|r| r.verified);
-    let attempts = col(|r| r.verify_attempts);
-    let locked = col(|r| r.verify_locked);
-    let outcomes = text(|r| r.outcome);
-    let ended_on = text(|r| r.ended_on.as_str());
-    let steps = text(|r| r.steps.as_str());
-    let callers: Vec<Option<&str>> = rows.iter().map(|r| r.caller_hash.as_deref()).collect();
-    let load_tests = col(|r| r.load_test);
-    let agencies: Vec<Option<&str>> = rows.iter().map(|r| r.agency.as_deref()).collect();
-    let result = once_more(|| {
-        sqlx::query(INSERT_CALL_PATHS)
-            .bind(&sids)
-            .bind(&started)
-            .bind(&ended)
-            .bind(&langs)
-            .bind(&channels)
-            .bind(&verified)
-            .bind(&attempts)
-            .bind(&locked)
-            .bind(&outcomes)
-            .bind(&ended_on)
-            .bind(&steps)
-            .bind(&callers)
-            .bind(&load_tests)
-            .bind(&agencies)
-            .execute(pool)
-    })
-    .await;
+    let result = once_more(|| bind_paths(sqlx::query(INSERT_CALL_PATHS), rows).execute(pool)).await;
     if let Err(e) = &result {
         metrics::counter!("caseline_database_errors_total").increment(1);
         tracing::error!(error = %e, paths = rows.len(), "call paths were not kept");
@@ -475,20 +589,14 @@ pub(super) async fn write_rows(
     sql: &'static str,
     rows: &[Row],
 ) -> sqlx::Result<Vec<(String, i64)>> {
-    let sids: Vec<&str> = rows.iter().map(|r| r.call_sid.as_str()).collect();
-    let states: Vec<&str> = rows.iter().map(|r| r.state.as_str()).collect();
-    let ats: Vec<i64> = rows.iter().map(|r| r.at).collect();
-    let turns: Vec<i64> = rows
-        .iter()
-        .map(|r| i64::try_from(r.turn).unwrap_or(i64::MAX))
-        .collect();
+    let rows: Vec<&Row> = rows.iter().collect();
     let started = Instant::now();
     let result = once_more(|| {
-        sqlx::query_as::<_, (String, i64)>(sql)
-            .bind(&sids)
-            .bind(&states)
-            .bind(&ats)
-            .bind(&turns)
+        bind_rows(sqlx::query(sql), &rows)
+            .try_map(|row: sqlx::postgres::PgRow| {
+                use sqlx::Row as _;
+                Ok((row.try_get(0)?, row.try_get(1)?))
+            })
             .fetch_all(pool)
     })
     .await;
