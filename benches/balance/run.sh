@@ -9,7 +9,7 @@
 #   threads as cores, like the one server; N: on N, TOKIO_WORKER_THREADS)
 #   CASELINE_BIN=PATH serves with that binary instead of building this tree's.
 #
-# Each run gets a fresh database and fresh servers. Prints the load tester's figures
+# Each measurement gets a fresh database and fresh servers. Prints the load tester's figures
 # and the CPU per request of the servers together and of PostgreSQL (its postmaster,
 # its live children and those that exited during the run).
 set -euo pipefail
@@ -71,15 +71,31 @@ measure() {
 }
 
 echo "caseline loadtest: $CALLS calls, $CONCURRENCY at once, think ${THINK_MS} ms"
+# fresh: a fresh database for the next measurement.
+fresh() {
+  psql "$(pg_url postgres)" -q -c "DROP DATABASE IF EXISTS caseline_balance WITH (FORCE)" \
+    -c "CREATE DATABASE caseline_balance" 2>/dev/null
+}
+# Each mode on its own fresh database and fresh servers, the three modes taken in turn
+# in every run: this machine's speed drifts by half within minutes, so only figures
+# taken close together compare, and the ratios are reported run by run.
+RATES="$WORK/rates"
 for run in $(seq "$RUNS"); do
-  psql "$(pg_url postgres)" -q -c "DROP DATABASE IF EXISTS caseline_balance WITH (FORCE)" -c "CREATE DATABASE caseline_balance"
+  fresh
   o=$(free_port); po=$(start "$o")
-  measure "one server" "$po" --url "http://127.0.0.1:$o"
+  measure "one server" "$po" --url "http://127.0.0.1:$o" | tee -a "$RATES"
   kill "$po"; wait "$po" 2>/dev/null || true
-  a=$(free_port); pa=$(start "$a" "$PAIR_THREADS")
-  b=$(free_port); pb=$(start "$b" "$PAIR_THREADS")
-  measure "two, round-robin" "$pa $pb" --url "http://127.0.0.1:$a" --url "http://127.0.0.1:$b"
-  measure "two, sticky" "$pa $pb" --url "http://127.0.0.1:$a" --url "http://127.0.0.1:$b" --sticky
-  kill "$pa" "$pb"; wait "$pa" "$pb" 2>/dev/null || true
+  for mode in round-robin sticky; do
+    fresh
+    a=$(free_port); pa=$(start "$a" "$PAIR_THREADS")
+    b=$(free_port); pb=$(start "$b" "$PAIR_THREADS")
+    measure "two, $mode" "$pa $pb" --url "http://127.0.0.1:$a" --url "http://127.0.0.1:$b" \
+      $([ "$mode" = sticky ] && echo --sticky) | tee -a "$RATES"
+    kill "$pa" "$pb"; wait "$pa" "$pb" 2>/dev/null || true
+  done
 done
+# Run by run: each two-server mode's requests a second and p99 against the one server's.
+awk '/^one server/ { one = $3; p = $0; sub(/.*p99 /, "", p); one99 = p + 0 }
+  /^two, / { p = $0; sub(/.*p99 /, "", p)
+    printf "%-18s %.2f of one server in requests a second, p99 %.2f times its\n", $1 " " $2, $3 / one, (p + 0) / one99 }' "$RATES"
 if grep -E " (WARN|ERROR) " "$WORK/serve.log" | head -5 >&2; then echo "the servers logged the above" >&2; fi

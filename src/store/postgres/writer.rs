@@ -1,8 +1,9 @@
 //! PostgreSQL's group commit: one task takes whatever the webhooks queued (saves that
-//! wait for their commit, changes of position that do not, audit lines) and writes
-//! each kind in one statement, so a busy line costs the database a statement per batch
-//! rather than one per request (see [`super::sessions`] for what may wait and what
-//! may not). A queued position never overwrites a later save or revives an ended
+//! wait for their commit, changes of position that do not, ends of calls, their paths,
+//! audit lines) and writes the sessions and paths in one statement
+//! ([`super::combined`]) and the audit lines in another, so a busy line costs the
+//! database a statement or two per batch rather than one per request (see
+//! [`super::sessions`] for what may wait and what may not). A queued position never overwrites a later save or revives an ended
 //! call: the batch updates a row only while it is live and its turn is older.
 
 use std::collections::{BTreeMap, HashMap};
@@ -255,9 +256,9 @@ async fn gather(queue: &mut mpsc::Receiver<Pending>, taken: &mut Vec<Pending>) {
 const GATHER: Duration = Duration::from_micros(1000);
 const GATHER_UNTIL: usize = 16;
 
-/// The writer: takes whatever is queued (up to [`BATCH_MAX`] entries), commits the saves
-/// in one statement and answers them, then each call's last position in another, then
-/// answers the barriers. Ends when the store is dropped.
+/// The writer: takes whatever is queued (up to [`BATCH_MAX`] entries), commits the audit
+/// lines, then the sessions and paths (see [`write_sessions`]), answers everyone
+/// waiting, then the barriers. Ends when the store is dropped.
 pub(super) async fn run<C: Copies>(pool: PgPool, mut queue: mpsc::Receiver<Pending>, hot: Weak<C>) {
     let mut taken = Vec::with_capacity(BATCH_MAX);
     let mut busy = false;
