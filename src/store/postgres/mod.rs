@@ -2,7 +2,6 @@
 //! migrating, and the session path ([`sessions`]: this server's copies in [`hot`], the
 //! group-commit [`writer`]), shared by every server behind the load balancer.
 
-mod combined;
 mod create;
 mod hot;
 mod reader;

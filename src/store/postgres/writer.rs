@@ -1,7 +1,7 @@
 //! PostgreSQL's group commit: one task takes whatever the webhooks queued (saves that
 //! wait for their commit, changes of position that do not, ends of calls, their paths,
 //! audit lines) and writes the sessions and paths in one statement
-//! ([`super::combined`]) and the audit lines in another, so a busy line costs the
+//! ([`combined`]) and the audit lines in another, so a busy line costs the
 //! database a statement or two per batch rather than one per request (see
 //! [`super::sessions`] for what may wait and what may not). A queued position never overwrites a later save or revives an ended
 //! call: the batch updates a row only while it is live and its turn is older.
@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::combined::{Combined, bind_paths, bind_rows, turn_column};
 use super::{connection_lost, once_more};
+use combined::{Combined, bind_paths, bind_rows, turn_column};
+
+mod combined;
 use crate::store::{AuditLine, CallPathRow};
 
 /// Positions waiting for the writer beyond this are saved the slow way (each waits for
@@ -309,7 +311,7 @@ struct Sessions {
     paths: Vec<(CallPathRow, oneshot::Sender<bool>)>,
 }
 
-/// Writes a batch's sessions and paths in one statement (see [`super::combined`]), or
+/// Writes a batch's sessions and paths in one statement (see [`combined`]), or
 /// kind by kind when it cannot be one or the database refused it; answers everyone
 /// waiting and tells the copies in memory. True when something failed.
 async fn write_sessions<C: Copies>(pool: &PgPool, hot: &Weak<C>, mut batch: Sessions) -> bool {

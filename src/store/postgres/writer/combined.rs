@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sqlx::postgres::PgArguments;
 use sqlx::{PgPool, Postgres, Row as _};
 
-use super::writer::Row;
+use super::Row;
 use crate::store::CallPathRow;
 
 /// The batch's statement. Parameters: saves ($1-$4: CallSid, state, time, turn),
