@@ -380,9 +380,8 @@ impl Application {
         let metrics = settings.metrics_listen;
         let state = Arc::new(Services::serving(settings, store, clock)?);
         crate::domain::verify::check_key(&state.line.store, &state.line.blind).await?;
-        let listener = TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("Failed to listen on {listen}"))?;
+        let listener =
+            webhook_listener(listen).with_context(|| format!("Failed to listen on {listen}"))?;
         let mut app = Self::from_parts(listener, state);
         if let Some(addr) = staff {
             app.staff = Some(TcpListener::bind(addr).await.with_context(|| {
@@ -575,5 +574,49 @@ async fn sweep_sessions(state: AppState) {
                 tracing::warn!(error = %format!("{e:#}"), "attempt count sweep failed");
             }
         }
+    }
+}
+
+/// Connections waiting to be accepted on the webhook address, at most (the kernel caps
+/// it at `net.core.somaxconn`).
+const WEBHOOK_BACKLOG: u32 = 4096;
+
+/// The webhook address's listener, with room for a burst of connections: when another
+/// server behind the balancer dies, the balancer opens connections to the survivors
+/// all at once. With the standard library's 128 the queue overflowed, connection
+/// attempts were dropped, and nginx, whose connect timed out after a second, took the
+/// last live server out too: every call failed (the kill drill, issue 27).
+fn webhook_listener(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(WEBHOOK_BACKLOG)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A burst of 1,000 connections to a server that has not accepted any yet all
+    /// connect at once (with a backlog of 128 most of them were dropped and retried a
+    /// second later).
+    #[tokio::test]
+    async fn the_webhook_address_takes_a_burst_of_connections_before_accepting() {
+        let listener = webhook_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connects = (0..1000).map(|_| {
+            tokio::time::timeout(
+                std::time::Duration::from_millis(700),
+                tokio::net::TcpStream::connect(addr),
+            )
+        });
+        let results = futures::future::join_all(connects).await;
+        let connected = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+        assert_eq!(connected, 1000, "connected at once");
+        drop(listener);
     }
 }
