@@ -6,7 +6,7 @@
 //! [`super::sessions`] for what may wait and what may not). A queued position never overwrites a later save or revives an ended
 //! call: the batch updates a row only while it is live and its turn is older.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
@@ -69,7 +69,6 @@ const INSERT_AUDIT_LINES: &str = "INSERT INTO audit (at, call_sid, actor, event,
 pub(super) const UPSERT_SAVES: &str = upsert_sessions!(", ended_at = NULL, end_status = NULL");
 
 /// A session's row as the writer writes it.
-#[derive(Clone)]
 pub(super) struct Row {
     pub(super) call_sid: String,
     pub(super) state: String,
@@ -286,11 +285,13 @@ pub(super) async fn run<C: Copies>(pool: PgPool, mut queue: mpsc::Receiver<Pendi
                 hot.forget_turn(sid, *turn);
             }
         }
+        let (paths, path_waiters) = std::mem::take(&mut batch.paths).into_iter().unzip();
         let sessions = Sessions {
             saves: batch.saves,
             positions: batch.positions,
             ends: std::mem::take(&mut batch.ends),
-            paths: std::mem::take(&mut batch.paths),
+            paths,
+            path_waiters,
         };
         failed |= write_sessions(&pool, &hot, sessions).await;
         for done in batch.barriers {
@@ -308,7 +309,9 @@ struct Sessions {
     saves: BTreeMap<String, (Row, Vec<oneshot::Sender<bool>>)>,
     positions: BTreeMap<String, Row>,
     ends: Vec<End>,
-    paths: Vec<(CallPathRow, oneshot::Sender<bool>)>,
+    paths: Vec<CallPathRow>,
+    /// Everyone waiting for a path: all are answered alike (the paths share a statement).
+    path_waiters: Vec<oneshot::Sender<bool>>,
 }
 
 /// Writes a batch's sessions and paths in one statement (see [`combined`]), or
@@ -324,15 +327,9 @@ async fn write_sessions<C: Copies>(pool: &PgPool, hot: &Weak<C>, mut batch: Sess
     }
     // In CallSid order, as every batch takes its rows (no deadlock with another server
     // inserting a repeated status callback's path).
-    batch.paths.sort_by(|a, b| a.0.call_sid.cmp(&b.0.call_sid));
-    let saves: BTreeMap<String, Row> = batch
-        .saves
-        .iter()
-        .map(|(sid, (row, _))| (sid.clone(), row.clone()))
-        .collect();
+    batch.paths.sort_by(|a, b| a.call_sid.cmp(&b.call_sid));
     let ends = first_end_of_each(&batch.ends);
-    let paths: Vec<CallPathRow> = batch.paths.iter().map(|(row, _)| row.clone()).collect();
-    let Some(combined) = Combined::of(&saves, &batch.positions, &ends, &paths) else {
+    let Some(combined) = Combined::of(&batch.saves, &batch.positions, &ends, &batch.paths) else {
         return write_apart(pool, hot, batch).await;
     };
     let started = Instant::now();
@@ -350,7 +347,8 @@ async fn write_sessions<C: Copies>(pool: &PgPool, hot: &Weak<C>, mut batch: Sess
             metrics::counter!("caseline_database_errors_total").increment(1);
             tracing::error!(error = %e, "a batch of call sessions was not written");
             if let Some(hot) = hot.upgrade() {
-                for row in saves.values().chain(batch.positions.values()) {
+                let saves = batch.saves.values().map(|(row, _)| row);
+                for row in saves.chain(batch.positions.values()) {
                     hot.forget_turn(&row.call_sid, row.turn);
                 }
             }
@@ -359,55 +357,55 @@ async fn write_sessions<C: Copies>(pool: &PgPool, hot: &Weak<C>, mut batch: Sess
         }
     };
     metrics::histogram!("caseline_store_batch_size")
-        .record((saves.len() + batch.positions.len() + ends.len()) as f64);
+        .record((batch.saves.len() + batch.positions.len() + ends.len()) as f64);
     metrics::histogram!("caseline_store_commit_seconds").record(started.elapsed().as_secs_f64());
+    // Each save as written (a position folded into it, or its own turn), in the order of
+    // `batch.saves`: every save is written (its update has no guard), so one that was
+    // not failed.
+    let saved: Vec<(&str, u64, bool)> = combined
+        .save_turns()
+        .map(|(sid, turn)| {
+            (
+                sid,
+                turn,
+                written.saves.get(sid) == Some(&turn_column(turn)),
+            )
+        })
+        .collect();
     if let Some(hot) = hot.upgrade() {
         for (sid, turn) in &combined.dropped {
             hot.forget_turn(sid, *turn);
         }
-        for (sid, turn) in combined.save_turns() {
-            if written
-                .saves
-                .contains(&(sid.to_string(), turn_column(turn)))
-            {
-                hot.committed(sid, turn);
+        for (sid, turn, ok) in &saved {
+            if *ok {
+                hot.committed(sid, *turn);
             } else {
-                hot.forget_turn(sid, turn);
+                hot.forget_turn(sid, *turn);
             }
         }
         for row in batch.positions.values() {
-            let key = (row.call_sid.clone(), turn_column(row.turn));
-            if written.positions.contains(&key) {
+            if written.positions.get(&row.call_sid) == Some(&turn_column(row.turn)) {
                 hot.committed(&row.call_sid, row.turn);
-            } else if !saves.contains_key(&row.call_sid) {
+            } else if !batch.saves.contains_key(&row.call_sid) {
                 // Refused by the guard, or folded into an end (whose copy goes).
                 hot.forget_turn(&row.call_sid, row.turn);
             }
         }
     }
-    let turns: HashMap<String, u64> = combined
-        .save_turns()
-        .map(|(sid, turn)| (sid.to_string(), turn))
-        .collect();
+    let oks: Vec<bool> = saved.iter().map(|(.., ok)| *ok).collect();
     let mut states = written.ended;
     for (sid, _, _, done) in batch.ends {
         let _ = done.send(Ok(states.remove(&sid)));
     }
-    let mut failed = false;
-    for (sid, (_, waiting)) in &mut batch.saves {
-        // Every save is written (its update has no guard); one that was not failed.
-        let ok = turns
-            .get(sid)
-            .is_some_and(|t| written.saves.contains(&(sid.clone(), turn_column(*t))));
-        failed |= !ok;
-        for done in waiting.drain(..) {
-            let _ = done.send(ok);
+    for ((_, waiting), ok) in batch.saves.into_values().zip(&oks) {
+        for done in waiting {
+            let _ = done.send(*ok);
         }
     }
-    for (_, done) in batch.paths {
+    for done in batch.path_waiters {
         let _ = done.send(true);
     }
-    failed
+    oks.contains(&false)
 }
 
 /// Answers everyone waiting on a batch that failed as a whole.
@@ -420,7 +418,7 @@ fn answer_all(batch: Sessions, ok: bool) {
     for (.., done) in batch.ends {
         let _ = done.send(Err(()));
     }
-    for (_, done) in batch.paths {
+    for done in batch.path_waiters {
         let _ = done.send(ok);
     }
 }
@@ -443,6 +441,7 @@ async fn write_apart<C: Copies>(pool: &PgPool, hot: &Weak<C>, batch: Sessions) -
         positions,
         ends,
         paths,
+        path_waiters,
     } = batch;
     let mut failed = false;
     if !saves.is_empty() {
@@ -502,10 +501,9 @@ async fn write_apart<C: Copies>(pool: &PgPool, hot: &Weak<C>, batch: Sessions) -
     }
     if !paths.is_empty() {
         // Sorted by `write_sessions`.
-        let (rows, waiting): (Vec<CallPathRow>, Vec<_>) = paths.into_iter().unzip();
-        let ok = write_paths(pool, &rows).await.is_ok();
+        let ok = write_paths(pool, &paths).await.is_ok();
         failed |= !ok;
-        for done in waiting {
+        for done in path_waiters {
             let _ = done.send(ok);
         }
     }

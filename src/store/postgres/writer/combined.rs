@@ -25,7 +25,7 @@
 //! every batch of every server takes them: two servers ending and moving the same
 //! calls at once cannot deadlock.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use sqlx::postgres::PgArguments;
 use sqlx::{PgPool, Postgres, Row as _};
@@ -87,8 +87,8 @@ pub(super) struct Combined<'a> {
     positions: Vec<&'a Row>,
     /// One end per call: CallSid, status, time, and a position folded into it.
     ends: Vec<(&'a str, &'a str, i64, Option<&'a Row>)>,
-    /// Positions folded into an end or a save that the guard would refuse (no later
-    /// than the save): not written, so their copies must go.
+    /// Positions queued after their call's save but no later than it, which the guard
+    /// would refuse: not written, so their copies must go.
     pub(super) dropped: Vec<(&'a str, u64)>,
     paths: &'a [CallPathRow],
 }
@@ -109,8 +109,8 @@ impl Folded<'_> {
 /// call's state.
 #[derive(Default)]
 pub(super) struct Written {
-    pub(super) saves: HashSet<(String, i64)>,
-    pub(super) positions: HashSet<(String, i64)>,
+    pub(super) saves: HashMap<String, i64>,
+    pub(super) positions: HashMap<String, i64>,
     pub(super) ended: HashMap<String, String>,
 }
 
@@ -121,9 +121,10 @@ fn count(turn: u64) -> u64 {
 
 impl<'a> Combined<'a> {
     /// One part per call, or `None` when a call has both a save and an end in the batch
-    /// (written apart, in order).
-    pub(super) fn of(
-        saves: &'a BTreeMap<String, Row>,
+    /// (written apart, in order). `saves` holds each call's save with whatever waits
+    /// for it.
+    pub(super) fn of<W>(
+        saves: &'a BTreeMap<String, (Row, W)>,
         positions: &'a BTreeMap<String, Row>,
         ends: &'a BTreeMap<&'a str, (&'a str, i64)>,
         paths: &'a [CallPathRow],
@@ -134,7 +135,7 @@ impl<'a> Combined<'a> {
         let mut dropped = Vec::new();
         let folded = saves
             .iter()
-            .map(|(sid, save)| {
+            .map(|(sid, (save, _))| {
                 let then = positions.get(sid).filter(|p| {
                     let later = count(p.turn) > count(save.turn);
                     if !later {
@@ -201,10 +202,10 @@ impl<'a> Combined<'a> {
             let turn: i64 = row.try_get(2)?;
             match kind.as_str() {
                 "s" => {
-                    written.saves.insert((sid, turn));
+                    written.saves.insert(sid, turn);
                 }
                 "p" => {
-                    written.positions.insert((sid, turn));
+                    written.positions.insert(sid, turn);
                 }
                 _ => {
                     written.ended.insert(sid, row.try_get(3)?);
