@@ -7,7 +7,7 @@
 //! read the database: one statement for about three such reads, a few wake-ups on each
 //! side. On this two-core machine that held two servers round-robin to 0.7 of one
 //! server's requests a second (issue 27). Each answer's turn URLs now also carry the
-//! session exactly as it was saved at that turn (`&s=`), sealed with XChaCha20-Poly1305
+//! session exactly as it was saved at that turn (`?t=TURN.SEALED`), sealed with XChaCha20-Poly1305
 //! under a key derived from the blind-index key (which every server shares), bound to
 //! the call and the turn. Whatever server the provider reaches opens it instead of
 //! reading: the copy the giving server holds in memory, so nothing a server would read
@@ -71,8 +71,9 @@ impl Carry {
             mac.update(purpose);
             Some(mac.finalize().into_bytes())
         };
-        let key = derive(b"caseline: the session carried in a URL, v1")?;
-        let nonce_key = derive(b"caseline: the nonces of carried sessions, v1")?;
+        // v2: the session compressed against [`dictionary`] (v1 sealed it as it was).
+        let key = derive(b"caseline: the session carried in a URL, v2")?;
+        let nonce_key = derive(b"caseline: the nonces of carried sessions, v2")?;
         Some(Carry {
             cipher: XChaCha20Poly1305::new_from_slice(&key).ok()?,
             nonces: <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&nonce_key).ok()?,
@@ -97,12 +98,17 @@ impl Carry {
     /// The session sealed for its own call and turn, with when (`now`, unix seconds),
     /// or `None` when too long to carry.
     pub fn seal(&self, session: &Session, now: i64) -> Option<String> {
-        let mut json = now.to_be_bytes().to_vec();
-        serde_json::to_writer(&mut json, session).ok()?;
-        let aad = bound_to(session.call_sid.as_str(), session.turn);
+        let json = serde_json::to_vec(session).ok()?;
+        let (call_sid, turn) = (session.call_sid.as_str(), session.turn);
+        let mut plain = now.to_be_bytes().to_vec();
+        plain.extend(lz4_flex::block::compress_prepend_size_with_dict(
+            &json,
+            &dictionary(call_sid, turn),
+        ));
+        let aad = bound_to(call_sid, turn);
         let mut mac = self.nonces.clone();
         mac.update(&aad);
-        mac.update(&json);
+        mac.update(&plain);
         let digest = mac.finalize().into_bytes();
         let nonce: [u8; NONCE] = digest.get(..NONCE)?.try_into().ok()?;
         let nonce = XNonce::from(nonce);
@@ -111,7 +117,7 @@ impl Carry {
             .encrypt(
                 &nonce,
                 Payload {
-                    msg: &json,
+                    msg: &plain,
                     aad: &aad,
                 },
             )
@@ -135,7 +141,7 @@ impl Carry {
         let (nonce, sealed) = bytes.split_at(NONCE);
         let nonce: [u8; NONCE] = nonce.try_into().ok()?;
         let aad = bound_to(call_sid, turn);
-        let json = self
+        let plain = self
             .cipher
             .decrypt(
                 &XNonce::from(nonce),
@@ -145,13 +151,56 @@ impl Carry {
                 },
             )
             .ok()?;
-        let (at, json) = json.split_first_chunk::<8>()?;
+        let (at, compressed) = plain.split_first_chunk::<8>()?;
         if i64::from_be_bytes(*at) < since {
             return None;
         }
-        let session: Session = serde_json::from_slice(json).ok()?;
+        // Only what a server of ours sealed gets here; its size is checked all the same.
+        let (size, _) = compressed.split_first_chunk::<4>()?;
+        if u32::from_le_bytes(*size) as usize > MAX_OPENED {
+            return None;
+        }
+        let json = lz4_flex::block::decompress_size_prepended_with_dict(
+            compressed,
+            &dictionary(call_sid, turn),
+        )
+        .ok()?;
+        let session: Session = serde_json::from_slice(&json).ok()?;
         (session.call_sid.as_str() == call_sid && session.turn == turn).then_some(session)
     }
+}
+
+/// The longest session JSON a seal may open to (far more than [`MAX_SEALED`] holds).
+const MAX_OPENED: usize = 64 * 1024;
+
+/// What both sides compress against (LZ4 with a dictionary): the session's keys and the
+/// words most sessions hold, then the call and the turn, which the URL and the request
+/// name, so the JSON repeating them costs a few bytes. A session at the main menu's
+/// 300 bytes of JSON compress to about 80 (a seal in a URL of about 170 characters where
+/// it was 460): every server and the provider's own signature pass over each URL it
+/// carries, twice per answer. A change to these words is a change of the seal's format
+/// (see [`Carry::new`]'s key purposes).
+fn dictionary(call_sid: &str, turn: u64) -> Vec<u8> {
+    const WORDS: &str = "\"verified\":true,\"misses\":\"topic\":\"payments\",\"case-status\",\
+        \"pending_ssn\":\"verify_failures\":\"participant\":\"cases\":[{\"case_id\":\
+        \"case_number\":\"role\":\"custodial\",\"noncustodial\",\"county\":\"}],\"case\":{\
+        \"heard\":[\"values\":{\"dialled\":\"+1\"callback_number\":\"callback_requested\":\
+        \"transfer_result\":\"staff_transfer\":{\"entry\":\"return_to\":\"by\":\"at\":\
+        \"verify_outcome\":\"replay\":{\"answer\":\"paying\":{\"amount\":\"failures\":\
+        \"pay_id\":\"recording_sid\":\"recording_step\":\"stream_token\":\"tty_handoff\":\
+        \"tty_resume\":\"stream_failures\":\"agency\":\"zip_asked\":\"county_choices\":\
+        \"belongs_to\":\"callback_request\":\"transferred\":true,\"callback_left\":true,\
+        \"load_test\":true,\"channel\":\"voice\",\"channel\":\"tty\",\"lang\":\"es\",\
+        \"lang\":\"en\",\"step\":\"main-menu\",\"awaiting\":\"main-menu\",\"started_at\":17\
+        \"caller\":\"+1\"path\":\"welcome,language,set-english,set-spanish,main-menu,";
+    let mut dictionary = Vec::with_capacity(WORDS.len() + call_sid.len() + 40);
+    dictionary.extend_from_slice(WORDS.as_bytes());
+    dictionary.extend_from_slice(b"\"turn\":");
+    dictionary.extend_from_slice(turn.to_string().as_bytes());
+    dictionary.extend_from_slice(b"}{\"call_sid\":\"");
+    dictionary.extend_from_slice(call_sid.as_bytes());
+    dictionary.extend_from_slice(b"\",");
+    dictionary
 }
 
 /// What a seal is bound to: the call and the turn its URL names.
@@ -159,12 +208,34 @@ fn bound_to(call_sid: &str, turn: u64) -> Vec<u8> {
     format!("{call_sid}/{turn}").into_bytes()
 }
 
-/// Adds `&s=SEALED` to each of the answer's URLs that names `turn` (`?t=TURN` at its
-/// end: the step and input URLs the flow engine writes).
+/// Adds `.SEALED` to the turn of each of the answer's URLs that names `turn` (`?t=TURN`
+/// at its end: the step and input URLs the flow engine writes). In the turn's own value,
+/// not a parameter of its own: a URL with no `&` is written into the TwiML as it is
+/// (an `&` would make the whole URL, seal and all, go through the XML escape), and a
+/// server finds both in one pass over the query ([`turn_of`]).
 pub fn attach(response: &mut Response, turn: u64, sealed: &str) {
     let mark = format!("?t={turn}");
     for verb in &mut response.verbs {
         attach_to(verb, &mark, sealed);
+    }
+}
+
+/// The turn a URL's query names (`t=TURN`) and the session sealed with it
+/// (`t=TURN.SEALED`), if `t` is given once and its turn is well-formed.
+pub fn turn_of(query: Option<&str>) -> (Option<u64>, Option<String>) {
+    let mut values = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == "t")
+        .map(|(_, v)| v);
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return (None, None);
+    };
+    let (turn, sealed) = match value.split_once('.') {
+        Some((turn, sealed)) => (turn, Some(sealed)),
+        None => (value.as_ref(), None),
+    };
+    match turn.parse::<u64>() {
+        Ok(turn) => (Some(turn), sealed.map(str::to_string)),
+        Err(_) => (None, None),
     }
 }
 
@@ -173,10 +244,10 @@ pub fn attach(response: &mut Response, turn: u64, sealed: &str) {
 pub fn detach(response: &mut Response) {
     fn strip(el: &mut Element) {
         let cut = |url: &mut String| {
-            if let Some(at) = url.find("&s=")
-                && url[..at].contains("?t=")
+            if let Some(t) = url.find("?t=")
+                && let Some(dot) = url[t..].find('.')
             {
-                url.truncate(at);
+                url.truncate(t + dot);
             }
         };
         for (_, value) in el.attrs.iter_mut() {
@@ -194,14 +265,14 @@ fn attach_to(el: &mut Element, mark: &str, sealed: &str) {
     let carries = |url: &str| url.ends_with(mark);
     for (_, value) in el.attrs.iter_mut() {
         if carries(value) {
-            value.push_str("&s=");
+            value.push('.');
             value.push_str(sealed);
         }
     }
     if let Some(text) = el.text.as_mut()
         && carries(text)
     {
-        text.push_str("&s=");
+        text.push('.');
         text.push_str(sealed);
     }
     for child in &mut el.children {
@@ -237,10 +308,11 @@ mod tests {
         let sealed = carry.seal(&s, 100).unwrap();
         let json = serde_json::to_vec(&s).unwrap();
         let bytes = BASE64.decode(&sealed).unwrap();
-        assert_eq!(
+        assert!(
+            bytes.len() < NONCE + 8 + 16 + json.len() / 2,
+            "nonce, time, the session compressed, tag: {} bytes for {} of JSON",
             bytes.len(),
-            NONCE + 8 + json.len() + 16,
-            "nonce, time, ciphertext, tag"
+            json.len()
         );
         assert!(
             !bytes.windows(9).any(|w| w == b"main-menu"),
@@ -308,6 +380,43 @@ mod tests {
         assert!(refused("", s.call_sid.as_str(), s.turn));
     }
 
+    /// A verified caller's session, cases, heard and a long path included, opens as it
+    /// was sealed, and the compressed copy is a fraction of its JSON.
+    #[test]
+    fn a_full_session_opens_as_sealed_and_travels_compressed() {
+        let carry = Carry::new("a-blind-index-key-of-at-least-32-chars").unwrap();
+        let mut s = session(12 << 32 | 3);
+        s.lang = Some(crate::words::prompts::Lang::Es);
+        s.verified = true;
+        s.participant = Some(4_100_233);
+        s.cases = (0..3)
+            .map(|i| crate::session::CaseRef {
+                case_id: 900 + i,
+                case_number: format!("BC-2024-00{i}417"),
+                role: crate::session::Role::Custodial,
+                county: Some("Kern".into()),
+            })
+            .collect();
+        s.case = s.cases.first().cloned();
+        s.heard = vec!["payments".into(), "case-status".into()];
+        s.caller = Some("+15595550123".into());
+        s.path = "welcome,language,set-spanish,main-menu,ask-ssn,ask-par-id,verified,\
+                  payments,main-menu,case-status,main-menu"
+            .into();
+        let sealed = carry.seal(&s, 500).unwrap();
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(
+            sealed.len() < json.len() * 3 / 4,
+            "{} for {}",
+            sealed.len(),
+            json.len()
+        );
+        let opened = carry
+            .open(&sealed, s.call_sid.as_str(), s.turn, 400)
+            .unwrap();
+        assert_eq!(serde_json::to_string(&opened).unwrap(), json);
+    }
+
     #[test]
     fn only_the_urls_naming_the_turn_carry_it() {
         let mut r = Response::new();
@@ -321,11 +430,31 @@ mod tests {
         let plain = r.to_xml();
         attach(&mut r, 9, "SEALED");
         let xml = r.to_xml();
-        assert!(xml.contains("input/main-menu?t=9&amp;s=SEALED"), "{xml}");
-        assert!(xml.contains("step/main-menu?t=9&amp;s=SEALED"), "{xml}");
+        assert!(xml.contains("input/main-menu?t=9.SEALED\""), "{xml}");
+        assert!(xml.contains("step/main-menu?t=9.SEALED<"), "{xml}");
         assert!(xml.contains("main-menu?t=99<"), "{xml}");
-        assert!(!xml.contains("Hello&amp;s="), "{xml}");
+        assert!(!xml.contains("Hello.SEALED"), "{xml}");
         detach(&mut r);
         assert_eq!(r.to_xml(), plain, "detached, as it was");
+    }
+
+    #[test]
+    fn a_query_names_its_turn_and_the_session_sealed_with_it() {
+        let sealed = "AbC-_09";
+        assert_eq!(turn_of(Some("t=42")), (Some(42), None));
+        assert_eq!(
+            turn_of(Some("t=42.AbC-_09")),
+            (Some(42), Some(sealed.into()))
+        );
+        assert_eq!(
+            turn_of(Some("x=1&t=42.AbC-_09")),
+            (Some(42), Some(sealed.into()))
+        );
+        assert_eq!(turn_of(None), (None, None));
+        assert_eq!(turn_of(Some("t=4x.AbC")), (None, None), "a bent turn");
+        assert_eq!(turn_of(Some("t=-1")), (None, None));
+        assert_eq!(turn_of(Some("t=1&t=2")), (None, None), "given twice");
+        // The previous form's seal is not read (the call is read from the database).
+        assert_eq!(turn_of(Some("t=42&s=AbC")), (Some(42), None));
     }
 }

@@ -4,7 +4,7 @@
 
 pub mod callee;
 mod carried;
-pub use carried::Carry;
+pub use carried::{Carry, turn_of};
 mod line;
 pub mod queue;
 mod runtime;

@@ -350,8 +350,7 @@ async fn checked_webhook(s: AppState, req: Request, next: Next) -> HttpResponse 
             return (StatusCode::FORBIDDEN, "invalid signature\n").into_response();
         }
     }
-    let turn = query_number(parts.uri.query(), "t").and_then(|t| u64::try_from(t).ok());
-    let sealed = turn.and(query_value(parts.uri.query(), "s"));
+    let (turn, sealed) = crate::call::turn_of(parts.uri.query());
     let params = Params {
         fields: params,
         turn,
