@@ -7,7 +7,7 @@
 //! read the database: one statement for about three such reads, a few wake-ups on each
 //! side. On this two-core machine that held two servers round-robin to 0.7 of one
 //! server's requests a second (issue 27). Each answer's turn URLs now also carry the
-//! session exactly as it was saved at that turn (`?t=TURN.SEALED`), sealed with XChaCha20-Poly1305
+//! session exactly as it was saved at that turn (`?t=TURN.SEALED`), sealed with AES-256-GCM-SIV
 //! under a key derived from the blind-index key (which every server shares), bound to
 //! the call and the turn. Whatever server the provider reaches opens it instead of
 //! reading: the copy the giving server holds in memory, so nothing a server would read
@@ -28,10 +28,10 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use aes_gcm_siv::aead::{Aead, Payload};
+use aes_gcm_siv::{Aes256GcmSiv, KeyInit, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64;
-use chacha20poly1305::aead::{Aead, Payload};
-use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -39,18 +39,22 @@ use crate::session::Session;
 use crate::telephony::twiml::{Element, Response};
 
 /// The longest sealed session put in a URL, in characters; a longer one is not carried
-/// (providers accept URLs of a few thousand characters; a caller's session at the main
-/// menu seals to about 380).
+/// (providers accept URLs of a few thousand characters; a caller's session at a menu
+/// seals to about 200, a verified caller's to about 330).
 const MAX_SEALED: usize = 2000;
-/// The nonce's length in bytes (XChaCha20's).
-const NONCE: usize = 24;
+/// The nonce's length in bytes (AES-GCM-SIV's).
+const NONCE: usize = 12;
 
 /// Seals and opens sessions for this server and every other with the same key.
 pub struct Carry {
-    cipher: XChaCha20Poly1305,
+    /// AES-256-GCM-SIV: were two seals ever to share a nonce, that would reveal only
+    /// whether they hold the same session, so a synthetic nonce of 96 bits is safe
+    /// however many seals a deployment makes; and with the processor's AES and carry-less multiply a seal of
+    /// a few hundred bytes takes a fraction of XChaCha20-Poly1305's time (whose
+    /// vector code is made for longer messages: see `cargo bench --bench carry`).
+    cipher: Aes256GcmSiv,
     /// Makes each nonce from what it seals (a synthetic nonce, no randomness to draw):
-    /// two different seals never share a nonce, and the same session sealed at the same
-    /// turn in the same second seals the same.
+    /// the same session sealed at the same turn in the same second seals the same.
     nonces: Hmac<Sha256>,
     /// Unix seconds of the last request this server had for a turn another server gave:
     /// a server that never sees one (alone, or behind a sticky balancer) carries
@@ -71,11 +75,12 @@ impl Carry {
             mac.update(purpose);
             Some(mac.finalize().into_bytes())
         };
-        // v2: the session compressed against [`dictionary`] (v1 sealed it as it was).
+        // v2: the session compressed against [`dictionary`] and sealed with AES-GCM-SIV
+        // (v1 sealed it as it was, with XChaCha20-Poly1305).
         let key = derive(b"caseline: the session carried in a URL, v2")?;
         let nonce_key = derive(b"caseline: the nonces of carried sessions, v2")?;
         Some(Carry {
-            cipher: XChaCha20Poly1305::new_from_slice(&key).ok()?,
+            cipher: Aes256GcmSiv::new_from_slice(&key).ok()?,
             nonces: <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&nonce_key).ok()?,
             crossed_at: AtomicI64::new(i64::MIN / 2),
         })
@@ -111,7 +116,7 @@ impl Carry {
         mac.update(&plain);
         let digest = mac.finalize().into_bytes();
         let nonce: [u8; NONCE] = digest.get(..NONCE)?.try_into().ok()?;
-        let nonce = XNonce::from(nonce);
+        let nonce = Nonce::from(nonce);
         let sealed = self
             .cipher
             .encrypt(
@@ -144,7 +149,7 @@ impl Carry {
         let plain = self
             .cipher
             .decrypt(
-                &XNonce::from(nonce),
+                &Nonce::from(nonce),
                 Payload {
                     msg: sealed,
                     aad: &aad,

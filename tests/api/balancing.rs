@@ -324,7 +324,9 @@ fn unsealed(xml: &str) -> String {
     while let Some(at) = rest.find("?t=") {
         let (head, tail) = rest.split_at(at + 3);
         out.push_str(head);
-        let digits = tail.find(|c: char| !c.is_ascii_digit()).unwrap_or(tail.len());
+        let digits = tail
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(tail.len());
         out.push_str(&tail[..digits]);
         rest = &tail[digits..];
         if let Some(sealed) = rest.strip_prefix('.') {
