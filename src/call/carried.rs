@@ -7,7 +7,8 @@
 //! read the database: one statement for about three such reads, a few wake-ups on each
 //! side. On this two-core machine that held two servers round-robin to 0.7 of one
 //! server's requests a second (issue 27). Each answer's turn URLs now also carry the
-//! session exactly as it was saved at that turn (`?t=TURN.SEALED`), sealed with AES-256-GCM-SIV
+//! session exactly as it was saved at that turn (`?t=TURN.SEALED`), sealed with
+//! AES-256-GCM-SIV
 //! under a key derived from the blind-index key (which every server shares), bound to
 //! the call and the turn. Whatever server the provider reaches opens it instead of
 //! reading: the copy the giving server holds in memory, so nothing a server would read
@@ -49,9 +50,10 @@ const NONCE: usize = 12;
 pub struct Carry {
     /// AES-256-GCM-SIV: were two seals ever to share a nonce, that would reveal only
     /// whether they hold the same session, so a synthetic nonce of 96 bits is safe
-    /// however many seals a deployment makes; and with the processor's AES and carry-less multiply a seal of
-    /// a few hundred bytes takes a fraction of XChaCha20-Poly1305's time (whose
-    /// vector code is made for longer messages: see `cargo bench --bench carry`).
+    /// however many seals a deployment makes. With the processor's AES and carry-less
+    /// multiply it sealed and opened a menu session in 3.4 µs where XChaCha20-Poly1305,
+    /// whose vector code is made for longer messages, took 6.1 (`cargo bench --bench
+    /// carry` times this one).
     cipher: Aes256GcmSiv,
     /// Makes each nonce from what it seals (a synthetic nonce, no randomness to draw):
     /// the same session sealed at the same turn in the same second seals the same.
@@ -76,8 +78,16 @@ impl Carry {
             Some(mac.finalize().into_bytes())
         };
         // v2: the session compressed against [`dictionary`] and sealed with AES-GCM-SIV
-        // (v1 sealed it as it was, with XChaCha20-Poly1305).
-        let key = derive(b"caseline: the session carried in a URL, v2")?;
+        // (v1 sealed it as it was, with XChaCha20-Poly1305). The dictionary's words are
+        // part of the key's purpose: LZ4 has no checksum, so a seal made against other
+        // words would open to other JSON; with another key it does not open at all.
+        let key = derive(
+            &[
+                b"caseline: the session carried in a URL, v2",
+                WORDS.as_bytes(),
+            ]
+            .concat(),
+        )?;
         let nonce_key = derive(b"caseline: the nonces of carried sessions, v2")?;
         Some(Carry {
             cipher: Aes256GcmSiv::new_from_slice(&key).ok()?,
@@ -104,6 +114,9 @@ impl Carry {
     /// or `None` when too long to carry.
     pub fn seal(&self, session: &Session, now: i64) -> Option<String> {
         let json = serde_json::to_vec(session).ok()?;
+        if json.len() > MAX_OPENED {
+            return None;
+        }
         let (call_sid, turn) = (session.call_sid.as_str(), session.turn);
         let mut plain = now.to_be_bytes().to_vec();
         plain.extend(lz4_flex::block::compress_prepend_size_with_dict(
@@ -178,26 +191,28 @@ impl Carry {
 /// The longest session JSON a seal may open to (far more than [`MAX_SEALED`] holds).
 const MAX_OPENED: usize = 64 * 1024;
 
+/// The session's keys and the words most sessions hold, for [`dictionary`].
+const WORDS: &str = "\"verified\":true,\"misses\":\"topic\":\"payments\",\"case-status\",\
+    \"pending_ssn\":\"verify_failures\":\"participant\":\"cases\":[{\"case_id\":\
+    \"case_number\":\"role\":\"custodial\",\"noncustodial\",\"county\":\"}],\"case\":{\
+    \"heard\":[\"values\":{\"dialled\":\"+1\"callback_number\":\"callback_requested\":\
+    \"transfer_result\":\"staff_transfer\":{\"entry\":\"return_to\":\"by\":\"at\":\
+    \"verify_outcome\":\"replay\":{\"answer\":\"paying\":{\"amount\":\"failures\":\
+    \"pay_id\":\"recording_sid\":\"recording_step\":\"stream_token\":\"tty_handoff\":\
+    \"tty_resume\":\"stream_failures\":\"agency\":\"zip_asked\":\"county_choices\":\
+    \"belongs_to\":\"callback_request\":\"transferred\":true,\"callback_left\":true,\
+    \"load_test\":true,\"channel\":\"voice\",\"channel\":\"tty\",\"lang\":\"es\",\
+    \"lang\":\"en\",\"step\":\"main-menu\",\"awaiting\":\"main-menu\",\"started_at\":17\
+    \"caller\":\"+1\"path\":\"welcome,language,set-english,set-spanish,main-menu,";
+
 /// What both sides compress against (LZ4 with a dictionary): the session's keys and the
 /// words most sessions hold, then the call and the turn, which the URL and the request
 /// name, so the JSON repeating them costs a few bytes. A session at the main menu's
-/// 300 bytes of JSON compress to about 80 (a seal in a URL of about 170 characters where
+/// 300 bytes of JSON compress to about 80 (a seal in a URL of about 200 characters where
 /// it was 460): every server and the provider's own signature pass over each URL it
-/// carries, twice per answer. A change to these words is a change of the seal's format
-/// (see [`Carry::new`]'s key purposes).
+/// carries, twice per answer. A change to [`WORDS`] is a change of the seal's format,
+/// and of its key (see [`Carry::new`]).
 fn dictionary(call_sid: &str, turn: u64) -> Vec<u8> {
-    const WORDS: &str = "\"verified\":true,\"misses\":\"topic\":\"payments\",\"case-status\",\
-        \"pending_ssn\":\"verify_failures\":\"participant\":\"cases\":[{\"case_id\":\
-        \"case_number\":\"role\":\"custodial\",\"noncustodial\",\"county\":\"}],\"case\":{\
-        \"heard\":[\"values\":{\"dialled\":\"+1\"callback_number\":\"callback_requested\":\
-        \"transfer_result\":\"staff_transfer\":{\"entry\":\"return_to\":\"by\":\"at\":\
-        \"verify_outcome\":\"replay\":{\"answer\":\"paying\":{\"amount\":\"failures\":\
-        \"pay_id\":\"recording_sid\":\"recording_step\":\"stream_token\":\"tty_handoff\":\
-        \"tty_resume\":\"stream_failures\":\"agency\":\"zip_asked\":\"county_choices\":\
-        \"belongs_to\":\"callback_request\":\"transferred\":true,\"callback_left\":true,\
-        \"load_test\":true,\"channel\":\"voice\",\"channel\":\"tty\",\"lang\":\"es\",\
-        \"lang\":\"en\",\"step\":\"main-menu\",\"awaiting\":\"main-menu\",\"started_at\":17\
-        \"caller\":\"+1\"path\":\"welcome,language,set-english,set-spanish,main-menu,";
     let mut dictionary = Vec::with_capacity(WORDS.len() + call_sid.len() + 40);
     dictionary.extend_from_slice(WORDS.as_bytes());
     dictionary.extend_from_slice(b"\"turn\":");
@@ -235,7 +250,7 @@ pub fn turn_of(query: Option<&str>) -> (Option<u64>, Option<String>) {
         return (None, None);
     };
     let (turn, sealed) = match value.split_once('.') {
-        Some((turn, sealed)) => (turn, Some(sealed)),
+        Some((turn, sealed)) => (turn, Some(sealed).filter(|s| !s.is_empty())),
         None => (value.as_ref(), None),
     };
     match turn.parse::<u64>() {
@@ -248,11 +263,13 @@ pub fn turn_of(query: Option<&str>) -> (Option<u64>, Option<String>) {
 /// when the sessions they carry are no longer the call's).
 pub fn detach(response: &mut Response) {
     fn strip(el: &mut Element) {
+        // `?t=` and digits, then the seal: cut at the dot.
         let cut = |url: &mut String| {
-            if let Some(t) = url.find("?t=")
-                && let Some(dot) = url[t..].find('.')
-            {
-                url.truncate(t + dot);
+            if let Some(t) = url.find("?t=") {
+                let digits = url[t + 3..].bytes().take_while(u8::is_ascii_digit).count();
+                if digits > 0 && url.as_bytes().get(t + 3 + digits) == Some(&b'.') {
+                    url.truncate(t + 3 + digits);
+                }
             }
         };
         for (_, value) in el.attrs.iter_mut() {
@@ -296,6 +313,7 @@ mod tests {
         let mut s = Session::new(sid, Channel::Voice, 100);
         s.turn = turn;
         s.step = Some("main-menu".into());
+        s.caller = Some("+15595550123".into());
         s
     }
 
@@ -320,7 +338,7 @@ mod tests {
             json.len()
         );
         assert!(
-            !bytes.windows(9).any(|w| w == b"main-menu"),
+            !bytes.windows(10).any(|w| w == b"5595550123"),
             "sealed, not readable"
         );
         assert_eq!(
@@ -332,8 +350,8 @@ mod tests {
         moved.step = Some("info-menu".into());
         let other_step = carry.seal(&moved, 100).unwrap();
         assert_ne!(
-            other_step[..32],
-            sealed[..32],
+            other_step[..16],
+            sealed[..16],
             "another session, another nonce"
         );
         let opened = carry
@@ -385,6 +403,46 @@ mod tests {
         assert!(refused("", s.call_sid.as_str(), s.turn));
     }
 
+    /// A seal whose size prefix claims more than a session can hold is refused before
+    /// anything is decompressed (only our own servers seal, but the check holds anyway).
+    #[test]
+    fn a_seal_claiming_more_than_a_session_holds_is_refused_unopened() {
+        let carry = Carry::new("a-blind-index-key-of-at-least-32-chars").unwrap();
+        let s = session(3 << 32 | 1);
+        let seal_raw = |size: u32, body: &[u8]| {
+            let mut plain = 100i64.to_be_bytes().to_vec();
+            plain.extend(size.to_le_bytes());
+            plain.extend(body);
+            let aad = bound_to(s.call_sid.as_str(), s.turn);
+            let nonce = Nonce::from([7u8; NONCE]);
+            let sealed = carry
+                .cipher
+                .encrypt(
+                    &nonce,
+                    Payload {
+                        msg: &plain,
+                        aad: &aad,
+                    },
+                )
+                .unwrap();
+            let mut bytes = nonce.to_vec();
+            bytes.extend(sealed);
+            BASE64.encode(bytes)
+        };
+        let json = serde_json::to_vec(&s).unwrap();
+        // An honest prefix over LZ4 of the JSON opens; the same with a huge prefix does not.
+        let compressed =
+            lz4_flex::block::compress_with_dict(&json, &dictionary(s.call_sid.as_str(), s.turn));
+        let honest = seal_raw(json.len() as u32, &compressed);
+        assert!(
+            carry
+                .open(&honest, s.call_sid.as_str(), s.turn, 0)
+                .is_some()
+        );
+        let huge = seal_raw(u32::MAX, &compressed);
+        assert!(carry.open(&huge, s.call_sid.as_str(), s.turn, 0).is_none());
+    }
+
     /// A verified caller's session, cases, heard and a long path included, opens as it
     /// was sealed, and the compressed copy is a fraction of its JSON.
     #[test]
@@ -432,6 +490,7 @@ mod tests {
         );
         r.push(Element::new("Redirect").text("https://x.test/voice/step/main-menu?t=9"));
         r.push(Element::new("Redirect").text("https://x.test/voice/step/main-menu?t=99"));
+        r.push(Element::new("Play").text("https://x.test/hold.mp3?t=9&v=1.2"));
         let plain = r.to_xml();
         attach(&mut r, 9, "SEALED");
         let xml = r.to_xml();
@@ -439,6 +498,7 @@ mod tests {
         assert!(xml.contains("step/main-menu?t=9.SEALED<"), "{xml}");
         assert!(xml.contains("main-menu?t=99<"), "{xml}");
         assert!(!xml.contains("Hello.SEALED"), "{xml}");
+        assert!(xml.contains("v=1.2<"), "{xml}");
         detach(&mut r);
         assert_eq!(r.to_xml(), plain, "detached, as it was");
     }
@@ -459,6 +519,7 @@ mod tests {
         assert_eq!(turn_of(Some("t=4x.AbC")), (None, None), "a bent turn");
         assert_eq!(turn_of(Some("t=-1")), (None, None));
         assert_eq!(turn_of(Some("t=1&t=2")), (None, None), "given twice");
+        assert_eq!(turn_of(Some("t=42.")), (Some(42), None), "an empty seal");
         // The previous form's seal is not read (the call is read from the database).
         assert_eq!(turn_of(Some("t=42&s=AbC")), (Some(42), None));
     }

@@ -32,8 +32,7 @@ pub struct Params {
     /// `?t=N` from one of our step or input URLs: the answer that led here
     /// ([`Session::turn`]). Absent on the provider's own URLs and on the TTY stream.
     pub turn: Option<u64>,
-    /// `&s=...` beside the turn: the session as it was at that turn, sealed (see
-    /// [`carried`]).
+    /// `?t=N.SEALED`: the session as it was at that turn, sealed (see [`carried`]).
     pub sealed: Option<String>,
 }
 

@@ -602,6 +602,7 @@ mod tests {
         for text in [
             "You'll hear your balance, then the menu again. Press 1 \"now\".",
             "https://x.test/voice/input/main-menu?t=4294967296",
+            "https://x.test/voice/input/main-menu?t=4294967296.AbC-_09",
             "a & b",
             "tab\there",
             "Para español, oprima 2. Información del caso: ¿qué sigue?",

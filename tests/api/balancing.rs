@@ -362,6 +362,11 @@ async fn a_repeated_entry_reaching_the_other_server_is_answered_again_not_run_ag
     assert!(sealed.is_some(), "the URL carries the session: {url}");
     let first = call.press(MARCO.1).await;
     assert!(first.says("monthly support"), "{}", first.said());
+    assert_ne!(
+        first.xml,
+        unsealed(&first.xml),
+        "the first answer carries its session"
+    );
     call.app = &other;
     let again = call.post(&url, &[("Digits", MARCO.1)]).await;
     assert_eq!(
