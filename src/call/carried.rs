@@ -129,21 +129,21 @@ impl Carry {
         mac.update(&plain);
         let digest = mac.finalize().into_bytes();
         let nonce: [u8; NONCE] = digest.get(..NONCE)?.try_into().ok()?;
+        let text = self.encrypt(&plain, &aad, nonce)?;
+        (text.len() <= MAX_SEALED).then_some(text)
+    }
+
+    /// `plain` encrypted under `nonce` for `aad`, as a URL carries it: the nonce, then
+    /// the ciphertext and its tag, in URL-safe base64.
+    fn encrypt(&self, plain: &[u8], aad: &[u8], nonce: [u8; NONCE]) -> Option<String> {
         let nonce = Nonce::from(nonce);
         let sealed = self
             .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: &plain,
-                    aad: &aad,
-                },
-            )
+            .encrypt(&nonce, Payload { msg: plain, aad })
             .ok()?;
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&sealed);
-        let text = BASE64.encode(bytes);
-        (text.len() <= MAX_SEALED).then_some(text)
+        Some(BASE64.encode(bytes))
     }
 
     /// The session a URL carried for `call_sid` at `turn`, if the seal opens for them
@@ -414,20 +414,7 @@ mod tests {
             plain.extend(size.to_le_bytes());
             plain.extend(body);
             let aad = bound_to(s.call_sid.as_str(), s.turn);
-            let nonce = Nonce::from([7u8; NONCE]);
-            let sealed = carry
-                .cipher
-                .encrypt(
-                    &nonce,
-                    Payload {
-                        msg: &plain,
-                        aad: &aad,
-                    },
-                )
-                .unwrap();
-            let mut bytes = nonce.to_vec();
-            bytes.extend(sealed);
-            BASE64.encode(bytes)
+            carry.encrypt(&plain, &aad, [7u8; NONCE]).unwrap()
         };
         let json = serde_json::to_vec(&s).unwrap();
         // An honest prefix over LZ4 of the JSON opens; the same with a huge prefix does not.
