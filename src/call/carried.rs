@@ -240,18 +240,12 @@ pub fn attach(response: &mut Response, turn: u64, sealed: &str) {
     }
 }
 
-/// The turn a URL's query names (`t=TURN`) and the session sealed with it
-/// (`t=TURN.SEALED`), if `t` is given once and its turn is well-formed.
-pub fn turn_of(query: Option<&str>) -> (Option<u64>, Option<String>) {
-    let mut values = form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .filter(|(k, _)| k == "t")
-        .map(|(_, v)| v);
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return (None, None);
-    };
+/// The turn and the session sealed with it, from the value of a URL's `t`: `TURN` or
+/// `TURN.SEALED`; nothing when the turn is not well-formed.
+pub fn turn_of(value: &str) -> (Option<u64>, Option<String>) {
     let (turn, sealed) = match value.split_once('.') {
         Some((turn, sealed)) => (turn, Some(sealed).filter(|s| !s.is_empty())),
-        None => (value.as_ref(), None),
+        None => (value, None),
     };
     match turn.parse::<u64>() {
         Ok(turn) => (Some(turn), sealed.map(str::to_string)),
@@ -491,23 +485,13 @@ mod tests {
     }
 
     #[test]
-    fn a_query_names_its_turn_and_the_session_sealed_with_it() {
+    fn a_turn_names_the_session_sealed_with_it() {
         let sealed = "AbC-_09";
-        assert_eq!(turn_of(Some("t=42")), (Some(42), None));
-        assert_eq!(
-            turn_of(Some("t=42.AbC-_09")),
-            (Some(42), Some(sealed.into()))
-        );
-        assert_eq!(
-            turn_of(Some("x=1&t=42.AbC-_09")),
-            (Some(42), Some(sealed.into()))
-        );
-        assert_eq!(turn_of(None), (None, None));
-        assert_eq!(turn_of(Some("t=4x.AbC")), (None, None), "a bent turn");
-        assert_eq!(turn_of(Some("t=-1")), (None, None));
-        assert_eq!(turn_of(Some("t=1&t=2")), (None, None), "given twice");
-        assert_eq!(turn_of(Some("t=42.")), (Some(42), None), "an empty seal");
-        // The previous form's seal is not read (the call is read from the database).
-        assert_eq!(turn_of(Some("t=42&s=AbC")), (Some(42), None));
+        assert_eq!(turn_of("42"), (Some(42), None));
+        assert_eq!(turn_of("42.AbC-_09"), (Some(42), Some(sealed.into())));
+        assert_eq!(turn_of("4x.AbC"), (None, None), "a bent turn");
+        assert_eq!(turn_of("-1"), (None, None));
+        assert_eq!(turn_of(""), (None, None));
+        assert_eq!(turn_of("42."), (Some(42), None), "an empty seal");
     }
 }

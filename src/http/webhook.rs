@@ -267,6 +267,12 @@ fn query_number(query: Option<&str>, name: &str) -> Option<i64> {
     query_value(query, name)?.parse().ok()
 }
 
+/// `?t=TURN` or `?t=TURN.SEALED` (the session carried, see `call::carried`), if given
+/// once. An old URL's `&s=` is not read: its call is read from the database.
+fn turn_in(query: Option<&str>) -> (Option<u64>, Option<String>) {
+    query_value(query, "t").map_or((None, None), |t| crate::call::turn_of(&t))
+}
+
 /// `?name=V`, if given once.
 fn query_value(query: Option<&str>, name: &str) -> Option<String> {
     let mut values = form_urlencoded::parse(query.unwrap_or("").as_bytes())
@@ -350,7 +356,7 @@ async fn checked_webhook(s: AppState, req: Request, next: Next) -> HttpResponse 
             return (StatusCode::FORBIDDEN, "invalid signature\n").into_response();
         }
     }
-    let (turn, sealed) = crate::call::turn_of(parts.uri.query());
+    let (turn, sealed) = turn_in(parts.uri.query());
     let params = Params {
         fields: params,
         turn,
@@ -515,6 +521,18 @@ fn panic_answer(_: Box<dyn std::any::Any + Send + 'static>) -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_query_names_its_turn_and_the_session_sealed_with_it() {
+        use super::turn_in;
+        let sealed = Some("AbC-_09".to_string());
+        assert_eq!(turn_in(Some("t=42")), (Some(42), None));
+        assert_eq!(turn_in(Some("x=1&t=42.AbC-_09")), (Some(42), sealed));
+        assert_eq!(turn_in(None), (None, None));
+        assert_eq!(turn_in(Some("t=1&t=2")), (None, None), "given twice");
+        // The previous form's seal is not read (the call is read from the database).
+        assert_eq!(turn_in(Some("t=42&s=AbC")), (Some(42), None));
+    }
+
     use super::*;
 
     #[test]
